@@ -1,0 +1,112 @@
+/**
+ * The typed errors of @x/fwl. Every public function throws one of these, with a
+ * message that names the argument, what was expected and what came.
+ *
+ * @module
+ */
+
+/** Base class of every error thrown by @x/fwl. */
+export class FWLError extends Error {
+  /** Creates an error with a message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FWLError";
+  }
+}
+
+/**
+ * A caller passed a bad value: wrong shape, wrong type, non-finite data, an id out of
+ * range, an unknown parameter name, and so on.
+ *
+ * @example
+ * ```ts
+ * import { FWLInputError } from "./errors.ts";
+ * const e = new FWLInputError("FWLBlock", "size", "a positive integer", "-1");
+ * console.log(e.message); // FWLBlock: size: expected a positive integer, got -1
+ * ```
+ */
+export class FWLInputError extends FWLError {
+  /** The argument (or parameter name) that was wrong. */
+  readonly argument: string;
+  /** What was expected. */
+  readonly expected: string;
+  /** What came. */
+  readonly received: string;
+
+  /** Creates an error for `argument` of `where`. */
+  constructor(
+    where: string,
+    argument: string,
+    expected: string,
+    received: string,
+  ) {
+    super(`${where}: ${argument}: expected ${expected}, got ${received}`);
+    this.name = "FWLInputError";
+    this.argument = argument;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * An object was used in the wrong state: a block before `build()`, a disposed tensor.
+ *
+ * @example
+ * ```ts
+ * import { FWLStateError } from "./errors.ts";
+ * throw new FWLStateError("FWLBlock.forward: call build(inputSize) first");
+ * ```
+ */
+export class FWLStateError extends FWLError {
+  /** Creates an error with a message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "FWLStateError";
+  }
+}
+
+/**
+ * No WebGPU adapter or device could be obtained.
+ *
+ * @example
+ * ```ts
+ * import { GPUUnavailableError } from "./errors.ts";
+ * const e = new GPUUnavailableError("no adapter");
+ * console.log(e.name); // GPUUnavailableError
+ * ```
+ */
+export class GPUUnavailableError extends FWLError {
+  /** Creates an error with a message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "GPUUnavailableError";
+  }
+}
+
+/**
+ * WebGPU reported a validation, internal or out-of-memory error while running one of
+ * our kernels; `kernel` names it.
+ *
+ * @example
+ * ```ts
+ * import { GPUKernelError } from "./errors.ts";
+ * const e = new GPUKernelError("matmul", "validation", "binding too large");
+ * console.log(e.kernel); // matmul
+ * ```
+ */
+export class GPUKernelError extends FWLError {
+  /** The kernel (or operation) that failed. */
+  readonly kernel: string;
+  /** The kind of WebGPU error: "validation", "out-of-memory", "internal" or "device-lost". */
+  readonly kind: string;
+
+  /** Creates an error for `kernel`. */
+  constructor(kernel: string, kind: string, detail: string) {
+    super(`WebGPU ${kind} error in kernel ${kernel}: ${detail}`);
+    this.name = kind === "out-of-memory"
+      ? "GPUOutOfMemoryError"
+      : "GPUKernelError";
+    this.kernel = kernel;
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,490 @@
+/**
+ * `FWLBlock`: the Fast Weight Layer head on WebGPU (parallel form).
+ *
+ * @module
+ */
+
+import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { GPUContext } from "../gpu/context.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { describeValue } from "../tensor.ts";
+import { type ParamBuffers, runForward } from "./forward.ts";
+import {
+  initParams,
+  PARAM_NAMES,
+  type ParamName,
+  paramShapes,
+  shapeSize,
+  STEP_NAMES,
+} from "./params.ts";
+import {
+  checkDType,
+  checkFinite,
+  checkIds,
+  checkPositiveInteger,
+  checkShape,
+  checkTensor,
+  checkWeights,
+} from "./validate.ts";
+
+/** Options of an {@linkcode FWLBlock}. */
+export interface FWLBlockOptions {
+  /**
+   * The inner-loss normalizer N: `"batch"` (the reference default, `max(Σ w, 1e-8)` over
+   * the whole batch) or a fixed positive number (needed for streaming).
+   */
+  normalizer?: "batch" | number;
+  /** Layer-norm epsilon (default 1e-6). */
+  epsilon?: number;
+  /** Seed of the deterministic initialization (default 0). */
+  seed?: number;
+  /** A GPUDevice to run on (default: a shared high-performance device). */
+  device?: GPUDevice;
+}
+
+const WHERE = "FWLBlock";
+
+const BUFFER_OF: Record<
+  Exclude<ParamName, typeof STEP_NAMES[number]>,
+  keyof ParamBuffers
+> = {
+  "dense_0/kernel": "k0",
+  "dense_0/bias": "b0",
+  "dense_1/kernel": "k1",
+  "dense_1/bias": "b1",
+  "layer_norm/scale": "scale",
+  "layer_norm/bias": "bias",
+  "unembed/kernel": "ku",
+  "unembed/bias": "bu",
+};
+
+/**
+ * A Fast Weight Layer block: dense → squared ReLU → dense → layer norm → unembedding,
+ * whose fast parameters take one SGD step on the loss of the tokens seen so far, for
+ * every position at once (FWL.md). Constructed, like the reference, with `size`,
+ * `vocabSize` and `attnChunks`.
+ *
+ * @example
+ * ```ts ignore
+ * import { FWLBlock, tensor } from "@x/fwl";
+ * const block = new FWLBlock(16, 50, 4);
+ * await block.build(32);
+ * const x = tensor(new Float32Array(2 * 8 * 32).fill(0.1), [2, 8, 32]);
+ * const ids = tensor(new Int32Array(2 * 8).fill(3), [2, 8]);
+ * const w = tensor(new Float32Array(2 * 8).fill(1), [2, 8]);
+ * const logits = await block.forward(x, ids, w);
+ * console.log(logits.shape); // [2, 8, 50]
+ * ```
+ */
+export class FWLBlock {
+  /** Width of the fast weight layers (`H = 4·size`). */
+  readonly size: number;
+  /** Vocabulary size `V`. */
+  readonly vocabSize: number;
+  /** Number of chunks of the mixed chunk attention. */
+  readonly attnChunks: number;
+  /** The inner-loss normalizer. */
+  readonly normalizer: "batch" | number;
+  /** Layer-norm epsilon. */
+  readonly epsilon: number;
+  /** Initialization seed. */
+  readonly seed: number;
+  readonly #device: GPUDevice | undefined;
+  #ctx: GPUContext | undefined;
+  #inputSize: number | undefined;
+  #buffers: ParamBuffers | undefined;
+  #disposed = false;
+
+  /**
+   * @param size width of the fast weight layers
+   * @param vocabSize number of tokens in the vocabulary
+   * @param attnChunks chunks of the mixed chunk attention (e.g. 16 for 4096 tokens)
+   * @param options normalizer, epsilon, seed, device
+   */
+  constructor(
+    size: number,
+    vocabSize: number,
+    attnChunks: number,
+    options: FWLBlockOptions = {},
+  ) {
+    this.size = checkPositiveInteger(WHERE, "size", size);
+    this.vocabSize = checkPositiveInteger(WHERE, "vocabSize", vocabSize);
+    this.attnChunks = checkPositiveInteger(WHERE, "attnChunks", attnChunks);
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(
+        WHERE,
+        "options",
+        "an object",
+        describeValue(options),
+      );
+    }
+    const { normalizer = "batch", epsilon = 1e-6, seed = 0, device } = options;
+    if (
+      normalizer !== "batch" &&
+      !(typeof normalizer === "number" && Number.isFinite(normalizer) &&
+        normalizer > 0)
+    ) {
+      throw new FWLInputError(
+        WHERE,
+        "options.normalizer",
+        '"batch" or a finite positive number',
+        describeValue(normalizer),
+      );
+    }
+    if (
+      !(typeof epsilon === "number" && Number.isFinite(epsilon) && epsilon > 0)
+    ) {
+      throw new FWLInputError(
+        WHERE,
+        "options.epsilon",
+        "a finite positive number",
+        describeValue(epsilon),
+      );
+    }
+    if (!(typeof seed === "number" && Number.isInteger(seed))) {
+      throw new FWLInputError(
+        WHERE,
+        "options.seed",
+        "an integer",
+        describeValue(seed),
+      );
+    }
+    this.normalizer = normalizer;
+    this.epsilon = epsilon;
+    this.seed = seed;
+    this.#device = device;
+  }
+
+  /** The input width `D`, once built. */
+  get inputSize(): number | undefined {
+    return this.#inputSize;
+  }
+
+  /** Whether `build` has run. */
+  get built(): boolean {
+    return this.#buffers !== undefined;
+  }
+
+  /** The GPU context, once built. */
+  get context(): GPUContext {
+    return this.#state("context").ctx;
+  }
+
+  /** Every parameter's shape (needs `build`). */
+  get paramShapes(): Record<ParamName, number[]> {
+    this.#state("paramShapes");
+    return paramShapes({
+      inputSize: this.#inputSize!,
+      size: this.size,
+      vocabSize: this.vocabSize,
+    });
+  }
+
+  /**
+   * Allocates the parameters on the GPU and initializes them deterministically from
+   * `options.seed` (FWL.md §1). Building again with another width starts afresh.
+   */
+  async build(inputSize: number): Promise<void> {
+    if (this.#disposed) {
+      throw new FWLStateError(`${WHERE}.build: the block was disposed`);
+    }
+    checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
+    const ctx = this.#device
+      ? GPUContext.forDevice(this.#device)
+      : await GPUContext.default();
+    const dims = { inputSize, size: this.size, vocabSize: this.vocabSize };
+    const values = initParams(dims, this.seed);
+    const buffers = allocate(ctx, dims);
+    this.#release();
+    this.#ctx = ctx;
+    this.#inputSize = inputSize;
+    this.#buffers = buffers;
+    this.#upload(values);
+  }
+
+  /**
+   * Replaces parameters. `params` must name every parameter of FWL.md §1 with a
+   * `Float32Array` of the right length (a step size is a length-1 array). Everything is
+   * checked before anything is written.
+   */
+  async setParams(params: Record<string, Float32Array>): Promise<void> {
+    const where = `${WHERE}.setParams`;
+    this.#state("setParams");
+    if (params === null || typeof params !== "object") {
+      throw new FWLInputError(
+        where,
+        "params",
+        "a record of Float32Array",
+        describeValue(params),
+      );
+    }
+    for (const name of Object.keys(params)) {
+      if (!(PARAM_NAMES as readonly string[]).includes(name)) {
+        throw new FWLInputError(
+          where,
+          name,
+          `one of the parameter names ${PARAM_NAMES.join(", ")}`,
+          "an unknown name",
+        );
+      }
+    }
+    const shapes = this.paramShapes;
+    for (const name of PARAM_NAMES) {
+      const value = params[name];
+      if (value === undefined) {
+        throw new FWLInputError(
+          where,
+          name,
+          "a Float32Array",
+          "nothing (missing)",
+        );
+      }
+      if (!(value instanceof Float32Array)) {
+        throw new FWLInputError(
+          where,
+          name,
+          "a Float32Array",
+          describeValue(value),
+        );
+      }
+      const length = shapeSize(shapes[name]);
+      if (value.length !== length) {
+        throw new FWLInputError(
+          where,
+          name,
+          `${length} values (shape [${shapes[name].join(", ")}])`,
+          `${value.length}`,
+        );
+      }
+      checkFinite(where, name, value);
+    }
+    this.#upload(params as Record<ParamName, Float32Array>);
+    await this.#ctx!.device.queue.onSubmittedWorkDone();
+    this.#ctx!.check(where);
+  }
+
+  /** Reads every parameter back from the GPU, by FWL.md §1 name. */
+  async getParams(): Promise<Record<string, Float32Array>> {
+    const { ctx, buffers } = this.#state("getParams");
+    const shapes = this.paramShapes;
+    const out: Record<string, Float32Array> = {};
+    const steps = await readBuffer(ctx, buffers.steps, STEP_NAMES.length);
+    for (const name of PARAM_NAMES) {
+      const i = (STEP_NAMES as readonly string[]).indexOf(name);
+      if (i >= 0) {
+        out[name] = steps.slice(i, i + 1);
+      } else {
+        const key = BUFFER_OF[name as keyof typeof BUFFER_OF];
+        out[name] = await readBuffer(
+          ctx,
+          buffers[key],
+          shapeSize(shapes[name]),
+        );
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The fast logits `[B, T, V]`: each position's prediction after the fast parameters
+   * took one SGD step on the loss of the earlier positions of its sequence.
+   *
+   * @param x hidden states `[B, T, D]` (float32), host data or GPU-resident
+   * @param labels one-hot (or any distribution) `[B, T, V]` float32, or ids `[B, T]` int32
+   * @param weights loss weights `[B, T]` (float32, ≥ 0)
+   * @returns a GPU-resident tensor; `await logits.read()` gives the values
+   */
+  async forward(
+    x: Tensor,
+    labels: Tensor,
+    weights: Tensor,
+  ): Promise<Tensor<"float32">> {
+    const where = `${WHERE}.forward`;
+    const { ctx, buffers } = this.#state("forward");
+    const D = this.#inputSize!;
+    const V = this.vocabSize;
+    checkTensor(where, "x", x);
+    checkTensor(where, "labels", labels);
+    checkTensor(where, "weights", weights);
+    checkDType(where, "x", x, "float32");
+    if (x.shape.length !== 3 || x.shape[0] < 1 || x.shape[1] < 1) {
+      throw new FWLInputError(
+        where,
+        "x",
+        "shape [B, T, D] with B ≥ 1 and T ≥ 1",
+        `[${x.shape.join(", ")}]`,
+      );
+    }
+    const [B, T] = x.shape;
+    if (x.shape[2] !== D) {
+      throw new FWLInputError(
+        where,
+        "x",
+        `last dimension D = inputSize = ${D}`,
+        `${x.shape[2]}`,
+      );
+    }
+    const labelsAreIds = labels.dtype === "int32";
+    if (labelsAreIds) {
+      checkShape(where, "labels", labels, [B, T], "token ids [B, T]");
+    } else {
+      checkShape(
+        where,
+        "labels",
+        labels,
+        [B, T, V],
+        "one-hot labels [B, T, V], or int32 ids [B, T]",
+      );
+    }
+    checkDType(where, "weights", weights, "float32");
+    checkShape(where, "weights", weights, [B, T], "[B, T]");
+    await checkValues(where, x, labels, weights, V);
+
+    const uploads: GPUBuffer[] = [];
+    const bufferOf = (t: Tensor): GPUBuffer => {
+      const resident = t.gpuBuffer(ctx);
+      if (resident) return resident;
+      const host = t.hostData!;
+      const b = ctx.pool.acquire(host.byteLength);
+      ctx.device.queue.writeBuffer(b, 0, host as ArrayBufferView<ArrayBuffer>);
+      uploads.push(b);
+      return b;
+    };
+    const logits = ctx.pool.acquire(B * T * V * 4);
+    try {
+      await runForward(ctx, {
+        batch: B,
+        time: T,
+        inputSize: D,
+        size: this.size,
+        vocabSize: V,
+        attnChunks: this.attnChunks,
+        epsilon: this.epsilon,
+        fixedNormalizer: this.normalizer === "batch"
+          ? undefined
+          : this.normalizer,
+        x: bufferOf(x),
+        labels: bufferOf(labels),
+        labelsAreIds,
+        weights: bufferOf(weights),
+        params: buffers,
+        logits,
+      });
+    } catch (e) {
+      ctx.pool.release(logits);
+      throw e;
+    } finally {
+      for (const b of uploads) ctx.pool.release(b);
+    }
+    return ownedGPUTensor(ctx, logits, [B, T, V], "float32");
+  }
+
+  /** Releases the parameters' GPU memory. The block can't be used afterwards. */
+  dispose(): void {
+    this.#release();
+    this.#disposed = true;
+  }
+
+  /** `using block = new FWLBlock(...)` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** The parameter buffers, for the library's own modules (training, streaming). */
+  get buffers(): ParamBuffers {
+    return this.#state("buffers").buffers;
+  }
+
+  #state(what: string): { ctx: GPUContext; buffers: ParamBuffers } {
+    if (this.#disposed) {
+      throw new FWLStateError(`${WHERE}.${what}: the block was disposed`);
+    }
+    if (!this.#buffers || !this.#ctx) {
+      throw new FWLStateError(`${WHERE}.${what}: call build(inputSize) first`);
+    }
+    return { ctx: this.#ctx, buffers: this.#buffers };
+  }
+
+  #upload(values: Record<ParamName, Float32Array>): void {
+    const ctx = this.#ctx!;
+    const b = this.#buffers!;
+    const q = ctx.device.queue;
+    for (const [name, key] of Object.entries(BUFFER_OF)) {
+      q.writeBuffer(
+        b[key as keyof ParamBuffers],
+        0,
+        values[name as ParamName] as Float32Array<ArrayBuffer>,
+      );
+    }
+    const steps = new Float32Array(STEP_NAMES.map((n) => values[n][0]));
+    q.writeBuffer(b.steps, 0, steps);
+  }
+
+  #release(): void {
+    if (this.#buffers && this.#ctx) {
+      for (const b of Object.values(this.#buffers)) this.#ctx.pool.release(b);
+    }
+    this.#buffers = undefined;
+  }
+}
+
+function allocate(
+  ctx: GPUContext,
+  dims: { inputSize: number; size: number; vocabSize: number },
+): ParamBuffers {
+  const shapes = paramShapes(dims);
+  const max = ctx.maxBindingBytes;
+  for (const [name, shape] of Object.entries(shapes)) {
+    if (shapeSize(shape) * 4 > max) {
+      throw new FWLError(
+        `parameter ${name} [${
+          shape.join(", ")
+        }] exceeds the device's ${max}-byte binding limit`,
+      );
+    }
+  }
+  const get = (name: ParamName) =>
+    ctx.pool.acquire(shapeSize(shapes[name]) * 4);
+  return {
+    k0: get("dense_0/kernel"),
+    b0: get("dense_0/bias"),
+    k1: get("dense_1/kernel"),
+    b1: get("dense_1/bias"),
+    scale: get("layer_norm/scale"),
+    bias: get("layer_norm/bias"),
+    ku: get("unembed/kernel"),
+    bu: get("unembed/bias"),
+    steps: ctx.pool.acquire(STEP_NAMES.length * 4),
+  };
+}
+
+async function readBuffer(
+  ctx: GPUContext,
+  buffer: GPUBuffer,
+  length: number,
+): Promise<Float32Array> {
+  return new Float32Array(
+    await readBytes(ctx, buffer, length * 4, "FWLBlock.getParams"),
+  );
+}
+
+/**
+ * Checks values: x and weights finite, weights ≥ 0, ids in [0, V) where the weight is
+ * non-zero, one-hot labels finite. GPU-resident inputs are read back for the check.
+ */
+async function checkValues(
+  where: string,
+  x: Tensor,
+  labels: Tensor,
+  weights: Tensor,
+  vocabSize: number,
+): Promise<void> {
+  const host = async (t: Tensor) => t.hostData ?? await t.read();
+  const w = await host(weights);
+  checkWeights(where, "weights", w);
+  checkFinite(where, "x", await host(x));
+  const l = await host(labels);
+  if (labels.dtype === "int32") checkIds(where, "labels", l, w, vocabSize);
+  else checkFinite(where, "labels", l);
+}

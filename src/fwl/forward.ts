@@ -1,0 +1,266 @@
+/**
+ * The parallel forward of the FWL block on the GPU, recorded into one command encoder:
+ * slow forward, inner backward, fast forward (FWL.md §2).
+ *
+ * @module
+ */
+
+import { FWLError } from "../errors.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { type Binding, Recorder } from "../gpu/recorder.ts";
+import { chunkAttention } from "../kernels/chunk_attention.ts";
+import { matmulNN, matmulNT } from "../kernels/matmul.ts";
+import {
+  cumsumUpdate,
+  layerNorm,
+  layerNormBackward,
+  normalizer,
+  softmaxXentGrad,
+} from "../kernels/rows.ts";
+
+/** GPU buffers of the block's parameters. */
+export interface ParamBuffers {
+  k0: GPUBuffer;
+  b0: GPUBuffer;
+  k1: GPUBuffer;
+  b1: GPUBuffer;
+  scale: GPUBuffer;
+  bias: GPUBuffer;
+  ku: GPUBuffer;
+  bu: GPUBuffer;
+  /** The six step sizes, in STEP_NAMES order. */
+  steps: GPUBuffer;
+}
+
+/** Everything one forward needs. */
+export interface ForwardArgs {
+  batch: number;
+  time: number;
+  inputSize: number;
+  size: number;
+  vocabSize: number;
+  attnChunks: number;
+  epsilon: number;
+  /** A fixed normalizer, or undefined for the batch normalizer. */
+  fixedNormalizer: number | undefined;
+  x: GPUBuffer;
+  labels: GPUBuffer;
+  labelsAreIds: boolean;
+  weights: GPUBuffer;
+  params: ParamBuffers;
+  /** Receives the fast logits `[batch·time, vocab]`. */
+  logits: GPUBuffer;
+}
+
+/** Scratch budget for one slow-logits tile (the rest of the head is O(B·T·H)). */
+const LOGIT_TILE_BYTES = 32 * 2 ** 20;
+
+/**
+ * Rows per tile for a `[rows, vocab]` matrix so that one tile fits in `bytes`; below
+ * `rows` it is a multiple of 64, so tile offsets (`r0·vocab·4` bytes) stay 256-aligned.
+ */
+export function rowsPerTile(
+  rows: number,
+  vocab: number,
+  bytes: number,
+): number {
+  const fit = Math.floor(bytes / (vocab * 4));
+  if (fit >= rows) return rows;
+  const aligned = Math.floor(fit / 64) * 64;
+  if (aligned < 1) {
+    throw new FWLError(
+      `a vocabulary of ${vocab} is too large: 64 rows of logits exceed ${bytes} bytes`,
+    );
+  }
+  return aligned;
+}
+
+/** A byte range of `buffer` holding rows `r0 .. r0+rows` of a `[*, width]` f32 matrix. */
+function rowRange(
+  buffer: GPUBuffer,
+  r0: number,
+  rows: number,
+  width: number,
+): Binding {
+  return { buffer, offset: r0 * width * 4, size: rows * width * 4 };
+}
+
+/** Records and submits the whole forward. */
+export async function runForward(
+  ctx: GPUContext,
+  f: ForwardArgs,
+): Promise<void> {
+  const M = f.batch * f.time;
+  const D = f.inputSize;
+  const S = f.size;
+  const H = 4 * S;
+  const V = f.vocabSize;
+  const maxBinding = ctx.maxBindingBytes;
+  const widest = M * Math.max(H, D) * 4;
+  if (widest > maxBinding) {
+    throw new FWLError(
+      `a batch of ${f.batch}×${f.time} positions needs ${widest}-byte activations, over ` +
+        `the device's ${maxBinding}-byte binding limit; split the batch or the document`,
+    );
+  }
+  const rec = new Recorder(ctx);
+  const p = f.params;
+  const buf = (elements: number) => rec.scratch(elements * 4);
+  const norm = buf(1);
+  const h1 = buf(M * H), a = buf(M * H), h2 = buf(M * S);
+  const nhat = buf(M * S), rstd = buf(M), n = buf(M * S);
+  const gn = buf(M * S),
+    gh2 = buf(M * S),
+    gnNhat = buf(M * S),
+    gh1 = buf(M * H);
+
+  // Slow forward.
+  normalizer(rec, {
+    weights: f.weights,
+    norm,
+    count: M,
+    fixed: f.fixedNormalizer,
+  });
+  matmulNN(rec, f.x, p.k0, h1, M, D, H, {
+    bias: { buffer: p.b0 },
+    sqreluAux: a,
+  });
+  matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
+  layerNorm(rec, {
+    x: h2,
+    scale: p.scale,
+    bias: p.bias,
+    out: n,
+    nhat,
+    rstd,
+    rows: M,
+    width: S,
+    perRowAffine: false,
+    eps: f.epsilon,
+  });
+
+  // Inner backward, the logits streamed in row tiles: z → g_z (in place) → g_n.
+  const slowRows = rowsPerTile(M, V, Math.min(LOGIT_TILE_BYTES, maxBinding));
+  const z = buf(slowRows * V);
+  const labelsWhole = f.labelsAreIds || M * V * 4 <= maxBinding;
+  for (let r0 = 0; r0 < M; r0 += slowRows) {
+    const rows = Math.min(slowRows, M - r0);
+    matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+    softmaxXentGrad(rec, {
+      z,
+      labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
+      labelsAreIds: f.labelsAreIds,
+      weights: f.weights,
+      norm,
+      rows,
+      vocab: V,
+      rowOffset: r0,
+      labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
+    });
+    matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+  }
+  layerNormBackward(rec, {
+    gN: gn,
+    nhat,
+    rstd,
+    scale: p.scale,
+    gX: gh2,
+    gScale: gnNhat,
+    rows: M,
+    width: S,
+  });
+  matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
+
+  // Fast forward: each layer's slow output minus its step times the update.
+  const f1 = buf(M * H), fa = buf(M * H), f2 = buf(M * S);
+  const scaleT = buf(M * S), biasT = buf(M * S), nf = buf(M * S);
+  const seq = {
+    batch: f.batch,
+    time: f.time,
+    chunks: f.attnChunks,
+    maxScratchBytes: maxBinding,
+  };
+  rec.copy(h1, 0, f1, 0, M * H * 4);
+  chunkAttention(rec, {
+    ...seq,
+    q: f.x,
+    k: f.x,
+    v: gh1,
+    out: f1,
+    dq: D,
+    dv: H,
+    steps: p.steps,
+    stepIndex: 0,
+    scale: -1,
+  });
+  cumsumUpdate(rec, {
+    u: gh1,
+    out: f1,
+    steps: p.steps,
+    stepIndex: 1,
+    batch: f.batch,
+    time: f.time,
+    width: H,
+    sqreluAux: fa,
+  });
+  matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
+  chunkAttention(rec, {
+    ...seq,
+    q: fa,
+    k: a,
+    v: gh2,
+    out: f2,
+    dq: H,
+    dv: S,
+    steps: p.steps,
+    stepIndex: 2,
+    scale: -1,
+  });
+  const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
+  cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
+  cumsumUpdate(rec, {
+    ...cumsum,
+    u: gnNhat,
+    out: scaleT,
+    stepIndex: 4,
+    broadcastBase: p.scale,
+  });
+  cumsumUpdate(rec, {
+    ...cumsum,
+    u: gn,
+    out: biasT,
+    stepIndex: 5,
+    broadcastBase: p.bias,
+  });
+  layerNorm(rec, {
+    x: f2,
+    scale: scaleT,
+    bias: biasT,
+    out: nf,
+    nhat,
+    rstd,
+    rows: M,
+    width: S,
+    perRowAffine: true,
+    eps: f.epsilon,
+  });
+
+  // Fast logits, in row tiles when they exceed one binding.
+  const outRows = rowsPerTile(M, V, maxBinding);
+  for (let r0 = 0; r0 < M; r0 += outRows) {
+    const rows = Math.min(outRows, M - r0);
+    const out = outRows === M ? f.logits : rowRange(f.logits, r0, rows, V);
+    matmulNN(
+      rec,
+      nf,
+      p.ku,
+      out,
+      rows,
+      S,
+      V,
+      { bias: { buffer: p.bu } },
+      r0 * S,
+    );
+  }
+  await rec.submit("FWLBlock.forward");
+}

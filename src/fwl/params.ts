@@ -1,0 +1,155 @@
+/**
+ * Parameter names, shapes and deterministic initialization of an FWL block
+ * (FWL.md §1). Shared by the GPU block and the float64 reference.
+ *
+ * @module
+ */
+
+/** The names of the parameters that are fast (take one inner SGD step), in a fixed order. */
+export const FAST_PARAM_NAMES = [
+  "dense_0/kernel",
+  "dense_0/bias",
+  "dense_1/kernel",
+  "dense_1/bias",
+  "layer_norm/scale",
+  "layer_norm/bias",
+] as const;
+
+/** The learned step size of each fast parameter, in the order of {@linkcode FAST_PARAM_NAMES}. */
+export const STEP_NAMES = [
+  "dense_0/kernel_step",
+  "dense_0/bias_step",
+  "dense_1/kernel_step",
+  "dense_1/bias_step",
+  "layer_norm/scale_step",
+  "layer_norm/bias_step",
+] as const;
+
+/** Every parameter name of an FWL block, in a fixed order. */
+export const PARAM_NAMES = [
+  ...FAST_PARAM_NAMES,
+  "unembed/kernel",
+  "unembed/bias",
+  ...STEP_NAMES,
+] as const;
+
+/** One of the fourteen parameter names of an FWL block. */
+export type ParamName = typeof PARAM_NAMES[number];
+
+/** The sizes that fix every parameter shape of an FWL block. */
+export interface BlockDims {
+  /** Width `D` of the hidden states handed in by the model body. */
+  inputSize: number;
+  /** Width of the fast weight layers (`H = 4·size`). */
+  size: number;
+  /** Vocabulary size `V`. */
+  vocabSize: number;
+}
+
+/**
+ * The shape of every parameter (kernels are `[in, out]`; step sizes are scalars `[]`).
+ *
+ * @example
+ * ```ts
+ * import { paramShapes } from "./params.ts";
+ * const shapes = paramShapes({ inputSize: 8, size: 4, vocabSize: 11 });
+ * console.log(shapes["dense_0/kernel"]); // [8, 16]
+ * ```
+ */
+export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
+  const { inputSize: d, size: s, vocabSize: v } = dims;
+  const h = 4 * s;
+  const shapes = {
+    "dense_0/kernel": [d, h],
+    "dense_0/bias": [h],
+    "dense_1/kernel": [h, s],
+    "dense_1/bias": [s],
+    "layer_norm/scale": [s],
+    "layer_norm/bias": [s],
+    "unembed/kernel": [s, v],
+    "unembed/bias": [v],
+  } as Record<ParamName, number[]>;
+  for (const name of STEP_NAMES) shapes[name] = [];
+  return shapes;
+}
+
+/** Number of elements of a shape (1 for a scalar `[]`). */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * A seeded pseudo-random generator (SplitMix32 mixing of a 32-bit counter):
+ * the same seed gives the same stream on every platform.
+ */
+export class SeededRandom {
+  #state: number;
+  #spare: number | undefined;
+
+  /** Creates a generator from an integer seed. */
+  constructor(seed: number) {
+    this.#state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
+  }
+
+  /** A uniform float in [0, 1). */
+  uniform(): number {
+    this.#state = (this.#state + 0x9e3779b9) >>> 0;
+    let z = this.#state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    z = (z ^ (z >>> 16)) >>> 0;
+    return z / 4294967296;
+  }
+
+  /** A standard normal sample (Box–Muller). */
+  normal(): number {
+    if (this.#spare !== undefined) {
+      const s = this.#spare;
+      this.#spare = undefined;
+      return s;
+    }
+    let u = 0;
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.#spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+}
+
+/**
+ * Deterministic initialization as FWL.md §1: dense kernels N(0, 0.05²), unembedding
+ * N(0, 1/size), biases 0, layer-norm scale 1, every step size 0.01.
+ *
+ * @example
+ * ```ts
+ * import { initParams } from "./params.ts";
+ * const p = initParams({ inputSize: 8, size: 4, vocabSize: 11 }, 0);
+ * console.log(p["layer_norm/scale"][0]); // 1
+ * ```
+ */
+export function initParams(
+  dims: BlockDims,
+  seed = 0,
+): Record<ParamName, Float32Array> {
+  const rng = new SeededRandom(seed);
+  const shapes = paramShapes(dims);
+  const out = {} as Record<ParamName, Float32Array>;
+  for (const name of PARAM_NAMES) {
+    const data = new Float32Array(shapeSize(shapes[name]));
+    if (name === "dense_0/kernel" || name === "dense_1/kernel") {
+      for (let i = 0; i < data.length; i++) data[i] = 0.05 * rng.normal();
+    } else if (name === "unembed/kernel") {
+      const sd = 1 / Math.sqrt(dims.size);
+      for (let i = 0; i < data.length; i++) data[i] = sd * rng.normal();
+    } else if (name === "layer_norm/scale") {
+      data.fill(1);
+    } else if (name.endsWith("_step")) {
+      data.fill(0.01);
+    }
+    out[name] = data;
+  }
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * Input checks shared by the public entry points: each failure throws an
+ * {@linkcode FWLInputError} naming the argument, what was expected and what came.
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import { describeValue, Tensor } from "../tensor.ts";
+
+/** Throws unless `value` is a positive integer. */
+export function checkPositiveInteger(
+  where: string,
+  name: string,
+  value: unknown,
+): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new FWLInputError(
+      where,
+      name,
+      "a positive integer",
+      describeValue(value),
+    );
+  }
+  return value;
+}
+
+/** Throws unless `value` is a {@linkcode Tensor} (not disposed). */
+export function checkTensor(
+  where: string,
+  name: string,
+  value: unknown,
+): Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new FWLInputError(
+      where,
+      name,
+      "a Tensor (see tensor())",
+      describeValue(value),
+    );
+  }
+  if (value.disposed) {
+    throw new FWLInputError(where, name, "a live tensor", "a disposed tensor");
+  }
+  return value;
+}
+
+/** Throws unless `t` has exactly `shape` (entries `undefined` match anything). */
+export function checkShape(
+  where: string,
+  name: string,
+  t: Tensor,
+  shape: readonly (number | undefined)[],
+  meaning: string,
+): void {
+  const ok = t.shape.length === shape.length &&
+    shape.every((d, i) => d === undefined || d === t.shape[i]);
+  if (!ok) {
+    const want = shape.map((d) => d ?? "?").join(", ");
+    throw new FWLInputError(
+      where,
+      name,
+      `shape [${want}] (${meaning})`,
+      `[${t.shape.join(", ")}]`,
+    );
+  }
+}
+
+/** Throws unless `t` has dtype `dtype`. */
+export function checkDType(
+  where: string,
+  name: string,
+  t: Tensor,
+  dtype: string,
+): void {
+  if (t.dtype !== dtype) {
+    throw new FWLInputError(where, name, `dtype ${dtype}`, t.dtype);
+  }
+}
+
+/** The index and value of the first non-finite entry, or undefined. */
+export function firstNonFinite(
+  data: ArrayLike<number>,
+): [number, number] | undefined {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) return [i, data[i]];
+  }
+  return undefined;
+}
+
+/** Throws if `data` holds NaN or ±Infinity. */
+export function checkFinite(
+  where: string,
+  name: string,
+  data: ArrayLike<number>,
+): void {
+  const bad = firstNonFinite(data);
+  if (bad) {
+    throw new FWLInputError(
+      where,
+      name,
+      "finite values",
+      `${bad[1]} at flat index ${bad[0]}`,
+    );
+  }
+}
+
+/** Throws if `weights` holds a negative or non-finite entry. */
+export function checkWeights(
+  where: string,
+  name: string,
+  weights: ArrayLike<number>,
+): void {
+  checkFinite(where, name, weights);
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i] < 0) {
+      throw new FWLInputError(
+        where,
+        name,
+        "weights ≥ 0",
+        `${weights[i]} at flat index ${i}`,
+      );
+    }
+  }
+}
+
+/** Throws if an id at a position with non-zero weight lies outside [0, vocabSize). */
+export function checkIds(
+  where: string,
+  name: string,
+  ids: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  vocabSize: number,
+): void {
+  for (let i = 0; i < ids.length; i++) {
+    if (weights[i] !== 0 && (ids[i] < 0 || ids[i] >= vocabSize)) {
+      throw new FWLInputError(
+        where,
+        name,
+        `token ids in [0, ${vocabSize}) where the weight is non-zero`,
+        `${ids[i]} at flat index ${i} (weight ${weights[i]})`,
+      );
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A pool of GPU storage buffers, reused by size bucket so that repeated calls do not
+ * allocate (or grow) device memory.
+ *
+ * @module
+ */
+
+/** Usage of every pooled buffer: storage, copy source and destination. */
+export const STORAGE_USAGE: number = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+
+/**
+ * Rounds a byte size up to its bucket: a multiple of 256 below 64 KiB, else the next
+ * of 8 steps per power of two (at most 12.5 % slack).
+ */
+export function bucketSize(bytes: number): number {
+  const min = Math.max(16, bytes);
+  if (min <= 65536) return Math.ceil(min / 256) * 256;
+  const p = 2 ** Math.floor(Math.log2(min));
+  const step = p / 8;
+  return Math.ceil(min / step) * step;
+}
+
+/**
+ * Buffers released to the pool are reused by later requests of the same bucket.
+ * Release is safe right after the work that used a buffer was submitted: the queue
+ * orders a later write or dispatch after it.
+ *
+ * @example
+ * ```ts ignore
+ * import { BufferPool } from "./buffer_pool.ts";
+ * const pool = new BufferPool(device);
+ * const b = pool.acquire(1024);
+ * pool.release(b);
+ * ```
+ */
+export class BufferPool {
+  readonly #device: GPUDevice;
+  readonly #free = new Map<string, GPUBuffer[]>();
+  #allocatedBytes = 0;
+  #peakBytes = 0;
+
+  /** Creates an empty pool on `device`. */
+  constructor(device: GPUDevice) {
+    this.#device = device;
+  }
+
+  /** Bytes of every live buffer the pool created (in use or free). */
+  get allocatedBytes(): number {
+    return this.#allocatedBytes;
+  }
+
+  /** The largest value `allocatedBytes` has had. */
+  get peakBytes(): number {
+    return this.#peakBytes;
+  }
+
+  /** A buffer of at least `bytes` bytes with `usage` (storage by default). */
+  acquire(bytes: number, usage: number = STORAGE_USAGE): GPUBuffer {
+    const size = bucketSize(bytes);
+    const key = `${usage}:${size}`;
+    const list = this.#free.get(key);
+    const reused = list?.pop();
+    if (reused) return reused;
+    const buffer = this.#device.createBuffer({ size, usage });
+    this.#allocatedBytes += size;
+    this.#peakBytes = Math.max(this.#peakBytes, this.#allocatedBytes);
+    return buffer;
+  }
+
+  /** Returns a buffer obtained from `acquire` to the pool. */
+  release(buffer: GPUBuffer): void {
+    const key = `${buffer.usage}:${buffer.size}`;
+    let list = this.#free.get(key);
+    if (!list) {
+      list = [];
+      this.#free.set(key, list);
+    }
+    list.push(buffer);
+  }
+
+  /** Destroys every free buffer, giving its memory back to the device. */
+  trim(): void {
+    for (const list of this.#free.values()) {
+      for (const b of list) {
+        this.#allocatedBytes -= b.size;
+        b.destroy();
+      }
+    }
+    this.#free.clear();
+  }
+}

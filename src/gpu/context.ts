@@ -1,0 +1,196 @@
+/**
+ * The GPU runtime: one device, its pipeline cache, its buffer pool, and error capture
+ * that turns WebGPU errors into thrown {@linkcode GPUKernelError}s.
+ *
+ * @module
+ */
+
+import { GPUKernelError } from "../errors.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { describeDevice, requestDevice } from "./device.ts";
+
+/** A compute kernel: one entry point of one WGSL source. */
+export interface KernelSpec {
+  /** Name used in errors and pass labels. */
+  readonly name: string;
+  /** The WGSL source. */
+  readonly code: string;
+  /** The entry point in `code`. */
+  readonly entryPoint: string;
+}
+
+/**
+ * A device with everything our kernels need. Pipelines are compiled once per device;
+ * buffers come from a pool; uncaptured WebGPU errors are kept and thrown at the next
+ * {@linkcode GPUContext.check}, never only logged.
+ *
+ * @example
+ * ```ts ignore
+ * import { GPUContext } from "./context.ts";
+ * const ctx = await GPUContext.default();
+ * console.log(ctx.adapter, ctx.maxBindingBytes);
+ * ```
+ */
+export class GPUContext {
+  /** The WebGPU device. */
+  readonly device: GPUDevice;
+  /** Pooled storage buffers. */
+  readonly pool: BufferPool;
+  /** Description of the adapter. */
+  readonly adapter: string;
+  readonly #pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  readonly #uncaptured: GPUError[] = [];
+  #lost: string | undefined;
+  #dummies: GPUBuffer[] = [];
+
+  static #default: Promise<GPUContext> | undefined;
+  static readonly #byDevice = new WeakMap<GPUDevice, GPUContext>();
+
+  /** Wraps a device (use {@linkcode GPUContext.forDevice} to share one wrapper per device). */
+  constructor(device: GPUDevice) {
+    this.device = device;
+    this.pool = new BufferPool(device);
+    this.adapter = describeDevice(device);
+    device.addEventListener("uncapturederror", (event) => {
+      this.#uncaptured.push((event as GPUUncapturedErrorEvent).error);
+    });
+    device.lost.then((info) => {
+      this.#lost = info.message || info.reason || "device lost";
+    });
+  }
+
+  /** The shared default context (high-performance adapter, limits raised to the adapter's). */
+  static default(): Promise<GPUContext> {
+    if (!GPUContext.#default) {
+      GPUContext.#default = requestDevice().then((d) =>
+        GPUContext.forDevice(d)
+      );
+      // A failed request is not cached: the next call tries again.
+      GPUContext.#default.catch(() => GPUContext.#default = undefined);
+    }
+    return GPUContext.#default;
+  }
+
+  /** The one context of a caller's device. */
+  static forDevice(device: GPUDevice): GPUContext {
+    let ctx = GPUContext.#byDevice.get(device);
+    if (!ctx) {
+      ctx = new GPUContext(device);
+      GPUContext.#byDevice.set(device, ctx);
+    }
+    return ctx;
+  }
+
+  /** The largest storage binding, in bytes. */
+  get maxBindingBytes(): number {
+    return this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /** The largest workgroup count in one dimension. */
+  get maxWorkgroups(): number {
+    return this.device.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  /**
+   * A small placeholder buffer for a binding a dispatch does not use. `slot` 0 and 1
+   * are distinct buffers, so a read-only and a writable placeholder never alias.
+   */
+  dummy(slot: 0 | 1): GPUBuffer {
+    while (this.#dummies.length <= slot) {
+      this.#dummies.push(
+        this.device.createBuffer({ size: 16, usage: 0x80 | 0x08 }),
+      );
+    }
+    return this.#dummies[slot];
+  }
+
+  /** Throws if the device is lost or an uncaptured error happened since the last check. */
+  check(where: string): void {
+    if (this.#lost !== undefined) {
+      throw new GPUKernelError(where, "device-lost", this.#lost);
+    }
+    const error = this.#uncaptured.shift();
+    if (error) {
+      this.#uncaptured.length = 0;
+      throw new GPUKernelError(where, kindOf(error), error.message);
+    }
+  }
+
+  /** The compute pipeline of a kernel, compiled once per device. */
+  pipeline(spec: KernelSpec): Promise<GPUComputePipeline> {
+    const key = `${spec.name}\u0000${spec.entryPoint}\u0000${spec.code}`;
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      p = this.#compile(spec);
+      this.#pipelines.set(key, p);
+      p.catch(() => this.#pipelines.delete(key));
+    }
+    return p;
+  }
+
+  async #compile(spec: KernelSpec): Promise<GPUComputePipeline> {
+    this.check(spec.name);
+    const device = this.device;
+    device.pushErrorScope("validation");
+    const module = device.createShaderModule({
+      label: spec.name,
+      code: spec.code,
+    });
+    let pipeline: GPUComputePipeline | undefined;
+    let failure: unknown;
+    try {
+      pipeline = await device.createComputePipelineAsync({
+        label: spec.name,
+        layout: "auto",
+        compute: { module, entryPoint: spec.entryPoint },
+      });
+    } catch (cause) {
+      failure = cause;
+    }
+    const error = await device.popErrorScope();
+    if (error || failure || !pipeline) {
+      const detail = error?.message ?? String(failure);
+      throw new GPUKernelError(spec.name, "validation", detail);
+    }
+    return pipeline;
+  }
+
+  /**
+   * Runs `encode` on a new command encoder inside validation and out-of-memory error
+   * scopes, submits it, and throws a {@linkcode GPUKernelError} naming `where` (and the
+   * pass labels WebGPU quotes) if anything failed.
+   */
+  async submit(
+    where: string,
+    encode: (encoder: GPUCommandEncoder) => void,
+  ): Promise<void> {
+    this.check(where);
+    const device = this.device;
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    const encoder = device.createCommandEncoder({ label: where });
+    let thrown: unknown;
+    try {
+      encode(encoder);
+      device.queue.submit([encoder.finish()]);
+    } catch (cause) {
+      thrown = cause;
+    }
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (thrown) throw thrown;
+    const error = validation ?? oom;
+    if (error) {
+      const label = /"([a-z0-9_:]+)"/i.exec(error.message)?.[1];
+      throw new GPUKernelError(label ?? where, kindOf(error), error.message);
+    }
+    this.check(where);
+  }
+}
+
+function kindOf(error: GPUError): string {
+  const name = error.constructor?.name ?? "";
+  if (name.includes("OutOfMemory")) return "out-of-memory";
+  if (name.includes("Internal")) return "internal";
+  return "validation";
+}

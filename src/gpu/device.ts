@@ -1,0 +1,70 @@
+/**
+ * Acquiring a WebGPU device with the adapter's real limits.
+ *
+ * @module
+ */
+
+import { GPUUnavailableError } from "../errors.ts";
+
+/** The limits we raise from the WebGPU defaults to what the adapter offers. */
+const WANTED_LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+] as const;
+
+const HOW_TO_GET_ONE =
+  "No WebGPU adapter was found. In Deno, WebGPU needs a Vulkan, Metal or D3D12 driver; " +
+  "on a headless Linux machine install Mesa's software Vulkan driver " +
+  "(`apt-get install -y mesa-vulkan-drivers libvulkan1`), or pass your own GPUDevice " +
+  "with the `device` option.";
+
+/**
+ * Requests an adapter and a device whose limits are raised to the adapter's own.
+ *
+ * @example
+ * ```ts ignore
+ * import { requestDevice } from "./device.ts";
+ * const device = await requestDevice();
+ * console.log(device.limits.maxStorageBufferBindingSize);
+ * ```
+ */
+export async function requestDevice(
+  powerPreference: GPUPowerPreference = "high-performance",
+): Promise<GPUDevice> {
+  const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) {
+    throw new GPUUnavailableError(
+      `navigator.gpu is missing. ${HOW_TO_GET_ONE}`,
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference });
+  if (!adapter) throw new GPUUnavailableError(HOW_TO_GET_ONE);
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const value = adapter.limits[name];
+    if (typeof value === "number") requiredLimits[name] = value;
+  }
+  try {
+    return await adapter.requestDevice({ requiredLimits });
+  } catch (cause) {
+    throw new GPUUnavailableError(
+      `the adapter refused a device (${String(cause)}). ${HOW_TO_GET_ONE}`,
+    );
+  }
+}
+
+/** A short description of the adapter behind a device, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+export function describeDevice(device: GPUDevice): string {
+  const info =
+    (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (!info) return "unknown adapter";
+  return info.description || [info.vendor, info.architecture, info.device]
+    .filter((s) => s).join(" ") ||
+    "unknown adapter";
+}

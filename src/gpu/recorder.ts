@@ -1,0 +1,177 @@
+/**
+ * Records a sequence of kernel dispatches and copies, then encodes them into one
+ * command encoder and submits it: no host synchronization between kernels.
+ *
+ * @module
+ */
+
+import type { GPUContext, KernelSpec } from "./context.ts";
+
+const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
+
+/** A storage binding: a whole buffer, or a byte range of one. */
+export type Binding = GPUBuffer | {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+};
+
+interface DispatchOp {
+  kind: "dispatch";
+  spec: KernelSpec;
+  bindings: Binding[];
+  uniforms: ArrayBuffer | undefined;
+  workgroups: [number, number, number];
+}
+
+interface CopyOp {
+  kind: "copy";
+  src: GPUBuffer;
+  srcOffset: number;
+  dst: GPUBuffer;
+  dstOffset: number;
+  bytes: number;
+}
+
+/**
+ * Collects dispatches; {@linkcode Recorder.submit} compiles (or reuses) the pipelines,
+ * writes each dispatch's uniforms to a pooled buffer, encodes one pass per dispatch
+ * (labelled with the kernel name, so WebGPU errors name it) and submits once.
+ *
+ * @example
+ * ```ts ignore
+ * const rec = new Recorder(ctx);
+ * rec.dispatch(spec, [a, b, out], uniforms, [4, 1, 1]);
+ * await rec.submit("my op");
+ * ```
+ */
+export class Recorder {
+  readonly ctx: GPUContext;
+  readonly #ops: (DispatchOp | CopyOp)[] = [];
+  readonly #scratch: GPUBuffer[] = [];
+
+  /** Creates an empty recorder on `ctx`. */
+  constructor(ctx: GPUContext) {
+    this.ctx = ctx;
+  }
+
+  /** A pooled scratch buffer of `bytes` bytes, released after submission. */
+  scratch(bytes: number): GPUBuffer {
+    const b = this.ctx.pool.acquire(bytes);
+    this.#scratch.push(b);
+    return b;
+  }
+
+  /**
+   * Records one dispatch. Storage bindings take `@binding(0..n-1)` in order; the
+   * uniforms, if any, take `@binding(n)`.
+   */
+  dispatch(
+    spec: KernelSpec,
+    bindings: Binding[],
+    uniforms: ArrayBuffer | undefined,
+    workgroups: [number, number, number],
+  ): void {
+    if (workgroups[0] === 0 || workgroups[1] === 0 || workgroups[2] === 0) {
+      return;
+    }
+    const max = this.ctx.maxWorkgroups;
+    if (workgroups.some((w) => w > max)) {
+      throw new RangeError(
+        `${spec.name}: ${
+          workgroups.join("×")
+        } workgroups exceed the device's ${max} per dimension`,
+      );
+    }
+    this.#ops.push({ kind: "dispatch", spec, bindings, uniforms, workgroups });
+  }
+
+  /** Records a buffer-to-buffer copy. */
+  copy(
+    src: GPUBuffer,
+    srcOffset: number,
+    dst: GPUBuffer,
+    dstOffset: number,
+    bytes: number,
+  ): void {
+    if (bytes > 0) {
+      this.#ops.push({ kind: "copy", src, srcOffset, dst, dstOffset, bytes });
+    }
+  }
+
+  /** Compiles what is missing, encodes every op into one encoder, submits, and releases scratch. */
+  async submit(where: string): Promise<void> {
+    const ctx = this.ctx;
+    const ops = this.#ops.splice(0);
+    const pipelines = await Promise.all(
+      ops.map((op) =>
+        op.kind === "dispatch" ? ctx.pipeline(op.spec) : undefined
+      ),
+    );
+    const uniformBuffers: GPUBuffer[] = [];
+    try {
+      await ctx.submit(where, (encoder) => {
+        ops.forEach((op, i) => {
+          if (op.kind === "copy") {
+            encoder.copyBufferToBuffer(
+              op.src,
+              op.srcOffset,
+              op.dst,
+              op.dstOffset,
+              op.bytes,
+            );
+            return;
+          }
+          const pipeline = pipelines[i]!;
+          const entries: GPUBindGroupEntry[] = op.bindings.map((
+            b,
+            binding,
+          ) => ({
+            binding,
+            resource: b instanceof GPUBuffer ? { buffer: b } : b,
+          }));
+          if (op.uniforms) {
+            const u = ctx.pool.acquire(op.uniforms.byteLength, UNIFORM_USAGE);
+            uniformBuffers.push(u);
+            ctx.device.queue.writeBuffer(u, 0, op.uniforms);
+            entries.push({ binding: entries.length, resource: { buffer: u } });
+          }
+          const group = ctx.device.createBindGroup({
+            label: op.spec.name,
+            layout: pipeline.getBindGroupLayout(0),
+            entries,
+          });
+          const pass = encoder.beginComputePass({ label: op.spec.name });
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(...op.workgroups);
+          pass.end();
+        });
+      });
+    } finally {
+      for (const u of uniformBuffers) ctx.pool.release(u);
+      for (const s of this.#scratch.splice(0)) ctx.pool.release(s);
+    }
+  }
+}
+
+/**
+ * Packs uniform fields (u32 by default; names listed in `floats` as f32) into a
+ * buffer padded to 16 bytes, in the order given.
+ */
+export function packUniforms(
+  fields: Record<string, number>,
+  floats: readonly string[] = [],
+): ArrayBuffer {
+  const names = Object.keys(fields);
+  const words = Math.max(4, Math.ceil(names.length / 4) * 4);
+  const buffer = new ArrayBuffer(words * 4);
+  const u32 = new Uint32Array(buffer);
+  const f32 = new Float32Array(buffer);
+  names.forEach((name, i) => {
+    const value = fields[name];
+    if (floats.includes(name)) f32[i] = value;
+    else u32[i] = value >>> 0;
+  });
+  return buffer;
+}

@@ -1,0 +1,180 @@
+/**
+ * The batched, strided matrix product of `shaders/matmul.wgsl` and its common layouts.
+ *
+ * @module
+ */
+
+import code from "../../shaders/matmul.wgsl" with { type: "text" };
+import type { KernelSpec } from "../gpu/context.ts";
+import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+
+/** The matmul kernel. */
+export const MATMUL: KernelSpec = { name: "matmul", code, entryPoint: "main" };
+
+/** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
+ * `base + outer·outer + inner·inner + rel·rel + i·row + j·col`. */
+export interface Operand {
+  /** The buffer (or byte range) holding the operand. */
+  buffer: Binding;
+  /** Element offset of the first element. */
+  base?: number;
+  /** Stride between outer batches (sequences). */
+  outer?: number;
+  /** Stride between inner batches (chunks). */
+  inner?: number;
+  /** Stride between batches of one dispatch (scratch holding a group of batches). */
+  rel?: number;
+  /** Stride between rows (A: i, B: k, C: i). */
+  row: number;
+  /** Stride between columns (A: k, B: j, C: j). */
+  col: number;
+}
+
+/** One matmul dispatch: `C = alpha·A·B (+ bias) (+ beta·C)` over `batches` batches. */
+export interface MatmulSpec {
+  m: number;
+  n: number;
+  k: number;
+  a: Operand;
+  b: Operand;
+  c: Operand;
+  /** Number of batches in this dispatch (default 1). */
+  batches?: number;
+  /** Inner batches (chunks) per outer batch (default 1). */
+  batchInner?: number;
+  /** Index of this dispatch's first batch (default 0). */
+  zBase?: number;
+  /** Shrinks m (mask 1), n (2), k (4) of chunk `inner` to `len − inner·stride`. */
+  clip?: { len: number; stride: number; mask: number };
+  /** Adds `bias[base + j]`. */
+  bias?: { buffer: Binding; base?: number };
+  /** Adds `beta·C` (accumulate in place). */
+  beta?: number;
+  /** Keeps only entries with i > j (strictly causal attention scores). */
+  causal?: boolean;
+  /** Scales the product (default 1). */
+  alpha?: number;
+  /** Multiplies alpha by `steps[index]` read on the GPU (a learned step size). */
+  step?: { buffer: GPUBuffer; index: number };
+  /** Also writes `relu(C)²` here (same layout as C). */
+  sqreluAux?: Binding;
+  /** Multiplies C by `2·relu(aux)` (aux has C's layout): the squared-ReLU backward. */
+  gateAux?: Binding;
+}
+
+const TILE = 32;
+
+/** Records one matmul dispatch. */
+export function matmul(rec: Recorder, s: MatmulSpec): void {
+  const flags = (s.beta !== undefined ? 1 : 0) | (s.bias ? 2 : 0) |
+    (s.causal ? 4 : 0) | (s.step ? 8 : 0) | (s.sqreluAux ? 16 : 0) |
+    (s.gateAux ? 32 : 0);
+  if (s.sqreluAux && s.gateAux) {
+    throw new Error("matmul: sqreluAux and gateAux exclude each other");
+  }
+  const uniforms = packUniforms({
+    m: s.m,
+    n: s.n,
+    k: s.k,
+    batch_inner: s.batchInner ?? 1,
+    a_base: s.a.base ?? 0,
+    a_outer: s.a.outer ?? 0,
+    a_inner: s.a.inner ?? 0,
+    a_rel: s.a.rel ?? 0,
+    a_row: s.a.row,
+    a_col: s.a.col,
+    b_base: s.b.base ?? 0,
+    b_outer: s.b.outer ?? 0,
+    b_inner: s.b.inner ?? 0,
+    b_rel: s.b.rel ?? 0,
+    b_row: s.b.row,
+    b_col: s.b.col,
+    c_base: s.c.base ?? 0,
+    c_outer: s.c.outer ?? 0,
+    c_inner: s.c.inner ?? 0,
+    c_rel: s.c.rel ?? 0,
+    c_row: s.c.row,
+    c_col: s.c.col,
+    z_base: s.zBase ?? 0,
+    clip_len: s.clip?.len ?? 0,
+    clip_stride: s.clip?.stride ?? 0,
+    clip_mask: s.clip?.mask ?? 0,
+    flags,
+    step_index: s.step?.index ?? 0,
+    alpha: s.alpha ?? 1,
+    beta: s.beta ?? 0,
+    bias_base: s.bias?.base ?? 0,
+    pad0: 0,
+  }, ["alpha", "beta"]);
+  const ctx = rec.ctx;
+  rec.dispatch(
+    MATMUL,
+    [
+      s.a.buffer,
+      s.b.buffer,
+      s.c.buffer,
+      s.bias?.buffer ?? ctx.dummy(0),
+      s.sqreluAux ?? s.gateAux ?? ctx.dummy(1),
+      s.step?.buffer ?? ctx.dummy(0),
+    ],
+    uniforms,
+    [Math.ceil(s.n / TILE), Math.ceil(s.m / TILE), s.batches ?? 1],
+  );
+}
+
+/** Options shared by the row-major helpers. */
+export type Epilogue = Pick<
+  MatmulSpec,
+  "bias" | "beta" | "alpha" | "step" | "sqreluAux" | "gateAux"
+>;
+
+/**
+ * `out[rows, n] = x[rows, k] · w[k, n]` for row-major x, w and out (`xBase`, `outBase`
+ * are element offsets of the first row).
+ */
+export function matmulNN(
+  rec: Recorder,
+  x: Binding,
+  w: Binding,
+  out: Binding,
+  rows: number,
+  k: number,
+  n: number,
+  epilogue: Epilogue = {},
+  xBase = 0,
+  outBase = 0,
+): void {
+  matmul(rec, {
+    m: rows,
+    n,
+    k,
+    a: { buffer: x, base: xBase, row: k, col: 1 },
+    b: { buffer: w, row: n, col: 1 },
+    c: { buffer: out, base: outBase, row: n, col: 1 },
+    ...epilogue,
+  });
+}
+
+/** `out[rows, n] = g[rows, k] · w[n, k]ᵀ` for row-major g, w and out. */
+export function matmulNT(
+  rec: Recorder,
+  g: Binding,
+  w: Binding,
+  out: Binding,
+  rows: number,
+  k: number,
+  n: number,
+  epilogue: Epilogue = {},
+  gBase = 0,
+  outBase = 0,
+): void {
+  matmul(rec, {
+    m: rows,
+    n,
+    k,
+    a: { buffer: g, base: gBase, row: k, col: 1 },
+    b: { buffer: w, row: 1, col: k },
+    c: { buffer: out, base: outBase, row: n, col: 1 },
+    ...epilogue,
+  });
+}

@@ -1,0 +1,250 @@
+/**
+ * The fast logits computed literally from the definition of FWL.md §1: one SGD step per
+ * position on the inner loss of the earlier positions, by plain per-position backprop.
+ * O(T²) per sequence; it exists only to check the efficient form.
+ *
+ * @module
+ */
+
+import { referenceNormalizer } from "./inner_backward.ts";
+import { referenceCheckCase } from "./slow_forward.ts";
+import type { ReferenceCase } from "./types.ts";
+
+/** The six fast parameters (or their gradients), as float64 copies. */
+interface Fast {
+  K0: Float64Array;
+  b0: Float64Array;
+  K1: Float64Array;
+  b1: Float64Array;
+  scale: Float64Array;
+  bias: Float64Array;
+}
+
+/** The intermediates of the slow forward at one position. */
+interface Position {
+  x: Float64Array;
+  h1: Float64Array;
+  a: Float64Array;
+  h2: Float64Array;
+  mu: number;
+  variance: number;
+  nhat: Float64Array;
+  logits: Float64Array;
+}
+
+/**
+ * The fast logits `[B*T*V]` straight from the definition (FWL.md §1): for each sequence
+ * `b` and position `t`, the gradient of `Σ_{s<t} w·CE/N` with respect to every fast
+ * parameter is accumulated by backprop through each earlier position separately, every
+ * parameter takes one SGD step with its own step size, and the slow forward runs at
+ * `x[b,t]` with the stepped parameters. The cross-entropy is taken literally
+ * (`∂CE/∂z = softmax(z)·Σy − y`), so it agrees with the efficient form whenever each
+ * weighted label row sums to 1.
+ *
+ * @example
+ * ```ts
+ * import { referenceDefinition } from "./definition.ts";
+ * import { initParams } from "../fwl/params.ts";
+ * const logits = referenceDefinition({
+ *   B: 1, T: 2, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
+ *   x: new Float64Array([0.5, -1, 1, 2]), labels: { ids: new Int32Array([2, -1]) },
+ *   weights: new Float64Array([1, 0]),
+ *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
+ * });
+ * console.log(logits.length); // 6
+ * ```
+ */
+export function referenceDefinition(c: ReferenceCase): Float64Array {
+  referenceCheckCase(c);
+  const { B, T, D, size: S, vocabSize: V } = c;
+  const eps = c.epsilon ?? 1e-6;
+  const N = referenceNormalizer(c);
+  const prm = c.params;
+  const slow: Fast = {
+    K0: Float64Array.from(prm["dense_0/kernel"]),
+    b0: Float64Array.from(prm["dense_0/bias"]),
+    K1: Float64Array.from(prm["dense_1/kernel"]),
+    b1: Float64Array.from(prm["dense_1/bias"]),
+    scale: Float64Array.from(prm["layer_norm/scale"]),
+    bias: Float64Array.from(prm["layer_norm/bias"]),
+  };
+  const steps: Record<keyof Fast, number> = {
+    K0: prm["dense_0/kernel_step"][0],
+    b0: prm["dense_0/bias_step"][0],
+    K1: prm["dense_1/kernel_step"][0],
+    b1: prm["dense_1/bias_step"][0],
+    scale: prm["layer_norm/scale_step"][0],
+    bias: prm["layer_norm/bias_step"][0],
+  };
+  const Ku = Float64Array.from(prm["unembed/kernel"]);
+  const bu = Float64Array.from(prm["unembed/bias"]);
+  const dims = { D, S, V, eps, Ku, bu };
+  const out = new Float64Array(B * T * V);
+
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      // ∂/∂P Σ_{s<t} w[b,s]·CE(f(θ, x[b,s]), y[b,s]) / N, at the slow parameters
+      const grad = zerosLike(slow);
+      for (let s = 0; s < t; s++) {
+        const p = b * T + s;
+        const w = c.weights[p];
+        if (w === 0) continue; // no loss term, whatever the label
+        const pos = forwardAt(slow, xRow(c, p), dims);
+        backwardAt(slow, pos, labelRow(c, p), w / N, dims, grad);
+      }
+      // P[b,t] = P − step_P · grad_P
+      const fast = zerosLike(slow);
+      for (const key of Object.keys(slow) as (keyof Fast)[]) {
+        for (let i = 0; i < slow[key].length; i++) {
+          fast[key][i] = slow[key][i] - steps[key] * grad[key][i];
+        }
+      }
+      // fast_logits[b,t] = f(θ with every P replaced by P[b,t], x[b,t])
+      const pos = forwardAt(fast, xRow(c, b * T + t), dims);
+      out.set(pos.logits, (b * T + t) * V);
+    }
+  }
+  return out;
+}
+
+type Dims = {
+  D: number;
+  S: number;
+  V: number;
+  eps: number;
+  Ku: Float64Array;
+  bu: Float64Array;
+};
+
+function zerosLike(f: Fast): Fast {
+  return {
+    K0: new Float64Array(f.K0.length),
+    b0: new Float64Array(f.b0.length),
+    K1: new Float64Array(f.K1.length),
+    b1: new Float64Array(f.b1.length),
+    scale: new Float64Array(f.scale.length),
+    bias: new Float64Array(f.bias.length),
+  };
+}
+
+function xRow(c: ReferenceCase, p: number): Float64Array {
+  return Float64Array.from(c.x.subarray(p * c.D, (p + 1) * c.D));
+}
+
+/** The label distribution `y` of position `p` as a dense row. */
+function labelRow(c: ReferenceCase, p: number): Float64Array {
+  const V = c.vocabSize;
+  if ("oneHot" in c.labels) {
+    return Float64Array.from(c.labels.oneHot.subarray(p * V, (p + 1) * V));
+  }
+  const id = c.labels.ids[p];
+  if (!(id >= 0 && id < V)) {
+    throw new RangeError(`label id ${id} at weighted position ${p}`);
+  }
+  const y = new Float64Array(V);
+  y[id] = 1;
+  return y;
+}
+
+/** The slow forward `f(θ, x)` of FWL.md §1 at one position. */
+function forwardAt(f: Fast, x: Float64Array, d: Dims): Position {
+  const { D, S, V, eps, Ku, bu } = d;
+  const H = 4 * S;
+  const h1 = new Float64Array(H), a = new Float64Array(H);
+  for (let j = 0; j < H; j++) {
+    h1[j] = f.b0[j];
+    for (let i = 0; i < D; i++) h1[j] += x[i] * f.K0[i * H + j];
+    a[j] = Math.max(h1[j], 0) ** 2;
+  }
+  const h2 = new Float64Array(S);
+  for (let j = 0; j < S; j++) {
+    h2[j] = f.b1[j];
+    for (let i = 0; i < H; i++) h2[j] += a[i] * f.K1[i * S + j];
+  }
+  let mu = 0;
+  for (let j = 0; j < S; j++) mu += h2[j] / S;
+  let variance = 0;
+  for (let j = 0; j < S; j++) variance += (h2[j] - mu) ** 2 / S;
+  const nhat = new Float64Array(S), n = new Float64Array(S);
+  for (let j = 0; j < S; j++) {
+    nhat[j] = (h2[j] - mu) / Math.sqrt(variance + eps);
+    n[j] = nhat[j] * f.scale[j] + f.bias[j];
+  }
+  const logits = new Float64Array(V);
+  for (let u = 0; u < V; u++) {
+    logits[u] = bu[u];
+    for (let j = 0; j < S; j++) logits[u] += n[j] * Ku[j * V + u];
+  }
+  return { x, h1, a, h2, mu, variance, nhat, logits };
+}
+
+/**
+ * Adds `coef · ∂CE(f(θ, x), y)/∂P` for every fast parameter `P` to `grad`, by the chain
+ * rule through each forward operation in reverse (the layer norm through μ and the
+ * variance explicitly, not the closed form the efficient path uses).
+ */
+function backwardAt(
+  f: Fast,
+  pos: Position,
+  y: Float64Array,
+  coef: number,
+  d: Dims,
+  grad: Fast,
+): void {
+  const { D, S, V, eps, Ku } = d;
+  const H = 4 * S;
+  // CE(z, y) = −Σ_v y_v·log softmax(z)_v  ⇒  ∂CE/∂z = softmax(z)·Σy − y
+  let max = -Infinity;
+  for (let u = 0; u < V; u++) max = Math.max(max, pos.logits[u]);
+  let z = 0, ySum = 0;
+  for (let u = 0; u < V; u++) {
+    z += Math.exp(pos.logits[u] - max);
+    ySum += y[u];
+  }
+  const dz = new Float64Array(V);
+  for (let u = 0; u < V; u++) {
+    dz[u] = coef * (Math.exp(pos.logits[u] - max) / z * ySum - y[u]);
+  }
+  // logits = n·Ku + bu
+  const dn = new Float64Array(S);
+  for (let j = 0; j < S; j++) {
+    for (let u = 0; u < V; u++) dn[j] += dz[u] * Ku[j * V + u];
+  }
+  // n = nhat ⊙ scale + bias
+  const dnhat = new Float64Array(S);
+  for (let j = 0; j < S; j++) {
+    grad.scale[j] += dn[j] * pos.nhat[j];
+    grad.bias[j] += dn[j];
+    dnhat[j] = dn[j] * f.scale[j];
+  }
+  // nhat_j = (h2_j − μ)·r,  r = (var + ε)^(−1/2),  var = Σ_j (h2_j − μ)² / S,  μ = Σ_j h2_j / S
+  const r = 1 / Math.sqrt(pos.variance + eps);
+  let dr = 0;
+  for (let j = 0; j < S; j++) dr += dnhat[j] * (pos.h2[j] - pos.mu);
+  const dvar = dr * -0.5 * r * r * r;
+  const dcent = new Float64Array(S); // gradient w.r.t. the centered h2_j − μ
+  for (let j = 0; j < S; j++) {
+    dcent[j] = dnhat[j] * r + dvar * 2 * (pos.h2[j] - pos.mu) / S;
+  }
+  let dmu = 0;
+  for (let j = 0; j < S; j++) dmu -= dcent[j];
+  const dh2 = new Float64Array(S);
+  for (let j = 0; j < S; j++) dh2[j] = dcent[j] + dmu / S;
+  // h2 = a·K1 + b1
+  const da = new Float64Array(H);
+  for (let i = 0; i < H; i++) {
+    for (let j = 0; j < S; j++) {
+      grad.K1[i * S + j] += pos.a[i] * dh2[j];
+      da[i] += dh2[j] * f.K1[i * S + j];
+    }
+  }
+  for (let j = 0; j < S; j++) grad.b1[j] += dh2[j];
+  // a = relu(h1)²  ⇒  ∂a/∂h1 = 2·relu(h1)
+  const dh1 = new Float64Array(H);
+  for (let i = 0; i < H; i++) dh1[i] = da[i] * 2 * Math.max(pos.h1[i], 0);
+  // h1 = x·K0 + b0
+  for (let i = 0; i < D; i++) {
+    for (let j = 0; j < H; j++) grad.K0[i * H + j] += pos.x[i] * dh1[j];
+  }
+  for (let j = 0; j < H; j++) grad.b0[j] += dh1[j];
+}

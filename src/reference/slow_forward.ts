@@ -1,0 +1,133 @@
+/**
+ * The slow forward `f(θ, x)` of FWL.md §1 for every position, in float64.
+ *
+ * @module
+ */
+
+import { PARAM_NAMES, paramShapes, shapeSize } from "../fwl/params.ts";
+import type { ReferenceCase, ReferenceSlowForward } from "./types.ts";
+
+/**
+ * Throws unless every array of the case has the length its sizes imply.
+ *
+ * @example
+ * ```ts
+ * import { referenceCheckCase } from "./slow_forward.ts";
+ * import { initParams } from "../fwl/params.ts";
+ * referenceCheckCase({
+ *   B: 1, T: 1, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
+ *   x: new Float64Array(2), labels: { ids: new Int32Array([0]) },
+ *   weights: new Float64Array([1]),
+ *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
+ * }); // does not throw
+ * ```
+ */
+export function referenceCheckCase(c: ReferenceCase): void {
+  const { B, T, D, size, vocabSize: V } = c;
+  // B and T may be 0 (nothing to compute); the widths must be positive
+  const mins: [string, number, number][] = [
+    ["B", B, 0],
+    ["T", T, 0],
+    ["D", D, 1],
+    ["size", size, 1],
+    ["vocabSize", V, 1],
+  ];
+  for (const [name, v, min] of mins) {
+    if (!Number.isInteger(v) || v < min) {
+      throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+    }
+  }
+  if (!Number.isInteger(c.attnChunks) || c.attnChunks < 1) {
+    throw new RangeError(`attnChunks must be a positive integer`);
+  }
+  const expect = (what: string, got: number, want: number) => {
+    if (got !== want) {
+      throw new RangeError(`${what} has length ${got}, expected ${want}`);
+    }
+  };
+  expect("x", c.x.length, B * T * D);
+  expect("weights", c.weights.length, B * T);
+  if ("ids" in c.labels) expect("labels.ids", c.labels.ids.length, B * T);
+  else expect("labels.oneHot", c.labels.oneHot.length, B * T * V);
+  const shapes = paramShapes({ inputSize: D, size, vocabSize: V });
+  for (const name of PARAM_NAMES) {
+    const p = c.params[name];
+    if (p === undefined) throw new RangeError(`missing parameter ${name}`);
+    expect(name, p.length, shapeSize(shapes[name]));
+  }
+  if (
+    c.normalizer !== undefined && c.normalizer !== "batch" &&
+    !(c.normalizer > 0)
+  ) {
+    throw new RangeError(`normalizer must be "batch" or a positive number`);
+  }
+}
+
+/**
+ * Runs the slow forward of FWL.md §1 at every position and keeps the intermediates the
+ * inner backward needs.
+ *
+ * @example
+ * ```ts
+ * import { referenceSlowForward } from "./slow_forward.ts";
+ * import { initParams } from "../fwl/params.ts";
+ * const slow = referenceSlowForward({
+ *   B: 1, T: 1, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
+ *   x: new Float64Array([0.5, -1]), labels: { ids: new Int32Array([0]) },
+ *   weights: new Float64Array([1]),
+ *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
+ * });
+ * console.log(slow.logits.length); // 3
+ * ```
+ */
+export function referenceSlowForward(c: ReferenceCase): ReferenceSlowForward {
+  referenceCheckCase(c);
+  const { B, T, D, size: S, vocabSize: V } = c;
+  const H = 4 * S;
+  const eps = c.epsilon ?? 1e-6;
+  const K0 = c.params["dense_0/kernel"], b0 = c.params["dense_0/bias"];
+  const K1 = c.params["dense_1/kernel"], b1 = c.params["dense_1/bias"];
+  const scale = c.params["layer_norm/scale"];
+  const bias = c.params["layer_norm/bias"];
+  const Ku = c.params["unembed/kernel"], bu = c.params["unembed/bias"];
+  const P = B * T;
+  const h1 = new Float64Array(P * H), a = new Float64Array(P * H);
+  const h2 = new Float64Array(P * S), nhat = new Float64Array(P * S);
+  const rstd = new Float64Array(P), n = new Float64Array(P * S);
+  const logits = new Float64Array(P * V);
+  for (let p = 0; p < P; p++) {
+    // h1 = x·K0 + b0 ; a = relu(h1)²
+    for (let j = 0; j < H; j++) {
+      let acc = b0[j];
+      for (let i = 0; i < D; i++) acc += c.x[p * D + i] * K0[i * H + j];
+      h1[p * H + j] = acc;
+      const r = Math.max(acc, 0);
+      a[p * H + j] = r * r;
+    }
+    // h2 = a·K1 + b1
+    for (let j = 0; j < S; j++) {
+      let acc = b1[j];
+      for (let i = 0; i < H; i++) acc += a[p * H + i] * K1[i * S + j];
+      h2[p * S + j] = acc;
+    }
+    // layer norm with the biased variance
+    let mu = 0;
+    for (let j = 0; j < S; j++) mu += h2[p * S + j];
+    mu /= S;
+    let v = 0;
+    for (let j = 0; j < S; j++) v += (h2[p * S + j] - mu) ** 2;
+    v /= S;
+    rstd[p] = 1 / Math.sqrt(v + eps);
+    for (let j = 0; j < S; j++) {
+      nhat[p * S + j] = (h2[p * S + j] - mu) * rstd[p];
+      n[p * S + j] = nhat[p * S + j] * scale[j] + bias[j];
+    }
+    // logits = n·Ku + bu
+    for (let u = 0; u < V; u++) {
+      let acc = bu[u];
+      for (let j = 0; j < S; j++) acc += n[p * S + j] * Ku[j * V + u];
+      logits[p * V + u] = acc;
+    }
+  }
+  return { h1, a, h2, nhat, rstd, n, logits };
+}

@@ -1,0 +1,251 @@
+/**
+ * Tensors: a shape, a dtype, and either host data or a GPU buffer.
+ *
+ * @module
+ */
+
+import { FWLInputError, FWLStateError } from "./errors.ts";
+import type { GPUContext } from "./gpu/context.ts";
+import { readBytes } from "./gpu/readback.ts";
+
+/** The element types a tensor can hold. */
+export type DType = "float32" | "int32";
+
+/** The typed array that holds a tensor of dtype `D`. */
+export type ArrayOf<D extends DType> = D extends "float32" ? Float32Array
+  : Int32Array;
+
+interface GPUStorage {
+  ctx: GPUContext;
+  buffer: GPUBuffer;
+  /** Buffers from our pool go back to it on dispose; a caller's buffer is left alone. */
+  pooled: boolean;
+}
+
+/**
+ * A row-major tensor living on the host or on a GPU. Host tensors are uploaded for the
+ * length of each call that uses them; GPU tensors made by our ops or wrapped with
+ * {@linkcode gpuTensor} are used in place.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "./tensor.ts";
+ * const t = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * console.log(t.shape, t.size); // [2, 3] 6
+ * console.log(await t.read()); // Float32Array [1, 2, 3, 4, 5, 6]
+ * ```
+ */
+export class Tensor<D extends DType = DType> {
+  /** The shape, outermost first. */
+  readonly shape: readonly number[];
+  /** The element type. */
+  readonly dtype: D;
+  #host: ArrayOf<D> | undefined;
+  #gpu: GPUStorage | undefined;
+  #disposed = false;
+
+  /** Use {@linkcode tensor} or {@linkcode gpuTensor} instead. */
+  constructor(
+    shape: readonly number[],
+    dtype: D,
+    host: ArrayOf<D> | undefined,
+    gpu: GPUStorage | undefined,
+  ) {
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.#host = host;
+    this.#gpu = gpu;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Whether the data lives only on a GPU (it is not held on the host). */
+  get isGPUResident(): boolean {
+    return this.#host === undefined;
+  }
+
+  /** Whether `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** The host data, when this tensor was made from host data (no copy). */
+  get hostData(): ArrayOf<D> | undefined {
+    this.#assertLive("hostData");
+    return this.#host;
+  }
+
+  /**
+   * The GPU buffer of a GPU-resident tensor on `ctx`'s device, or `undefined` for host
+   * data (which our ops upload into scratch for the length of one call, so a host
+   * tensor never holds GPU memory).
+   */
+  gpuBuffer(ctx: GPUContext): GPUBuffer | undefined {
+    this.#assertLive("gpuBuffer");
+    if (!this.#gpu) return undefined;
+    if (this.#gpu.ctx !== ctx) {
+      throw new FWLInputError(
+        "Tensor",
+        "device",
+        "a tensor on the block's GPU device",
+        "a tensor on another device",
+      );
+    }
+    return this.#gpu.buffer;
+  }
+
+  /**
+   * The data as a row-major typed array (a copy for GPU tensors).
+   */
+  async read(): Promise<ArrayOf<D>> {
+    this.#assertLive("read");
+    if (this.#host) return this.#host.slice() as ArrayOf<D>;
+    const { ctx, buffer } = this.#gpu!;
+    const bytes = await readBytes(ctx, buffer, this.size * 4, "Tensor.read");
+    return (this.dtype === "int32"
+      ? new Int32Array(bytes)
+      : new Float32Array(bytes)) as ArrayOf<D>;
+  }
+
+  /** Frees the GPU memory (returned to the pool) and forgets the data. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#gpu?.pooled) this.#gpu.ctx.pool.release(this.#gpu.buffer);
+    this.#gpu = undefined;
+    this.#host = undefined;
+  }
+
+  /** `using t = tensor(...)` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #assertLive(what: string): void {
+    if (this.#disposed) {
+      throw new FWLStateError(`Tensor.${what}: the tensor was disposed`);
+    }
+  }
+}
+
+function checkShape(where: string, shape: readonly number[]): void {
+  if (
+    !Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)
+  ) {
+    throw new FWLInputError(
+      where,
+      "shape",
+      "an array of non-negative integers",
+      JSON.stringify(shape),
+    );
+  }
+}
+
+/**
+ * A tensor from host data: `Float32Array` (float32) or `Int32Array` (int32, e.g. token
+ * ids). The data is not copied: don't change it while the tensor is in use.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "./tensor.ts";
+ * const ids = tensor(new Int32Array([3, 1, 4]), [1, 3]);
+ * console.log(ids.dtype); // int32
+ * ```
+ */
+export function tensor(
+  data: Float32Array,
+  shape: readonly number[],
+): Tensor<"float32">;
+export function tensor(
+  data: Int32Array,
+  shape: readonly number[],
+): Tensor<"int32">;
+export function tensor(
+  data: Float32Array | Int32Array,
+  shape: readonly number[],
+): Tensor<"float32"> | Tensor<"int32">;
+export function tensor(
+  data: Float32Array | Int32Array,
+  shape: readonly number[],
+): Tensor<"float32"> | Tensor<"int32"> {
+  checkShape("tensor", shape);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (data instanceof Float32Array) {
+    if (data.length !== size) {
+      throw new FWLInputError(
+        "tensor",
+        "data",
+        `${size} elements for shape [${shape.join(", ")}]`,
+        `${data.length}`,
+      );
+    }
+    return new Tensor(shape, "float32", data, undefined);
+  }
+  if (data instanceof Int32Array) {
+    if (data.length !== size) {
+      throw new FWLInputError(
+        "tensor",
+        "data",
+        `${size} elements for shape [${shape.join(", ")}]`,
+        `${data.length}`,
+      );
+    }
+    return new Tensor(shape, "int32", data, undefined);
+  }
+  throw new FWLInputError(
+    "tensor",
+    "data",
+    "a Float32Array or an Int32Array",
+    describeValue(data),
+  );
+}
+
+/**
+ * Wraps a caller's GPU buffer (storage usage, row-major) as a tensor used in place.
+ * The buffer stays the caller's: `dispose()` does not destroy it.
+ *
+ * @example
+ * ```ts ignore
+ * import { gpuTensor } from "./tensor.ts";
+ * const hidden = gpuTensor(ctx, myBuffer, [1, 128, 256]);
+ * ```
+ */
+export function gpuTensor<D extends DType = "float32">(
+  ctx: GPUContext,
+  buffer: GPUBuffer,
+  shape: readonly number[],
+  dtype: D = "float32" as D,
+): Tensor<D> {
+  checkShape("gpuTensor", shape);
+  const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+  if (buffer.size < bytes) {
+    throw new FWLInputError(
+      "gpuTensor",
+      "buffer",
+      `at least ${bytes} bytes`,
+      `${buffer.size}`,
+    );
+  }
+  return new Tensor<D>(shape, dtype, undefined, { ctx, buffer, pooled: false });
+}
+
+/** A pooled GPU tensor owned by the library (its buffer returns to the pool on dispose). */
+export function ownedGPUTensor<D extends DType>(
+  ctx: GPUContext,
+  buffer: GPUBuffer,
+  shape: readonly number[],
+  dtype: D,
+): Tensor<D> {
+  return new Tensor<D>(shape, dtype, undefined, { ctx, buffer, pooled: true });
+}
+
+/** A short description of any value for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return `${typeof value} ${String(value)}`;
+}
