@@ -95,12 +95,12 @@ function lineDiff(actual: string[], expected: string[]): string[] {
       out.push(`    ${actual[i]}`);
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(`+   ${expected[j]}`);
-      j++;
-    } else {
+    } else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) {
       out.push(`-   ${actual[i]}`);
       i++;
+    } else {
+      out.push(`+   ${expected[j]}`);
+      j++;
     }
   }
   return out;
