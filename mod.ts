@@ -17,6 +17,11 @@
 
 export { FWLBlock, type FWLBlockOptions } from "./src/fwl/block.ts";
 export {
+  type LabelsAndWeights,
+  makeLabels,
+  type MakeLabelsOptions,
+} from "./src/fwl/labels.ts";
+export {
   type ArrayOf,
   type DType,
   gpuTensor,

@@ -50,6 +50,8 @@ export interface ForwardArgs {
   params: ParamBuffers;
   /** Receives the fast logits `[batch·time, vocab]`. */
   logits: GPUBuffer;
+  /** Byte budgets of the slow-logit tile and of one output-logit tile (tests shrink them). */
+  tileBytes?: { slow: number; output: number };
 }
 
 /** Scratch budget for one slow-logits tile (the rest of the head is O(B·T·H)). */
@@ -140,7 +142,11 @@ export async function runForward(
   });
 
   // Inner backward, the logits streamed in row tiles: z → g_z (in place) → g_n.
-  const slowRows = rowsPerTile(M, V, Math.min(LOGIT_TILE_BYTES, maxBinding));
+  const slowRows = rowsPerTile(
+    M,
+    V,
+    f.tileBytes?.slow ?? Math.min(LOGIT_TILE_BYTES, maxBinding),
+  );
   const z = buf(slowRows * V);
   const labelsWhole = f.labelsAreIds || M * V * 4 <= maxBinding;
   for (let r0 = 0; r0 < M; r0 += slowRows) {
@@ -246,7 +252,7 @@ export async function runForward(
   });
 
   // Fast logits, in row tiles when they exceed one binding.
-  const outRows = rowsPerTile(M, V, maxBinding);
+  const outRows = rowsPerTile(M, V, f.tileBytes?.output ?? maxBinding);
   for (let r0 = 0; r0 < M; r0 += outRows) {
     const rows = Math.min(outRows, M - r0);
     const out = outRows === M ? f.logits : rowRange(f.logits, r0, rows, V);
