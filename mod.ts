@@ -16,18 +16,8 @@
  */
 
 export { FWLBlock, type FWLBlockOptions } from "./src/fwl/block.ts";
-export {
-  type LabelsAndWeights,
-  makeLabels,
-  type MakeLabelsOptions,
-} from "./src/fwl/labels.ts";
-export {
-  type ArrayOf,
-  type DType,
-  gpuTensor,
-  Tensor,
-  tensor,
-} from "./src/tensor.ts";
+export { type LabelsAndWeights, makeLabels, type MakeLabelsOptions } from "./src/fwl/labels.ts";
+export { type ArrayOf, type DType, gpuTensor, Tensor, tensor } from "./src/tensor.ts";
 export {
   FWLError,
   FWLInputError,
@@ -35,8 +25,11 @@ export {
   GPUKernelError,
   GPUUnavailableError,
 } from "./src/errors.ts";
-export { GPUContext } from "./src/gpu/context.ts";
+export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
+export { BufferPool } from "./src/gpu/buffer_pool.ts";
+export type { ParamBuffers } from "./src/fwl/forward.ts";
 export {
+  type BlockDims,
   FAST_PARAM_NAMES,
   initParams,
   PARAM_NAMES,

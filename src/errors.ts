@@ -103,9 +103,7 @@ export class GPUKernelError extends FWLError {
   /** Creates an error for `kernel`. */
   constructor(kernel: string, kind: string, detail: string) {
     super(`WebGPU ${kind} error in kernel ${kernel}: ${detail}`);
-    this.name = kind === "out-of-memory"
-      ? "GPUOutOfMemoryError"
-      : "GPUKernelError";
+    this.name = kind === "out-of-memory" ? "GPUOutOfMemoryError" : "GPUKernelError";
     this.kernel = kernel;
     this.kind = kind;
   }

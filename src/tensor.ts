@@ -105,9 +105,7 @@ export class Tensor<D extends DType = DType> {
     if (this.#host) return this.#host.slice() as ArrayOf<D>;
     const { ctx, buffer } = this.#gpu!;
     const bytes = await readBytes(ctx, buffer, this.size * 4, "Tensor.read");
-    return (this.dtype === "int32"
-      ? new Int32Array(bytes)
-      : new Float32Array(bytes)) as ArrayOf<D>;
+    return (this.dtype === "int32" ? new Int32Array(bytes) : new Float32Array(bytes)) as ArrayOf<D>;
   }
 
   /** Frees the GPU memory (returned to the pool) and forgets the data. Idempotent. */
@@ -159,10 +157,12 @@ export function tensor(
   data: Float32Array,
   shape: readonly number[],
 ): Tensor<"float32">;
+/** A tensor of token ids (int32) from host data. */
 export function tensor(
   data: Int32Array,
   shape: readonly number[],
 ): Tensor<"int32">;
+/** A float32 or int32 tensor from host data. */
 export function tensor(
   data: Float32Array | Int32Array,
   shape: readonly number[],

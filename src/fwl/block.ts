@@ -97,6 +97,8 @@ export class FWLBlock {
   #disposed = false;
 
   /**
+   * Creates an unbuilt block; `build(inputSize)` allocates its parameters.
+   *
    * @param size width of the fast weight layers
    * @param vocabSize number of tokens in the vocabulary
    * @param attnChunks chunks of the mixed chunk attention (e.g. 16 for 4096 tokens)
@@ -190,9 +192,7 @@ export class FWLBlock {
       throw new FWLStateError(`${WHERE}.build: the block was disposed`);
     }
     checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
-    const ctx = this.#device
-      ? GPUContext.forDevice(this.#device)
-      : await GPUContext.default();
+    const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     const dims = { inputSize, size: this.size, vocabSize: this.vocabSize };
     const values = initParams(dims, this.seed);
     const buffers = allocate(ctx, dims);
@@ -361,9 +361,7 @@ export class FWLBlock {
         vocabSize: V,
         attnChunks: this.attnChunks,
         epsilon: this.epsilon,
-        fixedNormalizer: this.normalizer === "batch"
-          ? undefined
-          : this.normalizer,
+        fixedNormalizer: this.normalizer === "batch" ? undefined : this.normalizer,
         x: bufferOf(x),
         labels: bufferOf(labels),
         labelsAreIds,
@@ -438,14 +436,11 @@ function allocate(
   for (const [name, shape] of Object.entries(shapes)) {
     if (shapeSize(shape) * 4 > max) {
       throw new FWLError(
-        `parameter ${name} [${
-          shape.join(", ")
-        }] exceeds the device's ${max}-byte binding limit`,
+        `parameter ${name} [${shape.join(", ")}] exceeds the device's ${max}-byte binding limit`,
       );
     }
   }
-  const get = (name: ParamName) =>
-    ctx.pool.acquire(shapeSize(shapes[name]) * 4);
+  const get = (name: ParamName) => ctx.pool.acquire(shapeSize(shapes[name]) * 4);
   return {
     k0: get("dense_0/kernel"),
     b0: get("dense_0/bias"),

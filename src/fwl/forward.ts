@@ -20,13 +20,21 @@ import {
 
 /** GPU buffers of the block's parameters. */
 export interface ParamBuffers {
+  /** `dense_0/kernel` [D, H]. */
   k0: GPUBuffer;
+  /** `dense_0/bias` [H]. */
   b0: GPUBuffer;
+  /** `dense_1/kernel` [H, size]. */
   k1: GPUBuffer;
+  /** `dense_1/bias` [size]. */
   b1: GPUBuffer;
+  /** `layer_norm/scale` [size]. */
   scale: GPUBuffer;
+  /** `layer_norm/bias` [size]. */
   bias: GPUBuffer;
+  /** `unembed/kernel` [size, V]. */
   ku: GPUBuffer;
+  /** `unembed/bias` [V]. */
   bu: GPUBuffer;
   /** The six step sizes, in STEP_NAMES order. */
   steps: GPUBuffer;

@@ -87,9 +87,7 @@ export function makeLabels(
       throw new FWLInputError(
         where,
         "tokens",
-        `ids in [0, ${vocabSize})${
-          padId === undefined ? "" : ` or the pad id ${padId}`
-        }`,
+        `ids in [0, ${vocabSize})${padId === undefined ? "" : ` or the pad id ${padId}`}`,
         `${data[i]} at flat index ${i}`,
       );
     }

@@ -62,9 +62,7 @@ export class GPUContext {
   /** The shared default context (high-performance adapter, limits raised to the adapter's). */
   static default(): Promise<GPUContext> {
     if (!GPUContext.#default) {
-      GPUContext.#default = requestDevice().then((d) =>
-        GPUContext.forDevice(d)
-      );
+      GPUContext.#default = requestDevice().then((d) => GPUContext.forDevice(d));
       // A failed request is not cached: the next call tries again.
       GPUContext.#default.catch(() => GPUContext.#default = undefined);
     }

@@ -61,8 +61,7 @@ export async function requestDevice(
 
 /** A short description of the adapter behind a device, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
 export function describeDevice(device: GPUDevice): string {
-  const info =
-    (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   if (!info) return "unknown adapter";
   return info.description || [info.vendor, info.architecture, info.device]
     .filter((s) => s).join(" ") ||

@@ -78,9 +78,7 @@ export class Recorder {
     const max = this.ctx.maxWorkgroups;
     if (workgroups.some((w) => w > max)) {
       throw new RangeError(
-        `${spec.name}: ${
-          workgroups.join("×")
-        } workgroups exceed the device's ${max} per dimension`,
+        `${spec.name}: ${workgroups.join("×")} workgroups exceed the device's ${max} per dimension`,
       );
     }
     this.#ops.push({ kind: "dispatch", spec, bindings, uniforms, workgroups });
@@ -104,9 +102,7 @@ export class Recorder {
     const ctx = this.ctx;
     const ops = this.#ops.splice(0);
     const pipelines = await Promise.all(
-      ops.map((op) =>
-        op.kind === "dispatch" ? ctx.pipeline(op.spec) : undefined
-      ),
+      ops.map((op) => op.kind === "dispatch" ? ctx.pipeline(op.spec) : undefined),
     );
     const uniformBuffers: GPUBuffer[] = [];
     try {

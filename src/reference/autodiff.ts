@@ -403,8 +403,7 @@ export class Tape {
     let s = 0;
     for (const v of a.value) s += v;
     const t = this.#push(new Float64Array([s]), [1, 1], [a]);
-    t.backwardFn = () =>
-      a.accumulate(new Float64Array(a.value.length).fill(t.grad![0]));
+    t.backwardFn = () => a.accumulate(new Float64Array(a.value.length).fill(t.grad![0]));
     return t;
   }
 

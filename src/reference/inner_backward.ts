@@ -4,11 +4,7 @@
  * @module
  */
 
-import type {
-  ReferenceCase,
-  ReferenceInnerBackward,
-  ReferenceSlowForward,
-} from "./types.ts";
+import type { ReferenceCase, ReferenceInnerBackward, ReferenceSlowForward } from "./types.ts";
 
 /**
  * The normalizer `N` of the inner loss: `max(Σ w, 1e-8)` over the whole batch for

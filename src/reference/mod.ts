@@ -26,10 +26,7 @@ export type {
   ReferenceSlowForward,
 } from "./types.ts";
 export { referenceCheckCase, referenceSlowForward } from "./slow_forward.ts";
-export {
-  referenceInnerBackward,
-  referenceNormalizer,
-} from "./inner_backward.ts";
+export { referenceInnerBackward, referenceNormalizer } from "./inner_backward.ts";
 export {
   referenceChunkAttention,
   referenceExclusiveCumsum,

@@ -16,12 +16,7 @@
 
 import { FAST_PARAM_NAMES, PARAM_NAMES, STEP_NAMES } from "../fwl/params.ts";
 import type { ReferenceCase } from "./types.ts";
-import {
-  layerNormParts,
-  Tape,
-  type Tensor,
-  weightedCrossEntropy,
-} from "./autodiff.ts";
+import { layerNormParts, Tape, type Tensor, weightedCrossEntropy } from "./autodiff.ts";
 
 /** The outer loss and its gradient for every parameter name and for `"x"`. */
 export interface ReferenceLossAndGrads {
@@ -247,8 +242,7 @@ export function referenceLossAndGrads(
 
   tape.backward(loss);
   const grads: Record<string, Float64Array> = {};
-  const gradOf = (t: Tensor): Float64Array =>
-    t.grad ?? new Float64Array(t.value.length);
+  const gradOf = (t: Tensor): Float64Array => t.grad ?? new Float64Array(t.value.length);
   for (const name of PARAM_NAMES) grads[name] = gradOf(P[name]);
   grads["x"] = gradOf(x);
   return { loss: loss.value[0], grads };
