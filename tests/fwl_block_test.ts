@@ -1,12 +1,6 @@
 // FWLBlock on the WebGPU adapter against the float64 reference.
 
-import {
-  assert,
-  assertEquals,
-  assertGreater,
-  assertRejects,
-  assertThrows,
-} from "@std/assert";
+import { assert, assertEquals, assertGreater, assertRejects, assertThrows } from "@std/assert";
 import {
   FWLBlock,
   FWLInputError,
@@ -22,12 +16,7 @@ import {
   referenceFastForward,
   referenceSlowForward,
 } from "../src/reference/mod.ts";
-import {
-  assertClose,
-  type CaseShape,
-  maxAbsDiff,
-  randomCase,
-} from "./helpers.ts";
+import { assertClose, type CaseShape, maxAbsDiff, randomCase } from "./helpers.ts";
 
 const TOL = 2e-4;
 
@@ -41,9 +30,7 @@ async function gpuLogits(
   using block = new FWLBlock(size, V, C, { normalizer });
   await block.build(D);
   await block.setParams(c.params);
-  const labels = form === "ids"
-    ? tensor(c.ids, [B, T])
-    : tensor(c.oneHot, [B, T, V]);
+  const labels = form === "ids" ? tensor(c.ids, [B, T]) : tensor(c.oneHot, [B, T, V]);
   using logits = await block.forward(
     tensor(c.x, [B, T, D]),
     labels,
@@ -332,8 +319,7 @@ Deno.test("bad input throws typed errors that name the argument", async () => {
     "weights ≥ 0",
   );
   await assertRejects(
-    () =>
-      block.forward(x, tensor(new Int32Array([0, 5, 0, 0, 0, 0]), [2, 3]), w),
+    () => block.forward(x, tensor(new Int32Array([0, 5, 0, 0, 0, 0]), [2, 3]), w),
     FWLInputError,
     "[0, 5)",
   );

@@ -25,9 +25,9 @@ export function assertClose(
   }
   if (!(worst <= tol)) {
     throw new Error(
-      `${what}: max |Δ|/(1+|ref|) = ${worst} at ${at} (got ${
-        actual[at]
-      }, want ${expected[at]}), tolerance ${tol}`,
+      `${what}: max |Δ|/(1+|ref|) = ${worst} at ${at} (got ${actual[at]}, want ${
+        expected[at]
+      }), tolerance ${tol}`,
     );
   }
   return worst;
@@ -89,18 +89,14 @@ export function randomCase(
   ) {
     params[k] = randomNormal(rng, params[k].length, 0.1);
   }
-  params["layer_norm/scale"] = params["layer_norm/scale"].map(() =>
-    1 + 0.2 * rng.normal()
-  );
+  params["layer_norm/scale"] = params["layer_norm/scale"].map(() => 1 + 0.2 * rng.normal());
   for (const k of Object.keys(params) as ParamName[]) {
     if (k.endsWith("_step")) {
       params[k] = new Float32Array([0.4 + 0.2 * rng.uniform()]);
     }
   }
   const x = randomNormal(rng, B * T * D);
-  const weights = new Float32Array(B * T).map(() =>
-    rng.uniform() < 0.25 ? 0 : 0.5 + rng.uniform()
-  );
+  const weights = new Float32Array(B * T).map(() => rng.uniform() < 0.25 ? 0 : 0.5 + rng.uniform());
   const ids = new Int32Array(B * T).map((_, i) =>
     weights[i] === 0 ? -1 : Math.floor(rng.uniform() * V)
   );

@@ -15,10 +15,7 @@ import {
   softmaxXentGrad,
 } from "../src/kernels/rows.ts";
 import { SeededRandom } from "../src/fwl/params.ts";
-import {
-  referenceChunkAttention,
-  referenceExclusiveCumsum,
-} from "../src/reference/mod.ts";
+import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
 import { assertClose, randomNormal } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
@@ -251,9 +248,7 @@ Deno.test("layer norm forward (shared and per-row affine) and inner backward", a
 Deno.test("softmax cross-entropy gradient (ids and one-hot) and the normalizer", async () => {
   for (const [rows, vocab] of [[1, 1], [3, 7], [66, 97], [5, 1031]]) {
     const z = randomNormal(rng, rows * vocab, 3);
-    const w = new Float32Array(rows).map((_, i) =>
-      i % 3 === 1 ? 0 : rng.uniform() + 0.1
-    );
+    const w = new Float32Array(rows).map((_, i) => i % 3 === 1 ? 0 : rng.uniform() + 0.1);
     const ids = new Int32Array(rows).map((_, i) =>
       w[i] === 0 ? -1 : Math.floor(rng.uniform() * vocab)
     );
@@ -266,8 +261,7 @@ Deno.test("softmax cross-entropy gradient (ids and one-hot) and the normalizer",
       const mx = Math.max(...row);
       const s = row.reduce((a, v) => a + Math.exp(v - mx), 0);
       for (let j = 0; j < vocab; j++) {
-        want[r * vocab + j] =
-          (Math.exp(row[j] - mx) / s - (ids[r] === j ? 1 : 0)) * w[r] / N;
+        want[r * vocab + j] = (Math.exp(row[j] - mx) / s - (ids[r] === j ? 1 : 0)) * w[r] / N;
       }
     }
     const [Z1, Z2, I, O, W] = [z, z.slice(), ids, oneHot, w].map(upload);

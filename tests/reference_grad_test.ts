@@ -1,16 +1,8 @@
 // Outer-loss gradients of the float64 reference (FWL.md §4) against central finite
 // differences of the tape-free outer loss.
 
-import {
-  PARAM_NAMES,
-  paramShapes,
-  SeededRandom,
-  shapeSize,
-} from "../src/fwl/params.ts";
-import {
-  referenceLossAndGrads,
-  referenceOuterLoss,
-} from "../src/reference/outer_grad.ts";
+import { PARAM_NAMES, paramShapes, SeededRandom, shapeSize } from "../src/fwl/params.ts";
+import { referenceLossAndGrads, referenceOuterLoss } from "../src/reference/outer_grad.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
 
 function assert(cond: boolean, msg: string): asserts cond {
@@ -140,9 +132,9 @@ function checkCase(s: Shape, seed: number, maxCoords = 64): void {
     const ok = err <= 1e-6 || err * scale <= 1e-9;
     assert(
       ok,
-      `${JSON.stringify(s)} ${name}: relative error ${
-        err.toExponential(2)
-      } (|g| ${scale.toExponential(2)})`,
+      `${JSON.stringify(s)} ${name}: relative error ${err.toExponential(2)} (|g| ${
+        scale.toExponential(2)
+      })`,
     );
   }
 }

@@ -254,9 +254,7 @@ function lossFromH2(c: ReferenceCase, h2: Float64Array): number {
     lse = Math.log(lse);
     const labels = c.labels;
     for (let u = 0; u < V; u++) {
-      const y = "ids" in labels
-        ? (labels.ids[p] === u ? 1 : 0)
-        : labels.oneHot[p * V + u];
+      const y = "ids" in labels ? (labels.ids[p] === u ? 1 : 0) : labels.oneHot[p * V + u];
       loss -= w * y * (z[u] - lse) / N;
     }
   }

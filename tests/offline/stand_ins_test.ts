@@ -27,8 +27,8 @@ import {
 import { type Args, parseArgs, type ParseOptions } from "@std/cli";
 
 // Minimal compile-time equality check (no @std/testing offline).
-type IsExact<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
+type IsExact<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
 function assertType<T extends true>(_ok: T): void {}
 
 // ---------------------------------------------------------------- assert --
@@ -63,9 +63,7 @@ Deno.test("assertEquals deep equality", () => {
 
   assertThrows(() => assertEquals([1, 2], [1, 2, 3]), AssertionError);
   assertThrows(() => assertEquals({ a: 1 }, { a: 1, b: undefined }));
-  assertThrows(() =>
-    assertEquals<unknown>(new Uint8Array([1]), new Int8Array([1]))
-  );
+  assertThrows(() => assertEquals<unknown>(new Uint8Array([1]), new Int8Array([1])));
   assertThrows(() => assertEquals<unknown>(new Uint8Array([1]), [1]));
   assertThrows(() => assertEquals(new Date(1), new Date(2)));
   assertThrows(() => assertEquals(new Set([1]), new Set([2])));

@@ -200,9 +200,7 @@ function stringComparable(proto: unknown): boolean {
       if (temporal[name]) ctors.push(temporal[name]);
     }
   }
-  return ctors.some((c) =>
-    c != null && (c as { prototype: unknown }).prototype === proto
-  );
+  return ctors.some((c) => c != null && (c as { prototype: unknown }).prototype === proto);
 }
 
 /**
@@ -347,9 +345,7 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
 export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
   if (!equal(actual, expected)) return;
   throw new AssertionError(
-    `Expected actual: ${show(actual)} not to be: ${show(expected)}${
-      suffix(msg)
-    }`,
+    `Expected actual: ${show(actual)} not to be: ${show(expected)}${suffix(msg)}`,
   );
 }
 
@@ -365,15 +361,11 @@ export function assertStrictEquals<T>(
   if (a === e) {
     const indented = a.split("\n").map((l) => `    ${l}`).join("\n");
     throw new AssertionError(
-      `Values have the same structure but are not reference-equal${
-        suffix(msg)
-      }\n\n${indented}\n`,
+      `Values have the same structure but are not reference-equal${suffix(msg)}\n\n${indented}\n`,
     );
   }
   throw new AssertionError(
-    `Values are not strictly equal${suffix(msg)}\n${
-      diffMessage(actual, expected)
-    }`,
+    `Values are not strictly equal${suffix(msg)}\n${diffMessage(actual, expected)}`,
   );
 }
 
@@ -438,8 +430,7 @@ export function assertInstanceOf<T extends AnyConstructor>(
   if (got === want) {
     text = `Expected object to be an instance of "${want}"`;
   } else if (got === "function") {
-    text =
-      `Expected object to be an instance of "${want}" but was not an instanced object`;
+    text = `Expected object to be an instance of "${want}" but was not an instanced object`;
   } else {
     text = `Expected object to be an instance of "${want}" but was "${got}"`;
   }
@@ -689,9 +680,9 @@ export function assertArrayIncludes<T>(
   }
   if (missing.length === 0) return;
   throw new AssertionError(
-    `Expected actual: "${show(actual)}" to include: "${show(expected)}"${
-      suffix(msg)
-    }\nmissing: ${show(missing)}`,
+    `Expected actual: "${show(actual)}" to include: "${show(expected)}"${suffix(msg)}\nmissing: ${
+      show(missing)
+    }`,
   );
 }
 

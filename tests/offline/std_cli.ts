@@ -45,8 +45,9 @@ type FlatNames<T> = T extends `${string}.${string}` ? never
  * Typed results are produced when at least one of `boolean` (other than
  * `false`), `string` or `collect` is given — same rule as the real package.
  */
-type UseTypes<TB, TS, TC> = undefined extends
-  ((false extends TB ? undefined : TB) & TS & TC) ? false : true;
+type UseTypes<TB, TS, TC> = undefined extends ((false extends TB ? undefined : TB) & TS & TC)
+  ? false
+  : true;
 
 /** `| false` for negatable names. */
 type Neg<K, TN> = K extends TN ? false : never;
@@ -89,8 +90,7 @@ type WithDefaults<TArgs, TDefaults> = [TDefaults] extends [undefined] ? TArgs
         : unknown;
     };
 
-type AliasNamesOf<K, TAliases> = K extends keyof TAliases
-  ? string extends TAliases[K] ? K
+type AliasNamesOf<K, TAliases> = K extends keyof TAliases ? string extends TAliases[K] ? K
   : TAliases[K] extends string ? K | TAliases[K]
   : TAliases[K] extends ReadonlyArray<string> ? K | TAliases[K][number]
   : K
@@ -314,8 +314,7 @@ export function parseArgs<
 
   // name -> every other name sharing its value
   const aliases = new Map<string, Set<string>>();
-  const aliasOption: Record<string, string | readonly string[] | undefined> =
-    opts.alias ?? {};
+  const aliasOption: Record<string, string | readonly string[] | undefined> = opts.alias ?? {};
   for (const [name, raw] of Object.entries(aliasOption)) {
     if (raw === undefined) throw new TypeError("Alias value must be defined");
     const names: string[] = typeof raw === "string" ? [raw] : [...raw];
@@ -369,9 +368,7 @@ export function parseArgs<
     }
     const appendHere = append && collects.has(key);
     put(result, key.split("."), value, appendHere);
-    aliases.get(key)?.forEach((alias) =>
-      put(result, alias.split("."), value, appendHere)
-    );
+    aliases.get(key)?.forEach((alias) => put(result, alias.split("."), value, appendHere));
   };
 
   // Everything after the first "--" is passed through untouched.
