@@ -5,6 +5,7 @@ import {
   FWLBlock,
   FWLInputError,
   FWLStateError,
+  gpuTensor,
   initParams,
   makeLabels,
   PARAM_NAMES,
@@ -372,4 +373,47 @@ Deno.test("bad input throws typed errors that name the argument", async () => {
     "disposed",
   );
   assert(true);
+});
+
+Deno.test("GPU-resident inputs are used in place and checked on the GPU", async () => {
+  const shape = { B: 2, T: 6, D: 5, size: 3, V: 9, C: 2 };
+  const c = randomCase(shape, 61);
+  using block = new FWLBlock(3, 9, 2);
+  await block.build(5);
+  await block.setParams(c.params);
+  const ctx = block.context;
+  const onGPU = (data: Float32Array | Int32Array, shape: number[]) => {
+    const b = ctx.device.createBuffer({ size: data.byteLength, usage: 0x80 | 0x08 | 0x04 });
+    ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+    return gpuTensor(ctx, b, shape, data instanceof Int32Array ? "int32" : "float32");
+  };
+  const x = onGPU(c.x, [2, 6, 5]);
+  const ids = onGPU(c.ids, [2, 6]);
+  const w = onGPU(c.weights, [2, 6]);
+  const got = await (await block.forward(x, ids, w)).read();
+  assertClose(got, referenceDefinition(c.ref), TOL, "GPU-resident inputs");
+  const badX = c.x.slice();
+  badX[17] = Infinity;
+  await assertRejects(
+    () => block.forward(onGPU(badX, [2, 6, 5]), ids, w),
+    FWLInputError,
+    "x: expected finite values, got a violation at flat index 17",
+  );
+  const badW = c.weights.slice();
+  badW[3] = -0.5;
+  await assertRejects(() => block.forward(x, ids, onGPU(badW, [2, 6])), FWLInputError, "index 3");
+  const badIds = c.ids.slice();
+  const at = c.weights.findIndex((v) => v > 0);
+  badIds[at] = 9;
+  await assertRejects(
+    () => block.forward(x, onGPU(badIds, [2, 6]), w),
+    FWLInputError,
+    `index ${at}`,
+  );
+  // Host ids with GPU weights are checked too.
+  await assertRejects(
+    () => block.forward(x, tensor(badIds, [2, 6]), w),
+    FWLInputError,
+    `index ${at}`,
+  );
 });

@@ -7,6 +7,7 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
+import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
 import { type ParamBuffers, runForward } from "./forward.ts";
@@ -339,7 +340,7 @@ export class FWLBlock {
     }
     checkDType(where, "weights", weights, "float32");
     checkShape(where, "weights", weights, [B, T], "[B, T]");
-    await checkValues(where, x, labels, weights, V);
+    await checkValues(where, ctx, x, labels, weights, V);
 
     const uploads: GPUBuffer[] = [];
     const bufferOf = (t: Tensor): GPUBuffer => {
@@ -466,20 +467,80 @@ async function readBuffer(
 
 /**
  * Checks values: x and weights finite, weights ≥ 0, ids in [0, V) where the weight is
- * non-zero, one-hot labels finite. GPU-resident inputs are read back for the check.
+ * non-zero, one-hot labels finite. Host data is checked on the host; GPU-resident
+ * tensors on the GPU (only the first offending index comes back).
  */
 async function checkValues(
   where: string,
+  ctx: GPUContext,
   x: Tensor,
   labels: Tensor,
   weights: Tensor,
   vocabSize: number,
 ): Promise<void> {
-  const host = async (t: Tensor) => t.hostData ?? await t.read();
-  const w = await host(weights);
-  checkWeights(where, "weights", w);
-  checkFinite(where, "x", await host(x));
-  const l = await host(labels);
-  if (labels.dtype === "int32") checkIds(where, "labels", l, w, vocabSize);
-  else checkFinite(where, "labels", l);
+  const w = weights.hostData;
+  if (w) checkWeights(where, "weights", w);
+  const xs = x.hostData;
+  if (xs) checkFinite(where, "x", xs);
+  const l = labels.hostData;
+  if (l && labels.dtype === "float32") checkFinite(where, "labels", l);
+  if (l && w && labels.dtype === "int32") checkIds(where, "labels", l, w, vocabSize);
+
+  const checks: { name: string; check: GPUCheck; expected: string }[] = [];
+  const gpu = (t: Tensor) => t.gpuBuffer(ctx);
+  // Small tensors are uploaded for the check when their partner lives on the GPU.
+  const uploads: GPUBuffer[] = [];
+  const bufferOf = (t: Tensor) => {
+    const resident = gpu(t);
+    if (resident) return resident;
+    const b = ctx.pool.acquire(t.size * 4);
+    ctx.device.queue.writeBuffer(b, 0, t.hostData as ArrayBufferView<ArrayBuffer>);
+    uploads.push(b);
+    return b;
+  };
+  if (!xs) {
+    checks.push({
+      name: "x",
+      expected: "finite values",
+      check: { kind: "finite", data: gpu(x)!, count: x.size },
+    });
+  }
+  if (!w) {
+    checks.push({
+      name: "weights",
+      expected: "finite weights ≥ 0",
+      check: { kind: "weights", data: gpu(weights)!, count: weights.size },
+    });
+  }
+  if (labels.dtype === "float32" && !l) {
+    checks.push({
+      name: "labels",
+      expected: "finite values",
+      check: { kind: "finite", data: gpu(labels)!, count: labels.size },
+    });
+  }
+  if (labels.dtype === "int32" && (!l || !w)) {
+    checks.push({
+      name: "labels",
+      expected: `token ids in [0, ${vocabSize}) where the weight is non-zero`,
+      check: {
+        kind: "ids",
+        data: bufferOf(labels),
+        count: labels.size,
+        weights: bufferOf(weights),
+        vocab: vocabSize,
+      },
+    });
+  }
+  try {
+    const found = await runGPUChecks(ctx, checks.map((c) => c.check));
+    found.forEach((index, i) => {
+      if (index !== undefined) {
+        const c = checks[i];
+        throw new FWLInputError(where, c.name, c.expected, `a violation at flat index ${index}`);
+      }
+    });
+  } finally {
+    for (const b of uploads) ctx.pool.release(b);
+  }
 }

@@ -1,0 +1,59 @@
+/**
+ * Validation of GPU-resident inputs on the GPU (finite values, non-negative weights, ids
+ * in range): only the index of the first violation comes back to the host.
+ *
+ * @module
+ */
+
+import code from "../../shaders/validate.wgsl" with { type: "text" };
+import type { GPUContext, KernelSpec } from "../gpu/context.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { packUniforms, Recorder } from "../gpu/recorder.ts";
+
+/** The validation kernel. */
+export const VALIDATE: KernelSpec = { name: "validate", code, entryPoint: "main" };
+
+/** One check: `finite` f32 values, `weights` (finite, ≥ 0), or `ids` in [0, vocab) where the weight ≠ 0. */
+export interface GPUCheck {
+  kind: "finite" | "weights" | "ids";
+  data: GPUBuffer;
+  count: number;
+  /** For `ids`: the weights buffer and the vocabulary size. */
+  weights?: GPUBuffer;
+  vocab?: number;
+}
+
+/**
+ * Runs the checks; returns, per check, the flat index of its first violation or
+ * `undefined`.
+ */
+export async function runGPUChecks(
+  ctx: GPUContext,
+  checks: GPUCheck[],
+): Promise<(number | undefined)[]> {
+  if (checks.length === 0) return [];
+  const rec = new Recorder(ctx);
+  const result = ctx.pool.acquire(checks.length * 4);
+  ctx.device.queue.writeBuffer(result, 0, new Uint32Array(checks.length).fill(0xffffffff));
+  checks.forEach((c, slot) => {
+    const groups = Math.ceil(c.count / 64);
+    rec.dispatch(
+      VALIDATE,
+      [c.data, c.weights ?? ctx.dummy(0), result],
+      packUniforms({
+        count: c.count,
+        mode: c.kind === "finite" ? 0 : c.kind === "weights" ? 1 : 2,
+        vocab: c.vocab ?? 0,
+        slot,
+      }),
+      [Math.min(groups, 65535), Math.ceil(groups / 65535), 1],
+    );
+  });
+  try {
+    await rec.submit("validate inputs");
+    const bytes = await readBytes(ctx, result, checks.length * 4, "validate inputs");
+    return Array.from(new Uint32Array(bytes), (v) => v === 0xffffffff ? undefined : v);
+  } finally {
+    ctx.pool.release(result);
+  }
+}
