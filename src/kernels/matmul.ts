@@ -5,11 +5,22 @@
  */
 
 import code from "../../shaders/matmul.wgsl" with { type: "text" };
+import vec4Code from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
 import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
 
 /** The matmul kernel. */
 export const MATMUL: KernelSpec = { name: "matmul", code, entryPoint: "main" };
+/** The matmul kernel reading B as vec4 (B row-major, n and B strides multiples of 4). */
+export const MATMUL_VEC4: KernelSpec = { name: "matmul_vec4", code: vec4Code, entryPoint: "main" };
+
+/** Whether B's layout allows vec4 loads: unit column stride, everything else a multiple of 4. */
+function vec4Friendly(s: MatmulSpec): boolean {
+  const b = s.b;
+  const clipsN = ((s.clip?.mask ?? 0) & 2) !== 0;
+  return b.col === 1 && s.n % 4 === 0 && !clipsN &&
+    [b.row, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) => v % 4 === 0);
+}
 
 /** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
  * `base + outer·outer + inner·inner + rel·rel + i·row + j·col`. */
@@ -107,8 +118,9 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     pad0: 0,
   }, ["alpha", "beta"]);
   const ctx = rec.ctx;
+  const vec4 = vec4Friendly(s);
   rec.dispatch(
-    MATMUL,
+    vec4 ? MATMUL_VEC4 : MATMUL,
     [
       s.a.buffer,
       s.b.buffer,
@@ -118,7 +130,7 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
       s.step?.buffer ?? ctx.dummy(0),
     ],
     uniforms,
-    [Math.ceil(s.n / TILE), Math.ceil(s.m / TILE), s.batches ?? 1],
+    [Math.ceil(s.n / (vec4 ? 64 : TILE)), Math.ceil(s.m / TILE), s.batches ?? 1],
   );
 }
 
