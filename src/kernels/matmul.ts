@@ -6,6 +6,7 @@
 
 import code from "../../shaders/matmul.wgsl" with { type: "text" };
 import vec4Code from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
+import dotCode from "../../shaders/matmul_dot.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
 import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
 
@@ -13,6 +14,18 @@ import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
 export const MATMUL: KernelSpec = { name: "matmul", code, entryPoint: "main" };
 /** The matmul kernel reading B as vec4 (B row-major, n and B strides multiples of 4). */
 export const MATMUL_VEC4: KernelSpec = { name: "matmul_vec4", code: vec4Code, entryPoint: "main" };
+
+/** The matmul kernel for A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
+export const MATMUL_DOT: KernelSpec = { name: "matmul_dot", code: dotCode, entryPoint: "main" };
+
+/** Whether A's rows and B's columns are contiguous along k, with k and all strides multiples of 4. */
+function dotFriendly(s: MatmulSpec): boolean {
+  const { a, b } = s;
+  const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
+  return a.col === 1 && b.row === 1 && s.k % 4 === 0 && !clipsK &&
+    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) => v % 4 === 0) &&
+    [b.col, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) => v % 4 === 0);
+}
 
 /** Whether B's layout allows vec4 loads: unit column stride, everything else a multiple of 4. */
 function vec4Friendly(s: MatmulSpec): boolean {
@@ -119,8 +132,9 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
   }, ["alpha", "beta"]);
   const ctx = rec.ctx;
   const vec4 = vec4Friendly(s);
+  const kernel = vec4 ? MATMUL_VEC4 : dotFriendly(s) ? MATMUL_DOT : MATMUL;
   rec.dispatch(
-    vec4 ? MATMUL_VEC4 : MATMUL,
+    kernel,
     [
       s.a.buffer,
       s.b.buffer,
