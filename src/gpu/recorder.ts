@@ -5,6 +5,7 @@
  * @module
  */
 
+import { GPUKernelError } from "../errors.ts";
 import type { GPUContext, KernelSpec } from "./context.ts";
 
 const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
@@ -105,38 +106,38 @@ export class Recorder {
       ops.map((op) => op.kind === "dispatch" ? ctx.pipeline(op.spec) : undefined),
     );
     const uniformBuffers: GPUBuffer[] = [];
+    // Bind-group errors are raised at creation, outside any pass: a scope around each
+    // one lets the error name its kernel.
+    const bindErrors: Promise<{ kernel: string; error: GPUError } | undefined>[] = [];
+    const device = ctx.device;
     try {
       await ctx.submit(where, (encoder) => {
         ops.forEach((op, i) => {
           if (op.kind === "copy") {
-            encoder.copyBufferToBuffer(
-              op.src,
-              op.srcOffset,
-              op.dst,
-              op.dstOffset,
-              op.bytes,
-            );
+            encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
             return;
           }
           const pipeline = pipelines[i]!;
-          const entries: GPUBindGroupEntry[] = op.bindings.map((
-            b,
-            binding,
-          ) => ({
+          const entries: GPUBindGroupEntry[] = op.bindings.map((b, binding) => ({
             binding,
             resource: b instanceof GPUBuffer ? { buffer: b } : b,
           }));
           if (op.uniforms) {
             const u = ctx.pool.acquire(op.uniforms.byteLength, UNIFORM_USAGE);
             uniformBuffers.push(u);
-            ctx.device.queue.writeBuffer(u, 0, op.uniforms);
+            device.queue.writeBuffer(u, 0, op.uniforms);
             entries.push({ binding: entries.length, resource: { buffer: u } });
           }
-          const group = ctx.device.createBindGroup({
+          device.pushErrorScope("validation");
+          const group = device.createBindGroup({
             label: op.spec.name,
             layout: pipeline.getBindGroupLayout(0),
             entries,
           });
+          const kernel = op.spec.name;
+          bindErrors.push(
+            device.popErrorScope().then((error) => error ? { kernel, error } : undefined),
+          );
           const pass = encoder.beginComputePass({ label: op.spec.name });
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, group);
@@ -144,10 +145,16 @@ export class Recorder {
           pass.end();
         });
       });
+    } catch (e) {
+      const first = (await Promise.all(bindErrors)).find((x) => x);
+      if (first) throw new GPUKernelError(first.kernel, "validation", first.error.message);
+      throw e;
     } finally {
       for (const u of uniformBuffers) ctx.pool.release(u);
       for (const s of this.#scratch.splice(0)) ctx.pool.release(s);
     }
+    const first = (await Promise.all(bindErrors)).find((x) => x);
+    if (first) throw new GPUKernelError(first.kernel, "validation", first.error.message);
   }
 }
 

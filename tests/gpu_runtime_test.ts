@@ -1,0 +1,62 @@
+// The GPU runtime: errors become exceptions that name the kernel, pooling, tensors.
+
+import { assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
+import { FWLInputError, FWLStateError, GPUKernelError, gpuTensor, tensor } from "../mod.ts";
+import { bucketSize } from "../src/gpu/buffer_pool.ts";
+import { GPUContext } from "../src/gpu/context.ts";
+import { Recorder } from "../src/gpu/recorder.ts";
+import { MATMUL } from "../src/kernels/matmul.ts";
+
+const ctx = await GPUContext.default();
+
+Deno.test("a shader that does not compile throws a GPUKernelError naming the kernel", async () => {
+  const error = await assertRejects(
+    () => ctx.pipeline({ name: "broken_kernel", code: "fn main( {", entryPoint: "main" }),
+    GPUKernelError,
+    "broken_kernel",
+  );
+  assertEquals(error.kernel, "broken_kernel");
+  assertEquals(error.kind, "validation");
+});
+
+Deno.test("a bad dispatch throws a GPUKernelError naming the kernel, and the device goes on", async () => {
+  const rec = new Recorder(ctx);
+  const small = rec.scratch(16);
+  // The matmul kernel needs six storage bindings and a uniform; give it too few.
+  rec.dispatch(MATMUL, [small, small], undefined, [1, 1, 1]);
+  const error = await assertRejects(() => rec.submit("bad dispatch"), Error);
+  assertInstanceOf(error, GPUKernelError);
+  assertEquals(error.kernel, "matmul");
+  // Still usable afterwards.
+  const t = tensor(new Float32Array([1, 2, 3]), [3]);
+  assertEquals(await t.read(), new Float32Array([1, 2, 3]));
+});
+
+Deno.test("the pool reuses released buffers by size bucket", () => {
+  const a = ctx.pool.acquire(1000);
+  const before = ctx.pool.allocatedBytes;
+  ctx.pool.release(a);
+  const b = ctx.pool.acquire(1024);
+  assertEquals(b, a);
+  assertEquals(ctx.pool.allocatedBytes, before);
+  ctx.pool.release(b);
+  assertEquals(bucketSize(1), 256);
+  assertEquals(bucketSize(65537), 73728);
+});
+
+Deno.test("tensors: shapes, dtypes, read, dispose, GPU-resident wrapping", async () => {
+  assertThrows(() => tensor(new Float32Array(5), [2, 3]), FWLInputError, "6 elements");
+  assertThrows(() => tensor([1, 2] as unknown as Float32Array, [2]), FWLInputError, "Float32Array");
+  assertThrows(() => tensor(new Float32Array(2), [2, -1]), FWLInputError, "shape");
+  const ids = tensor(new Int32Array([4, -1]), [1, 2]);
+  assertEquals(ids.dtype, "int32");
+  assertEquals(await ids.read(), new Int32Array([4, -1]));
+  const buffer = ctx.device.createBuffer({ size: 16, usage: 0x80 | 0x04 | 0x08 });
+  ctx.device.queue.writeBuffer(buffer, 0, new Float32Array([1, 2, 3, 4]));
+  const t = gpuTensor(ctx, buffer, [2, 2]);
+  assertEquals(t.isGPUResident, true);
+  assertEquals(await t.read(), new Float32Array([1, 2, 3, 4]));
+  t.dispose();
+  await assertRejects(() => t.read(), FWLStateError, "disposed");
+  assertThrows(() => gpuTensor(ctx, buffer, [5]), FWLInputError, "20 bytes");
+});
