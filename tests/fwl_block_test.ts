@@ -176,7 +176,7 @@ Deno.test("tiled logits (slow and output) match the untiled result", async () =>
       labelsAreIds: !oneHot,
       weights: w,
       params: block.buffers,
-      logits,
+      output: { kind: "logits", buffer: logits },
       tileBytes: { slow: 64 * V * 4, output: 64 * V * 4 },
     });
     const { readBytes } = await import("../src/gpu/readback.ts");
@@ -416,4 +416,60 @@ Deno.test("GPU-resident inputs are used in place and checked on the GPU", async 
     FWLInputError,
     `index ${at}`,
   );
+});
+
+Deno.test("score: per-position cross-entropy of the fast logits, no [B, T, V] buffer", async () => {
+  const shape = { B: 2, T: 45, D: 6, size: 3, V: 29, C: 4 };
+  const { B, T, D, size, V, C } = shape;
+  const c = randomCase(shape, 71);
+  const ref = referenceFastForward(c.ref);
+  const want = new Float64Array(B * T);
+  let total = 0, weight = 0;
+  for (let i = 0; i < B * T; i++) {
+    if (c.weights[i] === 0) continue;
+    const row = ref.subarray(i * V, (i + 1) * V);
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+    want[i] = lse - row[c.ids[i]];
+    total += c.weights[i] * want[i];
+    weight += c.weights[i];
+  }
+  using block = new FWLBlock(size, V, C);
+  await block.build(D);
+  await block.setParams(c.params);
+  const x = tensor(c.x, [B, T, D]), w = tensor(c.weights, [B, T]);
+  const byIds = await block.score(x, tensor(c.ids, [B, T]), w);
+  assertClose(byIds.nll, want, TOL, "nll (ids)");
+  assertClose([byIds.loss], [total / weight], TOL, "loss");
+  const byOneHot = await block.score(x, tensor(c.oneHot, [B, T, V]), w);
+  assertClose(byOneHot.nll, want, TOL, "nll (one-hot)");
+  // Tiled: 64-row tiles over 90 rows.
+  const ctx = block.context;
+  const up = (data: Float32Array | Int32Array) => {
+    const b = ctx.pool.acquire(data.byteLength);
+    ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+    return b;
+  };
+  const [xb, lb, wb] = [up(c.x), up(c.ids), up(c.weights)];
+  const nll = ctx.pool.acquire(B * T * 4);
+  await runForward(ctx, {
+    batch: B,
+    time: T,
+    inputSize: D,
+    size,
+    vocabSize: V,
+    attnChunks: C,
+    epsilon: 1e-6,
+    fixedNormalizer: undefined,
+    x: xb,
+    labels: lb,
+    labelsAreIds: true,
+    weights: wb,
+    params: block.buffers,
+    output: { kind: "nll", buffer: nll },
+    tileBytes: { slow: 64 * V * 4, output: 64 * V * 4 },
+  });
+  const { readBytes } = await import("../src/gpu/readback.ts");
+  assertClose(new Float32Array(await readBytes(ctx, nll, B * T * 4)), want, TOL, "nll tiled");
+  for (const b of [xb, lb, wb, nll]) ctx.pool.release(b);
 });

@@ -10,7 +10,7 @@ import { readBytes } from "../gpu/readback.ts";
 import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import { type ParamBuffers, runForward } from "./forward.ts";
+import { type ForwardArgs, type ParamBuffers, runForward } from "./forward.ts";
 import {
   initParams,
   PARAM_NAMES,
@@ -301,8 +301,61 @@ export class FWLBlock {
     labels: Tensor,
     weights: Tensor,
   ): Promise<Tensor<"float32">> {
-    const where = `${WHERE}.forward`;
-    const { ctx, buffers } = this.#state("forward");
+    const { B, T } = await this.#checkInputs("forward", x, labels, weights);
+    const ctx = this.#ctx!;
+    const logits = ctx.pool.acquire(B * T * this.vocabSize * 4);
+    try {
+      await this.#run(x, labels, weights, { kind: "logits", buffer: logits });
+    } catch (e) {
+      ctx.pool.release(logits);
+      throw e;
+    }
+    return ownedGPUTensor(ctx, logits, [B, T, this.vocabSize], "float32");
+  }
+
+  /**
+   * Scores a batch without materializing `[B, T, V]`: the cross-entropy of the fast
+   * logits at every position (0 where the weight is 0) and the weighted mean loss
+   * `Σ w·CE / max(Σ w, 1e-8)`. The logits are made and consumed tile by tile.
+   *
+   * @example
+   * ```ts ignore
+   * const { loss, nll } = await block.score(x, ids, weights);
+   * console.log(loss, Math.exp(loss)); // nats per token, perplexity
+   * ```
+   */
+  async score(
+    x: Tensor,
+    labels: Tensor,
+    weights: Tensor,
+  ): Promise<{ loss: number; nll: Float32Array }> {
+    const { B, T } = await this.#checkInputs("score", x, labels, weights);
+    const ctx = this.#ctx!;
+    const buffer = ctx.pool.acquire(B * T * 4);
+    try {
+      await this.#run(x, labels, weights, { kind: "nll", buffer });
+      const nll = new Float32Array(await readBytes(ctx, buffer, B * T * 4, `${WHERE}.score`));
+      const w = weights.hostData ?? await weights.read();
+      let total = 0, weight = 0;
+      for (let i = 0; i < nll.length; i++) {
+        total += w[i] * nll[i];
+        weight += w[i];
+      }
+      return { loss: total / Math.max(weight, 1e-8), nll };
+    } finally {
+      ctx.pool.release(buffer);
+    }
+  }
+
+  /** Checks the three inputs of forward/score; returns B and T. */
+  async #checkInputs(
+    method: string,
+    x: Tensor,
+    labels: Tensor,
+    weights: Tensor,
+  ): Promise<{ B: number; T: number }> {
+    const where = `${WHERE}.${method}`;
+    const { ctx } = this.#state(method);
     const D = this.#inputSize!;
     const V = this.vocabSize;
     checkTensor(where, "x", x);
@@ -326,8 +379,7 @@ export class FWLBlock {
         `${x.shape[2]}`,
       );
     }
-    const labelsAreIds = labels.dtype === "int32";
-    if (labelsAreIds) {
+    if (labels.dtype === "int32") {
       checkShape(where, "labels", labels, [B, T], "token ids [B, T]");
     } else {
       checkShape(
@@ -341,7 +393,17 @@ export class FWLBlock {
     checkDType(where, "weights", weights, "float32");
     checkShape(where, "weights", weights, [B, T], "[B, T]");
     await checkValues(where, ctx, x, labels, weights, V);
+    return { B, T };
+  }
 
+  /** Uploads host inputs into pooled buffers for the length of one forward, and runs it. */
+  async #run(
+    x: Tensor,
+    labels: Tensor,
+    weights: Tensor,
+    output: ForwardArgs["output"],
+  ): Promise<void> {
+    const ctx = this.#ctx!;
     const uploads: GPUBuffer[] = [];
     const bufferOf = (t: Tensor): GPUBuffer => {
       const resident = t.gpuBuffer(ctx);
@@ -352,31 +414,26 @@ export class FWLBlock {
       uploads.push(b);
       return b;
     };
-    const logits = ctx.pool.acquire(B * T * V * 4);
     try {
       await runForward(ctx, {
-        batch: B,
-        time: T,
-        inputSize: D,
+        batch: x.shape[0],
+        time: x.shape[1],
+        inputSize: this.#inputSize!,
         size: this.size,
-        vocabSize: V,
+        vocabSize: this.vocabSize,
         attnChunks: this.attnChunks,
         epsilon: this.epsilon,
         fixedNormalizer: this.normalizer === "batch" ? undefined : this.normalizer,
         x: bufferOf(x),
         labels: bufferOf(labels),
-        labelsAreIds,
+        labelsAreIds: labels.dtype === "int32",
         weights: bufferOf(weights),
-        params: buffers,
-        logits,
+        params: this.#buffers!,
+        output,
       });
-    } catch (e) {
-      ctx.pool.release(logits);
-      throw e;
     } finally {
       for (const b of uploads) ctx.pool.release(b);
     }
-    return ownedGPUTensor(ctx, logits, [B, T, V], "float32");
   }
 
   /** Releases the parameters' GPU memory. The block can't be used afterwards. */

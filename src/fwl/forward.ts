@@ -16,6 +16,7 @@ import {
   layerNormBackward,
   normalizer,
   softmaxXentGrad,
+  xentLoss,
 } from "../kernels/rows.ts";
 
 /** GPU buffers of the block's parameters. */
@@ -56,8 +57,11 @@ export interface ForwardArgs {
   labelsAreIds: boolean;
   weights: GPUBuffer;
   params: ParamBuffers;
-  /** Receives the fast logits `[batch·time, vocab]`. */
-  logits: GPUBuffer;
+  /**
+   * What to produce: the fast logits `[batch·time, vocab]`, or the per-position
+   * cross-entropy `[batch·time]` of the fast logits (tile by tile: no `[B, T, V]` buffer).
+   */
+  output: { kind: "logits"; buffer: GPUBuffer } | { kind: "nll"; buffer: GPUBuffer };
   /** Byte budgets of the slow-logit tile and of one output-logit tile (tests shrink them). */
   tileBytes?: { slow: number; output: number };
 }
@@ -259,22 +263,32 @@ export async function runForward(
     eps: f.epsilon,
   });
 
-  // Fast logits, in row tiles when they exceed one binding.
-  const outRows = rowsPerTile(M, V, f.tileBytes?.output ?? maxBinding);
-  for (let r0 = 0; r0 < M; r0 += outRows) {
-    const rows = Math.min(outRows, M - r0);
-    const out = outRows === M ? f.logits : rowRange(f.logits, r0, rows, V);
-    matmulNN(
-      rec,
-      nf,
-      p.ku,
-      out,
-      rows,
-      S,
-      V,
-      { bias: { buffer: p.bu } },
-      r0 * S,
-    );
+  if (f.output.kind === "logits") {
+    // Fast logits, in row tiles when they exceed one binding.
+    const logits = f.output.buffer;
+    const outRows = rowsPerTile(M, V, f.tileBytes?.output ?? maxBinding);
+    for (let r0 = 0; r0 < M; r0 += outRows) {
+      const rows = Math.min(outRows, M - r0);
+      const out = outRows === M ? logits : rowRange(logits, r0, rows, V);
+      matmulNN(rec, nf, p.ku, out, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+    }
+  } else {
+    // Loss only: the fast logits go through the slow-logit tile, never all at once.
+    for (let r0 = 0; r0 < M; r0 += slowRows) {
+      const rows = Math.min(slowRows, M - r0);
+      matmulNN(rec, nf, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      xentLoss(rec, {
+        z,
+        labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
+        labelsAreIds: f.labelsAreIds,
+        weights: f.weights,
+        nll: f.output.buffer,
+        rows,
+        vocab: V,
+        rowOffset: r0,
+        labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
+      });
+    }
   }
   await rec.submit("FWLBlock.forward");
 }

@@ -18,6 +18,7 @@ import normalizerCode from "../../shaders/normalizer.wgsl" with {
 import cumsumUpdateCode from "../../shaders/cumsum_update.wgsl" with {
   type: "text",
 };
+import xentLossCode from "../../shaders/xent_loss.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
 import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
 
@@ -51,6 +52,47 @@ export const CUMSUM_UPDATE: KernelSpec = {
   code: cumsumUpdateCode,
   entryPoint: "main",
 };
+
+/** Per-position cross-entropy of a logits tile. */
+export const XENT_LOSS: KernelSpec = {
+  name: "xent_loss",
+  code: xentLossCode,
+  entryPoint: "main",
+};
+
+/**
+ * `nll[rowOffset + r] = logsumexp(z[r]) − Σ_v y_v·z[r, v]` for the `rows × vocab` tile
+ * `z` (0 where the weight is 0). Labels as in {@linkcode softmaxXentGrad}.
+ */
+export function xentLoss(
+  rec: Recorder,
+  o: {
+    z: Binding;
+    labels: Binding;
+    labelsAreIds: boolean;
+    weights: Binding;
+    nll: Binding;
+    rows: number;
+    vocab: number;
+    rowOffset: number;
+    labelBase: number;
+  },
+): void {
+  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  rec.dispatch(
+    XENT_LOSS,
+    [o.z, o.labels, o.weights, o.nll],
+    packUniforms({
+      rows: o.rows,
+      vocab: o.vocab,
+      label_mode: o.labelsAreIds ? 0 : 1,
+      rows_per_y: perY,
+      row_offset: o.rowOffset,
+      label_base: o.labelBase,
+    }),
+    grid,
+  );
+}
 
 /** Workgroup grid for one workgroup per row, past the 65535-per-dimension limit. */
 function rowGrid(
