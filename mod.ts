@@ -16,6 +16,27 @@
  */
 
 export { FWLBlock, type FWLBlockOptions } from "./src/fwl/block.ts";
+export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
+export {
+  greedy,
+  type RandomSource,
+  type SampleOptions,
+  sampleToken,
+  sampleTokens,
+} from "./src/fwl/sampling.ts";
+export {
+  lossAndGrads,
+  lossAndGradsGPU,
+  type LossAndGradsGPUOptions,
+  type LossAndGradsGPUResult,
+  type LossAndGradsOptions,
+} from "./src/train/loss_and_grads.ts";
+export {
+  createGradBuffers,
+  type GradBuffers,
+  readGradBuffers,
+  releaseGradBuffers,
+} from "./src/train/grad_buffers.ts";
 export { type LabelsAndWeights, makeLabels, type MakeLabelsOptions } from "./src/fwl/labels.ts";
 export { type ArrayOf, type DType, gpuTensor, Tensor, tensor } from "./src/tensor.ts";
 export {
@@ -26,6 +47,8 @@ export {
   GPUUnavailableError,
 } from "./src/errors.ts";
 export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
+export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
+export type { UpdateScalars } from "./src/kernels/optimizer.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export type { ParamBuffers } from "./src/fwl/forward.ts";
 export {
@@ -35,5 +58,46 @@ export {
   PARAM_NAMES,
   type ParamName,
   paramShapes,
+  SeededRandom,
   STEP_NAMES,
 } from "./src/fwl/params.ts";
+export {
+  Adam,
+  type AdamOptions,
+  AdamW,
+  blockParams,
+  defaultDecayFilter,
+  defaultNonNegative,
+  type GradSource,
+  Optimizer,
+  type OptimizerKind,
+  type OptimizerOptions,
+  type OptimizerState,
+  type OptimParam,
+  SGD,
+  type SGDOptions,
+} from "./src/train/optimizer.ts";
+export {
+  constantSchedule,
+  type Schedule,
+  type WarmupCosineOptions,
+  warmupCosineSchedule,
+} from "./src/train/schedules.ts";
+export {
+  type DecodedSafetensors,
+  type DecodedTensor,
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafetensorsTensor,
+} from "./src/train/safetensors.ts";
+export {
+  CHECKPOINT_METADATA,
+  checkpointBytes,
+  loadCheckpoint,
+  loadCheckpointBytes,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+  OPTIMIZER_PREFIX,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+} from "./src/train/checkpoint.ts";

@@ -11,6 +11,8 @@ import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
 import { type ForwardArgs, type ParamBuffers, runForward } from "./forward.ts";
+import { FWLStream, type FWLStreamOptions } from "./stream.ts";
+import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
 import {
   initParams,
   PARAM_NAMES,
@@ -434,6 +436,45 @@ export class FWLBlock {
     } finally {
       for (const b of uploads) ctx.pool.release(b);
     }
+  }
+
+  /**
+   * The outer loss `Σ w·CE(fast_logits, y) / max(Σ w, 1e-8)` and its exact gradient for
+   * each of the 14 parameters (by FWL.md §1 name; step sizes as length-1 arrays) and for
+   * `"x"` `[B, T, D]`, through the fast-weight update (the second-order path; drop it
+   * with `firstOrderOnly`). Logits are streamed in row tiles: no `[B, T, V]` buffer.
+   * `lossAndGradsGPU` keeps everything on the GPU (accumulation, an upstream gradient).
+   *
+   * @example
+   * ```ts ignore
+   * const { loss, grads } = await block.lossAndGrads(x, ids, weights);
+   * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length);
+   * ```
+   */
+  lossAndGrads(
+    x: Tensor,
+    labels: Tensor,
+    weights: Tensor,
+    options?: LossAndGradsOptions,
+  ): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    return lossAndGrads(this, x, labels, weights, options);
+  }
+
+  /**
+   * The recurrent form, for generation (FWL.md §3): a stream of `batchSize` sequences
+   * whose state lives on the GPU. `predict(x_t)` gives the fast logits of a position,
+   * `observe(labels_t, weights_t)` learns from it. Streaming needs a fixed normalizer:
+   * `options.normalizer`, or the block's when it is a number.
+   *
+   * @example
+   * ```ts ignore
+   * const stream = block.stream(1, { normalizer: 512 });
+   * const logits = await stream.predict(tensor(hidden, [1, D]));
+   * await stream.observe(tensor(new Int32Array([token]), [1]), tensor(new Float32Array([1]), [1]));
+   * ```
+   */
+  stream(batchSize: number, options?: FWLStreamOptions): FWLStream {
+    return new FWLStream(this, batchSize, options);
   }
 
   /** Releases the parameters' GPU memory. The block can't be used afterwards. */

@@ -47,6 +47,7 @@ interface CopyOp {
  * ```
  */
 export class Recorder {
+  /** The context whose device runs the recorded work. */
   readonly ctx: GPUContext;
   readonly #ops: (DispatchOp | CopyOp)[] = [];
   readonly #scratch: GPUBuffer[] = [];

@@ -1,0 +1,325 @@
+/**
+ * Choosing the next token from a row of logits: greedy, or sampled with temperature,
+ * top-k and top-p (nucleus), from a seeded random source so that a run is reproducible.
+ * Plain TypeScript on host arrays (read the logits with `await logits.read()`).
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import { describeValue } from "../tensor.ts";
+
+/**
+ * A source of uniform numbers in `[0, 1)`, such as `SeededRandom` (same seed, same
+ * stream, on every platform).
+ *
+ * @example
+ * ```ts
+ * import type { RandomSource } from "./sampling.ts";
+ * import { SeededRandom } from "./params.ts";
+ * const rng: RandomSource = new SeededRandom(42);
+ * console.log(rng.uniform() < 1); // true
+ * ```
+ */
+export interface RandomSource {
+  /** A uniform number in `[0, 1)`. */
+  uniform(): number;
+}
+
+/**
+ * How {@linkcode sampleToken} chooses.
+ *
+ * @example
+ * ```ts
+ * import type { SampleOptions } from "./sampling.ts";
+ * import { SeededRandom } from "./params.ts";
+ * const nucleus: SampleOptions = { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) };
+ * const argmax: SampleOptions = { temperature: 0 };
+ * console.log(nucleus.topP, argmax.temperature); // 0.95 0
+ * ```
+ */
+export interface SampleOptions {
+  /**
+   * Divides the logits before the softmax (default 1). 0 means greedy: the most likely
+   * token, no randomness.
+   */
+  temperature?: number;
+  /** Keep only the `topK` most likely tokens (default: all). */
+  topK?: number;
+  /**
+   * Keep only the smallest set of most likely tokens whose probability (after
+   * temperature and top-k) reaches `topP`, in `(0, 1]` (default 1: all).
+   */
+  topP?: number;
+  /** The random source; needed unless `temperature` is 0. */
+  rng?: RandomSource;
+}
+
+type Logits = Float32Array | Float64Array;
+
+/** Throws unless `logits` is a non-empty float array of values < +∞, not NaN, one finite. */
+function checkLogits(where: string, logits: unknown): Logits {
+  if (!(logits instanceof Float32Array || logits instanceof Float64Array)) {
+    throw new FWLInputError(
+      where,
+      "logits",
+      "a Float32Array (or Float64Array) row of logits",
+      describeValue(logits),
+    );
+  }
+  if (logits.length === 0) {
+    throw new FWLInputError(where, "logits", "at least one logit", "none");
+  }
+  let finite = false;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (Number.isNaN(v) || v === Infinity) {
+      throw new FWLInputError(
+        where,
+        "logits",
+        "finite values (or -Infinity for a masked token)",
+        `${v} at index ${i}`,
+      );
+    }
+    if (v !== -Infinity) finite = true;
+  }
+  if (!finite) {
+    throw new FWLInputError(
+      where,
+      "logits",
+      "at least one finite logit",
+      "every logit -Infinity",
+    );
+  }
+  return logits;
+}
+
+/** The index of the largest logit (the first one on ties); no checks. */
+function argmax(logits: Logits): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return best;
+}
+
+/**
+ * The most likely token: the index of the largest logit (the lowest index on ties).
+ *
+ * @example
+ * ```ts
+ * import { greedy } from "./sampling.ts";
+ * console.log(greedy(new Float32Array([0.1, 2, -1, 2]))); // 1
+ * ```
+ */
+export function greedy(logits: Float32Array | Float64Array): number {
+  return argmax(checkLogits("greedy", logits));
+}
+
+interface Checked {
+  temperature: number;
+  topK: number | undefined;
+  topP: number;
+  rng: RandomSource | undefined;
+}
+
+function checkOptions(where: string, options: unknown): Checked {
+  if (options === null || typeof options !== "object") {
+    throw new FWLInputError(
+      where,
+      "options",
+      "an object such as { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) }",
+      describeValue(options),
+    );
+  }
+  const { temperature = 1, topK, topP = 1, rng } = options as SampleOptions;
+  if (
+    typeof temperature !== "number" || !Number.isFinite(temperature) ||
+    temperature < 0
+  ) {
+    throw new FWLInputError(
+      where,
+      "options.temperature",
+      "a finite number ≥ 0 (0 = greedy)",
+      describeValue(temperature),
+    );
+  }
+  if (
+    topK !== undefined &&
+    (typeof topK !== "number" || !Number.isInteger(topK) || topK < 1)
+  ) {
+    throw new FWLInputError(
+      where,
+      "options.topK",
+      "a positive integer",
+      describeValue(topK),
+    );
+  }
+  if (
+    typeof topP !== "number" || !Number.isFinite(topP) || topP <= 0 || topP > 1
+  ) {
+    throw new FWLInputError(
+      where,
+      "options.topP",
+      "a number in (0, 1]",
+      describeValue(topP),
+    );
+  }
+  if (
+    rng !== undefined &&
+    (rng === null || typeof (rng as RandomSource).uniform !== "function")
+  ) {
+    throw new FWLInputError(
+      where,
+      "options.rng",
+      "an object with uniform(): number, such as new SeededRandom(seed)",
+      describeValue(rng),
+    );
+  }
+  if (temperature > 0 && rng === undefined) {
+    throw new FWLInputError(
+      where,
+      "options.rng",
+      "a random source such as new SeededRandom(seed) (or temperature 0 for greedy)",
+      "nothing",
+    );
+  }
+  return { temperature, topK, topP, rng };
+}
+
+/** Draws from `rng`, checking that it kept its promise of `[0, 1)`. */
+function draw(where: string, rng: RandomSource): number {
+  const u = rng.uniform();
+  if (typeof u !== "number" || !(u >= 0 && u < 1)) {
+    throw new FWLInputError(
+      where,
+      "options.rng",
+      "uniform() to return a number in [0, 1)",
+      describeValue(u),
+    );
+  }
+  return u;
+}
+
+/** Samples one row; `logits` and `o` are already checked. */
+function sampleChecked(where: string, logits: Logits, o: Checked): number {
+  if (o.temperature === 0) return argmax(logits);
+  const V = logits.length;
+  // Candidates, most likely first when a cut needs the order (ties: lower index first).
+  let order: Uint32Array | undefined;
+  let count = V;
+  if (o.topK !== undefined && o.topK < V || o.topP < 1) {
+    order = new Uint32Array(V);
+    for (let i = 0; i < V; i++) order[i] = i;
+    order.sort((i, j) => logits[j] - logits[i] || i - j);
+    count = Math.min(V, o.topK ?? V);
+  }
+  const at = (r: number): number => order ? order[r] : r;
+  const max = logits[argmax(logits)];
+  const weights = new Float64Array(count);
+  let total = 0;
+  for (let r = 0; r < count; r++) {
+    const v = logits[at(r)];
+    const w = v === -Infinity ? 0 : Math.exp((v - max) / o.temperature);
+    weights[r] = w;
+    total += w;
+  }
+  if (o.topP < 1) {
+    // The smallest prefix (most likely first) whose probability reaches topP.
+    let cum = 0;
+    let keep = 0;
+    while (keep < count) {
+      cum += weights[keep++];
+      if (cum >= o.topP * total) break;
+    }
+    count = keep;
+    total = cum;
+  }
+  const target = draw(where, o.rng!) * total;
+  let cum = 0;
+  let last = 0;
+  for (let r = 0; r < count; r++) {
+    if (weights[r] === 0) continue;
+    cum += weights[r];
+    last = r;
+    if (target < cum) return at(r);
+  }
+  return at(last); // rounding: the target landed on the total
+}
+
+/**
+ * Chooses a token from one row of logits: divided by `temperature`, cut to the `topK`
+ * most likely, then to the nucleus of probability `topP`, renormalized, and drawn with
+ * one `rng.uniform()`. Temperature 0 is {@linkcode greedy}. -Infinity masks a token.
+ *
+ * @example
+ * ```ts
+ * import { sampleToken } from "./sampling.ts";
+ * import { SeededRandom } from "./params.ts";
+ * const rng = new SeededRandom(7);
+ * const logits = new Float32Array([2, 1, 0.5, -3]);
+ * const token = sampleToken(logits, { temperature: 0.8, topK: 3, topP: 0.9, rng });
+ * console.log(token >= 0 && token < 3); // true
+ * console.log(sampleToken(logits, { temperature: 0 })); // 0
+ * ```
+ */
+export function sampleToken(
+  logits: Float32Array | Float64Array,
+  options: SampleOptions,
+): number {
+  const where = "sampleToken";
+  const checked = checkOptions(where, options);
+  return sampleChecked(where, checkLogits(where, logits), checked);
+}
+
+/**
+ * Chooses one token per row of a `[rows, V]` row-major logits matrix (such as what
+ * `FWLStream.predict` returns, read to the host), row by row from the same `rng`.
+ *
+ * @example
+ * ```ts
+ * import { sampleTokens } from "./sampling.ts";
+ * import { SeededRandom } from "./params.ts";
+ * const logits = new Float32Array([0, 5, 0, 9, 0, 0]); // 2 rows, V = 3
+ * const ids = sampleTokens(logits, 2, { temperature: 0 });
+ * console.log([...ids]); // [1, 0]
+ * const sampled = sampleTokens(logits, 2, { rng: new SeededRandom(1) });
+ * console.log(sampled.length); // 2
+ * ```
+ */
+export function sampleTokens(
+  logits: Float32Array | Float64Array,
+  rows: number,
+  options: SampleOptions,
+): Int32Array {
+  const where = "sampleTokens";
+  const checked = checkOptions(where, options);
+  if (!Number.isInteger(rows) || rows < 1) {
+    throw new FWLInputError(
+      where,
+      "rows",
+      "a positive integer",
+      describeValue(rows),
+    );
+  }
+  if (
+    !(logits instanceof Float32Array || logits instanceof Float64Array) ||
+    logits.length % rows !== 0 || logits.length === 0
+  ) {
+    throw new FWLInputError(
+      where,
+      "logits",
+      `a Float32Array of rows × V values with rows = ${rows}`,
+      logits instanceof Float32Array || logits instanceof Float64Array
+        ? `${logits.length} values`
+        : describeValue(logits),
+    );
+  }
+  const V = logits.length / rows;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const row = checkLogits(where, logits.subarray(r * V, (r + 1) * V));
+    out[r] = sampleChecked(where, row, checked);
+  }
+  return out;
+}
