@@ -1,0 +1,57 @@
+// Elementwise update used by the outer backward, one invocation per element:
+//   out[i] = coef · A(i) · B(i) · G(i)  (+ beta · out[i] with ACCUMULATE)
+// where coef = alpha (· steps[step_index] with STEP), A(i) = a[i] (or 1), B(i) = b[i],
+// b[i % width] (a broadcast row vector) or 1, and G(i) = 2·relu(c[i]) (the squared-ReLU
+// derivative), 2·[c[i] > 0] (its derivative's derivative times relu) or 1. With no
+// operand at all it fills `out` with alpha.
+
+struct Params {
+  count: u32, width: u32, flags: u32, step_index: u32,
+  alpha: f32, beta: f32, per_y: u32, pad0: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> c: array<f32>;
+@group(0) @binding(3) var<storage, read> steps: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+
+const HAS_A: u32 = 1u;
+const B_ELEMENT: u32 = 2u;
+const B_BROADCAST: u32 = 4u;
+const GATE_RELU: u32 = 8u;
+const GATE_STEP: u32 = 16u;
+const STEP: u32 = 32u;
+const ACCUMULATE: u32 = 64u;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.per_y;
+  if (i >= p.count) {
+    return;
+  }
+  var v = p.alpha;
+  if ((p.flags & STEP) != 0u) {
+    v *= steps[p.step_index];
+  }
+  if ((p.flags & HAS_A) != 0u) {
+    v *= a[i];
+  }
+  if ((p.flags & B_ELEMENT) != 0u) {
+    v *= b[i];
+  }
+  if ((p.flags & B_BROADCAST) != 0u) {
+    v *= b[i % p.width];
+  }
+  if ((p.flags & GATE_RELU) != 0u) {
+    v *= 2.0 * max(c[i], 0.0);
+  }
+  if ((p.flags & GATE_STEP) != 0u) {
+    v *= select(0.0, 2.0, c[i] > 0.0);
+  }
+  if ((p.flags & ACCUMULATE) != 0u) {
+    v += p.beta * out[i];
+  }
+  out[i] = v;
+}

@@ -1,0 +1,63 @@
+// Sum of a (or of a ⊙ b) over `count` elements, in two dispatches of the same kernel:
+// stage 0 writes one partial sum per workgroup to `partials`; stage 1 (one workgroup)
+// adds the partials and writes out[out_index] = alpha · sum (+ out[out_index] with
+// ACCUMULATE). Used for the step-size gradients (dot products) and the loss.
+
+struct Params {
+  count: u32, flags: u32, stage: u32, groups: u32,
+  out_index: u32, alpha: f32, pad0: u32, pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+const HAS_B: u32 = 1u;
+const ACCUMULATE: u32 = 2u;
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, 256>;
+
+fn workgroup_sum(value: f32, lane: u32) -> f32 {
+  partial[lane] = value;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      partial[lane] += partial[lane + stride];
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let lane = lid.x;
+  var s = 0.0;
+  if (p.stage == 0u) {
+    for (var i = wid.x * WG + lane; i < p.count; i += p.groups * WG) {
+      var v = a[i];
+      if ((p.flags & HAS_B) != 0u) {
+        v *= b[i];
+      }
+      s += v;
+    }
+  } else {
+    for (var i = lane; i < p.groups; i += WG) {
+      s += partials[i];
+    }
+  }
+  let total = workgroup_sum(s, lane);
+  if (lane == 0u) {
+    if (p.stage == 0u) {
+      partials[wid.x] = total;
+    } else {
+      var v = p.alpha * total;
+      if ((p.flags & ACCUMULATE) != 0u) {
+        v += out[p.out_index];
+      }
+      out[p.out_index] = v;
+    }
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * The parallel forward of FWL.md §2 recorded for training: the same kernels as
+ * `runForward`, but every activation the outer backward needs is kept in scratch
+ * (released when the recorder submits), and the fast logits are not formed (the outer
+ * loss streams them tile by tile).
+ *
+ * @module
+ */
+
+import { FWLError } from "../errors.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import { chunkAttention } from "../kernels/chunk_attention.ts";
+import { matmulNN, matmulNT } from "../kernels/matmul.ts";
+import {
+  cumsumUpdate,
+  layerNorm,
+  layerNormBackward,
+  normalizer,
+  softmaxXentGrad,
+} from "../kernels/rows.ts";
+import { elementwise } from "../kernels/train_elementwise.ts";
+import type { ParamBuffers } from "../fwl/forward.ts";
+import { rowsPerTile } from "../fwl/forward.ts";
+
+/**
+ * Default byte budget of one `[rows, V]` tile of logits (the second-order pass holds
+ * two such tiles at once).
+ */
+export const TRAIN_TILE_BYTES: number = 16 * 2 ** 20;
+
+/** Everything {@linkcode recordKeptForward} needs. */
+export interface KeptForwardArgs {
+  batch: number;
+  time: number;
+  inputSize: number;
+  size: number;
+  vocabSize: number;
+  attnChunks: number;
+  epsilon: number;
+  /** A fixed inner normalizer, or undefined for the batch normalizer. */
+  fixedNormalizer: number | undefined;
+  x: GPUBuffer;
+  labels: GPUBuffer;
+  labelsAreIds: boolean;
+  weights: GPUBuffer;
+  params: ParamBuffers;
+  /** Also keep `g_a = g_h2·K1ᵀ` (the second-order path needs it). */
+  keepGa: boolean;
+  /** Rows per logits tile (see {@linkcode trainTileRows}). */
+  tileRows: number;
+}
+
+/** The activations of the forward, `[B·T, width]` row-major scratch buffers. */
+export interface KeptForward {
+  /** Outer normalizer `max(Σw, 1e-8)` (one float). */
+  normOut: GPUBuffer;
+  /** Inner normalizer (the same buffer as `normOut` for the batch normalizer). */
+  normIn: GPUBuffer;
+  h1: GPUBuffer;
+  a: GPUBuffer;
+  nhat: GPUBuffer;
+  rstd: GPUBuffer;
+  n: GPUBuffer;
+  gn: GPUBuffer;
+  gh2: GPUBuffer;
+  gnNhat: GPUBuffer;
+  /** `g_h2·K1ᵀ`, when `keepGa`. */
+  ga: GPUBuffer | undefined;
+  gh1: GPUBuffer;
+  f1: GPUBuffer;
+  fa: GPUBuffer;
+  scaleT: GPUBuffer;
+  /** Normalized `f2` of the fast layer norm. */
+  fhat: GPUBuffer;
+  /** `rstd` of the fast layer norm, `[B·T]`. */
+  frstd: GPUBuffer;
+  /** The fast layer norm's output (input of the unembedding). */
+  nf: GPUBuffer;
+}
+
+/**
+ * Rows per `[rows, vocab]` logits tile for a byte budget (capped by the binding limit):
+ * all rows when they fit, else a multiple of 64 (so tile offsets stay 256-byte aligned).
+ *
+ * @example
+ * ```ts ignore
+ * const rows = trainTileRows(B * T, V, TRAIN_TILE_BYTES, ctx.maxBindingBytes);
+ * ```
+ */
+export function trainTileRows(
+  rows: number,
+  vocab: number,
+  tileBytes: number,
+  maxBinding: number,
+): number {
+  return rowsPerTile(rows, vocab, Math.min(tileBytes, maxBinding));
+}
+
+/**
+ * The labels of rows `r0 .. r0+rows` as the row kernels take them: ids are always bound
+ * whole; one-hot rows whole when they fit one binding, else this tile's byte range.
+ *
+ * @example
+ * ```ts ignore
+ * const { labels, labelBase } = labelTile(labelsBuffer, false, M, V, r0, rows, ctx.maxBindingBytes);
+ * ```
+ */
+export function labelTile(
+  labels: GPUBuffer,
+  labelsAreIds: boolean,
+  allRows: number,
+  vocab: number,
+  r0: number,
+  rows: number,
+  maxBinding: number,
+): { labels: Binding; labelBase: number } {
+  if (labelsAreIds) return { labels, labelBase: 0 };
+  if (allRows * vocab * 4 <= maxBinding) {
+    return { labels, labelBase: r0 * vocab };
+  }
+  return {
+    labels: { buffer: labels, offset: r0 * vocab * 4, size: rows * vocab * 4 },
+    labelBase: 0,
+  };
+}
+
+/**
+ * Records the forward of FWL.md §2 into `rec`, keeping its activations.
+ *
+ * @example
+ * ```ts ignore
+ * const kept = recordKeptForward(rec, { batch: B, time: T, ...dims, x, labels, weights,
+ *   labelsAreIds: true, params: block.buffers, fixedNormalizer: undefined, keepGa: true });
+ * ```
+ */
+export function recordKeptForward(
+  rec: Recorder,
+  f: KeptForwardArgs,
+): KeptForward {
+  const ctx = rec.ctx;
+  const M = f.batch * f.time;
+  const D = f.inputSize;
+  const S = f.size;
+  const H = 4 * S;
+  const V = f.vocabSize;
+  const maxBinding = ctx.maxBindingBytes;
+  const widest = M * Math.max(H, D) * 4;
+  if (widest > maxBinding) {
+    throw new FWLError(
+      `a batch of ${f.batch}×${f.time} positions needs ${widest}-byte activations, over ` +
+        `the device's ${maxBinding}-byte binding limit; split the batch or the document`,
+    );
+  }
+  const p = f.params;
+  const buf = (elements: number) => rec.scratch(elements * 4);
+
+  // Normalizers: the outer one is always the batch one.
+  const normOut = buf(1);
+  normalizer(rec, {
+    weights: f.weights,
+    norm: normOut,
+    count: M,
+    fixed: undefined,
+  });
+  let normIn = normOut;
+  if (f.fixedNormalizer !== undefined) {
+    normIn = buf(1);
+    normalizer(rec, {
+      weights: f.weights,
+      norm: normIn,
+      count: M,
+      fixed: f.fixedNormalizer,
+    });
+  }
+
+  // Slow forward.
+  const h1 = buf(M * H), a = buf(M * H), h2 = buf(M * S);
+  const nhat = buf(M * S), rstd = buf(M), n = buf(M * S);
+  matmulNN(rec, f.x, p.k0, h1, M, D, H, {
+    bias: { buffer: p.b0 },
+    sqreluAux: a,
+  });
+  matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
+  layerNorm(rec, {
+    x: h2,
+    scale: p.scale,
+    bias: p.bias,
+    out: n,
+    nhat,
+    rstd,
+    rows: M,
+    width: S,
+    perRowAffine: false,
+    eps: f.epsilon,
+  });
+
+  // Inner backward, the slow logits streamed in row tiles.
+  const gn = buf(M * S), gh2 = buf(M * S), gnNhat = buf(M * S);
+  const gh1 = buf(M * H);
+  const tileRows = f.tileRows;
+  const z = buf(tileRows * V);
+  for (let r0 = 0; r0 < M; r0 += tileRows) {
+    const rows = Math.min(tileRows, M - r0);
+    matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+    softmaxXentGrad(rec, {
+      z,
+      ...labelTile(f.labels, f.labelsAreIds, M, V, r0, rows, maxBinding),
+      labelsAreIds: f.labelsAreIds,
+      weights: f.weights,
+      norm: normIn,
+      rows,
+      vocab: V,
+      rowOffset: r0,
+    });
+    matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+  }
+  layerNormBackward(rec, {
+    gN: gn,
+    nhat,
+    rstd,
+    scale: p.scale,
+    gX: gh2,
+    gScale: gnNhat,
+    rows: M,
+    width: S,
+  });
+  let ga: GPUBuffer | undefined;
+  if (f.keepGa) {
+    ga = buf(M * H);
+    matmulNT(rec, gh2, p.k1, ga, M, S, H);
+    elementwise(rec, { count: M * H, out: gh1, a: ga, c: h1, gate: "relu" });
+  } else {
+    matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
+  }
+
+  // Fast forward.
+  const f1 = buf(M * H), fa = buf(M * H), f2 = buf(M * S);
+  const scaleT = buf(M * S), biasT = buf(M * S), nf = buf(M * S);
+  const fhat = buf(M * S), frstd = buf(M);
+  const seq = {
+    batch: f.batch,
+    time: f.time,
+    chunks: f.attnChunks,
+    maxScratchBytes: maxBinding,
+  };
+  rec.copy(h1, 0, f1, 0, M * H * 4);
+  chunkAttention(rec, {
+    ...seq,
+    q: f.x,
+    k: f.x,
+    v: gh1,
+    out: f1,
+    dq: D,
+    dv: H,
+    steps: p.steps,
+    stepIndex: 0,
+    scale: -1,
+  });
+  cumsumUpdate(rec, {
+    u: gh1,
+    out: f1,
+    steps: p.steps,
+    stepIndex: 1,
+    batch: f.batch,
+    time: f.time,
+    width: H,
+    sqreluAux: fa,
+  });
+  matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
+  chunkAttention(rec, {
+    ...seq,
+    q: fa,
+    k: a,
+    v: gh2,
+    out: f2,
+    dq: H,
+    dv: S,
+    steps: p.steps,
+    stepIndex: 2,
+    scale: -1,
+  });
+  const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
+  cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
+  cumsumUpdate(rec, {
+    ...cumsum,
+    u: gnNhat,
+    out: scaleT,
+    stepIndex: 4,
+    broadcastBase: p.scale,
+  });
+  cumsumUpdate(rec, {
+    ...cumsum,
+    u: gn,
+    out: biasT,
+    stepIndex: 5,
+    broadcastBase: p.bias,
+  });
+  layerNorm(rec, {
+    x: f2,
+    scale: scaleT,
+    bias: biasT,
+    out: nf,
+    nhat: fhat,
+    rstd: frstd,
+    rows: M,
+    width: S,
+    perRowAffine: true,
+    eps: f.epsilon,
+  });
+  return {
+    normOut,
+    normIn,
+    h1,
+    a,
+    nhat,
+    rstd,
+    n,
+    gn,
+    gh2,
+    gnNhat,
+    ga,
+    gh1,
+    f1,
+    fa,
+    scaleT,
+    fhat,
+    frstd,
+    nf,
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * GPU buffers that hold the gradients of an FWL block's parameters, laid out like the
+ * parameters themselves (`block.buffers`), so that an optimizer can pair them.
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import type { FWLBlock } from "../fwl/block.ts";
+import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "../fwl/params.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { describeValue } from "../tensor.ts";
+
+/**
+ * Gradient buffers, one per parameter buffer of the block (`block.buffers` has the same
+ * keys and layouts), all float32 row-major.
+ *
+ * @example
+ * ```ts ignore
+ * const grads: GradBuffers = createGradBuffers(block);
+ * console.log(grads.k0.size >= 4 * block.inputSize! * 4 * block.size); // true
+ * ```
+ */
+export interface GradBuffers {
+  /** `dense_0/kernel` `[D, H]`. */
+  k0: GPUBuffer;
+  /** `dense_0/bias` `[H]`. */
+  b0: GPUBuffer;
+  /** `dense_1/kernel` `[H, size]`. */
+  k1: GPUBuffer;
+  /** `dense_1/bias` `[size]`. */
+  b1: GPUBuffer;
+  /** `layer_norm/scale` `[size]`. */
+  scale: GPUBuffer;
+  /** `layer_norm/bias` `[size]`. */
+  bias: GPUBuffer;
+  /** `unembed/kernel` `[size, V]`. */
+  ku: GPUBuffer;
+  /** `unembed/bias` `[V]`. */
+  bu: GPUBuffer;
+  /** The six step sizes, in `STEP_NAMES` order. */
+  steps: GPUBuffer;
+}
+
+/** Which buffer holds each non-step parameter's gradient. */
+export const GRAD_BUFFER_OF: Readonly<
+  Record<string, Exclude<keyof GradBuffers, "steps">>
+> = {
+  "dense_0/kernel": "k0",
+  "dense_0/bias": "b0",
+  "dense_1/kernel": "k1",
+  "dense_1/bias": "b1",
+  "layer_norm/scale": "scale",
+  "layer_norm/bias": "bias",
+  "unembed/kernel": "ku",
+  "unembed/bias": "bu",
+};
+
+/**
+ * Floats each gradient buffer holds, for a built block.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(gradBufferLengths(block).steps); // 6
+ * ```
+ */
+export function gradBufferLengths(
+  block: FWLBlock,
+): Record<keyof GradBuffers, number> {
+  const shapes = paramShapes({
+    inputSize: block.inputSize!,
+    size: block.size,
+    vocabSize: block.vocabSize,
+  });
+  const out = { steps: STEP_NAMES.length } as Record<keyof GradBuffers, number>;
+  for (const [name, key] of Object.entries(GRAD_BUFFER_OF)) {
+    out[key] = shapeSize(shapes[name as keyof typeof shapes]);
+  }
+  return out;
+}
+
+/**
+ * Allocates gradient buffers for a built block from its context's pool (contents
+ * undefined until a gradient call writes them). Give them back with
+ * {@linkcode releaseGradBuffers}.
+ *
+ * @example
+ * ```ts ignore
+ * const grads = createGradBuffers(block);
+ * await lossAndGradsGPU(block, x, ids, w, { gradBuffers: grads });
+ * await lossAndGradsGPU(block, x2, ids2, w2, { gradBuffers: grads, accumulate: true });
+ * releaseGradBuffers(block, grads);
+ * ```
+ */
+export function createGradBuffers(block: FWLBlock): GradBuffers {
+  const ctx = block.context;
+  const lengths = gradBufferLengths(block);
+  const out = {} as GradBuffers;
+  for (const key of Object.keys(lengths) as (keyof GradBuffers)[]) {
+    out[key] = ctx.pool.acquire(lengths[key] * 4);
+  }
+  return out;
+}
+
+/**
+ * Returns gradient buffers made by {@linkcode createGradBuffers} to the pool.
+ *
+ * @example
+ * ```ts ignore
+ * releaseGradBuffers(block, grads);
+ * ```
+ */
+export function releaseGradBuffers(block: FWLBlock, grads: GradBuffers): void {
+  const ctx = block.context;
+  for (const b of Object.values(grads)) ctx.pool.release(b);
+}
+
+/**
+ * Throws an {@linkcode FWLInputError} unless `grads` holds the nine gradient buffers,
+ * each large enough for the block.
+ *
+ * @example
+ * ```ts ignore
+ * const grads = checkGradBuffers("train", block, options.gradBuffers);
+ * ```
+ */
+export function checkGradBuffers(
+  where: string,
+  block: FWLBlock,
+  grads: unknown,
+): GradBuffers {
+  if (grads === null || typeof grads !== "object") {
+    throw new FWLInputError(
+      where,
+      "gradBuffers",
+      "an object of GPUBuffers (see createGradBuffers)",
+      describeValue(grads),
+    );
+  }
+  const lengths = gradBufferLengths(block);
+  const g = grads as Record<string, unknown>;
+  for (const key of Object.keys(lengths) as (keyof GradBuffers)[]) {
+    const b = g[key];
+    if (!(b instanceof GPUBuffer) || b.size < lengths[key] * 4) {
+      throw new FWLInputError(
+        where,
+        `gradBuffers.${key}`,
+        `a GPUBuffer of at least ${lengths[key] * 4} bytes`,
+        b instanceof GPUBuffer ? `${b.size} bytes` : describeValue(b),
+      );
+    }
+  }
+  return grads as GradBuffers;
+}
+
+/**
+ * Reads gradient buffers back by FWL.md §1 parameter name (step sizes as length-1
+ * arrays).
+ *
+ * @example
+ * ```ts ignore
+ * const host = await readGradBuffers(block, grads);
+ * console.log(host["dense_0/kernel_step"][0]);
+ * ```
+ */
+export async function readGradBuffers(
+  block: FWLBlock,
+  grads: GradBuffers,
+): Promise<Record<string, Float32Array>> {
+  const ctx: GPUContext = block.context;
+  const lengths = gradBufferLengths(block);
+  const read = async (key: keyof GradBuffers) =>
+    new Float32Array(
+      await readBytes(ctx, grads[key], lengths[key] * 4, "readGradBuffers"),
+    );
+  const steps = await read("steps");
+  const out: Record<string, Float32Array> = {};
+  for (const name of PARAM_NAMES) {
+    const i = (STEP_NAMES as readonly string[]).indexOf(name);
+    out[name] = i >= 0 ? steps.slice(i, i + 1) : await read(GRAD_BUFFER_OF[name]);
+  }
+  return out;
+}

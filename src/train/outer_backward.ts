@@ -1,0 +1,555 @@
+/**
+ * The hand-written backward of the FWL outer loss (FWL.md §4) through the efficient
+ * form (FWL.md §2), second-order path included, recorded into one command encoder.
+ *
+ * Forward (per position; `C` = exclusive cumsum over time, `A(q,k,v)[t] = Σ_{s<t} (q_t·k_s) v_s`):
+ *
+ * ```
+ * f1 = h1 − s0·A(x, x, g_h1) − s1·C(g_h1)        fa = relu(f1)²
+ * f2 = fa·K1 + b1 − s2·A(fa, a, g_h2) − s3·C(g_h2)
+ * scale_t = scale − s4·C(g_n⊙n̂)     bias_t = bias − s5·C(g_n)
+ * nf = LN(f2) ⊙ scale_t + bias_t     Z = nf·Ku + bu     L = Σ w·CE(Z, y) / max(Σw, 1e-8)
+ * ```
+ *
+ * Backward, with `Cʳ` the reverse exclusive cumsum (`Σ_{t>s}`) and `Aʳ` anti-causal
+ * attention (see `train_attention.ts`), in the order recorded:
+ *
+ * 1. `dZ` per row tile (never `[B,T,V]` at once) → `dKu += nfᵀdZ`, `dbu += Σ dZ`, `dnf = dZ·Kuᵀ`.
+ * 2. Fast layer norm: `d scale_t = dnf⊙f̂`, `d bias_t = dnf`, `df2 = LNᵀ(dnf⊙scale_t)`.
+ * 3. `dK1 += faᵀdf2`, `dfa = df2·K1ᵀ − s2·A(df2, g_h2, a)`, `df1 = dfa ⊙ 2relu(f1)`,
+ *    `dx = −s0·A(df1, g_h1, x)`; step sizes `ds_i = −⟨update_i, cotangent⟩`, e.g.
+ *    `ds2 = −⟨fa, A(df2, g_h2, a)⟩`, `ds3 = −⟨g_h2, Cʳ(df2)⟩`.
+ * 4. Second order (skipped by `firstOrderOnly`): cotangents of the inner gradients,
+ *    `G_h1 = −s0·Aʳ(x, x, df1) − s1·Cʳ(df1)`, `G_h2 = −s2·Aʳ(a, fa, df2) − s3·Cʳ(df2)`,
+ *    `G_gn⊙n̂ = −s4·Cʳ(d scale_t)`, `G_gn = −s5·Cʳ(dnf)`, and of the attention keys
+ *    (`dx += −s0·Aʳ(g_h1, df1, x)`, `da = −s2·Aʳ(g_h2, df2, fa)`), pushed back through
+ *    the inner backward (`g_h1 = g_a⊙2relu(h1)`, `g_a = g_h2·K1ᵀ`, the layer-norm
+ *    backward, `g_n = g_z·Kuᵀ`, `g_z = w/N·(softmax(z) − y)` whose Jacobian is
+ *    `w/N·(diag p − p pᵀ)`, per row tile again) and the slow forward into θ and `x`.
+ * 5. `dK0 += xᵀdh1`, `db0 += Σ dh1`, `dx += dh1·K0ᵀ`.
+ *
+ * @module
+ */
+
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import type { ParamBuffers } from "../fwl/forward.ts";
+import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
+import { seqAttention } from "../kernels/train_attention.ts";
+import { elementwise, fill } from "../kernels/train_elementwise.ts";
+import { colsum, dot, reverseCumsum } from "../kernels/train_reductions.ts";
+import {
+  innerSoftmaxVJP,
+  layerNormBackwardInput,
+  layerNormInnerVJP,
+  outerXent,
+} from "../kernels/train_rows.ts";
+import type { GradBuffers } from "./grad_buffers.ts";
+import { type KeptForward, labelTile } from "./forward_keep.ts";
+
+/** Everything {@linkcode recordOuterBackward} needs. */
+export interface OuterBackwardArgs {
+  batch: number;
+  time: number;
+  inputSize: number;
+  size: number;
+  vocabSize: number;
+  attnChunks: number;
+  x: GPUBuffer;
+  labels: GPUBuffer;
+  labelsAreIds: boolean;
+  weights: GPUBuffer;
+  params: ParamBuffers;
+  kept: KeptForward;
+  /** Receives (or, with `accumulate`, adds) the parameter gradients. */
+  grads: GradBuffers;
+  accumulate: boolean;
+  /** Receives `dL/dx` `[B·T·D]` (always overwritten). */
+  dx: GPUBuffer;
+  /** Receives the loss (one float); unused with `upstream`. */
+  loss: GPUBuffer | undefined;
+  /** `dL/dlogits` `[B·T·V]` replacing the built-in cross-entropy. */
+  upstream: GPUBuffer | undefined;
+  firstOrderOnly: boolean;
+  /** Rows per logits tile (as given to the forward). */
+  tileRows: number;
+}
+
+/**
+ * Records the backward of the outer loss (see the module doc) after
+ * `recordKeptForward` in the same recorder.
+ *
+ * @example
+ * ```ts ignore
+ * const kept = recordKeptForward(rec, forwardArgs);
+ * recordOuterBackward(rec, { ...dims, x, labels, labelsAreIds: true, weights,
+ *   params: block.buffers, kept, grads, accumulate: false, dx, loss,
+ *   upstream: undefined, firstOrderOnly: false, tileRows });
+ * await rec.submit("train");
+ * ```
+ */
+export function recordOuterBackward(
+  rec: Recorder,
+  o: OuterBackwardArgs,
+): void {
+  const ctx = rec.ctx;
+  const B = o.batch, T = o.time;
+  const M = B * T;
+  const D = o.inputSize;
+  const S = o.size;
+  const H = 4 * S;
+  const V = o.vocabSize;
+  const maxBinding = ctx.maxBindingBytes;
+  const p = o.params;
+  const k = o.kept;
+  const g = o.grads;
+  const buf = (elements: number) => rec.scratch(elements * 4);
+  const step = (index: number) => ({ buffer: p.steps, index });
+  const seq = {
+    batch: B,
+    time: T,
+    chunks: o.attnChunks,
+    maxScratchBytes: maxBinding,
+  };
+  /** `c += aᵀ·b` for `[M, m]` a and `[M, n]` b (a weight gradient). */
+  const addTN = (
+    a: Binding,
+    m: number,
+    b: Binding,
+    n: number,
+    c: Binding,
+    rows = M,
+    aBase = 0,
+    bBase = 0,
+  ) =>
+    matmul(rec, {
+      m,
+      n,
+      k: rows,
+      a: { buffer: a, base: aBase, row: 1, col: m },
+      b: { buffer: b, base: bBase, row: n, col: 1 },
+      c: { buffer: c, row: n, col: 1 },
+      beta: 1,
+    });
+  const colAdd = (a: Binding, width: number, out: Binding, b?: Binding) =>
+    colsum(rec, { a, b, rows: M, width, out, accumulate: true });
+  const stepGrad = (index: number, a: Binding, b: Binding, count: number) =>
+    dot(rec, {
+      a,
+      b,
+      count,
+      out: g.steps,
+      index,
+      alpha: -1,
+      accumulate: true,
+    });
+
+  if (!o.accumulate) {
+    const sizes: [GPUBuffer, number][] = [
+      [g.k0, D * H],
+      [g.b0, H],
+      [g.k1, H * S],
+      [g.b1, S],
+      [g.scale, S],
+      [g.bias, S],
+      [g.ku, S * V],
+      [g.bu, V],
+      [g.steps, 6],
+    ];
+    for (const [b, n] of sizes) fill(rec, b, n);
+  }
+
+  // 1. The outer loss on the fast logits, row tile by row tile.
+  const dnf = buf(M * S);
+  if (o.upstream) {
+    const tileRows = o.tileRows;
+    for (let r0 = 0; r0 < M; r0 += tileRows) {
+      const rows = Math.min(tileRows, M - r0);
+      const u: Binding = tileRows === M ? o.upstream : {
+        buffer: o.upstream,
+        offset: r0 * V * 4,
+        size: rows * V * 4,
+      };
+      addTN(k.nf, S, u, V, g.ku, rows, r0 * S);
+      colsum(rec, { a: u, rows, width: V, out: g.bu, accumulate: true });
+      matmulNT(rec, u, p.ku, dnf, rows, V, S, {}, 0, r0 * S);
+    }
+  } else {
+    const lossRows = buf(M);
+    const tileRows = o.tileRows;
+    const z = buf(tileRows * V);
+    for (let r0 = 0; r0 < M; r0 += tileRows) {
+      const rows = Math.min(tileRows, M - r0);
+      matmulNN(rec, k.nf, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      outerXent(rec, {
+        z,
+        lossRows,
+        ...labelTile(o.labels, o.labelsAreIds, M, V, r0, rows, maxBinding),
+        labelsAreIds: o.labelsAreIds,
+        weights: o.weights,
+        norm: k.normOut,
+        rows,
+        vocab: V,
+        rowOffset: r0,
+      });
+      addTN(k.nf, S, z, V, g.ku, rows, r0 * S);
+      colsum(rec, { a: z, rows, width: V, out: g.bu, accumulate: true });
+      matmulNT(rec, z, p.ku, dnf, rows, V, S, {}, 0, r0 * S);
+    }
+    dot(rec, { a: lossRows, count: M, out: o.loss!, index: 0 });
+  }
+
+  // 2. The fast layer norm with per-position scale_t, bias_t.
+  const dScaleT = buf(M * S);
+  elementwise(rec, { count: M * S, out: dScaleT, a: dnf, b: k.fhat });
+  colAdd(dScaleT, S, g.scale);
+  colAdd(dnf, S, g.bias);
+  const df2 = buf(M * S);
+  layerNormBackwardInput(rec, {
+    g: dnf,
+    scale: k.scaleT,
+    perRowScale: true,
+    nhat: k.fhat,
+    rstd: k.frstd,
+    out: df2,
+    rows: M,
+    width: S,
+  });
+
+  // 3. First-order terms: f2 = fa·K1 + b1 − s2·A(fa, a, g_h2) − s3·C(g_h2), and so on.
+  addTN(k.fa, H, df2, S, g.k1);
+  colAdd(df2, S, g.b1);
+  const dfa = buf(M * H);
+  matmulNT(rec, df2, p.k1, dfa, M, S, H);
+  const q2 = buf(M * H);
+  fill(rec, q2, M * H);
+  seqAttention(rec, {
+    ...seq,
+    q: df2,
+    k: k.gh2,
+    v: k.a,
+    out: q2,
+    dq: S,
+    dv: H,
+    reverse: false,
+  });
+  elementwise(rec, {
+    count: M * H,
+    out: dfa,
+    a: q2,
+    alpha: -1,
+    step: step(2),
+    beta: 1,
+  });
+  stepGrad(2, k.fa, q2, M * H);
+  const r2 = buf(M * S), r4 = buf(M * S), r5 = buf(M * S);
+  const scan = { batch: B, time: T, width: S };
+  reverseCumsum(rec, { ...scan, u: df2, out: r2 });
+  stepGrad(3, k.gh2, r2, M * S);
+  reverseCumsum(rec, { ...scan, u: dScaleT, out: r4 });
+  stepGrad(4, k.gnNhat, r4, M * S);
+  reverseCumsum(rec, { ...scan, u: dnf, out: r5 });
+  stepGrad(5, k.gn, r5, M * S);
+  // fa = relu(f1)²; f1 = h1 − s0·A(x, x, g_h1) − s1·C(g_h1).
+  const df1 = buf(M * H);
+  elementwise(rec, { count: M * H, out: df1, a: dfa, c: k.f1, gate: "relu" });
+  const q1 = buf(M * D);
+  fill(rec, q1, M * D);
+  seqAttention(rec, {
+    ...seq,
+    q: df1,
+    k: k.gh1,
+    v: o.x,
+    out: q1,
+    dq: H,
+    dv: D,
+    reverse: false,
+  });
+  elementwise(rec, {
+    count: M * D,
+    out: o.dx,
+    a: q1,
+    alpha: -1,
+    step: step(0),
+  });
+  stepGrad(0, o.x, q1, M * D);
+  const r1 = q2; // q2 is dead after ds2
+  reverseCumsum(rec, { batch: B, time: T, width: H, u: df1, out: r1 });
+  stepGrad(1, k.gh1, r1, M * H);
+
+  // dh1 collects every path into h1; df1 is its first term.
+  const dh1 = df1;
+  if (!o.firstOrderOnly) {
+    recordSecondOrder(rec, o, {
+      dnf,
+      dScaleT,
+      df2,
+      df1,
+      r1,
+      r2,
+      r4,
+      r5,
+      spare: dfa,
+    });
+  }
+
+  // 5. h1 = x·K0 + b0.
+  addTN(o.x, D, dh1, H, g.k0);
+  colAdd(dh1, H, g.b0);
+  matmulNT(rec, dh1, p.k0, o.dx, M, H, D, { beta: 1 });
+}
+
+/** Cotangents from the first-order part that the second-order part consumes. */
+interface FirstOrderParts {
+  dnf: GPUBuffer;
+  dScaleT: GPUBuffer;
+  df2: GPUBuffer;
+  /** `df1` on entry; `dh1` (every path into h1) on return. */
+  df1: GPUBuffer;
+  r1: GPUBuffer;
+  r2: GPUBuffer;
+  r4: GPUBuffer;
+  r5: GPUBuffer;
+  /** A dead `[M, H]` scratch buffer to reuse. */
+  spare: GPUBuffer;
+}
+
+/** 4. The second-order path: through the inner gradients and the attention keys. */
+function recordSecondOrder(
+  rec: Recorder,
+  o: OuterBackwardArgs,
+  f: FirstOrderParts,
+): void {
+  const ctx = rec.ctx;
+  const B = o.batch, T = o.time;
+  const M = B * T;
+  const D = o.inputSize;
+  const S = o.size;
+  const H = 4 * S;
+  const V = o.vocabSize;
+  const maxBinding = ctx.maxBindingBytes;
+  const p = o.params;
+  const k = o.kept;
+  const g = o.grads;
+  const buf = (elements: number) => rec.scratch(elements * 4);
+  const step = (index: number) => ({ buffer: p.steps, index });
+  // x, df1, df2, fa and a keep their values through every anti-causal call below.
+  const seq = {
+    batch: B,
+    time: T,
+    chunks: o.attnChunks,
+    maxScratchBytes: maxBinding,
+    reversedCache: new Map<GPUBuffer, GPUBuffer>(),
+  };
+  const addTN = (
+    a: Binding,
+    m: number,
+    b: Binding,
+    n: number,
+    c: Binding,
+    rows = M,
+    aBase = 0,
+  ) =>
+    matmul(rec, {
+      m,
+      n,
+      k: rows,
+      a: { buffer: a, base: aBase, row: 1, col: m },
+      b: { buffer: b, row: n, col: 1 },
+      c: { buffer: c, row: n, col: 1 },
+      beta: 1,
+    });
+  const colAdd = (a: Binding, width: number, out: Binding, b?: Binding) =>
+    colsum(rec, { a, b, rows: M, width, out, accumulate: true });
+  const dh1 = f.df1;
+
+  // Layer 1: keys (x) and values (g_h1) of A(x, x, g_h1); C(g_h1).
+  seqAttention(rec, {
+    ...seq,
+    q: k.gh1,
+    k: f.df1,
+    v: o.x,
+    out: o.dx,
+    dq: H,
+    dv: D,
+    reverse: true,
+    alpha: -1,
+    step: step(0),
+  });
+  const gGh1 = buf(M * H);
+  fill(rec, gGh1, M * H);
+  seqAttention(rec, {
+    ...seq,
+    q: o.x,
+    k: o.x,
+    v: f.df1,
+    out: gGh1,
+    dq: D,
+    dv: H,
+    reverse: true,
+    alpha: -1,
+    step: step(0),
+  });
+  elementwise(rec, {
+    count: M * H,
+    out: gGh1,
+    a: f.r1,
+    alpha: -1,
+    step: step(1),
+    beta: 1,
+  });
+  // Layer 2: keys (a) and values (g_h2) of A(fa, a, g_h2); C(g_h2).
+  const da = buf(M * H);
+  fill(rec, da, M * H);
+  seqAttention(rec, {
+    ...seq,
+    q: k.gh2,
+    k: f.df2,
+    v: k.fa,
+    out: da,
+    dq: S,
+    dv: H,
+    reverse: true,
+    alpha: -1,
+    step: step(2),
+  });
+  const gGh2 = buf(M * S);
+  fill(rec, gGh2, M * S);
+  seqAttention(rec, {
+    ...seq,
+    q: k.a,
+    k: k.fa,
+    v: f.df2,
+    out: gGh2,
+    dq: H,
+    dv: S,
+    reverse: true,
+    alpha: -1,
+    step: step(2),
+  });
+  elementwise(rec, {
+    count: M * S,
+    out: gGh2,
+    a: f.r2,
+    alpha: -1,
+    step: step(3),
+    beta: 1,
+  });
+
+  // g_h1 = g_a ⊙ 2relu(h1): into g_a, and into h1 (derivative 2·[h1 > 0]).
+  const dGa = f.spare;
+  elementwise(rec, { count: M * H, out: dGa, a: gGh1, c: k.h1, gate: "relu" });
+  elementwise(rec, {
+    count: M * H,
+    out: dh1,
+    a: gGh1,
+    b: k.ga!,
+    c: k.h1,
+    gate: "step",
+    beta: 1,
+  });
+  // g_a = g_h2·K1ᵀ.
+  matmulNN(rec, dGa, p.k1, gGh2, M, H, S, { beta: 1 });
+  addTN(dGa, H, k.gh2, S, g.k1);
+
+  // g_h2 = LNᵀ(g_n ⊙ scale): into g_n, scale, n̂ and (through rstd) h2.
+  const du = buf(M * S), dNhat = buf(M * S), dh2 = buf(M * S);
+  layerNormInnerVJP(rec, {
+    gam: gGh2,
+    gN: k.gn,
+    scale: p.scale,
+    nhat: k.nhat,
+    rstd: k.rstd,
+    du,
+    dnhat: dNhat,
+    dh2,
+    rows: M,
+    width: S,
+  });
+  // dL/dg_n: from bias_t, from g_n⊙n̂ (scale_t), from the layer-norm backward.
+  const gGn = buf(M * S);
+  elementwise(rec, {
+    count: M * S,
+    out: gGn,
+    a: f.r5,
+    alpha: -1,
+    step: step(5),
+  });
+  elementwise(rec, {
+    count: M * S,
+    out: gGn,
+    a: f.r4,
+    b: k.nhat,
+    alpha: -1,
+    step: step(4),
+    beta: 1,
+  });
+  elementwise(rec, {
+    count: M * S,
+    out: gGn,
+    a: du,
+    b: p.scale,
+    broadcastWidth: S,
+    beta: 1,
+  });
+  colAdd(du, S, g.scale, k.gn);
+  elementwise(rec, {
+    count: M * S,
+    out: dNhat,
+    a: f.r4,
+    b: k.gn,
+    alpha: -1,
+    step: step(4),
+    beta: 1,
+  });
+
+  // g_n = g_z·Kuᵀ and g_z = w/N·(softmax(z) − y), z = n·Ku + bu, per row tile.
+  const dn = buf(M * S);
+  const tileRows = o.tileRows;
+  const z = buf(tileRows * V), dz = buf(tileRows * V);
+  for (let r0 = 0; r0 < M; r0 += tileRows) {
+    const rows = Math.min(tileRows, M - r0);
+    matmulNN(rec, k.n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+    matmulNN(rec, gGn, p.ku, dz, rows, S, V, {}, r0 * S);
+    innerSoftmaxVJP(rec, {
+      z,
+      dg: dz,
+      ...labelTile(o.labels, o.labelsAreIds, M, V, r0, rows, maxBinding),
+      labelsAreIds: o.labelsAreIds,
+      weights: o.weights,
+      norm: k.normIn,
+      rows,
+      vocab: V,
+      rowOffset: r0,
+    });
+    addTN(gGn, S, z, V, g.ku, rows, r0 * S);
+    addTN(k.n, S, dz, V, g.ku, rows, r0 * S);
+    colsum(rec, { a: dz, rows, width: V, out: g.bu, accumulate: true });
+    matmulNT(rec, dz, p.ku, dn, rows, V, S, {}, 0, r0 * S);
+  }
+
+  // n = n̂ ⊙ scale + bias; n̂ and rstd from h2.
+  colAdd(dn, S, g.scale, k.nhat);
+  colAdd(dn, S, g.bias);
+  elementwise(rec, {
+    count: M * S,
+    out: dNhat,
+    a: dn,
+    b: p.scale,
+    broadcastWidth: S,
+    beta: 1,
+  });
+  layerNormBackwardInput(rec, {
+    g: dNhat,
+    nhat: k.nhat,
+    rstd: k.rstd,
+    out: dh2,
+    rows: M,
+    width: S,
+    accumulate: true,
+  });
+  // h2 = a·K1 + b1; a = relu(h1)².
+  addTN(k.a, H, dh2, S, g.k1);
+  colAdd(dh2, S, g.b1);
+  matmulNT(rec, dh2, p.k1, da, M, S, H, { beta: 1, gateAux: k.h1 });
+  elementwise(rec, { count: M * H, out: dh1, a: da, beta: 1 });
+}

@@ -1,0 +1,109 @@
+/**
+ * Learning-rate schedules: functions from the step number (the number of updates
+ * already done, 0 for the first update) to a learning rate.
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import { describeValue } from "../tensor.ts";
+
+/** A learning-rate schedule: `step` (0 for the first update) → learning rate. */
+export type Schedule = (step: number) => number;
+
+function checkNonNegative(where: string, name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new FWLInputError(
+      where,
+      name,
+      "a finite number ≥ 0",
+      describeValue(value),
+    );
+  }
+  return value;
+}
+
+function checkCount(where: string, name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new FWLInputError(
+      where,
+      name,
+      "an integer ≥ 0",
+      describeValue(value),
+    );
+  }
+  return value;
+}
+
+/**
+ * The same learning rate at every step.
+ *
+ * @example
+ * ```ts
+ * import { constantSchedule } from "./schedules.ts";
+ * const lr = constantSchedule(3e-4);
+ * console.log(lr(0), lr(1000)); // 0.0003 0.0003
+ * ```
+ */
+export function constantSchedule(lr: number): Schedule {
+  const value = checkNonNegative("constantSchedule", "lr", lr);
+  return (_step: number) => value;
+}
+
+/** Options of {@linkcode warmupCosineSchedule}. */
+export interface WarmupCosineOptions {
+  /** The learning rate at the end of the warm-up. */
+  peak: number;
+  /** Steps of linear warm-up (0 for none). */
+  warmupSteps: number;
+  /** The step at which the cosine decay reaches `final` (≥ `warmupSteps`). */
+  totalSteps: number;
+  /** The learning rate at and after `totalSteps` (default 0). */
+  final?: number;
+}
+
+/**
+ * Linear warm-up then cosine decay:
+ *
+ * - `step < warmupSteps`: `peak · (step + 1) / warmupSteps` (the first update already
+ *   moves; the last warm-up step uses `peak`);
+ * - `warmupSteps ≤ step < totalSteps`: `final + (peak − final) · (1 + cos(π·p)) / 2`
+ *   with `p = (step − warmupSteps) / (totalSteps − warmupSteps)`;
+ * - `step ≥ totalSteps`: `final`.
+ *
+ * @example
+ * ```ts
+ * import { warmupCosineSchedule } from "./schedules.ts";
+ * const lr = warmupCosineSchedule({ peak: 1, warmupSteps: 4, totalSteps: 12 });
+ * console.log(lr(0), lr(3), lr(8), lr(12)); // 0.25 1 0.5 0
+ * ```
+ */
+export function warmupCosineSchedule(options: WarmupCosineOptions): Schedule {
+  const where = "warmupCosineSchedule";
+  if (options === null || typeof options !== "object") {
+    throw new FWLInputError(
+      where,
+      "options",
+      "an object { peak, warmupSteps, totalSteps, final? }",
+      describeValue(options),
+    );
+  }
+  const peak = checkNonNegative(where, "peak", options.peak);
+  const warmup = checkCount(where, "warmupSteps", options.warmupSteps);
+  const total = checkCount(where, "totalSteps", options.totalSteps);
+  const final = checkNonNegative(where, "final", options.final ?? 0);
+  if (total < warmup) {
+    throw new FWLInputError(
+      where,
+      "totalSteps",
+      `an integer ≥ warmupSteps (${warmup})`,
+      String(total),
+    );
+  }
+  return (step: number): number => {
+    if (step < warmup) return peak * (step + 1) / warmup;
+    if (step >= total) return final;
+    const p = (step - warmup) / (total - warmup);
+    return final + (peak - final) * (1 + Math.cos(Math.PI * p)) / 2;
+  };
+}
