@@ -1,0 +1,70 @@
+/**
+ * The plug between a model body and the FWL head: any body that turns token ids into
+ * hidden states can drive an FWL head through this interface.
+ *
+ * @module
+ */
+
+import type { Tensor } from "../tensor.ts";
+
+/** One trainable parameter of a body, with its gradient buffer. */
+export interface BodyParameter {
+  /** Unique name, used by optimizers and checkpoints (e.g. `"lstm_0/kernel"`). */
+  name: string;
+  /** Row-major shape. */
+  shape: number[];
+  /** The parameter on the GPU (float32, storage usage). */
+  buffer: GPUBuffer;
+  /** Its gradient, written by `backward` (same length). */
+  grad: GPUBuffer;
+}
+
+/** Opaque per-sequence state of a body during generation (e.g. an RNN's h and c). */
+export interface BodyState {
+  /** Releases the state's GPU memory. */
+  dispose(): void;
+}
+
+/**
+ * A model body: token ids in, hidden states out. Only `hiddenSize` and `forward` are
+ * required: a body that merely yields hidden states (an external model whose output is a
+ * `Float32Array`) still supports head-only training and scoring. `backward` enables
+ * joint training, `parameters` lets optimizers and checkpoints see the body's weights,
+ * and `initState` + `step` enable generation one token at a time.
+ *
+ * @example
+ * ```ts ignore
+ * import { type ModelBody, tensor } from "@x/fwl";
+ * // Wrap any model that gives hidden states as host data.
+ * const external: ModelBody = {
+ *   hiddenSize: 768,
+ *   async forward(tokens) {
+ *     const [B, T] = tokens.shape;
+ *     const hidden: Float32Array = await myModel.encode(tokens.hostData!); // [B*T*768]
+ *     return tensor(hidden, [B, T, 768]);
+ *   },
+ * };
+ * ```
+ */
+export interface ModelBody {
+  /** Width of the hidden states (the FWL head's `inputSize`). */
+  readonly hiddenSize: number;
+  /**
+   * Hidden states `[B, T, hiddenSize]` (float32; a GPU tensor or host data) for token
+   * ids `[B, T]` (int32). A body with `backward` keeps what it needs for it.
+   */
+  forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">>;
+  /**
+   * Given dLoss/dHidden `[B, T, hiddenSize]` for the last `forward`, writes (overwrites)
+   * the gradient of every parameter into its `grad` buffer.
+   */
+  backward?(dHidden: Tensor<"float32">): Promise<void>;
+  /** The trainable parameters and their gradient buffers. */
+  parameters?(): BodyParameter[];
+  /** A fresh generation state for `batchSize` sequences. */
+  initState?(batchSize: number): BodyState;
+  /** Hidden states `[B, hiddenSize]` for one token per sequence (`[B]` int32), advancing `state`. */
+  step?(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">>;
+  /** Releases the body's GPU memory. */
+  dispose?(): void;
+}
