@@ -206,7 +206,7 @@ Deno.test("streamed logits equal the float64 reference and block.forward", async
     assert(maxAbsDiff(slow, want) > 0.05, `spec ${k}: fast effect too small`);
 
     const block = await makeBlock(c);
-    const stream = new FWLStream(block, B, { normalizer: spec.N });
+    const stream = block.stream(B, { normalizer: spec.N }); // the public entry point
     assertEquals(stream.normalizer, spec.N);
     const rows = await streamRange(stream, c, 0, T);
     assertEquals(stream.position, T);
