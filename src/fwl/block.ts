@@ -7,10 +7,10 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
-import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import { type ForwardArgs, type ParamBuffers, runForward } from "./forward.ts";
+import { type ParamBuffers, runForward } from "./forward.ts";
+import { prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
 import {
@@ -21,15 +21,7 @@ import {
   shapeSize,
   STEP_NAMES,
 } from "./params.ts";
-import {
-  checkDType,
-  checkFinite,
-  checkIds,
-  checkPositiveInteger,
-  checkShape,
-  checkTensor,
-  checkWeights,
-} from "./validate.ts";
+import { checkFinite, checkPositiveInteger } from "./validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {
@@ -303,16 +295,7 @@ export class FWLBlock {
     labels: Tensor,
     weights: Tensor,
   ): Promise<Tensor<"float32">> {
-    const { B, T } = await this.#checkInputs("forward", x, labels, weights);
-    const ctx = this.#ctx!;
-    const logits = ctx.pool.acquire(B * T * this.vocabSize * 4);
-    try {
-      await this.#run(x, labels, weights, { kind: "logits", buffer: logits });
-    } catch (e) {
-      ctx.pool.release(logits);
-      throw e;
-    }
-    return ownedGPUTensor(ctx, logits, [B, T, this.vocabSize], "float32");
+    return await this.#run("forward", x, labels, weights, "logits") as Tensor<"float32">;
   }
 
   /**
@@ -331,111 +314,69 @@ export class FWLBlock {
     labels: Tensor,
     weights: Tensor,
   ): Promise<{ loss: number; nll: Float32Array }> {
-    const { B, T } = await this.#checkInputs("score", x, labels, weights);
-    const ctx = this.#ctx!;
-    const buffer = ctx.pool.acquire(B * T * 4);
-    try {
-      await this.#run(x, labels, weights, { kind: "nll", buffer });
-      const nll = new Float32Array(await readBytes(ctx, buffer, B * T * 4, `${WHERE}.score`));
-      const w = weights.hostData ?? await weights.read();
-      let total = 0, weight = 0;
-      for (let i = 0; i < nll.length; i++) {
-        total += w[i] * nll[i];
-        weight += w[i];
-      }
-      return { loss: total / Math.max(weight, 1e-8), nll };
-    } finally {
-      ctx.pool.release(buffer);
+    using nllTensor = await this.#run("score", x, labels, weights, "nll") as Tensor<"float32">;
+    const nll = await nllTensor.read();
+    const w = weights.hostData ?? await weights.read();
+    let total = 0, weight = 0;
+    for (let i = 0; i < nll.length; i++) {
+      total += w[i] * nll[i];
+      weight += w[i];
     }
+    return { loss: total / Math.max(weight, 1e-8), nll };
   }
 
-  /** Checks the three inputs of forward/score; returns B and T. */
-  async #checkInputs(
+  /**
+   * Checks and uploads the inputs (host data for the length of this call only), runs
+   * the forward, and returns its output as a pooled GPU tensor: the fast logits
+   * `[B, T, V]`, or the per-position cross-entropy `[B, T]`.
+   */
+  async #run(
     method: string,
     x: Tensor,
     labels: Tensor,
     weights: Tensor,
-  ): Promise<{ B: number; T: number }> {
-    const where = `${WHERE}.${method}`;
-    const { ctx } = this.#state(method);
-    const D = this.#inputSize!;
+    kind: "logits" | "nll",
+  ): Promise<Tensor> {
+    const { ctx, buffers } = this.#state(method);
     const V = this.vocabSize;
-    checkTensor(where, "x", x);
-    checkTensor(where, "labels", labels);
-    checkTensor(where, "weights", weights);
-    checkDType(where, "x", x, "float32");
-    if (x.shape.length !== 3 || x.shape[0] < 1 || x.shape[1] < 1) {
-      throw new FWLInputError(
-        where,
-        "x",
-        "shape [B, T, D] with B ≥ 1 and T ≥ 1",
-        `[${x.shape.join(", ")}]`,
-      );
-    }
-    const [B, T] = x.shape;
-    if (x.shape[2] !== D) {
-      throw new FWLInputError(
-        where,
-        "x",
-        `last dimension D = inputSize = ${D}`,
-        `${x.shape[2]}`,
-      );
-    }
-    if (labels.dtype === "int32") {
-      checkShape(where, "labels", labels, [B, T], "token ids [B, T]");
-    } else {
-      checkShape(
-        where,
-        "labels",
-        labels,
-        [B, T, V],
-        "one-hot labels [B, T, V], or int32 ids [B, T]",
-      );
-    }
-    checkDType(where, "weights", weights, "float32");
-    checkShape(where, "weights", weights, [B, T], "[B, T]");
-    await checkValues(where, ctx, x, labels, weights, V);
-    return { B, T };
-  }
-
-  /** Uploads host inputs into pooled buffers for the length of one forward, and runs it. */
-  async #run(
-    x: Tensor,
-    labels: Tensor,
-    weights: Tensor,
-    output: ForwardArgs["output"],
-  ): Promise<void> {
-    const ctx = this.#ctx!;
-    const uploads: GPUBuffer[] = [];
-    const bufferOf = (t: Tensor): GPUBuffer => {
-      const resident = t.gpuBuffer(ctx);
-      if (resident) return resident;
-      const host = t.hostData!;
-      const b = ctx.pool.acquire(host.byteLength);
-      ctx.device.queue.writeBuffer(b, 0, host as ArrayBufferView<ArrayBuffer>);
-      uploads.push(b);
-      return b;
-    };
+    const inp = await prepareHeadInputs(
+      `${WHERE}.${method}`,
+      ctx,
+      this.#inputSize!,
+      V,
+      x,
+      labels,
+      weights,
+      undefined,
+      true,
+    );
+    const { batch: B, time: T } = inp;
+    const shape = kind === "logits" ? [B, T, V] : [B, T];
+    const out = ctx.pool.acquire(shape.reduce((a, b) => a * b, 1) * 4);
     try {
       await runForward(ctx, {
-        batch: x.shape[0],
-        time: x.shape[1],
+        batch: B,
+        time: T,
         inputSize: this.#inputSize!,
         size: this.size,
-        vocabSize: this.vocabSize,
+        vocabSize: V,
         attnChunks: this.attnChunks,
         epsilon: this.epsilon,
         fixedNormalizer: this.normalizer === "batch" ? undefined : this.normalizer,
-        x: bufferOf(x),
-        labels: bufferOf(labels),
-        labelsAreIds: labels.dtype === "int32",
-        weights: bufferOf(weights),
-        params: this.#buffers!,
-        output,
+        x: inp.x,
+        labels: inp.labels,
+        labelsAreIds: inp.labelsAreIds,
+        weights: inp.weights,
+        params: buffers,
+        output: { kind, buffer: out },
       });
+    } catch (e) {
+      ctx.pool.release(out);
+      throw e;
     } finally {
-      for (const b of uploads) ctx.pool.release(b);
+      for (const b of inp.uploads) ctx.pool.release(b);
     }
+    return ownedGPUTensor(ctx, out, shape, "float32");
   }
 
   /**
@@ -561,84 +502,4 @@ async function readBuffer(
   return new Float32Array(
     await readBytes(ctx, buffer, length * 4, "FWLBlock.getParams"),
   );
-}
-
-/**
- * Checks values: x and weights finite, weights ≥ 0, ids in [0, V) where the weight is
- * non-zero, one-hot labels finite. Host data is checked on the host; GPU-resident
- * tensors on the GPU (only the first offending index comes back).
- */
-async function checkValues(
-  where: string,
-  ctx: GPUContext,
-  x: Tensor,
-  labels: Tensor,
-  weights: Tensor,
-  vocabSize: number,
-): Promise<void> {
-  const w = weights.hostData;
-  if (w) checkWeights(where, "weights", w);
-  const xs = x.hostData;
-  if (xs) checkFinite(where, "x", xs);
-  const l = labels.hostData;
-  if (l && labels.dtype === "float32") checkFinite(where, "labels", l);
-  if (l && w && labels.dtype === "int32") checkIds(where, "labels", l, w, vocabSize);
-
-  const checks: { name: string; check: GPUCheck; expected: string }[] = [];
-  const gpu = (t: Tensor) => t.gpuBuffer(ctx);
-  // Small tensors are uploaded for the check when their partner lives on the GPU.
-  const uploads: GPUBuffer[] = [];
-  const bufferOf = (t: Tensor) => {
-    const resident = gpu(t);
-    if (resident) return resident;
-    const b = ctx.pool.acquire(t.size * 4);
-    ctx.device.queue.writeBuffer(b, 0, t.hostData as ArrayBufferView<ArrayBuffer>);
-    uploads.push(b);
-    return b;
-  };
-  if (!xs) {
-    checks.push({
-      name: "x",
-      expected: "finite values",
-      check: { kind: "finite", data: gpu(x)!, count: x.size },
-    });
-  }
-  if (!w) {
-    checks.push({
-      name: "weights",
-      expected: "finite weights ≥ 0",
-      check: { kind: "weights", data: gpu(weights)!, count: weights.size },
-    });
-  }
-  if (labels.dtype === "float32" && !l) {
-    checks.push({
-      name: "labels",
-      expected: "finite values",
-      check: { kind: "finite", data: gpu(labels)!, count: labels.size },
-    });
-  }
-  if (labels.dtype === "int32" && (!l || !w)) {
-    checks.push({
-      name: "labels",
-      expected: `token ids in [0, ${vocabSize}) where the weight is non-zero`,
-      check: {
-        kind: "ids",
-        data: bufferOf(labels),
-        count: labels.size,
-        weights: bufferOf(weights),
-        vocab: vocabSize,
-      },
-    });
-  }
-  try {
-    const found = await runGPUChecks(ctx, checks.map((c) => c.check));
-    found.forEach((index, i) => {
-      if (index !== undefined) {
-        const c = checks[i];
-        throw new FWLInputError(where, c.name, c.expected, `a violation at flat index ${index}`);
-      }
-    });
-  } finally {
-    for (const b of uploads) ctx.pool.release(b);
-  }
 }

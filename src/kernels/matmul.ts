@@ -23,8 +23,12 @@ function dotFriendly(s: MatmulSpec): boolean {
   const { a, b } = s;
   const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
   return a.col === 1 && b.row === 1 && s.k % 4 === 0 && !clipsK &&
-    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) => v >= 0 && v % 4 === 0) &&
-    [b.col, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) => v >= 0 && v % 4 === 0);
+    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) =>
+      v >= 0 && v % 4 === 0
+    ) &&
+    [b.col, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
+      v >= 0 && v % 4 === 0
+    );
 }
 
 /** Whether B's layout allows vec4 loads: unit column stride, everything else a multiple of 4. */
@@ -32,7 +36,9 @@ function vec4Friendly(s: MatmulSpec): boolean {
   const b = s.b;
   const clipsN = ((s.clip?.mask ?? 0) & 2) !== 0;
   return b.col === 1 && s.n % 4 === 0 && !clipsN &&
-    [b.row, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) => v >= 0 && v % 4 === 0);
+    [b.row, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
+      v >= 0 && v % 4 === 0
+    );
 }
 
 /** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at

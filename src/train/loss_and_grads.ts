@@ -22,7 +22,7 @@ import {
   readGradBuffers,
   releaseGradBuffers,
 } from "./grad_buffers.ts";
-import { prepareTrainInputs } from "./inputs.ts";
+import { prepareHeadInputs } from "../fwl/inputs.ts";
 import { recordOuterBackward } from "./outer_backward.ts";
 
 /** Options of {@linkcode lossAndGrads}. */
@@ -158,7 +158,7 @@ export async function lossAndGradsGPU(
     : checkGradBuffers(WHERE, block, options.gradBuffers);
   const D = block.inputSize!;
   const V = block.vocabSize;
-  const inp = await prepareTrainInputs(
+  const inp = await prepareHeadInputs(
     WHERE,
     ctx,
     D,

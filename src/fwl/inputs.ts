@@ -1,7 +1,7 @@
 /**
- * Validation and upload of the inputs of a gradient call: the same checks as
- * `FWLBlock.forward` (shapes, dtypes, finite values, weights ≥ 0, ids in range where the
- * weight is non-zero), plus the optional upstream gradient of the logits.
+ * Validation and upload of the inputs of the FWL head (forward, score, gradients):
+ * shapes, dtypes, finite values, weights ≥ 0, ids in range where the weight is non-zero,
+ * and the optional upstream gradient of the logits.
  *
  * @module
  */
@@ -17,10 +17,10 @@ import {
   checkShape,
   checkTensor,
   checkWeights,
-} from "../fwl/validate.ts";
+} from "./validate.ts";
 
-/** Checked inputs, as GPU buffers. */
-export interface TrainInputs {
+/** Checked inputs of the head, as GPU buffers. */
+export interface HeadInputs {
   batch: number;
   time: number;
   x: GPUBuffer;
@@ -41,11 +41,11 @@ export interface TrainInputs {
  *
  * @example
  * ```ts ignore
- * const inp = await prepareTrainInputs("lossAndGrads", ctx, 8, 50, x, ids, w, undefined, true);
+ * const inp = await prepareHeadInputs("lossAndGrads", ctx, 8, 50, x, ids, w, undefined, true);
  * try { ... } finally { for (const b of inp.uploads) ctx.pool.release(b); }
  * ```
  */
-export async function prepareTrainInputs(
+export async function prepareHeadInputs(
   where: string,
   ctx: GPUContext,
   inputSize: number,
@@ -55,7 +55,7 @@ export async function prepareTrainInputs(
   weights: Tensor,
   upstream: Tensor | undefined,
   checkValues: boolean,
-): Promise<TrainInputs> {
+): Promise<HeadInputs> {
   const D = inputSize;
   const V = vocabSize;
   checkTensor(where, "x", x);
