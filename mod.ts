@@ -15,7 +15,7 @@
  * @module
  */
 
-export { FWLBlock, type FWLBlockOptions } from "./src/fwl/block.ts";
+export { FWLBlock, type FWLBlockOptions, type HeadCallOptions } from "./src/fwl/block.ts";
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
 export {
   greedy,

@@ -473,3 +473,29 @@ Deno.test("score: per-position cross-entropy of the fast logits, no [B, T, V] bu
   assertClose(new Float32Array(await readBytes(ctx, nll, B * T * 4)), want, TOL, "nll tiled");
   for (const b of [xb, lb, wb, nll]) ctx.pool.release(b);
 });
+
+Deno.test("fastWeights: false runs the plain head (the slow logits)", async () => {
+  const shape = { B: 2, T: 9, D: 5, size: 3, V: 11, C: 2 };
+  const { B, T, D, size, V, C } = shape;
+  const c = randomCase(shape, 81);
+  using block = new FWLBlock(size, V, C);
+  await block.build(D);
+  await block.setParams(c.params);
+  const x = tensor(c.x, [B, T, D]), ids = tensor(c.ids, [B, T]), w = tensor(c.weights, [B, T]);
+  const slow = referenceSlowForward(c.ref).logits;
+  const plain = await (await block.forward(x, ids, w, { fastWeights: false })).read();
+  assertClose(plain, slow, TOL, "plain head");
+  const { nll } = await block.score(x, ids, w, { fastWeights: false });
+  for (let i = 0; i < B * T; i++) {
+    if (c.weights[i] === 0) continue;
+    const row = slow.subarray(i * V, (i + 1) * V);
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+    assertClose([nll[i]], [lse - row[c.ids[i]]], TOL, `plain nll ${i}`);
+  }
+  await assertRejects(
+    () => block.forward(x, ids, w, { fastWeights: 1 as unknown as boolean }),
+    FWLInputError,
+    "fastWeights",
+  );
+});

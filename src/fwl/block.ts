@@ -40,6 +40,27 @@ export interface FWLBlockOptions {
 
 const WHERE = "FWLBlock";
 
+/** Options of {@linkcode FWLBlock.forward} and {@linkcode FWLBlock.score}. */
+export interface HeadCallOptions {
+  /**
+   * `false` runs the plain head — the same slow weights with no fast-weight update
+   * (dense, squared ReLU, dense, layer norm, unembedding) — for baselines and to measure
+   * the FWL's overhead. Default `true`.
+   */
+  fastWeights?: boolean;
+}
+
+function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean {
+  if (options === null || typeof options !== "object") {
+    throw new FWLInputError(where, "options", "an object", describeValue(options));
+  }
+  const { fastWeights = true } = options;
+  if (typeof fastWeights !== "boolean") {
+    throw new FWLInputError(where, "options.fastWeights", "a boolean", describeValue(fastWeights));
+  }
+  return fastWeights;
+}
+
 const BUFFER_OF: Record<
   Exclude<ParamName, typeof STEP_NAMES[number]>,
   keyof ParamBuffers
@@ -294,8 +315,11 @@ export class FWLBlock {
     x: Tensor,
     labels: Tensor,
     weights: Tensor,
+    options: HeadCallOptions = {},
   ): Promise<Tensor<"float32">> {
-    return await this.#run("forward", x, labels, weights, "logits") as Tensor<"float32">;
+    return await this.#run("forward", x, labels, weights, "logits", options) as Tensor<
+      "float32"
+    >;
   }
 
   /**
@@ -313,8 +337,11 @@ export class FWLBlock {
     x: Tensor,
     labels: Tensor,
     weights: Tensor,
+    options: HeadCallOptions = {},
   ): Promise<{ loss: number; nll: Float32Array }> {
-    using nllTensor = await this.#run("score", x, labels, weights, "nll") as Tensor<"float32">;
+    using nllTensor = await this.#run("score", x, labels, weights, "nll", options) as Tensor<
+      "float32"
+    >;
     const nll = await nllTensor.read();
     const w = weights.hostData ?? await weights.read();
     let total = 0, weight = 0;
@@ -336,8 +363,10 @@ export class FWLBlock {
     labels: Tensor,
     weights: Tensor,
     kind: "logits" | "nll",
+    options: HeadCallOptions,
   ): Promise<Tensor> {
     const { ctx, buffers } = this.#state(method);
+    const fastWeights = checkHeadCallOptions(`${WHERE}.${method}`, options);
     const V = this.vocabSize;
     const inp = await prepareHeadInputs(
       `${WHERE}.${method}`,
@@ -369,6 +398,7 @@ export class FWLBlock {
         weights: inp.weights,
         params: buffers,
         output: { kind, buffer: out },
+        plain: !fastWeights,
       });
     } catch (e) {
       ctx.pool.release(out);

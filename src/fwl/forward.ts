@@ -62,6 +62,8 @@ export interface ForwardArgs {
    * cross-entropy `[batch·time]` of the fast logits (tile by tile: no `[B, T, V]` buffer).
    */
   output: { kind: "logits"; buffer: GPUBuffer } | { kind: "nll"; buffer: GPUBuffer };
+  /** The plain head: the slow forward only (dense, squared ReLU, dense, layer norm, unembedding). */
+  plain?: boolean;
   /** Byte budgets of the slow-logit tile and of one output-logit tile (tests shrink them). */
   tileBytes?: { slow: number; output: number };
 }
@@ -161,108 +163,112 @@ export async function runForward(
   );
   const z = buf(slowRows * V);
   const labelsWhole = f.labelsAreIds || M * V * 4 <= maxBinding;
-  for (let r0 = 0; r0 < M; r0 += slowRows) {
-    const rows = Math.min(slowRows, M - r0);
-    matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-    softmaxXentGrad(rec, {
-      z,
-      labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
-      labelsAreIds: f.labelsAreIds,
-      weights: f.weights,
-      norm,
-      rows,
-      vocab: V,
-      rowOffset: r0,
-      labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
+  // The plain head (fast weights off) stops at the slow layer norm.
+  let head = n;
+  if (!f.plain) {
+    for (let r0 = 0; r0 < M; r0 += slowRows) {
+      const rows = Math.min(slowRows, M - r0);
+      matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      softmaxXentGrad(rec, {
+        z,
+        labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
+        labelsAreIds: f.labelsAreIds,
+        weights: f.weights,
+        norm,
+        rows,
+        vocab: V,
+        rowOffset: r0,
+        labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
+      });
+      matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+    }
+    layerNormBackward(rec, {
+      gN: gn,
+      nhat,
+      rstd,
+      scale: p.scale,
+      gX: gh2,
+      gScale: gnNhat,
+      rows: M,
+      width: S,
     });
-    matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+    matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
+
+    // Fast forward: each layer's slow output minus its step times the update.
+    const f1 = buf(M * H), fa = buf(M * H), f2 = buf(M * S);
+    const scaleT = buf(M * S), biasT = buf(M * S), nf = buf(M * S);
+    const seq = {
+      batch: f.batch,
+      time: f.time,
+      chunks: f.attnChunks,
+      maxScratchBytes: maxBinding,
+    };
+    rec.copy(h1, 0, f1, 0, M * H * 4);
+    chunkAttention(rec, {
+      ...seq,
+      q: f.x,
+      k: f.x,
+      v: gh1,
+      out: f1,
+      dq: D,
+      dv: H,
+      steps: p.steps,
+      stepIndex: 0,
+      scale: -1,
+    });
+    cumsumUpdate(rec, {
+      u: gh1,
+      out: f1,
+      steps: p.steps,
+      stepIndex: 1,
+      batch: f.batch,
+      time: f.time,
+      width: H,
+      sqreluAux: fa,
+    });
+    matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
+    chunkAttention(rec, {
+      ...seq,
+      q: fa,
+      k: a,
+      v: gh2,
+      out: f2,
+      dq: H,
+      dv: S,
+      steps: p.steps,
+      stepIndex: 2,
+      scale: -1,
+    });
+    const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
+    cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
+    cumsumUpdate(rec, {
+      ...cumsum,
+      u: gnNhat,
+      out: scaleT,
+      stepIndex: 4,
+      broadcastBase: p.scale,
+    });
+    cumsumUpdate(rec, {
+      ...cumsum,
+      u: gn,
+      out: biasT,
+      stepIndex: 5,
+      broadcastBase: p.bias,
+    });
+    layerNorm(rec, {
+      x: f2,
+      scale: scaleT,
+      bias: biasT,
+      out: nf,
+      nhat,
+      rstd,
+      rows: M,
+      width: S,
+      perRowAffine: true,
+      eps: f.epsilon,
+    });
+    head = nf;
   }
-  layerNormBackward(rec, {
-    gN: gn,
-    nhat,
-    rstd,
-    scale: p.scale,
-    gX: gh2,
-    gScale: gnNhat,
-    rows: M,
-    width: S,
-  });
-  matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
-
-  // Fast forward: each layer's slow output minus its step times the update.
-  const f1 = buf(M * H), fa = buf(M * H), f2 = buf(M * S);
-  const scaleT = buf(M * S), biasT = buf(M * S), nf = buf(M * S);
-  const seq = {
-    batch: f.batch,
-    time: f.time,
-    chunks: f.attnChunks,
-    maxScratchBytes: maxBinding,
-  };
-  rec.copy(h1, 0, f1, 0, M * H * 4);
-  chunkAttention(rec, {
-    ...seq,
-    q: f.x,
-    k: f.x,
-    v: gh1,
-    out: f1,
-    dq: D,
-    dv: H,
-    steps: p.steps,
-    stepIndex: 0,
-    scale: -1,
-  });
-  cumsumUpdate(rec, {
-    u: gh1,
-    out: f1,
-    steps: p.steps,
-    stepIndex: 1,
-    batch: f.batch,
-    time: f.time,
-    width: H,
-    sqreluAux: fa,
-  });
-  matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
-  chunkAttention(rec, {
-    ...seq,
-    q: fa,
-    k: a,
-    v: gh2,
-    out: f2,
-    dq: H,
-    dv: S,
-    steps: p.steps,
-    stepIndex: 2,
-    scale: -1,
-  });
-  const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
-  cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
-  cumsumUpdate(rec, {
-    ...cumsum,
-    u: gnNhat,
-    out: scaleT,
-    stepIndex: 4,
-    broadcastBase: p.scale,
-  });
-  cumsumUpdate(rec, {
-    ...cumsum,
-    u: gn,
-    out: biasT,
-    stepIndex: 5,
-    broadcastBase: p.bias,
-  });
-  layerNorm(rec, {
-    x: f2,
-    scale: scaleT,
-    bias: biasT,
-    out: nf,
-    nhat,
-    rstd,
-    rows: M,
-    width: S,
-    perRowAffine: true,
-    eps: f.epsilon,
-  });
-
   if (f.output.kind === "logits") {
     // Fast logits, in row tiles when they exceed one binding.
     const logits = f.output.buffer;
@@ -270,13 +276,13 @@ export async function runForward(
     for (let r0 = 0; r0 < M; r0 += outRows) {
       const rows = Math.min(outRows, M - r0);
       const out = outRows === M ? logits : rowRange(logits, r0, rows, V);
-      matmulNN(rec, nf, p.ku, out, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      matmulNN(rec, head, p.ku, out, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
     }
   } else {
     // Loss only: the fast logits go through the slow-logit tile, never all at once.
     for (let r0 = 0; r0 < M; r0 += slowRows) {
       const rows = Math.min(slowRows, M - r0);
-      matmulNN(rec, nf, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      matmulNN(rec, head, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
       xentLoss(rec, {
         z,
         labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
