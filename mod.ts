@@ -101,3 +101,18 @@ export {
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./src/train/checkpoint.ts";
+export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
+export {
+  TransformerBody,
+  type TransformerBodyOptions,
+  TransformerState,
+} from "./src/bodies/transformer.ts";
+export {
+  blockParamName,
+  initTransformerParams,
+  TRANSFORMER_BLOCK_PARAMS,
+  TRANSFORMER_EPSILON,
+  type TransformerBlockParam,
+  type TransformerDims,
+  transformerParamShapes,
+} from "./src/bodies/transformer_params.ts";

@@ -34,3 +34,10 @@ export {
 } from "./fast_forward.ts";
 export { referenceDefinition } from "./definition.ts";
 export { referenceMakeLabels } from "./make_labels.ts";
+export {
+  referenceGelu,
+  referenceGeluGrad,
+  referenceTransformerBackward,
+  type ReferenceTransformerCase,
+  referenceTransformerForward,
+} from "./transformer.ts";

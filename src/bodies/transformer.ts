@@ -1,0 +1,1038 @@
+/**
+ * `TransformerBody`: a small causal transformer on WebGPU behind the
+ * {@linkcode ModelBody} plug — token and learned position embeddings, pre-layer-norm
+ * blocks (multi-head causal softmax attention, GELU MLP), a final layer norm — with a
+ * backward for every part and a key/value cache for generation one position at a time.
+ *
+ * @module
+ */
+
+import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { GPUContext } from "../gpu/context.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { type Binding, Recorder } from "../gpu/recorder.ts";
+import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
+import { layerNorm } from "../kernels/rows.ts";
+import { colsum } from "../kernels/train_reductions.ts";
+import { layerNormBackwardInput } from "../kernels/train_rows.ts";
+import {
+  causalSoftmax,
+  causalSoftmaxBackward,
+  embed,
+  gelu,
+  segmentSum,
+} from "../kernels/transformer.ts";
+import { runGPUChecks } from "../kernels/validate.ts";
+import { shapeSize } from "../fwl/params.ts";
+import {
+  checkDType,
+  checkFinite,
+  checkPositiveInteger,
+  checkShape,
+  checkTensor,
+} from "../fwl/validate.ts";
+import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
+import {
+  blockParamName,
+  initTransformerParams,
+  TRANSFORMER_EPSILON,
+  type TransformerBlockParam,
+  type TransformerDims,
+  transformerParamShapes,
+} from "./transformer_params.ts";
+
+/** Options of a {@linkcode TransformerBody}. */
+export interface TransformerBodyOptions {
+  /** Vocabulary size `V`. */
+  vocabSize: number;
+  /** Width `D` of the residual stream and of the hidden states. */
+  hiddenSize: number;
+  /** Number of transformer blocks. */
+  layers: number;
+  /** Attention heads per block; `hiddenSize` must be a multiple of it. */
+  heads: number;
+  /** Width of each block's MLP (default `4·hiddenSize`). */
+  mlpSize?: number;
+  /** The longest sequence the body takes (learned positions, key/value cache length). */
+  maxLength: number;
+  /** Seed of the deterministic initialization (default 0). */
+  seed?: number;
+  /** A GPUDevice to run on (default: a shared high-performance device). */
+  device?: GPUDevice;
+}
+
+const WHERE = "TransformerBody";
+
+interface Param {
+  shape: number[];
+  buffer: GPUBuffer;
+  grad: GPUBuffer;
+}
+
+/** What one block's forward keeps for the backward. */
+interface SavedBlock {
+  nhat1: GPUBuffer;
+  rstd1: GPUBuffer;
+  ln1: GPUBuffer;
+  qkv: GPUBuffer;
+  probs: GPUBuffer;
+  attn: GPUBuffer;
+  nhat2: GPUBuffer;
+  rstd2: GPUBuffer;
+  ln2: GPUBuffer;
+  pre: GPUBuffer;
+  act: GPUBuffer;
+}
+
+/** What the last forward keeps for the backward. */
+interface Saved {
+  batch: number;
+  time: number;
+  ids: Int32Array;
+  blocks: SavedBlock[];
+  nhatF: GPUBuffer;
+  rstdF: GPUBuffer;
+  buffers: GPUBuffer[];
+}
+
+/** The key/value cache of a state, per block `[B, maxLength, D]`. */
+interface StateInternals {
+  body: TransformerBody;
+  ctx: GPUContext;
+  keys: GPUBuffer[];
+  values: GPUBuffer[];
+  length: number;
+  disposed: boolean;
+  /** Called once by `dispose()` (the body forgets the state). */
+  onDispose: () => void;
+}
+
+const internals = new WeakMap<TransformerState, StateInternals>();
+
+/**
+ * The generation state of a {@linkcode TransformerBody}: every block's keys and values
+ * of the positions seen so far (`[B, maxLength, hiddenSize]` each), and how many there
+ * are. Made by `body.initState(batchSize)`; `dispose()` frees its GPU memory.
+ *
+ * @example
+ * ```ts ignore
+ * using state = body.initState(2);
+ * const h = await body.step(tensor(new Int32Array([5, 9]), [2]), state);
+ * console.log(state.length); // 1
+ * ```
+ */
+export class TransformerState implements BodyState {
+  /** Number of sequences. */
+  readonly batchSize: number;
+
+  /** Use `body.initState(batchSize)`. */
+  constructor(batchSize: number, inner: StateInternals) {
+    this.batchSize = batchSize;
+    internals.set(this, inner);
+  }
+
+  /** Positions seen so far (the position the next `step` fills). */
+  get length(): number {
+    return internals.get(this)?.length ?? 0;
+  }
+
+  /** Whether `dispose()` was called. */
+  get disposed(): boolean {
+    return internals.get(this)?.disposed ?? true;
+  }
+
+  /** Releases the key/value cache. Idempotent. */
+  dispose(): void {
+    const s = internals.get(this);
+    if (!s || s.disposed) return;
+    s.disposed = true;
+    for (const b of [...s.keys, ...s.values]) s.ctx.pool.release(b);
+    s.keys = [];
+    s.values = [];
+    s.onDispose();
+  }
+
+  /** `using state = body.initState(…)` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/**
+ * A causal transformer body: token ids `[B, T]` in, hidden states `[B, T, hiddenSize]`
+ * out (GPU-resident), through
+ *
+ * ```
+ * x = E_tok[id] + E_pos[t]
+ * per block:  x += Attn(LN1(x))·W_o + b_o;   x += GELU(LN2(x)·W_1 + b_1)·W_2 + b_2
+ * hidden = LN_f(x)
+ * ```
+ *
+ * with multi-head causal softmax attention (`qkv = LN1(x)·W_qkv + b_qkv`, scale
+ * `1/√(D/heads)`). `backward` writes the gradient of every parameter; `initState` and
+ * `step` generate one position at a time from a key/value cache, at a cost that grows
+ * with the position only through the attention over the cached keys. Sequences longer
+ * than `maxLength` are refused with a typed error.
+ *
+ * @example
+ * ```ts ignore
+ * import { tensor, TransformerBody } from "@x/fwl";
+ * const body = await TransformerBody.create({
+ *   vocabSize: 200, hiddenSize: 64, layers: 2, heads: 2, maxLength: 128, seed: 1,
+ * });
+ * using hidden = await body.forward(tensor(new Int32Array(2 * 16).fill(3), [2, 16]));
+ * console.log(hidden.shape); // [2, 16, 64]
+ * await body.backward(tensor(new Float32Array(2 * 16 * 64).fill(0.01), [2, 16, 64]));
+ * for (const p of body.parameters()) console.log(p.name, p.shape);
+ * ```
+ */
+export class TransformerBody implements ModelBody {
+  /** Vocabulary size `V`. */
+  readonly vocabSize: number;
+  /** Width `D` of the hidden states. */
+  readonly hiddenSize: number;
+  /** Number of transformer blocks. */
+  readonly layers: number;
+  /** Attention heads per block. */
+  readonly heads: number;
+  /** Width of each block's MLP. */
+  readonly mlpSize: number;
+  /** The longest sequence the body takes. */
+  readonly maxLength: number;
+  /** Initialization seed. */
+  readonly seed: number;
+  readonly #device: GPUDevice | undefined;
+  #ctx: GPUContext | undefined;
+  #params: Map<string, Param> | undefined;
+  #saved: Saved | undefined;
+  readonly #states = new Set<TransformerState>();
+  #disposed = false;
+
+  /** Checks the options and creates an unbuilt body; `build()` allocates its parameters. */
+  constructor(options: TransformerBodyOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
+    }
+    const o = options;
+    this.vocabSize = checkPositiveInteger(WHERE, "options.vocabSize", o.vocabSize);
+    this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", o.hiddenSize);
+    this.layers = checkPositiveInteger(WHERE, "options.layers", o.layers);
+    this.heads = checkPositiveInteger(WHERE, "options.heads", o.heads);
+    if (this.hiddenSize % this.heads !== 0) {
+      throw new FWLInputError(
+        WHERE,
+        "options.heads",
+        `a divisor of hiddenSize = ${this.hiddenSize}`,
+        `${this.heads}`,
+      );
+    }
+    this.mlpSize = o.mlpSize === undefined
+      ? 4 * this.hiddenSize
+      : checkPositiveInteger(WHERE, "options.mlpSize", o.mlpSize);
+    this.maxLength = checkPositiveInteger(WHERE, "options.maxLength", o.maxLength);
+    const seed = o.seed ?? 0;
+    if (!(typeof seed === "number" && Number.isInteger(seed))) {
+      throw new FWLInputError(WHERE, "options.seed", "an integer", describeValue(seed));
+    }
+    this.seed = seed;
+    if (o.device !== undefined && !(o.device instanceof GPUDevice)) {
+      throw new FWLInputError(WHERE, "options.device", "a GPUDevice", describeValue(o.device));
+    }
+    this.#device = o.device;
+  }
+
+  /**
+   * A built body (parameters allocated and initialized on the GPU).
+   *
+   * @example
+   * ```ts ignore
+   * const body = await TransformerBody.create({
+   *   vocabSize: 100, hiddenSize: 32, layers: 1, heads: 4, maxLength: 64,
+   * });
+   * ```
+   */
+  static async create(options: TransformerBodyOptions): Promise<TransformerBody> {
+    const body = new TransformerBody(options);
+    await body.build();
+    return body;
+  }
+
+  /** The sizes that fix every parameter shape. */
+  get dims(): TransformerDims {
+    return {
+      vocabSize: this.vocabSize,
+      hiddenSize: this.hiddenSize,
+      layers: this.layers,
+      heads: this.heads,
+      mlpSize: this.mlpSize,
+      maxLength: this.maxLength,
+    };
+  }
+
+  /** Whether the parameters are allocated. */
+  get built(): boolean {
+    return this.#params !== undefined;
+  }
+
+  /** The GPU context (needs `build`). */
+  get context(): GPUContext {
+    return this.#state("context").ctx;
+  }
+
+  /**
+   * Allocates the parameters and their (zeroed) gradients on the GPU and initializes the
+   * parameters from `seed` (see `initTransformerParams`). Once: building a built body
+   * does nothing, so the buffers handed out by {@linkcode parameters} stay valid.
+   */
+  async build(): Promise<void> {
+    if (this.#disposed) throw new FWLStateError(`${WHERE}.build: the body was disposed`);
+    if (this.#params) return;
+    const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
+    if (this.#params) return;
+    this.#allocate(ctx);
+    await ctx.device.queue.onSubmittedWorkDone();
+    ctx.check(`${WHERE}.build`);
+  }
+
+  /** Every parameter's shape, by name, in the order of {@linkcode parameters}. */
+  get paramShapes(): Record<string, number[]> {
+    return Object.fromEntries(transformerParamShapes(this.dims));
+  }
+
+  /** The trainable parameters and their gradient buffers (needs `build`). */
+  parameters(): BodyParameter[] {
+    const { params } = this.#state("parameters");
+    return [...params].map(([name, p]) => ({
+      name,
+      shape: [...p.shape],
+      buffer: p.buffer,
+      grad: p.grad,
+    }));
+  }
+
+  /**
+   * Replaces every parameter (by name; see {@linkcode paramShapes}). Everything is
+   * checked before anything is written.
+   */
+  async setParams(values: Record<string, Float32Array>): Promise<void> {
+    const where = `${WHERE}.setParams`;
+    const { ctx, params } = this.#state("setParams");
+    if (values === null || typeof values !== "object") {
+      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(values));
+    }
+    for (const name of Object.keys(values)) {
+      if (!params.has(name)) {
+        throw new FWLInputError(where, name, "a parameter name of this body", "an unknown name");
+      }
+    }
+    for (const [name, p] of params) {
+      const v = values[name];
+      if (!(v instanceof Float32Array)) {
+        throw new FWLInputError(
+          where,
+          name,
+          "a Float32Array",
+          v === undefined ? "nothing (missing)" : describeValue(v),
+        );
+      }
+      const length = shapeSize(p.shape);
+      if (v.length !== length) {
+        throw new FWLInputError(
+          where,
+          name,
+          `${length} values (shape [${p.shape.join(", ")}])`,
+          `${v.length}`,
+        );
+      }
+      checkFinite(where, name, v);
+    }
+    this.#upload(ctx, values);
+    await ctx.device.queue.onSubmittedWorkDone();
+    ctx.check(where);
+  }
+
+  /** Reads every parameter back from the GPU, by name. */
+  async getParams(): Promise<Record<string, Float32Array>> {
+    return await this.#read("getParams", "buffer");
+  }
+
+  /** Reads every parameter's gradient (as written by the last `backward`), by name. */
+  async getGrads(): Promise<Record<string, Float32Array>> {
+    return await this.#read("getGrads", "grad");
+  }
+
+  /**
+   * Hidden states `[B, T, hiddenSize]` (a GPU tensor the caller disposes) for token ids
+   * `[B, T]` (int32, each in `[0, vocabSize)`, `T ≤ maxLength`). Keeps what `backward`
+   * needs until the next `forward`.
+   */
+  async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
+    const where = `${WHERE}.forward`;
+    const { ctx, params } = this.#state("forward");
+    checkTensor(where, "tokens", tokens);
+    checkDType(where, "tokens", tokens, "int32");
+    if (tokens.shape.length !== 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        "shape [B, T] with B ≥ 1 and T ≥ 1",
+        `[${tokens.shape.join(", ")}]`,
+      );
+    }
+    const [B, T] = tokens.shape;
+    if (T > this.maxLength) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        `at most maxLength = ${this.maxLength} positions (the body was built for that length)`,
+        `T = ${T}`,
+      );
+    }
+    const ids = Int32Array.from((tokens.hostData ?? await tokens.read()) as Int32Array);
+    this.#checkIds(where, ids);
+    const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T;
+    this.#checkBindings(where, [
+      ["attention scores [B, heads, T, T]", B * H * T * T],
+      ["MLP activations [B, T, mlpSize]", N * M],
+      ["qkv [B, T, 3·hiddenSize]", N * 3 * D],
+    ]);
+
+    // The previous forward's activations go first: peak memory holds one set.
+    this.#releaseSaved();
+    const pool = ctx.pool;
+    const owned: GPUBuffer[] = [];
+    const get = (floats: number) => {
+      const b = pool.acquire(floats * 4);
+      owned.push(b);
+      return b;
+    };
+    const out = pool.acquire(N * D * 4);
+    try {
+      const blocks: SavedBlock[] = [];
+      for (let l = 0; l < this.layers; l++) {
+        blocks.push({
+          nhat1: get(N * D),
+          rstd1: get(N),
+          ln1: get(N * D),
+          qkv: get(N * 3 * D),
+          probs: get(B * H * T * T),
+          attn: get(N * D),
+          nhat2: get(N * D),
+          rstd2: get(N),
+          ln2: get(N * D),
+          pre: get(N * M),
+          act: get(N * M),
+        });
+      }
+      const nhatF = get(N * D), rstdF = get(N);
+      const rec = new Recorder(ctx);
+      const idsBuffer = rec.scratch(N * 4);
+      ctx.device.queue.writeBuffer(idsBuffer, 0, ids);
+      const x = rec.scratch(N * D * 4);
+      const p = (name: string) => params.get(name)!.buffer;
+      embed(rec, {
+        ids: idsBuffer,
+        tokens: p("embedding/tokens"),
+        positions: p("embedding/positions"),
+        out: x,
+        rows: N,
+        width: D,
+        time: T,
+        posBase: 0,
+        vocab: this.vocabSize,
+      });
+      blocks.forEach((s, l) => this.#recordBlock(rec, l, x, s, B, T));
+      layerNorm(rec, {
+        x,
+        scale: p("final_layer_norm/scale"),
+        bias: p("final_layer_norm/bias"),
+        out,
+        nhat: nhatF,
+        rstd: rstdF,
+        rows: N,
+        width: D,
+        perRowAffine: false,
+        eps: TRANSFORMER_EPSILON,
+      });
+      await rec.submit(where);
+      this.#saved = { batch: B, time: T, ids, blocks, nhatF, rstdF, buffers: owned };
+    } catch (e) {
+      for (const b of owned) pool.release(b);
+      pool.release(out);
+      throw e;
+    }
+    return ownedGPUTensor(ctx, out, [B, T, D], "float32");
+  }
+
+  /** Records one block of the parallel forward, updating the residual stream `x` in place. */
+  #recordBlock(
+    rec: Recorder,
+    l: number,
+    x: GPUBuffer,
+    s: SavedBlock,
+    B: number,
+    T: number,
+  ): void {
+    const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T, dh = D / H;
+    const p = this.#blockParam(l);
+    layerNorm(rec, {
+      x,
+      scale: p("layer_norm_1/scale"),
+      bias: p("layer_norm_1/bias"),
+      out: s.ln1,
+      nhat: s.nhat1,
+      rstd: s.rstd1,
+      rows: N,
+      width: D,
+      perRowAffine: false,
+      eps: TRANSFORMER_EPSILON,
+    });
+    matmulNN(rec, s.ln1, p("attention/qkv/kernel"), s.qkv, N, D, 3 * D, {
+      bias: { buffer: p("attention/qkv/bias") },
+    });
+    const heads = { batches: B * H, batchInner: H };
+    const qkvHead = (base: number) => ({ buffer: s.qkv, base, outer: T * 3 * D, inner: dh });
+    const scores = { buffer: s.probs, outer: H * T * T, inner: T * T };
+    // scores = scale · Q Kᵀ, then the causal softmax in place
+    matmul(rec, {
+      m: T,
+      n: T,
+      k: dh,
+      ...heads,
+      a: { ...qkvHead(0), row: 3 * D, col: 1 },
+      b: { ...qkvHead(D), row: 1, col: 3 * D },
+      c: { ...scores, row: T, col: 1 },
+      alpha: 1 / Math.sqrt(dh),
+    });
+    causalSoftmax(rec, s.probs, { rows: B * H * T, width: T, block: T, offset: 0 });
+    // attn = P V, heads side by side
+    matmul(rec, {
+      m: T,
+      n: dh,
+      k: T,
+      ...heads,
+      a: { ...scores, row: T, col: 1 },
+      b: { ...qkvHead(2 * D), row: 3 * D, col: 1 },
+      c: { buffer: s.attn, outer: T * D, inner: dh, row: D, col: 1 },
+    });
+    matmulNN(rec, s.attn, p("attention/out/kernel"), x, N, D, D, {
+      bias: { buffer: p("attention/out/bias") },
+      beta: 1,
+    });
+    layerNorm(rec, {
+      x,
+      scale: p("layer_norm_2/scale"),
+      bias: p("layer_norm_2/bias"),
+      out: s.ln2,
+      nhat: s.nhat2,
+      rstd: s.rstd2,
+      rows: N,
+      width: D,
+      perRowAffine: false,
+      eps: TRANSFORMER_EPSILON,
+    });
+    matmulNN(rec, s.ln2, p("mlp/dense_0/kernel"), s.pre, N, D, M, {
+      bias: { buffer: p("mlp/dense_0/bias") },
+    });
+    gelu(rec, { x: s.pre, g: s.act, count: N * M, mode: "forward" });
+    matmulNN(rec, s.act, p("mlp/dense_1/kernel"), x, N, M, D, {
+      bias: { buffer: p("mlp/dense_1/bias") },
+      beta: 1,
+    });
+  }
+
+  /**
+   * Given dLoss/dHidden `[B, T, hiddenSize]` for the last `forward`, writes (overwrites)
+   * the gradient of every parameter into its `grad` buffer (see {@linkcode parameters},
+   * {@linkcode getGrads}).
+   */
+  async backward(dHidden: Tensor<"float32">): Promise<void> {
+    const where = `${WHERE}.backward`;
+    const { ctx, params } = this.#state("backward");
+    const saved = this.#saved;
+    if (!saved) throw new FWLStateError(`${where}: call forward(tokens) first`);
+    const { batch: B, time: T } = saved;
+    const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T, dh = D / H;
+    const V = this.vocabSize, L = this.maxLength;
+    checkTensor(where, "dHidden", dHidden);
+    checkDType(where, "dHidden", dHidden, "float32");
+    checkShape(where, "dHidden", dHidden, [B, T, D], "dLoss/dHidden of the last forward");
+    const resident = dHidden.gpuBuffer(ctx);
+    if (resident) {
+      const [bad] = await runGPUChecks(ctx, [{ kind: "finite", data: resident, count: N * D }]);
+      if (bad !== undefined) {
+        throw new FWLInputError(where, "dHidden", "finite values", `a non-finite value at ${bad}`);
+      }
+    } else {
+      checkFinite(where, "dHidden", dHidden.hostData!);
+    }
+
+    const rec = new Recorder(ctx);
+    let dh0: Binding;
+    if (resident) {
+      dh0 = resident;
+    } else {
+      dh0 = rec.scratch(N * D * 4);
+      ctx.device.queue.writeBuffer(dh0, 0, dHidden.hostData! as Float32Array<ArrayBuffer>);
+    }
+    // Segments of the embedding gradients: rows of dx grouped by token id and by position.
+    const tokenSegments = segments(saved.ids, V);
+    const positionOffsets = new Uint32Array(L + 1).map((_, t) => Math.min(t, T) * B);
+    const positionIndex = new Uint32Array(N).map((_, k) => (k % B) * T + Math.floor(k / B));
+    const upload = (data: Uint32Array) => {
+      const b = rec.scratch(data.byteLength);
+      ctx.device.queue.writeBuffer(b, 0, data as Uint32Array<ArrayBuffer>);
+      return b;
+    };
+
+    const dx = rec.scratch(N * D * 4);
+    const dLn = rec.scratch(N * D * 4);
+    const dAct = rec.scratch(N * M * 4);
+    const dAttn = rec.scratch(N * D * 4);
+    const dProbs = rec.scratch(B * H * T * T * 4);
+    const dQkv = rec.scratch(N * 3 * D * 4);
+    const grad = (name: string) => params.get(name)!.grad;
+    const param = (name: string) => params.get(name)!.buffer;
+
+    colsum(rec, { a: dh0, b: saved.nhatF, rows: N, width: D, out: grad("final_layer_norm/scale") });
+    colsum(rec, { a: dh0, rows: N, width: D, out: grad("final_layer_norm/bias") });
+    layerNormBackwardInput(rec, {
+      g: dh0,
+      scale: param("final_layer_norm/scale"),
+      nhat: saved.nhatF,
+      rstd: saved.rstdF,
+      out: dx,
+      rows: N,
+      width: D,
+    });
+    for (let l = this.layers - 1; l >= 0; l--) {
+      const s = saved.blocks[l];
+      const p = this.#blockParam(l);
+      const g = (name: TransformerBlockParam) => grad(blockParamName(l, name));
+      // MLP: x += GELU(LN2(x)·W1 + b1)·W2 + b2
+      colsum(rec, { a: dx, rows: N, width: D, out: g("mlp/dense_1/bias") });
+      weightGrad(rec, s.act, dx, g("mlp/dense_1/kernel"), N, M, D);
+      matmulNT(rec, dx, p("mlp/dense_1/kernel"), dAct, N, D, M);
+      gelu(rec, { x: s.pre, g: dAct, count: N * M, mode: "backward" });
+      colsum(rec, { a: dAct, rows: N, width: M, out: g("mlp/dense_0/bias") });
+      weightGrad(rec, s.ln2, dAct, g("mlp/dense_0/kernel"), N, D, M);
+      matmulNT(rec, dAct, p("mlp/dense_0/kernel"), dLn, N, M, D);
+      this.#layerNormBackward(rec, dLn, dx, s.nhat2, s.rstd2, p("layer_norm_2/scale"), {
+        scale: g("layer_norm_2/scale"),
+        bias: g("layer_norm_2/bias"),
+      }, N);
+      // attention: x += Attn(LN1(x))·Wo + bo
+      colsum(rec, { a: dx, rows: N, width: D, out: g("attention/out/bias") });
+      weightGrad(rec, s.attn, dx, g("attention/out/kernel"), N, D, D);
+      matmulNT(rec, dx, p("attention/out/kernel"), dAttn, N, D, D);
+      const heads = { batches: B * H, batchInner: H };
+      const qkvHead = (base: number) => ({ buffer: s.qkv, base, outer: T * 3 * D, inner: dh });
+      const dQkvHead = (base: number) => ({
+        buffer: dQkv,
+        base,
+        outer: T * 3 * D,
+        inner: dh,
+        row: 3 * D,
+        col: 1,
+      });
+      const dAttnHead = { buffer: dAttn, outer: T * D, inner: dh, row: D, col: 1 };
+      const scores = (buffer: GPUBuffer) => ({ buffer, outer: H * T * T, inner: T * T });
+      // dP = dAttn Vᵀ;  dV = Pᵀ dAttn
+      matmul(rec, {
+        m: T,
+        n: T,
+        k: dh,
+        ...heads,
+        a: dAttnHead,
+        b: { ...qkvHead(2 * D), row: 1, col: 3 * D },
+        c: { ...scores(dProbs), row: T, col: 1 },
+      });
+      matmul(rec, {
+        m: T,
+        n: dh,
+        k: T,
+        ...heads,
+        a: { ...scores(s.probs), row: 1, col: T },
+        b: dAttnHead,
+        c: dQkvHead(2 * D),
+      });
+      causalSoftmaxBackward(rec, s.probs, dProbs, {
+        rows: B * H * T,
+        width: T,
+        block: T,
+        offset: 0,
+      });
+      // dQ = scale · dS K;  dK = scale · dSᵀ Q
+      const scale = 1 / Math.sqrt(dh);
+      matmul(rec, {
+        m: T,
+        n: dh,
+        k: T,
+        ...heads,
+        a: { ...scores(dProbs), row: T, col: 1 },
+        b: { ...qkvHead(D), row: 3 * D, col: 1 },
+        c: dQkvHead(0),
+        alpha: scale,
+      });
+      matmul(rec, {
+        m: T,
+        n: dh,
+        k: T,
+        ...heads,
+        a: { ...scores(dProbs), row: 1, col: T },
+        b: { ...qkvHead(0), row: 3 * D, col: 1 },
+        c: dQkvHead(D),
+        alpha: scale,
+      });
+      colsum(rec, { a: dQkv, rows: N, width: 3 * D, out: g("attention/qkv/bias") });
+      weightGrad(rec, s.ln1, dQkv, g("attention/qkv/kernel"), N, D, 3 * D);
+      matmulNT(rec, dQkv, p("attention/qkv/kernel"), dLn, N, 3 * D, D);
+      this.#layerNormBackward(rec, dLn, dx, s.nhat1, s.rstd1, p("layer_norm_1/scale"), {
+        scale: g("layer_norm_1/scale"),
+        bias: g("layer_norm_1/bias"),
+      }, N);
+    }
+    segmentSum(rec, {
+      offsets: upload(tokenSegments.offsets),
+      index: upload(tokenSegments.index),
+      src: dx,
+      out: grad("embedding/tokens"),
+      segments: V,
+      width: D,
+    });
+    segmentSum(rec, {
+      offsets: upload(positionOffsets),
+      index: upload(positionIndex),
+      src: dx,
+      out: grad("embedding/positions"),
+      segments: L,
+      width: D,
+    });
+    await rec.submit(where);
+  }
+
+  /** Scale and bias gradients of a layer norm, and `dx += LNᵀ(g ⊙ scale)`. */
+  #layerNormBackward(
+    rec: Recorder,
+    g: GPUBuffer,
+    dx: GPUBuffer,
+    nhat: GPUBuffer,
+    rstd: GPUBuffer,
+    scale: GPUBuffer,
+    grads: { scale: GPUBuffer; bias: GPUBuffer },
+    rows: number,
+  ): void {
+    const D = this.hiddenSize;
+    colsum(rec, { a: g, b: nhat, rows, width: D, out: grads.scale });
+    colsum(rec, { a: g, rows, width: D, out: grads.bias });
+    layerNormBackwardInput(rec, {
+      g,
+      scale,
+      nhat,
+      rstd,
+      out: dx,
+      rows,
+      width: D,
+      accumulate: true,
+    });
+  }
+
+  /**
+   * A fresh generation state for `batchSize` sequences: an empty key/value cache of
+   * `maxLength` positions per block (needs `build`).
+   */
+  initState(batchSize: number): TransformerState {
+    const where = `${WHERE}.initState`;
+    const { ctx } = this.#state("initState");
+    checkPositiveInteger(where, "batchSize", batchSize);
+    const floats = batchSize * this.maxLength * this.hiddenSize;
+    this.#checkBindings(where, [["key/value cache [B, maxLength, hiddenSize]", floats]]);
+    const alloc = () => Array.from({ length: this.layers }, () => ctx.pool.acquire(floats * 4));
+    const state: TransformerState = new TransformerState(batchSize, {
+      body: this,
+      ctx,
+      keys: alloc(),
+      values: alloc(),
+      length: 0,
+      disposed: false,
+      onDispose: () => this.#states.delete(state),
+    });
+    this.#states.add(state);
+    return state;
+  }
+
+  /**
+   * Hidden states `[B, hiddenSize]` (a GPU tensor the caller disposes) of one token per
+   * sequence (`[B]` int32) at the state's next position, attending to the cached keys
+   * and values; advances the state. Past `maxLength` positions it throws an
+   * {@linkcode FWLStateError}.
+   */
+  async step(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">> {
+    const where = `${WHERE}.step`;
+    const { ctx, params } = this.#state("step");
+    const st = state instanceof TransformerState ? internals.get(state) : undefined;
+    if (!st || st.body !== this) {
+      throw new FWLInputError(
+        where,
+        "state",
+        "a state made by this body's initState",
+        describeValue(state),
+      );
+    }
+    if (st.disposed) throw new FWLStateError(`${where}: the state was disposed`);
+    const B = (state as TransformerState).batchSize;
+    checkTensor(where, "tokens", tokens);
+    checkDType(where, "tokens", tokens, "int32");
+    checkShape(where, "tokens", tokens, [B], "one token id per sequence of the state");
+    const pos = st.length;
+    if (pos >= this.maxLength) {
+      throw new FWLStateError(
+        `${where}: the state already holds maxLength = ${this.maxLength} positions, the ` +
+          `most the body was built for; start a new state or build a body with a larger maxLength`,
+      );
+    }
+    const ids = Int32Array.from((tokens.hostData ?? await tokens.read()) as Int32Array);
+    this.#checkIds(where, ids);
+    const D = this.hiddenSize, H = this.heads, M = this.mlpSize, dh = D / H, L = this.maxLength;
+    const K = pos + 1;
+    const rec = new Recorder(ctx);
+    const idsBuffer = rec.scratch(B * 4);
+    ctx.device.queue.writeBuffer(idsBuffer, 0, ids);
+    const x = rec.scratch(B * D * 4);
+    const ln = rec.scratch(B * D * 4);
+    const nhat = rec.scratch(B * D * 4);
+    const rstd = rec.scratch(B * 4);
+    const q = rec.scratch(B * D * 4);
+    const scores = rec.scratch(B * H * K * 4);
+    const attn = rec.scratch(B * D * 4);
+    const pre = rec.scratch(B * M * 4);
+    const act = rec.scratch(B * M * 4);
+    const param = (name: string) => params.get(name)!.buffer;
+    embed(rec, {
+      ids: idsBuffer,
+      tokens: param("embedding/tokens"),
+      positions: param("embedding/positions"),
+      out: x,
+      rows: B,
+      width: D,
+      time: 1,
+      posBase: pos,
+      vocab: this.vocabSize,
+    });
+    const norm = (scale: GPUBuffer, bias: GPUBuffer, out: GPUBuffer) =>
+      layerNorm(rec, {
+        x,
+        scale,
+        bias,
+        out,
+        nhat,
+        rstd,
+        rows: B,
+        width: D,
+        perRowAffine: false,
+        eps: TRANSFORMER_EPSILON,
+      });
+    for (let l = 0; l < this.layers; l++) {
+      const p = this.#blockParam(l);
+      norm(p("layer_norm_1/scale"), p("layer_norm_1/bias"), ln);
+      // q, k, v of this position; k and v go straight into the cache at `pos`
+      const project = (part: number, c: { buffer: GPUBuffer; base: number; row: number }) =>
+        matmul(rec, {
+          m: B,
+          n: D,
+          k: D,
+          a: { buffer: ln, row: D, col: 1 },
+          b: { buffer: p("attention/qkv/kernel"), base: part * D, row: 3 * D, col: 1 },
+          c: { ...c, col: 1 },
+          bias: { buffer: p("attention/qkv/bias"), base: part * D },
+        });
+      project(0, { buffer: q, base: 0, row: D });
+      project(1, { buffer: st.keys[l], base: pos * D, row: L * D });
+      project(2, { buffer: st.values[l], base: pos * D, row: L * D });
+      const heads = { batches: B * H, batchInner: H };
+      const row = { buffer: scores, outer: H * K, inner: K, row: K, col: 1 };
+      matmul(rec, {
+        m: 1,
+        n: K,
+        k: dh,
+        ...heads,
+        a: { buffer: q, outer: D, inner: dh, row: D, col: 1 },
+        b: { buffer: st.keys[l], outer: L * D, inner: dh, row: 1, col: D },
+        c: row,
+        alpha: 1 / Math.sqrt(dh),
+      });
+      causalSoftmax(rec, scores, { rows: B * H, width: K, block: 1, offset: pos });
+      matmul(rec, {
+        m: 1,
+        n: dh,
+        k: K,
+        ...heads,
+        a: row,
+        b: { buffer: st.values[l], outer: L * D, inner: dh, row: D, col: 1 },
+        c: { buffer: attn, outer: D, inner: dh, row: D, col: 1 },
+      });
+      matmulNN(rec, attn, p("attention/out/kernel"), x, B, D, D, {
+        bias: { buffer: p("attention/out/bias") },
+        beta: 1,
+      });
+      norm(p("layer_norm_2/scale"), p("layer_norm_2/bias"), ln);
+      matmulNN(rec, ln, p("mlp/dense_0/kernel"), pre, B, D, M, {
+        bias: { buffer: p("mlp/dense_0/bias") },
+      });
+      gelu(rec, { x: pre, g: act, count: B * M, mode: "forward" });
+      matmulNN(rec, act, p("mlp/dense_1/kernel"), x, B, M, D, {
+        bias: { buffer: p("mlp/dense_1/bias") },
+        beta: 1,
+      });
+    }
+    const out = ctx.pool.acquire(B * D * 4);
+    try {
+      norm(param("final_layer_norm/scale"), param("final_layer_norm/bias"), out);
+      await rec.submit(where);
+    } catch (e) {
+      ctx.pool.release(out);
+      throw e;
+    }
+    st.length = pos + 1;
+    return ownedGPUTensor(ctx, out, [B, D], "float32");
+  }
+
+  /** Releases every GPU buffer of the body, its generation states' too. It can't be used afterwards. */
+  dispose(): void {
+    for (const state of [...this.#states]) state.dispose();
+    this.#releaseSaved();
+    if (this.#params && this.#ctx) {
+      for (const p of this.#params.values()) {
+        this.#ctx.pool.release(p.buffer);
+        this.#ctx.pool.release(p.grad);
+      }
+    }
+    this.#params = undefined;
+    this.#disposed = true;
+  }
+
+  /** `using body = …` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #blockParam(l: number): (name: TransformerBlockParam) => GPUBuffer {
+    const params = this.#params!;
+    return (name) => params.get(blockParamName(l, name))!.buffer;
+  }
+
+  #state(what: string): { ctx: GPUContext; params: Map<string, Param> } {
+    if (this.#disposed) throw new FWLStateError(`${WHERE}.${what}: the body was disposed`);
+    if (!this.#params || !this.#ctx) {
+      throw new FWLStateError(
+        `${WHERE}.${what}: call await body.build() first (or use TransformerBody.create)`,
+      );
+    }
+    return { ctx: this.#ctx, params: this.#params };
+  }
+
+  #allocate(ctx: GPUContext): void {
+    const shapes = transformerParamShapes(this.dims);
+    for (const [name, shape] of shapes) {
+      if (shapeSize(shape) * 4 > ctx.maxBindingBytes) {
+        throw new FWLError(
+          `${WHERE}: parameter ${name} [${shape.join(", ")}] exceeds the device's ` +
+            `${ctx.maxBindingBytes}-byte binding limit`,
+        );
+      }
+    }
+    const params = new Map<string, Param>();
+    for (const [name, shape] of shapes) {
+      const bytes = shapeSize(shape) * 4;
+      const grad = ctx.pool.acquire(bytes);
+      ctx.device.queue.writeBuffer(grad, 0, new Float32Array(shapeSize(shape)));
+      params.set(name, { shape, buffer: ctx.pool.acquire(bytes), grad });
+    }
+    this.#ctx = ctx;
+    this.#params = params;
+    this.#upload(ctx, initTransformerParams(this.dims, this.seed));
+  }
+
+  #upload(ctx: GPUContext, values: Record<string, Float32Array>): void {
+    for (const [name, p] of this.#params!) {
+      ctx.device.queue.writeBuffer(p.buffer, 0, values[name] as Float32Array<ArrayBuffer>);
+    }
+  }
+
+  async #read(what: string, field: "buffer" | "grad"): Promise<Record<string, Float32Array>> {
+    const { ctx, params } = this.#state(what);
+    const out: Record<string, Float32Array> = {};
+    for (const [name, p] of params) {
+      const bytes = await readBytes(ctx, p[field], shapeSize(p.shape) * 4, `${WHERE}.${what}`);
+      out[name] = new Float32Array(bytes);
+    }
+    return out;
+  }
+
+  #checkIds(where: string, ids: Int32Array): void {
+    const V = this.vocabSize;
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= V) {
+        throw new FWLInputError(
+          where,
+          "tokens",
+          `token ids in [0, ${V})`,
+          `${ids[i]} at flat index ${i}`,
+        );
+      }
+    }
+  }
+
+  #checkBindings(where: string, sizes: [string, number][]): void {
+    const max = this.#ctx!.maxBindingBytes;
+    for (const [what, floats] of sizes) {
+      if (floats * 4 > max) {
+        throw new FWLInputError(
+          where,
+          "tokens",
+          `a batch whose ${what} fits the device's ${max}-byte binding limit`,
+          `${floats * 4} bytes (use a smaller batch or shorter sequences)`,
+        );
+      }
+    }
+  }
+
+  #releaseSaved(): void {
+    if (this.#saved && this.#ctx) {
+      for (const b of this.#saved.buffers) this.#ctx.pool.release(b);
+    }
+    this.#saved = undefined;
+  }
+}
+
+/** `dW[kIn, nOut] = xᵀ·dy` for row-major `x [rows, kIn]` and `dy [rows, nOut]` (overwrites). */
+function weightGrad(
+  rec: Recorder,
+  x: GPUBuffer,
+  dy: Binding,
+  out: GPUBuffer,
+  rows: number,
+  kIn: number,
+  nOut: number,
+): void {
+  matmul(rec, {
+    m: kIn,
+    n: nOut,
+    k: rows,
+    a: { buffer: x, row: 1, col: kIn },
+    b: { buffer: dy, row: nOut, col: 1 },
+    c: { buffer: out, row: nOut, col: 1 },
+  });
+}
+
+/** Positions grouped by token id (counting sort, positions ascending within a token). */
+function segments(ids: Int32Array, vocab: number): { offsets: Uint32Array; index: Uint32Array } {
+  const offsets = new Uint32Array(vocab + 1);
+  for (const id of ids) offsets[id + 1]++;
+  for (let v = 0; v < vocab; v++) offsets[v + 1] += offsets[v];
+  const next = offsets.slice(0, vocab);
+  const index = new Uint32Array(ids.length);
+  ids.forEach((id, n) => index[next[id]++] = n);
+  return { offsets, index };
+}
