@@ -62,12 +62,9 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   );
   if (perSequence === 0) return; // T = 1: nothing strictly before any position.
   if (perSequence > s.maxScratchBytes) {
-    throw new FWLError(
-      `chunk attention needs ${perSequence} bytes of scratch per sequence ` +
-        `(time ${s.time}, ${nC} chunks of ${L}, state ${s.dq}×${s.dv}), over the ` +
-        `${s.maxScratchBytes}-byte limit of one buffer; use fewer chunks for long ` +
-        `sequences or more for wide states`,
-    );
+    // All chunk states (or scores) of one sequence don't fit: scan the chunks instead.
+    runningChunkAttention(rec, s, L, nC);
+    return;
   }
   const group = Math.max(
     1,
@@ -180,4 +177,92 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
 function prefixGrid(invocations: number): [number, number, number] {
   const groups = Math.ceil(invocations / 64);
   return [Math.min(groups, 65535), Math.ceil(groups / 65535), 1];
+}
+
+/**
+ * The same attention with a running state: chunk by chunk, `out[c] += alpha·q[c]·S`,
+ * then `S += k[c]ᵀ·v[c]`. Needs one `[dq, dv]` state and one chunk's `[L, L]` scores
+ * per sequence instead of all of them, at the price of more, smaller dispatches.
+ */
+function runningChunkAttention(
+  rec: Recorder,
+  s: ChunkAttentionSpec,
+  L: number,
+  nC: number,
+): void {
+  const stateElems = s.dq * s.dv;
+  const perSequence = Math.max(stateElems * 4, L > 1 ? L * L * 4 : 0);
+  if (perSequence > s.maxScratchBytes) {
+    throw new FWLError(
+      `chunk attention needs ${perSequence} bytes of scratch per sequence even with a ` +
+        `running state (chunks of ${L}, state ${s.dq}×${s.dv}), over the ` +
+        `${s.maxScratchBytes}-byte limit of one buffer; use more chunks for long sequences`,
+    );
+  }
+  const group = Math.max(1, Math.min(s.batch, Math.floor(s.maxScratchBytes / perSequence)));
+  const step = { buffer: s.steps, index: s.stepIndex };
+  const state = rec.scratch(group * stateElems * 4);
+  const scores = L > 1 ? rec.scratch(group * L * L * 4) : undefined;
+  for (let b0 = 0; b0 < s.batch; b0 += group) {
+    const z = { batches: Math.min(group, s.batch - b0), zBase: b0 };
+    for (let c = 0; c < nC; c++) {
+      const t0 = c * L;
+      const len = Math.min(L, s.time - t0);
+      const q = { buffer: s.q, base: t0 * s.dq, outer: s.time * s.dq, row: s.dq, col: 1 };
+      const kT = { buffer: s.k, base: t0 * s.dq, outer: s.time * s.dq, row: 1, col: s.dq };
+      const v = { buffer: s.v, base: t0 * s.dv, outer: s.time * s.dv, row: s.dv, col: 1 };
+      const out = { buffer: s.out, base: t0 * s.dv, outer: s.time * s.dv, row: s.dv, col: 1 };
+      if (c > 0) {
+        matmul(rec, {
+          m: len,
+          n: s.dv,
+          k: s.dq,
+          a: q,
+          b: { buffer: state, rel: stateElems, row: s.dv, col: 1 },
+          c: out,
+          ...z,
+          beta: 1,
+          alpha: s.scale,
+          step,
+        });
+      }
+      if (scores && len > 1) {
+        matmul(rec, {
+          m: len,
+          n: len,
+          k: s.dq,
+          a: q,
+          b: kT,
+          c: { buffer: scores, rel: L * L, row: L, col: 1 },
+          ...z,
+          causal: true,
+        });
+        matmul(rec, {
+          m: len,
+          n: s.dv,
+          k: len,
+          a: { buffer: scores, rel: L * L, row: L, col: 1 },
+          b: v,
+          c: out,
+          ...z,
+          beta: 1,
+          alpha: s.scale,
+          step,
+        });
+      }
+      if (c < nC - 1) {
+        // S (+)= k[c]ᵀ·v[c]; the first chunk overwrites what the scratch held.
+        matmul(rec, {
+          m: s.dq,
+          n: s.dv,
+          k: len,
+          a: { ...kT, row: 1, col: s.dq },
+          b: v,
+          c: { buffer: state, rel: stateElems, row: s.dv, col: 1 },
+          ...z,
+          ...(c > 0 ? { beta: 1 } : {}),
+        });
+      }
+    }
+  }
 }
