@@ -116,3 +116,10 @@ export {
   type TransformerDims,
   transformerParamShapes,
 } from "./src/bodies/transformer_params.ts";
+export { LSTMBody, type LSTMBodyOptions, LSTMState } from "./src/bodies/lstm.ts";
+export {
+  initLSTMParams,
+  type LSTMDims,
+  lstmParamNames,
+  lstmParamShapes,
+} from "./src/bodies/lstm_params.ts";

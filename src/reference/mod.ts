@@ -41,3 +41,10 @@ export {
   type ReferenceTransformerCase,
   referenceTransformerForward,
 } from "./transformer.ts";
+export {
+  referenceLSTMBackward,
+  type ReferenceLSTMCase,
+  type ReferenceLSTMForward,
+  referenceLSTMForward,
+  type ReferenceLSTMLayer,
+} from "./lstm.ts";

@@ -1,0 +1,36 @@
+// Embedding lookup of the LSTM body: x[r, e] = embedding[tokens[p], e] for the position p
+// of row r. With PADDED, rows follow the padded layout [B, T+1] of the LSTM kernels: row
+// b·(T+1) is zero (the slot of the initial state) and row b·(T+1)+1+t holds position
+// (b, t); otherwise row r holds position r. One invocation per element.
+
+struct Params {
+  rows: u32, width: u32, time: u32, flags: u32,
+  groups_x: u32, pad0: u32, pad1: u32, pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> tokens: array<i32>;
+@group(0) @binding(1) var<storage, read> embedding: array<f32>;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+const PADDED: u32 = 1u;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let idx = gid.x + gid.y * p.groups_x * 64u;
+  if (idx >= p.rows * p.width) {
+    return;
+  }
+  let r = idx / p.width;
+  let e = idx % p.width;
+  var position = r;
+  if ((p.flags & PADDED) != 0u) {
+    let s = r % (p.time + 1u);
+    if (s == 0u) {
+      x[idx] = 0.0;
+      return;
+    }
+    position = (r / (p.time + 1u)) * p.time + s - 1u;
+  }
+  x[idx] = embedding[u32(tokens[position]) * p.width + e];
+}

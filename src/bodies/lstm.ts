@@ -1,0 +1,706 @@
+/**
+ * `LSTMBody`: a trainable token-embedding + stacked-LSTM model body on WebGPU,
+ * implementing {@linkcode ModelBody} (forward, backpropagation through time, parameters
+ * with gradient buffers, and generation one token at a time).
+ *
+ * @module
+ */
+
+import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { GPUContext } from "../gpu/context.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { Recorder } from "../gpu/recorder.ts";
+import { shapeSize } from "../fwl/params.ts";
+import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../fwl/validate.ts";
+import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
+import { colsum } from "../kernels/train_reductions.ts";
+import { runGPUChecks } from "../kernels/validate.ts";
+import {
+  lstmBackward,
+  lstmEmbeddingGrad,
+  lstmForward,
+  lstmGather,
+  tokenRows,
+} from "../kernels/lstm.ts";
+import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
+import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
+
+/** Options of an {@linkcode LSTMBody}. */
+export interface LSTMBodyOptions {
+  /** Number of token ids `V`. */
+  vocabSize: number;
+  /** Width `E` of the token embedding. */
+  embedSize: number;
+  /** Width `H` of the hidden states. */
+  hiddenSize: number;
+  /** Number of stacked LSTM layers (default 1). */
+  layers?: number;
+  /** Seed of the deterministic initialization (default 0). */
+  seed?: number;
+  /** A GPUDevice to run on (default: the shared high-performance device). */
+  device?: GPUDevice;
+}
+
+const WHERE = "LSTMBody";
+
+/** What the last forward kept for the backward (padded row layout `[B, T+1, ·]`). */
+interface Saved {
+  B: number;
+  T: number;
+  tokens: Int32Array;
+  /** The embedded tokens `[B, T+1, E]` (layer 0's input). */
+  x0: GPUBuffer;
+  /** Per layer: gate activations `[B, T+1, 4H]`, cells and hidden states `[B, T+1, H]`. */
+  layers: { gates: GPUBuffer; c: GPUBuffer; h: GPUBuffer }[];
+}
+
+/**
+ * The generation state of an {@linkcode LSTMBody}: each layer's `h` and `c` for
+ * `batchSize` sequences, on the GPU. Made by `body.initState(batchSize)`.
+ *
+ * @example
+ * ```ts ignore
+ * using state = body.initState(2);
+ * const h = await body.step(tensor(new Int32Array([3, 5]), [2]), state);
+ * ```
+ */
+export class LSTMState implements BodyState {
+  /** Number of sequences. */
+  readonly batchSize: number;
+  #owner: LSTMBody | undefined;
+  #ctx: GPUContext;
+  #h: GPUBuffer[];
+  #c: GPUBuffer[];
+  #onDispose: (s: LSTMState) => void;
+
+  /** Use `body.initState(batchSize)`. */
+  constructor(
+    owner: LSTMBody,
+    ctx: GPUContext,
+    batchSize: number,
+    h: GPUBuffer[],
+    c: GPUBuffer[],
+    onDispose: (s: LSTMState) => void,
+  ) {
+    this.#owner = owner;
+    this.#ctx = ctx;
+    this.batchSize = batchSize;
+    this.#h = h;
+    this.#c = c;
+    this.#onDispose = onDispose;
+  }
+
+  /** Whether `dispose()` was called (or the body was disposed). */
+  get disposed(): boolean {
+    return this.#owner === undefined;
+  }
+
+  /** The body that made this state, while live. */
+  get owner(): LSTMBody | undefined {
+    return this.#owner;
+  }
+
+  /** Layer `l`'s `h` and `c` buffers `[batchSize, H]`, for the body's own use. */
+  buffers(l: number): { h: GPUBuffer; c: GPUBuffer } {
+    if (this.#owner === undefined) {
+      throw new FWLStateError("LSTMState: the state was disposed");
+    }
+    return { h: this.#h[l], c: this.#c[l] };
+  }
+
+  /** Returns the state's buffers to the pool. Idempotent. */
+  dispose(): void {
+    if (this.#owner === undefined) return;
+    this.#owner = undefined;
+    for (const b of [...this.#h, ...this.#c]) this.#ctx.pool.release(b);
+    this.#h = [];
+    this.#c = [];
+    this.#onDispose(this);
+  }
+
+  /** `using state = body.initState(B)` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/**
+ * A token embedding `[V, E]` followed by `layers` LSTM layers (gates input, forget,
+ * cell, output; kernel `[in, 4H]`, recurrent kernel `[H, 4H]`, bias `[4H]`, forget-gate
+ * bias initialized to 1). Its output at each position is the last layer's `h`, so
+ * `hiddenSize = H`. Construct, then `await body.build()` (or `await LSTMBody.create(options)`
+ * for both).
+ *
+ * The input projection `x·W + b` of every position is one matmul per layer; the
+ * recurrence of a layer is one dispatch (one workgroup per 4 sequences, looping over
+ * time), and so is its backward; the weight gradients are one matmul each over all
+ * positions, and the embedding gradient is a deterministic per-row sum (no atomics).
+ * `forward` keeps what `backward` needs (gate activations, c and h of every layer) until
+ * the next `forward` (or `dispose`). Calls must not overlap: await each one.
+ *
+ * @example
+ * ```ts ignore
+ * import { LSTMBody, tensor } from "@x/fwl";
+ * const body = await LSTMBody.create({ vocabSize: 50, embedSize: 16, hiddenSize: 32 });
+ * const tokens = tensor(new Int32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * const hidden = await body.forward(tokens); // [2, 3, 32] on the GPU
+ * await body.backward(dHidden);              // fills each parameter's grad
+ * for (const p of body.parameters()) console.log(p.name, p.shape);
+ * ```
+ */
+export class LSTMBody implements ModelBody {
+  /** Number of token ids `V`. */
+  readonly vocabSize: number;
+  /** Width `E` of the embedding. */
+  readonly embedSize: number;
+  /** Width `H` of the hidden states (the output width). */
+  readonly hiddenSize: number;
+  /** Number of LSTM layers. */
+  readonly layers: number;
+  /** Initialization seed. */
+  readonly seed: number;
+  readonly #device: GPUDevice | undefined;
+  #ctx: GPUContext | undefined;
+  #params: Map<string, { buffer: GPUBuffer; grad: GPUBuffer }> | undefined;
+  #saved: Saved | undefined;
+  readonly #states = new Set<LSTMState>();
+  #disposed = false;
+
+  /** Creates an unbuilt body; `build()` allocates and initializes its parameters. */
+  constructor(options: LSTMBodyOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
+    }
+    const { layers = 1, seed = 0, device } = options;
+    this.vocabSize = checkPositiveInteger(WHERE, "options.vocabSize", options.vocabSize);
+    this.embedSize = checkPositiveInteger(WHERE, "options.embedSize", options.embedSize);
+    this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", options.hiddenSize);
+    this.layers = checkPositiveInteger(WHERE, "options.layers", layers);
+    if (!(typeof seed === "number" && Number.isInteger(seed))) {
+      throw new FWLInputError(WHERE, "options.seed", "an integer", describeValue(seed));
+    }
+    this.seed = seed;
+    this.#device = device;
+  }
+
+  /** Constructs and builds a body. */
+  static async create(options: LSTMBodyOptions): Promise<LSTMBody> {
+    const body = new LSTMBody(options);
+    await body.build();
+    return body;
+  }
+
+  /** Whether `build` has run. */
+  get built(): boolean {
+    return this.#params !== undefined;
+  }
+
+  /** The GPU context, once built. */
+  get context(): GPUContext {
+    return this.#state("context").ctx;
+  }
+
+  /** Every parameter's shape, by name (see `parameters()` for the order). */
+  get paramShapes(): Record<string, number[]> {
+    return lstmParamShapes(this);
+  }
+
+  /**
+   * Allocates the parameters and their (zeroed) gradients on the GPU and initializes the
+   * parameters from `seed`: embedding N(0, 0.1²), kernels uniform in ±1/√H, biases 0
+   * except the forget gate's, 1. Building again starts afresh.
+   */
+  async build(): Promise<void> {
+    if (this.#disposed) {
+      throw new FWLStateError(`${WHERE}.build: the body was disposed`);
+    }
+    const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
+    const shapes = this.paramShapes;
+    for (const [name, shape] of Object.entries(shapes)) {
+      if (shapeSize(shape) * 4 > ctx.maxBindingBytes) {
+        throw new FWLError(
+          `${WHERE}.build: parameter ${name} [${shape.join(", ")}] exceeds the device's ` +
+            `${ctx.maxBindingBytes}-byte binding limit`,
+        );
+      }
+    }
+    const values = initLSTMParams(this, this.seed);
+    this.#release();
+    this.#ctx = ctx;
+    const params = new Map<string, { buffer: GPUBuffer; grad: GPUBuffer }>();
+    for (const name of lstmParamNames(this.layers)) {
+      const bytes = shapeSize(shapes[name]) * 4;
+      const buffer = ctx.pool.acquire(bytes);
+      const grad = ctx.pool.acquire(bytes);
+      ctx.device.queue.writeBuffer(buffer, 0, values[name] as Float32Array<ArrayBuffer>);
+      ctx.device.queue.writeBuffer(grad, 0, new Float32Array(bytes / 4));
+      params.set(name, { buffer, grad });
+    }
+    this.#params = params;
+    await ctx.device.queue.onSubmittedWorkDone();
+    ctx.check(`${WHERE}.build`);
+  }
+
+  /**
+   * The trainable parameters, in the order `"embedding"`, then per layer `l`
+   * `"lstm_l/kernel"`, `"lstm_l/recurrent_kernel"`, `"lstm_l/bias"`.
+   */
+  parameters(): BodyParameter[] {
+    const { params } = this.#state("parameters");
+    const shapes = this.paramShapes;
+    return lstmParamNames(this.layers).map((name) => ({
+      name,
+      shape: [...shapes[name]],
+      buffer: params.get(name)!.buffer,
+      grad: params.get(name)!.grad,
+    }));
+  }
+
+  /** Reads every parameter back from the GPU, by name. */
+  getParams(): Promise<Record<string, Float32Array>> {
+    return this.#readAll("getParams", "buffer");
+  }
+
+  /** Reads every parameter's gradient (as written by the last `backward`), by name. */
+  getGrads(): Promise<Record<string, Float32Array>> {
+    return this.#readAll("getGrads", "grad");
+  }
+
+  /**
+   * Replaces parameters. `params` may name any subset of the parameters, each with a
+   * `Float32Array` of the right length and finite values; everything is checked before
+   * anything is written.
+   */
+  async setParams(params: Record<string, Float32Array>): Promise<void> {
+    const where = `${WHERE}.setParams`;
+    const { ctx, params: buffers } = this.#state("setParams");
+    if (params === null || typeof params !== "object") {
+      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(params));
+    }
+    const shapes = this.paramShapes;
+    const names = lstmParamNames(this.layers);
+    for (const [name, value] of Object.entries(params)) {
+      if (!names.includes(name)) {
+        throw new FWLInputError(
+          where,
+          name,
+          `one of the parameter names ${names.join(", ")}`,
+          "an unknown name",
+        );
+      }
+      if (!(value instanceof Float32Array)) {
+        throw new FWLInputError(where, name, "a Float32Array", describeValue(value));
+      }
+      const length = shapeSize(shapes[name]);
+      if (value.length !== length) {
+        throw new FWLInputError(
+          where,
+          name,
+          `${length} values (shape [${shapes[name].join(", ")}])`,
+          `${value.length}`,
+        );
+      }
+      checkFinite(where, name, value);
+    }
+    for (const [name, value] of Object.entries(params)) {
+      ctx.device.queue.writeBuffer(
+        buffers.get(name)!.buffer,
+        0,
+        value as Float32Array<ArrayBuffer>,
+      );
+    }
+    await ctx.device.queue.onSubmittedWorkDone();
+    ctx.check(where);
+  }
+
+  /**
+   * Hidden states `[B, T, H]` (GPU-resident; dispose it when done) for token ids
+   * `[B, T]` (int32, each in `[0, vocabSize)`). Keeps the activations `backward` needs.
+   * GPU-resident ids are read back (B·T int32) for validation and the embedding gradient.
+   */
+  async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
+    const where = `${WHERE}.forward`;
+    const { ctx, params } = this.#state("forward");
+    const [B, T] = this.#checkTokens(where, tokens, 2);
+    const ids = await this.#readIds(where, tokens);
+    const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
+    const R = B * (T + 1);
+    const widest = R * Math.max(G, E) * 4;
+    if (widest > ctx.maxBindingBytes) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        `B·(T+1)·max(4·hiddenSize, embedSize)·4 ≤ ${ctx.maxBindingBytes} bytes ` +
+          "(the device's binding limit)",
+        `[${B}, ${T}] (${widest} bytes)`,
+      );
+    }
+    this.#releaseSaved();
+    const acquired: GPUBuffer[] = [];
+    const acquire = (bytes: number) => {
+      const b = ctx.pool.acquire(bytes);
+      acquired.push(b);
+      return b;
+    };
+    try {
+      const rec = new Recorder(ctx);
+      const tokenBuffer = tokens.gpuBuffer(ctx) ?? upload(rec, ids);
+      const x0 = acquire(R * E * 4);
+      const out = acquire(B * T * H * 4);
+      lstmGather(rec, {
+        tokens: tokenBuffer,
+        embedding: params.get("embedding")!.buffer,
+        x: x0,
+        rows: R,
+        width: E,
+        time: T,
+        padded: true,
+      });
+      const layers: Saved["layers"] = [];
+      let input = x0, width = E;
+      for (let l = 0; l < this.layers; l++) {
+        const gates = acquire(R * G * 4);
+        const c = acquire(R * H * 4);
+        const h = acquire(R * H * 4);
+        matmulNN(rec, input, params.get(`lstm_${l}/kernel`)!.buffer, gates, R, width, G, {
+          bias: { buffer: params.get(`lstm_${l}/bias`)!.buffer },
+        });
+        lstmForward(rec, {
+          batch: B,
+          time: T,
+          hidden: H,
+          gates,
+          gatesLayout: { base: G, seq: (T + 1) * G },
+          recurrent: params.get(`lstm_${l}/recurrent_kernel`)!.buffer,
+          h,
+          c,
+          stateLayout: { base: H, seq: (T + 1) * H },
+          initLayout: { base: 0, seq: (T + 1) * H },
+          zeroInit: true,
+          out: l === this.layers - 1 ? { buffer: out, layout: { base: 0, seq: T * H } } : undefined,
+        });
+        layers.push({ gates, c, h });
+        input = h;
+        width = H;
+      }
+      await rec.submit(where);
+      this.#saved = { B, T, tokens: ids, x0, layers };
+      acquired.splice(acquired.indexOf(out), 1);
+      return ownedGPUTensor(ctx, out, [B, T, H], "float32");
+    } catch (e) {
+      for (const b of acquired) ctx.pool.release(b);
+      this.#saved = undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Backpropagation through time for the last `forward`: given dLoss/dHidden `[B, T, H]`
+   * (float32, finite), overwrites every parameter's `grad` buffer. Can be called again
+   * (e.g. with another upstream gradient) until the next `forward`.
+   */
+  async backward(dHidden: Tensor<"float32">): Promise<void> {
+    const where = `${WHERE}.backward`;
+    const { ctx, params } = this.#state("backward");
+    const saved = this.#saved;
+    if (!saved) {
+      throw new FWLStateError(`${where}: call forward(tokens) first`);
+    }
+    const { B, T } = saved;
+    const H = this.hiddenSize, E = this.embedSize, G = 4 * H, V = this.vocabSize;
+    const R = B * (T + 1);
+    checkTensor(where, "dHidden", dHidden);
+    checkDType(where, "dHidden", dHidden, "float32");
+    const s = dHidden.shape;
+    if (s.length !== 3 || s[0] !== B || s[1] !== T || s[2] !== H) {
+      throw new FWLInputError(
+        where,
+        "dHidden",
+        `shape [${B}, ${T}, ${H}] (the last forward's [B, T, hiddenSize])`,
+        `[${s.join(", ")}]`,
+      );
+    }
+    const host = dHidden.hostData;
+    if (host) checkFinite(where, "dHidden", host);
+    else {
+      const [bad] = await runGPUChecks(ctx, [{
+        kind: "finite",
+        data: dHidden.gpuBuffer(ctx)!,
+        count: dHidden.size,
+      }]);
+      if (bad !== undefined) {
+        throw new FWLInputError(
+          where,
+          "dHidden",
+          "finite values",
+          `a violation at flat index ${bad}`,
+        );
+      }
+    }
+    if (this.#saved !== saved) {
+      throw new FWLStateError(`${where}: a forward ran while the backward was checking its inputs`);
+    }
+    const rec = new Recorder(ctx);
+    const dh0 = dHidden.gpuBuffer(ctx) ?? upload(rec, host!);
+    const dz = rec.scratch(R * G * 4);
+    let dh: GPUBuffer = dh0;
+    let dhLayout = { base: 0, seq: T * H };
+    for (let l = this.layers - 1; l >= 0; l--) {
+      const { gates, c, h } = saved.layers[l];
+      const width = l === 0 ? E : H;
+      const input = l === 0 ? saved.x0 : saved.layers[l - 1].h;
+      const W = params.get(`lstm_${l}/kernel`)!;
+      const U = params.get(`lstm_${l}/recurrent_kernel`)!;
+      const bias = params.get(`lstm_${l}/bias`)!;
+      lstmBackward(rec, {
+        batch: B,
+        time: T,
+        hidden: H,
+        gates,
+        gatesLayout: { base: G, seq: (T + 1) * G },
+        c,
+        cLayout: { base: H, seq: (T + 1) * H },
+        recurrent: U.buffer,
+        dh,
+        dhLayout,
+        dz,
+        dzLayout: { base: G, seq: (T + 1) * G },
+        zeroRow: true,
+      });
+      // dW = Σ_rows x_rowᵀ dz_row (rows of the initial slots pair zeros with zeros).
+      matmul(rec, {
+        m: width,
+        n: G,
+        k: R,
+        a: { buffer: input, row: 1, col: width },
+        b: { buffer: dz, row: G, col: 1 },
+        c: { buffer: W.grad, row: G, col: 1 },
+      });
+      // dU = Σ_t h_{t−1}ᵀ dz_t: row r−1 of h (h_{−1} = 0 at the initial slot) with row r of dz.
+      matmul(rec, {
+        m: H,
+        n: G,
+        k: R - 1,
+        a: { buffer: h, row: 1, col: H },
+        b: { buffer: dz, base: G, row: G, col: 1 },
+        c: { buffer: U.grad, row: G, col: 1 },
+      });
+      colsum(rec, { a: dz, rows: R, width: G, out: bias.grad });
+      // dx = dz·Wᵀ, in the padded layout (zero at the initial slots).
+      const dx = rec.scratch(R * width * 4);
+      matmulNT(rec, dz, W.buffer, dx, R, G, width);
+      dh = dx;
+      dhLayout = { base: H, seq: (T + 1) * H };
+    }
+    const { offsets, rows } = tokenRows(saved.tokens, B, T, V);
+    lstmEmbeddingGrad(rec, {
+      offsets: upload(rec, offsets),
+      rows: upload(rec, rows),
+      dx: dh,
+      out: params.get("embedding")!.grad,
+      vocab: V,
+      width: E,
+    });
+    await rec.submit(where);
+  }
+
+  /** A fresh (zero) generation state for `batchSize` sequences. */
+  initState(batchSize: number): LSTMState {
+    const { ctx } = this.#state("initState");
+    checkPositiveInteger(`${WHERE}.initState`, "batchSize", batchSize);
+    const bytes = batchSize * this.hiddenSize * 4;
+    const zeros = new Float32Array(batchSize * this.hiddenSize);
+    const make = () => {
+      const b = ctx.pool.acquire(bytes);
+      ctx.device.queue.writeBuffer(b, 0, zeros);
+      return b;
+    };
+    const h = Array.from({ length: this.layers }, make);
+    const c = Array.from({ length: this.layers }, make);
+    const state = new LSTMState(this, ctx, batchSize, h, c, (s) => this.#states.delete(s));
+    this.#states.add(state);
+    return state;
+  }
+
+  /**
+   * Hidden states `[B, H]` (GPU-resident) for one token per sequence (`[B]` int32, `B`
+   * the state's batch size), advancing `state`: step `t` equals position `t` of
+   * `forward` on the same tokens.
+   */
+  async step(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">> {
+    const where = `${WHERE}.step`;
+    const { ctx, params } = this.#state("step");
+    if (!(state instanceof LSTMState) || (state.owner !== this && !state.disposed)) {
+      throw new FWLInputError(
+        where,
+        "state",
+        "a state made by this body's initState",
+        describeValue(state),
+      );
+    }
+    if (state.disposed) {
+      throw new FWLStateError(`${where}: the state was disposed`);
+    }
+    const [B] = this.#checkTokens(where, tokens, 1);
+    if (B !== state.batchSize) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        `shape [${state.batchSize}] (the state's batch size)`,
+        `[${B}]`,
+      );
+    }
+    const ids = await this.#readIds(where, tokens);
+    if (state.disposed) {
+      throw new FWLStateError(`${where}: the state was disposed`);
+    }
+    const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
+    const out = ctx.pool.acquire(B * H * 4);
+    try {
+      const rec = new Recorder(ctx);
+      const x = rec.scratch(B * E * 4);
+      lstmGather(rec, {
+        tokens: tokens.gpuBuffer(ctx) ?? upload(rec, ids),
+        embedding: params.get("embedding")!.buffer,
+        x,
+        rows: B,
+        width: E,
+        time: 1,
+        padded: false,
+      });
+      let input = x, width = E;
+      for (let l = 0; l < this.layers; l++) {
+        const { h, c } = state.buffers(l);
+        const gates = rec.scratch(B * G * 4);
+        matmulNN(rec, input, params.get(`lstm_${l}/kernel`)!.buffer, gates, B, width, G, {
+          bias: { buffer: params.get(`lstm_${l}/bias`)!.buffer },
+        });
+        const layout = { base: 0, seq: H };
+        lstmForward(rec, {
+          batch: B,
+          time: 1,
+          hidden: H,
+          gates,
+          gatesLayout: { base: 0, seq: G },
+          recurrent: params.get(`lstm_${l}/recurrent_kernel`)!.buffer,
+          h,
+          c,
+          stateLayout: layout,
+          initLayout: layout,
+          zeroInit: false,
+          out: l === this.layers - 1 ? { buffer: out, layout } : undefined,
+        });
+        input = h;
+        width = H;
+      }
+      await rec.submit(where);
+    } catch (e) {
+      ctx.pool.release(out);
+      throw e;
+    }
+    return ownedGPUTensor(ctx, out, [B, H], "float32");
+  }
+
+  /** Releases every GPU buffer: parameters, gradients, saved activations, live states. */
+  dispose(): void {
+    this.#release();
+    this.#disposed = true;
+  }
+
+  /** `using body = await LSTMBody.create(...)` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #state(what: string): {
+    ctx: GPUContext;
+    params: Map<string, { buffer: GPUBuffer; grad: GPUBuffer }>;
+  } {
+    if (this.#disposed) {
+      throw new FWLStateError(`${WHERE}.${what}: the body was disposed`);
+    }
+    if (!this.#params || !this.#ctx) {
+      throw new FWLStateError(`${WHERE}.${what}: call build() first`);
+    }
+    return { ctx: this.#ctx, params: this.#params };
+  }
+
+  /** Checks an int32 tensor of `rank` positive dimensions; returns its shape. */
+  #checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[] {
+    checkTensor(where, "tokens", tokens);
+    checkDType(where, "tokens", tokens, "int32");
+    const s = tokens.shape;
+    if (s.length !== rank || s.some((d) => d < 1)) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        rank === 2 ? "shape [B, T] with B ≥ 1 and T ≥ 1" : "shape [B] with B ≥ 1",
+        `[${s.join(", ")}]`,
+      );
+    }
+    return [...s];
+  }
+
+  /** A copy of the ids on the host (read back when GPU-resident), each checked to lie in [0, V). */
+  async #readIds(where: string, tokens: Tensor<"int32">): Promise<Int32Array> {
+    const ids = tokens.hostData?.slice() ?? await tokens.read();
+    const V = this.vocabSize;
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= V) {
+        throw new FWLInputError(
+          where,
+          "tokens",
+          `token ids in [0, ${V})`,
+          `${ids[i]} at flat index ${i}`,
+        );
+      }
+    }
+    return ids;
+  }
+
+  async #readAll(
+    what: string,
+    key: "buffer" | "grad",
+  ): Promise<Record<string, Float32Array>> {
+    const { ctx, params } = this.#state(what);
+    const shapes = this.paramShapes;
+    const out: Record<string, Float32Array> = {};
+    for (const name of lstmParamNames(this.layers)) {
+      const n = shapeSize(shapes[name]);
+      out[name] = new Float32Array(
+        await readBytes(ctx, params.get(name)![key], n * 4, `${WHERE}.${what}`),
+      );
+    }
+    return out;
+  }
+
+  #releaseSaved(): void {
+    const saved = this.#saved;
+    this.#saved = undefined;
+    if (!saved || !this.#ctx) return;
+    this.#ctx.pool.release(saved.x0);
+    for (const l of saved.layers) {
+      for (const b of [l.gates, l.c, l.h]) this.#ctx.pool.release(b);
+    }
+  }
+
+  #release(): void {
+    this.#releaseSaved();
+    for (const s of [...this.#states]) s.dispose();
+    if (this.#params && this.#ctx) {
+      for (const { buffer, grad } of this.#params.values()) {
+        this.#ctx.pool.release(buffer);
+        this.#ctx.pool.release(grad);
+      }
+    }
+    this.#params = undefined;
+  }
+}
+
+/** Uploads host data into a scratch buffer of `rec` (released after its submit). */
+function upload(rec: Recorder, data: Int32Array | Uint32Array | Float32Array): GPUBuffer {
+  const b = rec.scratch(Math.max(4, data.byteLength));
+  rec.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+  return b;
+}
