@@ -34,6 +34,7 @@ export {
 export {
   createGradBuffers,
   type GradBuffers,
+  namedGrads,
   readGradBuffers,
   releaseGradBuffers,
 } from "./src/train/grad_buffers.ts";

@@ -182,3 +182,19 @@ export async function readGradBuffers(
   }
   return out;
 }
+
+/**
+ * The gradient buffers under the names `blockParams` gives the optimizer (the eight
+ * tensors by FWL.md §1 name, the six step sizes packed as `"steps"`), for `opt.step`.
+ *
+ * @example
+ * ```ts ignore
+ * await lossAndGradsGPU(block, x, ids, w, { gradBuffers: grads });
+ * await opt.step(namedGrads(grads));
+ * ```
+ */
+export function namedGrads(grads: GradBuffers): Record<string, GPUBuffer> {
+  const out: Record<string, GPUBuffer> = { steps: grads.steps };
+  for (const [name, key] of Object.entries(GRAD_BUFFER_OF)) out[name] = grads[key];
+  return out;
+}

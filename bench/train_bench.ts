@@ -1,0 +1,121 @@
+// Training throughput of FWLBlock at the forward benchmark's shape: B=1, T=1024, D=256,
+// size=128, V=4096, C=8.
+//
+// - `lossAndGrads`: the host API (forward, backward through the update, every gradient
+//   and dL/dx read back to the host).
+// - one optimizer step: `lossAndGradsGPU` into reused gradient buffers + one `Adam` step
+//   over `blockParams`, inputs already on the GPU (`checkValues: false`, as a training
+//   loop whose hidden states come from a GPU body would run it), then waiting for the
+//   GPU. Nothing is read back.
+//
+//   deno bench -A --import-map=tests/offline_import_map.json bench/train_bench.ts
+//
+// Before the `Deno.bench` runs it prints tokens/s from its own interleaved timing
+// (median of ROUNDS), which the README quotes with the adapter.
+
+import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
+import { gpuTensor } from "../src/tensor.ts";
+import { createGradBuffers, namedGrads } from "../src/train/grad_buffers.ts";
+import { lossAndGrads, lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { Adam, blockParams } from "../src/train/optimizer.ts";
+
+const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
+const TOKENS = B * T;
+const ROUNDS = 5;
+
+const rng = new SeededRandomForBench(1);
+const block = new FWLBlock(SIZE, V, C, { seed: 1 });
+await block.build(D);
+const ctx = block.context;
+const queue = ctx.device.queue;
+
+const hostX = new Float32Array(B * T * D).map(() => rng.normal());
+const hostIds = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
+const hostWeights = new Float32Array(B * T).fill(1);
+hostWeights[T - 1] = 0; // the last position has no next token
+const x = tensor(hostX, [B, T, D]);
+const ids = tensor(hostIds, [B, T]);
+const weights = tensor(hostWeights, [B, T]);
+
+/** The same inputs resident on the GPU (uploaded once, as a GPU body would hand them). */
+function upload(data: Float32Array | Int32Array): GPUBuffer {
+  const buffer = ctx.pool.acquire(data.byteLength);
+  queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+  return buffer;
+}
+const gx = gpuTensor(ctx, upload(hostX), [B, T, D]);
+const gIds = gpuTensor(ctx, upload(hostIds), [B, T], "int32");
+const gWeights = gpuTensor(ctx, upload(hostWeights), [B, T]);
+
+const grads = createGradBuffers(block);
+const named = namedGrads(grads);
+// A tiny learning rate: the parameters barely move, so every step costs the same.
+const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
+
+/** The host API: loss and all gradients read back. */
+async function hostLossAndGrads(): Promise<number> {
+  const { loss } = await lossAndGrads(block, x, ids, weights);
+  return loss;
+}
+
+/** One training step on the GPU: loss and gradients, Adam, wait for the GPU. */
+async function optimizerStep(): Promise<void> {
+  const r = await lossAndGradsGPU(block, gx, gIds, gWeights, {
+    gradBuffers: grads,
+    checkValues: false,
+  });
+  r.loss!.dispose();
+  r.dx.dispose();
+  await opt.step(named);
+  await queue.onSubmittedWorkDone();
+}
+
+// Compile every pipeline outside the timing.
+const firstLoss = await hostLossAndGrads();
+await optimizerStep();
+
+async function seconds(fn: () => Promise<unknown>): Promise<number> {
+  await queue.onSubmittedWorkDone();
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+
+// Interleaved, so that load from other processes hits both alike.
+const hostTimes: number[] = [];
+const stepTimes: number[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  hostTimes.push(await seconds(hostLossAndGrads));
+  stepTimes.push(await seconds(optimizerStep));
+}
+const [hostS, stepS] = [median(hostTimes), median(stepTimes)];
+console.log(`adapter: ${ctx.adapter}; ${TOKENS} tokens per call; loss ${firstLoss.toFixed(4)}`);
+console.log(
+  `lossAndGrads (host API, with readback): median ${hostS.toFixed(2)} s ≈ ` +
+    `${Math.round(TOKENS / hostS)} tokens/s (runs: ${hostTimes.map((s) => s.toFixed(2))})`,
+);
+console.log(
+  `optimizer step (lossAndGradsGPU + Adam, GPU-resident): median ${stepS.toFixed(2)} s ≈ ` +
+    `${Math.round(TOKENS / stepS)} tokens/s (runs: ${stepTimes.map((s) => s.toFixed(2))})`,
+);
+
+const shape = `B=${B} T=${T} D=${D} size=${SIZE} V=${V} C=${C}`;
+Deno.bench({
+  name: `lossAndGrads (host API, with readback) ${shape}`,
+  group: "training",
+  n: 3,
+  warmup: 0,
+  async fn() {
+    await hostLossAndGrads();
+  },
+});
+Deno.bench({
+  name: `optimizer step (lossAndGradsGPU + Adam) ${shape}`,
+  group: "training",
+  n: 3,
+  warmup: 0,
+  async fn() {
+    await optimizerStep();
+  },
+});
