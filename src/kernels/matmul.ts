@@ -7,6 +7,7 @@
 import code from "../../shaders/matmul.wgsl" with { type: "text" };
 import vec4Code from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import dotCode from "../../shaders/matmul_dot.wgsl" with { type: "text" };
+import vec4x4Code from "../../shaders/matmul_vec4x4.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
 import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
 
@@ -27,6 +28,23 @@ function dotFriendly(s: MatmulSpec): boolean {
       v >= 0 && v % 4 === 0
     ) &&
     [b.col, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
+      v >= 0 && v % 4 === 0
+    );
+}
+
+/** The matmul kernel reading A as vec4 along k and B as vec4 along n. */
+export const MATMUL_VEC4X4: KernelSpec = {
+  name: "matmul_vec4x4",
+  code: vec4x4Code,
+  entryPoint: "main",
+};
+
+/** Whether A's rows are also contiguous along k (k and every A stride a multiple of 4). */
+function aVec4Friendly(s: MatmulSpec): boolean {
+  const a = s.a;
+  const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
+  return a.col === 1 && s.k % 4 === 0 && !clipsK &&
+    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) =>
       v >= 0 && v % 4 === 0
     );
 }
@@ -138,7 +156,11 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
   }, ["alpha", "beta"]);
   const ctx = rec.ctx;
   const vec4 = vec4Friendly(s);
-  const kernel = vec4 ? MATMUL_VEC4 : dotFriendly(s) ? MATMUL_DOT : MATMUL;
+  const kernel = vec4
+    ? (aVec4Friendly(s) ? MATMUL_VEC4X4 : MATMUL_VEC4)
+    : dotFriendly(s)
+    ? MATMUL_DOT
+    : MATMUL;
   rec.dispatch(
     kernel,
     [

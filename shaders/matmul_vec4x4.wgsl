@@ -1,0 +1,159 @@
+// Batched, strided matrix product with a fused epilogue (vec4-by-vec4 variant of matmul.wgsl):
+//   C[i, j] = alpha · Σ_k A[i, k] · B[k, j]  (+ bias[j]) (+ beta · C[i, j])
+// Every operand is addressed through strides, so one kernel serves A·B, A·Bᵀ, Aᵀ·B and
+// the chunks of mixed chunk attention. A batch index z splits into (outer, inner) =
+// (z / batch_inner, z % batch_inner); `rel` strides count from the first batch of a
+// dispatch, for scratch buffers that hold only one group of batches. With `clip_mask`,
+// the m (1), n (2) and k (4) extents of batch `inner` shrink to
+// clip_len − inner·clip_stride: the last chunk of a sequence may be shorter.
+// This variant reads A as vec4 along k and B as vec4 along n (both row-major, k, n and
+// every stride a multiple of 4): per 4 steps of k, 8 + 4 vector loads feed 128 FMAs of
+// an 8×4 register block.
+
+struct Params {
+  m: u32, n: u32, k: u32, batch_inner: u32,
+  a_base: u32, a_outer: u32, a_inner: u32, a_rel: u32,
+  a_row: u32, a_col: u32, b_base: u32, b_outer: u32,
+  b_inner: u32, b_rel: u32, b_row: u32, b_col: u32,
+  c_base: u32, c_outer: u32, c_inner: u32, c_rel: u32,
+  c_row: u32, c_col: u32, z_base: u32, clip_len: u32,
+  clip_stride: u32, clip_mask: u32, flags: u32, step_index: u32,
+  alpha: f32, beta: f32, bias_base: u32, pad0: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> aux: array<f32>;
+@group(0) @binding(5) var<storage, read> steps: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+const ACCUMULATE: u32 = 1u;  // add beta · C
+const BIAS: u32 = 2u;        // add bias[j]
+const CAUSAL: u32 = 4u;      // keep only i > j (strictly causal scores)
+const STEP_ALPHA: u32 = 8u;  // alpha *= steps[step_index]
+const SQRELU_AUX: u32 = 16u; // also write aux = relu(C)²
+const GATE_AUX: u32 = 32u;   // C *= 2·relu(aux) (squared-ReLU backward)
+
+fn clipped(extent: u32, bit: u32, rem: u32) -> u32 {
+  if ((p.clip_mask & bit) != 0u) {
+    return min(extent, rem);
+  }
+  return extent;
+}
+
+fn store(idx: u32, i: u32, j: u32, acc: f32, alpha: f32) {
+  var v = alpha * acc;
+  if ((p.flags & CAUSAL) != 0u && i <= j) {
+    v = 0.0;
+  }
+  if ((p.flags & BIAS) != 0u) {
+    v += bias[p.bias_base + j];
+  }
+  if ((p.flags & ACCUMULATE) != 0u) {
+    v += p.beta * c[idx];
+  }
+  if ((p.flags & GATE_AUX) != 0u) {
+    v *= 2.0 * max(aux[idx], 0.0);
+  }
+  c[idx] = v;
+  if ((p.flags & SQRELU_AUX) != 0u) {
+    let r = max(v, 0.0);
+    aux[idx] = r * r;
+  }
+}
+
+@compute @workgroup_size(16, 4)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let z = wid.z + p.z_base;
+  let outer = z / p.batch_inner;
+  let inner = z % p.batch_inner;
+  let start = inner * p.clip_stride;
+  let rem = select(0u, p.clip_len - start, p.clip_len > start);
+  let m = clipped(p.m, 1u, rem);
+  let n = clipped(p.n, 2u, rem);
+  let k4 = p.k / 4u;
+  let row0 = wid.y * 32u + lid.y * 8u;
+  let col0 = wid.x * 64u + lid.x * 4u;
+  if (row0 >= m || col0 >= n) {
+    return;
+  }
+  // In vec4 units.
+  let a_off = (p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel) / 4u;
+  let b_off = (p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel + col0) / 4u;
+  let a_row = p.a_row / 4u;
+  let b_row = p.b_row / 4u;
+  let c_off = p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel;
+  let last = m - 1u;
+  let r0 = a_off + row0 * a_row;
+  let r1 = a_off + min(row0 + 1u, last) * a_row;
+  let r2 = a_off + min(row0 + 2u, last) * a_row;
+  let r3 = a_off + min(row0 + 3u, last) * a_row;
+  let r4 = a_off + min(row0 + 4u, last) * a_row;
+  let r5 = a_off + min(row0 + 5u, last) * a_row;
+  let r6 = a_off + min(row0 + 6u, last) * a_row;
+  let r7 = a_off + min(row0 + 7u, last) * a_row;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  var acc4 = vec4<f32>(0.0);
+  var acc5 = vec4<f32>(0.0);
+  var acc6 = vec4<f32>(0.0);
+  var acc7 = vec4<f32>(0.0);
+  var bk = b_off;
+  for (var t = 0u; t < k4; t++) {
+    let b0 = b[bk];
+    let b1 = b[bk + b_row];
+    let b2 = b[bk + 2u * b_row];
+    let b3 = b[bk + 3u * b_row];
+    bk += 4u * b_row;
+    var av = a[r0 + t];
+    acc0 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r1 + t];
+    acc1 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r2 + t];
+    acc2 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r3 + t];
+    acc3 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r4 + t];
+    acc4 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r5 + t];
+    acc5 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r6 + t];
+    acc6 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    av = a[r7 + t];
+    acc7 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+  }
+  var alpha = p.alpha;
+  if ((p.flags & STEP_ALPHA) != 0u) {
+    alpha *= steps[p.step_index];
+  }
+  let cols = min(4u, n - col0);
+  store_row(c_off, row0, col0, cols, m, acc0, alpha);
+  store_row(c_off, row0 + 1u, col0, cols, m, acc1, alpha);
+  store_row(c_off, row0 + 2u, col0, cols, m, acc2, alpha);
+  store_row(c_off, row0 + 3u, col0, cols, m, acc3, alpha);
+  store_row(c_off, row0 + 4u, col0, cols, m, acc4, alpha);
+  store_row(c_off, row0 + 5u, col0, cols, m, acc5, alpha);
+  store_row(c_off, row0 + 6u, col0, cols, m, acc6, alpha);
+  store_row(c_off, row0 + 7u, col0, cols, m, acc7, alpha);
+}
+
+fn store_row(c_off: u32, row: u32, col0: u32, cols: u32, m: u32, acc: vec4<f32>, alpha: f32) {
+  if (row >= m) {
+    return;
+  }
+  let base = c_off + row * p.c_row;
+  store(base + col0 * p.c_col, row, col0, acc.x, alpha);
+  if (cols > 1u) {
+    store(base + (col0 + 1u) * p.c_col, row, col0 + 1u, acc.y, alpha);
+  }
+  if (cols > 2u) {
+    store(base + (col0 + 2u) * p.c_col, row, col0 + 2u, acc.z, alpha);
+  }
+  if (cols > 3u) {
+    store(base + (col0 + 3u) * p.c_col, row, col0 + 3u, acc.w, alpha);
+  }
+}
