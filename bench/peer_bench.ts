@@ -14,7 +14,15 @@ import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
 import { readBytes } from "../src/gpu/readback.ts";
 import { STEP_NAMES } from "../src/fwl/params.ts";
 import { alternate } from "./peers/alternate.ts";
-import { peerFastLogits, peerParams, tf, usePeerBackend } from "./peers/tfjs_fwl.ts";
+import {
+  peerFastLogits,
+  peerLossAndGrads,
+  peerParams,
+  tf,
+  usePeerBackend,
+} from "./peers/tfjs_fwl.ts";
+import { createGradBuffers } from "../src/train/grad_buffers.ts";
+import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const ROUNDS = Number(Deno.env.get("FWL_PEER_ROUNDS") ?? 5);
@@ -92,3 +100,41 @@ Deno.bench({
   fn: ours,
 });
 Deno.bench({ name: `tfjs-webgpu: ${name}`, group: "fwl forward", n: 3, warmup: 1, fn: peer });
+
+// lossAndGrads: ours (hand-written backward, gradients left in reused GPU buffers) against
+// the peer's tf.grads through its differentiable inner backward. Each waits for the loss.
+const gradBuffers = createGradBuffers(block);
+async function oursGrads(): Promise<void> {
+  const { loss, dx } = await lossAndGradsGPU(block, x, ids, weights, { gradBuffers });
+  await loss!.read();
+  loss!.dispose();
+  dx.dispose();
+}
+async function peerGrads(): Promise<void> {
+  const { loss, grads } = peerLossAndGrads(p, px, pids, pw, { chunks: C });
+  await loss.data();
+  tf.dispose([loss, ...Object.values(grads)]);
+}
+await oursGrads();
+await peerGrads();
+const g = await alternate(ROUNDS, oursGrads, peerGrads);
+console.log(
+  `lossAndGrads, alternating, ${ROUNDS} rounds: ours ${g.ours.toFixed(0)} ms, tfjs-webgpu ${
+    g.peer.toFixed(0)
+  } ms (medians); peer / ours = ${g.ratio.toFixed(2)}×`,
+);
+Deno.bench({
+  name: `ours: lossAndGrads ${name.slice("forward ".length)}`,
+  group: "fwl lossAndGrads",
+  baseline: true,
+  n: 2,
+  warmup: 0,
+  fn: oursGrads,
+});
+Deno.bench({
+  name: `tfjs-webgpu: lossAndGrads ${name.slice("forward ".length)}`,
+  group: "fwl lossAndGrads",
+  n: 2,
+  warmup: 0,
+  fn: peerGrads,
+});
