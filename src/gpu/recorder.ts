@@ -6,6 +6,7 @@
  */
 
 import { GPUKernelError } from "../errors.ts";
+import { bucketSize } from "./buffer_pool.ts";
 import type { GPUContext, KernelSpec } from "./context.ts";
 
 const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
@@ -51,17 +52,35 @@ export class Recorder {
   readonly ctx: GPUContext;
   readonly #ops: (DispatchOp | CopyOp)[] = [];
   readonly #scratch: GPUBuffer[] = [];
+  readonly #reusable: GPUBuffer[] = [];
 
   /** Creates an empty recorder on `ctx`. */
   constructor(ctx: GPUContext) {
     this.ctx = ctx;
   }
 
-  /** A pooled scratch buffer of `bytes` bytes, released after submission. */
+  /**
+   * A pooled scratch buffer of `bytes` bytes, released after submission. A buffer an
+   * earlier op of this recorder gave back with {@linkcode Recorder.reuse} is handed out
+   * again first: ops run in order, so its old contents are dead by then.
+   */
   scratch(bytes: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    const i = this.#reusable.findIndex((b) => b.size === size);
+    if (i >= 0) return this.#reusable.splice(i, 1)[0];
     const b = this.ctx.pool.acquire(bytes);
     this.#scratch.push(b);
     return b;
+  }
+
+  /**
+   * Marks a scratch buffer of this recorder as dead after the ops recorded so far, so
+   * later ops of the same recorder may reuse it (the peak of a long recording shrinks).
+   */
+  reuse(buffer: GPUBuffer): void {
+    if (this.#scratch.includes(buffer) && !this.#reusable.includes(buffer)) {
+      this.#reusable.push(buffer);
+    }
   }
 
   /**
@@ -153,6 +172,7 @@ export class Recorder {
     } finally {
       for (const u of uniformBuffers) ctx.pool.release(u);
       for (const s of this.#scratch.splice(0)) ctx.pool.release(s);
+      this.#reusable.length = 0;
     }
     const first = (await Promise.all(bindErrors)).find((x) => x);
     if (first) throw new GPUKernelError(first.kernel, "validation", first.error.message);

@@ -172,6 +172,8 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
       });
     }
   }
+  if (states) rec.reuse(states);
+  if (scores) rec.reuse(scores);
 }
 
 function prefixGrid(invocations: number): [number, number, number] {
@@ -265,4 +267,6 @@ function runningChunkAttention(
       }
     }
   }
+  rec.reuse(state);
+  if (scores) rec.reuse(scores);
 }

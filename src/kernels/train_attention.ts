@@ -160,4 +160,5 @@ export function seqAttention(rec: Recorder, s: SeqAttentionSpec): void {
   fill(rec, out, s.batch * s.time * s.dv);
   attention(q, k, v, out);
   reverseTime(rec, { ...seq, src: out, out: s.out, width: s.dv, accumulate: true });
+  rec.reuse(out);
 }
