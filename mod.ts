@@ -124,3 +124,24 @@ export {
   lstmParamNames,
   lstmParamShapes,
 } from "./src/bodies/lstm_params.ts";
+export {
+  type CreateLanguageModelOptions,
+  type GenerateOptions,
+  LanguageModel,
+  type LanguageModelOptions,
+  type TokensOptions,
+  type TrainStepResult,
+} from "./src/lm/language_model.ts";
+export { perplexity, type PerplexityResult, type TokenScores } from "./src/lm/perplexity.ts";
+export { BODY_PREFIX, HEAD_PREFIX } from "./src/lm/plug.ts";
+export {
+  languageModelBytes,
+  type LanguageModelCheckpointOptions,
+  LM_CHECKPOINT_METADATA,
+  LM_OPTIMIZER_PREFIX,
+  loadLanguageModelBytes,
+  type LoadLanguageModelOptions,
+} from "./src/lm/lm_checkpoint.ts";
+export type { TokenDataset } from "./src/data/dataset.ts";
+export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
+export { ByteText, type ByteTextOptions } from "./src/data/text.ts";

@@ -1,0 +1,43 @@
+/**
+ * What a token data set offers a training loop: training batches drawn from a seeded
+ * random source, fixed validation batches, and decoding for display.
+ *
+ * @module
+ */
+
+import type { RandomSource } from "../fwl/sampling.ts";
+
+/**
+ * A source of token sequences for language-model training and evaluation.
+ *
+ * @example
+ * ```ts
+ * import type { TokenDataset } from "./dataset.ts";
+ * import { SeededRandom } from "../fwl/params.ts";
+ * const digits: TokenDataset = {
+ *   name: "digits",
+ *   vocabSize: 10,
+ *   trainBatch: (b, t, rng) => Int32Array.from({ length: b * t }, () => Math.floor(rng.uniform() * 10)),
+ *   validationBatches: (b, t) => [new Int32Array(b * t)],
+ *   decode: (ids) => Array.from(ids).join(""),
+ * };
+ * console.log(digits.trainBatch(2, 3, new SeededRandom(1)).length); // 6
+ * ```
+ */
+export interface TokenDataset {
+  /** A short description for reports. */
+  readonly name: string;
+  /** Number of token ids `V` (ids are `0 … V−1`). */
+  readonly vocabSize: number;
+  /** A training batch `[batchSize, length]` (row-major), drawn from `rng`. */
+  trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array;
+  /**
+   * The validation set as batches `[batchSize, length]`, the same on every call with
+   * the same arguments (at most `maxBatches` of them, default: all there are).
+   */
+  validationBatches(batchSize: number, length: number, maxBatches?: number): Int32Array[];
+  /** Human-readable text of a sequence of ids. */
+  decode(ids: ArrayLike<number>): string;
+  /** Whether an id is an "entity" (a rare, repeated name), when the data set has them. */
+  isEntity?(id: number): boolean;
+}

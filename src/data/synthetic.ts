@@ -1,0 +1,384 @@
+/**
+ * Synthetic documents in a small word language, generated from a seed (no download):
+ * sentences built from about a hundred common words, and in each document a few rare
+ * "entity" names, drawn from a large pool, that come back again and again, always at
+ * least `minGap` tokens apart. A model can learn the grammar from any document, but
+ * which names a document uses can only be learned from the document itself — the
+ * setting where fast weights help most (rare, repeated tokens in long documents).
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import { SeededRandom } from "../fwl/params.ts";
+import type { RandomSource } from "../fwl/sampling.ts";
+import { describeValue } from "../tensor.ts";
+import type { TokenDataset } from "./dataset.ts";
+
+/** Options of {@linkcode SyntheticLanguage}. */
+export interface SyntheticLanguageOptions {
+  /** Seed of the entity names (default 0). */
+  seed?: number;
+  /** Number of entity names in the pool (default 256). */
+  entityPool?: number;
+  /** Entities per document (default 4). */
+  entitiesPerDocument?: number;
+  /** Fewest tokens between two mentions of the same entity (default 20). */
+  minGap?: number;
+  /**
+   * Probability that a sentence mentions an entity when one is allowed by `minGap`
+   * (default 0.9).
+   */
+  entityRate?: number;
+}
+
+const ARTICLES = ["the", "a"] as const;
+// deno-fmt-ignore
+const ADJECTIVES = [
+  "old", "new", "small", "large", "red", "quiet", "busy", "dark",
+  "bright", "cold", "warm", "long", "narrow", "green", "empty", "famous",
+] as const;
+// deno-fmt-ignore
+const NOUNS = [
+  "river", "city", "market", "house", "road", "bridge", "garden", "village",
+  "harbor", "tower", "forest", "school", "station", "library", "field", "castle",
+  "church", "mill", "farm", "island", "valley", "mountain", "lake", "square",
+  "hall", "shop", "factory", "museum", "palace", "port", "hill", "temple",
+] as const;
+// deno-fmt-ignore
+const VERBS = [
+  "visited", "built", "painted", "sold", "bought", "found", "left", "crossed",
+  "watched", "guarded", "cleaned", "opened", "closed", "described", "repaired", "entered",
+  "owned", "studied", "praised", "reached", "mapped", "explored", "drew", "remembered",
+] as const;
+const PREPOSITIONS = ["near", "in", "by", "behind", "beside", "across", "under", "above"] as const;
+// deno-fmt-ignore
+const OTHER = [
+  ".", ",", "and", "said", "that", "met", "with", "later",
+  "then", "again", "was", "to", "went", "it", "they", "there",
+  "<doc>",
+] as const;
+
+const COMMON: readonly string[] = [
+  ...OTHER,
+  ...ARTICLES,
+  ...ADJECTIVES,
+  ...NOUNS,
+  ...VERBS,
+  ...PREPOSITIONS,
+];
+
+const ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "tr"];
+const VOWELS = ["a", "e", "i", "o", "u", "ai", "ou"];
+const CODAS = ["", "", "", "n", "l", "r", "s", "th"];
+
+/** A word slot of a sentence template: a word class, a fixed word, or an entity. */
+type Slot =
+  | "ART"
+  | "ADJ"
+  | "NOUN"
+  | "VERB"
+  | "PREP"
+  | "E1"
+  | "E2"
+  | { word: string };
+
+function parse(template: string): Slot[] {
+  return template.split(" ").map((w) =>
+    ["ART", "ADJ", "NOUN", "VERB", "PREP", "E1", "E2"].includes(w) ? w as Slot : { word: w }
+  );
+}
+
+/** Sentences with no entity, one entity (E1), and two (E1, E2). */
+const TEMPLATES = {
+  none: [
+    "the ADJ NOUN was PREP the NOUN .",
+    "they VERB the ADJ NOUN .",
+    "it was ADJ PREP the NOUN .",
+    "then they went to ART NOUN PREP the NOUN .",
+    "the NOUN was ADJ and ADJ .",
+  ].map(parse),
+  one: [
+    "E1 VERB the ADJ NOUN .",
+    "then E1 went to the NOUN PREP the NOUN .",
+    "E1 said that the NOUN was ADJ .",
+    "the ADJ NOUN PREP the NOUN was VERB by E1 .",
+    "later E1 VERB ART NOUN again .",
+    "there , E1 VERB the NOUN .",
+  ].map(parse),
+  two: [
+    "E1 met E2 PREP the ADJ NOUN .",
+    "E1 and E2 VERB the NOUN .",
+    "E1 said that E2 VERB the NOUN .",
+  ].map(parse),
+};
+
+function checkInteger(where: string, name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw new FWLInputError(where, name, `an integer ≥ ${min}`, describeValue(value));
+  }
+  return value;
+}
+
+function checkRandom(where: string, rng: unknown): RandomSource {
+  if (
+    rng === null || typeof rng !== "object" || typeof (rng as RandomSource).uniform !== "function"
+  ) {
+    throw new FWLInputError(
+      where,
+      "rng",
+      "a random source such as new SeededRandom(seed)",
+      describeValue(rng),
+    );
+  }
+  return rng as RandomSource;
+}
+
+/**
+ * A seeded synthetic language: ~100 common words (ids `0 … entityStart−1`) and a pool of
+ * made-up entity names (ids `entityStart … vocabSize−1`). Each document begins with
+ * `<doc>`, draws `entitiesPerDocument` names from the pool, and writes sentences; a
+ * sentence mentions a name only if that name was last mentioned at least `minGap`
+ * tokens before (or not yet), so every repeat is far from the previous mention.
+ *
+ * @example
+ * ```ts
+ * import { SyntheticLanguage } from "./synthetic.ts";
+ * import { SeededRandom } from "../fwl/params.ts";
+ * const lang = new SyntheticLanguage({ seed: 1, entityPool: 64 });
+ * const doc = lang.document(40, new SeededRandom(2));
+ * console.log(doc.length, lang.vocabSize); // 40 163
+ * console.log(lang.decode(doc.subarray(0, 8)));
+ * console.log(doc.some((id) => lang.isEntity(id))); // true
+ * ```
+ */
+export class SyntheticLanguage implements TokenDataset {
+  /** A short description. */
+  readonly name: string;
+  /** Every word, by id. */
+  readonly words: readonly string[];
+  /** The first entity id (the number of common words). */
+  readonly entityStart: number;
+  /** Number of entity names. */
+  readonly entityCount: number;
+  /** Entities per document. */
+  readonly entitiesPerDocument: number;
+  /** Fewest tokens between two mentions of one entity. */
+  readonly minGap: number;
+  /** Probability that a sentence mentions an entity when one is allowed. */
+  readonly entityRate: number;
+  /** The seed. */
+  readonly seed: number;
+  readonly #ids: Map<string, number>;
+
+  /**
+   * Makes the vocabulary and the entity names.
+   *
+   * @param options seed, pool size, entities per document, gap, entity rate
+   */
+  constructor(options: SyntheticLanguageOptions = {}) {
+    const where = "SyntheticLanguage";
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(where, "options", "an object", describeValue(options));
+    }
+    const {
+      seed = 0,
+      entityPool = 256,
+      entitiesPerDocument = 4,
+      minGap = 20,
+      entityRate = 0.9,
+    } = options;
+    this.seed = checkInteger(where, "options.seed", seed, -(2 ** 31));
+    this.entityCount = checkInteger(where, "options.entityPool", entityPool, 2);
+    this.entitiesPerDocument = checkInteger(
+      where,
+      "options.entitiesPerDocument",
+      entitiesPerDocument,
+      1,
+    );
+    if (entitiesPerDocument > entityPool) {
+      throw new FWLInputError(
+        where,
+        "options.entitiesPerDocument",
+        `at most options.entityPool = ${entityPool}`,
+        `${entitiesPerDocument}`,
+      );
+    }
+    this.minGap = checkInteger(where, "options.minGap", minGap, 1);
+    if (!(typeof entityRate === "number" && entityRate >= 0 && entityRate <= 1)) {
+      throw new FWLInputError(
+        where,
+        "options.entityRate",
+        "a number in [0, 1]",
+        describeValue(entityRate),
+      );
+    }
+    this.entityRate = entityRate;
+    this.entityStart = COMMON.length;
+    this.words = [...COMMON, ...entityNames(entityPool, seed)];
+    this.#ids = new Map(this.words.map((w, i) => [w, i]));
+    this.name = `synthetic words (${this.entityStart} common words, ${entityPool} entity names, ` +
+      `${entitiesPerDocument} per document, repeats ≥ ${minGap} tokens apart)`;
+  }
+
+  /** Number of token ids: common words plus entity names. */
+  get vocabSize(): number {
+    return this.words.length;
+  }
+
+  /**
+   * Whether `id` is an entity name.
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * const lang = new SyntheticLanguage();
+   * console.log(lang.isEntity(0), lang.isEntity(lang.entityStart)); // false true
+   * ```
+   */
+  isEntity(id: number): boolean {
+    return id >= this.entityStart && id < this.words.length;
+  }
+
+  /**
+   * The id of a word (or entity name).
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * console.log(new SyntheticLanguage().id("river") >= 0); // true
+   * ```
+   */
+  id(word: string): number {
+    const id = this.#ids.get(word);
+    if (id === undefined) {
+      throw new FWLInputError(
+        "SyntheticLanguage.id",
+        "word",
+        "a word of the language",
+        JSON.stringify(word),
+      );
+    }
+    return id;
+  }
+
+  /**
+   * One document of exactly `length` tokens, starting with `<doc>`, drawn from `rng`.
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * import { SeededRandom } from "../fwl/params.ts";
+   * const lang = new SyntheticLanguage();
+   * console.log(lang.decode(lang.document(12, new SeededRandom(0))).startsWith("<doc>")); // true
+   * ```
+   */
+  document(length: number, rng: RandomSource): Int32Array {
+    const where = "SyntheticLanguage.document";
+    checkInteger(where, "length", length, 1);
+    checkRandom(where, rng);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(rng.uniform() * list.length)];
+    // The document's entities: distinct names from the pool.
+    const chosen: number[] = [];
+    while (chosen.length < this.entitiesPerDocument) {
+      const e = this.entityStart + Math.floor(rng.uniform() * this.entityCount);
+      if (!chosen.includes(e)) chosen.push(e);
+    }
+    const last = new Map<number, number>(); // entity → position of its last mention
+    const out: number[] = [this.id("<doc>")];
+    while (out.length < length) {
+      // Entities allowed now: never mentioned, or mentioned ≥ minGap tokens ago (the
+      // gap is measured to the slot, a few tokens into the sentence at the earliest).
+      const ready = chosen.filter((e) => !last.has(e) || out.length - last.get(e)! >= this.minGap);
+      let kind: keyof typeof TEMPLATES = "none";
+      if (ready.length > 0 && rng.uniform() < this.entityRate) {
+        kind = ready.length >= 2 && rng.uniform() < 0.25 ? "two" : "one";
+      }
+      const template = pick(TEMPLATES[kind]);
+      const e1 = ready.length ? pick(ready) : -1;
+      const others = ready.filter((e) => e !== e1);
+      const e2 = others.length ? pick(others) : -1;
+      for (const slot of template) {
+        let id: number;
+        if (typeof slot === "object") id = this.id(slot.word);
+        else if (slot === "E1" || slot === "E2") {
+          id = slot === "E1" ? e1 : e2;
+          last.set(id, out.length);
+        } else {
+          const list =
+            { ART: ARTICLES, ADJ: ADJECTIVES, NOUN: NOUNS, VERB: VERBS, PREP: PREPOSITIONS }[slot];
+          id = this.id(pick(list));
+        }
+        out.push(id);
+      }
+    }
+    return Int32Array.from(out.slice(0, length));
+  }
+
+  /**
+   * `batchSize` documents of `length` tokens, row-major `[batchSize, length]`.
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * import { SeededRandom } from "../fwl/params.ts";
+   * console.log(new SyntheticLanguage().trainBatch(4, 32, new SeededRandom(0)).length); // 128
+   * ```
+   */
+  trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array {
+    const where = "SyntheticLanguage.trainBatch";
+    checkInteger(where, "batchSize", batchSize, 1);
+    checkInteger(where, "length", length, 1);
+    checkRandom(where, rng);
+    const out = new Int32Array(batchSize * length);
+    for (let b = 0; b < batchSize; b++) out.set(this.document(length, rng), b * length);
+    return out;
+  }
+
+  /**
+   * A fixed validation set of `maxBatches` batches (default 4), drawn from a generator
+   * seeded apart from any training seed (`seed + 1_000_003`), so it is the same on every
+   * call and never overlaps a training stream by construction of the seed.
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * const lang = new SyntheticLanguage();
+   * console.log(lang.validationBatches(2, 16, 3).length); // 3
+   * ```
+   */
+  validationBatches(batchSize: number, length: number, maxBatches = 4): Int32Array[] {
+    checkInteger("SyntheticLanguage.validationBatches", "maxBatches", maxBatches, 1);
+    const rng = new SeededRandom(this.seed + 1_000_003);
+    return Array.from({ length: maxBatches }, () => this.trainBatch(batchSize, length, rng));
+  }
+
+  /**
+   * The words of `ids`, joined by spaces (ids out of range show as `<id>`).
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * const lang = new SyntheticLanguage();
+   * console.log(lang.decode([lang.id("the"), lang.id("river")])); // the river
+   * ```
+   */
+  decode(ids: ArrayLike<number>): string {
+    return Array.from(ids, (id) => this.words[id] ?? `<${id}>`).join(" ");
+  }
+}
+
+/** `count` distinct capitalized made-up names, from `seed`. */
+function entityNames(count: number, seed: number): string[] {
+  const rng = new SeededRandom(seed * 7919 + 17);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rng.uniform() * list.length)];
+  const names = new Set<string>();
+  while (names.size < count) {
+    const syllables = 2 + (rng.uniform() < 0.3 ? 1 : 0) + Math.floor(names.size / 4000);
+    let name = "";
+    for (let s = 0; s < syllables; s++) name += pick(ONSETS) + pick(VOWELS);
+    name += pick(CODAS);
+    names.add(name[0].toUpperCase() + name.slice(1));
+  }
+  return [...names];
+}

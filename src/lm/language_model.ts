@@ -1,0 +1,803 @@
+/**
+ * `LanguageModel`: a model body (anything that implements {@linkcode ModelBody}) under an
+ * FWL head, with scoring, joint training, generation and checkpoints.
+ *
+ * Hidden states stay on the GPU when the body keeps them there: `body.forward` →
+ * `lossAndGradsGPU(head, hidden, …)` → `dL/dhidden` → `body.backward` → one optimizer
+ * step over the head's and the body's parameters.
+ *
+ * @module
+ */
+
+import type { BodyParameter, BodyState, ModelBody } from "../bodies/model_body.ts";
+import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { FWLBlock } from "../fwl/block.ts";
+import type { FWLStream } from "../fwl/stream.ts";
+import { makeLabels } from "../fwl/labels.ts";
+import { SeededRandom, STEP_NAMES } from "../fwl/params.ts";
+import { sampleToken } from "../fwl/sampling.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { describeValue, Tensor, tensor } from "../tensor.ts";
+import {
+  createGradBuffers,
+  GRAD_BUFFER_OF,
+  type GradBuffers,
+  releaseGradBuffers,
+} from "../train/grad_buffers.ts";
+import { lossAndGradsGPU } from "../train/loss_and_grads.ts";
+import { blockParams, type GradSource, Optimizer, type OptimParam } from "../train/optimizer.ts";
+import {
+  denoFiles,
+  languageModelBytes,
+  type LanguageModelCheckpointOptions,
+  loadLanguageModelBytes,
+  type LoadLanguageModelOptions,
+} from "./lm_checkpoint.ts";
+import type { TokenScores } from "./perplexity.ts";
+import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
+
+const WHERE = "LanguageModel";
+
+/** Options of the {@linkcode LanguageModel} constructor. */
+export interface LanguageModelOptions {
+  /**
+   * `true` (default): the FWL head. `false`: the plain-head baseline — the same block
+   * with its six step sizes held at 0 and left out of the optimizer, so the fast weights
+   * never move and the head is an ordinary dense → squared ReLU → dense → layer norm →
+   * softmax head with the same parameters and cost.
+   */
+  fastWeights?: boolean;
+}
+
+/** Options of {@linkcode LanguageModel.create}. */
+export interface CreateLanguageModelOptions extends LanguageModelOptions {
+  /** Number of token ids `V` (the head's output width). */
+  vocabSize: number;
+  /** Width of the FWL head (`size`; its hidden layer is `4·size`). Default 32. */
+  headSize?: number;
+  /** Chunks of the head's mixed chunk attention (default 4). */
+  attnChunks?: number;
+  /**
+   * The head's inner-loss normalizer (default 512). A fixed number keeps each sequence
+   * independent of the others in its batch, so scores do not depend on batching, and
+   * generation (which streams, and needs a fixed normalizer) matches training. `"batch"`
+   * is the reference's `Σ weights` of the whole batch.
+   */
+  normalizer?: number | "batch";
+  /**
+   * Initial value of the six learned step sizes (default 0.01, as FWL.md §1). Ignored
+   * with `fastWeights: false` (they are 0).
+   */
+  stepSize?: number;
+  /** Seed of the head's initialization (default 0). */
+  seed?: number;
+  /** A GPUDevice to run on; use the body's device (default: the shared device). */
+  device?: GPUDevice;
+}
+
+/** Options of {@linkcode LanguageModel.score} and {@linkcode LanguageModel.trainStep}. */
+export interface TokensOptions {
+  /** A padding id: positions whose token or next token is `padId` are not scored. */
+  padId?: number;
+}
+
+/** What {@linkcode LanguageModel.trainStep} returns. */
+export interface TrainStepResult {
+  /** The loss before the update (mean NLL over the batch's predicted tokens, nats). */
+  loss: number;
+  /** Whether the body was trained too (it has `backward` and its parameters were in the optimizer). */
+  trainedBody: boolean;
+}
+
+/** Options of {@linkcode LanguageModel.generate}. */
+export interface GenerateOptions {
+  /** Number of tokens to generate after the prompt (default 32). */
+  maxTokens?: number;
+  /** Softmax temperature (default 1); 0 is greedy. */
+  temperature?: number;
+  /** Keep only the `topK` most likely tokens. */
+  topK?: number;
+  /** Nucleus sampling: the smallest set of most likely tokens with probability ≥ `topP`. */
+  topP?: number;
+  /** Seed of the sampler (default 0): same seed, same tokens. */
+  seed?: number;
+  /**
+   * The fixed normalizer of the head's stream; default: the head's own, which must then
+   * be a number (train with the same number so generation matches training).
+   */
+  normalizer?: number;
+}
+
+/**
+ * A language model: a {@linkcode ModelBody} that turns token ids into hidden states, and
+ * an {@linkcode FWLBlock} head that turns them into next-token distributions.
+ *
+ * What works depends on what the body offers: every body can be scored and can have its
+ * head trained; a body with `backward` and `parameters` is trained jointly with the head;
+ * a body with `initState` and `step` can generate. `score` never forms a `[B, T, V]`
+ * tensor. The model owns its head and body: `dispose()` releases both.
+ *
+ * @example
+ * ```ts ignore
+ * import { Adam, LanguageModel, tensor } from "@x/fwl";
+ * const lm = await LanguageModel.create(body, { vocabSize: 256, headSize: 32 });
+ * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3 });
+ * const batch = tensor(new Int32Array(8 * 64) /* token ids *\/, [8, 64]);
+ * const { loss } = await lm.trainStep(batch, opt);
+ * const { perplexity } = await lm.score(batch);
+ * for await (const token of lm.generate([1, 2, 3], { maxTokens: 20, temperature: 0.8 })) {
+ *   console.log(token);
+ * }
+ * ```
+ */
+export class LanguageModel {
+  /** The body. */
+  readonly body: ModelBody;
+  /** The FWL head (built with `inputSize = body.hiddenSize`). */
+  readonly head: FWLBlock;
+  /** Whether the fast weights are on (`false`: the plain-head baseline). */
+  readonly fastWeights: boolean;
+  #grads: GradBuffers | undefined;
+  #busy = false;
+  #disposed = false;
+
+  /**
+   * Puts a body and a built head together. With `fastWeights: false` the head's step
+   * sizes are set to 0 here.
+   *
+   * @param body the model body
+   * @param head an FWL head built with `inputSize = body.hiddenSize`
+   * @param options `fastWeights` (default true)
+   */
+  constructor(body: ModelBody, head: FWLBlock, options: LanguageModelOptions = {}) {
+    checkBody(WHERE, body);
+    if (!(head instanceof FWLBlock)) {
+      throw new FWLInputError(WHERE, "head", "an FWLBlock", describeValue(head));
+    }
+    if (!head.built) {
+      throw new FWLStateError(`${WHERE}: the head is not built: call head.build(body.hiddenSize)`);
+    }
+    if (head.inputSize !== body.hiddenSize) {
+      throw new FWLInputError(
+        WHERE,
+        "head",
+        `a head built with inputSize = body.hiddenSize = ${body.hiddenSize}`,
+        `a head with inputSize ${head.inputSize}`,
+      );
+    }
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
+    }
+    const { fastWeights = true } = options;
+    if (typeof fastWeights !== "boolean") {
+      throw new FWLInputError(
+        WHERE,
+        "options.fastWeights",
+        "a boolean",
+        describeValue(fastWeights),
+      );
+    }
+    this.body = body;
+    this.head = head;
+    this.fastWeights = fastWeights;
+    if (!fastWeights) this.#zeroSteps();
+  }
+
+  /**
+   * Builds an FWL head for `body` and returns the model.
+   *
+   * @example
+   * ```ts ignore
+   * const fwl = await LanguageModel.create(body, { vocabSize: 300, stepSize: 0.5 });
+   * const plain = await LanguageModel.create(body2, { vocabSize: 300, fastWeights: false });
+   * ```
+   */
+  static async create(
+    body: ModelBody,
+    options: CreateLanguageModelOptions,
+  ): Promise<LanguageModel> {
+    const where = `${WHERE}.create`;
+    checkBody(where, body);
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(
+        where,
+        "options",
+        "an object with at least { vocabSize }",
+        describeValue(options),
+      );
+    }
+    const {
+      vocabSize,
+      headSize = 32,
+      attnChunks = 4,
+      normalizer = 512,
+      stepSize,
+      seed = 0,
+      device,
+      fastWeights = true,
+    } = options;
+    if (
+      stepSize !== undefined &&
+      !(typeof stepSize === "number" && Number.isFinite(stepSize) && stepSize >= 0)
+    ) {
+      throw new FWLInputError(
+        where,
+        "options.stepSize",
+        "a finite number ≥ 0",
+        describeValue(stepSize),
+      );
+    }
+    const head = new FWLBlock(headSize, vocabSize, attnChunks, { normalizer, seed, device });
+    try {
+      await head.build(body.hiddenSize);
+      if (stepSize !== undefined && fastWeights) {
+        const params = await head.getParams();
+        for (const name of STEP_NAMES) params[name] = new Float32Array([stepSize]);
+        await head.setParams(params);
+      }
+      return new LanguageModel(body, head, { fastWeights });
+    } catch (e) {
+      head.dispose();
+      throw e;
+    }
+  }
+
+  /** The GPU context of the head (the body's parameters must live on its device). */
+  get context(): GPUContext {
+    this.#live("context");
+    return this.head.context;
+  }
+
+  /** Number of token ids `V`. */
+  get vocabSize(): number {
+    return this.head.vocabSize;
+  }
+
+  /** Whether `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * The trainable parameters, for an optimizer: the head's (FWL.md §1 names under
+   * `"head/"`, the six step sizes as one packed `"head/steps"` entry — left out when the
+   * fast weights are off), then the body's under `"body/"` when the body has `backward`
+   * and `parameters`. Leave some out of the optimizer to freeze them.
+   *
+   * @example
+   * ```ts ignore
+   * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3, clipNorm: 1 });
+   * const headOnly = new Adam(lm.context, lm.parameters().filter((p) => p.name.startsWith("head/")), { lr: 1e-3 });
+   * ```
+   */
+  parameters(): OptimParam[] {
+    this.#live("parameters");
+    const head = blockParams(this.head)
+      .filter((p) => this.fastWeights || p.name !== "steps")
+      .map((p) => ({
+        ...p,
+        name: HEAD_PREFIX + p.name,
+        elementNames: p.elementNames?.map((n) => HEAD_PREFIX + n),
+      }));
+    if (!this.body.backward) return head;
+    return [
+      ...head,
+      ...bodyParameters(WHERE, this.body).map((p) => ({
+        name: BODY_PREFIX + p.name,
+        buffer: p.buffer,
+        length: p.shape.reduce((a, b) => a * b, 1),
+      })),
+    ];
+  }
+
+  /**
+   * Scores token sequences: the negative log-likelihood of every token after the first
+   * under the model, and the perplexity. Nothing of size `[B, T, V]` is formed (the
+   * head's `score`).
+   *
+   * @param tokens token ids `[B, T]` (int32 host data, `T ≥ 2`)
+   * @param options a padding id
+   * @returns per-token NLL `[B, T − 1]`, the targets, mean loss and perplexity
+   *
+   * @example
+   * ```ts ignore
+   * const { nll, loss, perplexity } = await lm.score(tensor(ids, [4, 128]));
+   * ```
+   */
+  async score(tokens: Tensor<"int32">, options: TokensOptions = {}): Promise<TokenScores> {
+    const where = `${WHERE}.score`;
+    return await this.#run("score", async () => {
+      const { B, T, labels, weights } = this.#prepare(where, tokens, options);
+      const hidden = await this.#forward(where, tokens, B, T);
+      let nll: Float32Array;
+      try {
+        nll = (await this.head.score(hidden, labels, weights)).nll;
+      } finally {
+        hidden.dispose();
+      }
+      const ids = labels.hostData as Int32Array;
+      const w = weights.hostData!;
+      const shape: [number, number] = [B, T - 1];
+      const out = new Float32Array(B * (T - 1));
+      const targets = new Int32Array(B * (T - 1)).fill(-1);
+      let total = 0, count = 0;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t + 1 < T; t++) {
+          const p = b * T + t, q = b * (T - 1) + t;
+          if (w[p] === 0) continue;
+          out[q] = nll[p];
+          targets[q] = ids[p];
+          total += nll[p];
+          count++;
+        }
+      }
+      const loss = count > 0 ? total / count : NaN;
+      return { shape, nll: out, targets, loss, perplexity: Math.exp(loss), count };
+    });
+  }
+
+  /**
+   * One training step on a batch: the loss of the fast logits, its gradients through the
+   * head (second order, through the fast-weight update) and — when the body has
+   * `backward` and the optimizer holds its parameters — through the body, then one
+   * `optimizer.step`. The optimizer must be made over (a subset of)
+   * {@linkcode LanguageModel.parameters}. A non-finite loss throws before anything is
+   * updated.
+   *
+   * @param tokens token ids `[B, T]` (int32 host data, `T ≥ 2`)
+   * @param optimizer an optimizer over `lm.parameters()` (or some of them)
+   * @param options a padding id
+   *
+   * @example
+   * ```ts ignore
+   * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3 });
+   * for (let i = 0; i < 100; i++) console.log((await lm.trainStep(nextBatch(), opt)).loss);
+   * ```
+   */
+  async trainStep(
+    tokens: Tensor<"int32">,
+    optimizer: Optimizer,
+    options: TokensOptions = {},
+  ): Promise<TrainStepResult> {
+    const where = `${WHERE}.trainStep`;
+    return await this.#run("trainStep", async () => {
+      const plan = this.#checkOptimizer(where, optimizer);
+      const { B, T, labels, weights } = this.#prepare(where, tokens, options);
+      const hidden = await this.#forward(where, tokens, B, T);
+      this.#grads ??= createGradBuffers(this.head);
+      const grads = this.#grads;
+      let loss: number;
+      let dx: Tensor<"float32"> | undefined;
+      try {
+        // checkValues (the default) rejects non-finite hidden states before anything runs.
+        const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
+          gradBuffers: grads,
+        });
+        dx = result.dx;
+        loss = (await result.loss!.read())[0];
+        result.loss!.dispose();
+      } catch (e) {
+        dx?.dispose();
+        throw e;
+      } finally {
+        hidden.dispose();
+      }
+      try {
+        if (!Number.isFinite(loss)) {
+          throw new FWLError(
+            `${where}: the loss is ${loss} (training diverged: try a lower learning rate ` +
+              `or clipNorm); nothing was updated`,
+          );
+        }
+        if (plan.trainBody) await this.body.backward!(dx);
+      } finally {
+        dx.dispose();
+      }
+      const record: Record<string, GradSource> = {};
+      for (const [name, key] of Object.entries(GRAD_BUFFER_OF)) {
+        record[HEAD_PREFIX + name] = grads[key];
+      }
+      record[`${HEAD_PREFIX}steps`] = grads.steps;
+      if (plan.trainBody) {
+        for (const p of plan.bodyParams) record[BODY_PREFIX + p.name] = p.grad;
+      }
+      await optimizer.step(record);
+      return { loss, trainedBody: plan.trainBody };
+    });
+  }
+
+  /**
+   * Generates tokens after `prompt`, yielding each one as soon as it is chosen. The body
+   * runs one token at a time (`initState` + `step`) and the head as an
+   * {@linkcode FWLStream}, so each token costs the same whatever its position, and the
+   * fast weights learn from the prompt and from every generated token. Options are
+   * checked when `generate` is called; GPU state is released when the loop ends (also
+   * on `break`).
+   *
+   * @param prompt one sequence of token ids (at least one)
+   * @param options `maxTokens`, `temperature`, `topK`, `topP`, `seed`, `normalizer`
+   *
+   * @example
+   * ```ts ignore
+   * const out: number[] = [];
+   * for await (const t of lm.generate([5, 9, 2], { maxTokens: 40, temperature: 0.8, topK: 20, seed: 1 })) {
+   *   out.push(t);
+   * }
+   * ```
+   */
+  generate(prompt: ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<number> {
+    const where = `${WHERE}.generate`;
+    this.#live("generate");
+    const body = this.body;
+    if (typeof body.initState !== "function" || typeof body.step !== "function") {
+      throw new FWLStateError(
+        `${where}: the body can't generate: it needs initState(batchSize) and ` +
+          `step(tokens, state) (see ModelBody)`,
+      );
+    }
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(where, "options", "an object", describeValue(options));
+    }
+    const V = this.vocabSize;
+    if (
+      prompt === null || typeof prompt !== "object" || typeof prompt.length !== "number" ||
+      prompt.length < 1
+    ) {
+      throw new FWLInputError(
+        where,
+        "prompt",
+        "at least one token id (an array or Int32Array)",
+        describeValue(prompt),
+      );
+    }
+    const ids = Int32Array.from({ length: prompt.length }, (_, i) => {
+      const id = prompt[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new FWLInputError(where, "prompt", `token ids in [0, ${V})`, `${id} at index ${i}`);
+      }
+      return id;
+    });
+    const {
+      maxTokens = 32,
+      temperature = 1,
+      topK,
+      topP,
+      seed = 0,
+      normalizer,
+    } = options;
+    if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) {
+      throw new FWLInputError(
+        where,
+        "options.maxTokens",
+        "an integer ≥ 0",
+        describeValue(maxTokens),
+      );
+    }
+    if (!Number.isInteger(seed)) {
+      throw new FWLInputError(where, "options.seed", "an integer", describeValue(seed));
+    }
+    const rng = new SeededRandom(seed);
+    const sample = { temperature, topK, topP, rng };
+    // Checks temperature, topK and topP now (sampleToken validates its options first).
+    try {
+      sampleToken(new Float32Array([0]), { ...sample, rng: new SeededRandom(0) });
+    } catch (e) {
+      if (e instanceof FWLInputError) {
+        throw new FWLInputError(where, e.argument, e.expected, e.received);
+      }
+      throw e;
+    }
+    // Checks the normalizer now: a stream of the head's is made and dropped.
+    this.head.stream(1, normalizer === undefined ? {} : { normalizer }).dispose();
+    return this.#generate(ids, maxTokens, sample, normalizer);
+  }
+
+  async *#generate(
+    prompt: Int32Array,
+    maxTokens: number,
+    sample: Parameters<typeof sampleToken>[1],
+    normalizer: number | undefined,
+  ): AsyncGenerator<number> {
+    const where = `${WHERE}.generate`;
+    if (maxTokens === 0) return;
+    // The model is marked busy while this loop computes, not while the caller holds a token.
+    let holding = false;
+    const enter = () => {
+      this.#enter("generate");
+      holding = true;
+    };
+    const leave = () => {
+      holding = false;
+      this.#leave();
+    };
+    enter();
+    const body = this.body;
+    let stream: FWLStream | undefined;
+    let state: BodyState | undefined;
+    let logits: Tensor<"float32"> | undefined;
+    const one = tensor(new Float32Array([1]), [1]);
+    const id = (token: number) => tensor(new Int32Array([token]), [1]);
+    const advance = async (token: number) => {
+      const hidden = await body.step!(id(token), state!);
+      try {
+        checkHidden(where, hidden, [1, body.hiddenSize], "step");
+        logits = await stream!.predict(hidden);
+      } finally {
+        if (hidden instanceof Tensor) hidden.dispose();
+      }
+    };
+    try {
+      stream = this.head.stream(1, normalizer === undefined ? {} : { normalizer });
+      state = body.initState!(1);
+      for (let i = 0; i < prompt.length; i++) {
+        await advance(prompt[i]);
+        if (i + 1 < prompt.length) {
+          logits!.dispose();
+          logits = undefined;
+          await stream.observe(id(prompt[i + 1]), one);
+        }
+      }
+      for (let n = 0; n < maxTokens; n++) {
+        const row = await logits!.read();
+        logits!.dispose();
+        logits = undefined;
+        const token = sampleToken(row, sample);
+        leave();
+        yield token;
+        enter();
+        if (n + 1 === maxTokens) break;
+        await stream.observe(id(token), one);
+        await advance(token);
+      }
+    } finally {
+      logits?.dispose();
+      stream?.dispose();
+      state?.dispose();
+      if (holding) leave();
+    }
+  }
+
+  /**
+   * The model as `.safetensors` bytes: the head's parameters under `"head/"`, the body's
+   * (when it has `parameters`) under `"body/"`, optionally an optimizer's state under
+   * `"optimizer/"`, and `fwl.lm.*` metadata. A body without `parameters` (an external
+   * model) is not stored.
+   *
+   * @example
+   * ```ts ignore
+   * const bytes = await lm.checkpointBytes({ optimizer: opt });
+   * ```
+   */
+  checkpointBytes(options: LanguageModelCheckpointOptions = {}): Promise<Uint8Array> {
+    this.#live("checkpointBytes");
+    return languageModelBytes(this, options);
+  }
+
+  /**
+   * Loads bytes written by {@linkcode LanguageModel.checkpointBytes} into this model
+   * (same shapes). Every name, shape and value is checked before anything is written.
+   * With the fast weights off, the step sizes stay 0 whatever the file holds.
+   *
+   * @example
+   * ```ts ignore
+   * await lm.loadCheckpointBytes(bytes, { optimizer: opt });
+   * ```
+   */
+  async loadCheckpointBytes(
+    bytes: Uint8Array,
+    options: LoadLanguageModelOptions = {},
+  ): Promise<Record<string, string>> {
+    this.#live("loadCheckpointBytes");
+    const metadata = await loadLanguageModelBytes(this, bytes, "bytes", options);
+    if (!this.fastWeights) this.#zeroSteps();
+    return metadata;
+  }
+
+  /**
+   * Writes the checkpoint to a `.safetensors` file (through a temporary file, then a
+   * rename). Needs `--allow-write`.
+   *
+   * @example
+   * ```ts ignore
+   * await lm.save("rnn_fwl.safetensors");
+   * ```
+   */
+  async save(path: string | URL, options: LanguageModelCheckpointOptions = {}): Promise<void> {
+    checkPath(`${WHERE}.save`, path);
+    const bytes = await this.checkpointBytes(options);
+    const tmp = path instanceof URL
+      ? new URL(`${path.href}.tmp-${crypto.randomUUID()}`)
+      : `${path}.tmp-${crypto.randomUUID()}`;
+    const fs = denoFiles(`${WHERE}.save`);
+    try {
+      await fs.writeFile(tmp, bytes);
+      await fs.rename(tmp, path);
+    } catch (e) {
+      await fs.remove(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
+  /**
+   * Reads a checkpoint file written by {@linkcode LanguageModel.save}, with the checks of
+   * {@linkcode LanguageModel.loadCheckpointBytes}. Needs `--allow-read`.
+   *
+   * @example
+   * ```ts ignore
+   * await lm.load("rnn_fwl.safetensors");
+   * ```
+   */
+  async load(
+    path: string | URL,
+    options: LoadLanguageModelOptions = {},
+  ): Promise<Record<string, string>> {
+    checkPath(`${WHERE}.load`, path);
+    this.#live("load");
+    const bytes = await denoFiles(`${WHERE}.load`).readFile(path);
+    const metadata = await loadLanguageModelBytes(this, bytes, String(path), options);
+    if (!this.fastWeights) this.#zeroSteps();
+    return metadata;
+  }
+
+  /** Releases the gradient buffers, the head and the body. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#grads) releaseGradBuffers(this.head, this.#grads);
+    this.#grads = undefined;
+    this.head.dispose();
+    this.body.dispose?.();
+  }
+
+  /** `using lm = …` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Runs `fn` with the model marked busy (one call at a time). */
+  async #run<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    this.#enter(what);
+    try {
+      return await fn();
+    } finally {
+      this.#leave();
+    }
+  }
+
+  #enter(what: string): void {
+    this.#live(what);
+    if (this.#busy) {
+      throw new FWLStateError(
+        `${WHERE}.${what}: another call on this model is still running (or a generate ` +
+          `loop is open); await it first`,
+      );
+    }
+    this.#busy = true;
+  }
+
+  #leave(): void {
+    this.#busy = false;
+  }
+
+  #live(what: string): void {
+    if (this.#disposed) throw new FWLStateError(`${WHERE}.${what}: the model was disposed`);
+  }
+
+  #zeroSteps(): void {
+    const ctx = this.head.context;
+    ctx.device.queue.writeBuffer(this.head.buffers.steps, 0, new Float32Array(STEP_NAMES.length));
+  }
+
+  /** Checks the tokens and makes the next-token labels and weights. */
+  #prepare(
+    where: string,
+    tokens: Tensor<"int32">,
+    options: TokensOptions,
+  ): { B: number; T: number; labels: Tensor; weights: Tensor<"float32"> } {
+    if (!(tokens instanceof Tensor) || tokens.disposed) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        "a live int32 Tensor [B, T] (see tensor())",
+        describeValue(tokens),
+      );
+    }
+    if (tokens.dtype !== "int32" || tokens.shape.length !== 2 || tokens.shape[0] < 1) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        "int32 token ids of shape [B, T]",
+        `${tokens.dtype} [${tokens.shape.join(", ")}]`,
+      );
+    }
+    const [B, T] = tokens.shape;
+    if (T < 2) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        "T ≥ 2 tokens per sequence (the first one is never predicted)",
+        `T = ${T}`,
+      );
+    }
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(where, "options", "an object", describeValue(options));
+    }
+    let made;
+    try {
+      made = makeLabels(tokens, this.vocabSize, { padId: options.padId });
+    } catch (e) {
+      if (e instanceof FWLInputError) {
+        throw new FWLInputError(where, e.argument, e.expected, e.received);
+      }
+      throw e;
+    }
+    return { B, T, ...made };
+  }
+
+  /** Runs the body and checks what it returns. */
+  async #forward(
+    where: string,
+    tokens: Tensor<"int32">,
+    B: number,
+    T: number,
+  ): Promise<Tensor<"float32">> {
+    const hidden = await this.body.forward(tokens);
+    try {
+      checkHidden(where, hidden, [B, T, this.body.hiddenSize], "forward");
+    } catch (e) {
+      if (hidden instanceof Tensor) hidden.dispose();
+      throw e;
+    }
+    return hidden;
+  }
+
+  /** Decides what `trainStep` trains with `optimizer`; throws on a mismatch. */
+  #checkOptimizer(
+    where: string,
+    optimizer: Optimizer,
+  ): { trainBody: boolean; bodyParams: BodyParameter[] } {
+    if (!(optimizer instanceof Optimizer)) {
+      throw new FWLInputError(
+        where,
+        "optimizer",
+        "an Optimizer (SGD, Adam, AdamW) over lm.parameters()",
+        describeValue(optimizer),
+      );
+    }
+    if (optimizer.context !== this.head.context) {
+      throw new FWLInputError(
+        where,
+        "optimizer",
+        "an optimizer on the model's device (lm.context)",
+        "an optimizer on another device",
+      );
+    }
+    const known = new Set(this.parameters().map((p) => p.name));
+    const names = optimizer.paramNames;
+    for (const name of names) {
+      if (known.has(name)) continue;
+      const why = name === `${HEAD_PREFIX}steps`
+        ? "the step sizes, but the fast weights are off (plain head): leave them out"
+        : name.startsWith(BODY_PREFIX) && !this.body.backward
+        ? "a body parameter, but the body has no backward: train the head only"
+        : "a parameter this model does not have";
+      throw new FWLInputError(
+        where,
+        "optimizer",
+        `an optimizer over lm.parameters() (names such as "${HEAD_PREFIX}dense_0/kernel")`,
+        `one with ${JSON.stringify(name)}, ${why}`,
+      );
+    }
+    const trainBody = names.some((n) => n.startsWith(BODY_PREFIX));
+    return {
+      trainBody,
+      bodyParams: trainBody ? bodyParameters(where, this.body) : [],
+    };
+  }
+}
+
+function checkPath(where: string, path: unknown): void {
+  if (!(typeof path === "string" && path !== "") && !(path instanceof URL)) {
+    throw new FWLInputError(where, "path", "a non-empty string or a file URL", describeValue(path));
+  }
+}
