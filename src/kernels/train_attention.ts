@@ -5,29 +5,50 @@
  * - anti-causal:  `out[s] += alpha · Σ_{t>s} (q_s·k_t) v_t`   (`Aʳ(q,k,v)`)
  *
  * The backward of `O = A(q,k,v)` is `dq = A(dO, v, k)`, `dk = Aʳ(v, dO, q)`,
- * `dv = Aʳ(k, q, dO)`. Both run on the forward's mixed chunk attention
- * (`chunkAttention`); the anti-causal form is the causal one in reversed time, so its
- * operands are reversed into scratch (`shaders/train_reverse_time.wgsl`) and the result
- * reversed back. (Negative time strides would save the copies, but the vectorized
- * matmul variants divide strides by 4 as unsigned integers, which breaks them.)
+ * `dv = Aʳ(k, q, dO)`. The causal form is the forward's mixed chunk attention
+ * (`chunkAttention`); the anti-causal form scans the chunks from the last one with a
+ * running `[dq, dv]` state, so it needs no time-reversed copies and no per-chunk states.
+ * Training keeps its attention scratch small ({@linkcode trainAttentionBytes}): with many
+ * chunks the causal form then also runs on a running state.
  *
  * @module
  */
 
-import reverseTimeCode from "../../shaders/train_reverse_time.wgsl" with {
-  type: "text",
-};
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
-import { chunkAttention } from "./chunk_attention.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import type { Recorder } from "../gpu/recorder.ts";
+import { FWLError } from "../errors.ts";
+import { chunkAttention, chunkLayout } from "./chunk_attention.ts";
+import { matmul } from "./matmul.ts";
 import { fill } from "./train_elementwise.ts";
 
-/** The time-reversal kernel. */
-export const TRAIN_REVERSE_TIME: KernelSpec = {
-  name: "train_reverse_time",
-  code: reverseTimeCode,
-  entryPoint: "main",
-};
+/**
+ * Scratch budget of one attention call in training (8 MiB): below the per-chunk states of
+ * a large width (`[D, H]` × chunks), which a running state replaces at no loss of speed.
+ */
+export const TRAIN_ATTENTION_BYTES: number = 8 * 2 ** 20;
+
+/**
+ * The largest scratch buffer one training attention call over `[time, dq]` queries and
+ * keys and `[time, dv]` values may take: {@linkcode TRAIN_ATTENTION_BYTES}, or what one
+ * sequence needs with a running state if more, capped by the device's binding limit.
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = trainAttentionBytes(ctx, T, 16, D, H);
+ * chunkAttention(rec, { ...spec, maxScratchBytes: bytes });
+ * ```
+ */
+export function trainAttentionBytes(
+  ctx: GPUContext,
+  time: number,
+  chunks: number,
+  dq: number,
+  dv: number,
+): number {
+  const { length: L } = chunkLayout(time, chunks);
+  const running = Math.max(dq * dv * 4, L * L * 4);
+  return Math.min(ctx.maxBindingBytes, Math.max(TRAIN_ATTENTION_BYTES, running));
+}
 
 /** Arguments of {@linkcode seqAttention}. */
 export interface SeqAttentionSpec {
@@ -37,7 +58,7 @@ export interface SeqAttentionSpec {
   k: GPUBuffer;
   /** Values `[batch, time, dv]`. */
   v: GPUBuffer;
-  /** Accumulated into: `[batch, time, dv]`. */
+  /** Accumulated into: `[batch, time, dv]`; must not alias an operand. */
   out: GPUBuffer;
   /** Number of sequences. */
   batch: number;
@@ -55,110 +76,164 @@ export interface SeqAttentionSpec {
   alpha?: number;
   /** Multiplies `alpha` by `steps[index]`, read on the GPU. */
   step?: { buffer: GPUBuffer; index: number };
-  /** Largest scratch buffer allowed, in bytes. */
-  maxScratchBytes: number;
-  /**
-   * Time-reversed copies already made in this recording, by source buffer, shared across
-   * anti-causal calls (the sources must not change between the calls that share it).
-   */
-  reversedCache?: Map<GPUBuffer, GPUBuffer>;
 }
 
 /**
- * Records `out[b,t,j] = alpha·src[b, time−1−t, j] (+ out[b,t,j] with accumulate)`.
- * `out` must not alias `src`.
- *
- * @example
- * ```ts ignore
- * reverseTime(rec, { src: x, out: xr, batch: B, time: T, width: D });
- * ```
- */
-export function reverseTime(
-  rec: Recorder,
-  o: {
-    src: Binding;
-    out: Binding;
-    batch: number;
-    time: number;
-    width: number;
-    alpha?: number;
-    accumulate?: boolean;
-  },
-): void {
-  const count = o.batch * o.time * o.width;
-  if (count === 0) return;
-  const groups = Math.ceil(count / 64);
-  const x = Math.min(groups, rec.ctx.maxWorkgroups);
-  rec.dispatch(
-    TRAIN_REVERSE_TIME,
-    [o.src, o.out],
-    packUniforms({
-      time: o.time,
-      width: o.width,
-      count,
-      flags: o.accumulate ? 1 : 0,
-      alpha: o.alpha ?? 1,
-      per_y: x * 64,
-      pad0: 0,
-      pad1: 0,
-    }, ["alpha"]),
-    [x, Math.ceil(groups / x), 1],
-  );
-}
-
-/**
- * Records `out += alpha · (A or Aʳ)(q, k, v)` (see the module doc).
+ * Records `out += alpha · (A or Aʳ)(q, k, v)` (see the module doc), with the scratch
+ * budget of {@linkcode trainAttentionBytes}.
  *
  * @example
  * ```ts ignore
  * // dx += −steps[0] · Aʳ(g_h1, df1, x)
  * seqAttention(rec, { q: gh1, k: df1, v: x, out: dx, batch: B, time: T, dq: H, dv: D,
- *   chunks: 4, reverse: true, alpha: -1, step: { buffer: steps, index: 0 },
- *   maxScratchBytes: ctx.maxBindingBytes });
+ *   chunks: 4, reverse: true, alpha: -1, step: { buffer: steps, index: 0 } });
  * ```
  */
 export function seqAttention(rec: Recorder, s: SeqAttentionSpec): void {
   if (s.time < 2) return; // nothing on either side of any position
   let steps = s.step?.buffer;
+  let ones: GPUBuffer | undefined;
   if (!steps) {
-    steps = rec.scratch(4);
-    fill(rec, steps, 1, 1);
+    steps = ones = rec.scratch(4);
+    fill(rec, ones, 1, 1);
   }
-  const attention = (q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer) =>
-    chunkAttention(rec, {
-      q,
-      k,
-      v,
-      out,
-      batch: s.batch,
-      time: s.time,
-      dq: s.dq,
-      dv: s.dv,
-      chunks: s.chunks,
-      steps: steps!,
-      stepIndex: s.step?.index ?? 0,
-      scale: s.alpha ?? 1,
-      maxScratchBytes: s.maxScratchBytes,
-    });
-  if (!s.reverse) {
-    attention(s.q, s.k, s.v, s.out);
-    return;
-  }
-  const seq = { batch: s.batch, time: s.time };
-  const reversed = s.reversedCache ?? new Map<GPUBuffer, GPUBuffer>();
-  const rev = (b: GPUBuffer, width: number): GPUBuffer => {
-    let r = reversed.get(b);
-    if (!r) {
-      r = rec.scratch(s.batch * s.time * width * 4);
-      reverseTime(rec, { ...seq, src: b, out: r, width });
-      reversed.set(b, r);
-    }
-    return r;
+  const spec = {
+    q: s.q,
+    k: s.k,
+    v: s.v,
+    out: s.out,
+    batch: s.batch,
+    time: s.time,
+    dq: s.dq,
+    dv: s.dv,
+    chunks: s.chunks,
+    steps,
+    stepIndex: s.step?.index ?? 0,
+    scale: s.alpha ?? 1,
+    maxScratchBytes: trainAttentionBytes(rec.ctx, s.time, s.chunks, s.dq, s.dv),
   };
-  const q = rev(s.q, s.dq), k = rev(s.k, s.dq), v = rev(s.v, s.dv);
-  const out = rec.scratch(s.batch * s.time * s.dv * 4);
-  fill(rec, out, s.batch * s.time * s.dv);
-  attention(q, k, v, out);
-  reverseTime(rec, { ...seq, src: out, out: s.out, width: s.dv, accumulate: true });
-  rec.reuse(out);
+  if (s.reverse) antiCausalAttention(rec, spec);
+  else chunkAttention(rec, spec);
+  if (ones) rec.reuse(ones);
+}
+
+/**
+ * `out[s] += scale·steps[i] · Σ_{t>s} (q_s·k_t) v_t`, chunk by chunk from the last:
+ * `out[c] += alpha·q[c]·S`, then `S += k[c]ᵀ·v[c]`; inside a chunk the scores are
+ * computed transposed (`P[j, i] = k_j·q_i`, kept for `j > i` by the causal mask) and
+ * stored as `[i, j]`.
+ */
+function antiCausalAttention(
+  rec: Recorder,
+  s: {
+    q: GPUBuffer;
+    k: GPUBuffer;
+    v: GPUBuffer;
+    out: GPUBuffer;
+    batch: number;
+    time: number;
+    dq: number;
+    dv: number;
+    chunks: number;
+    steps: GPUBuffer;
+    stepIndex: number;
+    scale: number;
+    maxScratchBytes: number;
+  },
+): void {
+  const { length: L, count: nC } = chunkLayout(s.time, s.chunks);
+  const stateElems = s.dq * s.dv;
+  const perSequence = (nC > 1 ? stateElems * 4 : 0) + (L > 1 ? L * L * 4 : 0);
+  if (perSequence === 0) return;
+  if (Math.max(stateElems * 4, L * L * 4) > s.maxScratchBytes) {
+    throw new FWLError(
+      `anti-causal attention needs ${perSequence} bytes of scratch per sequence (chunks ` +
+        `of ${L}, state ${s.dq}×${s.dv}), over the ${s.maxScratchBytes}-byte limit of one ` +
+        `buffer; use more chunks for long sequences`,
+    );
+  }
+  const group = Math.max(
+    1,
+    Math.min(s.batch, Math.floor(s.maxScratchBytes / perSequence)),
+  );
+  const step = { buffer: s.steps, index: s.stepIndex };
+  const state = nC > 1 ? rec.scratch(group * stateElems * 4) : undefined;
+  const scores = L > 1 ? rec.scratch(group * L * L * 4) : undefined;
+  const stateOp = (buffer: GPUBuffer) => ({
+    buffer,
+    rel: stateElems,
+    row: s.dv,
+    col: 1,
+  });
+  for (let b0 = 0; b0 < s.batch; b0 += group) {
+    const z = { batches: Math.min(group, s.batch - b0), zBase: b0 };
+    for (let c = nC - 1; c >= 0; c--) {
+      const t0 = c * L;
+      const len = Math.min(L, s.time - t0);
+      const rows = (buffer: GPUBuffer, width: number) => ({
+        buffer,
+        base: t0 * width,
+        outer: s.time * width,
+        row: width,
+        col: 1,
+      });
+      const q = rows(s.q, s.dq), k = rows(s.k, s.dq), v = rows(s.v, s.dv);
+      const out = rows(s.out, s.dv);
+      if (state && c < nC - 1) {
+        // out[c] += alpha · q[c] · S, S = Σ over later chunks of k[c']ᵀ v[c']
+        matmul(rec, {
+          m: len,
+          n: s.dv,
+          k: s.dq,
+          a: q,
+          b: stateOp(state),
+          c: out,
+          ...z,
+          beta: 1,
+          alpha: s.scale,
+          step,
+        });
+      }
+      if (scores && len > 1) {
+        // scores[i, j] = k_j·q_i for j > i (rows j of K·Qᵀ, stored transposed)
+        matmul(rec, {
+          m: len,
+          n: len,
+          k: s.dq,
+          a: k,
+          b: { ...q, row: 1, col: s.dq },
+          c: { buffer: scores, rel: L * L, row: 1, col: L },
+          ...z,
+          causal: true,
+        });
+        matmul(rec, {
+          m: len,
+          n: s.dv,
+          k: len,
+          a: { buffer: scores, rel: L * L, row: L, col: 1 },
+          b: v,
+          c: out,
+          ...z,
+          beta: 1,
+          alpha: s.scale,
+          step,
+        });
+      }
+      if (state && c > 0) {
+        // S (+)= k[c]ᵀ·v[c]; the last chunk overwrites what the scratch held.
+        matmul(rec, {
+          m: s.dq,
+          n: s.dv,
+          k: len,
+          a: { ...k, row: 1, col: s.dq },
+          b: v,
+          c: stateOp(state),
+          ...z,
+          ...(c < nC - 1 ? { beta: 1 } : {}),
+        });
+      }
+    }
+  }
+  if (state) rec.reuse(state);
+  if (scores) rec.reuse(scores);
 }

@@ -2,7 +2,9 @@
  * The parallel forward of FWL.md §2 recorded for training: the same kernels as
  * `runForward`, but every activation the outer backward needs is kept in scratch
  * (released when the recorder submits), and the fast logits are not formed (the outer
- * loss streams them tile by tile).
+ * loss streams them tile by tile). Scratch is taken right before its first use and
+ * temporaries are handed back to the recorder (`Recorder.reuse`) after their last use,
+ * so the outer backward reuses them; attention runs within `trainAttentionBytes`.
  *
  * @module
  */
@@ -10,6 +12,7 @@
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { chunkAttention } from "../kernels/chunk_attention.ts";
+import { trainAttentionBytes } from "../kernels/train_attention.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
 import {
   cumsumUpdate,
@@ -18,7 +21,6 @@ import {
   normalizer,
   softmaxXentGrad,
 } from "../kernels/rows.ts";
-import { elementwise } from "../kernels/train_elementwise.ts";
 import type { ParamBuffers } from "../fwl/forward.ts";
 import { rowsPerTile } from "../fwl/forward.ts";
 
@@ -44,13 +46,15 @@ export interface KeptForwardArgs {
   labelsAreIds: boolean;
   weights: GPUBuffer;
   params: ParamBuffers;
-  /** Also keep `g_a = g_h2·K1ᵀ` (the second-order path needs it). */
-  keepGa: boolean;
   /** Rows per logits tile (see {@linkcode trainTileRows}). */
   tileRows: number;
 }
 
-/** The activations of the forward, `[B·T, width]` row-major scratch buffers. */
+/**
+ * The activations of the forward, `[B·T, width]` row-major scratch buffers of the
+ * recorder; the outer backward hands each back (`Recorder.reuse`) after its last use.
+ * (`g_a = g_h2·K1ᵀ` is not kept: the second-order path recomputes it, bit for bit.)
+ */
 export interface KeptForward {
   /** Outer normalizer `max(Σw, 1e-8)` (one float). */
   normOut: GPUBuffer;
@@ -64,8 +68,6 @@ export interface KeptForward {
   gn: GPUBuffer;
   gh2: GPUBuffer;
   gnNhat: GPUBuffer;
-  /** `g_h2·K1ᵀ`, when `keepGa`. */
-  ga: GPUBuffer | undefined;
   gh1: GPUBuffer;
   f1: GPUBuffer;
   fa: GPUBuffer;
@@ -130,7 +132,7 @@ export function labelTile(
  * @example
  * ```ts ignore
  * const kept = recordKeptForward(rec, { batch: B, time: T, ...dims, x, labels, weights,
- *   labelsAreIds: true, params: block.buffers, fixedNormalizer: undefined, keepGa: true });
+ *   labelsAreIds: true, params: block.buffers, fixedNormalizer: undefined });
  * ```
  */
 export function recordKeptForward(
@@ -174,13 +176,14 @@ export function recordKeptForward(
   }
 
   // Slow forward.
-  const h1 = buf(M * H), a = buf(M * H), h2 = buf(M * S);
-  const nhat = buf(M * S), rstd = buf(M), n = buf(M * S);
+  const h1 = buf(M * H), a = buf(M * H);
   matmulNN(rec, f.x, p.k0, h1, M, D, H, {
     bias: { buffer: p.b0 },
     sqreluAux: a,
   });
+  const h2 = buf(M * S);
   matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
+  const nhat = buf(M * S), rstd = buf(M), n = buf(M * S);
   layerNorm(rec, {
     x: h2,
     scale: p.scale,
@@ -193,10 +196,10 @@ export function recordKeptForward(
     perRowAffine: false,
     eps: f.epsilon,
   });
+  rec.reuse(h2);
 
   // Inner backward, the slow logits streamed in row tiles.
-  const gn = buf(M * S), gh2 = buf(M * S), gnNhat = buf(M * S);
-  const gh1 = buf(M * H);
+  const gn = buf(M * S);
   const tileRows = f.tileRows;
   const z = buf(tileRows * V);
   for (let r0 = 0; r0 < M; r0 += tileRows) {
@@ -214,6 +217,8 @@ export function recordKeptForward(
     });
     matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
   }
+  rec.reuse(z);
+  const gh2 = buf(M * S), gnNhat = buf(M * S);
   layerNormBackward(rec, {
     gN: gn,
     nhat,
@@ -224,38 +229,32 @@ export function recordKeptForward(
     rows: M,
     width: S,
   });
-  let ga: GPUBuffer | undefined;
-  if (f.keepGa) {
-    ga = buf(M * H);
-    matmulNT(rec, gh2, p.k1, ga, M, S, H);
-    elementwise(rec, { count: M * H, out: gh1, a: ga, c: h1, gate: "relu" });
-  } else {
-    matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
-  }
+  // g_h1 = (g_h2·K1ᵀ) ⊙ 2relu(h1), in one matmul.
+  const gh1 = buf(M * H);
+  matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
 
   // Fast forward.
-  const f1 = buf(M * H), fa = buf(M * H), f2 = buf(M * S);
-  const scaleT = buf(M * S), biasT = buf(M * S), nf = buf(M * S);
-  const fhat = buf(M * S), frstd = buf(M);
-  const seq = {
+  const seq = (dq: number, dv: number) => ({
     batch: f.batch,
     time: f.time,
     chunks: f.attnChunks,
-    maxScratchBytes: maxBinding,
-  };
+    dq,
+    dv,
+    maxScratchBytes: trainAttentionBytes(ctx, f.time, f.attnChunks, dq, dv),
+  });
+  const f1 = buf(M * H);
   rec.copy(h1, 0, f1, 0, M * H * 4);
   chunkAttention(rec, {
-    ...seq,
+    ...seq(D, H),
     q: f.x,
     k: f.x,
     v: gh1,
     out: f1,
-    dq: D,
-    dv: H,
     steps: p.steps,
     stepIndex: 0,
     scale: -1,
   });
+  const fa = buf(M * H);
   cumsumUpdate(rec, {
     u: gh1,
     out: f1,
@@ -266,21 +265,21 @@ export function recordKeptForward(
     width: H,
     sqreluAux: fa,
   });
+  const f2 = buf(M * S);
   matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
   chunkAttention(rec, {
-    ...seq,
+    ...seq(H, S),
     q: fa,
     k: a,
     v: gh2,
     out: f2,
-    dq: H,
-    dv: S,
     steps: p.steps,
     stepIndex: 2,
     scale: -1,
   });
   const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
   cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
+  const scaleT = buf(M * S), biasT = buf(M * S);
   cumsumUpdate(rec, {
     ...cumsum,
     u: gnNhat,
@@ -295,6 +294,7 @@ export function recordKeptForward(
     stepIndex: 5,
     broadcastBase: p.bias,
   });
+  const nf = buf(M * S), fhat = buf(M * S), frstd = buf(M);
   layerNorm(rec, {
     x: f2,
     scale: scaleT,
@@ -307,6 +307,8 @@ export function recordKeptForward(
     perRowAffine: true,
     eps: f.epsilon,
   });
+  rec.reuse(f2);
+  rec.reuse(biasT);
   return {
     normOut,
     normIn,
@@ -318,7 +320,6 @@ export function recordKeptForward(
     gn,
     gh2,
     gnNhat,
-    ga,
     gh1,
     f1,
     fa,

@@ -200,7 +200,6 @@ export async function lossAndGradsGPU(
       labelsAreIds: inp.labelsAreIds,
       weights: inp.weights,
       params,
-      keepGa: !firstOrderOnly,
     });
     recordOuterBackward(rec, {
       ...dims,

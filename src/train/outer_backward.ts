@@ -28,6 +28,11 @@
  *    `w/N·(diag p − p pᵀ)`, per row tile again) and the slow forward into θ and `x`.
  * 5. `dK0 += xᵀdh1`, `db0 += Σ dh1`, `dx += dh1·K0ᵀ`.
  *
+ * Memory: scratch is taken right before its first use and handed back to the recorder
+ * (`Recorder.reuse`) right after the last op that reads it, kept activations included;
+ * cheap intermediates (`Cʳ(df1)`, `Cʳ(df2)`, `g_a`) are recomputed where the second-order
+ * path needs them rather than held across it.
+ *
  * @module
  */
 
@@ -104,12 +109,7 @@ export function recordOuterBackward(
   const g = o.grads;
   const buf = (elements: number) => rec.scratch(elements * 4);
   const step = (index: number) => ({ buffer: p.steps, index });
-  const seq = {
-    batch: B,
-    time: T,
-    chunks: o.attnChunks,
-    maxScratchBytes: maxBinding,
-  };
+  const seq = { batch: B, time: T, chunks: o.attnChunks };
   /** `c += aᵀ·b` for `[M, m]` a and `[M, n]` b (a weight gradient). */
   const addTN = (
     a: Binding,
@@ -195,8 +195,11 @@ export function recordOuterBackward(
       colsum(rec, { a: z, rows, width: V, out: g.bu, accumulate: true });
       matmulNT(rec, z, p.ku, dnf, rows, V, S, {}, 0, r0 * S);
     }
+    rec.reuse(z);
     dot(rec, { a: lossRows, count: M, out: o.loss!, index: 0 });
+    rec.reuse(lossRows);
   }
+  rec.reuse(k.nf);
 
   // 2. The fast layer norm with per-position scale_t, bias_t.
   const dScaleT = buf(M * S);
@@ -214,8 +217,12 @@ export function recordOuterBackward(
     rows: M,
     width: S,
   });
+  rec.reuse(k.scaleT);
+  rec.reuse(k.fhat);
+  rec.reuse(k.frstd);
 
   // 3. First-order terms: f2 = fa·K1 + b1 − s2·A(fa, a, g_h2) − s3·C(g_h2), and so on.
+  const second = !o.firstOrderOnly;
   addTN(k.fa, H, df2, S, g.k1);
   colAdd(df2, S, g.b1);
   const dfa = buf(M * H);
@@ -241,17 +248,30 @@ export function recordOuterBackward(
     beta: 1,
   });
   stepGrad(2, k.fa, q2, M * H);
-  const r2 = buf(M * S), r4 = buf(M * S), r5 = buf(M * S);
+  rec.reuse(q2);
   const scan = { batch: B, time: T, width: S };
+  // Cʳ(df2) is needed again by the second-order path, which recomputes it.
+  const r2 = buf(M * S);
   reverseCumsum(rec, { ...scan, u: df2, out: r2 });
   stepGrad(3, k.gh2, r2, M * S);
+  rec.reuse(r2);
+  const r4 = buf(M * S);
   reverseCumsum(rec, { ...scan, u: dScaleT, out: r4 });
   stepGrad(4, k.gnNhat, r4, M * S);
+  rec.reuse(dScaleT);
+  rec.reuse(k.gnNhat);
+  const r5 = buf(M * S);
   reverseCumsum(rec, { ...scan, u: dnf, out: r5 });
   stepGrad(5, k.gn, r5, M * S);
+  rec.reuse(dnf);
+  if (!second) {
+    for (const b of [k.fa, k.a, k.gh2, df2, r4, r5, k.gn]) rec.reuse(b);
+  }
   // fa = relu(f1)²; f1 = h1 − s0·A(x, x, g_h1) − s1·C(g_h1).
   const df1 = buf(M * H);
   elementwise(rec, { count: M * H, out: df1, a: dfa, c: k.f1, gate: "relu" });
+  rec.reuse(dfa);
+  rec.reuse(k.f1);
   const q1 = buf(M * D);
   fill(rec, q1, M * D);
   seqAttention(rec, {
@@ -272,25 +292,17 @@ export function recordOuterBackward(
     step: step(0),
   });
   stepGrad(0, o.x, q1, M * D);
-  const r1 = q2; // q2 is dead after ds2
+  rec.reuse(q1);
+  // Cʳ(df1), recomputed by the second-order path too.
+  const r1 = buf(M * H);
   reverseCumsum(rec, { batch: B, time: T, width: H, u: df1, out: r1 });
   stepGrad(1, k.gh1, r1, M * H);
+  rec.reuse(r1);
+  if (!second) rec.reuse(k.gh1);
 
   // dh1 collects every path into h1; df1 is its first term.
   const dh1 = df1;
-  if (!o.firstOrderOnly) {
-    recordSecondOrder(rec, o, {
-      dnf,
-      dScaleT,
-      df2,
-      df1,
-      r1,
-      r2,
-      r4,
-      r5,
-      spare: dfa,
-    });
-  }
+  if (second) recordSecondOrder(rec, o, { df2, df1, r4, r5 });
 
   // 5. h1 = x·K0 + b0.
   addTN(o.x, D, dh1, H, g.k0);
@@ -298,19 +310,18 @@ export function recordOuterBackward(
   matmulNT(rec, dh1, p.k0, o.dx, M, H, D, { beta: 1 });
 }
 
-/** Cotangents from the first-order part that the second-order part consumes. */
+/**
+ * Cotangents from the first-order part that the second-order part consumes (it hands
+ * each back to the recorder after its last use).
+ */
 interface FirstOrderParts {
-  dnf: GPUBuffer;
-  dScaleT: GPUBuffer;
   df2: GPUBuffer;
   /** `df1` on entry; `dh1` (every path into h1) on return. */
   df1: GPUBuffer;
-  r1: GPUBuffer;
-  r2: GPUBuffer;
+  /** `Cʳ(d scale_t)`. */
   r4: GPUBuffer;
+  /** `Cʳ(dnf)`. */
   r5: GPUBuffer;
-  /** A dead `[M, H]` scratch buffer to reuse. */
-  spare: GPUBuffer;
 }
 
 /** 4. The second-order path: through the inner gradients and the attention keys. */
@@ -332,14 +343,7 @@ function recordSecondOrder(
   const g = o.grads;
   const buf = (elements: number) => rec.scratch(elements * 4);
   const step = (index: number) => ({ buffer: p.steps, index });
-  // x, df1, df2, fa and a keep their values through every anti-causal call below.
-  const seq = {
-    batch: B,
-    time: T,
-    chunks: o.attnChunks,
-    maxScratchBytes: maxBinding,
-    reversedCache: new Map<GPUBuffer, GPUBuffer>(),
-  };
+  const seq = { batch: B, time: T, chunks: o.attnChunks };
   const addTN = (
     a: Binding,
     m: number,
@@ -375,6 +379,7 @@ function recordSecondOrder(
     alpha: -1,
     step: step(0),
   });
+  rec.reuse(k.gh1);
   const gGh1 = buf(M * H);
   fill(rec, gGh1, M * H);
   seqAttention(rec, {
@@ -389,14 +394,41 @@ function recordSecondOrder(
     alpha: -1,
     step: step(0),
   });
+  const r1 = buf(M * H);
+  reverseCumsum(rec, { batch: B, time: T, width: H, u: f.df1, out: r1 });
   elementwise(rec, {
     count: M * H,
     out: gGh1,
-    a: f.r1,
+    a: r1,
     alpha: -1,
     step: step(1),
     beta: 1,
   });
+  rec.reuse(r1);
+
+  // g_h1 = g_a ⊙ 2relu(h1): into g_a, and into h1 (derivative 2·[h1 > 0]). g_a = g_h2·K1ᵀ
+  // is recomputed (the forward's matmul, so the same values) rather than kept.
+  const ga = buf(M * H);
+  matmulNT(rec, k.gh2, p.k1, ga, M, S, H);
+  elementwise(rec, {
+    count: M * H,
+    out: dh1,
+    a: gGh1,
+    b: ga,
+    c: k.h1,
+    gate: "step",
+    beta: 1,
+  });
+  rec.reuse(ga);
+  const dGa = buf(M * H);
+  elementwise(rec, { count: M * H, out: dGa, a: gGh1, c: k.h1, gate: "relu" });
+  rec.reuse(gGh1);
+  // g_a = g_h2·K1ᵀ: into g_h2 (the sum starts here) and K1.
+  const gGh2 = buf(M * S);
+  matmulNN(rec, dGa, p.k1, gGh2, M, H, S);
+  addTN(dGa, H, k.gh2, S, g.k1);
+  rec.reuse(dGa);
+
   // Layer 2: keys (a) and values (g_h2) of A(fa, a, g_h2); C(g_h2).
   const da = buf(M * H);
   fill(rec, da, M * H);
@@ -412,8 +444,7 @@ function recordSecondOrder(
     alpha: -1,
     step: step(2),
   });
-  const gGh2 = buf(M * S);
-  fill(rec, gGh2, M * S);
+  rec.reuse(k.gh2);
   seqAttention(rec, {
     ...seq,
     q: k.a,
@@ -426,30 +457,19 @@ function recordSecondOrder(
     alpha: -1,
     step: step(2),
   });
+  rec.reuse(k.fa);
+  const r2 = buf(M * S);
+  reverseCumsum(rec, { batch: B, time: T, width: S, u: f.df2, out: r2 });
+  rec.reuse(f.df2);
   elementwise(rec, {
     count: M * S,
     out: gGh2,
-    a: f.r2,
+    a: r2,
     alpha: -1,
     step: step(3),
     beta: 1,
   });
-
-  // g_h1 = g_a ⊙ 2relu(h1): into g_a, and into h1 (derivative 2·[h1 > 0]).
-  const dGa = f.spare;
-  elementwise(rec, { count: M * H, out: dGa, a: gGh1, c: k.h1, gate: "relu" });
-  elementwise(rec, {
-    count: M * H,
-    out: dh1,
-    a: gGh1,
-    b: k.ga!,
-    c: k.h1,
-    gate: "step",
-    beta: 1,
-  });
-  // g_a = g_h2·K1ᵀ.
-  matmulNN(rec, dGa, p.k1, gGh2, M, H, S, { beta: 1 });
-  addTN(dGa, H, k.gh2, S, g.k1);
+  rec.reuse(r2);
 
   // g_h2 = LNᵀ(g_n ⊙ scale): into g_n, scale, n̂ and (through rstd) h2.
   const du = buf(M * S), dNhat = buf(M * S), dh2 = buf(M * S);
@@ -465,6 +485,7 @@ function recordSecondOrder(
     rows: M,
     width: S,
   });
+  rec.reuse(gGh2);
   // dL/dg_n: from bias_t, from g_n⊙n̂ (scale_t), from the layer-norm backward.
   const gGn = buf(M * S);
   elementwise(rec, {
@@ -474,6 +495,7 @@ function recordSecondOrder(
     alpha: -1,
     step: step(5),
   });
+  rec.reuse(f.r5);
   elementwise(rec, {
     count: M * S,
     out: gGn,
@@ -492,6 +514,7 @@ function recordSecondOrder(
     beta: 1,
   });
   colAdd(du, S, g.scale, k.gn);
+  rec.reuse(du);
   elementwise(rec, {
     count: M * S,
     out: dNhat,
@@ -501,6 +524,8 @@ function recordSecondOrder(
     step: step(4),
     beta: 1,
   });
+  rec.reuse(f.r4);
+  rec.reuse(k.gn);
 
   // g_n = g_z·Kuᵀ and g_z = w/N·(softmax(z) − y), z = n·Ku + bu, per row tile.
   const dn = buf(M * S);
@@ -526,6 +551,7 @@ function recordSecondOrder(
     colsum(rec, { a: dz, rows, width: V, out: g.bu, accumulate: true });
     matmulNT(rec, dz, p.ku, dn, rows, V, S, {}, 0, r0 * S);
   }
+  for (const b of [z, dz, gGn, k.n]) rec.reuse(b);
 
   // n = n̂ ⊙ scale + bias; n̂ and rstd from h2.
   colAdd(dn, S, g.scale, k.nhat);
@@ -538,6 +564,7 @@ function recordSecondOrder(
     broadcastWidth: S,
     beta: 1,
   });
+  rec.reuse(dn);
   layerNormBackwardInput(rec, {
     g: dNhat,
     nhat: k.nhat,
@@ -547,6 +574,7 @@ function recordSecondOrder(
     width: S,
     accumulate: true,
   });
+  rec.reuse(dNhat);
   // h2 = a·K1 + b1; a = relu(h1)².
   addTN(k.a, H, dh2, S, g.k1);
   colAdd(dh2, S, g.b1);
