@@ -4,20 +4,38 @@
  * @module
  */
 
-import code from "../../shaders/matmul.wgsl" with { type: "text" };
+import generalCode from "../../shaders/matmul.wgsl" with { type: "text" };
+import epilogueCode from "../../shaders/matmul_epilogue.wgsl" with { type: "text" };
 import vec4Code from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import dotCode from "../../shaders/matmul_dot.wgsl" with { type: "text" };
 import vec4x4Code from "../../shaders/matmul_vec4x4.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
 import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
 
+/** A variant's own source followed by the shared layout and epilogue. */
+function withEpilogue(variant: string): string {
+  return `${variant}\n${epilogueCode}`;
+}
+
 /** The matmul kernel. */
-export const MATMUL: KernelSpec = { name: "matmul", code, entryPoint: "main" };
+export const MATMUL: KernelSpec = {
+  name: "matmul",
+  code: withEpilogue(generalCode),
+  entryPoint: "main",
+};
 /** The matmul kernel reading B as vec4 (B row-major, n and B strides multiples of 4). */
-export const MATMUL_VEC4: KernelSpec = { name: "matmul_vec4", code: vec4Code, entryPoint: "main" };
+export const MATMUL_VEC4: KernelSpec = {
+  name: "matmul_vec4",
+  code: withEpilogue(vec4Code),
+  entryPoint: "main",
+};
 
 /** The matmul kernel for A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
-export const MATMUL_DOT: KernelSpec = { name: "matmul_dot", code: dotCode, entryPoint: "main" };
+export const MATMUL_DOT: KernelSpec = {
+  name: "matmul_dot",
+  code: withEpilogue(dotCode),
+  entryPoint: "main",
+};
 
 /** Whether A's rows and B's columns are contiguous along k, with k and all strides multiples of 4. */
 function dotFriendly(s: MatmulSpec): boolean {
@@ -35,7 +53,7 @@ function dotFriendly(s: MatmulSpec): boolean {
 /** The matmul kernel reading A as vec4 along k and B as vec4 along n. */
 export const MATMUL_VEC4X4: KernelSpec = {
   name: "matmul_vec4x4",
-  code: vec4x4Code,
+  code: withEpilogue(vec4x4Code),
   entryPoint: "main",
 };
 
