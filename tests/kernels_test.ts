@@ -395,3 +395,55 @@ Deno.test("chunk attention equals the direct causal sum for every chunking", asy
   assertEquals(chunkLayout(10, 4), { length: 3, count: 4 });
   assertEquals(chunkLayout(5, 20), { length: 1, count: 5 });
 });
+
+Deno.test("dense layer fused with layer norm equals matmul + bias + layer norm", async () => {
+  const { linearLayerNorm, linearLayerNormFits } = await import(
+    "../src/kernels/linear_layer_norm.ts"
+  );
+  for (const [rows, k, n] of [[1, 8, 4], [13, 12, 36], [70, 128, 256], [9, 4, 252], [17, 20, 8]]) {
+    const x = randomNormal(rng, rows * k), w = randomNormal(rng, k * n);
+    const bias = randomNormal(rng, n), scale = randomNormal(rng, n), lnBias = randomNormal(rng, n);
+    // A large common offset checks that the variance is computed from centered values.
+    const h = cpuMatmul(x, w, rows, k, n).map((v, i) => v + bias[i % n] + 30);
+    const biasShift = bias.map((v) => v + 30);
+    const want = new Float64Array(rows * n), wantNhat = new Float64Array(rows * n);
+    const wantR = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const row = h.subarray(r * n, (r + 1) * n);
+      const mean = row.reduce((s, v) => s + v, 0) / n;
+      const v = row.reduce((s, e) => s + (e - mean) ** 2, 0) / n;
+      wantR[r] = 1 / Math.sqrt(v + 1e-6);
+      for (let j = 0; j < n; j++) {
+        wantNhat[r * n + j] = (row[j] - mean) * wantR[r];
+        want[r * n + j] = wantNhat[r * n + j] * scale[j] + lnBias[j];
+      }
+    }
+    assertEquals(linearLayerNormFits(k, n), true);
+    const [X, W, Bb, S, L] = [x, w, biasShift, scale, lnBias].map(upload);
+    const [out, nhat, rstd] = [rows * n * 4, rows * n * 4, rows * 4].map((b) =>
+      ctx.pool.acquire(b)
+    );
+    const rec = new Recorder(ctx);
+    linearLayerNorm(rec, {
+      x: X,
+      w: W,
+      bias: Bb,
+      scale: S,
+      lnBias: L,
+      out,
+      nhat,
+      rstd,
+      rows,
+      k,
+      n,
+      eps: 1e-6,
+    });
+    await rec.submit("test");
+    assertClose(await read(out, rows * n), want, 2e-4, `fused ${rows}×${k}×${n}`);
+    assertClose(await read(nhat, rows * n), wantNhat, 2e-4, `fused nhat ${rows}×${k}×${n}`);
+    assertClose(await read(rstd, rows), wantR, 2e-4, `fused rstd ${rows}×${k}×${n}`);
+    for (const buf of [X, W, Bb, S, L, out, nhat, rstd]) ctx.pool.release(buf);
+  }
+  assertEquals(linearLayerNormFits(16, 260), false);
+  assertEquals(linearLayerNormFits(16, 6), false);
+});

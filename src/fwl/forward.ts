@@ -9,6 +9,7 @@ import { FWLError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { chunkAttention } from "../kernels/chunk_attention.ts";
+import { linearLayerNorm, linearLayerNormFits } from "../kernels/linear_layer_norm.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
 import {
   cumsumUpdate,
@@ -123,7 +124,7 @@ export async function runForward(
   const p = f.params;
   const buf = (elements: number) => rec.scratch(elements * 4);
   const norm = buf(1);
-  const h1 = buf(M * H), a = buf(M * H), h2 = buf(M * S);
+  const h1 = buf(M * H), a = buf(M * H);
   const nhat = buf(M * S), rstd = buf(M), n = buf(M * S);
   const gn = buf(M * S),
     gh2 = buf(M * S),
@@ -141,19 +142,39 @@ export async function runForward(
     bias: { buffer: p.b0 },
     sqreluAux: a,
   });
-  matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
-  layerNorm(rec, {
-    x: h2,
-    scale: p.scale,
-    bias: p.bias,
-    out: n,
-    nhat,
-    rstd,
-    rows: M,
-    width: S,
-    perRowAffine: false,
-    eps: f.epsilon,
-  });
+  if (linearLayerNormFits(H, S)) {
+    // Dense layer, bias and layer norm in one pass: h2 never reaches memory.
+    linearLayerNorm(rec, {
+      x: a,
+      w: p.k1,
+      bias: p.b1,
+      scale: p.scale,
+      lnBias: p.bias,
+      out: n,
+      nhat,
+      rstd,
+      rows: M,
+      k: H,
+      n: S,
+      eps: f.epsilon,
+    });
+  } else {
+    const h2 = buf(M * S);
+    matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
+    layerNorm(rec, {
+      x: h2,
+      scale: p.scale,
+      bias: p.bias,
+      out: n,
+      nhat,
+      rstd,
+      rows: M,
+      width: S,
+      perRowAffine: false,
+      eps: f.epsilon,
+    });
+    rec.reuse(h2);
+  }
 
   // Inner backward, the logits streamed in row tiles: z → g_z (in place) → g_n.
   const slowRows = rowsPerTile(

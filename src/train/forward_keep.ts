@@ -14,6 +14,7 @@ import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { chunkAttention } from "../kernels/chunk_attention.ts";
 import { trainAttentionBytes } from "../kernels/train_attention.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
+import { linearLayerNorm, linearLayerNormFits } from "../kernels/linear_layer_norm.ts";
 import {
   cumsumUpdate,
   layerNorm,
@@ -181,22 +182,40 @@ export function recordKeptForward(
     bias: { buffer: p.b0 },
     sqreluAux: a,
   });
-  const h2 = buf(M * S);
-  matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
   const nhat = buf(M * S), rstd = buf(M), n = buf(M * S);
-  layerNorm(rec, {
-    x: h2,
-    scale: p.scale,
-    bias: p.bias,
-    out: n,
-    nhat,
-    rstd,
-    rows: M,
-    width: S,
-    perRowAffine: false,
-    eps: f.epsilon,
-  });
-  rec.reuse(h2);
+  if (linearLayerNormFits(H, S)) {
+    // Dense layer, bias and layer norm in one pass: h2 never reaches memory.
+    linearLayerNorm(rec, {
+      x: a,
+      w: p.k1,
+      bias: p.b1,
+      scale: p.scale,
+      lnBias: p.bias,
+      out: n,
+      nhat,
+      rstd,
+      rows: M,
+      k: H,
+      n: S,
+      eps: f.epsilon,
+    });
+  } else {
+    const h2 = buf(M * S);
+    matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
+    layerNorm(rec, {
+      x: h2,
+      scale: p.scale,
+      bias: p.bias,
+      out: n,
+      nhat,
+      rstd,
+      rows: M,
+      width: S,
+      perRowAffine: false,
+      eps: f.epsilon,
+    });
+    rec.reuse(h2);
+  }
 
   // Inner backward, the slow logits streamed in row tiles.
   const gn = buf(M * S);

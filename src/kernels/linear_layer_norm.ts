@@ -1,0 +1,58 @@
+/**
+ * A dense layer fused with the layer norm after it (`shaders/linear_layer_norm.wgsl`):
+ * bias and row statistics are computed where the product is, and the pre-norm
+ * activations are never written.
+ *
+ * @module
+ */
+
+import code from "../../shaders/linear_layer_norm.wgsl" with { type: "text" };
+import type { KernelSpec } from "../gpu/context.ts";
+import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+
+/** The fused dense + layer-norm kernel. */
+export const LINEAR_LAYER_NORM: KernelSpec = {
+  name: "linear_layer_norm",
+  code,
+  entryPoint: "main",
+};
+
+/** Whether the fused kernel handles a `[k] → [n]` layer: n ≤ 256, n and k multiples of 4. */
+export function linearLayerNormFits(k: number, n: number): boolean {
+  return n <= 256 && n % 4 === 0 && k % 4 === 0;
+}
+
+/**
+ * `out = layerNorm(x·w + bias) ⊙ scale + lnBias` for row-major `x [rows, k]` and
+ * `w [k, n]`; also writes `nhat` `[rows, n]` and `rstd` `[rows]`. Check
+ * {@linkcode linearLayerNormFits} first.
+ */
+export function linearLayerNorm(
+  rec: Recorder,
+  o: {
+    x: Binding;
+    w: Binding;
+    bias: Binding;
+    scale: Binding;
+    lnBias: Binding;
+    out: Binding;
+    nhat: Binding;
+    rstd: Binding;
+    rows: number;
+    k: number;
+    n: number;
+    eps: number;
+  },
+): void {
+  if (!linearLayerNormFits(o.k, o.n)) {
+    throw new RangeError(`linearLayerNorm: unsupported layer ${o.k} → ${o.n}`);
+  }
+  const groups = Math.ceil(o.rows / 8);
+  const perY = Math.max(1, Math.min(groups, rec.ctx.maxWorkgroups));
+  rec.dispatch(
+    LINEAR_LAYER_NORM,
+    [o.x, o.w, o.bias, o.scale, o.lnBias, o.out, o.nhat, o.rstd],
+    packUniforms({ m: o.rows, n: o.n, k: o.k, groups_per_y: perY, eps: o.eps }, ["eps"]),
+    [perY, Math.ceil(groups / perY), 1],
+  );
+}
