@@ -381,7 +381,16 @@ export class FWLBlock {
     );
     const { batch: B, time: T } = inp;
     const shape = kind === "logits" ? [B, T, V] : [B, T];
-    const out = ctx.pool.acquire(shape.reduce((a, b) => a * b, 1) * 4);
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    if (bytes > ctx.device.limits.maxBufferSize) {
+      for (const b of inp.uploads) ctx.pool.release(b);
+      throw new FWLError(
+        `${WHERE}.${method}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
+          `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
+          `the loss, or split the batch`,
+      );
+    }
+    const out = ctx.pool.acquire(bytes);
     try {
       await runForward(ctx, {
         batch: B,

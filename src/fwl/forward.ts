@@ -19,6 +19,14 @@ import {
   softmaxXentGrad,
   xentLoss,
 } from "../kernels/rows.ts";
+import { logitTiling } from "../kernels/vocab_tiles.ts";
+import {
+  fullRowTiles,
+  streamInnerGrad,
+  streamLogits,
+  streamNll,
+  type VocabStream,
+} from "./vocab_stream.ts";
 
 /** GPU buffers of the block's parameters. */
 export interface ParamBuffers {
@@ -120,6 +128,13 @@ export async function runForward(
         `the device's ${maxBinding}-byte binding limit; split the batch or the document`,
     );
   }
+  if (f.output.kind === "logits" && M * V * 4 > ctx.device.limits.maxBufferSize) {
+    throw new FWLError(
+      `the logits of ${f.batch}×${f.time} positions over a vocabulary of ${V} need ` +
+        `${M * V * 4} bytes, over the device's ${ctx.device.limits.maxBufferSize}-byte ` +
+        `buffer limit; score them (loss only) or split the batch`,
+    );
+  }
   const rec = new Recorder(ctx);
   const p = f.params;
   const buf = (elements: number) => rec.scratch(elements * 4);
@@ -176,32 +191,55 @@ export async function runForward(
     rec.reuse(h2);
   }
 
-  // Inner backward, the logits streamed in row tiles: z → g_z (in place) → g_n.
-  const slowRows = rowsPerTile(
+  // Inner backward, the logits streamed in row tiles: z → g_z (in place) → g_n. When
+  // 64 full rows exceed the budget, over vocabulary tiles too (running log-sum-exp).
+  const labelsWhole = f.labelsAreIds || M * V * 4 <= maxBinding;
+  const tiling = logitTiling(
     M,
     V,
     f.tileBytes?.slow ?? Math.min(LOGIT_TILE_BYTES, maxBinding),
+    labelsWhole ? undefined : maxBinding,
   );
-  const z = buf(slowRows * V);
-  const labelsWhole = f.labelsAreIds || M * V * 4 <= maxBinding;
+  const slowRows = tiling.rows;
+  const z = buf(slowRows * tiling.cols);
+  const stream: VocabStream | undefined = tiling.cols < V
+    ? {
+      rows: M,
+      size: S,
+      vocab: V,
+      tiling,
+      ku: p.ku,
+      bu: p.bu,
+      labels: f.labels,
+      labelsAreIds: f.labelsAreIds,
+      weights: f.weights,
+      norm,
+      stats: buf(M * 4),
+      z,
+    }
+    : undefined;
   // The plain head (fast weights off) stops at the slow layer norm.
   let head = n;
   if (!f.plain) {
-    for (let r0 = 0; r0 < M; r0 += slowRows) {
-      const rows = Math.min(slowRows, M - r0);
-      matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-      softmaxXentGrad(rec, {
-        z,
-        labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
-        labelsAreIds: f.labelsAreIds,
-        weights: f.weights,
-        norm,
-        rows,
-        vocab: V,
-        rowOffset: r0,
-        labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
-      });
-      matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+    if (stream) {
+      streamInnerGrad(rec, { ...stream, n, gn });
+    } else {
+      for (let r0 = 0; r0 < M; r0 += slowRows) {
+        const rows = Math.min(slowRows, M - r0);
+        matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+        softmaxXentGrad(rec, {
+          z,
+          labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
+          labelsAreIds: f.labelsAreIds,
+          weights: f.weights,
+          norm,
+          rows,
+          vocab: V,
+          rowOffset: r0,
+          labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
+        });
+        matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+      }
     }
     layerNormBackward(rec, {
       gN: gn,
@@ -293,28 +331,47 @@ export async function runForward(
   if (f.output.kind === "logits") {
     // Fast logits, in row tiles when they exceed one binding.
     const logits = f.output.buffer;
-    const outRows = rowsPerTile(M, V, f.tileBytes?.output ?? maxBinding);
-    for (let r0 = 0; r0 < M; r0 += outRows) {
-      const rows = Math.min(outRows, M - r0);
-      const out = outRows === M ? logits : rowRange(logits, r0, rows, V);
-      matmulNN(rec, head, p.ku, out, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+    const budget = f.tileBytes?.output ?? maxBinding;
+    if (fullRowTiles(M, V, budget)) {
+      const outRows = rowsPerTile(M, V, budget);
+      for (let r0 = 0; r0 < M; r0 += outRows) {
+        const rows = Math.min(outRows, M - r0);
+        const out = outRows === M ? logits : rowRange(logits, r0, rows, V);
+        matmulNN(rec, head, p.ku, out, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      }
+    } else {
+      // Not even 64 rows fit one binding: tiles of fewer rows, or of one row's columns.
+      streamLogits(rec, {
+        x: head,
+        ku: p.ku,
+        bu: p.bu,
+        out: logits,
+        rows: M,
+        size: S,
+        vocab: V,
+        budget,
+      });
     }
   } else {
     // Loss only: the fast logits go through the slow-logit tile, never all at once.
-    for (let r0 = 0; r0 < M; r0 += slowRows) {
-      const rows = Math.min(slowRows, M - r0);
-      matmulNN(rec, head, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-      xentLoss(rec, {
-        z,
-        labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
-        labelsAreIds: f.labelsAreIds,
-        weights: f.weights,
-        nll: f.output.buffer,
-        rows,
-        vocab: V,
-        rowOffset: r0,
-        labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
-      });
+    if (stream) {
+      streamNll(rec, { ...stream, x: head, nll: f.output.buffer });
+    } else {
+      for (let r0 = 0; r0 < M; r0 += slowRows) {
+        const rows = Math.min(slowRows, M - r0);
+        matmulNN(rec, head, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+        xentLoss(rec, {
+          z,
+          labels: labelsWhole ? f.labels : rowRange(f.labels, r0, rows, V),
+          labelsAreIds: f.labelsAreIds,
+          weights: f.weights,
+          nll: f.output.buffer,
+          rows,
+          vocab: V,
+          rowOffset: r0,
+          labelBase: labelsWhole && !f.labelsAreIds ? r0 * V : 0,
+        });
+      }
     }
   }
   await rec.submit("FWLBlock.forward");

@@ -56,7 +56,10 @@ export class BufferPool {
 
   /** A buffer of at least `bytes` bytes with `usage` (storage by default). */
   acquire(bytes: number, usage: number = STORAGE_USAGE): GPUBuffer {
-    const size = bucketSize(bytes);
+    // Near the device's largest buffer, the bucket's slack would not fit: take the size
+    // itself (rounded to 4 bytes).
+    const max = this.#device.limits.maxBufferSize;
+    const size = Math.max(Math.min(bucketSize(bytes), max), Math.ceil(bytes / 4) * 4);
     const key = `${usage}:${size}`;
     const list = this.#free.get(key);
     const reused = list?.pop();

@@ -23,7 +23,8 @@ import {
   softmaxXentGrad,
 } from "../kernels/rows.ts";
 import type { ParamBuffers } from "../fwl/forward.ts";
-import { rowsPerTile } from "../fwl/forward.ts";
+import { type LogitTiling, logitTiling } from "../kernels/vocab_tiles.ts";
+import { streamInnerGrad } from "../fwl/vocab_stream.ts";
 
 /**
  * Default byte budget of one `[rows, V]` tile of logits (the second-order pass holds
@@ -47,8 +48,8 @@ export interface KeptForwardArgs {
   labelsAreIds: boolean;
   weights: GPUBuffer;
   params: ParamBuffers;
-  /** Rows per logits tile (see {@linkcode trainTileRows}). */
-  tileRows: number;
+  /** The logits tiles (see {@linkcode trainTiling}). */
+  tiling: LogitTiling;
 }
 
 /**
@@ -82,21 +83,30 @@ export interface KeptForward {
 }
 
 /**
- * Rows per `[rows, vocab]` logits tile for a byte budget (capped by the binding limit):
- * all rows when they fit, else a multiple of 64 (so tile offsets stay 256-byte aligned).
+ * The `[rows, vocab]` logits tiles for a byte budget (capped by the binding limit): all
+ * rows, or a multiple of 64 rows, of the whole vocabulary when 64 rows fit; else up to
+ * 64 rows of vocabulary tiles (the loss streamed with a running log-sum-exp). With
+ * `rangeBound` (one-hot labels or an upstream gradient too large for one binding) the
+ * rows are also capped so that each tile's range of them fits one binding.
  *
  * @example
  * ```ts ignore
- * const rows = trainTileRows(B * T, V, TRAIN_TILE_BYTES, ctx.maxBindingBytes);
+ * const tiling = trainTiling(B * T, V, TRAIN_TILE_BYTES, ctx.maxBindingBytes, false);
  * ```
  */
-export function trainTileRows(
+export function trainTiling(
   rows: number,
   vocab: number,
   tileBytes: number,
   maxBinding: number,
-): number {
-  return rowsPerTile(rows, vocab, Math.min(tileBytes, maxBinding));
+  rangeBound: boolean,
+): LogitTiling {
+  return logitTiling(
+    rows,
+    vocab,
+    Math.min(tileBytes, maxBinding),
+    rangeBound ? maxBinding : undefined,
+  );
 }
 
 /**
@@ -217,24 +227,47 @@ export function recordKeptForward(
     rec.reuse(h2);
   }
 
-  // Inner backward, the slow logits streamed in row tiles.
+  // Inner backward, the slow logits streamed in row tiles (and vocabulary tiles when 64
+  // full rows exceed the budget).
   const gn = buf(M * S);
-  const tileRows = f.tileRows;
-  const z = buf(tileRows * V);
-  for (let r0 = 0; r0 < M; r0 += tileRows) {
-    const rows = Math.min(tileRows, M - r0);
-    matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-    softmaxXentGrad(rec, {
-      z,
-      ...labelTile(f.labels, f.labelsAreIds, M, V, r0, rows, maxBinding),
+  const tiling = f.tiling;
+  const tileRows = tiling.rows;
+  const z = buf(tileRows * tiling.cols);
+  if (tiling.cols < V) {
+    const stats = buf(M * 4);
+    streamInnerGrad(rec, {
+      rows: M,
+      size: S,
+      vocab: V,
+      tiling,
+      ku: p.ku,
+      bu: p.bu,
+      labels: f.labels,
       labelsAreIds: f.labelsAreIds,
       weights: f.weights,
       norm: normIn,
-      rows,
-      vocab: V,
-      rowOffset: r0,
+      stats,
+      z,
+      n,
+      gn,
     });
-    matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+    rec.reuse(stats);
+  } else {
+    for (let r0 = 0; r0 < M; r0 += tileRows) {
+      const rows = Math.min(tileRows, M - r0);
+      matmulNN(rec, n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      softmaxXentGrad(rec, {
+        z,
+        ...labelTile(f.labels, f.labelsAreIds, M, V, r0, rows, maxBinding),
+        labelsAreIds: f.labelsAreIds,
+        weights: f.weights,
+        norm: normIn,
+        rows,
+        vocab: V,
+        rowOffset: r0,
+      });
+      matmulNT(rec, z, p.ku, gn, rows, V, S, {}, 0, r0 * S);
+    }
   }
   rec.reuse(z);
   const gh2 = buf(M * S), gnNhat = buf(M * S);

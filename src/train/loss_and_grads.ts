@@ -14,7 +14,8 @@ import { FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { recordKeptForward, TRAIN_TILE_BYTES, trainTileRows } from "./forward_keep.ts";
+import { recordKeptForward, TRAIN_TILE_BYTES, trainTiling } from "./forward_keep.ts";
+import type { LogitTiling } from "../kernels/vocab_tiles.ts";
 import {
   checkGradBuffers,
   createGradBuffers,
@@ -55,9 +56,10 @@ export interface LossAndGradsGPUOptions extends LossAndGradsOptions {
    */
   checkValues?: boolean;
   /**
-   * Byte budget of one `[rows, V]` tile of logits (default 16 MiB; at most two tiles live
-   * at once). Smaller saves memory for a large vocabulary; tests shrink it to exercise
-   * the tiling. At least 64 rows must fit.
+   * Byte budget of one tile of logits (default 16 MiB; at most two tiles live at once).
+   * Tiles hold full rows of the vocabulary when 64 rows fit; otherwise the loss streams
+   * over vocabulary tiles of up to 64 rows (a running log-sum-exp, two sweeps), so any
+   * vocabulary works. Smaller saves memory; tests shrink it to exercise the tiling.
    */
   tileBytes?: number;
 }
@@ -170,9 +172,11 @@ export async function lossAndGradsGPU(
     checkValues,
   );
   const M = inp.batch * inp.time;
-  let tileRows: number;
+  let tiling: LogitTiling;
   try {
-    tileRows = trainTileRows(M, V, tileBytes, ctx.maxBindingBytes);
+    const rangeBound = M * V * 4 > ctx.maxBindingBytes &&
+      (!inp.labelsAreIds || inp.upstream !== undefined);
+    tiling = trainTiling(M, V, tileBytes, ctx.maxBindingBytes, rangeBound);
   } catch (e) {
     for (const b of inp.uploads) ctx.pool.release(b);
     throw e;
@@ -189,7 +193,7 @@ export async function lossAndGradsGPU(
       size: block.size,
       vocabSize: V,
       attnChunks: block.attnChunks,
-      tileRows,
+      tiling,
     };
     const kept = recordKeptForward(rec, {
       ...dims,

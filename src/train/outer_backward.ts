@@ -50,6 +50,9 @@ import {
 } from "../kernels/train_rows.ts";
 import type { GradBuffers } from "./grad_buffers.ts";
 import { type KeptForward, labelTile } from "./forward_keep.ts";
+import type { LogitTiling } from "../kernels/vocab_tiles.ts";
+import type { VocabStream } from "../fwl/vocab_stream.ts";
+import { streamInnerVJP, streamOuterXent, streamUpstream } from "./vocab_stream.ts";
 
 /** Everything {@linkcode recordOuterBackward} needs. */
 export interface OuterBackwardArgs {
@@ -75,8 +78,8 @@ export interface OuterBackwardArgs {
   /** `dL/dlogits` `[B·T·V]` replacing the built-in cross-entropy. */
   upstream: GPUBuffer | undefined;
   firstOrderOnly: boolean;
-  /** Rows per logits tile (as given to the forward). */
-  tileRows: number;
+  /** The logits tiles (as given to the forward). */
+  tiling: LogitTiling;
 }
 
 /**
@@ -88,7 +91,7 @@ export interface OuterBackwardArgs {
  * const kept = recordKeptForward(rec, forwardArgs);
  * recordOuterBackward(rec, { ...dims, x, labels, labelsAreIds: true, weights,
  *   params: block.buffers, kept, grads, accumulate: false, dx, loss,
- *   upstream: undefined, firstOrderOnly: false, tileRows });
+ *   upstream: undefined, firstOrderOnly: false, tiling });
  * await rec.submit("train");
  * ```
  */
@@ -158,10 +161,25 @@ export function recordOuterBackward(
     for (const [b, n] of sizes) fill(rec, b, n);
   }
 
-  // 1. The outer loss on the fast logits, row tile by row tile.
+  // 1. The outer loss on the fast logits, row tile by row tile (over vocabulary tiles
+  // too when 64 full rows exceed the tile budget).
   const dnf = buf(M * S);
-  if (o.upstream) {
-    const tileRows = o.tileRows;
+  const byVocab = o.tiling.cols < V;
+  if (o.upstream && byVocab) {
+    streamUpstream(rec, {
+      rows: M,
+      size: S,
+      vocab: V,
+      ku: p.ku,
+      tiling: o.tiling,
+      upstream: o.upstream,
+      nf: k.nf,
+      gku: g.ku,
+      gbu: g.bu,
+      dnf,
+    });
+  } else if (o.upstream) {
+    const tileRows = o.tiling.rows;
     for (let r0 = 0; r0 < M; r0 += tileRows) {
       const rows = Math.min(tileRows, M - r0);
       const u: Binding = tileRows === M ? o.upstream : {
@@ -173,9 +191,24 @@ export function recordOuterBackward(
       colsum(rec, { a: u, rows, width: V, out: g.bu, accumulate: true });
       matmulNT(rec, u, p.ku, dnf, rows, V, S, {}, 0, r0 * S);
     }
+  } else if (byVocab) {
+    const lossRows = buf(M);
+    const z = buf(o.tiling.rows * o.tiling.cols), stats = buf(M * 4);
+    streamOuterXent(rec, {
+      ...vocabStream(o, k.normOut, stats, z),
+      nf: k.nf,
+      lossRows,
+      gku: g.ku,
+      gbu: g.bu,
+      dnf,
+    });
+    rec.reuse(z);
+    rec.reuse(stats);
+    dot(rec, { a: lossRows, count: M, out: o.loss!, index: 0 });
+    rec.reuse(lossRows);
   } else {
     const lossRows = buf(M);
-    const tileRows = o.tileRows;
+    const tileRows = o.tiling.rows;
     const z = buf(tileRows * V);
     for (let r0 = 0; r0 < M; r0 += tileRows) {
       const rows = Math.min(tileRows, M - r0);
@@ -529,27 +562,42 @@ function recordSecondOrder(
 
   // g_n = g_z·Kuᵀ and g_z = w/N·(softmax(z) − y), z = n·Ku + bu, per row tile.
   const dn = buf(M * S);
-  const tileRows = o.tileRows;
-  const z = buf(tileRows * V), dz = buf(tileRows * V);
-  for (let r0 = 0; r0 < M; r0 += tileRows) {
-    const rows = Math.min(tileRows, M - r0);
-    matmulNN(rec, k.n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-    matmulNN(rec, gGn, p.ku, dz, rows, S, V, {}, r0 * S);
-    innerSoftmaxVJP(rec, {
-      z,
+  const tiling = o.tiling;
+  const tileRows = tiling.rows;
+  const z = buf(tileRows * tiling.cols), dz = buf(tileRows * tiling.cols);
+  if (tiling.cols < V) {
+    const stats = buf(M * 4);
+    streamInnerVJP(rec, {
+      ...vocabStream(o, k.normIn, stats, z),
+      n: k.n,
+      gGn,
       dg: dz,
-      ...labelTile(o.labels, o.labelsAreIds, M, V, r0, rows, maxBinding),
-      labelsAreIds: o.labelsAreIds,
-      weights: o.weights,
-      norm: k.normIn,
-      rows,
-      vocab: V,
-      rowOffset: r0,
+      gku: g.ku,
+      gbu: g.bu,
+      dn,
     });
-    addTN(gGn, S, z, V, g.ku, rows, r0 * S);
-    addTN(k.n, S, dz, V, g.ku, rows, r0 * S);
-    colsum(rec, { a: dz, rows, width: V, out: g.bu, accumulate: true });
-    matmulNT(rec, dz, p.ku, dn, rows, V, S, {}, 0, r0 * S);
+    rec.reuse(stats);
+  } else {
+    for (let r0 = 0; r0 < M; r0 += tileRows) {
+      const rows = Math.min(tileRows, M - r0);
+      matmulNN(rec, k.n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
+      matmulNN(rec, gGn, p.ku, dz, rows, S, V, {}, r0 * S);
+      innerSoftmaxVJP(rec, {
+        z,
+        dg: dz,
+        ...labelTile(o.labels, o.labelsAreIds, M, V, r0, rows, maxBinding),
+        labelsAreIds: o.labelsAreIds,
+        weights: o.weights,
+        norm: k.normIn,
+        rows,
+        vocab: V,
+        rowOffset: r0,
+      });
+      addTN(gGn, S, z, V, g.ku, rows, r0 * S);
+      addTN(k.n, S, dz, V, g.ku, rows, r0 * S);
+      colsum(rec, { a: dz, rows, width: V, out: g.bu, accumulate: true });
+      matmulNT(rec, dz, p.ku, dn, rows, V, S, {}, 0, r0 * S);
+    }
   }
   for (const b of [z, dz, gGn, k.n]) rec.reuse(b);
 
@@ -580,4 +628,27 @@ function recordSecondOrder(
   colAdd(dh2, S, g.b1);
   matmulNT(rec, dh2, p.k1, da, M, S, H, { beta: 1, gateAux: k.h1 });
   elementwise(rec, { count: M * H, out: dh1, a: da, beta: 1 });
+}
+
+/** The vocabulary-tiled view of the logits `[B·T, V]` (see `src/fwl/vocab_stream.ts`). */
+function vocabStream(
+  o: OuterBackwardArgs,
+  norm: GPUBuffer,
+  stats: GPUBuffer,
+  z: GPUBuffer,
+): VocabStream {
+  return {
+    rows: o.batch * o.time,
+    size: o.size,
+    vocab: o.vocabSize,
+    tiling: o.tiling,
+    ku: o.params.ku,
+    bu: o.params.bu,
+    labels: o.labels,
+    labelsAreIds: o.labelsAreIds,
+    weights: o.weights,
+    norm,
+    stats,
+    z,
+  };
 }

@@ -1,0 +1,380 @@
+/**
+ * Logits streamed over vocabulary tiles: when 64 rows of the whole vocabulary do not fit
+ * a tile budget, a `[rows, cols]` tile holds vocabulary columns `v0 .. v0+cols`, the
+ * softmax statistics of each row are accumulated across the tiles with a running
+ * log-sum-exp (`shaders/vocab_tile_stats.wgsl`, as in cut cross-entropy), and a second
+ * sweep recomputes each tile to form its gradient (`shaders/vocab_tile_apply.wgsl`).
+ * Column tiles of `Ku` `[size, V]` are plain strided matmul operands (base `v0`, row
+ * stride `V`).
+ *
+ * @module
+ */
+
+import statsCode from "../../shaders/vocab_tile_stats.wgsl" with { type: "text" };
+import applyCode from "../../shaders/vocab_tile_apply.wgsl" with { type: "text" };
+import colsumCode from "../../shaders/vocab_tile_colsum.wgsl" with { type: "text" };
+import { FWLError } from "../errors.ts";
+import type { KernelSpec } from "../gpu/context.ts";
+import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { matmul } from "./matmul.ts";
+
+/** Running softmax statistics over vocabulary tiles. */
+export const VOCAB_TILE_STATS: KernelSpec = {
+  name: "vocab_tile_stats",
+  code: statsCode,
+  entryPoint: "main",
+};
+/** Per-element gradients of a vocabulary tile from the row statistics. */
+export const VOCAB_TILE_APPLY: KernelSpec = {
+  name: "vocab_tile_apply",
+  code: applyCode,
+  entryPoint: "main",
+};
+/** Column sums of a strided tile into a range of a vector. */
+export const VOCAB_TILE_COLSUM: KernelSpec = {
+  name: "vocab_tile_colsum",
+  code: colsumCode,
+  entryPoint: "main",
+};
+
+/** Bytes of slack an aligned-down binding offset may add (minStorageBufferOffsetAlignment). */
+const ALIGN = 256;
+/** Most columns per tile: one workgroup of 64 per column group, 65535 groups. */
+const MAX_COLS = 65535 * 64;
+
+/**
+ * The shape of one logits tile: `cols === vocab` is the row-tile fast path (all rows or
+ * a multiple of 64, so row offsets stay 256-byte aligned); otherwise the vocabulary is
+ * streamed in `cols`-wide tiles of `rows` (≤ 64) rows.
+ */
+export interface LogitTiling {
+  /** Rows per tile. */
+  rows: number;
+  /** Vocabulary columns per tile (`vocab` for full-row tiles). */
+  cols: number;
+}
+
+/**
+ * The tiling of a `[rows, vocab]` logits matrix for a tile budget of `bytes` (scratch
+ * of `rows·cols` floats). Full-row tiles when 64 rows (or all of them) fit; else tiles
+ * of up to 64 rows and `cols` a multiple of 64 (of 4 when the budget is tiny). With
+ * `rangeLimit` (the binding limit, when a `[rows, vocab]` input such as one-hot labels
+ * must be bound in ranges), the rows are also capped so that a tile's range fits it.
+ *
+ * @example
+ * ```ts
+ * import { logitTiling } from "./vocab_tiles.ts";
+ * logitTiling(1000, 50, 2 ** 20); // { rows: 1000, cols: 50 }
+ * logitTiling(1000, 97, 64 * 32 * 4); // { rows: 64, cols: 32 }
+ * ```
+ */
+export function logitTiling(
+  rows: number,
+  vocab: number,
+  bytes: number,
+  rangeLimit?: number,
+): LogitTiling {
+  const fit = Math.floor(bytes / (vocab * 4));
+  if (fit >= rows) return { rows, cols: vocab };
+  if (fit >= 64) return { rows: Math.floor(fit / 64) * 64, cols: vocab };
+  const spanRows = rangeLimit === undefined ? 64 : Math.floor((rangeLimit - ALIGN) / (vocab * 4));
+  const r = Math.max(1, Math.min(rows, 64, spanRows));
+  const raw = Math.min(Math.floor(bytes / (r * 4)), MAX_COLS);
+  const cols = raw >= 64 ? Math.floor(raw / 64) * 64 : Math.max(1, Math.floor(raw / 4) * 4);
+  return { rows: r, cols: Math.min(cols, vocab) };
+}
+
+/**
+ * A binding of the `[·, width]` row-major matrix in `buffer` that covers `rows` rows of
+ * columns `v0 .. v0+cols` starting at row `r0`: the whole buffer when `wholeFits`, else
+ * the smallest 256-byte-aligned byte range. `base` is the element offset of `(r0, v0)`
+ * in the binding (the row stride stays `width`).
+ *
+ * @example
+ * ```ts ignore
+ * const { binding, base } = matrixSpan(logits, false, r0, rows, v0, cols, V, ctx.maxBindingBytes);
+ * ```
+ */
+export function matrixSpan(
+  buffer: GPUBuffer,
+  wholeFits: boolean,
+  r0: number,
+  rows: number,
+  v0: number,
+  cols: number,
+  width: number,
+  maxBinding: number,
+): { binding: Binding; base: number } {
+  const start = r0 * width + v0;
+  if (wholeFits) return { binding: buffer, base: start };
+  const offset = Math.floor((start * 4) / ALIGN) * ALIGN;
+  const end = ((r0 + rows - 1) * width + v0 + cols) * 4;
+  const size = end - offset;
+  if (size > maxBinding) {
+    throw new FWLError(
+      `a ${rows}×${cols} tile of a [*, ${width}] matrix spans ${size} bytes, over the ` +
+        `device's ${maxBinding}-byte binding limit`,
+    );
+  }
+  return { binding: { buffer, offset, size }, base: start - offset / 4 };
+}
+
+/** The labels of one tile (ids `[allRows]`, or a one-hot span from {@linkcode matrixSpan}). */
+export interface VocabTileLabels {
+  /** Ids (bound whole) or a binding holding this tile's one-hot rows. */
+  labels: Binding;
+  labelsAreIds: boolean;
+  /** One-hot: element offset of `(tile row 0, v0)` in `labels` (row stride `vocab`). */
+  labelBase: number;
+  /** Loss weights `[allRows]`. */
+  weights: Binding;
+  /** The normalizer `N` (one float). */
+  norm: Binding;
+}
+
+/** One `[rows, cols]` tile at global row `rowOffset`, columns `v0 ..` of `vocab`. */
+export interface VocabTile {
+  rows: number;
+  cols: number;
+  v0: number;
+  vocab: number;
+  rowOffset: number;
+}
+
+/**
+ * Folds the tile `z` (`[rows, cols]`, compact) into the running statistics
+ * `stats[rowOffset + r]` (`vec4` per row). `first` restarts them; with `dg` (a tile of
+ * the same shape) they track `Σ exp(z − m)·dg` instead of the labels; `finish` (on the
+ * last tile) writes the per-row cross-entropy `Σy·lse − Σy·z` (`"nll"`), or that times
+ * `w/N` (`"loss"`), to `out[rowOffset + r]` (0 where the weight is 0).
+ *
+ * @example
+ * ```ts ignore
+ * vocabTileStats(rec, { ...tile, ...labels, z, stats, first: v0 === 0 });
+ * ```
+ */
+export function vocabTileStats(
+  rec: Recorder,
+  o: VocabTile & VocabTileLabels & {
+    z: Binding;
+    stats: Binding;
+    first: boolean;
+    dg?: Binding;
+    finish?: { kind: "nll" | "loss"; out: Binding };
+  },
+): void {
+  const ctx = rec.ctx;
+  const flags = (o.first ? 1 : 0) | (o.dg ? 2 : 4) |
+    (!o.dg && !o.labelsAreIds ? 8 : 0) |
+    (o.finish?.kind === "nll" ? 16 : 0) | (o.finish?.kind === "loss" ? 32 : 0);
+  rec.dispatch(
+    VOCAB_TILE_STATS,
+    [
+      o.z,
+      o.dg ?? ctx.dummy(0),
+      o.labels,
+      o.weights,
+      o.norm,
+      o.stats,
+      o.finish?.out ?? ctx.dummy(1),
+    ],
+    packUniforms({
+      rows: o.rows,
+      cols: o.cols,
+      col0: o.v0,
+      row_offset: o.rowOffset,
+      label_base: o.labelBase,
+      label_stride: o.vocab,
+      flags,
+      pad0: 0,
+    }),
+    [o.rows, 1, 1],
+  );
+}
+
+/**
+ * In place on the tile `z` (and `dg`), from the row statistics: `"inner"` the inner
+ * gradient `w/N·(p − y)`, `"outer"` the outer-loss gradient `w/N·(p·Σy − y)`, `"vjp"`
+ * the inner gradient and `dg ← w/N·p ⊙ (dg − ⟨p, dg⟩)` (see the shader).
+ *
+ * @example
+ * ```ts ignore
+ * vocabTileApply(rec, { ...tile, ...labels, z, stats, mode: "inner" });
+ * ```
+ */
+export function vocabTileApply(
+  rec: Recorder,
+  o: VocabTile & VocabTileLabels & {
+    z: Binding;
+    stats: Binding;
+    mode: "inner" | "outer" | "vjp";
+    dg?: Binding;
+  },
+): void {
+  if ((o.mode === "vjp") !== (o.dg !== undefined)) {
+    throw new Error("vocabTileApply: dg goes with mode vjp only");
+  }
+  rec.dispatch(
+    VOCAB_TILE_APPLY,
+    [o.z, o.dg ?? rec.ctx.dummy(1), o.labels, o.weights, o.norm, o.stats],
+    packUniforms({
+      rows: o.rows,
+      cols: o.cols,
+      col0: o.v0,
+      row_offset: o.rowOffset,
+      label_base: o.labelBase,
+      label_stride: o.vocab,
+      mode: o.mode === "inner" ? 0 : o.mode === "outer" ? 1 : 2,
+      one_hot: o.labelsAreIds ? 0 : 1,
+    }),
+    [Math.ceil(o.cols / 64), o.rows, 1],
+  );
+}
+
+/**
+ * `out[outBase + j] += Σ_r a[aBase + r·aRow + j]` for `j < cols`: a bias gradient
+ * accumulated tile by tile.
+ *
+ * @example
+ * ```ts ignore
+ * vocabTileColsum(rec, { a: z, aBase: 0, aRow: cols, rows, cols, out: gradBu, outBase: v0 });
+ * ```
+ */
+export function vocabTileColsum(
+  rec: Recorder,
+  o: {
+    a: Binding;
+    aBase: number;
+    aRow: number;
+    rows: number;
+    cols: number;
+    out: Binding;
+    outBase: number;
+  },
+): void {
+  rec.dispatch(
+    VOCAB_TILE_COLSUM,
+    [o.a, o.out],
+    packUniforms({
+      rows: o.rows,
+      cols: o.cols,
+      a_base: o.aBase,
+      a_row: o.aRow,
+      out_base: o.outBase,
+      pad0: 0,
+      pad1: 0,
+      pad2: 0,
+    }),
+    [Math.ceil(o.cols / 64), 1, 1],
+  );
+}
+
+/**
+ * `out[rows, cols] = x[xBase.., size] · Ku[:, v0..v0+cols] (+ bu[v0..])`: one tile of
+ * logits (`out` at element `outBase`, row stride `outRow`, default compact).
+ *
+ * @example
+ * ```ts ignore
+ * logitsTile(rec, { x: n, xBase: r0 * S, ku, bias: bu, out: z, rows, cols, size: S, vocab: V, v0 });
+ * ```
+ */
+export function logitsTile(
+  rec: Recorder,
+  o: {
+    x: Binding;
+    xBase: number;
+    ku: Binding;
+    bias?: Binding;
+    out: Binding;
+    outBase?: number;
+    outRow?: number;
+    rows: number;
+    cols: number;
+    size: number;
+    vocab: number;
+    v0: number;
+  },
+): void {
+  matmul(rec, {
+    m: o.rows,
+    n: o.cols,
+    k: o.size,
+    a: { buffer: o.x, base: o.xBase, row: o.size, col: 1 },
+    b: { buffer: o.ku, base: o.v0, row: o.vocab, col: 1 },
+    c: { buffer: o.out, base: o.outBase ?? 0, row: o.outRow ?? o.cols, col: 1 },
+    bias: o.bias ? { buffer: o.bias, base: o.v0 } : undefined,
+  });
+}
+
+/**
+ * `out[outBase.., size] (+)= g[rows, cols] · Ku[:, v0..v0+cols]ᵀ` (`g` at element
+ * `gBase`, row stride `gRow`, default compact): a tile's share of `dL/dx`.
+ *
+ * @example
+ * ```ts ignore
+ * backpropTile(rec, { g: z, ku, out: gn, outBase: r0 * S, rows, cols, size: S, vocab: V, v0, accumulate: v0 > 0 });
+ * ```
+ */
+export function backpropTile(
+  rec: Recorder,
+  o: {
+    g: Binding;
+    gBase?: number;
+    gRow?: number;
+    ku: Binding;
+    out: Binding;
+    outBase: number;
+    rows: number;
+    cols: number;
+    size: number;
+    vocab: number;
+    v0: number;
+    accumulate: boolean;
+  },
+): void {
+  matmul(rec, {
+    m: o.rows,
+    n: o.size,
+    k: o.cols,
+    a: { buffer: o.g, base: o.gBase ?? 0, row: o.gRow ?? o.cols, col: 1 },
+    b: { buffer: o.ku, base: o.v0, row: 1, col: o.vocab },
+    c: { buffer: o.out, base: o.outBase, row: o.size, col: 1 },
+    beta: o.accumulate ? 1 : undefined,
+  });
+}
+
+/**
+ * `gKu[:, v0..v0+cols] += x[xBase.., size]ᵀ · g[rows, cols]`: a tile's share of the
+ * unembedding gradient (`g` at element `gBase`, row stride `gRow`, default compact).
+ *
+ * @example
+ * ```ts ignore
+ * kernelGradTile(rec, { x: nf, xBase: r0 * S, g: z, gku, rows, cols, size: S, vocab: V, v0 });
+ * ```
+ */
+export function kernelGradTile(
+  rec: Recorder,
+  o: {
+    x: Binding;
+    xBase: number;
+    g: Binding;
+    gBase?: number;
+    gRow?: number;
+    gku: Binding;
+    rows: number;
+    cols: number;
+    size: number;
+    vocab: number;
+    v0: number;
+  },
+): void {
+  matmul(rec, {
+    m: o.size,
+    n: o.cols,
+    k: o.rows,
+    a: { buffer: o.x, base: o.xBase, row: 1, col: o.size },
+    b: { buffer: o.g, base: o.gBase ?? 0, row: o.gRow ?? o.cols, col: 1 },
+    c: { buffer: o.gku, base: o.v0, row: o.vocab, col: 1 },
+    beta: 1,
+  });
+}
