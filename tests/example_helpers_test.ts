@@ -1,10 +1,25 @@
-// Tests of the examples' helpers (examples/lib/): the progress bar, the SVG line chart and
-// the flag parser loader.
+// Tests of the examples' helpers (examples/lib/): the progress bar, the SVG line chart, the
+// flag parser loader and the head comparison shared by examples/rnn.ts and
+// examples/transformer.ts.
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { formatDuration, ProgressBar } from "../examples/lib/progress.ts";
 import { lineChartSVG, niceTicks } from "../examples/lib/svg_plot.ts";
 import { loadParseArgs } from "../examples/lib/flags.ts";
+import {
+  comparisonFlags,
+  comparisonUsage,
+  markdownTable,
+  numberFlag,
+  parseComparisonFlags,
+  perplexityChange,
+  runComparison,
+  smoothCurve,
+  UsageError,
+  wholeFlag,
+} from "../examples/lib/compare.ts";
+import { LSTMBody } from "../src/bodies/lstm.ts";
+import { TransformerBody } from "../src/bodies/transformer.ts";
 
 function capture(): { writer: { writeSync(p: Uint8Array): number }; text: () => string } {
   const chunks: string[] = [];
@@ -91,4 +106,167 @@ Deno.test("flags: parseArgs loads (from @std/cli or the offline stand-in)", asyn
   assertEquals(args.steps, "20");
   assertEquals(args.text, "a.txt");
   assertEquals(args.help, true);
+});
+
+Deno.test("compare: flag tables, defaults, the body's flags after --length, help text", () => {
+  const size = wholeFlag(64, "width", 2, 1024);
+  assertEquals(size.expected, "a whole number in [2, 1024]");
+  assert(size.valid(2) && size.valid(1024) && !size.valid(1) && !size.valid(3.5));
+  assertEquals(wholeFlag(1, "x", 1).expected, "a whole number ≥ 1");
+  const lr = numberFlag(0.01, "lr", "a number in (0, 1)", (v) => v > 0 && v < 1);
+  assertEquals([lr.meta, lr.valid(0.5), lr.valid(1)], ["X", true, false]);
+
+  const flags = comparisonFlags({ size, layers: wholeFlag(2, "blocks", 1) }, { steps: 150 });
+  assertEquals(Object.keys(flags).slice(0, 6), [
+    "steps",
+    "batch",
+    "length",
+    "size",
+    "layers",
+    "seed",
+  ]);
+  assertEquals(Object.keys(flags).at(-1), "top-p");
+  assertEquals([flags.steps.value, flags.batch.value, flags.lr.value], [150, 8, 0.01]);
+  assertEquals(comparisonFlags({}).steps.value, 200);
+  assertThrows(() => comparisonFlags({ seed: size }), RangeError, "--seed");
+
+  const help = comparisonUsage({ script: "examples/x.ts", about: "Does things.", flags });
+  const lines = help.split("\n");
+  assertEquals(lines[0], "Usage: deno run -A examples/x.ts [flags]");
+  assertEquals(lines[2], "Does things.");
+  assert(help.includes("\n  --size N            width (default 64)\n"), help);
+  assert(
+    help.includes("\n  --step-size X       initial value of the six FWL step sizes (default 16)\n"),
+  );
+  assert(help.includes("\n  --steps N           training steps for each model (default 150)\n"));
+  assert(help.includes("  --plot FILE.svg") && help.includes("  --help, -h"));
+});
+
+Deno.test("compare: parsing a command line, and every kind of mistake", async () => {
+  const flags = comparisonFlags({ size: wholeFlag(64, "width", 2, 1024) }, { lr: 0.003 });
+  const c = await parseComparisonFlags(
+    ["--steps", "20", "--size=32", "--step-size", "2.5", "--plot", "a.svg", "--top-k", "5"],
+    flags,
+  );
+  assert(c);
+  assertEquals([c.steps, c.batch, c.length, c.lr, c.stepSize, c.topK], [20, 8, 96, 0.003, 2.5, 5]);
+  assertEquals([c.flags.size, c.flags.steps, c.plot, c.text], [32, 20, "a.svg", undefined]);
+  assertEquals(await parseComparisonFlags(["--help"], flags), undefined);
+  assertEquals(await parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
+  const mistakes: [string[], string][] = [
+    [["--bogus", "1"], "unknown flag --bogus"],
+    [["extra"], 'unexpected argument "extra"'],
+    [["--size", "1"], '--size needs a whole number in [2, 1024], got "1"'],
+    [["--steps", "0"], '--steps needs a whole number ≥ 1, got "0"'],
+    [["--seed", "1.5"], '--seed needs a whole number, got "1.5"'],
+    [["--lr", "1"], '--lr needs a number in (0, 1), got "1"'],
+    [["--top-p", "0"], '--top-p needs a number in (0, 1], got "0"'],
+    [["--steps", " "], "--steps needs a whole number ≥ 1"],
+    [["--steps", "Infinity"], "--steps needs a whole number ≥ 1"],
+    [["--plot", "a.png"], '--plot needs a file name ending in .svg, got "a.png"'],
+    [["--text"], "--text needs a file name"],
+  ];
+  for (const [argv, message] of mistakes) {
+    let thrown: unknown;
+    try {
+      await parseComparisonFlags(argv, flags);
+    } catch (e) {
+      thrown = e;
+    }
+    assert(thrown instanceof UsageError, `${argv.join(" ")}: ${thrown}`);
+    assert(thrown.message.includes(message), `${argv.join(" ")}: ${thrown.message}`);
+  }
+});
+
+Deno.test("compare: table, perplexity change, smoothed curve", () => {
+  assertEquals(
+    markdownTable([["head", "perplexity", "time"], ["FWL head", "8.34", "70 s"], [
+      "plain",
+      "12.00",
+      "5 s",
+    ]]),
+    [
+      "| head     | perplexity | time |",
+      "| -------- | ---------: | ---: |",
+      "| FWL head |       8.34 | 70 s |",
+      "| plain    |      12.00 |  5 s |",
+    ].join("\n"),
+  );
+  assertEquals(perplexityChange(8.34, 8.61), "−3.1 % perplexity");
+  assertEquals(perplexityChange(12, 10), "+20.0 % perplexity");
+  const curve = smoothCurve([2, 1, 1]);
+  assertEquals(curve.map(([x]) => x), [1, 2, 3]);
+  assertEquals(curve[0][1], 2);
+  assert(Math.abs(curve[1][1] - 1.9) < 1e-12 && Math.abs(curve[2][1] - 1.81) < 1e-12);
+  assertEquals(smoothCurve([]), []);
+});
+
+Deno.test("compare: runComparison exit codes, and a whole tiny run of each body", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = console.log, error = console.error;
+  const printed: string[] = [];
+  console.log = (...a: unknown[]) => printed.push(a.join(" "));
+  console.error = (...a: unknown[]) => printed.push(a.join(" "));
+  try {
+    const lstm = {
+      script: "examples/tiny.ts",
+      about: "Tiny.",
+      flags: comparisonFlags({ size: wholeFlag(8, "width", 2) }),
+      describe: (c: { flags: Readonly<Record<string, number>> }) => `LSTM (width ${c.flags.size})`,
+      headSize: () => 4,
+      createBody: (
+        vocabSize: number,
+        c: { seed: number; flags: Readonly<Record<string, number>> },
+      ) =>
+        LSTMBody.create({
+          vocabSize,
+          embedSize: c.flags.size,
+          hiddenSize: c.flags.size,
+          seed: c.seed,
+        }),
+      check: (c: { flags: Readonly<Record<string, number>> }) => {
+        if (c.flags.size === 13) throw new UsageError("--size can't be 13");
+      },
+    };
+    assertEquals(await runComparison(lstm, ["--help"]), 0);
+    assert(printed.join("\n").includes("Usage: deno run -A examples/tiny.ts [flags]"));
+    assertEquals(await runComparison(lstm, ["--steps", "0"]), 2);
+    assertEquals(await runComparison(lstm, ["--size", "13"]), 2);
+    assert(printed.join("\n").includes("error: --size can't be 13"));
+    assertEquals(await runComparison(lstm, ["--text", `${dir}/missing.txt`]), 1);
+
+    printed.length = 0;
+    const tiny = ["--steps", "2", "--batch", "2", "--length", "12", "--val-batches", "1"];
+    const plot = `${dir}/curves.svg`;
+    assertEquals(await runComparison(lstm, [...tiny, "--sample", "3", "--plot", plot]), 0);
+    const out = printed.join("\n");
+    assert(out.includes("model: LSTM (width 8) + head (size 4); 2 steps of 2×12 tokens"), out);
+    assert(/\| FWL head +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
+    assert(/\| plain head +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
+    assert(out.includes("on entity tokens") && out.includes("done in "), out);
+    assert((await Deno.readTextFile(plot)).includes("<polyline"));
+
+    // A body with a fixed number of positions: the sample is cut to fit (prompt 12 + 1).
+    printed.length = 0;
+    const transformer = {
+      ...lstm,
+      describe: () => "transformer",
+      createBody: (vocabSize: number, c: { seed: number }) =>
+        TransformerBody.create({
+          vocabSize,
+          hiddenSize: 8,
+          layers: 1,
+          heads: 2,
+          maxLength: 12,
+          seed: c.seed,
+        }),
+      maxPositions: () => 12,
+    };
+    assertEquals(await runComparison(transformer, [...tiny, "--sample", "5"]), 0);
+    assert(printed.join("\n").includes("1 token, as many as the body's positions allow"));
+  } finally {
+    console.log = log;
+    console.error = error;
+    await Deno.remove(dir, { recursive: true });
+  }
 });
