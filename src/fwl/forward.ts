@@ -9,7 +9,7 @@ import { FWLError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { chunkAttention } from "../kernels/chunk_attention.ts";
-import { linearLayerNorm, linearLayerNormFits } from "../kernels/linear_layer_norm.ts";
+import { linearLayerNorm } from "../kernels/linear_layer_norm.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
 import {
   cumsumUpdate,
@@ -157,39 +157,21 @@ export async function runForward(
     bias: { buffer: p.b0 },
     sqreluAux: a,
   });
-  if (linearLayerNormFits(H, S)) {
-    // Dense layer, bias and layer norm in one pass: h2 never reaches memory.
-    linearLayerNorm(rec, {
-      x: a,
-      w: p.k1,
-      bias: p.b1,
-      scale: p.scale,
-      lnBias: p.bias,
-      out: n,
-      nhat,
-      rstd,
-      rows: M,
-      k: H,
-      n: S,
-      eps: f.epsilon,
-    });
-  } else {
-    const h2 = buf(M * S);
-    matmulNN(rec, a, p.k1, h2, M, H, S, { bias: { buffer: p.b1 } });
-    layerNorm(rec, {
-      x: h2,
-      scale: p.scale,
-      bias: p.bias,
-      out: n,
-      nhat,
-      rstd,
-      rows: M,
-      width: S,
-      perRowAffine: false,
-      eps: f.epsilon,
-    });
-    rec.reuse(h2);
-  }
+  // Dense layer, bias and layer norm, fused when the width allows: h2 never reaches memory.
+  linearLayerNorm(rec, {
+    x: a,
+    w: p.k1,
+    bias: p.b1,
+    scale: p.scale,
+    lnBias: p.bias,
+    out: n,
+    nhat,
+    rstd,
+    rows: M,
+    k: H,
+    n: S,
+    eps: f.epsilon,
+  });
 
   // Inner backward, the logits streamed in row tiles: z → g_z (in place) → g_n. When
   // 64 full rows exceed the budget, over vocabulary tiles too (running log-sum-exp).

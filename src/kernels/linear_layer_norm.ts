@@ -9,6 +9,8 @@
 import code from "../../shaders/linear_layer_norm.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
 import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { matmulNN } from "./matmul.ts";
+import { layerNorm } from "./rows.ts";
 
 /** The fused dense + layer-norm kernel. */
 export const LINEAR_LAYER_NORM: KernelSpec = {
@@ -24,8 +26,8 @@ export function linearLayerNormFits(k: number, n: number): boolean {
 
 /**
  * `out = layerNorm(x·w + bias) ⊙ scale + lnBias` for row-major `x [rows, k]` and
- * `w [k, n]`; also writes `nhat` `[rows, n]` and `rstd` `[rows]`. Check
- * {@linkcode linearLayerNormFits} first.
+ * `w [k, n]`; also writes `nhat` `[rows, n]` and `rstd` `[rows]`. One fused pass when
+ * {@linkcode linearLayerNormFits}; otherwise a matmul into scratch, then the layer norm.
  */
 export function linearLayerNorm(
   rec: Recorder,
@@ -45,7 +47,22 @@ export function linearLayerNorm(
   },
 ): void {
   if (!linearLayerNormFits(o.k, o.n)) {
-    throw new RangeError(`linearLayerNorm: unsupported layer ${o.k} → ${o.n}`);
+    const h = rec.scratch(o.rows * o.n * 4);
+    matmulNN(rec, o.x, o.w, h, o.rows, o.k, o.n, { bias: { buffer: o.bias } });
+    layerNorm(rec, {
+      x: h,
+      scale: o.scale,
+      bias: o.lnBias,
+      out: o.out,
+      nhat: o.nhat,
+      rstd: o.rstd,
+      rows: o.rows,
+      width: o.n,
+      perRowAffine: false,
+      eps: o.eps,
+    });
+    rec.reuse(h);
+    return;
   }
   const groups = Math.ceil(o.rows / 8);
   const perY = Math.max(1, Math.min(groups, rec.ctx.maxWorkgroups));
