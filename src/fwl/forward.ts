@@ -8,17 +8,10 @@
 import { FWLError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
-import { chunkAttention } from "../kernels/chunk_attention.ts";
+import { recordFastPass } from "./fast_pass.ts";
 import { linearLayerNorm } from "../kernels/linear_layer_norm.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
-import {
-  cumsumUpdate,
-  layerNorm,
-  layerNormBackward,
-  normalizer,
-  softmaxXentGrad,
-  xentLoss,
-} from "../kernels/rows.ts";
+import { layerNormBackward, normalizer, softmaxXentGrad, xentLoss } from "../kernels/rows.ts";
 import { logitTiling } from "../kernels/vocab_tiles.ts";
 import {
   fullRowTiles,
@@ -235,80 +228,27 @@ export async function runForward(
     });
     matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
 
-    // Fast forward: each layer's slow output minus its step times the update.
-    const f1 = buf(M * H), fa = buf(M * H), f2 = buf(M * S);
-    const scaleT = buf(M * S), biasT = buf(M * S), nf = buf(M * S);
-    const seq = {
+    // Fast forward: each layer's slow output minus its step times the update. The
+    // slow nhat and rstd are dead by now: the fast layer norm writes over them.
+    head = recordFastPass(rec, {
       batch: f.batch,
       time: f.time,
-      chunks: f.attnChunks,
-      maxScratchBytes: maxBinding,
-    };
-    rec.copy(h1, 0, f1, 0, M * H * 4);
-    chunkAttention(rec, {
-      ...seq,
-      q: f.x,
-      k: f.x,
-      v: gh1,
-      out: f1,
-      dq: D,
-      dv: H,
-      steps: p.steps,
-      stepIndex: 0,
-      scale: -1,
-    });
-    cumsumUpdate(rec, {
-      u: gh1,
-      out: f1,
-      steps: p.steps,
-      stepIndex: 1,
-      batch: f.batch,
-      time: f.time,
-      width: H,
-      sqreluAux: fa,
-    });
-    matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
-    chunkAttention(rec, {
-      ...seq,
-      q: fa,
-      k: a,
-      v: gh2,
-      out: f2,
-      dq: H,
-      dv: S,
-      steps: p.steps,
-      stepIndex: 2,
-      scale: -1,
-    });
-    const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
-    cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
-    cumsumUpdate(rec, {
-      ...cumsum,
-      u: gnNhat,
-      out: scaleT,
-      stepIndex: 4,
-      broadcastBase: p.scale,
-    });
-    cumsumUpdate(rec, {
-      ...cumsum,
-      u: gn,
-      out: biasT,
-      stepIndex: 5,
-      broadcastBase: p.bias,
-    });
-    layerNorm(rec, {
-      x: f2,
-      scale: scaleT,
-      bias: biasT,
-      out: nf,
+      inputSize: D,
+      size: S,
+      attnChunks: f.attnChunks,
+      epsilon: f.epsilon,
+      params: p,
+      x: f.x,
+      h1,
+      a,
+      gh1,
+      gh2,
+      gnNhat,
+      gn,
+      attentionBytes: () => maxBinding,
       nhat,
       rstd,
-      rows: M,
-      width: S,
-      perRowAffine: true,
-      eps: f.epsilon,
-    });
-    head = nf;
+    }).nf;
   }
   if (f.output.kind === "logits") {
     // Fast logits, in row tiles when they exceed one binding.

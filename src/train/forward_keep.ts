@@ -11,17 +11,11 @@
 
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import { chunkAttention } from "../kernels/chunk_attention.ts";
 import { trainAttentionBytes } from "../kernels/train_attention.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
+import { recordFastPass } from "../fwl/fast_pass.ts";
 import { linearLayerNorm } from "../kernels/linear_layer_norm.ts";
-import {
-  cumsumUpdate,
-  layerNorm,
-  layerNormBackward,
-  normalizer,
-  softmaxXentGrad,
-} from "../kernels/rows.ts";
+import { layerNormBackward, normalizer, softmaxXentGrad } from "../kernels/rows.ts";
 import type { ParamBuffers } from "../fwl/forward.ts";
 import { type LogitTiling, logitTiling } from "../kernels/vocab_tiles.ts";
 import { streamInnerGrad } from "../fwl/vocab_stream.ts";
@@ -268,81 +262,23 @@ export function recordKeptForward(
   matmulNT(rec, gh2, p.k1, gh1, M, S, H, { gateAux: h1 });
 
   // Fast forward.
-  const seq = (dq: number, dv: number) => ({
+  const { f1, fa, scaleT, fhat, frstd, nf } = recordFastPass(rec, {
     batch: f.batch,
     time: f.time,
-    chunks: f.attnChunks,
-    dq,
-    dv,
-    maxScratchBytes: trainAttentionBytes(ctx, f.time, f.attnChunks, dq, dv),
+    inputSize: D,
+    size: S,
+    attnChunks: f.attnChunks,
+    epsilon: f.epsilon,
+    params: p,
+    x: f.x,
+    h1,
+    a,
+    gh1,
+    gh2,
+    gnNhat,
+    gn,
+    attentionBytes: (dq, dv) => trainAttentionBytes(ctx, f.time, f.attnChunks, dq, dv),
   });
-  const f1 = buf(M * H);
-  rec.copy(h1, 0, f1, 0, M * H * 4);
-  chunkAttention(rec, {
-    ...seq(D, H),
-    q: f.x,
-    k: f.x,
-    v: gh1,
-    out: f1,
-    steps: p.steps,
-    stepIndex: 0,
-    scale: -1,
-  });
-  const fa = buf(M * H);
-  cumsumUpdate(rec, {
-    u: gh1,
-    out: f1,
-    steps: p.steps,
-    stepIndex: 1,
-    batch: f.batch,
-    time: f.time,
-    width: H,
-    sqreluAux: fa,
-  });
-  const f2 = buf(M * S);
-  matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
-  chunkAttention(rec, {
-    ...seq(H, S),
-    q: fa,
-    k: a,
-    v: gh2,
-    out: f2,
-    steps: p.steps,
-    stepIndex: 2,
-    scale: -1,
-  });
-  const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
-  cumsumUpdate(rec, { ...cumsum, u: gh2, out: f2, stepIndex: 3 });
-  const scaleT = buf(M * S), biasT = buf(M * S);
-  cumsumUpdate(rec, {
-    ...cumsum,
-    u: gnNhat,
-    out: scaleT,
-    stepIndex: 4,
-    broadcastBase: p.scale,
-  });
-  cumsumUpdate(rec, {
-    ...cumsum,
-    u: gn,
-    out: biasT,
-    stepIndex: 5,
-    broadcastBase: p.bias,
-  });
-  const nf = buf(M * S), fhat = buf(M * S), frstd = buf(M);
-  layerNorm(rec, {
-    x: f2,
-    scale: scaleT,
-    bias: biasT,
-    out: nf,
-    nhat: fhat,
-    rstd: frstd,
-    rows: M,
-    width: S,
-    perRowAffine: true,
-    eps: f.epsilon,
-  });
-  rec.reuse(f2);
-  rec.reuse(biasT);
   return {
     normOut,
     normIn,
