@@ -1,4 +1,4 @@
-// Tests of the GPU optimizers (src/train/optimizer.ts) against a plain float64 CPU
+// Tests of the GPU optimizers (src/optim/) against a plain float64 CPU
 // implementation of the same update rules, and of the learning-rate schedules.
 
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
@@ -17,8 +17,8 @@ import {
   type GradSource,
   type OptimParam,
   SGD,
-} from "../src/train/optimizer.ts";
-import { constantSchedule, type Schedule, warmupCosineSchedule } from "../src/train/schedules.ts";
+} from "../src/optim/mod.ts";
+import { constantSchedule, type Schedule, warmupCosineSchedule } from "../src/optim/mod.ts";
 
 const ctx = await GPUContext.default();
 const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST

@@ -25,6 +25,23 @@ export function checkPositiveInteger(
   return value;
 }
 
+/**
+ * Throws unless `value` is a finite number that `ok` accepts; `expected` says what was
+ * wanted (e.g. `"a number in [0, 1)"`).
+ */
+export function checkNumber(
+  where: string,
+  name: string,
+  value: unknown,
+  ok: (v: number) => boolean,
+  expected: string,
+): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || !ok(value)) {
+    throw new FWLInputError(where, name, expected, describeValue(value));
+  }
+  return value;
+}
+
 /** Throws unless `value` is a {@linkcode Tensor} (not disposed). */
 export function checkTensor(
   where: string,

@@ -7,33 +7,15 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
+import { checkNumber } from "../util/validate.ts";
 
 /** A learning-rate schedule: `step` (0 for the first update) → learning rate. */
 export type Schedule = (step: number) => number;
 
-function checkNonNegative(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new FWLInputError(
-      where,
-      name,
-      "a finite number ≥ 0",
-      describeValue(value),
-    );
-  }
-  return value;
-}
-
-function checkCount(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new FWLInputError(
-      where,
-      name,
-      "an integer ≥ 0",
-      describeValue(value),
-    );
-  }
-  return value;
-}
+const nonNegative = (where: string, name: string, value: unknown): number =>
+  checkNumber(where, name, value, (v) => v >= 0, "a finite number ≥ 0");
+const count = (where: string, name: string, value: unknown): number =>
+  checkNumber(where, name, value, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
 
 /**
  * The same learning rate at every step.
@@ -46,7 +28,7 @@ function checkCount(where: string, name: string, value: unknown): number {
  * ```
  */
 export function constantSchedule(lr: number): Schedule {
-  const value = checkNonNegative("constantSchedule", "lr", lr);
+  const value = nonNegative("constantSchedule", "lr", lr);
   return (_step: number) => value;
 }
 
@@ -81,23 +63,19 @@ export interface WarmupCosineOptions {
 export function warmupCosineSchedule(options: WarmupCosineOptions): Schedule {
   const where = "warmupCosineSchedule";
   if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      where,
-      "options",
-      "an object { peak, warmupSteps, totalSteps, final? }",
-      describeValue(options),
-    );
+    const expected = "an object { peak, warmupSteps, totalSteps, final? }";
+    throw new FWLInputError(where, "options", expected, describeValue(options));
   }
-  const peak = checkNonNegative(where, "peak", options.peak);
-  const warmup = checkCount(where, "warmupSteps", options.warmupSteps);
-  const total = checkCount(where, "totalSteps", options.totalSteps);
-  const final = checkNonNegative(where, "final", options.final ?? 0);
+  const peak = nonNegative(where, "peak", options.peak);
+  const warmup = count(where, "warmupSteps", options.warmupSteps);
+  const total = count(where, "totalSteps", options.totalSteps);
+  const final = nonNegative(where, "final", options.final ?? 0);
   if (total < warmup) {
     throw new FWLInputError(
       where,
       "totalSteps",
       `an integer ≥ warmupSteps (${warmup})`,
-      String(total),
+      `${total}`,
     );
   }
   return (step: number): number => {
