@@ -10,7 +10,7 @@ import type { GPUContext } from "../gpu/context.ts";
 import type { Recorder } from "../gpu/recorder.ts";
 import { adamUpdate, UPDATE_FLAGS } from "../kernels/optimizer.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber } from "../util/validate.ts";
+import { checkBoolean, checkFraction, checkPositive } from "../util/validate.ts";
 import { Optimizer, type OptimizerOptions, type SegmentUpdate } from "./optimizer.ts";
 import type { OptimParam } from "./params.ts";
 import type { OptimizerKind } from "./state.ts";
@@ -55,7 +55,6 @@ export class Adam extends Optimizer {
   readonly #beta2: number;
   readonly #eps: number;
   readonly #biasCorrection: boolean;
-  readonly #weightDecay: number;
 
   /**
    * Creates the optimizer and its GPU state (zeroed).
@@ -66,50 +65,26 @@ export class Adam extends Optimizer {
    */
   constructor(ctx: GPUContext, params: readonly OptimParam[], options: AdamOptions) {
     const o = options ?? {} as AdamOptions;
-    const decoupled = o.decoupledWeightDecay ?? false;
-    const where = decoupled === true ? "AdamW" : "Adam";
-    if (typeof decoupled !== "boolean") {
-      const got = describeValue(decoupled);
-      throw new FWLInputError(where, "options.decoupledWeightDecay", "a boolean", got);
-    }
-    const unit = (name: string, value: number) =>
-      checkNumber(where, `options.${name}`, value, (v) => v >= 0 && v < 1, "a number in [0, 1)");
-    const beta1 = unit("beta1", o.beta1 ?? 0.9);
-    const beta2 = unit("beta2", o.beta2 ?? 0.999);
-    const eps = checkNumber(
+    const where = o.decoupledWeightDecay === true ? "AdamW" : "Adam";
+    const decoupled = checkBoolean(
       where,
-      "options.eps",
-      o.eps ?? 1e-8,
-      (v) => v > 0,
-      "a finite number > 0",
+      "options.decoupledWeightDecay",
+      o.decoupledWeightDecay ?? false,
     );
-    const biasCorrection = o.biasCorrection ?? true;
-    if (typeof biasCorrection !== "boolean") {
-      const got = describeValue(biasCorrection);
-      throw new FWLInputError(where, "options.biasCorrection", "a boolean", got);
-    }
-    const wd = checkNumber(
-      where,
-      "options.weightDecay",
-      o.weightDecay ?? 0,
-      (v) => v >= 0,
-      "a finite number ≥ 0",
-    );
-    const decay = decoupled ? UPDATE_FLAGS.decoupledDecay : UPDATE_FLAGS.l2Decay;
-    super(
-      where,
-      ctx,
-      params,
-      options,
-      ["m", "v"],
-      (decays, nonNeg) => (decays && wd > 0 ? decay : 0) | (nonNeg ? UPDATE_FLAGS.nonNegative : 0),
-    );
+    const beta1 = checkFraction(where, "options.beta1", o.beta1 ?? 0.9);
+    const beta2 = checkFraction(where, "options.beta2", o.beta2 ?? 0.999);
+    const eps = checkPositive(where, "options.eps", o.eps ?? 1e-8);
+    const biasCorrection = checkBoolean(where, "options.biasCorrection", o.biasCorrection ?? true);
+    super(where, ctx, params, options, {
+      slots: ["m", "v"],
+      flags: 0,
+      decayFlag: decoupled ? UPDATE_FLAGS.decoupledDecay : UPDATE_FLAGS.l2Decay,
+    });
     this.kind = decoupled ? "adamw" : "adam";
     this.#beta1 = beta1;
     this.#beta2 = beta2;
     this.#eps = eps;
     this.#biasCorrection = biasCorrection;
-    this.#weightDecay = wd;
   }
 
   /** Records one Adam update of a segment. */
@@ -123,7 +98,6 @@ export class Adam extends Optimizer {
       v: u.state[1],
       scalars: {
         ...u.scalars,
-        weightDecay: this.#weightDecay,
         eps: this.#eps,
         beta1: b1,
         beta2: b2,

@@ -8,18 +8,9 @@
 
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
-import type { Binding, Recorder } from "../gpu/recorder.ts";
+import type { Recorder } from "../gpu/recorder.ts";
 import { clipScale, sumOfSquares, sumsqGroups } from "../kernels/optimizer.ts";
-
-/** One gradient range that counts towards the global norm. */
-export interface ClippedGrad {
-  /** The gradient. */
-  grad: Binding;
-  /** First element of the range in `grad`. */
-  gOffset: number;
-  /** Elements in the range. */
-  length: number;
-}
+import type { GradOp } from "./grads.ts";
 
 /**
  * The clipping state of one optimizer: a small GPU buffer holding the scale the update
@@ -42,7 +33,7 @@ export class GlobalNormClip {
   }
 
   /** Records the passes that compute the norm of `grads` and the scale. */
-  record(rec: Recorder, grads: readonly ClippedGrad[]): void {
+  record(rec: Recorder, grads: readonly Pick<GradOp, "grad" | "gOffset" | "length">[]): void {
     const count = grads.reduce((s, g) => s + sumsqGroups(g.length), 0);
     const partials = rec.scratch(count * 4);
     let partBase = 0;

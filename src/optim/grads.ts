@@ -8,7 +8,8 @@
 import { FWLInputError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { describeValue, Tensor } from "../tensor.ts";
-import { type ParamEntry, STORAGE_USAGE } from "./params.ts";
+import { quote } from "../util/validate.ts";
+import { type ParamEntry, type Segment, STORAGE_USAGE } from "./params.ts";
 
 /**
  * A gradient: a GPU buffer of float32 holding the gradient from element 0, or a
@@ -17,22 +18,14 @@ import { type ParamEntry, STORAGE_USAGE } from "./params.ts";
 export type GradSource = GPUBuffer | Tensor;
 
 /** One segment of one parameter with its gradient, ready to update. */
-export interface GradOp {
+export interface GradOp extends Segment {
   /** The parameter. */
   entry: ParamEntry;
-  /** Element of the parameter (and of its state) where the segment starts. */
-  start: number;
-  /** Elements in the segment. */
-  length: number;
-  /** The segment's update flags. */
-  flags: number;
   /** The gradient. */
   grad: Binding;
   /** Element of `grad` where the segment's gradient starts. */
   gOffset: number;
 }
-
-const quote = (name: string): string => JSON.stringify(name);
 
 /** A buffer bound whole, or its first `maxBindingBytes` when it is larger. */
 export function bindingOf(rec: Recorder, buffer: GPUBuffer): Binding {

@@ -1,6 +1,6 @@
 /**
- * The optimizer base: what `SGD`, `Adam` and `AdamW` share. It holds the checked parameter list, the state slots and the clipping state,
- * and drives a step: the clipping passes and every parameter's update are recorded
+ * The optimizer base: what `SGD`, `Adam` and `AdamW` share. It holds the checked
+ * parameter list, the state slots and the clipping state, and drives a step: the clipping passes and every parameter's update are recorded
  * into one command encoder and submitted once; each optimizer only records its update.
  *
  * @module
@@ -11,7 +11,7 @@ import type { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { UPDATE_FLAGS, type UpdateScalars } from "../kernels/optimizer.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber } from "../util/validate.ts";
+import { checkNonNegative, checkNumber, checkPositive } from "../util/validate.ts";
 import { GlobalNormClip } from "./clipping.ts";
 import { bindingOf, type GradSource, resolveGrads } from "./grads.ts";
 import { checkParams, type OptimParam, type ParamEntry, type ParamRules } from "./params.ts";
@@ -41,9 +41,12 @@ export interface SegmentUpdate {
   param: Binding;
   /** The parameter's state slots, in the optimizer's slot order. */
   state: GPUBuffer[];
-  /** The segment's scalars; the optimizer adds its own hyper-parameters. */
+  /** The segment's scalars (learning rate and weight decay set); the optimizer adds its own. */
   scalars: UpdateScalars;
 }
+
+/** The hyper-parameters an update kernel reads but the optimizer at hand doesn't set. */
+const NEUTRAL_SCALARS = { eps: 1, beta1: 0, beta2: 0, bc1: 1, bc2: 1, momentum: 0 };
 
 /**
  * What SGD, Adam and AdamW share: parameter bookkeeping, gradient resolution, global
@@ -56,6 +59,7 @@ export abstract class Optimizer {
   abstract readonly kind: OptimizerKind;
   readonly #where: string;
   readonly #lr: number | Schedule;
+  readonly #weightDecay: number;
   readonly #entries: ParamEntry[];
   readonly #slots: StateSlots;
   readonly #clip: GlobalNormClip | undefined;
@@ -64,43 +68,46 @@ export abstract class Optimizer {
 
   /**
    * Validates the parameters and options and allocates zeroed state: one buffer per
-   * parameter for each of `slots`; `flagsOf` gives an element's update flags from
-   * whether it decays and is kept non-negative.
+   * parameter for each slot. Every element's update carries `rule.flags`, plus
+   * `rule.decayFlag` where it decays (and `weightDecay > 0`) and the non-negative flag
+   * where it is kept ≥ 0.
    */
   protected constructor(
     where: string,
     ctx: GPUContext,
     params: readonly OptimParam[],
     options: OptimizerOptions,
-    slots: readonly string[],
-    flagsOf: (decays: boolean, nonNegative: boolean) => number,
+    rule: { slots: readonly string[]; flags: number; decayFlag: number },
   ) {
     this.#where = where;
     if (ctx === null || typeof ctx !== "object" || !ctx.device) {
-      throw new FWLInputError(
-        where,
-        "ctx",
-        "a GPUContext (e.g. block.context)",
-        describeValue(ctx),
-      );
+      const expected = "a GPUContext (e.g. block.context)";
+      throw new FWLInputError(where, "ctx", expected, describeValue(ctx));
     }
     this.context = ctx;
     if (options === null || typeof options !== "object") {
       const expected = "an object with at least { lr }";
       throw new FWLInputError(where, "options", expected, describeValue(options));
     }
-    const { lr, clipNorm } = options;
+    const { lr, clipNorm, weightDecay = 0 } = options;
     if (typeof lr !== "function") {
       const expected = "a finite number ≥ 0 or a schedule (step) => lr";
       checkNumber(where, "options.lr", lr, (v) => v >= 0, expected);
     }
     this.#lr = lr;
-    if (clipNorm !== undefined) {
-      checkNumber(where, "options.clipNorm", clipNorm, (v) => v > 0, "a finite number > 0");
-    }
-    this.#entries = checkParams(where, ctx, params, options, flagsOf);
+    const wd = this.#weightDecay = checkNonNegative(where, "options.weightDecay", weightDecay);
+    if (clipNorm !== undefined) checkPositive(where, "options.clipNorm", clipNorm);
+    this.#entries = checkParams(
+      where,
+      ctx,
+      params,
+      options,
+      (decays, nonNegative) =>
+        rule.flags | (decays && wd > 0 ? rule.decayFlag : 0) |
+        (nonNegative ? UPDATE_FLAGS.nonNegative : 0),
+    );
     // Allocate last, so that a failed check leaks nothing.
-    this.#slots = new StateSlots(ctx, this.#entries, slots);
+    this.#slots = new StateSlots(ctx, this.#entries, rule.slots);
     this.#clip = clipNorm === undefined ? undefined : new GlobalNormClip(ctx, clipNorm);
   }
 
@@ -143,19 +150,14 @@ export abstract class Optimizer {
         param: bindingOf(rec, e.buffer),
         state: this.#slots.buffers[this.#entries.indexOf(e)],
         scalars: {
+          ...NEUTRAL_SCALARS,
           length: op.length,
           pOffset: e.offset + op.start,
           gOffset: op.gOffset,
           sOffset: op.start,
           flags: op.flags | (this.#clip ? UPDATE_FLAGS.clip : 0),
           lr,
-          weightDecay: 0,
-          eps: 1,
-          beta1: 0,
-          beta2: 0,
-          bc1: 1,
-          bc2: 1,
-          momentum: 0,
+          weightDecay: this.#weightDecay,
         },
       }, t);
     }

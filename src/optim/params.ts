@@ -11,7 +11,7 @@ import type { FWLBlock } from "../fwl/block.ts";
 import { STEP_NAMES } from "../fwl/params.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber } from "../util/validate.ts";
+import { checkCount, checkPositiveInteger, quote } from "../util/validate.ts";
 
 /** `GPUBufferUsage.STORAGE`, spelled out so that this module loads without WebGPU. */
 export const STORAGE_USAGE = 0x80;
@@ -118,17 +118,9 @@ export interface Segment {
 }
 
 /** A checked parameter: offset resolved, its elements grouped by their update flags. */
-export interface ParamEntry {
-  /** The parameter's name. */
-  name: string;
-  /** The buffer holding it. */
-  buffer: GPUBuffer;
-  /** First element in `buffer`. */
-  offset: number;
-  /** Number of elements. */
-  length: number;
-  /** For a packed parameter, the name of each element. */
-  elementNames: readonly string[] | undefined;
+export interface ParamEntry extends Required<Omit<OptimParam, "elementNames">> {
+  /** For a packed parameter, the name of each element (a copy). */
+  elementNames?: readonly string[];
   /** Runs of elements with equal update flags. */
   segments: Segment[];
 }
@@ -146,8 +138,6 @@ export interface ParamRules {
    */
   nonNegative?: readonly string[] | ((name: string) => boolean);
 }
-
-const quote = (name: string): string => JSON.stringify(name);
 
 /**
  * Checks `params` (unique names, storage buffers, elements inside one binding, no
@@ -193,10 +183,8 @@ export function checkParams(
       const expected = "a GPUBuffer with storage usage";
       throw new FWLInputError(where, `${at}.buffer`, expected, describeValue(p.buffer));
     }
-    const integer = (name: string, value: unknown, min: number, expected: string) =>
-      checkNumber(where, `${at}.${name}`, value, (v) => Number.isInteger(v) && v >= min, expected);
-    const length = integer("length", p.length, 1, "a positive integer");
-    const offset = integer("offset", p.offset ?? 0, 0, "an integer ≥ 0");
+    const length = checkPositiveInteger(where, `${at}.length`, p.length);
+    const offset = checkCount(where, `${at}.offset`, p.offset ?? 0);
     const end = (offset + length) * 4;
     const limit = Math.min(p.buffer.size, ctx.maxBindingBytes);
     if (end > limit) {

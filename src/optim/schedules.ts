@@ -7,15 +7,10 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber } from "../util/validate.ts";
+import { checkCount, checkNonNegative } from "../util/validate.ts";
 
 /** A learning-rate schedule: `step` (0 for the first update) → learning rate. */
 export type Schedule = (step: number) => number;
-
-const nonNegative = (where: string, name: string, value: unknown): number =>
-  checkNumber(where, name, value, (v) => v >= 0, "a finite number ≥ 0");
-const count = (where: string, name: string, value: unknown): number =>
-  checkNumber(where, name, value, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
 
 /**
  * The same learning rate at every step.
@@ -28,7 +23,7 @@ const count = (where: string, name: string, value: unknown): number =>
  * ```
  */
 export function constantSchedule(lr: number): Schedule {
-  const value = nonNegative("constantSchedule", "lr", lr);
+  const value = checkNonNegative("constantSchedule", "lr", lr);
   return (_step: number) => value;
 }
 
@@ -66,10 +61,10 @@ export function warmupCosineSchedule(options: WarmupCosineOptions): Schedule {
     const expected = "an object { peak, warmupSteps, totalSteps, final? }";
     throw new FWLInputError(where, "options", expected, describeValue(options));
   }
-  const peak = nonNegative(where, "peak", options.peak);
-  const warmup = count(where, "warmupSteps", options.warmupSteps);
-  const total = count(where, "totalSteps", options.totalSteps);
-  const final = nonNegative(where, "final", options.final ?? 0);
+  const peak = checkNonNegative(where, "peak", options.peak);
+  const warmup = checkCount(where, "warmupSteps", options.warmupSteps);
+  const total = checkCount(where, "totalSteps", options.totalSteps);
+  const final = checkNonNegative(where, "final", options.final ?? 0);
   if (total < warmup) {
     throw new FWLInputError(
       where,

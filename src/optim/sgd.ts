@@ -9,7 +9,7 @@ import type { GPUContext } from "../gpu/context.ts";
 import type { Recorder } from "../gpu/recorder.ts";
 import { sgdUpdate, UPDATE_FLAGS } from "../kernels/optimizer.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber } from "../util/validate.ts";
+import { checkFraction } from "../util/validate.ts";
 import { Optimizer, type OptimizerOptions, type SegmentUpdate } from "./optimizer.ts";
 import type { OptimParam } from "./params.ts";
 import type { OptimizerKind } from "./state.ts";
@@ -40,7 +40,6 @@ export class SGD extends Optimizer {
   readonly kind: OptimizerKind = "sgd";
   readonly #momentum: number;
   readonly #nesterov: boolean;
-  readonly #weightDecay: number;
 
   /**
    * Creates the optimizer and its GPU state (zeroed).
@@ -52,40 +51,19 @@ export class SGD extends Optimizer {
   constructor(ctx: GPUContext, params: readonly OptimParam[], options: SGDOptions) {
     const where = "SGD";
     const o = options ?? {} as SGDOptions;
-    const momentum = checkNumber(
-      where,
-      "options.momentum",
-      o.momentum ?? 0,
-      (v) => v >= 0 && v < 1,
-      "a number in [0, 1)",
-    );
+    const momentum = checkFraction(where, "options.momentum", o.momentum ?? 0);
     const nesterov = o.nesterov ?? false;
     if (typeof nesterov !== "boolean" || (nesterov && momentum === 0)) {
       const expected = "a boolean (true needs momentum > 0)";
       throw new FWLInputError(where, "options.nesterov", expected, describeValue(nesterov));
     }
-    const wd = checkNumber(
-      where,
-      "options.weightDecay",
-      o.weightDecay ?? 0,
-      (v) => v >= 0,
-      "a finite number ≥ 0",
-    );
-    const flags = (momentum > 0 ? UPDATE_FLAGS.momentum : 0) |
-      (nesterov ? UPDATE_FLAGS.nesterov : 0);
-    super(
-      where,
-      ctx,
-      params,
-      options,
-      momentum > 0 ? ["momentum"] : [],
-      (decays, nonNeg) =>
-        flags | (decays && wd > 0 ? UPDATE_FLAGS.l2Decay : 0) |
-        (nonNeg ? UPDATE_FLAGS.nonNegative : 0),
-    );
+    super(where, ctx, params, options, {
+      slots: momentum > 0 ? ["momentum"] : [],
+      flags: (momentum > 0 ? UPDATE_FLAGS.momentum : 0) | (nesterov ? UPDATE_FLAGS.nesterov : 0),
+      decayFlag: UPDATE_FLAGS.l2Decay,
+    });
     this.#momentum = momentum;
     this.#nesterov = nesterov;
-    this.#weightDecay = wd;
   }
 
   /** Whether Nesterov momentum is used. */
@@ -100,7 +78,7 @@ export class SGD extends Optimizer {
       clip: u.clip,
       param: u.param,
       buf: u.state[0] ?? rec.ctx.dummy(1),
-      scalars: { ...u.scalars, weightDecay: this.#weightDecay, momentum: this.#momentum },
+      scalars: { ...u.scalars, momentum: this.#momentum },
     });
   }
 }

@@ -10,7 +10,7 @@ import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber, firstNonFinite } from "../util/validate.ts";
+import { checkCount, firstNonFinite, quote } from "../util/validate.ts";
 import type { ParamEntry } from "./params.ts";
 
 /** The kind of an optimizer, as stored in its state. */
@@ -29,8 +29,6 @@ export interface OptimizerState {
   /** The state slots. */
   slots: Record<string, Float32Array>;
 }
-
-const quote = (name: string): string => JSON.stringify(name);
 
 function slotError(where: string, key: string, expected: string, got: string): never {
   throw new FWLInputError(where, `state.slots[${quote(key)}]`, expected, got);
@@ -110,8 +108,7 @@ export class StateSlots {
     if (state.kind !== kind) {
       throw new FWLInputError(where, "state.kind", quote(kind), describeValue(state.kind));
     }
-    const integer = (v: number) => Number.isInteger(v) && v >= 0;
-    checkNumber(where, "state.step", state.step, integer, "an integer ≥ 0");
+    checkCount(where, "state.step", state.step);
     const slots = state.slots;
     if (slots === null || typeof slots !== "object") {
       throw new FWLInputError(
