@@ -22,4 +22,11 @@ export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
 export { readBytes } from "./src/gpu/readback.ts";
 export { describeDevice } from "./src/gpu/device.ts";
-export { type Epilogue, matmulNN, matmulNT } from "./src/kernels/matmul.ts";
+export {
+  type Epilogue,
+  matmul,
+  matmulNN,
+  matmulNT,
+  type MatmulSpec,
+  type Operand,
+} from "./src/kernels/matmul.ts";

@@ -77,6 +77,7 @@ export {
   type OptimizerState,
   type OptimParam,
   type Schedule,
+  type SegmentUpdate,
   SGD,
   type SGDOptions,
   type WarmupCosineOptions,

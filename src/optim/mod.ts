@@ -9,7 +9,7 @@
 
 export { Adam, type AdamOptions, AdamW } from "./adam.ts";
 export type { GradSource } from "./grads.ts";
-export { Optimizer, type OptimizerOptions } from "./optimizer.ts";
+export { Optimizer, type OptimizerOptions, type SegmentUpdate } from "./optimizer.ts";
 export { blockParams, defaultDecayFilter, defaultNonNegative, type OptimParam } from "./params.ts";
 export {
   constantSchedule,

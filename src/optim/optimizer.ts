@@ -14,16 +14,26 @@ import { describeValue } from "../tensor.ts";
 import { checkNonNegative, checkNumber, checkPositive } from "../util/validate.ts";
 import { GlobalNormClip } from "./clipping.ts";
 import { bindingOf, type GradSource, resolveGrads } from "./grads.ts";
-import { checkParams, type OptimParam, type ParamEntry, type ParamRules } from "./params.ts";
+import { checkParams, type OptimParam, type ParamEntry } from "./params.ts";
 import type { Schedule } from "./schedules.ts";
 import { type OptimizerKind, type OptimizerState, StateSlots } from "./state.ts";
 
 /** Options shared by every optimizer. */
-export interface OptimizerOptions extends ParamRules {
+export interface OptimizerOptions {
   /** Learning rate: a number, or a schedule `step → lr` (step 0 is the first update). */
   lr: number | Schedule;
   /** Weight decay (default 0; 0.01 for `AdamW`). */
   weightDecay?: number;
+  /**
+   * Which parameters (or packed elements) get weight decay; default
+   * {@linkcode defaultDecayFilter}: all but biases, layer-norm parameters and step sizes.
+   */
+  decayFilter?: (name: string) => boolean;
+  /**
+   * Parameters (or packed elements) clamped to ≥ 0 after each update: a list of names,
+   * or a predicate. Default {@linkcode defaultNonNegative}: names ending in `_step`.
+   */
+  nonNegative?: readonly string[] | ((name: string) => boolean);
   /**
    * Clip the gradients by their global L2 norm over every parameter: each gradient is
    * multiplied by `clipNorm / max(‖g‖, clipNorm)`. The norm is computed on the GPU.
@@ -31,7 +41,7 @@ export interface OptimizerOptions extends ParamRules {
   clipNorm?: number;
 }
 
-/** What an optimizer's update of one segment binds. */
+/** What an optimizer's update of one segment binds (for writing an optimizer). */
 export interface SegmentUpdate {
   /** The gradient. */
   grad: Binding;

@@ -125,20 +125,6 @@ export interface ParamEntry extends Required<Omit<OptimParam, "elementNames">> {
   segments: Segment[];
 }
 
-/** Which parameters (or packed elements, by their names) decay and stay non-negative. */
-export interface ParamRules {
-  /**
-   * Which parameters (or packed elements) get weight decay; default
-   * {@linkcode defaultDecayFilter}: all but biases, layer-norm parameters and step sizes.
-   */
-  decayFilter?: (name: string) => boolean;
-  /**
-   * Parameters (or packed elements) clamped to ≥ 0 after each update: a list of names,
-   * or a predicate. Default {@linkcode defaultNonNegative}: names ending in `_step`.
-   */
-  nonNegative?: readonly string[] | ((name: string) => boolean);
-}
-
 /**
  * Checks `params` (unique names, storage buffers, elements inside one binding, no
  * overlaps) and `rules`, and groups each parameter's elements by their flags, which
@@ -148,7 +134,7 @@ export function checkParams(
   where: string,
   ctx: GPUContext,
   params: readonly OptimParam[],
-  rules: ParamRules,
+  rules: { decayFilter?: unknown; nonNegative?: unknown },
   flagsOf: (decays: boolean, nonNegative: boolean) => number,
 ): ParamEntry[] {
   const decays = rules.decayFilter ?? defaultDecayFilter;
@@ -234,10 +220,10 @@ export function checkParams(
 
 function nonNegativePredicate(
   where: string,
-  option: ParamRules["nonNegative"],
+  option: unknown,
 ): (name: string) => boolean {
   if (option === undefined) return defaultNonNegative;
-  if (typeof option === "function") return option;
+  if (typeof option === "function") return option as (name: string) => boolean;
   if (Array.isArray(option) && option.every((n) => typeof n === "string")) {
     const set = new Set(option);
     return (name) => set.has(name);
