@@ -61,11 +61,10 @@ export class StateSlots {
     for (let e = 0; e < this.#entries.length; e++) {
       const { name, elementNames } = this.#entries[e];
       for (let s = 0; s < this.#names.length; s++) {
-        const slot = this.#names[s];
-        if (!elementNames) yield [`${name}/${slot}`, e, s];
-        else {for (let i = 0; i < elementNames.length; i++) {
-            yield [`${elementNames[i]}/${slot}`, e, s, i];
-          }}
+        const names = elementNames ?? [name];
+        for (let i = 0; i < names.length; i++) {
+          yield [`${names[i]}/${this.#names[s]}`, e, s, elementNames && i];
+        }
       }
     }
   }
@@ -111,20 +110,16 @@ export class StateSlots {
     checkCount(where, "state.step", state.step);
     const slots = state.slots;
     if (slots === null || typeof slots !== "object") {
-      throw new FWLInputError(
-        where,
-        "state.slots",
-        "a record of Float32Array",
-        describeValue(slots),
-      );
+      const expected = "a record of Float32Array";
+      throw new FWLInputError(where, "state.slots", expected, describeValue(slots));
     }
     const shape = this.shape;
     const known = Object.keys(shape);
-    for (const key of Object.keys(slots)) {
-      if (key in shape) continue;
+    const unknown = Object.keys(slots).find((key) => !Object.hasOwn(shape, key));
+    if (unknown !== undefined) {
       throw new FWLInputError(
         where,
-        `state.slots[${quote(key)}]`,
+        `state.slots[${quote(unknown)}]`,
         known.length
           ? `one of ${known.map(quote).join(", ")}`
           : "no slots (this optimizer has no state)",
