@@ -491,7 +491,7 @@ async function writeSample(
 /**
  * Runs a whole comparison from a command line and returns the process's exit code: 0
  * when done, 2 for a command-line mistake (printed with a hint), 1 for an unreadable
- * `--text` file or an {@linkcode FWLError} (printed). With `--help` it prints
+ * `--text` file, a `--plot` file it may not write, or an {@linkcode FWLError} (printed). With `--help` it prints
  * {@linkcode comparisonUsage}.
  *
  * @example
@@ -522,6 +522,14 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
   if (!c) {
     console.log(comparisonUsage(spec));
     return 0;
+  }
+  if (c.plot !== undefined) {
+    // Ask now, not after the training: without a terminal to ask on, say what to pass.
+    const { state } = await Deno.permissions.request({ name: "write", path: c.plot });
+    if (state !== "granted") {
+      console.error(`error: --plot needs permission to write ${c.plot} (pass --allow-write)`);
+      return 1;
+    }
   }
   const started = performance.now();
   let data: TokenDataset;
