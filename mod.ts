@@ -67,6 +67,7 @@ export {
   type AdamOptions,
   AdamW,
   blockParams,
+  constantSchedule,
   defaultDecayFilter,
   defaultNonNegative,
   type GradSource,
@@ -75,15 +76,13 @@ export {
   type OptimizerOptions,
   type OptimizerState,
   type OptimParam,
+  type Schedule,
+  type SegmentUpdate,
   SGD,
   type SGDOptions,
-} from "./src/train/optimizer.ts";
-export {
-  constantSchedule,
-  type Schedule,
   type WarmupCosineOptions,
   warmupCosineSchedule,
-} from "./src/train/schedules.ts";
+} from "./src/optim/mod.ts";
 export {
   type DecodedSafetensors,
   type DecodedTensor,

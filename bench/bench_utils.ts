@@ -1,4 +1,3 @@
 // Shared by the benchmarks.
 
-export { FWLBlock, tensor } from "../mod.ts";
-export { SeededRandom as SeededRandomForBench } from "../src/fwl/params.ts";
+export { FWLBlock, SeededRandom as SeededRandomForBench, tensor } from "../mod.ts";

@@ -3,9 +3,7 @@
 //
 //   deno bench -A --import-map=tests/offline_import_map.json bench/lstm_bench.ts
 
-import { LSTMBody } from "../src/bodies/lstm.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
-import { tensor } from "../src/tensor.ts";
+import { LSTMBody, SeededRandom, tensor } from "../mod.ts";
 
 const B = 8, T = 64, V = 200, E = 64, H = 128;
 

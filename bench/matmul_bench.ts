@@ -10,11 +10,8 @@
 // the medians are printed as GFLOP/s, and Deno.bench times both per shape with ours as the
 // baseline. Every timed call waits for its GPU work by reading four values back.
 
-import { GPUContext } from "../src/gpu/context.ts";
-import { readBytes } from "../src/gpu/readback.ts";
-import { Recorder } from "../src/gpu/recorder.ts";
-import { matmulNN, matmulNT } from "../src/kernels/matmul.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { GPUContext, matmulNN, matmulNT, readBytes, Recorder } from "../gpu.ts";
+import { SeededRandom } from "../mod.ts";
 import { alternate } from "./peers/alternate.ts";
 import { tf, usePeerBackend } from "./peers/tfjs_fwl.ts";
 

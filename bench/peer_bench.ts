@@ -11,8 +11,8 @@
 // call waits for its GPU work by reading the first four logits back.
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
-import { readBytes } from "../src/gpu/readback.ts";
-import { STEP_NAMES } from "../src/fwl/params.ts";
+import { readBytes } from "../gpu.ts";
+import { createGradBuffers, lossAndGradsGPU, STEP_NAMES } from "../mod.ts";
 import { alternate } from "./peers/alternate.ts";
 import {
   peerFastLogits,
@@ -21,8 +21,6 @@ import {
   tf,
   usePeerBackend,
 } from "./peers/tfjs_fwl.ts";
-import { createGradBuffers } from "../src/train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const ROUNDS = Number(Deno.env.get("FWL_PEER_ROUNDS") ?? 5);

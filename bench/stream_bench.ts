@@ -7,10 +7,7 @@
 //
 // Setup streams 4096 real positions once (about a minute on lavapipe).
 
-import { FWLBlock } from "../src/fwl/block.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
-import { FWLStream } from "../src/fwl/stream.ts";
-import { type Tensor, tensor } from "../src/tensor.ts";
+import { FWLBlock, FWLStream, SeededRandom, type Tensor, tensor } from "../mod.ts";
 
 const B = 1, D = 256, SIZE = 128, V = 4096, C = 8;
 const N = 4096; // a fixed normalizer, e.g. the tokens of a training batch

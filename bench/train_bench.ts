@@ -14,10 +14,15 @@
 // (median of ROUNDS), which the README quotes with the adapter.
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
-import { gpuTensor } from "../src/tensor.ts";
-import { createGradBuffers, namedGrads } from "../src/train/grad_buffers.ts";
-import { lossAndGrads, lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
-import { Adam, blockParams } from "../src/train/optimizer.ts";
+import {
+  Adam,
+  blockParams,
+  createGradBuffers,
+  gpuTensor,
+  lossAndGrads,
+  lossAndGradsGPU,
+  namedGrads,
+} from "../mod.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const TOKENS = B * T;

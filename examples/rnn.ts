@@ -3,10 +3,13 @@
 // perplexity of both (overall, and on the rare "entity" names that documents repeat),
 // and a sample generated token by token.
 //
-//   deno run -A examples/rnn.ts                 synthetic documents, default settings
-//   deno run -A examples/rnn.ts --steps 20      a quick run
-//   deno run -A examples/rnn.ts --text FILE     byte-level training on any text file
-//   deno run -A examples/rnn.ts --help          every flag
+//   deno run examples/rnn.ts                 synthetic documents, default settings
+//   deno run examples/rnn.ts --steps 20      a quick run
+//   deno run examples/rnn.ts --text FILE     byte-level training on any text file
+//   deno run examples/rnn.ts --help          every flag
+//
+// No permission flag is needed: --text asks to read its file and --plot to write its
+// chart (or pass --allow-read / --allow-write).
 //
 // Without --text the data is generated (src/data/synthetic.ts): a small word language in
 // which each document picks a few names from a large pool and keeps coming back to them,
@@ -16,7 +19,7 @@
 // The flags, the data, the training loop and the report are shared with
 // examples/transformer.ts (examples/lib/compare.ts); this file only builds the LSTM.
 
-import { LSTMBody } from "../src/bodies/lstm.ts";
+import { LSTMBody } from "../mod.ts";
 import { comparisonFlags, runComparison, wholeFlag } from "./lib/compare.ts";
 
 Deno.exit(

@@ -3,10 +3,13 @@
 // perplexity of both (overall, and on the rare "entity" names that documents repeat),
 // and a sample generated token by token (through the transformer's key/value cache).
 //
-//   deno run -A examples/transformer.ts                 synthetic documents, default settings
-//   deno run -A examples/transformer.ts --steps 20      a quick run
-//   deno run -A examples/transformer.ts --text FILE     byte-level training on any text file
-//   deno run -A examples/transformer.ts --help          every flag
+//   deno run examples/transformer.ts                 synthetic documents, default settings
+//   deno run examples/transformer.ts --steps 20      a quick run
+//   deno run examples/transformer.ts --text FILE     byte-level training on any text file
+//   deno run examples/transformer.ts --help          every flag
+//
+// No permission flag is needed: --text asks to read its file and --plot to write its
+// chart (or pass --allow-read / --allow-write).
 //
 // The data is that of examples/rnn.ts (src/data/synthetic.ts): documents that keep
 // coming back to a few names drawn from a large pool. Unlike an LSTM, attention can
@@ -16,7 +19,7 @@
 // The flags, the data, the training loop and the report are shared with examples/rnn.ts
 // (examples/lib/compare.ts); this file only builds the transformer.
 
-import { TransformerBody } from "../src/bodies/transformer.ts";
+import { TransformerBody } from "../mod.ts";
 import { comparisonFlags, runComparison, UsageError, wholeFlag } from "./lib/compare.ts";
 
 Deno.exit(

@@ -13,7 +13,7 @@ import {
   loadCheckpointBytes,
   saveCheckpoint,
 } from "../src/train/checkpoint.ts";
-import { Adam, blockParams, SGD } from "../src/train/optimizer.ts";
+import { Adam, blockParams, SGD } from "../src/optim/mod.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,

@@ -1,11 +1,11 @@
 // Tests of the examples' helpers (examples/lib/): the progress bar, the SVG line chart, the
-// flag parser loader and the head comparison shared by examples/rnn.ts and
+// flag parser and the head comparison shared by examples/rnn.ts and
 // examples/transformer.ts.
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { formatDuration, ProgressBar } from "../examples/lib/progress.ts";
 import { lineChartSVG, niceTicks } from "../examples/lib/svg_plot.ts";
-import { loadParseArgs } from "../examples/lib/flags.ts";
+import { parseFlags } from "../examples/lib/flags.ts";
 import {
   comparisonFlags,
   comparisonUsage,
@@ -95,17 +95,28 @@ Deno.test("svg: ticks and a chart with every series", () => {
   assert(!svg.includes("NaN"));
 });
 
-Deno.test("flags: parseArgs loads (from @std/cli or the offline stand-in)", async () => {
-  const { parseArgs, source } = await loadParseArgs();
-  assert(source === "@std/cli" || source === "offline stand-in");
-  const args = parseArgs(["--steps", "20", "--text=a.txt", "-h"], {
-    string: ["steps", "text"],
-    boolean: ["help"],
-    alias: { h: "help" },
+Deno.test("flags: values, booleans, aliases, and every mistake", () => {
+  const spec = { string: ["steps", "text", "lr"], boolean: ["help"], alias: { h: "help" } };
+  assertEquals(parseFlags(["--steps", "20", "--text=a.txt", "-h"], spec), {
+    steps: "20",
+    text: "a.txt",
+    help: true,
   });
-  assertEquals(args.steps, "20");
-  assertEquals(args.text, "a.txt");
-  assertEquals(args.help, true);
+  assertEquals(parseFlags(["--lr", "-0.5", "--text"], spec), { lr: "-0.5", text: "" });
+  assertEquals(parseFlags(["--text", "--help"], spec), { text: "", help: true });
+  assertEquals(parseFlags(["--text=", "--steps=a=b"], spec), { text: "", steps: "a=b" });
+  const mistakes: [string[], string][] = [
+    [["--bogus", "1"], "unknown flag --bogus"],
+    [["-x"], "unknown flag -x"],
+    [["extra"], 'unexpected argument "extra"'],
+    [["-"], 'unexpected argument "-"'],
+    [["--steps", "1", "--steps=2"], "--steps given more than once"],
+    [["-h", "--help"], "--help given more than once"],
+    [["--help=yes"], "--help takes no value"],
+  ];
+  for (const [argv, message] of mistakes) {
+    assertThrows(() => parseFlags(argv, spec), UsageError, message);
+  }
 });
 
 Deno.test("compare: flag tables, defaults, the body's flags after --length, help text", () => {
@@ -132,7 +143,7 @@ Deno.test("compare: flag tables, defaults, the body's flags after --length, help
 
   const help = comparisonUsage({ script: "examples/x.ts", about: "Does things.", flags });
   const lines = help.split("\n");
-  assertEquals(lines[0], "Usage: deno run -A examples/x.ts [flags]");
+  assertEquals(lines[0], "Usage: deno run examples/x.ts [flags]");
   assertEquals(lines[2], "Does things.");
   assert(help.includes("\n  --size N            width (default 64)\n"), help);
   assert(
@@ -142,17 +153,17 @@ Deno.test("compare: flag tables, defaults, the body's flags after --length, help
   assert(help.includes("  --plot FILE.svg") && help.includes("  --help, -h"));
 });
 
-Deno.test("compare: parsing a command line, and every kind of mistake", async () => {
+Deno.test("compare: parsing a command line, and every kind of mistake", () => {
   const flags = comparisonFlags({ size: wholeFlag(64, "width", 2, 1024) }, { lr: 0.003 });
-  const c = await parseComparisonFlags(
+  const c = parseComparisonFlags(
     ["--steps", "20", "--size=32", "--step-size", "2.5", "--plot", "a.svg", "--top-k", "5"],
     flags,
   );
   assert(c);
   assertEquals([c.steps, c.batch, c.length, c.lr, c.stepSize, c.topK], [20, 8, 96, 0.003, 2.5, 5]);
   assertEquals([c.flags.size, c.flags.steps, c.plot, c.text], [32, 20, "a.svg", undefined]);
-  assertEquals(await parseComparisonFlags(["--help"], flags), undefined);
-  assertEquals(await parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
+  assertEquals(parseComparisonFlags(["--help"], flags), undefined);
+  assertEquals(parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
   const mistakes: [string[], string][] = [
     [["--bogus", "1"], "unknown flag --bogus"],
     [["extra"], 'unexpected argument "extra"'],
@@ -169,7 +180,7 @@ Deno.test("compare: parsing a command line, and every kind of mistake", async ()
   for (const [argv, message] of mistakes) {
     let thrown: unknown;
     try {
-      await parseComparisonFlags(argv, flags);
+      parseComparisonFlags(argv, flags);
     } catch (e) {
       thrown = e;
     }
@@ -229,7 +240,7 @@ Deno.test("compare: runComparison exit codes, and a whole tiny run of each body"
       },
     };
     assertEquals(await runComparison(lstm, ["--help"]), 0);
-    assert(printed.join("\n").includes("Usage: deno run -A examples/tiny.ts [flags]"));
+    assert(printed.join("\n").includes("Usage: deno run examples/tiny.ts [flags]"));
     assertEquals(await runComparison(lstm, ["--steps", "0"]), 2);
     assertEquals(await runComparison(lstm, ["--size", "13"]), 2);
     assert(printed.join("\n").includes("error: --size can't be 13"));
@@ -268,5 +279,18 @@ Deno.test("compare: runComparison exit codes, and a whole tiny run of each body"
     console.log = log;
     console.error = error;
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("examples and benches import the library through its entry points only", async () => {
+  for (const dir of ["examples", "examples/lib", "bench"]) {
+    const url = new URL(`../${dir}/`, import.meta.url);
+    for await (const entry of Deno.readDir(url)) {
+      if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+      const text = await Deno.readTextFile(new URL(entry.name, url));
+      for (const [, from] of text.matchAll(/^(?:import|export)\b[^;]*?\bfrom "([^"]+)"/gm)) {
+        assert(!/\/(src|tests)\//.test(from), `${dir}/${entry.name} imports ${from}`);
+      }
+    }
   }
 });

@@ -17,7 +17,7 @@ import { readBytes } from "../src/gpu/readback.ts";
 import { LanguageModel } from "../src/lm/language_model.ts";
 import { perplexity } from "../src/lm/perplexity.ts";
 import { ownedGPUTensor, type Tensor, tensor } from "../src/tensor.ts";
-import { Adam, SGD } from "../src/train/optimizer.ts";
+import { Adam, SGD } from "../src/optim/mod.ts";
 import { assertClose } from "./helpers.ts";
 
 const ctx = await GPUContext.default();

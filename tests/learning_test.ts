@@ -23,7 +23,7 @@ import { initParams, SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
 import { createGradBuffers, namedGrads, releaseGradBuffers } from "../src/train/grad_buffers.ts";
 import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
-import { Adam, blockParams } from "../src/train/optimizer.ts";
+import { Adam, blockParams } from "../src/optim/mod.ts";
 
 /** Sequences per batch, prefix length, copies of the prefix. */
 const B = 4, P = 8, R = 4, T = P * R;

@@ -1,4 +1,4 @@
-// Tests of the GPU optimizers (src/train/optimizer.ts) against a plain float64 CPU
+// Tests of the GPU optimizers (src/optim/) against a plain float64 CPU
 // implementation of the same update rules, and of the learning-rate schedules.
 
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
@@ -10,6 +10,7 @@ import { readBytes } from "../src/gpu/readback.ts";
 import { tensor } from "../src/tensor.ts";
 import {
   Adam,
+  type AdamOptions,
   AdamW,
   blockParams,
   defaultDecayFilter,
@@ -17,8 +18,8 @@ import {
   type GradSource,
   type OptimParam,
   SGD,
-} from "../src/train/optimizer.ts";
-import { constantSchedule, type Schedule, warmupCosineSchedule } from "../src/train/schedules.ts";
+} from "../src/optim/mod.ts";
+import { constantSchedule, type Schedule, warmupCosineSchedule } from "../src/optim/mod.ts";
 
 const ctx = await GPUContext.default();
 const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
@@ -343,6 +344,36 @@ Deno.test("Adam L2 and AdamW decoupled decay skip biases, layer norm and steps",
     { kind: "adamw", lr: 0.05, weightDecay: 0.5 },
     { decides: (n) => [filter(n), defaultNonNegative(n)] },
   );
+});
+
+Deno.test("Adam with decoupledWeightDecay is AdamW (kind, updates, options)", async () => {
+  const specs: Spec[] = [...NAMED, { name: "x_step", length: 1 }];
+  await compare(
+    specs,
+    (p) => new Adam(ctx, p, { lr: 0.05, weightDecay: 0.5, decoupledWeightDecay: true }),
+    { kind: "adamw", lr: 0.05, weightDecay: 0.5 },
+  );
+  const b = upload(new Float32Array(2));
+  const p = [{ name: "w", buffer: b, length: 2 }];
+  const kinds = [
+    new Adam(ctx, p, { lr: 1 }),
+    new Adam(ctx, p, { lr: 1, decoupledWeightDecay: true }),
+    new AdamW(ctx, p, { lr: 1 }),
+  ];
+  assertEquals(kinds.map((o) => o.kind), ["adam", "adamw", "adamw"]);
+  assert(kinds[2] instanceof Adam);
+  kinds.forEach((o) => o.dispose());
+  assertThrows(
+    () => new Adam(ctx, p, { lr: 1, decoupledWeightDecay: 1 as unknown as boolean }),
+    FWLInputError,
+    "options.decoupledWeightDecay",
+  );
+  assertThrows(
+    () => new AdamW(ctx, p, null as unknown as AdamOptions),
+    FWLInputError,
+    "AdamW: options",
+  );
+  b.destroy();
 });
 
 Deno.test("the default filters", () => {

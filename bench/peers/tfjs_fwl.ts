@@ -40,8 +40,8 @@
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-import { describeDevice } from "../../src/gpu/device.ts";
-import { PARAM_NAMES, type ParamName, paramShapes, STEP_NAMES } from "../../src/fwl/params.ts";
+import { describeDevice } from "../../gpu.ts";
+import { PARAM_NAMES, type ParamName, paramShapes, STEP_NAMES } from "../../mod.ts";
 
 export { tf };
 
@@ -101,7 +101,7 @@ export type PeerParams = Record<ParamName, tf.Tensor>;
  * @example
  * ```ts ignore
  * import { peerParams } from "./tfjs_fwl.ts";
- * import { initParams } from "../../src/fwl/params.ts";
+ * import { initParams } from "../../mod.ts";
  * const dims = { inputSize: 8, size: 4, vocabSize: 11 };
  * const p = peerParams(initParams(dims), dims);
  * console.log(p["dense_0/kernel"].shape); // [8, 16]
@@ -127,7 +127,7 @@ export function peerParams(
  * @example
  * ```ts ignore
  * import { disposePeerParams, peerParams } from "./tfjs_fwl.ts";
- * import { initParams } from "../../src/fwl/params.ts";
+ * import { initParams } from "../../mod.ts";
  * const dims = { inputSize: 8, size: 4, vocabSize: 11 };
  * disposePeerParams(peerParams(initParams(dims), dims));
  * ```
@@ -282,7 +282,7 @@ function fastLogits(
  * @example
  * ```ts ignore
  * import { peerFastLogits, peerParams, tf, usePeerBackend } from "./tfjs_fwl.ts";
- * import { initParams } from "../../src/fwl/params.ts";
+ * import { initParams } from "../../mod.ts";
  * await usePeerBackend("webgpu");
  * const dims = { inputSize: 8, size: 4, vocabSize: 11 };
  * const p = peerParams(initParams(dims), dims);
@@ -323,7 +323,7 @@ export interface PeerLossAndGrads {
  * @example
  * ```ts ignore
  * import { peerLossAndGrads, peerParams, tf, usePeerBackend } from "./tfjs_fwl.ts";
- * import { initParams } from "../../src/fwl/params.ts";
+ * import { initParams } from "../../mod.ts";
  * await usePeerBackend("webgpu");
  * const dims = { inputSize: 8, size: 4, vocabSize: 11 };
  * const p = peerParams(initParams(dims), dims);

@@ -10,23 +10,27 @@
  * @module
  */
 
-import type { ModelBody } from "../../src/bodies/model_body.ts";
-import type { TokenDataset } from "../../src/data/dataset.ts";
-import { SyntheticLanguage } from "../../src/data/synthetic.ts";
-import { ByteText } from "../../src/data/text.ts";
-import { FWLError } from "../../src/errors.ts";
-import { SeededRandom, STEP_NAMES } from "../../src/fwl/params.ts";
-import { LanguageModel } from "../../src/lm/language_model.ts";
-import { perplexity, type TokenScores } from "../../src/lm/perplexity.ts";
-import { tensor } from "../../src/tensor.ts";
-import { Adam } from "../../src/train/optimizer.ts";
-import { warmupCosineSchedule } from "../../src/train/schedules.ts";
-import { loadParseArgs } from "./flags.ts";
+import {
+  Adam,
+  ByteText,
+  FWLError,
+  LanguageModel,
+  type ModelBody,
+  perplexity,
+  SeededRandom,
+  STEP_NAMES,
+  SyntheticLanguage,
+  tensor,
+  type TokenDataset,
+  type TokenScores,
+  warmupCosineSchedule,
+} from "../../mod.ts";
+import { parseFlags, UsageError } from "./flags.ts";
 import { formatDuration, ProgressBar } from "./progress.ts";
 import { lineChartSVG } from "./svg_plot.ts";
 
 /** A command-line mistake: printed with the usage hint, exit code 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** A numeric flag: its default, how the help shows it, and which values it takes. */
 export interface NumericFlag {
@@ -205,32 +209,20 @@ const BOOLEAN_FLAGS = ["help"] as const;
  * @example
  * ```ts
  * import { comparisonFlags, parseComparisonFlags } from "./compare.ts";
- * const c = await parseComparisonFlags(["--steps", "20"], comparisonFlags({}));
+ * const c = parseComparisonFlags(["--steps", "20"], comparisonFlags({}));
  * console.log(c?.steps, c?.batch); // 20 8
  * ```
  */
-export async function parseComparisonFlags(
+export function parseComparisonFlags(
   argv: string[],
   flags: FlagTable,
-): Promise<ComparisonConfig | undefined> {
-  const { parseArgs } = await loadParseArgs();
-  const numeric = Object.keys(flags);
-  const known = new Set([...numeric, ...STRING_FLAGS, ...BOOLEAN_FLAGS, "h", "_"]);
-  const args = parseArgs(argv, {
-    string: [...numeric, ...STRING_FLAGS],
-    boolean: [...BOOLEAN_FLAGS],
+): ComparisonConfig | undefined {
+  const args = parseFlags(argv, {
+    string: [...Object.keys(flags), ...STRING_FLAGS],
+    boolean: BOOLEAN_FLAGS,
     alias: { h: "help" },
-    unknown: (arg: string) => {
-      if (arg.startsWith("-")) {
-        throw new UsageError(`unknown flag ${arg.split("=")[0]}`);
-      }
-      throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (flags start with --)`);
-    },
-  }) as Record<string, unknown>;
+  });
   if (args.help) return undefined;
-  for (const key of Object.keys(args)) {
-    if (!known.has(key)) throw new UsageError(`unknown flag --${key}`);
-  }
   const values: Record<string, number> = {};
   for (const [name, flag] of Object.entries(flags)) {
     const raw = args[name];
@@ -238,7 +230,6 @@ export async function parseComparisonFlags(
       values[name] = flag.value;
       continue;
     }
-    if (Array.isArray(raw)) throw new UsageError(`--${name} given more than once`);
     const v = Number(raw);
     if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || !flag.valid(v)) {
       throw new UsageError(`--${name} needs ${flag.expected}, got ${JSON.stringify(raw)}`);
@@ -313,7 +304,7 @@ export interface ComparisonSpec {
  * ```
  */
 export function comparisonUsage(spec: Pick<ComparisonSpec, "script" | "about" | "flags">): string {
-  return `Usage: deno run -A ${spec.script} [flags]
+  return `Usage: deno run ${spec.script} [flags]
 
 ${spec.about}
 
@@ -325,7 +316,9 @@ ${
   }
   --text FILE         train on the bytes of a text file (vocabulary 256) instead
                       of synthetic documents; its last 10% is the validation set
-  --plot FILE.svg     write both training curves to an SVG chart
+                      (asks for read permission, or pass --allow-read)
+  --plot FILE.svg     write both training curves to an SVG chart (asks for write
+                      permission, or pass --allow-write)
   --help, -h          this help
 `;
 }
@@ -498,12 +491,12 @@ async function writeSample(
 /**
  * Runs a whole comparison from a command line and returns the process's exit code: 0
  * when done, 2 for a command-line mistake (printed with a hint), 1 for an unreadable
- * `--text` file or an {@linkcode FWLError} (printed). With `--help` it prints
+ * `--text` file, a `--plot` file it may not write, or an {@linkcode FWLError} (printed). With `--help` it prints
  * {@linkcode comparisonUsage}.
  *
  * @example
  * ```ts ignore
- * import { LSTMBody } from "../../src/bodies/lstm.ts";
+ * import { LSTMBody } from "../../mod.ts";
  * import { comparisonFlags, runComparison, wholeFlag } from "./compare.ts";
  * Deno.exit(await runComparison({
  *   script: "examples/rnn.ts",
@@ -529,6 +522,14 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
   if (!c) {
     console.log(comparisonUsage(spec));
     return 0;
+  }
+  if (c.plot !== undefined) {
+    // Ask now, not after the training: without a terminal to ask on, say what to pass.
+    const { state } = await Deno.permissions.request({ name: "write", path: c.plot });
+    if (state !== "granted") {
+      console.error(`error: --plot needs permission to write ${c.plot} (pass --allow-write)`);
+      return 1;
+    }
   }
   const started = performance.now();
   let data: TokenDataset;

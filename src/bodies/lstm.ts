@@ -11,7 +11,7 @@ import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { shapeSize } from "../fwl/params.ts";
-import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../fwl/validate.ts";
+import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../util/validate.ts";
 import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/train_reductions.ts";
 import { runGPUChecks } from "../kernels/validate.ts";

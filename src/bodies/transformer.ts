@@ -30,7 +30,7 @@ import {
   checkPositiveInteger,
   checkShape,
   checkTensor,
-} from "../fwl/validate.ts";
+} from "../util/validate.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
 import {

@@ -21,7 +21,7 @@ import {
   shapeSize,
   STEP_NAMES,
 } from "./params.ts";
-import { checkFinite, checkPositiveInteger } from "./validate.ts";
+import { checkFinite, checkPositiveInteger } from "../util/validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {

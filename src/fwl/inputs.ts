@@ -17,7 +17,7 @@ import {
   checkShape,
   checkTensor,
   checkWeights,
-} from "./validate.ts";
+} from "../util/validate.ts";
 
 /** Checked inputs of the head, as GPU buffers. */
 export interface HeadInputs {

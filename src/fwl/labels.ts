@@ -6,7 +6,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue, type Tensor, tensor } from "../tensor.ts";
-import { checkPositiveInteger, checkTensor } from "./validate.ts";
+import { checkPositiveInteger, checkTensor } from "../util/validate.ts";
 
 /** Options of {@linkcode makeLabels}. */
 export interface MakeLabelsOptions {

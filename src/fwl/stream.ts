@@ -33,7 +33,7 @@ import {
   checkShape,
   checkTensor,
   checkWeights,
-} from "./validate.ts";
+} from "../util/validate.ts";
 
 /**
  * Options of an {@linkcode FWLStream}.

@@ -25,7 +25,7 @@ import {
   releaseGradBuffers,
 } from "../train/grad_buffers.ts";
 import { lossAndGradsGPU } from "../train/loss_and_grads.ts";
-import { blockParams, type GradSource, Optimizer, type OptimParam } from "../train/optimizer.ts";
+import { blockParams, type GradSource, Optimizer, type OptimParam } from "../optim/mod.ts";
 import {
   denoFiles,
   languageModelBytes,

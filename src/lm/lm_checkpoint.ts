@@ -9,10 +9,10 @@
 
 import { FWLError, FWLInputError } from "../errors.ts";
 import { PARAM_NAMES } from "../fwl/params.ts";
-import { firstNonFinite } from "../fwl/validate.ts";
+import { firstNonFinite } from "../util/validate.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
-import type { Optimizer, OptimizerKind, OptimizerState } from "../train/optimizer.ts";
+import type { Optimizer, OptimizerKind, OptimizerState } from "../optim/mod.ts";
 import {
   type DecodedSafetensors,
   decodeSafetensors,

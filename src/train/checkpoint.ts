@@ -11,9 +11,9 @@
 import { FWLError, FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import { PARAM_NAMES, type ParamName } from "../fwl/params.ts";
-import { firstNonFinite } from "../fwl/validate.ts";
+import { firstNonFinite } from "../util/validate.ts";
 import { describeValue } from "../tensor.ts";
-import type { Optimizer, OptimizerKind, OptimizerState } from "./optimizer.ts";
+import type { Optimizer, OptimizerKind, OptimizerState } from "../optim/mod.ts";
 import {
   type DecodedTensor,
   decodeSafetensors,

@@ -7,33 +7,10 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
+import { checkCount, checkNonNegative } from "../util/validate.ts";
 
 /** A learning-rate schedule: `step` (0 for the first update) → learning rate. */
 export type Schedule = (step: number) => number;
-
-function checkNonNegative(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new FWLInputError(
-      where,
-      name,
-      "a finite number ≥ 0",
-      describeValue(value),
-    );
-  }
-  return value;
-}
-
-function checkCount(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new FWLInputError(
-      where,
-      name,
-      "an integer ≥ 0",
-      describeValue(value),
-    );
-  }
-  return value;
-}
 
 /**
  * The same learning rate at every step.
@@ -81,12 +58,8 @@ export interface WarmupCosineOptions {
 export function warmupCosineSchedule(options: WarmupCosineOptions): Schedule {
   const where = "warmupCosineSchedule";
   if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      where,
-      "options",
-      "an object { peak, warmupSteps, totalSteps, final? }",
-      describeValue(options),
-    );
+    const expected = "an object { peak, warmupSteps, totalSteps, final? }";
+    throw new FWLInputError(where, "options", expected, describeValue(options));
   }
   const peak = checkNonNegative(where, "peak", options.peak);
   const warmup = checkCount(where, "warmupSteps", options.warmupSteps);
@@ -97,7 +70,7 @@ export function warmupCosineSchedule(options: WarmupCosineOptions): Schedule {
       where,
       "totalSteps",
       `an integer ≥ warmupSteps (${warmup})`,
-      String(total),
+      `${total}`,
     );
   }
   return (step: number): number => {

@@ -8,21 +8,65 @@
 import { FWLInputError } from "../errors.ts";
 import { describeValue, Tensor } from "../tensor.ts";
 
-/** Throws unless `value` is a positive integer. */
-export function checkPositiveInteger(
+/**
+ * Throws unless `value` is a finite number that `ok` accepts; `expected` says what was
+ * wanted (e.g. `"a number in [0, 1)"`).
+ */
+export function checkNumber(
   where: string,
   name: string,
   value: unknown,
+  ok: (v: number) => boolean,
+  expected: string,
 ): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new FWLInputError(
-      where,
-      name,
-      "a positive integer",
-      describeValue(value),
-    );
+  if (typeof value !== "number" || !Number.isFinite(value) || !ok(value)) {
+    throw new FWLInputError(where, name, expected, describeValue(value));
   }
   return value;
+}
+
+/** Throws unless `value` is a finite number ≥ 0. */
+export function checkNonNegative(where: string, name: string, value: unknown): number {
+  return checkNumber(where, name, value, (v) => v >= 0, "a finite number ≥ 0");
+}
+
+/** Throws unless `value` is a finite number > 0. */
+export function checkPositive(where: string, name: string, value: unknown): number {
+  return checkNumber(where, name, value, (v) => v > 0, "a finite number > 0");
+}
+
+/** Throws unless `value` is a number in [0, 1) (a decay rate, a momentum). */
+export function checkFraction(where: string, name: string, value: unknown): number {
+  return checkNumber(where, name, value, (v) => v >= 0 && v < 1, "a number in [0, 1)");
+}
+
+/** Throws unless `value` is a positive integer. */
+export function checkPositiveInteger(where: string, name: string, value: unknown): number {
+  return checkNumber(
+    where,
+    name,
+    value,
+    (v) => Number.isInteger(v) && v >= 1,
+    "a positive integer",
+  );
+}
+
+/** Throws unless `value` is an integer ≥ 0. */
+export function checkCount(where: string, name: string, value: unknown): number {
+  return checkNumber(where, name, value, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
+}
+
+/** Throws unless `value` is a boolean. */
+export function checkBoolean(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") {
+    throw new FWLInputError(where, name, "a boolean", describeValue(value));
+  }
+  return value;
+}
+
+/** `name` in double quotes, as error messages show names. */
+export function quote(name: string): string {
+  return JSON.stringify(name);
 }
 
 /** Throws unless `value` is a {@linkcode Tensor} (not disposed). */
@@ -32,12 +76,7 @@ export function checkTensor(
   value: unknown,
 ): Tensor {
   if (!(value instanceof Tensor)) {
-    throw new FWLInputError(
-      where,
-      name,
-      "a Tensor (see tensor())",
-      describeValue(value),
-    );
+    throw new FWLInputError(where, name, "a Tensor (see tensor())", describeValue(value));
   }
   if (value.disposed) {
     throw new FWLInputError(where, name, "a live tensor", "a disposed tensor");
@@ -57,12 +96,7 @@ export function checkShape(
     shape.every((d, i) => d === undefined || d === t.shape[i]);
   if (!ok) {
     const want = shape.map((d) => d ?? "?").join(", ");
-    throw new FWLInputError(
-      where,
-      name,
-      `shape [${want}] (${meaning})`,
-      `[${t.shape.join(", ")}]`,
-    );
+    throw new FWLInputError(where, name, `shape [${want}] (${meaning})`, `[${t.shape.join(", ")}]`);
   }
 }
 
@@ -96,12 +130,7 @@ export function checkFinite(
 ): void {
   const bad = firstNonFinite(data);
   if (bad) {
-    throw new FWLInputError(
-      where,
-      name,
-      "finite values",
-      `${bad[1]} at flat index ${bad[0]}`,
-    );
+    throw new FWLInputError(where, name, "finite values", `${bad[1]} at flat index ${bad[0]}`);
   }
 }
 
@@ -114,12 +143,7 @@ export function checkWeights(
   checkFinite(where, name, weights);
   for (let i = 0; i < weights.length; i++) {
     if (weights[i] < 0) {
-      throw new FWLInputError(
-        where,
-        name,
-        "weights ≥ 0",
-        `${weights[i]} at flat index ${i}`,
-      );
+      throw new FWLInputError(where, name, "weights ≥ 0", `${weights[i]} at flat index ${i}`);
     }
   }
 }

@@ -1,0 +1,249 @@
+/**
+ * The optimizer base: what `SGD`, `Adam` and `AdamW` share. It holds the checked
+ * parameter list, the state slots and the clipping state, and drives a step: the clipping passes and every parameter's update are recorded
+ * into one command encoder and submitted once; each optimizer only records its update.
+ *
+ * @module
+ */
+
+import { FWLInputError, FWLStateError } from "../errors.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { type Binding, Recorder } from "../gpu/recorder.ts";
+import { UPDATE_FLAGS, type UpdateScalars } from "../kernels/optimizer.ts";
+import { describeValue } from "../tensor.ts";
+import { checkNonNegative, checkNumber, checkPositive } from "../util/validate.ts";
+import { GlobalNormClip } from "./clipping.ts";
+import { bindingOf, type GradSource, resolveGrads } from "./grads.ts";
+import { checkParams, type OptimParam, type ParamEntry } from "./params.ts";
+import type { Schedule } from "./schedules.ts";
+import { type OptimizerKind, type OptimizerState, StateSlots } from "./state.ts";
+
+/** Options shared by every optimizer. */
+export interface OptimizerOptions {
+  /** Learning rate: a number, or a schedule `step → lr` (step 0 is the first update). */
+  lr: number | Schedule;
+  /** Weight decay (default 0; 0.01 for `AdamW`). */
+  weightDecay?: number;
+  /**
+   * Which parameters (or packed elements) get weight decay; default
+   * {@linkcode defaultDecayFilter}: all but biases, layer-norm parameters and step sizes.
+   */
+  decayFilter?: (name: string) => boolean;
+  /**
+   * Parameters (or packed elements) clamped to ≥ 0 after each update: a list of names,
+   * or a predicate. Default {@linkcode defaultNonNegative}: names ending in `_step`.
+   */
+  nonNegative?: readonly string[] | ((name: string) => boolean);
+  /**
+   * Clip the gradients by their global L2 norm over every parameter: each gradient is
+   * multiplied by `clipNorm / max(‖g‖, clipNorm)`. The norm is computed on the GPU.
+   */
+  clipNorm?: number;
+}
+
+/** What an optimizer's update of one segment binds (for writing an optimizer). */
+export interface SegmentUpdate {
+  /** The gradient. */
+  grad: Binding;
+  /** The clipping scale (a dummy without clipping). */
+  clip: Binding;
+  /** The parameter's buffer. */
+  param: Binding;
+  /** The parameter's state slots, in the optimizer's slot order. */
+  state: GPUBuffer[];
+  /** The segment's scalars (learning rate and weight decay set); the optimizer adds its own. */
+  scalars: UpdateScalars;
+}
+
+/** The hyper-parameters an update kernel reads but the optimizer at hand doesn't set. */
+const NEUTRAL_SCALARS = { eps: 1, beta1: 0, beta2: 0, bc1: 1, bc2: 1, momentum: 0 };
+
+/**
+ * What SGD, Adam and AdamW share: parameter bookkeeping, gradient resolution, global
+ * norm clipping, state I/O and disposal. Use a subclass.
+ */
+export abstract class Optimizer {
+  /** The GPU context the parameters live on. */
+  readonly context: GPUContext;
+  /** The optimizer's kind. */
+  abstract readonly kind: OptimizerKind;
+  readonly #where: string;
+  readonly #lr: number | Schedule;
+  readonly #weightDecay: number;
+  readonly #entries: ParamEntry[];
+  readonly #slots: StateSlots;
+  readonly #clip: GlobalNormClip | undefined;
+  #step = 0;
+  #disposed = false;
+
+  /**
+   * Validates the parameters and options and allocates zeroed state: one buffer per
+   * parameter for each slot. Every element's update carries `rule.flags`, plus
+   * `rule.decayFlag` where it decays (and `weightDecay > 0`) and the non-negative flag
+   * where it is kept ≥ 0.
+   */
+  protected constructor(
+    where: string,
+    ctx: GPUContext,
+    params: readonly OptimParam[],
+    options: OptimizerOptions,
+    rule: { slots: readonly string[]; flags: number; decayFlag: number },
+  ) {
+    this.#where = where;
+    if (ctx === null || typeof ctx !== "object" || !ctx.device) {
+      const expected = "a GPUContext (e.g. block.context)";
+      throw new FWLInputError(where, "ctx", expected, describeValue(ctx));
+    }
+    this.context = ctx;
+    if (options === null || typeof options !== "object") {
+      const expected = "an object with at least { lr }";
+      throw new FWLInputError(where, "options", expected, describeValue(options));
+    }
+    const { lr, clipNorm, weightDecay = 0 } = options;
+    if (typeof lr !== "function") {
+      const expected = "a finite number ≥ 0 or a schedule (step) => lr";
+      checkNumber(where, "options.lr", lr, (v) => v >= 0, expected);
+    }
+    this.#lr = lr;
+    const wd = this.#weightDecay = checkNonNegative(where, "options.weightDecay", weightDecay);
+    if (clipNorm !== undefined) checkPositive(where, "options.clipNorm", clipNorm);
+    this.#entries = checkParams(
+      where,
+      ctx,
+      params,
+      options,
+      (decays, nonNegative) =>
+        rule.flags | (decays && wd > 0 ? rule.decayFlag : 0) |
+        (nonNegative ? UPDATE_FLAGS.nonNegative : 0),
+    );
+    // Allocate last, so that a failed check leaks nothing.
+    this.#slots = new StateSlots(ctx, this.#entries, rule.slots);
+    this.#clip = clipNorm === undefined ? undefined : new GlobalNormClip(ctx, clipNorm);
+  }
+
+  /** Updates done so far. */
+  get stepCount(): number {
+    return this.#step;
+  }
+
+  /** The learning rate the next `step` will use. */
+  get learningRate(): number {
+    return this.#lrAt(this.#step);
+  }
+
+  /** The names of the parameters, in order. */
+  get paramNames(): string[] {
+    return this.#entries.map((e) => e.name);
+  }
+
+  /**
+   * Applies one update to every parameter. `grads` maps each parameter's name to its
+   * gradient (a packed parameter may instead get one 1-element gradient per element
+   * name); other names are ignored. Everything is checked before anything runs.
+   */
+  async step(grads: Record<string, GradSource>): Promise<void> {
+    const where = `${this.#where}.step`;
+    this.#live("step");
+    const lr = this.#lrAt(this.#step);
+    const rec = new Recorder(this.context);
+    const own = new Set([...this.#entries.map((e) => e.buffer), ...this.#slots.buffers.flat()]);
+    if (this.#clip) own.add(this.#clip.buffer);
+    const ops = resolveGrads(where, rec, this.#entries, own, grads);
+    this.#clip?.record(rec, ops);
+    const clip = this.#clip?.buffer ?? this.context.dummy(0);
+    const t = this.#step + 1;
+    for (const op of ops) {
+      const e = op.entry;
+      this.encodeUpdate(rec, {
+        grad: op.grad,
+        clip,
+        param: bindingOf(rec, e.buffer),
+        state: this.#slots.buffers[this.#entries.indexOf(e)],
+        scalars: {
+          ...NEUTRAL_SCALARS,
+          length: op.length,
+          pOffset: e.offset + op.start,
+          gOffset: op.gOffset,
+          sOffset: op.start,
+          flags: op.flags | (this.#clip ? UPDATE_FLAGS.clip : 0),
+          lr,
+          weightDecay: this.#weightDecay,
+        },
+      }, t);
+    }
+    await rec.submit(where);
+    this.#step = t;
+    if (this.#clip) this.#clip.hasNorm = true;
+  }
+
+  /**
+   * The global gradient norm of the last `step` (before clipping), read back from the
+   * GPU; `undefined` without `clipNorm`, or before the first step since construction or
+   * `loadState`.
+   */
+  async lastGradNorm(): Promise<number | undefined> {
+    this.#live("lastGradNorm");
+    return await this.#clip?.lastNorm(`${this.#where}.lastGradNorm`);
+  }
+
+  /** Reads the optimizer state back to the host (for checkpoints). */
+  async state(): Promise<OptimizerState> {
+    this.#live("state");
+    const slots = await this.#slots.read(`${this.#where}.state`);
+    return { kind: this.kind, step: this.#step, slots };
+  }
+
+  /** The state keys this optimizer reads and writes, with their lengths. */
+  get stateShape(): Record<string, number> {
+    return this.#slots.shape;
+  }
+
+  /**
+   * Throws an {@linkcode FWLInputError} saying what is wrong unless `state` fits this
+   * optimizer (same kind, every slot present with the right length and finite values,
+   * no unknown slot). {@linkcode Optimizer.loadState} runs it first.
+   */
+  validateState(state: OptimizerState): void {
+    this.#slots.validate(`${this.#where}.loadState`, this.kind, state);
+  }
+
+  /** Replaces the state (moments and step count) with `state`, after checking all of it. */
+  async loadState(state: OptimizerState): Promise<void> {
+    this.#live("loadState");
+    this.validateState(state);
+    this.#slots.write(state.slots);
+    this.#step = state.step;
+    if (this.#clip) this.#clip.hasNorm = false;
+    await this.context.device.queue.onSubmittedWorkDone();
+    this.context.check(`${this.#where}.loadState`);
+  }
+
+  /** Releases the state's GPU memory. The optimizer can't be used afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#slots.dispose();
+    this.#clip?.dispose();
+  }
+
+  /** `using opt = new Adam(...)` disposes at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Records the update of one segment; `t` is the 1-based number of this update. */
+  protected abstract encodeUpdate(rec: Recorder, update: SegmentUpdate, t: number): void;
+
+  #live(what: string): void {
+    if (this.#disposed) {
+      throw new FWLStateError(`${this.#where}.${what}: the optimizer was disposed`);
+    }
+  }
+
+  #lrAt(step: number): number {
+    const lr = this.#lr;
+    if (typeof lr === "number") return lr;
+    const expected = "a finite learning rate ≥ 0 from the schedule";
+    return checkNumber(this.#where, `options.lr(${step})`, lr(step), (v) => v >= 0, expected);
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The parameters an optimizer updates: the {@linkcode OptimParam} list and its checks,
+ * the block's list ({@linkcode blockParams}), and the per-name rules that decide which
+ * elements get weight decay and which are kept non-negative.
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import type { FWLBlock } from "../fwl/block.ts";
+import { STEP_NAMES } from "../fwl/params.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { describeValue } from "../tensor.ts";
+import { checkCount, checkPositiveInteger, quote } from "../util/validate.ts";
+
+/** `GPUBufferUsage.STORAGE`, spelled out so that this module loads without WebGPU. */
+export const STORAGE_USAGE = 0x80;
+
+/**
+ * One named parameter the optimizer updates in place: `length` float32 values of
+ * `buffer` starting at element `offset`.
+ *
+ * A *packed* parameter (`elementNames` given, one name per element) holds several
+ * scalars in one buffer, like the block's six step sizes: weight decay and
+ * non-negativity are then decided per element from the element names, and the
+ * optimizer state is reported per element name.
+ */
+export interface OptimParam {
+  /** The parameter's name (unique in the list). */
+  name: string;
+  /** The GPU buffer holding it (storage usage). */
+  buffer: GPUBuffer;
+  /** Number of float32 elements. */
+  length: number;
+  /** First element in `buffer` (default 0). */
+  offset?: number;
+  /** For a packed parameter: the name of each of its `length` elements. */
+  elementNames?: readonly string[];
+}
+
+/**
+ * The default weight-decay filter: `false` for biases (`…/bias`), layer-norm parameters
+ * (names containing `layer_norm`) and step sizes (`…_step`); `true` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { defaultDecayFilter } from "./params.ts";
+ * console.log(defaultDecayFilter("dense_0/kernel")); // true
+ * console.log(defaultDecayFilter("dense_0/bias")); // false
+ * console.log(defaultDecayFilter("layer_norm/scale")); // false
+ * ```
+ */
+export function defaultDecayFilter(name: string): boolean {
+  return !(name.endsWith("/bias") || name.includes("layer_norm") || name.endsWith("_step"));
+}
+
+/**
+ * The default non-negativity rule: names ending in `_step` (the learned step sizes).
+ *
+ * @example
+ * ```ts
+ * import { defaultNonNegative } from "./params.ts";
+ * console.log(defaultNonNegative("dense_1/kernel_step")); // true
+ * ```
+ */
+export function defaultNonNegative(name: string): boolean {
+  return name.endsWith("_step");
+}
+
+/**
+ * The parameters of an {@linkcode FWLBlock} as an optimizer's list, read from
+ * `block.buffers`: the eight tensors under their FWL.md §1 names, then the six step
+ * sizes as ONE packed entry named `"steps"` (length 6, `elementNames` = `STEP_NAMES`),
+ * since they share one buffer. Its gradient is a 6-float buffer in `STEP_NAMES` order
+ * under `"steps"`, or one 1-float gradient per step name. Step sizes get no weight
+ * decay and are kept ≥ 0 by default.
+ *
+ * The list refers to the block's current buffers: after `block.build()` again, make a
+ * new optimizer.
+ *
+ * @example
+ * ```ts ignore
+ * import { Adam, blockParams } from "@x/fwl";
+ * const opt = new Adam(block.context, blockParams(block), { lr: 1e-3 });
+ * ```
+ */
+export function blockParams(block: FWLBlock): OptimParam[] {
+  const b = block.buffers;
+  const shapes = block.paramShapes;
+  const tensors = [
+    ["dense_0/kernel", b.k0],
+    ["dense_0/bias", b.b0],
+    ["dense_1/kernel", b.k1],
+    ["dense_1/bias", b.b1],
+    ["layer_norm/scale", b.scale],
+    ["layer_norm/bias", b.bias],
+    ["unembed/kernel", b.ku],
+    ["unembed/bias", b.bu],
+  ] as const;
+  return [
+    ...tensors.map(([name, buffer]) => ({
+      name,
+      buffer,
+      length: shapes[name].reduce((x, y) => x * y, 1),
+    })),
+    { name: "steps", buffer: b.steps, length: STEP_NAMES.length, elementNames: STEP_NAMES },
+  ];
+}
+
+/** A run of elements of one parameter sharing their update flags. */
+export interface Segment {
+  /** First element (of the parameter). */
+  start: number;
+  /** Number of elements. */
+  length: number;
+  /** The update flags of every element of the run. */
+  flags: number;
+}
+
+/** A checked parameter: offset resolved, its elements grouped by their update flags. */
+export interface ParamEntry extends Required<Omit<OptimParam, "elementNames">> {
+  /** For a packed parameter, the name of each element (a copy). */
+  elementNames?: readonly string[];
+  /** Runs of elements with equal update flags. */
+  segments: Segment[];
+}
+
+/**
+ * Checks `params` (unique names, storage buffers, elements inside one binding, no
+ * overlaps) and `rules`, and groups each parameter's elements by their flags, which
+ * `flagsOf` computes from whether the element decays and is kept non-negative.
+ */
+export function checkParams(
+  where: string,
+  ctx: GPUContext,
+  params: readonly OptimParam[],
+  rules: { decayFilter?: unknown; nonNegative?: unknown },
+  flagsOf: (decays: boolean, nonNegative: boolean) => number,
+): ParamEntry[] {
+  const decays = rules.decayFilter ?? defaultDecayFilter;
+  if (typeof decays !== "function") {
+    const expected = "a function (name) => boolean";
+    throw new FWLInputError(where, "options.decayFilter", expected, describeValue(decays));
+  }
+  const nonNegative = nonNegativePredicate(where, rules.nonNegative);
+  if (!Array.isArray(params) || params.length === 0) {
+    const expected = "a non-empty array of { name, buffer, length }";
+    throw new FWLInputError(where, "params", expected, describeValue(params));
+  }
+  const names = new Set<string>();
+  const claim = (arg: string, name: string) => {
+    if (names.has(name)) {
+      throw new FWLInputError(where, arg, "a name used once", `${quote(name)} again`);
+    }
+    names.add(name);
+  };
+  const out = params.map((p, i): ParamEntry => {
+    const arg = `params[${i}]`;
+    if (p === null || typeof p !== "object") {
+      const expected = "{ name, buffer, length, offset?, elementNames? }";
+      throw new FWLInputError(where, arg, expected, describeValue(p));
+    }
+    if (typeof p.name !== "string" || p.name === "") {
+      throw new FWLInputError(where, `${arg}.name`, "a non-empty string", describeValue(p.name));
+    }
+    claim(`${arg}.name`, p.name);
+    const at = `params[${quote(p.name)}]`;
+    if (!(p.buffer instanceof GPUBuffer) || (p.buffer.usage & STORAGE_USAGE) === 0) {
+      const expected = "a GPUBuffer with storage usage";
+      throw new FWLInputError(where, `${at}.buffer`, expected, describeValue(p.buffer));
+    }
+    const length = checkPositiveInteger(where, `${at}.length`, p.length);
+    const offset = checkCount(where, `${at}.offset`, p.offset ?? 0);
+    const end = (offset + length) * 4;
+    const limit = Math.min(p.buffer.size, ctx.maxBindingBytes);
+    if (end > limit) {
+      throw new FWLInputError(
+        where,
+        at,
+        `elements [offset, offset + length) inside the buffer's first ${limit} bytes`,
+        `bytes [${offset * 4}, ${end})`,
+      );
+    }
+    const en = p.elementNames;
+    if (en !== undefined) {
+      if (
+        !Array.isArray(en) || en.length !== length ||
+        !en.every((n) => typeof n === "string" && n !== "")
+      ) {
+        throw new FWLInputError(
+          where,
+          `${at}.elementNames`,
+          `${length} non-empty strings (one per element)`,
+          Array.isArray(en) ? `${en.length} entries` : describeValue(en),
+        );
+      }
+      for (const n of en) claim(`${at}.elementNames`, n);
+    }
+    const elementNames = en && [...en];
+    const flags = (elementNames ?? Array(length).fill(p.name)).map((n: string) =>
+      flagsOf(Boolean(decays(n)), Boolean(nonNegative(n)))
+    );
+    return { name: p.name, buffer: p.buffer, offset, length, elementNames, segments: runs(flags) };
+  });
+  out.forEach((a, i) => {
+    const b = out.slice(0, i).find((b) =>
+      a.buffer === b.buffer && a.offset < b.offset + b.length && b.offset < a.offset + a.length
+    );
+    if (b) {
+      throw new FWLInputError(
+        where,
+        `params[${quote(a.name)}]`,
+        "elements that no other parameter uses",
+        `an overlap with ${quote(b.name)} in the same buffer`,
+      );
+    }
+  });
+  return out;
+}
+
+function nonNegativePredicate(
+  where: string,
+  option: unknown,
+): (name: string) => boolean {
+  if (option === undefined) return defaultNonNegative;
+  if (typeof option === "function") return option as (name: string) => boolean;
+  if (Array.isArray(option) && option.every((n) => typeof n === "string")) {
+    const set = new Set(option);
+    return (name) => set.has(name);
+  }
+  const expected = "an array of names or a function (name) => boolean";
+  throw new FWLInputError(where, "options.nonNegative", expected, describeValue(option));
+}
+
+/** Runs of equal flags. */
+function runs(flags: number[]): Segment[] {
+  const out: Segment[] = [];
+  flags.forEach((flags, i) => {
+    const last = out.at(-1);
+    if (last?.flags === flags) last.length++;
+    else out.push({ start: i, length: 1, flags });
+  });
+  return out;
+}
