@@ -90,6 +90,7 @@ const NON_NEGATIVE: u32 = 4u;    // p = max(p, 0) after the step
 const CLIP: u32 = 8u;            // g *= clip[0] (the global-norm scale)
 const MOMENTUM: u32 = 16u;       // SGD keeps a momentum buffer
 const NESTEROV: u32 = 32u;       // SGD uses the Nesterov form
+const LOG_SPACE: u32 = 64u;      // update u = log p: g *= p, then p *= exp(−Δu)
 
 struct UpdateParams {
   len: u32, p_off: u32, g_off: u32, s_off: u32,
@@ -103,6 +104,22 @@ fn scaled_grad(g: f32, clip: f32, flags: u32) -> f32 {
     return g * clip;
   }
   return g;
+}
+
+// ∂L/∂u = p · ∂L/∂p for a log-space parameter.
+fn space_grad(g: f32, p: f32, flags: u32) -> f32 {
+  if ((flags & LOG_SPACE) != 0u) {
+    return g * p;
+  }
+  return g;
+}
+
+// p − d, or p·exp(−d) (u − d written back as p = exp(u)) for a log-space parameter.
+fn descend(p: f32, d: f32, flags: u32) -> f32 {
+  if ((flags & LOG_SPACE) != 0u) {
+    return p * exp(-d);
+  }
+  return p - d;
 }
 
 fn finish(p: f32, flags: u32) -> f32 {
@@ -134,7 +151,7 @@ fn adam(
     let pi = ad.p_off + i;
     let si = ad.s_off + i;
     var p = ad_param[pi];
-    var g = scaled_grad(ad_grad[ad.g_off + i], clip, ad.flags);
+    var g = space_grad(scaled_grad(ad_grad[ad.g_off + i], clip, ad.flags), p, ad.flags);
     if ((ad.flags & L2_DECAY) != 0u) {
       g += ad.wd * p;
     }
@@ -145,7 +162,7 @@ fn adam(
     let v = ad.beta2 * ad_v[si] + (1.0 - ad.beta2) * g * g;
     ad_m[si] = m;
     ad_v[si] = v;
-    p -= ad.lr * (m / ad.bc1) / (sqrt(v / ad.bc2) + ad.eps);
+    p = descend(p, ad.lr * (m / ad.bc1) / (sqrt(v / ad.bc2) + ad.eps), ad.flags);
     ad_param[pi] = finish(p, ad.flags);
   }
 }
@@ -169,7 +186,7 @@ fn sgd(
   for (var i = gid.x; i < sg.len; i += stride) {
     let pi = sg.p_off + i;
     var p = sg_param[pi];
-    var g = scaled_grad(sg_grad[sg.g_off + i], clip, sg.flags);
+    var g = space_grad(scaled_grad(sg_grad[sg.g_off + i], clip, sg.flags), p, sg.flags);
     if ((sg.flags & L2_DECAY) != 0u) {
       g += sg.wd * p;
     }
@@ -183,7 +200,7 @@ fn sgd(
         d = g + sg.momentum * buf;
       }
     }
-    p -= sg.lr * d;
+    p = descend(p, sg.lr * d, sg.flags);
     sg_param[pi] = finish(p, sg.flags);
   }
 }

@@ -49,6 +49,8 @@ export const UPDATE_FLAGS = {
   momentum: 16,
   /** SGD uses the Nesterov form. */
   nesterov: 32,
+  /** Update `u = log p`: the gradient becomes `p·g`, the step `p ← p·exp(−Δ)`. */
+  logSpace: 64,
 } as const;
 
 const WORKGROUP = 256;
