@@ -147,7 +147,9 @@ Deno.test("compare: flag tables, defaults, the body's flags after --length, help
   assertEquals(lines[2], "Does things.");
   assert(help.includes("\n  --size N            width (default 64)\n"), help);
   assert(
-    help.includes("\n  --step-size X       initial value of the six FWL step sizes (default 16)\n"),
+    help.includes(
+      "\n  --step-size X       initial value of the six FWL step sizes (learned in log space) (default 0.01)\n",
+    ),
   );
   assert(help.includes("\n  --steps N           training steps for each model (default 150)\n"));
   assert(help.includes("  --plot FILE.svg") && help.includes("  --help, -h"));

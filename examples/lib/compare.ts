@@ -106,17 +106,19 @@ const COMMON_FLAGS = {
     "a number in (0, 1)",
     (v) => v > 0 && v < 1,
   ),
+  // LanguageModel.create's defaults: fast updates start near zero and training grows
+  // the step sizes (learned in log space) to fit the data and the window length.
   "step-size": numberFlag(
-    16,
-    "initial value of the six FWL step sizes",
-    "a number ≥ 0",
-    (v) => v >= 0,
+    0.01,
+    "initial value of the six FWL step sizes (learned in log space)",
+    "a number > 0",
+    (v) => v > 0,
   ),
   normalizer: numberFlag(
-    0,
-    "FWL inner-loss normalizer (0: batch·(length − 1))",
-    "a number ≥ 0",
-    (v) => v >= 0,
+    512,
+    "FWL inner-loss normalizer, a fixed number",
+    "a number > 0",
+    (v) => v > 0,
   ),
   entities: wholeFlag(256, "synthetic data: pool of entity names", 4),
   gap: wholeFlag(20, "synthetic data: fewest tokens between two mentions", 1),
@@ -174,7 +176,7 @@ export interface ComparisonConfig {
   lr: number;
   /** Initial value of the six FWL step sizes. */
   stepSize: number;
-  /** FWL inner-loss normalizer (0: `batch·(length − 1)`). */
+  /** FWL inner-loss normalizer (a fixed number). */
   normalizer: number;
   /** Synthetic data: pool of entity names. */
   entities: number;
@@ -443,7 +445,7 @@ async function train(
       vocabSize: data.vocabSize,
       headSize: spec.headSize(c),
       attnChunks: 4,
-      normalizer: c.normalizer > 0 ? c.normalizer : c.batch * (c.length - 1),
+      normalizer: c.normalizer,
       stepSize: c.stepSize,
       seed: c.seed,
       fastWeights,
