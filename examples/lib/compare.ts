@@ -643,7 +643,7 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
     const steps = await results[0].lm.head.getParams();
     console.log(
       `FWL step sizes, learned from ${c.stepSize}: ` +
-        STEP_NAMES.map((n) => `${n.replace("_step", "")} ${steps[n][0].toFixed(2)}`).join(", "),
+        STEP_NAMES.map((n) => `${n.replace("_step", "")} ${steps[n][0].toPrecision(2)}`).join(", "),
     );
 
     if (c.plot) {
