@@ -125,7 +125,7 @@ export abstract class Optimizer {
       where,
       ctx,
       params,
-      { ...options, decays: wd > 0 },
+      { ...options, decayOn: wd > 0 },
       (decays, nonNegative, logSpace) =>
         rule.flags | (decays && wd > 0 ? rule.decayFlag : 0) |
         (nonNegative ? UPDATE_FLAGS.nonNegative : 0) | (logSpace ? UPDATE_FLAGS.logSpace : 0),

@@ -171,7 +171,7 @@ export interface ParamEntry extends Required<Omit<OptimParam, "elementNames">> {
  * Checks `params` (unique names, storage buffers, elements inside one binding, no
  * overlaps) and `rules`, and groups each parameter's elements by their update flags,
  * which `flagsOf` computes from whether the element decays, is kept non-negative and is
- * learned in log space, and by their learning-rate multiplier. `decays` says whether
+ * learned in log space, and by their learning-rate multiplier. `decayOn` says whether
  * weight decay is on at all: a log-space element may not decay then.
  */
 export function checkParams(
@@ -183,7 +183,7 @@ export function checkParams(
     nonNegative?: unknown;
     logSpace?: unknown;
     lrScale?: unknown;
-    decays: boolean;
+    decayOn: boolean;
   },
   flagsOf: (decays: boolean, nonNegative: boolean, logSpace: boolean) => number,
 ): ParamEntry[] {
@@ -201,7 +201,7 @@ export function checkParams(
   }
   const ruleOf = (n: string): [flags: number, lrScale: number] => {
     const log = Boolean(logSpace(n)), decay = Boolean(decays(n));
-    if (log && decay && rules.decays) {
+    if (log && decay && rules.decayOn) {
       throw new FWLInputError(
         where,
         "options.decayFilter",
