@@ -2,7 +2,7 @@
 // B=1, T=1024, D=256, size=128, V=4096, C=8: both compute the full fast logits [B,T,V] with
 // the same parameters, on the same adapter, in the same process.
 //
-//   deno bench -A --import-map=tests/offline_import_map.json bench/peer_bench.ts
+//   deno bench -A --config=bench/peers/deno.json --import-map=tests/offline_import_map.json bench/peers/peer_bench.ts
 //
 // Before timing, the peer's logits are compared with ours (step sizes 0.5, so the fast
 // update matters). Then an alternating measurement (ours and the peer one after the
@@ -10,17 +10,17 @@
 // ratio, and Deno.bench times both in one group with ours as the baseline. Every timed
 // call waits for its GPU work by reading the first four logits back.
 
-import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
-import { readBytes } from "../gpu.ts";
-import { createGradBuffers, lossAndGradsGPU, STEP_NAMES } from "../mod.ts";
-import { alternate } from "./peers/alternate.ts";
+import { FWLBlock, SeededRandomForBench, tensor } from "../bench_utils.ts";
+import { readBytes } from "../../gpu.ts";
+import { createGradBuffers, lossAndGradsGPU, STEP_NAMES } from "../../mod.ts";
+import { alternate } from "./alternate.ts";
 import {
   peerFastLogits,
   peerLossAndGrads,
   peerParams,
   tf,
   usePeerBackend,
-} from "./peers/tfjs_fwl.ts";
+} from "./tfjs_fwl.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const ROUNDS = Number(Deno.env.get("FWL_PEER_ROUNDS") ?? 5);

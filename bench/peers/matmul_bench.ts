@@ -3,17 +3,17 @@
 // size=128, V=4096): x·K0 (1024×256×512), n·Ku (1024×128×4096), g_z·Kuᵀ (1024×4096×128,
 // A·Bᵀ).
 //
-//   deno bench -A --import-map=tests/offline_import_map.json bench/matmul_bench.ts
+//   deno bench -A --config=bench/peers/deno.json --import-map=tests/offline_import_map.json bench/peers/matmul_bench.ts
 //
 // Each product is first checked against the other implementation, then timed alternately
 // (ours and tfjs one after the other in every round, FWL_PEER_ROUNDS rounds, default 7);
 // the medians are printed as GFLOP/s, and Deno.bench times both per shape with ours as the
 // baseline. Every timed call waits for its GPU work by reading four values back.
 
-import { GPUContext, matmulNN, matmulNT, readBytes, Recorder } from "../gpu.ts";
-import { SeededRandom } from "../mod.ts";
-import { alternate } from "./peers/alternate.ts";
-import { tf, usePeerBackend } from "./peers/tfjs_fwl.ts";
+import { GPUContext, matmulNN, matmulNT, readBytes, Recorder } from "../../gpu.ts";
+import { SeededRandom } from "../../mod.ts";
+import { alternate } from "./alternate.ts";
+import { tf, usePeerBackend } from "./tfjs_fwl.ts";
 
 const ROUNDS = Number(Deno.env.get("FWL_PEER_ROUNDS") ?? 7);
 
