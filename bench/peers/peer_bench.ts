@@ -14,13 +14,7 @@ import { FWLBlock, SeededRandomForBench, tensor } from "../bench_utils.ts";
 import { readBytes } from "../../gpu.ts";
 import { createGradBuffers, lossAndGradsGPU, STEP_NAMES } from "../../mod.ts";
 import { alternate } from "./alternate.ts";
-import {
-  peerFastLogits,
-  peerLossAndGrads,
-  peerParams,
-  tf,
-  usePeerBackend,
-} from "./tfjs_fwl.ts";
+import { peerFastLogits, peerLossAndGrads, peerParams, tf, usePeerBackend } from "./tfjs_fwl.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const ROUNDS = Number(Deno.env.get("FWL_PEER_ROUNDS") ?? 5);
