@@ -6,8 +6,8 @@
 //   deno bench -A --import-map=tests/offline_import_map.json bench/paper_shape_bench.ts
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
-import { createGradBuffers, namedGrads } from "../src/train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { createGradBuffers, namedGrads } from "../src/fwl/grad_buffers.ts";
+import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 import { Adam, blockParams } from "../src/train/optimizer.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 4096, 1024, 256, 32000, 16];

@@ -21,8 +21,8 @@ import {
   tf,
   usePeerBackend,
 } from "./peers/tfjs_fwl.ts";
-import { createGradBuffers } from "../src/train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { createGradBuffers } from "../src/fwl/grad_buffers.ts";
+import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const ROUNDS = Number(Deno.env.get("FWL_PEER_ROUNDS") ?? 5);

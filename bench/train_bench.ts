@@ -15,8 +15,8 @@
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
 import { gpuTensor } from "../src/tensor.ts";
-import { createGradBuffers, namedGrads } from "../src/train/grad_buffers.ts";
-import { lossAndGrads, lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { createGradBuffers, namedGrads } from "../src/fwl/grad_buffers.ts";
+import { lossAndGrads, lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 import { Adam, blockParams } from "../src/train/optimizer.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];

@@ -9,10 +9,11 @@ import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import { type ParamBuffers, runForward } from "./forward.ts";
+import type { ParamBuffers } from "./head.ts";
+import { runForward } from "./pipeline/forward.ts";
 import { prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
-import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
+import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import {
   initParams,
   PARAM_NAMES,

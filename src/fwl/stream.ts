@@ -19,12 +19,15 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { layerNorm, layerNormBackward, softmaxXentGrad } from "../kernels/rows.ts";
+import { matmul, matmulNN } from "../kernels/matmul.ts";
+import { layerNorm } from "../kernels/rows.ts";
 import { vectorUpdate } from "../kernels/stream.ts";
+import type { LogitTiling } from "../kernels/vocab_tiles.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { FWLBlock } from "./block.ts";
-import type { ParamBuffers } from "./forward.ts";
+import { type Head, isHead, type ParamBuffers } from "./head.ts";
+import { recordInnerBackward } from "./pipeline/inner_backward.ts";
+import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
+import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
 import {
   checkDType,
   checkFinite,
@@ -110,13 +113,14 @@ export class FWLStream {
   readonly batchSize: number;
   /** The fixed inner-loss normalizer `N`. */
   readonly normalizer: number;
-  readonly #block: FWLBlock;
+  readonly #block: Head;
   readonly #ctx: GPUContext;
   readonly #D: number;
   readonly #S: number;
   readonly #H: number;
   readonly #V: number;
-  readonly #eps: number;
+  /** One position of every sequence, as the slow forward reads it. */
+  readonly #dims: SlowDims;
   readonly #state: State;
   readonly #pending: Pending;
   /** `N` in a one-float buffer, as the softmax-gradient kernel reads it. */
@@ -135,11 +139,11 @@ export class FWLStream {
    * @param options the fixed normalizer `N` (default: the block's, when it is a number)
    */
   constructor(
-    block: FWLBlock,
+    block: Head,
     batchSize: number,
     options: FWLStreamOptions = {},
   ) {
-    if (!(block instanceof FWLBlock)) {
+    if (!isHead(block)) {
       throw new FWLInputError(
         WHERE,
         "block",
@@ -187,7 +191,7 @@ export class FWLStream {
     this.#S = S;
     this.#H = H;
     this.#V = V;
-    this.#eps = block.epsilon;
+    this.#dims = { rows: B, inputSize: D, size: S, epsilon: block.epsilon };
     const get = (elements: number) => ctx.pool.acquire(elements * 4);
     this.#state = {
       s0: get(B * D * H),
@@ -271,10 +275,7 @@ export class FWLStream {
       const nhat = buf(B * S), rstd = buf(B);
 
       // Slow first layer (kept for observe), then f1 = h1 − step0·x·S0 − step1·Σg_h1.
-      matmulNN(rec, pend.x, params.k0, pend.h1, B, D, H, {
-        bias: { buffer: params.b0 },
-        sqreluAux: pend.a,
-      });
+      slowFirstLayer(rec, params, this.#dims, pend.x, pend);
       rec.copy(pend.h1, 0, f1, 0, B * H * 4);
       perSequence(rec, B, pend.x, st.s0, f1, D, H, params.steps, 0);
       vectorUpdate(rec, {
@@ -323,12 +324,10 @@ export class FWLStream {
         rows: B,
         width: S,
         perRowAffine: true,
-        eps: this.#eps,
+        eps: this.#dims.epsilon,
       });
       const logits = ctx.pool.acquire(B * V * 4);
-      matmulNN(rec, nf, params.ku, logits, B, S, V, {
-        bias: { buffer: params.bu },
-      });
+      writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
       try {
         await rec.submit(where);
       } catch (e) {
@@ -397,51 +396,16 @@ export class FWLStream {
         return b;
       };
       const labelsBuf = upload(labels), weightsBuf = upload(weights);
-      const h2 = buf(B * S), nhat = buf(B * S), rstd = buf(B), n = buf(B * S);
-      const z = buf(B * V), gn = buf(B * S), gh2 = buf(B * S);
-      const gnNhat = buf(B * S), gh1 = buf(B * H);
-
-      // Slow forward of this position (h1 and a came from predict).
-      matmulNN(rec, pend.a, params.k1, h2, B, H, S, {
-        bias: { buffer: params.b1 },
-      });
-      layerNorm(rec, {
-        x: h2,
-        scale: params.scale,
-        bias: params.bias,
-        out: n,
-        nhat,
-        rstd,
-        rows: B,
-        width: S,
-        perRowAffine: false,
-        eps: this.#eps,
-      });
-      matmulNN(rec, n, params.ku, z, B, S, V, { bias: { buffer: params.bu } });
-      // Inner backward: g_z (in place), g_n, layer norm, g_h2, g_h1.
-      softmaxXentGrad(rec, {
-        z,
+      // The slow forward and inner backward of this position (h1 and a came from predict).
+      const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };
+      slowSecondLayer(rec, params, this.#dims, pend.a, slow);
+      const { gn, gh2, gnNhat, gh1 } = recordInnerBackward(rec, params, {
+        ...this.#logits(params),
         labels: labelsBuf,
         labelsAreIds,
         weights: weightsBuf,
         norm: this.#norm,
-        rows: B,
-        vocab: V,
-        rowOffset: 0,
-        labelBase: 0,
-      });
-      matmulNT(rec, z, params.ku, gn, B, V, S);
-      layerNormBackward(rec, {
-        gN: gn,
-        nhat,
-        rstd,
-        scale: params.scale,
-        gX: gh2,
-        gScale: gnNhat,
-        rows: B,
-        width: S,
-      });
-      matmulNT(rec, gh2, params.k1, gh1, B, S, H, { gateAux: pend.h1 });
+      }, slow);
       // Add this position's terms to the state.
       outerAccumulate(rec, B, pend.x, gh1, st.s0, D, H);
       outerAccumulate(rec, B, pend.a, gh2, st.s1, H, S);
@@ -550,6 +514,13 @@ export class FWLStream {
     return { ctx: this.#ctx, params };
   }
 
+  /** The logits of one position of every sequence: one tile (the constructor checked). */
+  #logits(params: ParamBuffers): Logits {
+    const B = this.batchSize, V = this.#V;
+    const tiling: LogitTiling = planLogitTiles(this.#ctx, B, V, this.#ctx.maxBindingBytes, false);
+    return { rows: B, size: this.#S, vocab: V, tiling, ku: params.ku, bu: params.bu };
+  }
+
   #leave(): void {
     this.#busy = false;
     if (this.#disposed) this.#release();
@@ -577,7 +548,7 @@ export class FWLStream {
  * The normalizer a stream uses: `requested`, else the block's when it is a number.
  * Throws an {@linkcode FWLInputError} that says why and what to pass otherwise.
  */
-function streamNormalizer(block: FWLBlock, requested: unknown): number {
+function streamNormalizer(block: Head, requested: unknown): number {
   const where = "FWLBlock.stream";
   if (requested === undefined) {
     if (typeof block.normalizer === "number") return block.normalizer;

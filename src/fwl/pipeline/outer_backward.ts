@@ -36,38 +36,21 @@
  * @module
  */
 
-import type { Binding, Recorder } from "../gpu/recorder.ts";
-import type { ParamBuffers } from "../fwl/forward.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { seqAttention } from "../kernels/train_attention.ts";
-import { elementwise, fill } from "../kernels/train_elementwise.ts";
-import { colsum, dot, reverseCumsum } from "../kernels/train_reductions.ts";
-import {
-  innerSoftmaxVJP,
-  layerNormBackwardInput,
-  layerNormInnerVJP,
-  outerXent,
-} from "../kernels/train_rows.ts";
-import type { GradBuffers } from "./grad_buffers.ts";
-import { type KeptForward, labelTile } from "./forward_keep.ts";
-import type { LogitTiling } from "../kernels/vocab_tiles.ts";
-import type { VocabStream } from "../fwl/vocab_stream.ts";
-import { streamInnerVJP, streamOuterXent, streamUpstream } from "./vocab_stream.ts";
+import type { Binding, Recorder } from "../../gpu/recorder.ts";
+import { matmul, matmulNN, matmulNT } from "../../kernels/matmul.ts";
+import { seqAttention } from "../../kernels/train_attention.ts";
+import { elementwise, fill } from "../../kernels/train_elementwise.ts";
+import { colsum, dot, reverseCumsum } from "../../kernels/train_reductions.ts";
+import { layerNormBackwardInput, layerNormInnerVJP } from "../../kernels/train_rows.ts";
+import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
+import type { GradBuffers } from "../grad_buffers.ts";
+import { type HeadActivations, type HeadForwardArgs, headLogits, headTargets } from "./forward.ts";
+import { innerSoftmaxVJPTiles, outerCrossEntropy, upstreamGrad } from "./logits_tiles.ts";
 
 /** Everything {@linkcode recordOuterBackward} needs. */
-export interface OuterBackwardArgs {
-  batch: number;
-  time: number;
-  inputSize: number;
-  size: number;
-  vocabSize: number;
-  attnChunks: number;
-  x: GPUBuffer;
-  labels: GPUBuffer;
-  labelsAreIds: boolean;
-  weights: GPUBuffer;
-  params: ParamBuffers;
-  kept: KeptForward;
+export interface OuterBackwardArgs extends HeadForwardArgs {
+  /** The activations of `recordHeadForward(…, keep = true)`. */
+  kept: HeadActivations;
   /** Receives (or, with `accumulate`, adds) the parameter gradients. */
   grads: GradBuffers;
   accumulate: boolean;
@@ -82,13 +65,44 @@ export interface OuterBackwardArgs {
   tiling: LogitTiling;
 }
 
+/** Sizes, buffers and small helpers both halves of the backward share. */
+function kit(rec: Recorder, o: OuterBackwardArgs) {
+  const M = o.batch * o.time, S = o.size;
+  return {
+    M,
+    D: o.inputSize,
+    S,
+    H: 4 * S,
+    V: o.vocabSize,
+    p: o.params,
+    k: o.kept,
+    g: o.grads,
+    buf: (elements: number) => rec.scratch(elements * 4),
+    step: (index: number) => ({ buffer: o.params.steps, index }),
+    seq: { batch: o.batch, time: o.time, chunks: o.attnChunks },
+    /** `c += aᵀ·b` for `[M, m]` a and `[M, n]` b (a weight gradient). */
+    addTN: (a: Binding, m: number, b: Binding, n: number, c: Binding) =>
+      matmul(rec, {
+        m,
+        n,
+        k: M,
+        a: { buffer: a, row: 1, col: m },
+        b: { buffer: b, row: n, col: 1 },
+        c: { buffer: c, row: n, col: 1 },
+        beta: 1,
+      }),
+    colAdd: (a: Binding, width: number, out: Binding, b?: Binding) =>
+      colsum(rec, { a, b, rows: M, width, out, accumulate: true }),
+  };
+}
+
 /**
  * Records the backward of the outer loss (see the module doc) after
- * `recordKeptForward` in the same recorder.
+ * `recordHeadForward(…, keep = true)` in the same recorder.
  *
  * @example
  * ```ts ignore
- * const kept = recordKeptForward(rec, forwardArgs);
+ * const kept = recordHeadForward(rec, forwardArgs, tiling, true);
  * recordOuterBackward(rec, { ...dims, x, labels, labelsAreIds: true, weights,
  *   params: block.buffers, kept, grads, accumulate: false, dx, loss,
  *   upstream: undefined, firstOrderOnly: false, tiling });
@@ -99,42 +113,8 @@ export function recordOuterBackward(
   rec: Recorder,
   o: OuterBackwardArgs,
 ): void {
-  const ctx = rec.ctx;
-  const B = o.batch, T = o.time;
-  const M = B * T;
-  const D = o.inputSize;
-  const S = o.size;
-  const H = 4 * S;
-  const V = o.vocabSize;
-  const maxBinding = ctx.maxBindingBytes;
-  const p = o.params;
-  const k = o.kept;
-  const g = o.grads;
-  const buf = (elements: number) => rec.scratch(elements * 4);
-  const step = (index: number) => ({ buffer: p.steps, index });
-  const seq = { batch: B, time: T, chunks: o.attnChunks };
-  /** `c += aᵀ·b` for `[M, m]` a and `[M, n]` b (a weight gradient). */
-  const addTN = (
-    a: Binding,
-    m: number,
-    b: Binding,
-    n: number,
-    c: Binding,
-    rows = M,
-    aBase = 0,
-    bBase = 0,
-  ) =>
-    matmul(rec, {
-      m,
-      n,
-      k: rows,
-      a: { buffer: a, base: aBase, row: 1, col: m },
-      b: { buffer: b, base: bBase, row: n, col: 1 },
-      c: { buffer: c, row: n, col: 1 },
-      beta: 1,
-    });
-  const colAdd = (a: Binding, width: number, out: Binding, b?: Binding) =>
-    colsum(rec, { a, b, rows: M, width, out, accumulate: true });
+  const { M, D, S, H, V, p, k, g, buf, step, seq, addTN, colAdd } = kit(rec, o);
+  const { batch: B, time: T } = o;
   const stepGrad = (index: number, a: Binding, b: Binding, count: number) =>
     dot(rec, {
       a,
@@ -161,74 +141,14 @@ export function recordOuterBackward(
     for (const [b, n] of sizes) fill(rec, b, n);
   }
 
-  // 1. The outer loss on the fast logits, row tile by row tile (over vocabulary tiles
-  // too when 64 full rows exceed the tile budget).
+  // 1. The outer loss on the fast logits, tile by tile.
   const dnf = buf(M * S);
-  const byVocab = o.tiling.cols < V;
-  if (o.upstream && byVocab) {
-    streamUpstream(rec, {
-      rows: M,
-      size: S,
-      vocab: V,
-      ku: p.ku,
-      tiling: o.tiling,
-      upstream: o.upstream,
-      nf: k.nf,
-      gku: g.ku,
-      gbu: g.bu,
-      dnf,
-    });
-  } else if (o.upstream) {
-    const tileRows = o.tiling.rows;
-    for (let r0 = 0; r0 < M; r0 += tileRows) {
-      const rows = Math.min(tileRows, M - r0);
-      const u: Binding = tileRows === M ? o.upstream : {
-        buffer: o.upstream,
-        offset: r0 * V * 4,
-        size: rows * V * 4,
-      };
-      addTN(k.nf, S, u, V, g.ku, rows, r0 * S);
-      colsum(rec, { a: u, rows, width: V, out: g.bu, accumulate: true });
-      matmulNT(rec, u, p.ku, dnf, rows, V, S, {}, 0, r0 * S);
-    }
-  } else if (byVocab) {
-    const lossRows = buf(M);
-    const z = buf(o.tiling.rows * o.tiling.cols), stats = buf(M * 4);
-    streamOuterXent(rec, {
-      ...vocabStream(o, k.normOut, stats, z),
-      nf: k.nf,
-      lossRows,
-      gku: g.ku,
-      gbu: g.bu,
-      dnf,
-    });
-    rec.reuse(z);
-    rec.reuse(stats);
-    dot(rec, { a: lossRows, count: M, out: o.loss!, index: 0 });
-    rec.reuse(lossRows);
+  const logits = { ...headLogits(o, o.tiling), gku: g.ku, gbu: g.bu };
+  if (o.upstream) {
+    upstreamGrad(rec, logits, o.upstream, k.nf, dnf);
   } else {
     const lossRows = buf(M);
-    const tileRows = o.tiling.rows;
-    const z = buf(tileRows * V);
-    for (let r0 = 0; r0 < M; r0 += tileRows) {
-      const rows = Math.min(tileRows, M - r0);
-      matmulNN(rec, k.nf, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-      outerXent(rec, {
-        z,
-        lossRows,
-        ...labelTile(o.labels, o.labelsAreIds, M, V, r0, rows, maxBinding),
-        labelsAreIds: o.labelsAreIds,
-        weights: o.weights,
-        norm: k.normOut,
-        rows,
-        vocab: V,
-        rowOffset: r0,
-      });
-      addTN(k.nf, S, z, V, g.ku, rows, r0 * S);
-      colsum(rec, { a: z, rows, width: V, out: g.bu, accumulate: true });
-      matmulNT(rec, z, p.ku, dnf, rows, V, S, {}, 0, r0 * S);
-    }
-    rec.reuse(z);
+    outerCrossEntropy(rec, { ...logits, ...headTargets(o, k.normOut) }, k.nf, lossRows, dnf);
     dot(rec, { a: lossRows, count: M, out: o.loss!, index: 0 });
     rec.reuse(lossRows);
   }
@@ -363,40 +283,8 @@ function recordSecondOrder(
   o: OuterBackwardArgs,
   f: FirstOrderParts,
 ): void {
-  const ctx = rec.ctx;
-  const B = o.batch, T = o.time;
-  const M = B * T;
-  const D = o.inputSize;
-  const S = o.size;
-  const H = 4 * S;
-  const V = o.vocabSize;
-  const maxBinding = ctx.maxBindingBytes;
-  const p = o.params;
-  const k = o.kept;
-  const g = o.grads;
-  const buf = (elements: number) => rec.scratch(elements * 4);
-  const step = (index: number) => ({ buffer: p.steps, index });
-  const seq = { batch: B, time: T, chunks: o.attnChunks };
-  const addTN = (
-    a: Binding,
-    m: number,
-    b: Binding,
-    n: number,
-    c: Binding,
-    rows = M,
-    aBase = 0,
-  ) =>
-    matmul(rec, {
-      m,
-      n,
-      k: rows,
-      a: { buffer: a, base: aBase, row: 1, col: m },
-      b: { buffer: b, row: n, col: 1 },
-      c: { buffer: c, row: n, col: 1 },
-      beta: 1,
-    });
-  const colAdd = (a: Binding, width: number, out: Binding, b?: Binding) =>
-    colsum(rec, { a, b, rows: M, width, out, accumulate: true });
+  const { M, D, S, H, p, k, g, buf, step, seq, addTN, colAdd } = kit(rec, o);
+  const { batch: B, time: T } = o;
   const dh1 = f.df1;
 
   // Layer 1: keys (x) and values (g_h1) of A(x, x, g_h1); C(g_h1).
@@ -560,46 +448,16 @@ function recordSecondOrder(
   rec.reuse(f.r4);
   rec.reuse(k.gn);
 
-  // g_n = g_z·Kuᵀ and g_z = w/N·(softmax(z) − y), z = n·Ku + bu, per row tile.
+  // g_n = g_z·Kuᵀ and g_z = w/N·(softmax(z) − y), z = n·Ku + bu, tile by tile.
   const dn = buf(M * S);
-  const tiling = o.tiling;
-  const tileRows = tiling.rows;
-  const z = buf(tileRows * tiling.cols), dz = buf(tileRows * tiling.cols);
-  if (tiling.cols < V) {
-    const stats = buf(M * 4);
-    streamInnerVJP(rec, {
-      ...vocabStream(o, k.normIn, stats, z),
-      n: k.n,
-      gGn,
-      dg: dz,
-      gku: g.ku,
-      gbu: g.bu,
-      dn,
-    });
-    rec.reuse(stats);
-  } else {
-    for (let r0 = 0; r0 < M; r0 += tileRows) {
-      const rows = Math.min(tileRows, M - r0);
-      matmulNN(rec, k.n, p.ku, z, rows, S, V, { bias: { buffer: p.bu } }, r0 * S);
-      matmulNN(rec, gGn, p.ku, dz, rows, S, V, {}, r0 * S);
-      innerSoftmaxVJP(rec, {
-        z,
-        dg: dz,
-        ...labelTile(o.labels, o.labelsAreIds, M, V, r0, rows, maxBinding),
-        labelsAreIds: o.labelsAreIds,
-        weights: o.weights,
-        norm: k.normIn,
-        rows,
-        vocab: V,
-        rowOffset: r0,
-      });
-      addTN(gGn, S, z, V, g.ku, rows, r0 * S);
-      addTN(k.n, S, dz, V, g.ku, rows, r0 * S);
-      colsum(rec, { a: dz, rows, width: V, out: g.bu, accumulate: true });
-      matmulNT(rec, dz, p.ku, dn, rows, V, S, {}, 0, r0 * S);
-    }
-  }
-  for (const b of [z, dz, gGn, k.n]) rec.reuse(b);
+  innerSoftmaxVJPTiles(
+    rec,
+    { ...headLogits(o, o.tiling), ...headTargets(o, k.normIn), gku: g.ku, gbu: g.bu },
+    k.n,
+    gGn,
+    dn,
+  );
+  for (const b of [gGn, k.n]) rec.reuse(b);
 
   // n = n̂ ⊙ scale + bias; n̂ and rstd from h2.
   colAdd(dn, S, g.scale, k.nhat);
@@ -628,27 +486,4 @@ function recordSecondOrder(
   colAdd(dh2, S, g.b1);
   matmulNT(rec, dh2, p.k1, da, M, S, H, { beta: 1, gateAux: k.h1 });
   elementwise(rec, { count: M * H, out: dh1, a: da, beta: 1 });
-}
-
-/** The vocabulary-tiled view of the logits `[B·T, V]` (see `src/fwl/vocab_stream.ts`). */
-function vocabStream(
-  o: OuterBackwardArgs,
-  norm: GPUBuffer,
-  stats: GPUBuffer,
-  z: GPUBuffer,
-): VocabStream {
-  return {
-    rows: o.batch * o.time,
-    size: o.size,
-    vocab: o.vocabSize,
-    tiling: o.tiling,
-    ku: o.params.ku,
-    bu: o.params.bu,
-    labels: o.labels,
-    labelsAreIds: o.labelsAreIds,
-    weights: o.weights,
-    norm,
-    stats,
-    z,
-  };
 }

@@ -6,8 +6,8 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import type { FWLBlock } from "../fwl/block.ts";
-import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "../fwl/params.ts";
+import type { Head } from "./head.ts";
+import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "./params.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
@@ -66,7 +66,7 @@ export const GRAD_BUFFER_OF: Readonly<
  * ```
  */
 export function gradBufferLengths(
-  block: FWLBlock,
+  block: Head,
 ): Record<keyof GradBuffers, number> {
   const shapes = paramShapes({
     inputSize: block.inputSize!,
@@ -93,7 +93,7 @@ export function gradBufferLengths(
  * releaseGradBuffers(block, grads);
  * ```
  */
-export function createGradBuffers(block: FWLBlock): GradBuffers {
+export function createGradBuffers(block: Head): GradBuffers {
   const ctx = block.context;
   const lengths = gradBufferLengths(block);
   const out = {} as GradBuffers;
@@ -111,7 +111,7 @@ export function createGradBuffers(block: FWLBlock): GradBuffers {
  * releaseGradBuffers(block, grads);
  * ```
  */
-export function releaseGradBuffers(block: FWLBlock, grads: GradBuffers): void {
+export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
   const ctx = block.context;
   for (const b of Object.values(grads)) ctx.pool.release(b);
 }
@@ -127,7 +127,7 @@ export function releaseGradBuffers(block: FWLBlock, grads: GradBuffers): void {
  */
 export function checkGradBuffers(
   where: string,
-  block: FWLBlock,
+  block: Head,
   grads: unknown,
 ): GradBuffers {
   if (grads === null || typeof grads !== "object") {
@@ -165,7 +165,7 @@ export function checkGradBuffers(
  * ```
  */
 export async function readGradBuffers(
-  block: FWLBlock,
+  block: Head,
   grads: GradBuffers,
 ): Promise<Record<string, Float32Array>> {
   const ctx: GPUContext = block.context;

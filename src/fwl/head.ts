@@ -1,0 +1,70 @@
+/**
+ * What the FWL pipeline needs of a head: its dimensions and its parameter buffers. The
+ * stages take these plain values, so they depend on no class; `FWLBlock` provides them.
+ *
+ * @module
+ */
+
+import type { GPUContext } from "../gpu/context.ts";
+
+/** GPU buffers of the block's parameters. */
+export interface ParamBuffers {
+  /** `dense_0/kernel` [D, H]. */
+  k0: GPUBuffer;
+  /** `dense_0/bias` [H]. */
+  b0: GPUBuffer;
+  /** `dense_1/kernel` [H, size]. */
+  k1: GPUBuffer;
+  /** `dense_1/bias` [size]. */
+  b1: GPUBuffer;
+  /** `layer_norm/scale` [size]. */
+  scale: GPUBuffer;
+  /** `layer_norm/bias` [size]. */
+  bias: GPUBuffer;
+  /** `unembed/kernel` [size, V]. */
+  ku: GPUBuffer;
+  /** `unembed/bias` [V]. */
+  bu: GPUBuffer;
+  /** The six step sizes, in STEP_NAMES order. */
+  steps: GPUBuffer;
+}
+
+/**
+ * A built head as the training call and the stream read it (an `FWLBlock` is one).
+ *
+ * @example
+ * ```ts ignore
+ * const head: Head = block; // after await block.build(D)
+ * ```
+ */
+export interface Head {
+  readonly size: number;
+  readonly vocabSize: number;
+  readonly attnChunks: number;
+  readonly normalizer: "batch" | number;
+  readonly epsilon: number;
+  /** The input width `D`, once built. */
+  readonly inputSize: number | undefined;
+  readonly built: boolean;
+  /** The GPU context (throws before `build`). */
+  readonly context: GPUContext;
+  /** The parameter buffers (throws before `build`). */
+  readonly buffers: ParamBuffers;
+}
+
+/**
+ * Whether `value` looks like a {@linkcode Head} (a structural check, so that callers
+ * need not import the block class).
+ *
+ * @example
+ * ```ts ignore
+ * if (!isHead(block)) throw new FWLInputError(where, "block", "an FWLBlock", describeValue(block));
+ * ```
+ */
+export function isHead(value: unknown): value is Head {
+  if (value === null || typeof value !== "object") return false;
+  const h = value as Record<string, unknown>;
+  return typeof h.size === "number" && typeof h.vocabSize === "number" &&
+    typeof h.attnChunks === "number" && typeof h.epsilon === "number" &&
+    typeof h.built === "boolean" && "buffers" in h && "context" in h;
+}
