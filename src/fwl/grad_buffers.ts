@@ -6,7 +6,7 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import type { Head } from "./head.ts";
+import type { Head, ParamBuffers } from "./head.ts";
 import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "./params.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
@@ -22,26 +22,7 @@ import { describeValue } from "../tensor.ts";
  * console.log(grads.k0.size >= 4 * block.inputSize! * 4 * block.size); // true
  * ```
  */
-export interface GradBuffers {
-  /** `dense_0/kernel` `[D, H]`. */
-  k0: GPUBuffer;
-  /** `dense_0/bias` `[H]`. */
-  b0: GPUBuffer;
-  /** `dense_1/kernel` `[H, size]`. */
-  k1: GPUBuffer;
-  /** `dense_1/bias` `[size]`. */
-  b1: GPUBuffer;
-  /** `layer_norm/scale` `[size]`. */
-  scale: GPUBuffer;
-  /** `layer_norm/bias` `[size]`. */
-  bias: GPUBuffer;
-  /** `unembed/kernel` `[size, V]`. */
-  ku: GPUBuffer;
-  /** `unembed/bias` `[V]`. */
-  bu: GPUBuffer;
-  /** The six step sizes, in `STEP_NAMES` order. */
-  steps: GPUBuffer;
-}
+export type GradBuffers = ParamBuffers;
 
 /** Which buffer holds each non-step parameter's gradient. */
 export const GRAD_BUFFER_OF: Readonly<

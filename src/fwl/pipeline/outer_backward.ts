@@ -78,8 +78,6 @@ function kit(rec: Recorder, o: OuterBackwardArgs) {
     k: o.kept,
     g: o.grads,
     buf: (elements: number) => rec.scratch(elements * 4),
-    step: (index: number) => ({ buffer: o.params.steps, index }),
-    seq: { batch: o.batch, time: o.time, chunks: o.attnChunks },
     /** `c += aᵀ·b` for `[M, m]` a and `[M, n]` b (a weight gradient). */
     addTN: (a: Binding, m: number, b: Binding, n: number, c: Binding) =>
       matmul(rec, {
@@ -93,6 +91,43 @@ function kit(rec: Recorder, o: OuterBackwardArgs) {
       }),
     colAdd: (a: Binding, width: number, out: Binding, b?: Binding) =>
       colsum(rec, { a, b, rows: M, width, out, accumulate: true }),
+    /** `out (+)= −s_i·a (⊙ b)` over `[M, width]` (`add` accumulates). */
+    minusStep: (out: Binding, a: Binding, i: number, width: number, add: boolean, b?: Binding) =>
+      elementwise(rec, {
+        count: M * width,
+        out,
+        a,
+        b,
+        alpha: -1,
+        step: { buffer: o.params.steps, index: i },
+        beta: add ? 1 : undefined,
+      }),
+    /** `out = Cʳ(u)` over `[B, T, width]`. */
+    cumsumR: (u: Binding, width: number, out: Binding) =>
+      reverseCumsum(rec, { batch: o.batch, time: o.time, width, u, out }),
+    /** `out += A(q, k, v)` (causal), or with `i`, `out += −s_i·Aʳ(q, k, v)` (anti-causal). */
+    attend: (
+      q: GPUBuffer,
+      k: GPUBuffer,
+      v: GPUBuffer,
+      out: GPUBuffer,
+      dq: number,
+      dv: number,
+      i?: number,
+    ) =>
+      seqAttention(rec, {
+        batch: o.batch,
+        time: o.time,
+        chunks: o.attnChunks,
+        q,
+        k,
+        v,
+        out,
+        dq,
+        dv,
+        reverse: i !== undefined,
+        ...(i === undefined ? {} : { alpha: -1, step: { buffer: o.params.steps, index: i } }),
+      }),
   };
 }
 
@@ -113,8 +148,7 @@ export function recordOuterBackward(
   rec: Recorder,
   o: OuterBackwardArgs,
 ): void {
-  const { M, D, S, H, V, p, k, g, buf, step, seq, addTN, colAdd } = kit(rec, o);
-  const { batch: B, time: T } = o;
+  const { M, D, S, H, V, p, k, g, buf, addTN, colAdd, minusStep, cumsumR, attend } = kit(rec, o);
   const stepGrad = (index: number, a: Binding, b: Binding, count: number) =>
     dot(rec, {
       a,
@@ -182,39 +216,22 @@ export function recordOuterBackward(
   matmulNT(rec, df2, p.k1, dfa, M, S, H);
   const q2 = buf(M * H);
   fill(rec, q2, M * H);
-  seqAttention(rec, {
-    ...seq,
-    q: df2,
-    k: k.gh2,
-    v: k.a,
-    out: q2,
-    dq: S,
-    dv: H,
-    reverse: false,
-  });
-  elementwise(rec, {
-    count: M * H,
-    out: dfa,
-    a: q2,
-    alpha: -1,
-    step: step(2),
-    beta: 1,
-  });
+  attend(df2, k.gh2, k.a, q2, S, H);
+  minusStep(dfa, q2, 2, H, true);
   stepGrad(2, k.fa, q2, M * H);
   rec.reuse(q2);
-  const scan = { batch: B, time: T, width: S };
   // Cʳ(df2) is needed again by the second-order path, which recomputes it.
   const r2 = buf(M * S);
-  reverseCumsum(rec, { ...scan, u: df2, out: r2 });
+  cumsumR(df2, S, r2);
   stepGrad(3, k.gh2, r2, M * S);
   rec.reuse(r2);
   const r4 = buf(M * S);
-  reverseCumsum(rec, { ...scan, u: dScaleT, out: r4 });
+  cumsumR(dScaleT, S, r4);
   stepGrad(4, k.gnNhat, r4, M * S);
   rec.reuse(dScaleT);
   rec.reuse(k.gnNhat);
   const r5 = buf(M * S);
-  reverseCumsum(rec, { ...scan, u: dnf, out: r5 });
+  cumsumR(dnf, S, r5);
   stepGrad(5, k.gn, r5, M * S);
   rec.reuse(dnf);
   if (!second) {
@@ -227,28 +244,13 @@ export function recordOuterBackward(
   rec.reuse(k.f1);
   const q1 = buf(M * D);
   fill(rec, q1, M * D);
-  seqAttention(rec, {
-    ...seq,
-    q: df1,
-    k: k.gh1,
-    v: o.x,
-    out: q1,
-    dq: H,
-    dv: D,
-    reverse: false,
-  });
-  elementwise(rec, {
-    count: M * D,
-    out: o.dx,
-    a: q1,
-    alpha: -1,
-    step: step(0),
-  });
+  attend(df1, k.gh1, o.x, q1, H, D);
+  minusStep(o.dx, q1, 0, D, false);
   stepGrad(0, o.x, q1, M * D);
   rec.reuse(q1);
   // Cʳ(df1), recomputed by the second-order path too.
   const r1 = buf(M * H);
-  reverseCumsum(rec, { batch: B, time: T, width: H, u: df1, out: r1 });
+  cumsumR(df1, H, r1);
   stepGrad(1, k.gh1, r1, M * H);
   rec.reuse(r1);
   if (!second) rec.reuse(k.gh1);
@@ -283,48 +285,18 @@ function recordSecondOrder(
   o: OuterBackwardArgs,
   f: FirstOrderParts,
 ): void {
-  const { M, D, S, H, p, k, g, buf, step, seq, addTN, colAdd } = kit(rec, o);
-  const { batch: B, time: T } = o;
+  const { M, D, S, H, p, k, g, buf, addTN, colAdd, minusStep, cumsumR, attend } = kit(rec, o);
   const dh1 = f.df1;
 
   // Layer 1: keys (x) and values (g_h1) of A(x, x, g_h1); C(g_h1).
-  seqAttention(rec, {
-    ...seq,
-    q: k.gh1,
-    k: f.df1,
-    v: o.x,
-    out: o.dx,
-    dq: H,
-    dv: D,
-    reverse: true,
-    alpha: -1,
-    step: step(0),
-  });
+  attend(k.gh1, f.df1, o.x, o.dx, H, D, 0);
   rec.reuse(k.gh1);
   const gGh1 = buf(M * H);
   fill(rec, gGh1, M * H);
-  seqAttention(rec, {
-    ...seq,
-    q: o.x,
-    k: o.x,
-    v: f.df1,
-    out: gGh1,
-    dq: D,
-    dv: H,
-    reverse: true,
-    alpha: -1,
-    step: step(0),
-  });
+  attend(o.x, o.x, f.df1, gGh1, D, H, 0);
   const r1 = buf(M * H);
-  reverseCumsum(rec, { batch: B, time: T, width: H, u: f.df1, out: r1 });
-  elementwise(rec, {
-    count: M * H,
-    out: gGh1,
-    a: r1,
-    alpha: -1,
-    step: step(1),
-    beta: 1,
-  });
+  cumsumR(f.df1, H, r1);
+  minusStep(gGh1, r1, 1, H, true);
   rec.reuse(r1);
 
   // g_h1 = g_a ⊙ 2relu(h1): into g_a, and into h1 (derivative 2·[h1 > 0]). g_a = g_h2·K1ᵀ
@@ -353,43 +325,14 @@ function recordSecondOrder(
   // Layer 2: keys (a) and values (g_h2) of A(fa, a, g_h2); C(g_h2).
   const da = buf(M * H);
   fill(rec, da, M * H);
-  seqAttention(rec, {
-    ...seq,
-    q: k.gh2,
-    k: f.df2,
-    v: k.fa,
-    out: da,
-    dq: S,
-    dv: H,
-    reverse: true,
-    alpha: -1,
-    step: step(2),
-  });
+  attend(k.gh2, f.df2, k.fa, da, S, H, 2);
   rec.reuse(k.gh2);
-  seqAttention(rec, {
-    ...seq,
-    q: k.a,
-    k: k.fa,
-    v: f.df2,
-    out: gGh2,
-    dq: H,
-    dv: S,
-    reverse: true,
-    alpha: -1,
-    step: step(2),
-  });
+  attend(k.a, k.fa, f.df2, gGh2, H, S, 2);
   rec.reuse(k.fa);
   const r2 = buf(M * S);
-  reverseCumsum(rec, { batch: B, time: T, width: S, u: f.df2, out: r2 });
+  cumsumR(f.df2, S, r2);
   rec.reuse(f.df2);
-  elementwise(rec, {
-    count: M * S,
-    out: gGh2,
-    a: r2,
-    alpha: -1,
-    step: step(3),
-    beta: 1,
-  });
+  minusStep(gGh2, r2, 3, S, true);
   rec.reuse(r2);
 
   // g_h2 = LNᵀ(g_n ⊙ scale): into g_n, scale, n̂ and (through rstd) h2.
@@ -409,23 +352,9 @@ function recordSecondOrder(
   rec.reuse(gGh2);
   // dL/dg_n: from bias_t, from g_n⊙n̂ (scale_t), from the layer-norm backward.
   const gGn = buf(M * S);
-  elementwise(rec, {
-    count: M * S,
-    out: gGn,
-    a: f.r5,
-    alpha: -1,
-    step: step(5),
-  });
+  minusStep(gGn, f.r5, 5, S, false);
   rec.reuse(f.r5);
-  elementwise(rec, {
-    count: M * S,
-    out: gGn,
-    a: f.r4,
-    b: k.nhat,
-    alpha: -1,
-    step: step(4),
-    beta: 1,
-  });
+  minusStep(gGn, f.r4, 4, S, true, k.nhat);
   elementwise(rec, {
     count: M * S,
     out: gGn,
@@ -436,15 +365,7 @@ function recordSecondOrder(
   });
   colAdd(du, S, g.scale, k.gn);
   rec.reuse(du);
-  elementwise(rec, {
-    count: M * S,
-    out: dNhat,
-    a: f.r4,
-    b: k.gn,
-    alpha: -1,
-    step: step(4),
-    beta: 1,
-  });
+  minusStep(dNhat, f.r4, 4, S, true, k.gn);
   rec.reuse(f.r4);
   rec.reuse(k.gn);
 
