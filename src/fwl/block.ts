@@ -9,9 +9,9 @@ import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import type { ParamBuffers } from "./head.ts";
+import { PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
 import { runForward } from "./pipeline/forward.ts";
-import { prepareHeadInputs } from "./inputs.ts";
+import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import {
@@ -52,29 +52,13 @@ export interface HeadCallOptions {
 }
 
 function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(where, "options", "an object", describeValue(options));
-  }
+  checkOptions(where, options);
   const { fastWeights = true } = options;
   if (typeof fastWeights !== "boolean") {
     throw new FWLInputError(where, "options.fastWeights", "a boolean", describeValue(fastWeights));
   }
   return fastWeights;
 }
-
-const BUFFER_OF: Record<
-  Exclude<ParamName, typeof STEP_NAMES[number]>,
-  keyof ParamBuffers
-> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
 
 /**
  * A Fast Weight Layer block: dense → squared ReLU → dense → layer norm → unembedding,
@@ -292,7 +276,7 @@ export class FWLBlock {
       if (i >= 0) {
         out[name] = steps.slice(i, i + 1);
       } else {
-        const key = BUFFER_OF[name as keyof typeof BUFFER_OF];
+        const key = PARAM_BUFFER_OF[name];
         out[name] = await readBuffer(
           ctx,
           buffers[key],
@@ -488,7 +472,7 @@ export class FWLBlock {
     const ctx = this.#ctx!;
     const b = this.#buffers!;
     const q = ctx.device.queue;
-    for (const [name, key] of Object.entries(BUFFER_OF)) {
+    for (const [name, key] of Object.entries(PARAM_BUFFER_OF)) {
       q.writeBuffer(
         b[key as keyof ParamBuffers],
         0,

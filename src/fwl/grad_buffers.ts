@@ -6,7 +6,7 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import type { Head, ParamBuffers } from "./head.ts";
+import { type Head, PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
 import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "./params.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
@@ -24,19 +24,9 @@ import { describeValue } from "../tensor.ts";
  */
 export type GradBuffers = ParamBuffers;
 
-/** Which buffer holds each non-step parameter's gradient. */
-export const GRAD_BUFFER_OF: Readonly<
-  Record<string, Exclude<keyof GradBuffers, "steps">>
-> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
+/** Which buffer holds each non-step parameter's gradient (as for the parameters). */
+export const GRAD_BUFFER_OF: Readonly<Record<string, Exclude<keyof GradBuffers, "steps">>> =
+  PARAM_BUFFER_OF;
 
 /**
  * Floats each gradient buffer holds, for a built block.

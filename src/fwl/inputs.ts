@@ -8,7 +8,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import type { Tensor } from "../tensor.ts";
+import { describeValue, type Tensor } from "../tensor.ts";
 import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
 import {
   checkDType,
@@ -18,6 +18,20 @@ import {
   checkTensor,
   checkWeights,
 } from "./validate.ts";
+
+/**
+ * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.
+ *
+ * @example
+ * ```ts ignore
+ * checkOptions("FWLStream", options);
+ * ```
+ */
+export function checkOptions(where: string, options: unknown): void {
+  if (options === null || typeof options !== "object") {
+    throw new FWLInputError(where, "options", "an object", describeValue(options));
+  }
+}
 
 /** Checked inputs of the head, as GPU buffers. */
 export interface HeadInputs {

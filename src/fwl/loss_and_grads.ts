@@ -24,7 +24,7 @@ import {
   releaseGradBuffers,
 } from "./grad_buffers.ts";
 import type { Head } from "./head.ts";
-import { prepareHeadInputs } from "./inputs.ts";
+import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { recordOuterBackward } from "./pipeline/outer_backward.ts";
 
 /** Options of {@linkcode lossAndGrads}. */
@@ -107,14 +107,7 @@ export async function lossAndGradsGPU(
   weights: Tensor,
   options: LossAndGradsGPUOptions = {},
 ): Promise<LossAndGradsGPUResult> {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      WHERE,
-      "options",
-      "an object",
-      describeValue(options),
-    );
-  }
+  checkOptions(WHERE, options);
   const {
     firstOrderOnly = false,
     accumulate = false,
@@ -259,14 +252,7 @@ export async function lossAndGrads(
   weights: Tensor,
   options: LossAndGradsOptions = {},
 ): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      "lossAndGrads",
-      "options",
-      "an object",
-      describeValue(options),
-    );
-  }
+  checkOptions("lossAndGrads", options);
   const result = await lossAndGradsGPU(block, x, labels, weights, {
     firstOrderOnly: options.firstOrderOnly ?? false,
   });

@@ -16,6 +16,7 @@ import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { type Head, isHead, type ParamBuffers } from "./head.ts";
+import { checkOptions } from "./inputs.ts";
 import {
   accumulateFastState,
   type FastState,
@@ -130,14 +131,7 @@ export class FWLStream {
       );
     }
     checkPositiveInteger(WHERE, "batchSize", batchSize);
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(
-        WHERE,
-        "options",
-        "an object",
-        describeValue(options),
-      );
-    }
+    checkOptions(WHERE, options);
     this.normalizer = streamNormalizer(block, options.normalizer);
     if (!block.built) {
       throw new FWLStateError(

@@ -159,6 +159,13 @@ export function recordOuterBackward(
       alpha: -1,
       accumulate: true,
     });
+  /** `ds_i −= ⟨key, Cʳ(u)⟩` over `[M, width]`; returns `Cʳ(u)` (scratch). */
+  const cumsumStepGrad = (i: number, key: Binding, u: Binding, width: number) => {
+    const r = buf(M * width);
+    cumsumR(u, width, r);
+    stepGrad(i, key, r, M * width);
+    return r;
+  };
 
   if (!o.accumulate) {
     const sizes: [GPUBuffer, number][] = [
@@ -221,18 +228,11 @@ export function recordOuterBackward(
   stepGrad(2, k.fa, q2, M * H);
   rec.reuse(q2);
   // Cʳ(df2) is needed again by the second-order path, which recomputes it.
-  const r2 = buf(M * S);
-  cumsumR(df2, S, r2);
-  stepGrad(3, k.gh2, r2, M * S);
-  rec.reuse(r2);
-  const r4 = buf(M * S);
-  cumsumR(dScaleT, S, r4);
-  stepGrad(4, k.gnNhat, r4, M * S);
+  rec.reuse(cumsumStepGrad(3, k.gh2, df2, S));
+  const r4 = cumsumStepGrad(4, k.gnNhat, dScaleT, S);
   rec.reuse(dScaleT);
   rec.reuse(k.gnNhat);
-  const r5 = buf(M * S);
-  cumsumR(dnf, S, r5);
-  stepGrad(5, k.gn, r5, M * S);
+  const r5 = cumsumStepGrad(5, k.gn, dnf, S);
   rec.reuse(dnf);
   if (!second) {
     for (const b of [k.fa, k.a, k.gh2, df2, r4, r5, k.gn]) rec.reuse(b);
@@ -249,10 +249,7 @@ export function recordOuterBackward(
   stepGrad(0, o.x, q1, M * D);
   rec.reuse(q1);
   // Cʳ(df1), recomputed by the second-order path too.
-  const r1 = buf(M * H);
-  cumsumR(df1, H, r1);
-  stepGrad(1, k.gh1, r1, M * H);
-  rec.reuse(r1);
+  rec.reuse(cumsumStepGrad(1, k.gh1, df1, H));
   if (!second) rec.reuse(k.gh1);
 
   // dh1 collects every path into h1; df1 is its first term.
