@@ -10,7 +10,7 @@ import { readBytes } from "../gpu/readback.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
 import { PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
-import { runForward } from "./pipeline/forward.ts";
+import { headForwardArgs, runForward } from "./pipeline/forward.ts";
 import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
@@ -350,11 +350,12 @@ export class FWLBlock {
     kind: "logits" | "nll",
     options: HeadCallOptions,
   ): Promise<Tensor> {
-    const { ctx, buffers } = this.#state(method);
-    const fastWeights = checkHeadCallOptions(`${WHERE}.${method}`, options);
+    const { ctx } = this.#state(method);
+    const where = `${WHERE}.${method}`;
+    const fastWeights = checkHeadCallOptions(where, options);
     const V = this.vocabSize;
     const inp = await prepareHeadInputs(
-      `${WHERE}.${method}`,
+      where,
       ctx,
       this.#inputSize!,
       V,
@@ -370,7 +371,7 @@ export class FWLBlock {
     if (bytes > ctx.device.limits.maxBufferSize) {
       for (const b of inp.uploads) ctx.pool.release(b);
       throw new FWLError(
-        `${WHERE}.${method}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
+        `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
           `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
           `the loss, or split the batch`,
       );
@@ -378,19 +379,7 @@ export class FWLBlock {
     const out = ctx.pool.acquire(bytes);
     try {
       await runForward(ctx, {
-        batch: B,
-        time: T,
-        inputSize: this.#inputSize!,
-        size: this.size,
-        vocabSize: V,
-        attnChunks: this.attnChunks,
-        epsilon: this.epsilon,
-        fixedNormalizer: this.normalizer === "batch" ? undefined : this.normalizer,
-        x: inp.x,
-        labels: inp.labels,
-        labelsAreIds: inp.labelsAreIds,
-        weights: inp.weights,
-        params: buffers,
+        ...headForwardArgs(this, inp),
         output: { kind, buffer: out },
         plain: !fastWeights,
       });

@@ -13,7 +13,7 @@
 import { FWLInputError } from "../errors.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { recordHeadForward, TRAIN_TILE_BYTES } from "./pipeline/forward.ts";
+import { headForwardArgs, recordHeadForward, TRAIN_TILE_BYTES } from "./pipeline/forward.ts";
 import { planLogitTiles } from "./pipeline/logits_tiles.ts";
 import type { LogitTiling } from "../kernels/vocab_tiles.ts";
 import {
@@ -123,24 +123,12 @@ export async function lossAndGradsGPU(
       describeValue(tileBytes),
     );
   }
-  for (
-    const [name, value] of Object.entries({
-      firstOrderOnly,
-      accumulate,
-      checkValues,
-    })
-  ) {
+  for (const [name, value] of Object.entries({ firstOrderOnly, accumulate, checkValues })) {
     if (typeof value !== "boolean") {
-      throw new FWLInputError(
-        WHERE,
-        `options.${name}`,
-        "a boolean",
-        describeValue(value),
-      );
+      throw new FWLInputError(WHERE, `options.${name}`, "a boolean", describeValue(value));
     }
   }
   const ctx = block.context;
-  const params = block.buffers;
   if (accumulate && options.gradBuffers === undefined) {
     throw new FWLInputError(
       WHERE,
@@ -154,17 +142,7 @@ export async function lossAndGradsGPU(
     : checkGradBuffers(WHERE, block, options.gradBuffers);
   const D = block.inputSize!;
   const V = block.vocabSize;
-  const inp = await prepareHeadInputs(
-    WHERE,
-    ctx,
-    D,
-    V,
-    x,
-    labels,
-    weights,
-    upstream,
-    checkValues,
-  );
+  const inp = await prepareHeadInputs(WHERE, ctx, D, V, x, labels, weights, upstream, checkValues);
   const M = inp.batch * inp.time;
   let tiling: LogitTiling;
   try {
@@ -179,21 +157,7 @@ export async function lossAndGradsGPU(
   const loss = upstream ? undefined : ctx.pool.acquire(4);
   try {
     const rec = new Recorder(ctx);
-    const args = {
-      batch: inp.batch,
-      time: inp.time,
-      inputSize: D,
-      size: block.size,
-      vocabSize: V,
-      attnChunks: block.attnChunks,
-      epsilon: block.epsilon,
-      fixedNormalizer: block.normalizer === "batch" ? undefined : block.normalizer,
-      x: inp.x,
-      labels: inp.labels,
-      labelsAreIds: inp.labelsAreIds,
-      weights: inp.weights,
-      params,
-    };
+    const args = headForwardArgs(block, inp);
     const kept = recordHeadForward(rec, args, tiling, true);
     recordOuterBackward(rec, {
       ...args,

@@ -14,7 +14,8 @@ import { Recorder } from "../../gpu/recorder.ts";
 import { normalizer } from "../../kernels/rows.ts";
 import { trainAttentionBytes } from "../../kernels/train_attention.ts";
 import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
-import type { ParamBuffers } from "../head.ts";
+import type { Head, ParamBuffers } from "../head.ts";
+import type { HeadInputs } from "../inputs.ts";
 import { type FastPass, recordFastPass } from "./fast_pass.ts";
 import { type InnerGrads, recordInnerBackward } from "./inner_backward.ts";
 import {
@@ -63,6 +64,32 @@ const LOGIT_TILE_BYTES = 32 * 2 ** 20;
  * pass holds two such tiles at once).
  */
 export const TRAIN_TILE_BYTES: number = 16 * 2 ** 20;
+
+/**
+ * The forward arguments of a built head for checked, uploaded inputs.
+ *
+ * @example
+ * ```ts ignore
+ * await runForward(ctx, { ...headForwardArgs(block, inp), output: { kind: "nll", buffer } });
+ * ```
+ */
+export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
+  return {
+    batch: inp.batch,
+    time: inp.time,
+    inputSize: head.inputSize!,
+    size: head.size,
+    vocabSize: head.vocabSize,
+    attnChunks: head.attnChunks,
+    epsilon: head.epsilon,
+    fixedNormalizer: head.normalizer === "batch" ? undefined : head.normalizer,
+    x: inp.x,
+    labels: inp.labels,
+    labelsAreIds: inp.labelsAreIds,
+    weights: inp.weights,
+    params: head.buffers,
+  };
+}
 
 /** The logits `x·Ku + bu` of the batch under `tiling`. */
 export function headLogits(f: HeadForwardArgs, tiling: LogitTiling): Logits {

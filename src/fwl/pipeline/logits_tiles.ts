@@ -157,16 +157,13 @@ function consume(rec: Recorder, s: Logits & Targets, c: Consumer): void {
   const z = rec.scratch(tiling.rows * tiling.cols * 4);
   const tileOf = (t: VocabTile): Tile => {
     logitsTile(rec, {
+      ...t,
+      size: s.size,
       x: c.x,
       xBase: t.rowOffset * s.size,
       ku: s.ku,
       bias: s.bu,
       out: z,
-      rows: t.rows,
-      cols: t.cols,
-      size: s.size,
-      vocab: s.vocab,
-      v0: t.v0,
     });
     c.prepare?.(t);
     return { ...t, ...tileLabels(rec, s, t), z };
@@ -219,9 +216,8 @@ function sinkTile(
   x: Binding,
   out: Binding,
 ): void {
-  const shape = { rows: t.rows, cols: t.cols, size: s.size, vocab: s.vocab, v0: t.v0 };
-  const gOperand = { g: g.binding, gBase: g.base, gRow: g.row };
-  kernelGradTile(rec, { ...shape, ...gOperand, x, xBase: t.rowOffset * s.size, gku: s.gku });
+  const shape = { ...t, size: s.size, g: g.binding, gBase: g.base, gRow: g.row };
+  kernelGradTile(rec, { ...shape, x, xBase: t.rowOffset * s.size, gku: s.gku });
   if (t.cols === t.vocab) {
     colsum(rec, { a: g.binding, rows: t.rows, width: t.cols, out: s.gbu, accumulate: true });
   } else {
@@ -237,7 +233,6 @@ function sinkTile(
   }
   backpropTile(rec, {
     ...shape,
-    ...gOperand,
     ku: s.ku,
     out,
     outBase: t.rowOffset * s.size,
@@ -269,15 +264,12 @@ export function innerSoftmaxGrad(
     apply: "inner",
     sink: (t) =>
       backpropTile(rec, {
+        ...t,
+        size: s.size,
         g: t.z,
         ku: s.ku,
         out: gn,
         outBase: t.rowOffset * s.size,
-        rows: t.rows,
-        cols: t.cols,
-        size: s.size,
-        vocab: s.vocab,
-        v0: t.v0,
         accumulate: t.v0 > 0,
       }),
   });
@@ -350,34 +342,15 @@ export function innerSoftmaxVJPTiles(
   dn: Binding,
 ): void {
   const dg = rec.scratch(s.tiling.rows * s.tiling.cols * 4);
-  const shape = { size: s.size, vocab: s.vocab };
+  const operand = (t: VocabTile) => ({ ...t, size: s.size, x: gGn, xBase: t.rowOffset * s.size });
   consume(rec, s, {
     x: n,
     dg,
-    prepare: (t) =>
-      logitsTile(rec, {
-        ...shape,
-        x: gGn,
-        xBase: t.rowOffset * s.size,
-        ku: s.ku,
-        out: dg,
-        rows: t.rows,
-        cols: t.cols,
-        v0: t.v0,
-      }),
+    prepare: (t) => logitsTile(rec, { ...operand(t), ku: s.ku, out: dg }),
     fullRows: (t) => innerSoftmaxVJP(rec, { ...t, dg }),
     apply: "vjp",
     sink: (t) => {
-      kernelGradTile(rec, {
-        ...shape,
-        x: gGn,
-        xBase: t.rowOffset * s.size,
-        g: t.z,
-        gku: s.gku,
-        rows: t.rows,
-        cols: t.cols,
-        v0: t.v0,
-      });
+      kernelGradTile(rec, { ...operand(t), g: t.z, gku: s.gku });
       sinkTile(rec, s, t, { binding: dg, base: 0, row: t.cols }, n, dn);
     },
   });
