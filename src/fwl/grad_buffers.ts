@@ -36,9 +36,7 @@ export const GRAD_BUFFER_OF: Readonly<Record<string, Exclude<keyof GradBuffers, 
  * console.log(gradBufferLengths(block).steps); // 6
  * ```
  */
-export function gradBufferLengths(
-  block: Head,
-): Record<keyof GradBuffers, number> {
+export function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
   const shapes = paramShapes({
     inputSize: block.inputSize!,
     size: block.size,
@@ -96,11 +94,7 @@ export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
  * const grads = checkGradBuffers("train", block, options.gradBuffers);
  * ```
  */
-export function checkGradBuffers(
-  where: string,
-  block: Head,
-  grads: unknown,
-): GradBuffers {
+export function checkGradBuffers(where: string, block: Head, grads: unknown): GradBuffers {
   if (grads === null || typeof grads !== "object") {
     throw new FWLInputError(
       where,
@@ -142,9 +136,7 @@ export async function readGradBuffers(
   const ctx: GPUContext = block.context;
   const lengths = gradBufferLengths(block);
   const read = async (key: keyof GradBuffers) =>
-    new Float32Array(
-      await readBytes(ctx, grads[key], lengths[key] * 4, "readGradBuffers"),
-    );
+    new Float32Array(await readBytes(ctx, grads[key], lengths[key] * 4, "readGradBuffers"));
   const steps = await read("steps");
   const out: Record<string, Float32Array> = {};
   for (const name of PARAM_NAMES) {

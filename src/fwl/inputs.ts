@@ -97,13 +97,7 @@ export async function prepareHeadInputs(
   if (labelsAreIds) {
     checkShape(where, "labels", labels, [B, T], "token ids [B, T]");
   } else {
-    checkShape(
-      where,
-      "labels",
-      labels,
-      [B, T, V],
-      "one-hot labels [B, T, V], or int32 ids [B, T]",
-    );
+    checkShape(where, "labels", labels, [B, T, V], "one-hot labels [B, T, V], or int32 ids [B, T]");
   }
   checkDType(where, "weights", weights, "float32");
   checkShape(where, "weights", weights, [B, T], "[B, T]");
@@ -184,11 +178,7 @@ async function checkInputValues(
         const resident = t.gpuBuffer(ctx);
         if (resident) return resident;
         const b = ctx.pool.acquire(t.size * 4);
-        ctx.device.queue.writeBuffer(
-          b,
-          0,
-          t.hostData as ArrayBufferView<ArrayBuffer>,
-        );
+        ctx.device.queue.writeBuffer(b, 0, t.hostData as ArrayBufferView<ArrayBuffer>);
         uploads.push(b);
         return b;
       };

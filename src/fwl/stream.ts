@@ -117,18 +117,9 @@ export class FWLStream {
    * @param batchSize number of sequences `B`
    * @param options the fixed normalizer `N` (default: the block's, when it is a number)
    */
-  constructor(
-    block: Head,
-    batchSize: number,
-    options: FWLStreamOptions = {},
-  ) {
+  constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
     if (!isHead(block)) {
-      throw new FWLInputError(
-        WHERE,
-        "block",
-        "an FWLBlock",
-        describeValue(block),
-      );
+      throw new FWLInputError(WHERE, "block", "an FWLBlock", describeValue(block));
     }
     checkPositiveInteger(WHERE, "batchSize", batchSize);
     checkOptions(WHERE, options);
@@ -167,11 +158,7 @@ export class FWLStream {
     for (const [k, n] of Object.entries(lengths)) this.#state[k as keyof FastState] = get(n);
     this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H) };
     this.#norm = get(1);
-    ctx.device.queue.writeBuffer(
-      this.#norm,
-      0,
-      new Float32Array([this.normalizer]),
-    );
+    ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([this.normalizer]));
     this.#clearState();
   }
 

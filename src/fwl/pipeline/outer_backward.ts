@@ -144,10 +144,7 @@ function kit(rec: Recorder, o: OuterBackwardArgs) {
  * await rec.submit("train");
  * ```
  */
-export function recordOuterBackward(
-  rec: Recorder,
-  o: OuterBackwardArgs,
-): void {
+export function recordOuterBackward(rec: Recorder, o: OuterBackwardArgs): void {
   const { M, D, S, H, V, p, k, g, buf, addTN, colAdd, minusStep, cumsumR, attend } = kit(rec, o);
   const stepGrad = (index: number, a: Binding, b: Binding, count: number) =>
     dot(rec, {
@@ -277,11 +274,7 @@ interface FirstOrderParts {
 }
 
 /** 4. The second-order path: through the inner gradients and the attention keys. */
-function recordSecondOrder(
-  rec: Recorder,
-  o: OuterBackwardArgs,
-  f: FirstOrderParts,
-): void {
+function recordSecondOrder(rec: Recorder, o: OuterBackwardArgs, f: FirstOrderParts): void {
   const { M, D, S, H, p, k, g, buf, addTN, colAdd, minusStep, cumsumR, attend } = kit(rec, o);
   const dh1 = f.df1;
 
