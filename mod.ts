@@ -51,7 +51,7 @@ export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
 export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
-export type { ParamBuffers } from "./src/fwl/head.ts";
+export type { Head, ParamBuffers } from "./src/fwl/head.ts";
 export {
   type BlockDims,
   FAST_PARAM_NAMES,
