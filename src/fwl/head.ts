@@ -53,13 +53,19 @@ export const PARAM_BUFFER_OF: Readonly<Record<string, Exclude<keyof ParamBuffers
  * ```
  */
 export interface Head {
+  /** Width of the fast weight layers (`H = 4·size`). */
   readonly size: number;
+  /** Vocabulary size `V`. */
   readonly vocabSize: number;
+  /** Number of chunks of the mixed chunk attention. */
   readonly attnChunks: number;
+  /** The inner-loss normalizer. */
   readonly normalizer: "batch" | number;
+  /** Layer-norm epsilon. */
   readonly epsilon: number;
   /** The input width `D`, once built. */
   readonly inputSize: number | undefined;
+  /** Whether the parameters are allocated. */
   readonly built: boolean;
   /** The GPU context (throws before `build`). */
   readonly context: GPUContext;
