@@ -30,14 +30,14 @@ export {
   type LossAndGradsGPUOptions,
   type LossAndGradsGPUResult,
   type LossAndGradsOptions,
-} from "./src/train/loss_and_grads.ts";
+} from "./src/fwl/loss_and_grads.ts";
 export {
   createGradBuffers,
   type GradBuffers,
   namedGrads,
   readGradBuffers,
   releaseGradBuffers,
-} from "./src/train/grad_buffers.ts";
+} from "./src/fwl/grad_buffers.ts";
 export { type LabelsAndWeights, makeLabels, type MakeLabelsOptions } from "./src/fwl/labels.ts";
 export { type ArrayOf, type DType, gpuTensor, Tensor, tensor } from "./src/tensor.ts";
 export {
@@ -51,7 +51,7 @@ export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
 export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
-export type { ParamBuffers } from "./src/fwl/forward.ts";
+export type { Head, ParamBuffers } from "./src/fwl/head.ts";
 export {
   type BlockDims,
   FAST_PARAM_NAMES,

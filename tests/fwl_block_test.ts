@@ -11,7 +11,7 @@ import {
   PARAM_NAMES,
   tensor,
 } from "../mod.ts";
-import { runForward } from "../src/fwl/forward.ts";
+import { runForward } from "../src/fwl/pipeline/forward.ts";
 import {
   referenceDefinition,
   referenceFastForward,

@@ -9,10 +9,11 @@ import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import { type ParamBuffers, runForward } from "./forward.ts";
-import { prepareHeadInputs } from "./inputs.ts";
+import { PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
+import { headForwardArgs, runForward } from "./pipeline/forward.ts";
+import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
-import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
+import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import {
   initParams,
   PARAM_NAMES,
@@ -51,29 +52,13 @@ export interface HeadCallOptions {
 }
 
 function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(where, "options", "an object", describeValue(options));
-  }
+  checkOptions(where, options);
   const { fastWeights = true } = options;
   if (typeof fastWeights !== "boolean") {
     throw new FWLInputError(where, "options.fastWeights", "a boolean", describeValue(fastWeights));
   }
   return fastWeights;
 }
-
-const BUFFER_OF: Record<
-  Exclude<ParamName, typeof STEP_NAMES[number]>,
-  keyof ParamBuffers
-> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
 
 /**
  * A Fast Weight Layer block: dense → squared ReLU → dense → layer norm → unembedding,
@@ -291,7 +276,7 @@ export class FWLBlock {
       if (i >= 0) {
         out[name] = steps.slice(i, i + 1);
       } else {
-        const key = BUFFER_OF[name as keyof typeof BUFFER_OF];
+        const key = PARAM_BUFFER_OF[name];
         out[name] = await readBuffer(
           ctx,
           buffers[key],
@@ -365,11 +350,12 @@ export class FWLBlock {
     kind: "logits" | "nll",
     options: HeadCallOptions,
   ): Promise<Tensor> {
-    const { ctx, buffers } = this.#state(method);
-    const fastWeights = checkHeadCallOptions(`${WHERE}.${method}`, options);
+    const { ctx } = this.#state(method);
+    const where = `${WHERE}.${method}`;
+    const fastWeights = checkHeadCallOptions(where, options);
     const V = this.vocabSize;
     const inp = await prepareHeadInputs(
-      `${WHERE}.${method}`,
+      where,
       ctx,
       this.#inputSize!,
       V,
@@ -385,7 +371,7 @@ export class FWLBlock {
     if (bytes > ctx.device.limits.maxBufferSize) {
       for (const b of inp.uploads) ctx.pool.release(b);
       throw new FWLError(
-        `${WHERE}.${method}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
+        `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
           `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
           `the loss, or split the batch`,
       );
@@ -393,19 +379,7 @@ export class FWLBlock {
     const out = ctx.pool.acquire(bytes);
     try {
       await runForward(ctx, {
-        batch: B,
-        time: T,
-        inputSize: this.#inputSize!,
-        size: this.size,
-        vocabSize: V,
-        attnChunks: this.attnChunks,
-        epsilon: this.epsilon,
-        fixedNormalizer: this.normalizer === "batch" ? undefined : this.normalizer,
-        x: inp.x,
-        labels: inp.labels,
-        labelsAreIds: inp.labelsAreIds,
-        weights: inp.weights,
-        params: buffers,
+        ...headForwardArgs(this, inp),
         output: { kind, buffer: out },
         plain: !fastWeights,
       });
@@ -487,7 +461,7 @@ export class FWLBlock {
     const ctx = this.#ctx!;
     const b = this.#buffers!;
     const q = ctx.device.queue;
-    for (const [name, key] of Object.entries(BUFFER_OF)) {
+    for (const [name, key] of Object.entries(PARAM_BUFFER_OF)) {
       q.writeBuffer(
         b[key as keyof ParamBuffers],
         0,

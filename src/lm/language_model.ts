@@ -23,8 +23,8 @@ import {
   GRAD_BUFFER_OF,
   type GradBuffers,
   releaseGradBuffers,
-} from "../train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../train/loss_and_grads.ts";
+} from "../fwl/grad_buffers.ts";
+import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
 import { blockParams, type GradSource, Optimizer, type OptimParam } from "../optim/mod.ts";
 import {
   denoFiles,

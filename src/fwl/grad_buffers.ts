@@ -6,8 +6,8 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import type { FWLBlock } from "../fwl/block.ts";
-import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "../fwl/params.ts";
+import { type Head, PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
+import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "./params.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
@@ -22,40 +22,11 @@ import { describeValue } from "../tensor.ts";
  * console.log(grads.k0.size >= 4 * block.inputSize! * 4 * block.size); // true
  * ```
  */
-export interface GradBuffers {
-  /** `dense_0/kernel` `[D, H]`. */
-  k0: GPUBuffer;
-  /** `dense_0/bias` `[H]`. */
-  b0: GPUBuffer;
-  /** `dense_1/kernel` `[H, size]`. */
-  k1: GPUBuffer;
-  /** `dense_1/bias` `[size]`. */
-  b1: GPUBuffer;
-  /** `layer_norm/scale` `[size]`. */
-  scale: GPUBuffer;
-  /** `layer_norm/bias` `[size]`. */
-  bias: GPUBuffer;
-  /** `unembed/kernel` `[size, V]`. */
-  ku: GPUBuffer;
-  /** `unembed/bias` `[V]`. */
-  bu: GPUBuffer;
-  /** The six step sizes, in `STEP_NAMES` order. */
-  steps: GPUBuffer;
-}
+export type GradBuffers = ParamBuffers;
 
-/** Which buffer holds each non-step parameter's gradient. */
-export const GRAD_BUFFER_OF: Readonly<
-  Record<string, Exclude<keyof GradBuffers, "steps">>
-> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
+/** Which buffer holds each non-step parameter's gradient (as for the parameters). */
+export const GRAD_BUFFER_OF: Readonly<Record<string, Exclude<keyof GradBuffers, "steps">>> =
+  PARAM_BUFFER_OF;
 
 /**
  * Floats each gradient buffer holds, for a built block.
@@ -65,9 +36,7 @@ export const GRAD_BUFFER_OF: Readonly<
  * console.log(gradBufferLengths(block).steps); // 6
  * ```
  */
-export function gradBufferLengths(
-  block: FWLBlock,
-): Record<keyof GradBuffers, number> {
+export function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
   const shapes = paramShapes({
     inputSize: block.inputSize!,
     size: block.size,
@@ -93,7 +62,7 @@ export function gradBufferLengths(
  * releaseGradBuffers(block, grads);
  * ```
  */
-export function createGradBuffers(block: FWLBlock): GradBuffers {
+export function createGradBuffers(block: Head): GradBuffers {
   const ctx = block.context;
   const lengths = gradBufferLengths(block);
   const out = {} as GradBuffers;
@@ -111,7 +80,7 @@ export function createGradBuffers(block: FWLBlock): GradBuffers {
  * releaseGradBuffers(block, grads);
  * ```
  */
-export function releaseGradBuffers(block: FWLBlock, grads: GradBuffers): void {
+export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
   const ctx = block.context;
   for (const b of Object.values(grads)) ctx.pool.release(b);
 }
@@ -125,11 +94,7 @@ export function releaseGradBuffers(block: FWLBlock, grads: GradBuffers): void {
  * const grads = checkGradBuffers("train", block, options.gradBuffers);
  * ```
  */
-export function checkGradBuffers(
-  where: string,
-  block: FWLBlock,
-  grads: unknown,
-): GradBuffers {
+export function checkGradBuffers(where: string, block: Head, grads: unknown): GradBuffers {
   if (grads === null || typeof grads !== "object") {
     throw new FWLInputError(
       where,
@@ -165,15 +130,13 @@ export function checkGradBuffers(
  * ```
  */
 export async function readGradBuffers(
-  block: FWLBlock,
+  block: Head,
   grads: GradBuffers,
 ): Promise<Record<string, Float32Array>> {
   const ctx: GPUContext = block.context;
   const lengths = gradBufferLengths(block);
   const read = async (key: keyof GradBuffers) =>
-    new Float32Array(
-      await readBytes(ctx, grads[key], lengths[key] * 4, "readGradBuffers"),
-    );
+    new Float32Array(await readBytes(ctx, grads[key], lengths[key] * 4, "readGradBuffers"));
   const steps = await read("steps");
   const out: Record<string, Float32Array> = {};
   for (const name of PARAM_NAMES) {

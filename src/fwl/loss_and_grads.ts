@@ -11,10 +11,10 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import type { FWLBlock } from "../fwl/block.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { recordKeptForward, TRAIN_TILE_BYTES, trainTiling } from "./forward_keep.ts";
+import { headForwardArgs, recordHeadForward, TRAIN_TILE_BYTES } from "./pipeline/forward.ts";
+import { planLogitTiles } from "./pipeline/logits_tiles.ts";
 import type { LogitTiling } from "../kernels/vocab_tiles.ts";
 import {
   checkGradBuffers,
@@ -23,8 +23,9 @@ import {
   readGradBuffers,
   releaseGradBuffers,
 } from "./grad_buffers.ts";
-import { prepareHeadInputs } from "../fwl/inputs.ts";
-import { recordOuterBackward } from "./outer_backward.ts";
+import type { Head } from "./head.ts";
+import { checkOptions, prepareHeadInputs } from "./inputs.ts";
+import { recordOuterBackward } from "./pipeline/outer_backward.ts";
 
 /** Options of {@linkcode lossAndGrads}. */
 export interface LossAndGradsOptions {
@@ -100,20 +101,13 @@ const WHERE = "lossAndGradsGPU";
  * ```
  */
 export async function lossAndGradsGPU(
-  block: FWLBlock,
+  block: Head,
   x: Tensor,
   labels: Tensor,
   weights: Tensor,
   options: LossAndGradsGPUOptions = {},
 ): Promise<LossAndGradsGPUResult> {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      WHERE,
-      "options",
-      "an object",
-      describeValue(options),
-    );
-  }
+  checkOptions(WHERE, options);
   const {
     firstOrderOnly = false,
     accumulate = false,
@@ -129,24 +123,12 @@ export async function lossAndGradsGPU(
       describeValue(tileBytes),
     );
   }
-  for (
-    const [name, value] of Object.entries({
-      firstOrderOnly,
-      accumulate,
-      checkValues,
-    })
-  ) {
+  for (const [name, value] of Object.entries({ firstOrderOnly, accumulate, checkValues })) {
     if (typeof value !== "boolean") {
-      throw new FWLInputError(
-        WHERE,
-        `options.${name}`,
-        "a boolean",
-        describeValue(value),
-      );
+      throw new FWLInputError(WHERE, `options.${name}`, "a boolean", describeValue(value));
     }
   }
   const ctx = block.context;
-  const params = block.buffers;
   if (accumulate && options.gradBuffers === undefined) {
     throw new FWLInputError(
       WHERE,
@@ -160,23 +142,12 @@ export async function lossAndGradsGPU(
     : checkGradBuffers(WHERE, block, options.gradBuffers);
   const D = block.inputSize!;
   const V = block.vocabSize;
-  const inp = await prepareHeadInputs(
-    WHERE,
-    ctx,
-    D,
-    V,
-    x,
-    labels,
-    weights,
-    upstream,
-    checkValues,
-  );
+  const inp = await prepareHeadInputs(WHERE, ctx, D, V, x, labels, weights, upstream, checkValues);
   const M = inp.batch * inp.time;
   let tiling: LogitTiling;
   try {
-    const rangeBound = M * V * 4 > ctx.maxBindingBytes &&
-      (!inp.labelsAreIds || inp.upstream !== undefined);
-    tiling = trainTiling(M, V, tileBytes, ctx.maxBindingBytes, rangeBound);
+    const rangeBound = !inp.labelsAreIds || inp.upstream !== undefined;
+    tiling = planLogitTiles(ctx, M, V, tileBytes, rangeBound);
   } catch (e) {
     for (const b of inp.uploads) ctx.pool.release(b);
     throw e;
@@ -186,32 +157,10 @@ export async function lossAndGradsGPU(
   const loss = upstream ? undefined : ctx.pool.acquire(4);
   try {
     const rec = new Recorder(ctx);
-    const dims = {
-      batch: inp.batch,
-      time: inp.time,
-      inputSize: D,
-      size: block.size,
-      vocabSize: V,
-      attnChunks: block.attnChunks,
-      tiling,
-    };
-    const kept = recordKeptForward(rec, {
-      ...dims,
-      epsilon: block.epsilon,
-      fixedNormalizer: block.normalizer === "batch" ? undefined : block.normalizer,
-      x: inp.x,
-      labels: inp.labels,
-      labelsAreIds: inp.labelsAreIds,
-      weights: inp.weights,
-      params,
-    });
+    const args = headForwardArgs(block, inp);
+    const kept = recordHeadForward(rec, args, tiling, true);
     recordOuterBackward(rec, {
-      ...dims,
-      x: inp.x,
-      labels: inp.labels,
-      labelsAreIds: inp.labelsAreIds,
-      weights: inp.weights,
-      params,
+      ...args,
       kept,
       grads,
       accumulate,
@@ -219,6 +168,7 @@ export async function lossAndGradsGPU(
       loss,
       upstream: inp.upstream,
       firstOrderOnly,
+      tiling,
     });
     await rec.submit(WHERE);
   } catch (e) {
@@ -260,20 +210,13 @@ export async function lossAndGradsGPU(
  * ```
  */
 export async function lossAndGrads(
-  block: FWLBlock,
+  block: Head,
   x: Tensor,
   labels: Tensor,
   weights: Tensor,
   options: LossAndGradsOptions = {},
 ): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      "lossAndGrads",
-      "options",
-      "an object",
-      describeValue(options),
-    );
-  }
+  checkOptions("lossAndGrads", options);
   const result = await lossAndGradsGPU(block, x, labels, weights, {
     firstOrderOnly: options.firstOrderOnly ?? false,
   });

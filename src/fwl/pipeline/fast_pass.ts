@@ -1,18 +1,21 @@
 /**
- * The fast pass of FWL.md §2, recorded once for both the forward (`forward.ts`) and the
- * training forward that keeps its activations (`src/train/forward_keep.ts`).
+ * The fast pass of FWL.md §2 (`src/reference/fast_forward.ts`) in its parallel form,
+ * recorded once for both the forward and the training forward (`forward.ts`); the
+ * stream's recurrent form reads the same sums from its state.
  *
  * @module
  */
 
-import type { Recorder } from "../gpu/recorder.ts";
-import { chunkAttention } from "../kernels/chunk_attention.ts";
-import { matmulNN } from "../kernels/matmul.ts";
-import { cumsumUpdate, layerNorm } from "../kernels/rows.ts";
-import type { ParamBuffers } from "./forward.ts";
+import type { Recorder } from "../../gpu/recorder.ts";
+import { chunkAttention } from "../../kernels/chunk_attention.ts";
+import { matmulNN } from "../../kernels/matmul.ts";
+import { cumsumUpdate, layerNorm } from "../../kernels/rows.ts";
+import type { ParamBuffers } from "../head.ts";
+import type { InnerGrads } from "./inner_backward.ts";
+import type { SlowForward } from "./slow_forward.ts";
 
 /** Inputs of {@linkcode recordFastPass}: the slow activations and inner gradients. */
-export interface FastPassArgs {
+export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads {
   batch: number;
   time: number;
   inputSize: number;
@@ -21,12 +24,6 @@ export interface FastPassArgs {
   epsilon: number;
   params: ParamBuffers;
   x: GPUBuffer;
-  h1: GPUBuffer;
-  a: GPUBuffer;
-  gh1: GPUBuffer;
-  gh2: GPUBuffer;
-  gnNhat: GPUBuffer;
-  gn: GPUBuffer;
   /** Scratch limit of one attention call with state `[dq, dv]`. */
   attentionBytes: (dq: number, dv: number) => number;
   /** Where the fast layer norm writes `nhat` and `rstd` (fresh scratch when omitted). */

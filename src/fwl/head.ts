@@ -1,0 +1,91 @@
+/**
+ * What the FWL pipeline needs of a head: its dimensions and its parameter buffers. The
+ * stages take these plain values, so they depend on no class; `FWLBlock` provides them.
+ *
+ * @module
+ */
+
+import type { GPUContext } from "../gpu/context.ts";
+
+/** GPU buffers of the block's parameters. */
+export interface ParamBuffers {
+  /** `dense_0/kernel` [D, H]. */
+  k0: GPUBuffer;
+  /** `dense_0/bias` [H]. */
+  b0: GPUBuffer;
+  /** `dense_1/kernel` [H, size]. */
+  k1: GPUBuffer;
+  /** `dense_1/bias` [size]. */
+  b1: GPUBuffer;
+  /** `layer_norm/scale` [size]. */
+  scale: GPUBuffer;
+  /** `layer_norm/bias` [size]. */
+  bias: GPUBuffer;
+  /** `unembed/kernel` [size, V]. */
+  ku: GPUBuffer;
+  /** `unembed/bias` [V]. */
+  bu: GPUBuffer;
+  /** The six step sizes, in STEP_NAMES order. */
+  steps: GPUBuffer;
+}
+
+/**
+ * Which buffer of {@linkcode ParamBuffers} holds each parameter of FWL.md §1 other than
+ * the step sizes (those are packed, in `STEP_NAMES` order, in `steps`).
+ */
+export const PARAM_BUFFER_OF: Readonly<Record<string, Exclude<keyof ParamBuffers, "steps">>> = {
+  "dense_0/kernel": "k0",
+  "dense_0/bias": "b0",
+  "dense_1/kernel": "k1",
+  "dense_1/bias": "b1",
+  "layer_norm/scale": "scale",
+  "layer_norm/bias": "bias",
+  "unembed/kernel": "ku",
+  "unembed/bias": "bu",
+};
+
+/**
+ * A built head as the training call and the stream read it (an `FWLBlock` is one).
+ *
+ * @example
+ * ```ts ignore
+ * const head: Head = block; // after await block.build(D)
+ * ```
+ */
+export interface Head {
+  /** Width of the fast weight layers (`H = 4·size`). */
+  readonly size: number;
+  /** Vocabulary size `V`. */
+  readonly vocabSize: number;
+  /** Number of chunks of the mixed chunk attention. */
+  readonly attnChunks: number;
+  /** The inner-loss normalizer. */
+  readonly normalizer: "batch" | number;
+  /** Layer-norm epsilon. */
+  readonly epsilon: number;
+  /** The input width `D`, once built. */
+  readonly inputSize: number | undefined;
+  /** Whether the parameters are allocated. */
+  readonly built: boolean;
+  /** The GPU context (throws before `build`). */
+  readonly context: GPUContext;
+  /** The parameter buffers (throws before `build`). */
+  readonly buffers: ParamBuffers;
+}
+
+/**
+ * Whether `value` looks like a {@linkcode Head} (a structural check, so that callers
+ * need not import the block class).
+ *
+ * @example
+ * ```ts ignore
+ * if (!isHead(block)) throw new FWLInputError(where, "block", "an FWLBlock", describeValue(block));
+ * ```
+ */
+export function isHead(value: unknown): value is Head {
+  if (value === null || typeof value !== "object") return false;
+  const h = value as Record<string, unknown>;
+  return typeof h.size === "number" && typeof h.vocabSize === "number" &&
+    typeof h.attnChunks === "number" && typeof h.epsilon === "number" &&
+    typeof h.built === "boolean" && "buffers" in h && "context" in h;
+}
