@@ -17,13 +17,7 @@
 
 export { FWLBlock, type FWLBlockOptions, type HeadCallOptions } from "./src/fwl/block.ts";
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
-export {
-  greedy,
-  type RandomSource,
-  type SampleOptions,
-  sampleToken,
-  sampleTokens,
-} from "./src/fwl/sampling.ts";
+export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
 export {
   lossAndGrads,
   lossAndGradsGPU,
@@ -59,9 +53,9 @@ export {
   PARAM_NAMES,
   type ParamName,
   paramShapes,
-  SeededRandom,
   STEP_NAMES,
 } from "./src/fwl/params.ts";
+export { type RandomSource, SeededRandom } from "./src/util/random.ts";
 export {
   Adam,
   type AdamOptions,

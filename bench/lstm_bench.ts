@@ -4,7 +4,7 @@
 //   deno bench -A --import-map=tests/offline_import_map.json bench/lstm_bench.ts
 
 import { LSTMBody } from "../src/bodies/lstm.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { tensor } from "../src/tensor.ts";
 
 const B = 8, T = 64, V = 200, E = 64, H = 128;

@@ -14,7 +14,7 @@ import { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
 import { matmulNN, matmulNT } from "../src/kernels/matmul.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { alternate } from "./peers/alternate.ts";
 import { tf, usePeerBackend } from "./peers/tfjs_fwl.ts";
 

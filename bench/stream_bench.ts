@@ -8,7 +8,7 @@
 // Setup streams 4096 real positions once (about a minute on lavapipe).
 
 import { FWLBlock } from "../src/fwl/block.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { FWLStream } from "../src/fwl/stream.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
 

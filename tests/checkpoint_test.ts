@@ -5,7 +5,8 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
+import { PARAM_NAMES, STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { tensor } from "../src/tensor.ts";
 import {
   checkpointBytes,

@@ -10,7 +10,7 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { shapeSize } from "../fwl/params.ts";
+import { shapeSize } from "../util/shape.ts";
 import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../fwl/validate.ts";
 import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/train_reductions.ts";

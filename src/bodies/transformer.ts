@@ -23,7 +23,7 @@ import {
   segmentSum,
 } from "../kernels/transformer.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
-import { shapeSize } from "../fwl/params.ts";
+import { shapeSize } from "../util/shape.ts";
 import {
   checkDType,
   checkFinite,

@@ -6,7 +6,7 @@
  */
 
 import { FWLError, FWLInputError } from "../errors.ts";
-import type { RandomSource } from "../fwl/sampling.ts";
+import type { RandomSource } from "../util/random.ts";
 import { describeValue } from "../tensor.ts";
 import type { TokenDataset } from "./dataset.ts";
 
@@ -25,7 +25,7 @@ export interface ByteTextOptions {
  * @example
  * ```ts
  * import { ByteText } from "./text.ts";
- * import { SeededRandom } from "../fwl/params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const text = ByteText.fromString("the cat sat on the mat. ".repeat(20));
  * console.log(text.vocabSize, text.train.length, text.validation.length); // 256 432 48
  * const batch = text.trainBatch(2, 16, new SeededRandom(0));
@@ -155,7 +155,7 @@ export class ByteText implements TokenDataset {
    * @example
    * ```ts
    * import { ByteText } from "./text.ts";
-   * import { SeededRandom } from "../fwl/params.ts";
+   * import { SeededRandom } from "../util/random.ts";
    * const t = ByteText.fromString("abcdefghij".repeat(10));
    * console.log(t.trainBatch(3, 8, new SeededRandom(1)).length); // 24
    * ```

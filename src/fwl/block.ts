@@ -13,14 +13,8 @@ import { type ParamBuffers, runForward } from "./forward.ts";
 import { prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
-import {
-  initParams,
-  PARAM_NAMES,
-  type ParamName,
-  paramShapes,
-  shapeSize,
-  STEP_NAMES,
-} from "./params.ts";
+import { initParams, PARAM_NAMES, type ParamName, paramShapes, STEP_NAMES } from "./params.ts";
+import { shapeSize } from "../util/shape.ts";
 import { checkFinite, checkPositiveInteger } from "./validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { SeededRandom } from "../util/random.ts";
+import { shapeSize } from "../util/shape.ts";
+
 /** The names of the parameters that are fast (take one inner SGD step), in a fixed order. */
 export const FAST_PARAM_NAMES = [
   "dense_0/kernel",
@@ -71,52 +74,6 @@ export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
   } as Record<ParamName, number[]>;
   for (const name of STEP_NAMES) shapes[name] = [];
   return shapes;
-}
-
-/** Number of elements of a shape (1 for a scalar `[]`). */
-export function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/**
- * A seeded pseudo-random generator (SplitMix32 mixing of a 32-bit counter):
- * the same seed gives the same stream on every platform.
- */
-export class SeededRandom {
-  #state: number;
-  #spare: number | undefined;
-
-  /** Creates a generator from an integer seed. */
-  constructor(seed: number) {
-    this.#state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  }
-
-  /** A uniform float in [0, 1). */
-  uniform(): number {
-    this.#state = (this.#state + 0x9e3779b9) >>> 0;
-    let z = this.#state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    z = (z ^ (z >>> 16)) >>> 0;
-    return z / 4294967296;
-  }
-
-  /** A standard normal sample (Box–Muller). */
-  normal(): number {
-    if (this.#spare !== undefined) {
-      const s = this.#spare;
-      this.#spare = undefined;
-      return s;
-    }
-    let u = 0;
-    while (u === 0) u = this.uniform();
-    const v = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.#spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
 }
 
 /**

@@ -7,7 +7,8 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
-import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "../fwl/params.ts";
+import { PARAM_NAMES, paramShapes, STEP_NAMES } from "../fwl/params.ts";
+import { shapeSize } from "../util/shape.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
