@@ -41,6 +41,7 @@ export {
   GPUKernelError,
   GPUUnavailableError,
 } from "./src/errors.ts";
+export { FWLSizeError } from "./src/params/store.ts";
 export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
 export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ParamSpec } from "../params/store.ts";
 import { SeededRandom } from "../util/random.ts";
 import { shapeSize } from "../util/shape.ts";
 
@@ -74,6 +75,26 @@ export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
   } as Record<ParamName, number[]>;
   for (const name of STEP_NAMES) shapes[name] = [];
   return shapes;
+}
+
+/**
+ * The block's parameter buffers for a `ParamStore`: the eight tensors under
+ * their names, then the six step sizes packed in one buffer `"steps"`.
+ *
+ * @example
+ * ```ts
+ * import { blockParamSpecs } from "./params.ts";
+ * const specs = blockParamSpecs({ inputSize: 8, size: 4, vocabSize: 11 });
+ * console.log(specs.at(-1)?.name, specs.at(-1)?.shape); // steps [6]
+ * ```
+ */
+export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
+  const shapes = paramShapes(dims);
+  const tensors = PARAM_NAMES.filter((n) => !(STEP_NAMES as readonly string[]).includes(n));
+  return [
+    ...tensors.map((name) => ({ name, shape: shapes[name] })),
+    { name: "steps", shape: [STEP_NAMES.length], elementNames: STEP_NAMES },
+  ];
 }
 
 /**
