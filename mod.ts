@@ -85,18 +85,22 @@ export {
   decodeSafetensors,
   encodeSafetensors,
   type SafetensorsTensor,
-} from "./src/train/safetensors.ts";
+} from "./src/io/safetensors.ts";
 export {
   CHECKPOINT_METADATA,
   checkpointBytes,
-  loadCheckpoint,
+  type CheckpointedModel,
+  languageModelBytes,
+  type LanguageModelCheckpointOptions,
   loadCheckpointBytes,
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
+  loadLanguageModelBytes,
+  type LoadLanguageModelOptions,
   OPTIMIZER_PREFIX,
-  saveCheckpoint,
   type SaveCheckpointOptions,
-} from "./src/train/checkpoint.ts";
+} from "./src/io/checkpoint.ts";
+export { loadCheckpoint, saveCheckpoint } from "./src/io/files.ts";
 export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
 export {
   TransformerBody,
@@ -129,14 +133,6 @@ export {
 } from "./src/lm/language_model.ts";
 export { perplexity, type PerplexityResult, type TokenScores } from "./src/lm/perplexity.ts";
 export { BODY_PREFIX, HEAD_PREFIX } from "./src/lm/plug.ts";
-export {
-  languageModelBytes,
-  type LanguageModelCheckpointOptions,
-  LM_CHECKPOINT_METADATA,
-  LM_OPTIMIZER_PREFIX,
-  loadLanguageModelBytes,
-  type LoadLanguageModelOptions,
-} from "./src/lm/lm_checkpoint.ts";
 export type { TokenDataset } from "./src/data/dataset.ts";
 export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
 export { ByteText, type ByteTextOptions } from "./src/data/text.ts";

@@ -6,6 +6,7 @@
  */
 
 import { FWLError, FWLInputError } from "../errors.ts";
+import { readFileBytes } from "../io/files.ts";
 import type { RandomSource } from "../util/random.ts";
 import { describeValue } from "../tensor.ts";
 import type { TokenDataset } from "./dataset.ts";
@@ -92,21 +93,11 @@ export class ByteText implements TokenDataset {
    */
   static async fromFile(path: string | URL, options: ByteTextOptions = {}): Promise<ByteText> {
     const where = "ByteText.fromFile";
-    if (!(typeof path === "string" && path !== "") && !(path instanceof URL)) {
-      throw new FWLInputError(
-        where,
-        "path",
-        "a non-empty string or a file URL",
-        describeValue(path),
-      );
-    }
-    const deno = (globalThis as { Deno?: { readFile(p: string | URL): Promise<Uint8Array> } })
-      .Deno;
-    if (!deno) throw new FWLError(`${where}: reading files needs Deno; use new ByteText(bytes)`);
     let bytes: Uint8Array;
     try {
-      bytes = await deno.readFile(path);
+      bytes = await readFileBytes(where, path, "new ByteText(bytes)");
     } catch (e) {
+      if (e instanceof FWLError) throw e;
       const name = (e as Error)?.name;
       const why = name === "NotFound"
         ? "no such file"

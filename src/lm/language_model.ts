@@ -28,12 +28,12 @@ import {
 import { lossAndGradsGPU } from "../train/loss_and_grads.ts";
 import { blockParams, type GradSource, Optimizer, type OptimParam } from "../train/optimizer.ts";
 import {
-  denoFiles,
   languageModelBytes,
   type LanguageModelCheckpointOptions,
   loadLanguageModelBytes,
   type LoadLanguageModelOptions,
-} from "./lm_checkpoint.ts";
+} from "../io/checkpoint.ts";
+import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
 import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
 
@@ -604,19 +604,8 @@ export class LanguageModel {
    * ```
    */
   async save(path: string | URL, options: LanguageModelCheckpointOptions = {}): Promise<void> {
-    checkPath(`${WHERE}.save`, path);
-    const bytes = await this.checkpointBytes(options);
-    const tmp = path instanceof URL
-      ? new URL(`${path.href}.tmp-${crypto.randomUUID()}`)
-      : `${path}.tmp-${crypto.randomUUID()}`;
-    const fs = denoFiles(`${WHERE}.save`);
-    try {
-      await fs.writeFile(tmp, bytes);
-      await fs.rename(tmp, path);
-    } catch (e) {
-      await fs.remove(tmp).catch(() => {});
-      throw e;
-    }
+    const bytes = () => this.checkpointBytes(options);
+    await writeFileAtomic(`${WHERE}.save`, path, bytes, "lm.checkpointBytes");
   }
 
   /**
@@ -632,9 +621,8 @@ export class LanguageModel {
     path: string | URL,
     options: LoadLanguageModelOptions = {},
   ): Promise<Record<string, string>> {
-    checkPath(`${WHERE}.load`, path);
     this.#live("load");
-    const bytes = await denoFiles(`${WHERE}.load`).readFile(path);
+    const bytes = await readFileBytes(`${WHERE}.load`, path, "lm.loadCheckpointBytes");
     const metadata = await loadLanguageModelBytes(this, bytes, String(path), options);
     if (!this.fastWeights) this.#zeroSteps();
     return metadata;
@@ -794,11 +782,5 @@ export class LanguageModel {
       trainBody,
       bodyParams: trainBody ? bodyParameters(where, this.body) : [],
     };
-  }
-}
-
-function checkPath(where: string, path: unknown): void {
-  if (!(typeof path === "string" && path !== "") && !(path instanceof URL)) {
-    throw new FWLInputError(where, "path", "a non-empty string or a file URL", describeValue(path));
   }
 }
