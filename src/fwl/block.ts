@@ -13,7 +13,7 @@ import { type ParamBuffers, runForward } from "./forward.ts";
 import { prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
-import { blockParamSpecs, initParams, type ParamName, paramShapes } from "./params.ts";
+import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
 import { checkPositiveInteger } from "./validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
@@ -53,19 +53,6 @@ function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean 
   }
   return fastWeights;
 }
-
-/** The key of `block.buffers` under which each parameter buffer of the store is seen. */
-const BUFFER_KEY: Record<string, keyof ParamBuffers> = {
-  steps: "steps",
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
 
 /**
  * A Fast Weight Layer block: dense → squared ReLU → dense → layer norm → unembedding,
@@ -217,7 +204,9 @@ export class FWLBlock {
     this.#inputSize = inputSize;
     this.#store = store;
     this.#buffers = Object.fromEntries(
-      store.specs.map((s) => [BUFFER_KEY[s.name], store.buffer(s.name)]),
+      store.specs.map((
+        s,
+      ) => [(BUFFER_KEYS as Record<string, string>)[s.name] ?? s.name, store.buffer(s.name)]),
     ) as unknown as ParamBuffers;
   }
 

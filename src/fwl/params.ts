@@ -37,6 +37,21 @@ export const PARAM_NAMES = [
   ...STEP_NAMES,
 ] as const;
 
+/**
+ * The key under which the compute code sees each parameter tensor's buffer (in
+ * `block.buffers` and in gradient buffers); the six step sizes share the buffer `steps`.
+ */
+export const BUFFER_KEYS = {
+  "dense_0/kernel": "k0",
+  "dense_0/bias": "b0",
+  "dense_1/kernel": "k1",
+  "dense_1/bias": "b1",
+  "layer_norm/scale": "scale",
+  "layer_norm/bias": "bias",
+  "unembed/kernel": "ku",
+  "unembed/bias": "bu",
+} as const;
+
 /** One of the fourteen parameter names of an FWL block. */
 export type ParamName = typeof PARAM_NAMES[number];
 
@@ -90,9 +105,8 @@ export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
  */
 export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
   const shapes = paramShapes(dims);
-  const tensors = PARAM_NAMES.filter((n) => !(STEP_NAMES as readonly string[]).includes(n));
   return [
-    ...tensors.map((name) => ({ name, shape: shapes[name] })),
+    ...Object.keys(BUFFER_KEYS).map((name) => ({ name, shape: shapes[name as ParamName] })),
     { name: "steps", shape: [STEP_NAMES.length], elementNames: STEP_NAMES },
   ];
 }

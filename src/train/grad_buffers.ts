@@ -7,7 +7,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
-import { PARAM_NAMES, paramShapes, STEP_NAMES } from "../fwl/params.ts";
+import { BUFFER_KEYS, PARAM_NAMES, paramShapes, STEP_NAMES } from "../fwl/params.ts";
 import { shapeSize } from "../util/shape.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
@@ -47,16 +47,7 @@ export interface GradBuffers {
 /** Which buffer holds each non-step parameter's gradient. */
 export const GRAD_BUFFER_OF: Readonly<
   Record<string, Exclude<keyof GradBuffers, "steps">>
-> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
+> = BUFFER_KEYS;
 
 /**
  * Floats each gradient buffer holds, for a built block.
