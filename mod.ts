@@ -37,11 +37,11 @@ export { type ArrayOf, type DType, gpuTensor, Tensor, tensor } from "./src/tenso
 export {
   FWLError,
   FWLInputError,
+  FWLSizeError,
   FWLStateError,
   GPUKernelError,
   GPUUnavailableError,
 } from "./src/errors.ts";
-export { FWLSizeError } from "./src/params/store.ts";
 export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
 export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";

@@ -4,10 +4,10 @@
 
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { LSTMBody } from "../src/bodies/lstm.ts";
-import { FWLInputError } from "../src/errors.ts";
+import { FWLInputError, FWLSizeError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
 import { GPUContext } from "../src/gpu/context.ts";
-import { checkParamSizes, FWLSizeError, ParamStore } from "../src/params/store.ts";
+import { checkParamSizes, ParamStore } from "../src/params/store.ts";
 
 const ctx = await GPUContext.default();
 const limit = Math.min(

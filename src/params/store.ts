@@ -8,7 +8,7 @@
  */
 
 import type { BodyParameter } from "../bodies/model_body.ts";
-import { FWLError, FWLInputError } from "../errors.ts";
+import { FWLError, FWLInputError, FWLSizeError } from "../errors.ts";
 import { checkFinite } from "../fwl/validate.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
@@ -51,45 +51,13 @@ export interface StoredParam {
 type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
 
 /**
- * A parameter (or its gradient) is larger than one GPU buffer or storage binding of the
- * device: thrown by {@linkcode checkParamSizes} before anything is initialized or allocated.
- *
- * @example
- * ```ts
- * import { FWLSizeError } from "./store.ts";
- * const e = new FWLSizeError("FWLBlock.build", "unembed/kernel", [1024, 1 << 20], 134217728);
- * console.log(e.bytes); // 4294967296
- * ```
- */
-export class FWLSizeError extends FWLError {
-  /** The parameter's name. */
-  readonly parameter: string;
-  /** Its size in bytes. */
-  readonly bytes: number;
-  /** The device's limit it exceeds, in bytes. */
-  readonly limit: number;
-
-  /** Creates the error for `parameter` of `shape` over `limit` bytes. */
-  constructor(where: string, parameter: string, shape: readonly number[], limit: number) {
-    const bytes = shapeSize(shape) * 4;
-    super(
-      `${where}: parameter ${parameter} [${shape.join(", ")}] needs ${bytes} bytes, over the ` +
-        `device's ${limit}-byte limit on one buffer binding (a smaller vocabulary or size fits)`,
-    );
-    this.name = "FWLSizeError";
-    this.parameter = parameter;
-    this.bytes = bytes;
-    this.limit = limit;
-  }
-}
-
-/**
  * Throws an {@linkcode FWLSizeError} for the first parameter whose float32 values (and
  * so its gradient) would not fit one storage binding and one buffer of the device.
  *
  * @example
  * ```ts
- * import { checkParamSizes, FWLSizeError } from "./store.ts";
+ * import { checkParamSizes } from "./store.ts";
+ * import { FWLSizeError } from "../errors.ts";
  * const limits = { maxStorageBufferBindingSize: 1024, maxBufferSize: 4096 };
  * try {
  *   checkParamSizes("demo", limits, [{ name: "w", shape: [16, 32] }]);
