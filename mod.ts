@@ -102,6 +102,7 @@ export {
 } from "./src/io/checkpoint.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/io/files.ts";
 export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
+export type { ParamHolder } from "./src/params/store.ts";
 export {
   TransformerBody,
   type TransformerBodyOptions,

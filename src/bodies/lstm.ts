@@ -9,7 +9,7 @@
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { ParamStore } from "../params/store.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../fwl/validate.ts";
 import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/train_reductions.ts";
@@ -148,7 +148,7 @@ export class LSTMState implements BodyState {
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */
-export class LSTMBody implements ModelBody {
+export class LSTMBody implements ModelBody, ParamHolder {
   /** Number of token ids `V`. */
   readonly vocabSize: number;
   /** Width `E` of the embedding. */

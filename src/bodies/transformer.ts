@@ -10,7 +10,7 @@
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
-import { ParamStore } from "../params/store.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
 import { layerNorm } from "../kernels/rows.ts";
 import { colsum } from "../kernels/train_reductions.ts";
@@ -180,7 +180,7 @@ export class TransformerState implements BodyState {
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */
-export class TransformerBody implements ModelBody {
+export class TransformerBody implements ModelBody, ParamHolder {
   /** Vocabulary size `V`. */
   readonly vocabSize: number;
   /** Width `D` of the hidden states. */

@@ -6,7 +6,7 @@
 
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { ParamStore } from "../params/store.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
 import { type ParamBuffers, runForward } from "./forward.ts";
@@ -72,7 +72,7 @@ function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean 
  * console.log(logits.shape); // [2, 8, 50]
  * ```
  */
-export class FWLBlock {
+export class FWLBlock implements ParamHolder {
   /** Width of the fast weight layers (`H = 4·size`). */
   readonly size: number;
   /** Vocabulary size `V`. */

@@ -15,8 +15,10 @@ import type { FWLBlock } from "../fwl/block.ts";
 import { firstNonFinite } from "../fwl/validate.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { BODY_PREFIX, bodyParameters, HEAD_PREFIX } from "../lm/plug.ts";
+import type { ParamHolder } from "../params/store.ts";
 import { describeValue } from "../tensor.ts";
 import type { Optimizer, OptimizerKind, OptimizerState } from "../train/optimizer.ts";
+import { listSome } from "../util/names.ts";
 import { shapeSize } from "../util/shape.ts";
 import {
   type DecodedSafetensors,
@@ -97,12 +99,12 @@ export interface CheckpointedModel {
   readonly fastWeights: boolean;
 }
 
-function blockPart(block: FWLBlock, prefix: string): Part {
+function holderPart(holder: ParamHolder, prefix: string): Part {
   return {
     prefix,
-    shapes: block.paramShapes,
-    read: () => block.getParams(),
-    write: (values) => block.setParams(values),
+    shapes: holder.paramShapes,
+    read: () => holder.getParams(),
+    write: (values) => holder.setParams(values),
   };
 }
 
@@ -145,7 +147,7 @@ export function checkpointBytes(
   block: FWLBlock,
   options: SaveCheckpointOptions = {},
 ): Promise<Uint8Array> {
-  return encode("checkpointBytes", [blockPart(block, "")], options, headMetadata(block));
+  return encode("checkpointBytes", [holderPart(block, "")], options, headMetadata(block));
 }
 
 /**
@@ -167,7 +169,7 @@ export async function loadCheckpointBytes(
   options: LoadCheckpointOptions = {},
   source = "bytes",
 ): Promise<LoadedCheckpoint> {
-  const parts = [blockPart(block, "")];
+  const parts = [holderPart(block, "")];
   return { metadata: await load("loadCheckpointBytes", source, parts, bytes, options) };
 }
 
@@ -186,7 +188,7 @@ export function languageModelBytes(
   options: LanguageModelCheckpointOptions = {},
 ): Promise<Uint8Array> {
   const where = "LanguageModel.checkpointBytes";
-  const parts = [blockPart(model.head, HEAD_PREFIX), bodyPart(where, model)];
+  const parts = [holderPart(model.head, HEAD_PREFIX), bodyPart(where, model)];
   return encode(where, parts, options, {
     ...headMetadata(model.head),
     [CHECKPOINT_METADATA.fastWeights]: String(model.fastWeights),
@@ -214,7 +216,7 @@ export function loadLanguageModelBytes(
   options: LoadLanguageModelOptions = {},
 ): Promise<Record<string, string>> {
   const where = "LanguageModel.load";
-  const parts = [blockPart(model.head, HEAD_PREFIX), bodyPart(where, model)];
+  const parts = [holderPart(model.head, HEAD_PREFIX), bodyPart(where, model)];
   return load(where, source, parts, bytes, options);
 }
 
@@ -438,13 +440,6 @@ function optimizerState(
     throw e;
   }
   return state;
-}
-
-/** The first `n` names, and how many there are in all. */
-function listSome(names: string[], n: number): string {
-  if (names.length === 0) return "it has none";
-  const shown = names.slice(0, n).join(", ");
-  return names.length > n ? `${shown}, … ${names.length} in all` : shown;
 }
 
 /** Throws unless `t` has one of the `allowed` shapes (the first is named) and finite values. */

@@ -13,6 +13,7 @@ import { checkFinite } from "../fwl/validate.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
+import { listSome } from "../util/names.ts";
 import { shapeSize } from "../util/shape.ts";
 
 /**
@@ -49,6 +50,26 @@ export interface StoredParam {
 
 /** A buffer as the store keeps it (no gradient in a store made with `grads: false`). */
 type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
+
+/**
+ * What the FWL head and the built-in bodies offer around their parameters (each holds
+ * them in a {@linkcode ParamStore}): every shape by name, reading them back, and
+ * replacing them after checking everything. Checkpoints read and write through it.
+ *
+ * @example
+ * ```ts ignore
+ * const holder: ParamHolder = lstmBody; // or an FWLBlock, a TransformerBody
+ * await holder.setParams(await holder.getParams());
+ * ```
+ */
+export interface ParamHolder {
+  /** Every parameter's shape, by name. */
+  readonly paramShapes: Record<string, number[]>;
+  /** Reads every parameter back from the GPU, by name. */
+  getParams(): Promise<Record<string, Float32Array>>;
+  /** Replaces parameters by name; everything is checked before anything is written. */
+  setParams(params: Record<string, Float32Array>): Promise<void>;
+}
 
 /**
  * Throws an {@linkcode FWLSizeError} for the first parameter whose float32 values (and
@@ -199,7 +220,7 @@ export class ParamStore {
         throw new FWLInputError(
           where,
           name,
-          `one of the parameter names ${names.join(", ")}`,
+          `one of the parameter names ${listSome(names, 14)}`,
           "an unknown name",
         );
       }
