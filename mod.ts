@@ -92,15 +92,16 @@ export {
   type CheckpointedModel,
   languageModelBytes,
   type LanguageModelCheckpointOptions,
+  loadCheckpoint,
   loadCheckpointBytes,
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
   loadLanguageModelBytes,
   type LoadLanguageModelOptions,
   OPTIMIZER_PREFIX,
+  saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./src/io/checkpoint.ts";
-export { loadCheckpoint, saveCheckpoint } from "./src/io/files.ts";
 export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
 export type { ParamHolder } from "./src/params/store.ts";
 export {

@@ -1,5 +1,5 @@
 // Tests of the safetensors codec (src/io/safetensors.ts) and of block checkpoints
-// (src/io/checkpoint.ts, src/io/files.ts): the exact byte layout, validation of corrupt files, and
+// (src/io/checkpoint.ts): the exact byte layout, validation of corrupt files, and
 // bit-exact round trips of a GPU block and its optimizer.
 
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
@@ -8,8 +8,12 @@ import { FWLBlock } from "../src/fwl/block.ts";
 import { PARAM_NAMES, STEP_NAMES } from "../src/fwl/params.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { tensor } from "../src/tensor.ts";
-import { checkpointBytes, loadCheckpointBytes } from "../src/io/checkpoint.ts";
-import { loadCheckpoint, saveCheckpoint } from "../src/io/files.ts";
+import {
+  checkpointBytes,
+  loadCheckpoint,
+  loadCheckpointBytes,
+  saveCheckpoint,
+} from "../src/io/checkpoint.ts";
 import { Adam, blockParams, SGD } from "../src/train/optimizer.ts";
 import {
   decodeSafetensors,

@@ -19,6 +19,7 @@ import type { ParamHolder } from "../params/store.ts";
 import { describeValue } from "../tensor.ts";
 import type { Optimizer, OptimizerKind, OptimizerState } from "../train/optimizer.ts";
 import { listSome } from "../util/names.ts";
+import { readFileBytes, writeFileAtomic } from "./files.ts";
 import { shapeSize } from "../util/shape.ts";
 import {
   type DecodedSafetensors,
@@ -167,10 +168,50 @@ export async function loadCheckpointBytes(
   block: FWLBlock,
   bytes: Uint8Array,
   options: LoadCheckpointOptions = {},
-  source = "bytes",
 ): Promise<LoadedCheckpoint> {
   const parts = [holderPart(block, "")];
-  return { metadata: await load("loadCheckpointBytes", source, parts, bytes, options) };
+  return { metadata: await load("loadCheckpointBytes", "bytes", parts, bytes, options) };
+}
+
+/**
+ * Writes a checkpoint file (`.safetensors`, see {@linkcode checkpointBytes}) of the block
+ * and optionally its optimizer, through a temporary file and a rename, so an interrupted
+ * save never leaves a truncated checkpoint under `path`. Needs `--allow-write`.
+ *
+ * @example
+ * ```ts ignore
+ * import { saveCheckpoint } from "@x/fwl";
+ * await saveCheckpoint(block, "fwl.safetensors", { optimizer: opt });
+ * ```
+ */
+export async function saveCheckpoint(
+  block: FWLBlock,
+  path: string | URL,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  const bytes = () => checkpointBytes(block, options);
+  await writeFileAtomic("saveCheckpoint", path, bytes, "checkpointBytes");
+}
+
+/**
+ * Reads a checkpoint file written by {@linkcode saveCheckpoint} (or any `.safetensors`
+ * file with the FWL.md §1 names) into a built block, with the checks of
+ * {@linkcode loadCheckpointBytes}. Needs `--allow-read`.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCheckpoint } from "@x/fwl";
+ * await loadCheckpoint(block, "fwl.safetensors", { optimizer: opt });
+ * ```
+ */
+export async function loadCheckpoint(
+  block: FWLBlock,
+  path: string | URL,
+  options: LoadCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
+  const where = "loadCheckpoint";
+  const bytes = await readFileBytes(where, path, "loadCheckpointBytes");
+  return { metadata: await load(where, String(path), [holderPart(block, "")], bytes, options) };
 }
 
 /**

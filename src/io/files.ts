@@ -1,21 +1,14 @@
 /**
- * The library's only use of Deno's file API: reading a file, writing one atomically, and
- * the block's checkpoint files. Deno is looked up at run time, so this module still loads
- * in a browser, where the `…Bytes` functions of `checkpoint.ts` are the way in and out.
+ * The library's only use of Deno's file API: reading a file, and writing one atomically.
+ * Deno is looked up at run time, so this module still loads in a browser, where the
+ * functions that take and give bytes (`checkpointBytes`, `new ByteText(bytes)`) are the
+ * way in and out.
  *
  * @module
  */
 
 import { FWLError, FWLInputError } from "../errors.ts";
-import type { FWLBlock } from "../fwl/block.ts";
 import { describeValue } from "../tensor.ts";
-import {
-  checkpointBytes,
-  loadCheckpointBytes,
-  type LoadCheckpointOptions,
-  type LoadedCheckpoint,
-  type SaveCheckpointOptions,
-} from "./checkpoint.ts";
 
 /** The file functions of Deno's namespace used here. */
 interface DenoFiles {
@@ -86,47 +79,4 @@ export async function writeFileAtomic(
     await fs.remove(tmp).catch(() => {});
     throw e;
   }
-}
-
-/**
- * Writes a checkpoint file (`.safetensors`, see `checkpointBytes`) of the block and
- * optionally its optimizer, atomically. Needs `--allow-write`.
- *
- * @example
- * ```ts ignore
- * import { saveCheckpoint } from "@x/fwl";
- * await saveCheckpoint(block, "fwl.safetensors", { optimizer: opt });
- * ```
- */
-export async function saveCheckpoint(
-  block: FWLBlock,
-  path: string | URL,
-  options: SaveCheckpointOptions = {},
-): Promise<void> {
-  await writeFileAtomic(
-    "saveCheckpoint",
-    path,
-    () => checkpointBytes(block, options),
-    "checkpointBytes",
-  );
-}
-
-/**
- * Reads a checkpoint file written by {@linkcode saveCheckpoint} (or any `.safetensors`
- * file with the FWL.md §1 names) into a built block, with the checks of
- * `loadCheckpointBytes`. Needs `--allow-read`.
- *
- * @example
- * ```ts ignore
- * import { loadCheckpoint } from "@x/fwl";
- * await loadCheckpoint(block, "fwl.safetensors", { optimizer: opt });
- * ```
- */
-export async function loadCheckpoint(
-  block: FWLBlock,
-  path: string | URL,
-  options: LoadCheckpointOptions = {},
-): Promise<LoadedCheckpoint> {
-  const bytes = await readFileBytes("loadCheckpoint", path, "loadCheckpointBytes");
-  return await loadCheckpointBytes(block, bytes, options, String(path));
 }
