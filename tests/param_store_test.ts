@@ -84,6 +84,15 @@ Deno.test("a store round-trips values, packed scalars and zeroed gradients; bad 
     () => store.set("demo", { v: new Float32Array(6) }, { partial: true }),
     FWLInputError,
   );
+  await assertRejects(
+    () => store.set("demo", { s_0: new Float32Array([1]) }, { partial: true }),
+    FWLInputError,
+    "s_0, s_1: expected all of the values held together in s, or none, got 1 of 2",
+  );
+  await assertRejects(
+    () => store.set("demo", { toString: new Float32Array(1) }, { partial: true }),
+    FWLInputError,
+  );
   assertEquals(await store.read("demo"), init());
   await store.set("demo", { w: new Float32Array(6).fill(7) }, { partial: true });
   assertEquals((await store.read("demo")).w, new Float32Array(6).fill(7));

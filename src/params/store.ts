@@ -173,8 +173,8 @@ export class ParamStore {
   get shapes(): Record<string, number[]> {
     const out: Record<string, number[]> = {};
     for (const s of this.specs) {
-      if (s.elementNames) { for (const n of s.elementNames) out[n] = []; }
-      else out[s.name] = [...s.shape];
+      if (!s.elementNames) out[s.name] = [...s.shape];
+      for (const n of s.elementNames ?? []) out[n] = [];
     }
     return out;
   }
@@ -202,8 +202,8 @@ export class ParamStore {
   /**
    * Checks `values` (every parameter named, unless `partial`; no unknown names; a
    * `Float32Array` of the right length with finite values each), then writes them and
-   * waits for the queue. Nothing is written unless everything checks out. A packed
-   * buffer is written only when all of its elements are given.
+   * waits for the queue. Nothing is written unless everything checks out. The elements
+   * of a packed buffer are given all together or not at all.
    */
   async set(
     where: string,
@@ -216,7 +216,7 @@ export class ParamStore {
     const shapes = this.shapes;
     const names = this.names;
     for (const name of Object.keys(values)) {
-      if (!(name in shapes)) {
+      if (!Object.hasOwn(shapes, name)) {
         throw new FWLInputError(
           where,
           name,
@@ -242,6 +242,17 @@ export class ParamStore {
         );
       }
       checkFinite(where, name, value);
+    }
+    for (const { name, elementNames = [] } of this.specs) {
+      const given = elementNames.filter((e) => values[e] !== undefined).length;
+      if (given > 0 && given < elementNames.length) {
+        throw new FWLInputError(
+          where,
+          elementNames.join(", "),
+          `all of the values held together in ${name}, or none`,
+          `${given} of ${elementNames.length}`,
+        );
+      }
     }
     this.#write(values);
     await this.ctx.device.queue.onSubmittedWorkDone();
@@ -279,7 +290,7 @@ export class ParamStore {
     return p;
   }
 
-  /** Uploads the named values present in `values` (a packed buffer only when all of its elements are). */
+  /** Uploads the values present in `values` (a packed buffer when all of its elements are). */
   #write(values: Record<string, Float32Array>): void {
     const queue = this.ctx.device.queue;
     for (const spec of this.specs) {
