@@ -16,6 +16,7 @@ import type { FWLStream } from "../fwl/stream.ts";
 import { makeLabels } from "../fwl/labels.ts";
 import { STEP_NAMES } from "../fwl/params.ts";
 import { SeededRandom } from "../util/random.ts";
+import { shapeSize } from "../util/shape.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue, Tensor, tensor } from "../tensor.ts";
@@ -286,7 +287,7 @@ export class LanguageModel {
       ...bodyParameters(WHERE, this.body).map((p) => ({
         name: BODY_PREFIX + p.name,
         buffer: p.buffer,
-        length: p.shape.reduce((a, b) => a * b, 1),
+        length: shapeSize(p.shape),
       })),
     ];
   }
