@@ -203,11 +203,10 @@ export class FWLBlock implements ParamHolder {
     this.#ctx = ctx;
     this.#inputSize = inputSize;
     this.#store = store;
-    this.#buffers = Object.fromEntries(
-      store.specs.map((
-        s,
-      ) => [(BUFFER_KEYS as Record<string, string>)[s.name] ?? s.name, store.buffer(s.name)]),
-    ) as unknown as ParamBuffers;
+    // The compute code's view: each tensor under its short key, the step sizes as `steps`.
+    const buffers = { steps: store.buffer("steps") } as ParamBuffers;
+    for (const [name, key] of Object.entries(BUFFER_KEYS)) buffers[key] = store.buffer(name);
+    this.#buffers = buffers;
   }
 
   /**
