@@ -17,13 +17,7 @@
 
 export { FWLBlock, type FWLBlockOptions, type HeadCallOptions } from "./src/fwl/block.ts";
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
-export {
-  greedy,
-  type RandomSource,
-  type SampleOptions,
-  sampleToken,
-  sampleTokens,
-} from "./src/fwl/sampling.ts";
+export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
 export {
   lossAndGrads,
   lossAndGradsGPU,
@@ -43,6 +37,7 @@ export { type ArrayOf, type DType, gpuTensor, Tensor, tensor } from "./src/tenso
 export {
   FWLError,
   FWLInputError,
+  FWLSizeError,
   FWLStateError,
   GPUKernelError,
   GPUUnavailableError,
@@ -59,9 +54,9 @@ export {
   PARAM_NAMES,
   type ParamName,
   paramShapes,
-  SeededRandom,
   STEP_NAMES,
 } from "./src/fwl/params.ts";
+export { type RandomSource, SeededRandom } from "./src/util/random.ts";
 export {
   Adam,
   type AdamOptions,
@@ -89,19 +84,25 @@ export {
   decodeSafetensors,
   encodeSafetensors,
   type SafetensorsTensor,
-} from "./src/train/safetensors.ts";
+} from "./src/io/safetensors.ts";
 export {
   CHECKPOINT_METADATA,
   checkpointBytes,
+  type CheckpointedModel,
+  languageModelBytes,
+  type LanguageModelCheckpointOptions,
   loadCheckpoint,
   loadCheckpointBytes,
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
+  loadLanguageModelBytes,
+  type LoadLanguageModelOptions,
   OPTIMIZER_PREFIX,
   saveCheckpoint,
   type SaveCheckpointOptions,
-} from "./src/train/checkpoint.ts";
+} from "./src/io/checkpoint.ts";
 export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
+export type { ParamHolder } from "./src/params/store.ts";
 export {
   TransformerBody,
   type TransformerBodyOptions,
@@ -133,14 +134,6 @@ export {
 } from "./src/lm/language_model.ts";
 export { perplexity, type PerplexityResult, type TokenScores } from "./src/lm/perplexity.ts";
 export { BODY_PREFIX, HEAD_PREFIX } from "./src/lm/plug.ts";
-export {
-  languageModelBytes,
-  type LanguageModelCheckpointOptions,
-  LM_CHECKPOINT_METADATA,
-  LM_OPTIMIZER_PREFIX,
-  loadLanguageModelBytes,
-  type LoadLanguageModelOptions,
-} from "./src/lm/lm_checkpoint.ts";
 export type { TokenDataset } from "./src/data/dataset.ts";
 export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
 export { ByteText, type ByteTextOptions } from "./src/data/text.ts";

@@ -108,3 +108,36 @@ export class GPUKernelError extends FWLError {
     this.kind = kind;
   }
 }
+
+/**
+ * A parameter (or its gradient) is larger than one GPU buffer or storage binding of the
+ * device: thrown by `build` (and the parameter store) before anything is initialized or allocated.
+ *
+ * @example
+ * ```ts
+ * import { FWLSizeError } from "./errors.ts";
+ * const e = new FWLSizeError("FWLBlock.build", "unembed/kernel", [1024, 1 << 20], 134217728);
+ * console.log(e.bytes); // 4294967296
+ * ```
+ */
+export class FWLSizeError extends FWLError {
+  /** The parameter's name. */
+  readonly parameter: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+  /** The device's limit it exceeds, in bytes. */
+  readonly limit: number;
+
+  /** Creates the error for `parameter` of `shape` over `limit` bytes. */
+  constructor(where: string, parameter: string, shape: readonly number[], limit: number) {
+    const bytes = shape.reduce((a, b) => a * b, 4);
+    super(
+      `${where}: parameter ${parameter} [${shape.join(", ")}] needs ${bytes} bytes, over the ` +
+        `device's ${limit}-byte limit on one buffer binding (a smaller vocabulary or size fits)`,
+    );
+    this.name = "FWLSizeError";
+    this.parameter = parameter;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}

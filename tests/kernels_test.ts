@@ -14,7 +14,7 @@ import {
   normalizer,
   softmaxXentGrad,
 } from "../src/kernels/rows.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
 import { assertClose, randomNormal } from "./helpers.ts";
 

@@ -19,7 +19,8 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { initParams, SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
+import { initParams, STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
 import { createGradBuffers, namedGrads, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";

@@ -5,7 +5,9 @@
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, paramShapes, SeededRandom, shapeSize } from "../src/fwl/params.ts";
+import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
+import { shapeSize } from "../src/util/shape.ts";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";

@@ -9,7 +9,7 @@ import {
   type TransformerDims,
   transformerParamShapes,
 } from "../src/bodies/transformer_params.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import {
   referenceTransformerBackward,
   referenceTransformerForward,

@@ -6,11 +6,10 @@
  * @module
  */
 
-import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { shapeSize } from "../fwl/params.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../util/validate.ts";
 import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/train_reductions.ts";
@@ -149,7 +148,7 @@ export class LSTMState implements BodyState {
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */
-export class LSTMBody implements ModelBody {
+export class LSTMBody implements ModelBody, ParamHolder {
   /** Number of token ids `V`. */
   readonly vocabSize: number;
   /** Width `E` of the embedding. */
@@ -162,7 +161,7 @@ export class LSTMBody implements ModelBody {
   readonly seed: number;
   readonly #device: GPUDevice | undefined;
   #ctx: GPUContext | undefined;
-  #params: Map<string, { buffer: GPUBuffer; grad: GPUBuffer }> | undefined;
+  #params: ParamStore | undefined;
   #saved: Saved | undefined;
   readonly #states = new Set<LSTMState>();
   #disposed = false;
@@ -217,26 +216,15 @@ export class LSTMBody implements ModelBody {
     }
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     const shapes = this.paramShapes;
-    for (const [name, shape] of Object.entries(shapes)) {
-      if (shapeSize(shape) * 4 > ctx.maxBindingBytes) {
-        throw new FWLError(
-          `${WHERE}.build: parameter ${name} [${shape.join(", ")}] exceeds the device's ` +
-            `${ctx.maxBindingBytes}-byte binding limit`,
-        );
-      }
-    }
-    const values = initLSTMParams(this, this.seed);
+    const params = ParamStore.create(
+      ctx,
+      `${WHERE}.build`,
+      lstmParamNames(this.layers).map((name) => ({ name, shape: shapes[name] })),
+      () => initLSTMParams(this, this.seed),
+      { grads: true },
+    );
     this.#release();
     this.#ctx = ctx;
-    const params = new Map<string, { buffer: GPUBuffer; grad: GPUBuffer }>();
-    for (const name of lstmParamNames(this.layers)) {
-      const bytes = shapeSize(shapes[name]) * 4;
-      const buffer = ctx.pool.acquire(bytes);
-      const grad = ctx.pool.acquire(bytes);
-      ctx.device.queue.writeBuffer(buffer, 0, values[name] as Float32Array<ArrayBuffer>);
-      ctx.device.queue.writeBuffer(grad, 0, new Float32Array(bytes / 4));
-      params.set(name, { buffer, grad });
-    }
     this.#params = params;
     await ctx.device.queue.onSubmittedWorkDone();
     ctx.check(`${WHERE}.build`);
@@ -247,24 +235,17 @@ export class LSTMBody implements ModelBody {
    * `"lstm_l/kernel"`, `"lstm_l/recurrent_kernel"`, `"lstm_l/bias"`.
    */
   parameters(): BodyParameter[] {
-    const { params } = this.#state("parameters");
-    const shapes = this.paramShapes;
-    return lstmParamNames(this.layers).map((name) => ({
-      name,
-      shape: [...shapes[name]],
-      buffer: params.get(name)!.buffer,
-      grad: params.get(name)!.grad,
-    }));
+    return this.#state("parameters").params.bodyParameters();
   }
 
   /** Reads every parameter back from the GPU, by name. */
   getParams(): Promise<Record<string, Float32Array>> {
-    return this.#readAll("getParams", "buffer");
+    return this.#state("getParams").params.read(`${WHERE}.getParams`);
   }
 
   /** Reads every parameter's gradient (as written by the last `backward`), by name. */
   getGrads(): Promise<Record<string, Float32Array>> {
-    return this.#readAll("getGrads", "grad");
+    return this.#state("getGrads").params.read(`${WHERE}.getGrads`, "grad");
   }
 
   /**
@@ -273,45 +254,8 @@ export class LSTMBody implements ModelBody {
    * anything is written.
    */
   async setParams(params: Record<string, Float32Array>): Promise<void> {
-    const where = `${WHERE}.setParams`;
-    const { ctx, params: buffers } = this.#state("setParams");
-    if (params === null || typeof params !== "object") {
-      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(params));
-    }
-    const shapes = this.paramShapes;
-    const names = lstmParamNames(this.layers);
-    for (const [name, value] of Object.entries(params)) {
-      if (!names.includes(name)) {
-        throw new FWLInputError(
-          where,
-          name,
-          `one of the parameter names ${names.join(", ")}`,
-          "an unknown name",
-        );
-      }
-      if (!(value instanceof Float32Array)) {
-        throw new FWLInputError(where, name, "a Float32Array", describeValue(value));
-      }
-      const length = shapeSize(shapes[name]);
-      if (value.length !== length) {
-        throw new FWLInputError(
-          where,
-          name,
-          `${length} values (shape [${shapes[name].join(", ")}])`,
-          `${value.length}`,
-        );
-      }
-      checkFinite(where, name, value);
-    }
-    for (const [name, value] of Object.entries(params)) {
-      ctx.device.queue.writeBuffer(
-        buffers.get(name)!.buffer,
-        0,
-        value as Float32Array<ArrayBuffer>,
-      );
-    }
-    await ctx.device.queue.onSubmittedWorkDone();
-    ctx.check(where);
+    const store = this.#state("setParams").params;
+    await store.set(`${WHERE}.setParams`, params, { partial: true });
   }
 
   /**
@@ -615,7 +559,7 @@ export class LSTMBody implements ModelBody {
 
   #state(what: string): {
     ctx: GPUContext;
-    params: Map<string, { buffer: GPUBuffer; grad: GPUBuffer }>;
+    params: ParamStore;
   } {
     if (this.#disposed) {
       throw new FWLStateError(`${WHERE}.${what}: the body was disposed`);
@@ -659,22 +603,6 @@ export class LSTMBody implements ModelBody {
     return ids;
   }
 
-  async #readAll(
-    what: string,
-    key: "buffer" | "grad",
-  ): Promise<Record<string, Float32Array>> {
-    const { ctx, params } = this.#state(what);
-    const shapes = this.paramShapes;
-    const out: Record<string, Float32Array> = {};
-    for (const name of lstmParamNames(this.layers)) {
-      const n = shapeSize(shapes[name]);
-      out[name] = new Float32Array(
-        await readBytes(ctx, params.get(name)![key], n * 4, `${WHERE}.${what}`),
-      );
-    }
-    return out;
-  }
-
   #releaseSaved(): void {
     const saved = this.#saved;
     this.#saved = undefined;
@@ -688,12 +616,7 @@ export class LSTMBody implements ModelBody {
   #release(): void {
     this.#releaseSaved();
     for (const s of [...this.#states]) s.dispose();
-    if (this.#params && this.#ctx) {
-      for (const { buffer, grad } of this.#params.values()) {
-        this.#ctx.pool.release(buffer);
-        this.#ctx.pool.release(grad);
-      }
-    }
+    this.#params?.dispose();
     this.#params = undefined;
   }
 }

@@ -6,22 +6,15 @@
 
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import { PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
+import type { ParamBuffers } from "./head.ts";
 import { headForwardArgs, runForward } from "./pipeline/forward.ts";
 import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
-import {
-  initParams,
-  PARAM_NAMES,
-  type ParamName,
-  paramShapes,
-  shapeSize,
-  STEP_NAMES,
-} from "./params.ts";
+import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
 import { checkFinite, checkPositiveInteger } from "../util/validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
@@ -78,7 +71,7 @@ function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean 
  * console.log(logits.shape); // [2, 8, 50]
  * ```
  */
-export class FWLBlock {
+export class FWLBlock implements ParamHolder {
   /** Width of the fast weight layers (`H = 4·size`). */
   readonly size: number;
   /** Vocabulary size `V`. */
@@ -94,6 +87,7 @@ export class FWLBlock {
   readonly #device: GPUDevice | undefined;
   #ctx: GPUContext | undefined;
   #inputSize: number | undefined;
+  #store: ParamStore | undefined;
   #buffers: ParamBuffers | undefined;
   #disposed = false;
 
@@ -186,7 +180,9 @@ export class FWLBlock {
 
   /**
    * Allocates the parameters on the GPU and initializes them deterministically from
-   * `options.seed` (FWL.md §1). Building again with another width starts afresh.
+   * `options.seed` (FWL.md §1). Building again with another width starts afresh. A
+   * parameter larger than the device's buffer or binding limit throws an `FWLSizeError`
+   * before anything is initialized or allocated.
    */
   async build(inputSize: number): Promise<void> {
     if (this.#disposed) {
@@ -195,13 +191,21 @@ export class FWLBlock {
     checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     const dims = { inputSize, size: this.size, vocabSize: this.vocabSize };
-    const values = initParams(dims, this.seed);
-    const buffers = allocate(ctx, dims);
+    const store = ParamStore.create(
+      ctx,
+      `${WHERE}.build`,
+      blockParamSpecs(dims),
+      () => initParams(dims, this.seed),
+      { grads: false },
+    );
     this.#release();
     this.#ctx = ctx;
     this.#inputSize = inputSize;
+    this.#store = store;
+    // The compute code's view: each tensor under its short key, the step sizes as `steps`.
+    const buffers = { steps: store.buffer("steps") } as ParamBuffers;
+    for (const [name, key] of Object.entries(BUFFER_KEYS)) buffers[key] = store.buffer(name);
     this.#buffers = buffers;
-    this.#upload(values);
   }
 
   /**
@@ -210,81 +214,14 @@ export class FWLBlock {
    * checked before anything is written.
    */
   async setParams(params: Record<string, Float32Array>): Promise<void> {
-    const where = `${WHERE}.setParams`;
     this.#state("setParams");
-    if (params === null || typeof params !== "object") {
-      throw new FWLInputError(
-        where,
-        "params",
-        "a record of Float32Array",
-        describeValue(params),
-      );
-    }
-    for (const name of Object.keys(params)) {
-      if (!(PARAM_NAMES as readonly string[]).includes(name)) {
-        throw new FWLInputError(
-          where,
-          name,
-          `one of the parameter names ${PARAM_NAMES.join(", ")}`,
-          "an unknown name",
-        );
-      }
-    }
-    const shapes = this.paramShapes;
-    for (const name of PARAM_NAMES) {
-      const value = params[name];
-      if (value === undefined) {
-        throw new FWLInputError(
-          where,
-          name,
-          "a Float32Array",
-          "nothing (missing)",
-        );
-      }
-      if (!(value instanceof Float32Array)) {
-        throw new FWLInputError(
-          where,
-          name,
-          "a Float32Array",
-          describeValue(value),
-        );
-      }
-      const length = shapeSize(shapes[name]);
-      if (value.length !== length) {
-        throw new FWLInputError(
-          where,
-          name,
-          `${length} values (shape [${shapes[name].join(", ")}])`,
-          `${value.length}`,
-        );
-      }
-      checkFinite(where, name, value);
-    }
-    this.#upload(params as Record<ParamName, Float32Array>);
-    await this.#ctx!.device.queue.onSubmittedWorkDone();
-    this.#ctx!.check(where);
+    await this.#store!.set(`${WHERE}.setParams`, params, { partial: false });
   }
 
   /** Reads every parameter back from the GPU, by FWL.md §1 name. */
   async getParams(): Promise<Record<string, Float32Array>> {
-    const { ctx, buffers } = this.#state("getParams");
-    const shapes = this.paramShapes;
-    const out: Record<string, Float32Array> = {};
-    const steps = await readBuffer(ctx, buffers.steps, STEP_NAMES.length);
-    for (const name of PARAM_NAMES) {
-      const i = (STEP_NAMES as readonly string[]).indexOf(name);
-      if (i >= 0) {
-        out[name] = steps.slice(i, i + 1);
-      } else {
-        const key = PARAM_BUFFER_OF[name];
-        out[name] = await readBuffer(
-          ctx,
-          buffers[key],
-          shapeSize(shapes[name]),
-        );
-      }
-    }
-    return out;
+    this.#state("getParams");
+    return await this.#store!.read(`${WHERE}.getParams`);
   }
 
   /**
@@ -457,62 +394,9 @@ export class FWLBlock {
     return { ctx: this.#ctx, buffers: this.#buffers };
   }
 
-  #upload(values: Record<ParamName, Float32Array>): void {
-    const ctx = this.#ctx!;
-    const b = this.#buffers!;
-    const q = ctx.device.queue;
-    for (const [name, key] of Object.entries(PARAM_BUFFER_OF)) {
-      q.writeBuffer(
-        b[key as keyof ParamBuffers],
-        0,
-        values[name as ParamName] as Float32Array<ArrayBuffer>,
-      );
-    }
-    const steps = new Float32Array(STEP_NAMES.map((n) => values[n][0]));
-    q.writeBuffer(b.steps, 0, steps);
-  }
-
   #release(): void {
-    if (this.#buffers && this.#ctx) {
-      for (const b of Object.values(this.#buffers)) this.#ctx.pool.release(b);
-    }
+    this.#store?.dispose();
+    this.#store = undefined;
     this.#buffers = undefined;
   }
-}
-
-function allocate(
-  ctx: GPUContext,
-  dims: { inputSize: number; size: number; vocabSize: number },
-): ParamBuffers {
-  const shapes = paramShapes(dims);
-  const max = ctx.maxBindingBytes;
-  for (const [name, shape] of Object.entries(shapes)) {
-    if (shapeSize(shape) * 4 > max) {
-      throw new FWLError(
-        `parameter ${name} [${shape.join(", ")}] exceeds the device's ${max}-byte binding limit`,
-      );
-    }
-  }
-  const get = (name: ParamName) => ctx.pool.acquire(shapeSize(shapes[name]) * 4);
-  return {
-    k0: get("dense_0/kernel"),
-    b0: get("dense_0/bias"),
-    k1: get("dense_1/kernel"),
-    b1: get("dense_1/bias"),
-    scale: get("layer_norm/scale"),
-    bias: get("layer_norm/bias"),
-    ku: get("unembed/kernel"),
-    bu: get("unembed/bias"),
-    steps: ctx.pool.acquire(STEP_NAMES.length * 4),
-  };
-}
-
-async function readBuffer(
-  ctx: GPUContext,
-  buffer: GPUBuffer,
-  length: number,
-): Promise<Float32Array> {
-  return new Float32Array(
-    await readBytes(ctx, buffer, length * 4, "FWLBlock.getParams"),
-  );
 }

@@ -6,8 +6,9 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { type Head, PARAM_BUFFER_OF, type ParamBuffers } from "./head.ts";
-import { PARAM_NAMES, paramShapes, shapeSize, STEP_NAMES } from "./params.ts";
+import type { Head, ParamBuffers } from "./head.ts";
+import { BUFFER_KEYS, PARAM_NAMES, paramShapes, STEP_NAMES } from "./params.ts";
+import { shapeSize } from "../util/shape.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
@@ -24,10 +25,6 @@ import { describeValue } from "../tensor.ts";
  */
 export type GradBuffers = ParamBuffers;
 
-/** Which buffer holds each non-step parameter's gradient (as for the parameters). */
-export const GRAD_BUFFER_OF: Readonly<Record<string, Exclude<keyof GradBuffers, "steps">>> =
-  PARAM_BUFFER_OF;
-
 /**
  * Floats each gradient buffer holds, for a built block.
  *
@@ -43,7 +40,7 @@ export function gradBufferLengths(block: Head): Record<keyof GradBuffers, number
     vocabSize: block.vocabSize,
   });
   const out = { steps: STEP_NAMES.length } as Record<keyof GradBuffers, number>;
-  for (const [name, key] of Object.entries(GRAD_BUFFER_OF)) {
+  for (const [name, key] of Object.entries(BUFFER_KEYS)) {
     out[key] = shapeSize(shapes[name as keyof typeof shapes]);
   }
   return out;
@@ -141,7 +138,9 @@ export async function readGradBuffers(
   const out: Record<string, Float32Array> = {};
   for (const name of PARAM_NAMES) {
     const i = (STEP_NAMES as readonly string[]).indexOf(name);
-    out[name] = i >= 0 ? steps.slice(i, i + 1) : await read(GRAD_BUFFER_OF[name]);
+    out[name] = i >= 0
+      ? steps.slice(i, i + 1)
+      : await read(BUFFER_KEYS[name as keyof typeof BUFFER_KEYS]);
   }
   return out;
 }
@@ -158,6 +157,6 @@ export async function readGradBuffers(
  */
 export function namedGrads(grads: GradBuffers): Record<string, GPUBuffer> {
   const out: Record<string, GPUBuffer> = { steps: grads.steps };
-  for (const [name, key] of Object.entries(GRAD_BUFFER_OF)) out[name] = grads[key];
+  for (const [name, key] of Object.entries(BUFFER_KEYS)) out[name] = grads[key];
   return out;
 }

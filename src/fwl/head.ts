@@ -30,21 +30,6 @@ export interface ParamBuffers {
 }
 
 /**
- * Which buffer of {@linkcode ParamBuffers} holds each parameter of FWL.md §1 other than
- * the step sizes (those are packed, in `STEP_NAMES` order, in `steps`).
- */
-export const PARAM_BUFFER_OF: Readonly<Record<string, Exclude<keyof ParamBuffers, "steps">>> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
-
-/**
  * A built head as the training call and the stream read it (an `FWLBlock` is one).
  *
  * @example

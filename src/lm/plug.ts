@@ -8,6 +8,7 @@
 import type { BodyParameter, ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError } from "../errors.ts";
 import { describeValue, Tensor } from "../tensor.ts";
+import { shapeSize } from "../util/shape.ts";
 
 /**
  * Prefix of the head's parameter names in `LanguageModel.parameters()` and checkpoints.
@@ -91,7 +92,7 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
         describeValue(p),
       );
     }
-    const bytes = p.shape.reduce((a, b) => a * b, 1) * 4;
+    const bytes = shapeSize(p.shape) * 4;
     if (p.buffer.size < bytes || p.grad.size < bytes) {
       throw new FWLInputError(
         where,

@@ -19,6 +19,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
+import { shapeSize } from "../util/shape.ts";
 
 /** A float32 tensor to write: row-major data and its shape (`[]` for a scalar). */
 export interface SafetensorsTensor {
@@ -70,12 +71,6 @@ type Readable = typeof READABLE[number];
 const MAX_HEADER_BYTES = 100_000_000;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function product(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 /**
  * Encodes float32 tensors (and optional string metadata) as a `.safetensors` file.
@@ -176,7 +171,7 @@ export function encodeSafetensors(
         describeValue(t.data),
       );
     }
-    const n = product(t.shape);
+    const n = shapeSize(t.shape);
     if (t.data.length !== n) {
       throw new FWLInputError(
         where,
@@ -359,7 +354,7 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
 
   const tensors: Record<string, DecodedTensor> = {};
   for (const e of entries) {
-    const count = product(e.shape);
+    const count = shapeSize(e.shape);
     tensors[e.name] = {
       dtype: "F32",
       shape: e.shape,
@@ -419,7 +414,7 @@ function checkEntry(
   }
   const [begin, end] = offsets as number[];
   const size = DTYPE_BYTES[dtype];
-  const want = product(shape) * size;
+  const want = shapeSize(shape) * size;
   if (end - begin !== want) {
     throw fail(
       `${arg}: data_offsets`,
