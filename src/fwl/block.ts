@@ -15,7 +15,7 @@ import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
-import { checkFinite, checkPositiveInteger } from "../util/validate.ts";
+import { checkPositiveInteger } from "../util/validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {
