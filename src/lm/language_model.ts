@@ -25,9 +25,9 @@ import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
 import { blockParams, type GradSource, Optimizer, type OptimParam } from "../optim/mod.ts";
 import {
   languageModelBytes,
-  type LanguageModelCheckpointOptions,
+  type LoadCheckpointOptions,
   loadLanguageModelBytes,
-  type LoadLanguageModelOptions,
+  type SaveCheckpointOptions,
 } from "../io/checkpoint.ts";
 import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
@@ -565,7 +565,7 @@ export class LanguageModel {
    * const bytes = await lm.checkpointBytes({ optimizer: opt });
    * ```
    */
-  checkpointBytes(options: LanguageModelCheckpointOptions = {}): Promise<Uint8Array> {
+  checkpointBytes(options: SaveCheckpointOptions = {}): Promise<Uint8Array> {
     this.#live("checkpointBytes");
     return languageModelBytes(this, options);
   }
@@ -582,7 +582,7 @@ export class LanguageModel {
    */
   async loadCheckpointBytes(
     bytes: Uint8Array,
-    options: LoadLanguageModelOptions = {},
+    options: LoadCheckpointOptions = {},
   ): Promise<Record<string, string>> {
     this.#live("loadCheckpointBytes");
     const metadata = await loadLanguageModelBytes(this, bytes, "bytes", options);
@@ -599,7 +599,7 @@ export class LanguageModel {
    * await lm.save("rnn_fwl.safetensors");
    * ```
    */
-  async save(path: string | URL, options: LanguageModelCheckpointOptions = {}): Promise<void> {
+  async save(path: string | URL, options: SaveCheckpointOptions = {}): Promise<void> {
     const bytes = () => this.checkpointBytes(options);
     await writeFileAtomic(`${WHERE}.save`, path, bytes, "lm.checkpointBytes");
   }
@@ -615,7 +615,7 @@ export class LanguageModel {
    */
   async load(
     path: string | URL,
-    options: LoadLanguageModelOptions = {},
+    options: LoadCheckpointOptions = {},
   ): Promise<Record<string, string>> {
     this.#live("load");
     const bytes = await readFileBytes(`${WHERE}.load`, path, "lm.loadCheckpointBytes");
