@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The browser test suite (bundled and run by tests/browser/run.ts): the library's public
 // API in a browser against the float64 reference, at the tolerances of the Deno tests
 // (tests/fwl_block_test.ts, stream_test.ts, train_grads_test.ts, optimizer_test.ts,
@@ -95,7 +96,11 @@ async function readAndDispose(t: Tensor): Promise<Float32Array> {
 }
 
 /** Per-position cross-entropy of reference logits (0 where the weight is 0) and the mean loss. */
-function referenceNll(c: Case, logits: Float64Array, V: number): { nll: Float64Array; loss: number } {
+function referenceNll(
+  c: Case,
+  logits: Float64Array,
+  V: number,
+): { nll: Float64Array; loss: number } {
   const nll = new Float64Array(c.weights.length);
   let total = 0, weight = 0;
   for (let i = 0; i < nll.length; i++) {
@@ -353,11 +358,26 @@ test("bad inputs throw typed errors that name the argument", async () => {
       FWLInputError,
       "[0, 5)",
     );
-    await throwsTyped(() => block.forward(x, ids, tensor(new Float32Array(3), [3])), FWLInputError, "weights");
+    await throwsTyped(
+      () => block.forward(x, ids, tensor(new Float32Array(3), [3])),
+      FWLInputError,
+      "weights",
+    );
   } finally {
     block.dispose();
   }
-  names.add(await throwsTyped(() => block.forward(tensor(new Float32Array(4), [1, 1, 4]), tensor(new Int32Array(1), [1, 1]), tensor(new Float32Array(1), [1, 1])), FWLStateError, "disposed"));
+  names.add(
+    await throwsTyped(
+      () =>
+        block.forward(
+          tensor(new Float32Array(4), [1, 1, 4]),
+          tensor(new Int32Array(1), [1, 1]),
+          tensor(new Float32Array(1), [1, 1]),
+        ),
+      FWLStateError,
+      "disposed",
+    ),
+  );
   return [...names].join(", ");
 });
 
@@ -373,13 +393,19 @@ test("memory is flat over repeated forward, score, lossAndGrads and stream calls
       await lossAndGrads(block, ...inputs(s, c));
       const x = tensor(c.x.subarray(0, s.B * s.D), [s.B, s.D]);
       (await stream.predict(x)).dispose();
-      await stream.observe(tensor(new Int32Array(s.B), [s.B]), tensor(new Float32Array(s.B).fill(1), [s.B]));
+      await stream.observe(
+        tensor(new Int32Array(s.B), [s.B]),
+        tensor(new Float32Array(s.B).fill(1), [s.B]),
+      );
     };
     await round();
     const pool = block.context.pool;
     const before = pool.allocatedBytes;
     for (let i = 0; i < 5; i++) await round();
-    check(pool.allocatedBytes === before, `pool grew from ${before} to ${pool.allocatedBytes} bytes`);
+    check(
+      pool.allocatedBytes === before,
+      `pool grew from ${before} to ${pool.allocatedBytes} bytes`,
+    );
     return `${before} bytes pooled, unchanged over 5 rounds`;
   } finally {
     stream.dispose();
