@@ -21,7 +21,9 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const params = new URLSearchParams(location.search);
 const size: DemoSize = { ...SIZES[params.get("size") === "tiny" ? "tiny" : "default"] };
 // Any field can be overridden in the address, e.g. ?steps=300&length=96&body=transformer.
-for (const key of ["steps", "batch", "length", "width", "head", "maxChars"] as const) {
+for (
+  const key of ["steps", "batch", "length", "scoreLength", "width", "head", "maxChars"] as const
+) {
   const v = Number(params.get(key));
   if (Number.isInteger(v) && v > 0) size[key] = v;
 }
@@ -70,6 +72,30 @@ function paint(
   });
 }
 
+/**
+ * Positions of the characters of names (capitalized words) that already came earlier in
+ * the same scoring window: where reading the text can help, and a plain head can't.
+ */
+function repeatedNames(chars: string[], window: number): number[] {
+  const positions: number[] = [];
+  const seen = new Set<string>();
+  for (const m of chars.join("").matchAll(/\p{Lu}\p{Ll}{2,}/gu)) {
+    // Indices in code points (the arrays are per character).
+    const start = [...chars.join("").slice(0, m.index)].length;
+    const key = `${Math.floor(start / window)}:${m[0]}`;
+    if (seen.has(key)) {
+      for (let i = 1; i < [...m[0]].length; i++) positions.push(start + i);
+    }
+    seen.add(key);
+  }
+  return positions;
+}
+
+function meanBits(bits: Float64Array, at: number[]): number {
+  const finite = at.map((i) => bits[i]).filter((v) => Number.isFinite(v));
+  return finite.reduce((a, b) => a + b, 0) / finite.length;
+}
+
 async function adapterName(): Promise<string> {
   const adapter = await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter();
   const info = adapter?.info;
@@ -86,17 +112,17 @@ async function run(): Promise<DemoReport> {
   $("error").textContent = "";
   try {
     const chars = [...textArea.value.replace(/\r\n?/g, "\n")].slice(0, size.maxChars);
-    if (chars.length < size.length + 1) {
-      throw new Error(`the text needs at least ${size.length + 1} characters`);
-    }
-    const vocab = new CharVocab(chars.join(""));
-    const ids = vocab.encode(chars.join(""));
+    if (chars.length < 2) throw new Error("the text needs at least 2 characters");
+    // The models learn from the other samples, then read this text for the first time.
+    const training = Object.values(SAMPLES).filter((t) => t !== textArea.value).join("\n\n");
+    const vocab = new CharVocab(training + chars.join(""));
+    const [train, ids] = [vocab.encode(training), vocab.encode(chars.join(""))];
     progress.max = 2 * size.steps;
     const runs: ModelRun[] = [];
     for (const [k, fastWeights] of [true, false].entries()) {
       const name = fastWeights ? "FWL head" : "plain head";
       runs.push(
-        await trainAndScore(ids, vocab.size, size, fastWeights, (step, loss) => {
+        await trainAndScore(train, ids, vocab.size, size, fastWeights, (step, loss) => {
           progress.value = k * size.steps + step;
           status.textContent = `${name}: step ${step}/${size.steps}, loss ${
             (loss / Math.LN2).toFixed(2)
@@ -109,15 +135,19 @@ async function run(): Promise<DemoReport> {
     const scored = saved.filter((v) => Number.isFinite(v));
     $("ppl-fwl").textContent = fwl.perplexity.toFixed(2);
     $("ppl-plain").textContent = plain.perplexity.toFixed(2);
-    $("helped").textContent = `${
-      (100 * scored.filter((v) => v > 0).length / scored.length).toFixed(0)
-    }% of chars`;
+    const names = repeatedNames(chars, size.scoreLength);
+    $("helped").textContent = names.length
+      ? `${meanBits(fwl.bits, names).toFixed(2)} vs ${meanBits(plain.bits, names).toFixed(2)}`
+      : "none in this text";
     paint($("diff"), chars, saved, gainColour);
     paint($("fwl"), chars, fwl.bits, surpriseColour);
     paint($("plain"), chars, plain.bits, surpriseColour);
     const seconds = fwl.seconds + plain.seconds;
-    $("timing").textContent = `${chars.length} characters, vocabulary ${vocab.size}; ` +
-      `${size.steps} steps of ${size.batch}×${size.length} characters per model; trained in ` +
+    $("timing").textContent =
+      `${chars.length} characters read in windows of ${size.scoreLength}, ` +
+      `vocabulary ${vocab.size}; ` +
+      `trained on the other samples (${[...training].length} characters), ${size.steps} steps ` +
+      `of ${size.batch}×${size.length} characters per model, in ` +
       `${fwl.seconds.toFixed(1)} s + ${plain.seconds.toFixed(1)} s on ${await adapterName()}.`;
     $("results").hidden = false;
     status.textContent = "done";

@@ -1,6 +1,6 @@
-// The demo's model work, without the page: a character vocabulary of the text, one
-// LSTM language model trained on random windows of it — with the FWL head or with the
-// plain head — and the per-character surprise of the whole text under it.
+// The demo's model work, without the page: a character vocabulary, one language model
+// trained on random windows of a training text — with the FWL head or with the plain
+// head — and the per-character surprise under it of a text it has not seen.
 
 import {
   Adam,
@@ -21,8 +21,10 @@ export interface DemoSize {
   steps: number;
   /** Windows per step. */
   batch: number;
-  /** Characters per window (also the scoring window). */
+  /** Characters per training window. */
   length: number;
+  /** Characters per scoring window (the FWL head adapts within one). */
+  scoreLength: number;
   /** LSTM width (embedding and hidden). */
   width: number;
   /** FWL head size. */
@@ -35,8 +37,28 @@ export interface DemoSize {
 
 /** `tiny` is the browser suite's quick check; `default` is what a person gets. */
 export const SIZES: Record<"tiny" | "default", DemoSize> = {
-  tiny: { body: "lstm", steps: 6, batch: 2, length: 32, width: 16, head: 8, stepSize: 16, maxChars: 300 },
-  default: { body: "lstm", steps: 160, batch: 4, length: 128, width: 48, head: 24, stepSize: 16, maxChars: 2500 },
+  tiny: {
+    body: "lstm",
+    steps: 6,
+    batch: 2,
+    length: 32,
+    scoreLength: 128,
+    width: 16,
+    head: 8,
+    stepSize: 4,
+    maxChars: 300,
+  },
+  default: {
+    body: "lstm",
+    steps: 60,
+    batch: 4,
+    length: 64,
+    scoreLength: 256,
+    width: 32,
+    head: 16,
+    stepSize: 4,
+    maxChars: 1500,
+  },
 };
 
 /** Characters ↔ ids; id 0 is padding. */
@@ -76,17 +98,19 @@ export interface ModelRun {
 export type OnStep = (step: number, loss: number) => void | Promise<void>;
 
 /**
- * Trains an LSTM language model with the FWL head (`fastWeights`) or the plain head on
- * `ids`, then scores the whole text window by window. Same seed, same batches for both.
+ * Trains a language model with the FWL head (`fastWeights`) or the plain head on random
+ * windows of `train`, then scores `text` window by window. Same seed, same batches for
+ * both heads.
  */
 export async function trainAndScore(
-  ids: Int32Array,
+  train: Int32Array,
+  text: Int32Array,
   vocabSize: number,
   size: DemoSize,
   fastWeights: boolean,
   onStep: OnStep,
 ): Promise<ModelRun> {
-  const { steps, batch, length, width, head } = size;
+  const { steps, batch, length, scoreLength, width, head } = size;
   const body: ModelBody = size.body === "lstm"
     ? await LSTMBody.create({ vocabSize, embedSize: width, hiddenSize: width, seed: 1 })
     : await TransformerBody.create({
@@ -94,7 +118,7 @@ export async function trainAndScore(
       hiddenSize: width,
       layers: 1,
       heads: 2,
-      maxLength: length,
+      maxLength: Math.max(length, scoreLength),
       seed: 1,
     });
   const lm = await LanguageModel.create(body, {
@@ -121,8 +145,8 @@ export async function trainAndScore(
     for (let i = 0; i < steps; i++) {
       const windows = new Int32Array(batch * length);
       for (let b = 0; b < batch; b++) {
-        const from = Math.floor(rng.uniform() * Math.max(1, ids.length - length));
-        for (let t = 0; t < length; t++) windows[b * length + t] = ids[(from + t) % ids.length];
+        const from = Math.floor(rng.uniform() * Math.max(1, train.length - length));
+        for (let t = 0; t < length; t++) windows[b * length + t] = train[(from + t) % train.length];
       }
       const { loss } = await lm.trainStep(tensor(windows, [batch, length]), opt);
       losses.push(loss);
@@ -130,15 +154,16 @@ export async function trainAndScore(
     }
     const seconds = (performance.now() - start) / 1000;
     // Score the text in consecutive windows (the tail padded with id 0, not scored).
-    const rows = Math.ceil(ids.length / length);
-    const tokens = new Int32Array(rows * length);
-    tokens.set(ids);
-    const scores = await lm.score(tensor(tokens, [rows, length]), { padId: 0 });
-    const bits = new Float64Array(ids.length).fill(NaN);
+    const L = scoreLength;
+    const rows = Math.ceil(text.length / L);
+    const tokens = new Int32Array(rows * L);
+    tokens.set(text);
+    const scores = await lm.score(tensor(tokens, [rows, L]), { padId: 0 });
+    const bits = new Float64Array(text.length).fill(NaN);
     for (let r = 0; r < rows; r++) {
-      for (let t = 0; t + 1 < length; t++) {
-        const q = r * (length - 1) + t;
-        if (scores.targets[q] >= 0) bits[r * length + t + 1] = scores.nll[q] / Math.LN2;
+      for (let t = 0; t + 1 < L; t++) {
+        const q = r * (L - 1) + t;
+        if (scores.targets[q] >= 0) bits[r * L + t + 1] = scores.nll[q] / Math.LN2;
       }
     }
     return { bits, perplexity: scores.perplexity, losses, seconds };

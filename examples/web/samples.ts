@@ -1,5 +1,6 @@
-// Texts the demo page offers to pick. Written for the demo: names a model cannot know in
-// advance, each coming back again and again, which the FWL head learns as it reads.
+// Texts the demo page offers to pick, written for the demo: names no model can know in
+// advance, each coming back again and again. The models learn English from the other
+// samples; the FWL head learns the names of the text it reads as it reads them.
 
 /** Sample texts by title. */
 export const SAMPLES: Record<string, string> = {
@@ -13,4 +14,8 @@ When the storm came, Quorvath fell on the stairs. Bryndalee ran for the oil, and
     `Mirelda sold plums at the market of Dunhaven, and Osgrimble sold pears beside her. Each morning Mirelda set out her plums and Osgrimble set out his pears. The children of Dunhaven bought plums from Mirelda and pears from Osgrimble, and everyone said the market of Dunhaven was the best in the valley.
 
 One day a merchant called Pellawick arrived with a cart of golden apples. Pellawick shouted louder than Mirelda and Osgrimble together. The children ran to Pellawick, and Mirelda and Osgrimble sold nothing. So Mirelda made plum jam, and Osgrimble made pear cake, and they gave a spoon of jam and a slice of cake to every child. The children came back to Mirelda and Osgrimble. Pellawick watched, then bought a jar of jam from Mirelda and a cake from Osgrimble, and the next week Pellawick sold apple pies at the market of Dunhaven beside them.`,
+  "The river crossing":
+    `Every spring the ferryman Haldric carried travellers across the river Ombrel. His daughter Senwyth counted the coins, and his old dog Brisket slept in the bow. When the river Ombrel was high, Haldric pulled the rope with both hands, and Senwyth held the lantern while Brisket barked at the water.
+
+One morning a painter called Lusimar asked to be carried across the Ombrel with a great wooden frame. Haldric said the frame was too wide for the ferry, but Senwyth found a way to tie it to the side. Halfway over, the wind caught the frame and turned the ferry around. Brisket jumped into the Ombrel, Lusimar shouted, and Haldric laughed so hard that he nearly let go of the rope. At last they reached the far bank, wet and cold. Lusimar stayed a week to paint the river, and the painting of Haldric, Senwyth and Brisket on the Ombrel still hangs in the inn by the crossing.`,
 };

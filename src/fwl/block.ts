@@ -339,13 +339,10 @@ export class FWLBlock {
     weights: Tensor,
     options: HeadCallOptions = {},
   ): Promise<{ loss: number; nll: Float32Array }> {
-    const nllTensor = await this.#run("score", x, labels, weights, "nll", options);
-    let nll: Float32Array;
-    try {
-      nll = await nllTensor.read() as Float32Array;
-    } finally {
-      nllTensor.dispose();
-    }
+    const nllTensor = await this.#run("score", x, labels, weights, "nll", options) as Tensor<
+      "float32"
+    >;
+    const nll = await nllTensor.read().finally(() => nllTensor.dispose());
     const w = weights.hostData ?? await weights.read();
     let total = 0, weight = 0;
     for (let i = 0; i < nll.length; i++) {
