@@ -170,6 +170,24 @@ interface Result {
   error?: string;
 }
 
+/**
+ * `using` declarations in src/: browsers without explicit resource management can't parse
+ * them, and a bundler may not lower them. Returns `file:line` of each.
+ */
+async function usingDeclarations(dir: URL): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) found.push(...await usingDeclarations(url));
+    else if (entry.name.endsWith(".ts")) {
+      (await Deno.readTextFile(url)).split("\n").forEach((line, i) => {
+        if (/^\s*(await\s+)?using\s+[\w$]+\s*=/.test(line)) found.push(`${url.pathname}:${i + 1}`);
+      });
+    }
+  }
+  return found;
+}
+
 /** Opens a page in the browser and returns a session to drive it. */
 async function openPage(devtools: string, url: string): Promise<CDPSession> {
   const res = await fetch(`${devtools}/json/new?${encodeURIComponent(url)}`, { method: "PUT" });
@@ -308,7 +326,16 @@ async function main(o: Options, stop: AbortSignal, cleanups: (() => Promise<void
     page.close();
   }
   console.log(`adapter: ${report.adapter}`);
-  const results = [...report.results];
+  const usings = await usingDeclarations(new URL("../../src/", HERE));
+  const syntax: Result = {
+    name: "src/ has no `using` declarations",
+    ok: usings.length === 0,
+    ms: 0,
+    detail: "explicit resource management is not in every browser",
+    error: `found at ${usings.join(", ")}`,
+  };
+  printResult(syntax);
+  const results = [...report.results, syntax];
   if (!stop.aborted) {
     try {
       const demoResults = await runDemo(devtools, server.origin, o);
