@@ -190,7 +190,9 @@ async function usingDeclarations(dir: URL): Promise<string[]> {
 
 /** Opens a page in the browser and returns a session to drive it. */
 async function openPage(devtools: string, url: string): Promise<CDPSession> {
-  const res = await fetch(`${devtools}/json/new?${encodeURIComponent(url)}`, { method: "PUT" });
+  // A blank tab first, then navigate and wait for the load event: evaluating while the
+  // tab is still switching documents would run in a context about to be destroyed.
+  const res = await fetch(`${devtools}/json/new?about:blank`, { method: "PUT" });
   const target = await res.json() as { webSocketDebuggerUrl: string };
   const page = await CDPSession.connect(target.webSocketDebuggerUrl);
   page.on("Runtime.consoleAPICalled", (p) => {
@@ -204,6 +206,10 @@ async function openPage(devtools: string, url: string): Promise<CDPSession> {
   });
   await page.send("Runtime.enable");
   await page.send("Page.enable");
+  const loaded = new Promise<void>((resolve) => page.on("Page.loadEventFired", () => resolve()));
+  const nav = await page.send("Page.navigate", { url });
+  if (nav.errorText) throw new Error(`cannot load ${url}: ${nav.errorText}`);
+  await loaded;
   return page;
 }
 
