@@ -29,6 +29,7 @@ import {
   referenceSlowForward,
 } from "../../src/reference/mod.ts";
 import { referenceLossAndGrads } from "../../src/reference/outer_grad.ts";
+import { howToGetAnAdapter } from "../../src/errors.ts";
 import { assertClose, type CaseShape, maxAbsDiff, randomCase } from "../helpers.ts";
 
 /** What the page reports to the driver. */
@@ -411,6 +412,15 @@ test("memory is flat over repeated forward, score, lossAndGrads and stream calls
     stream.dispose();
     block.dispose();
   }
+});
+
+test("without an adapter, the advice is for a browser user", () => {
+  const advice = howToGetAnAdapter();
+  for (const words of ["secure context", "WebGPU enabled"]) {
+    check(advice.includes(words), `"${words}" missing from: ${advice}`);
+  }
+  check(!advice.includes("Mesa"), `Deno advice in a browser: ${advice}`);
+  return Promise.resolve("secure context, a browser with WebGPU enabled");
 });
 
 async function adapterInfo(): Promise<string> {
