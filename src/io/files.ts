@@ -37,8 +37,11 @@ function checkPath(where: string, path: unknown): void {
  * Needs `--allow-read`.
  *
  * @example
- * ```ts ignore
- * const bytes = await readFileBytes("demo", "model.safetensors", "loadCheckpointBytes");
+ * ```ts
+ * import { readFileBytes } from "./files.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+ * console.log(await readFileBytes("demo", path, "loadCheckpointBytes")); // Uint8Array [1, 2, 3]
  * ```
  */
 export async function readFileBytes(
@@ -56,8 +59,11 @@ export async function readFileBytes(
  * Needs `--allow-write`.
  *
  * @example
- * ```ts ignore
- * await writeFileAtomic("demo", "model.safetensors", () => lm.checkpointBytes(), "checkpointBytes");
+ * ```ts
+ * import { writeFileAtomic } from "./files.ts";
+ * const path = `${await Deno.makeTempDir()}/model.bin`;
+ * await writeFileAtomic("demo", path, () => Promise.resolve(new Uint8Array([7])), "bytes");
+ * console.log(await Deno.readFile(path)); // Uint8Array [7]
  * ```
  */
 export async function writeFileAtomic(
