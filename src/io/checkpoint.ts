@@ -190,9 +190,10 @@ export async function loadCheckpointBytes(
  * import { FWLBlock, saveCheckpoint } from "@x/fwl";
  * using block = new FWLBlock(2, 5, 1);
  * await block.build(3);
- * const path = `${await Deno.makeTempDir()}/fwl.safetensors`;
- * await saveCheckpoint(block, path);
- * console.log((await Deno.stat(path)).size > 0); // true
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(block, `${dir}/fwl.safetensors`);
+ * console.log((await Deno.stat(`${dir}/fwl.safetensors`)).size > 0); // true
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(
@@ -214,10 +215,11 @@ export async function saveCheckpoint(
  * import { FWLBlock, loadCheckpoint, saveCheckpoint } from "@x/fwl";
  * using block = new FWLBlock(2, 5, 1);
  * await block.build(3);
- * const path = `${await Deno.makeTempDir()}/fwl.safetensors`;
- * await saveCheckpoint(block, path, { metadata: { step: "100" } });
- * const { metadata } = await loadCheckpoint(block, path);
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(block, `${dir}/fwl.safetensors`, { metadata: { step: "100" } });
+ * const { metadata } = await loadCheckpoint(block, `${dir}/fwl.safetensors`);
  * console.log(metadata.step); // 100
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCheckpoint(

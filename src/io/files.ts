@@ -42,6 +42,7 @@ function checkPath(where: string, path: unknown): void {
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
  * console.log(await readFileBytes("demo", path, "loadCheckpointBytes")); // Uint8Array [1, 2, 3]
+ * await Deno.remove(path);
  * ```
  */
 export async function readFileBytes(
@@ -61,9 +62,11 @@ export async function readFileBytes(
  * @example
  * ```ts
  * import { writeFileAtomic } from "./files.ts";
- * const path = `${await Deno.makeTempDir()}/model.bin`;
- * await writeFileAtomic("demo", path, () => Promise.resolve(new Uint8Array([7])), "bytes");
- * console.log(await Deno.readFile(path)); // Uint8Array [7]
+ * const dir = await Deno.makeTempDir();
+ * const write = () => Promise.resolve(new Uint8Array([7]));
+ * await writeFileAtomic("demo", `${dir}/model.bin`, write, "bytes");
+ * console.log(await Deno.readFile(`${dir}/model.bin`)); // Uint8Array [7]
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeFileAtomic(
