@@ -48,7 +48,7 @@ export {
   GPUUnavailableError,
 } from "./src/errors.ts";
 export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
-export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
+export { type Binding, Recorder } from "./src/gpu/recorder.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export type { ParamBuffers } from "./src/fwl/forward.ts";

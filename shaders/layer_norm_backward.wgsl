@@ -3,24 +3,11 @@
 //   g_x    = (g_nhat − mean(g_nhat) − nhat · mean(g_nhat ⊙ nhat)) · rstd
 // and g_n ⊙ nhat, the per-position gradient of the layer-norm scale.
 
-struct Params {
-  rows: u32, width: u32, rows_per_y: u32, pad0: u32,
-}
+var<workgroup> partial: array<vec2<f32>, WG>;
 
-@group(0) @binding(0) var<storage, read> g_n: array<f32>;
-@group(0) @binding(1) var<storage, read> nhat: array<f32>;
-@group(0) @binding(2) var<storage, read> rstd: array<f32>;
-@group(0) @binding(3) var<storage, read> scale: array<f32>;
-@group(0) @binding(4) var<storage, read_write> g_x: array<f32>;
-@group(0) @binding(5) var<storage, read_write> g_scale: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-var<workgroup> partial: array<vec2<f32>, 64>;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

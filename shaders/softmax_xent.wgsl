@@ -3,24 +3,11 @@
 // Labels are token ids (i32, bit-cast) or rows of a one-hot/distribution matrix (f32,
 // bit-cast); a row whose weight is 0 becomes all zeros whatever its label.
 
-struct Params {
-  rows: u32, vocab: u32, label_mode: u32, rows_per_y: u32,
-  row_offset: u32, label_base: u32, pad0: u32, pad1: u32,
-}
+var<workgroup> partial: array<f32, WG>;
 
-@group(0) @binding(0) var<storage, read_write> z: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read> norm: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const IDS: u32 = 0u;
-var<workgroup> partial: array<f32, 64>;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

@@ -4,21 +4,7 @@
 //   dz  = c · p ⊙ (dg − ⟨p, dg⟩)            (the cotangent of z, given that of g_z)
 // in place: z ← g_z, dg ← dz. Labels as in softmax_xent.wgsl.
 
-struct Params {
-  rows: u32, vocab: u32, label_mode: u32, rows_per_y: u32,
-  row_offset: u32, label_base: u32, pad0: u32, pad1: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> z: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dg: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<u32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
-@group(0) @binding(4) var<storage, read> norm: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const IDS: u32 = 0u;
-var<workgroup> partial: array<vec2<f32>, 64>;
+var<workgroup> partial: array<vec2<f32>, WG>;
 
 fn reduce_max(value: f32, lane: u32) -> f32 {
   partial[lane] = vec2<f32>(value);
@@ -48,9 +34,9 @@ fn reduce_sum(value: vec2<f32>, lane: u32) -> vec2<f32> {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

@@ -2,22 +2,7 @@
 //   g' = g ⊙ scale        (scale: none, a shared vector [width], or per row [rows, width])
 //   out = rstd · (g' − mean(g') − nhat · mean(g' ⊙ nhat))   (+ out with ACCUMULATE)
 
-struct Params {
-  rows: u32, width: u32, rows_per_y: u32, flags: u32,
-}
-
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> scale: array<f32>;
-@group(0) @binding(2) var<storage, read> nhat: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-const SCALE_SHARED: u32 = 1u;
-const SCALE_PER_ROW: u32 = 2u;
-const ACCUMULATE: u32 = 4u;
-const WG: u32 = 64u;
-var<workgroup> partial: array<vec2<f32>, 64>;
+var<workgroup> partial: array<vec2<f32>, WG>;
 
 fn scaled(base: u32, j: u32) -> f32 {
   var v = g[base + j];
@@ -30,9 +15,9 @@ fn scaled(base: u32, j: u32) -> f32 {
   return v;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

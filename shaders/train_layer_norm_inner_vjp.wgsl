@@ -6,28 +6,13 @@
 //   dh2   = −drstd · rstd² · nhat / width                            dL/dh2 through rstd
 // with drstd = Σ gam ⊙ (u − mean(u) − nhat · mean(u ⊙ nhat)) and d rstd/d h2 = −rstd²·nhat/width.
 
-struct Params {
-  rows: u32, width: u32, rows_per_y: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> gam: array<f32>;
-@group(0) @binding(1) var<storage, read> g_n: array<f32>;
-@group(0) @binding(2) var<storage, read> scale: array<f32>;
-@group(0) @binding(3) var<storage, read> nhat: array<f32>;
-@group(0) @binding(4) var<storage, read> rstd: array<f32>;
-@group(0) @binding(5) var<storage, read_write> du: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dnhat: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dh2: array<f32>;
-@group(0) @binding(8) var<uniform> p: Params;
-
-const WG: u32 = 64u;
 // x: Σu, y: Σu·nhat, z: Σgam, w: Σgam·nhat; and Σgam·u
-var<workgroup> partial4: array<vec4<f32>, 64>;
-var<workgroup> partial1: array<f32, 64>;
+var<workgroup> partial4: array<vec4<f32>, WG>;
+var<workgroup> partial1: array<f32, WG>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

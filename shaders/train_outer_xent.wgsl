@@ -4,21 +4,7 @@
 // Labels are token ids (i32, bit-cast; Σy = 1) or rows of a one-hot/distribution matrix
 // (f32, bit-cast). A row of weight 0 gives 0 whatever its label (e.g. id −1).
 
-struct Params {
-  rows: u32, vocab: u32, label_mode: u32, rows_per_y: u32,
-  row_offset: u32, label_base: u32, pad0: u32, pad1: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> z: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read> norm: array<f32>;
-@group(0) @binding(4) var<storage, read_write> loss_rows: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const IDS: u32 = 0u;
-var<workgroup> partial: array<vec4<f32>, 64>;
+var<workgroup> partial: array<vec4<f32>, WG>;
 
 fn label(j: u32, id: i32, label_row: u32) -> f32 {
   if (p.label_mode == IDS) {
@@ -55,9 +41,9 @@ fn reduce_sum(value: vec4<f32>, lane: u32) -> vec4<f32> {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

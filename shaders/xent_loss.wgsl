@@ -3,24 +3,11 @@
 // written only where the weight is non-zero (0 elsewhere), so the [rows, V] tile never
 // leaves scratch: scoring a document needs no [B, T, V] buffer.
 
-struct Params {
-  rows: u32, vocab: u32, label_mode: u32, rows_per_y: u32,
-  row_offset: u32, label_base: u32, pad0: u32, pad1: u32,
-}
+var<workgroup> partial: array<vec3<f32>, WG>;
 
-@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read_write> nll: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const IDS: u32 = 0u;
-var<workgroup> partial: array<vec3<f32>, 64>;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
+  let row = group_index(wid);
   if (row >= p.rows) {
     return;
   }

@@ -7,18 +7,23 @@
  * @module
  */
 
-import prefixCode from "../../shaders/chunk_prefix.wgsl" with { type: "text" };
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program, readWrite } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
 import { FWLError } from "../errors.ts";
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmul } from "./matmul.ts";
 
 /** The exclusive prefix over chunk states. */
-export const CHUNK_PREFIX: KernelSpec = {
+const CHUNK_PREFIX = program({
   name: "chunk_prefix",
-  code: prefixCode,
-  entryPoint: "main",
-};
+  body: shaders.chunkPrefix,
+  workgroupSize: [64],
+  storage: [readWrite("states")],
+  uniforms: { sequences: "u32", chunks: "u32", elements: "u32", groups_x: "u32" },
+  snippets: [GRID],
+});
 
 /** The chunk layout of a sequence of length `time` split into `chunks` chunks. */
 export function chunkLayout(
@@ -116,11 +121,17 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         ...z,
         clip: clip(4),
       });
+      const grid = spreadInvocations(rec.ctx, g * stateElems, CHUNK_PREFIX);
       rec.dispatch(
         CHUNK_PREFIX,
         [states],
-        packUniforms({ sequences: g, chunks: nC, elements: stateElems }),
-        prefixGrid(g * stateElems),
+        CHUNK_PREFIX.uniforms({
+          sequences: g,
+          chunks: nC,
+          elements: stateElems,
+          groups_x: grid.groupsX,
+        }),
+        grid.workgroups,
       );
       // out[chunk c] += alpha · q[chunk c] · Σ_{c'<c} states[c']
       matmul(rec, {
@@ -174,11 +185,6 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   }
   if (states) rec.reuse(states);
   if (scores) rec.reuse(scores);
-}
-
-function prefixGrid(invocations: number): [number, number, number] {
-  const groups = Math.ceil(invocations / 64);
-  return [Math.min(groups, 65535), Math.ceil(groups / 65535), 1];
 }
 
 /**

@@ -4,38 +4,102 @@
  * @module
  */
 
-import generalCode from "../../shaders/matmul.wgsl" with { type: "text" };
-import epilogueCode from "../../shaders/matmul_epilogue.wgsl" with { type: "text" };
-import vec4Code from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
-import dotCode from "../../shaders/matmul_dot.wgsl" with { type: "text" };
-import vec4x4Code from "../../shaders/matmul_vec4x4.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { program, read, readWrite, type StorageType } from "../gpu/program.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import * as shaders from "./shaders.generated.ts";
+import { MATMUL_EPILOGUE } from "./snippets.ts";
 
-/** A variant's own source followed by the shared layout and epilogue. */
-function withEpilogue(variant: string): string {
-  return `${variant}\n${epilogueCode}`;
+/** What every matmul variant shares: uniforms, flags, tile height, epilogue. */
+const MATMUL_LAYOUT = {
+  uniforms: {
+    m: "u32",
+    n: "u32",
+    k: "u32",
+    batch_inner: "u32",
+    a_base: "u32",
+    a_outer: "u32",
+    a_inner: "u32",
+    a_rel: "u32",
+    a_row: "u32",
+    a_col: "u32",
+    b_base: "u32",
+    b_outer: "u32",
+    b_inner: "u32",
+    b_rel: "u32",
+    b_row: "u32",
+    b_col: "u32",
+    c_base: "u32",
+    c_outer: "u32",
+    c_inner: "u32",
+    c_rel: "u32",
+    c_row: "u32",
+    c_col: "u32",
+    z_base: "u32",
+    clip_len: "u32",
+    clip_stride: "u32",
+    clip_mask: "u32",
+    flags: "u32",
+    step_index: "u32",
+    alpha: "f32",
+    beta: "f32",
+    bias_base: "u32",
+  },
+  snippets: [MATMUL_EPILOGUE],
+} as const;
+
+/** The flag bits of the epilogue. */
+const FLAGS = {
+  /** Add `beta · C`. */
+  ACCUMULATE: 1,
+  /** Add `bias[j]`. */
+  BIAS: 2,
+  /** Keep only `i > j` (strictly causal scores). */
+  CAUSAL: 4,
+  /** `alpha *= steps[step_index]`. */
+  STEP_ALPHA: 8,
+  /** Also write `aux = relu(C)²`. */
+  SQRELU_AUX: 16,
+  /** `C *= 2·relu(aux)` (the squared-ReLU backward). */
+  GATE_AUX: 32,
+} as const;
+
+/** A matmul variant reading A and B as `aType`/`bType`, with `tileN` columns per workgroup. */
+function variant(
+  name: string,
+  body: string,
+  aType: StorageType,
+  bType: StorageType,
+  workgroupSize: readonly [number, number],
+) {
+  return program({
+    ...MATMUL_LAYOUT,
+    name,
+    body,
+    workgroupSize,
+    storage: [
+      read("a", aType),
+      read("b", bType),
+      readWrite("c"),
+      read("bias"),
+      readWrite("aux"),
+      read("steps"),
+    ],
+    // Each invocation owns 4 columns; 32 rows per workgroup.
+    constants: { ...FLAGS, TILE_M: 32, TILE_N: workgroupSize[0] * 4 },
+  });
 }
 
-/** The matmul kernel. */
-export const MATMUL: KernelSpec = {
-  name: "matmul",
-  code: withEpilogue(generalCode),
-  entryPoint: "main",
-};
-/** The matmul kernel reading B as vec4 (B row-major, n and B strides multiples of 4). */
-export const MATMUL_VEC4: KernelSpec = {
-  name: "matmul_vec4",
-  code: withEpilogue(vec4Code),
-  entryPoint: "main",
-};
-
-/** The matmul kernel for A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
-export const MATMUL_DOT: KernelSpec = {
-  name: "matmul_dot",
-  code: withEpilogue(dotCode),
-  entryPoint: "main",
-};
+/** The general matmul: any strides, a 4×4 register block per invocation. */
+const GENERAL = variant("matmul", shaders.matmul, "f32", "f32", [8, 8]);
+/** The matmul kernel (any strides); exported for the runtime tests. */
+export const MATMUL: KernelSpec = GENERAL;
+/** B read as vec4 (B row-major, n and B strides multiples of 4). */
+const VEC4 = variant("matmul_vec4", shaders.matmulVec4, "f32", "vec4<f32>", [16, 4]);
+/** A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
+const DOT = variant("matmul_dot", shaders.matmulDot, "vec4<f32>", "vec4<f32>", [8, 8]);
+/** A as vec4 along k and B as vec4 along n. */
+const VEC4X4 = variant("matmul_vec4x4", shaders.matmulVec4x4, "vec4<f32>", "vec4<f32>", [16, 4]);
 
 /** Whether A's rows and B's columns are contiguous along k, with k and all strides multiples of 4. */
 function dotFriendly(s: MatmulSpec): boolean {
@@ -49,13 +113,6 @@ function dotFriendly(s: MatmulSpec): boolean {
       v >= 0 && v % 4 === 0
     );
 }
-
-/** The matmul kernel reading A as vec4 along k and B as vec4 along n. */
-export const MATMUL_VEC4X4: KernelSpec = {
-  name: "matmul_vec4x4",
-  code: withEpilogue(vec4x4Code),
-  entryPoint: "main",
-};
 
 /** Whether A's rows are also contiguous along k (k and every A stride a multiple of 4). */
 function aVec4Friendly(s: MatmulSpec): boolean {
@@ -128,17 +185,15 @@ export interface MatmulSpec {
   gateAux?: Binding;
 }
 
-const TILE = 32;
-
 /** Records one matmul dispatch. */
 export function matmul(rec: Recorder, s: MatmulSpec): void {
-  const flags = (s.beta !== undefined ? 1 : 0) | (s.bias ? 2 : 0) |
-    (s.causal ? 4 : 0) | (s.step ? 8 : 0) | (s.sqreluAux ? 16 : 0) |
-    (s.gateAux ? 32 : 0);
+  const flags = (s.beta !== undefined ? FLAGS.ACCUMULATE : 0) | (s.bias ? FLAGS.BIAS : 0) |
+    (s.causal ? FLAGS.CAUSAL : 0) | (s.step ? FLAGS.STEP_ALPHA : 0) |
+    (s.sqreluAux ? FLAGS.SQRELU_AUX : 0) | (s.gateAux ? FLAGS.GATE_AUX : 0);
   if (s.sqreluAux && s.gateAux) {
     throw new Error("matmul: sqreluAux and gateAux exclude each other");
   }
-  const uniforms = packUniforms({
+  const uniforms = GENERAL.uniforms({
     m: s.m,
     n: s.n,
     k: s.k,
@@ -170,15 +225,10 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     alpha: s.alpha ?? 1,
     beta: s.beta ?? 0,
     bias_base: s.bias?.base ?? 0,
-    pad0: 0,
-  }, ["alpha", "beta"]);
+  });
   const ctx = rec.ctx;
   const vec4 = vec4Friendly(s);
-  const kernel = vec4
-    ? (aVec4Friendly(s) ? MATMUL_VEC4X4 : MATMUL_VEC4)
-    : dotFriendly(s)
-    ? MATMUL_DOT
-    : MATMUL;
+  const kernel = vec4 ? (aVec4Friendly(s) ? VEC4X4 : VEC4) : dotFriendly(s) ? DOT : GENERAL;
   rec.dispatch(
     kernel,
     [
@@ -190,7 +240,11 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
       s.step?.buffer ?? ctx.dummy(0),
     ],
     uniforms,
-    [Math.ceil(s.n / (vec4 ? 64 : TILE)), Math.ceil(s.m / TILE), s.batches ?? 1],
+    [
+      Math.ceil(s.n / kernel.constants.TILE_N),
+      Math.ceil(s.m / kernel.constants.TILE_M),
+      s.batches ?? 1,
+    ],
   );
 }
 

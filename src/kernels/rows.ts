@@ -5,60 +5,96 @@
  * @module
  */
 
-import layerNormCode from "../../shaders/layer_norm.wgsl" with { type: "text" };
-import layerNormBackwardCode from "../../shaders/layer_norm_backward.wgsl" with {
-  type: "text",
-};
-import softmaxXentCode from "../../shaders/softmax_xent.wgsl" with {
-  type: "text",
-};
-import normalizerCode from "../../shaders/normalizer.wgsl" with {
-  type: "text",
-};
-import cumsumUpdateCode from "../../shaders/cumsum_update.wgsl" with {
-  type: "text",
-};
-import xentLossCode from "../../shaders/xent_loss.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadGroups } from "../gpu/grid.ts";
+import { program, read, readWrite } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** Layer norm forward. */
-export const LAYER_NORM: KernelSpec = {
+const LAYER_NORM = program({
   name: "layer_norm",
-  code: layerNormCode,
-  entryPoint: "main",
-};
+  body: shaders.layerNorm,
+  workgroupSize: [64],
+  storage: [
+    read("x"),
+    read("scale"),
+    read("bias"),
+    readWrite("out"),
+    readWrite("nhat"),
+    readWrite("rstd"),
+  ],
+  uniforms: { rows: "u32", width: "u32", per_row_affine: "u32", groups_x: "u32", eps: "f32" },
+  snippets: [GRID],
+});
 /** Layer norm backward of the inner loss. */
-export const LAYER_NORM_BACKWARD: KernelSpec = {
+const LAYER_NORM_BACKWARD = program({
   name: "layer_norm_backward",
-  code: layerNormBackwardCode,
-  entryPoint: "main",
-};
+  body: shaders.layerNormBackward,
+  workgroupSize: [64],
+  storage: [
+    read("g_n"),
+    read("nhat"),
+    read("rstd"),
+    read("scale"),
+    readWrite("g_x"),
+    readWrite("g_scale"),
+  ],
+  uniforms: { rows: "u32", width: "u32", groups_x: "u32" },
+  snippets: [GRID],
+});
 /** Softmax cross-entropy gradient. */
-export const SOFTMAX_XENT: KernelSpec = {
+const SOFTMAX_XENT = program({
   name: "softmax_xent",
-  code: softmaxXentCode,
-  entryPoint: "main",
-};
+  body: shaders.softmaxXent,
+  workgroupSize: [64],
+  storage: [readWrite("z"), read("labels", "u32"), read("weights"), read("norm")],
+  uniforms: {
+    rows: "u32",
+    vocab: "u32",
+    label_mode: "u32",
+    groups_x: "u32",
+    row_offset: "u32",
+    label_base: "u32",
+  },
+  constants: { IDS: 0, ONE_HOT: 1 },
+  snippets: [GRID],
+});
 /** The inner-loss normalizer. */
-export const NORMALIZER: KernelSpec = {
+const NORMALIZER = program({
   name: "normalizer",
-  code: normalizerCode,
-  entryPoint: "main",
-};
+  body: shaders.normalizer,
+  workgroupSize: [256],
+  storage: [read("weights"), readWrite("norm")],
+  uniforms: { count: "u32", fixed: "u32", value: "f32" },
+});
 /** Exclusive cumsum update. */
-export const CUMSUM_UPDATE: KernelSpec = {
+const CUMSUM_UPDATE = program({
   name: "cumsum_update",
-  code: cumsumUpdateCode,
-  entryPoint: "main",
-};
+  body: shaders.cumsumUpdate,
+  workgroupSize: [64],
+  storage: [read("u"), read("base"), read("steps"), readWrite("out"), readWrite("aux")],
+  uniforms: { batch: "u32", time: "u32", width: "u32", flags: "u32", step_index: "u32" },
+  constants: { BROADCAST: 1, SQRELU_AUX: 2 },
+});
 
 /** Per-position cross-entropy of a logits tile. */
-export const XENT_LOSS: KernelSpec = {
+const XENT_LOSS = program({
   name: "xent_loss",
-  code: xentLossCode,
-  entryPoint: "main",
-};
+  body: shaders.xentLoss,
+  workgroupSize: [64],
+  storage: [read("z"), read("labels", "u32"), read("weights"), readWrite("nll")],
+  uniforms: {
+    rows: "u32",
+    vocab: "u32",
+    label_mode: "u32",
+    groups_x: "u32",
+    row_offset: "u32",
+    label_base: "u32",
+  },
+  constants: { IDS: 0, ONE_HOT: 1 },
+  snippets: [GRID],
+});
 
 /**
  * `nll[rowOffset + r] = logsumexp(z[r]) − Σ_v y_v·z[r, v]` for the `rows × vocab` tile
@@ -78,29 +114,20 @@ export function xentLoss(
     labelBase: number;
   },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     XENT_LOSS,
     [o.z, o.labels, o.weights, o.nll],
-    packUniforms({
+    XENT_LOSS.uniforms({
       rows: o.rows,
       vocab: o.vocab,
-      label_mode: o.labelsAreIds ? 0 : 1,
-      rows_per_y: perY,
+      label_mode: o.labelsAreIds ? XENT_LOSS.constants.IDS : XENT_LOSS.constants.ONE_HOT,
+      groups_x: groupsX,
       row_offset: o.rowOffset,
       label_base: o.labelBase,
     }),
-    grid,
+    workgroups,
   );
-}
-
-/** Workgroup grid for one workgroup per row, past the 65535-per-dimension limit. */
-function rowGrid(
-  rows: number,
-  max: number,
-): { grid: [number, number, number]; perY: number } {
-  const perY = Math.max(1, Math.min(rows, max));
-  return { grid: [perY, Math.ceil(rows / perY), 1], perY };
 }
 
 /** `out = layerNorm(x) ⊙ scale + bias` per row; also writes `nhat` and `rstd`. */
@@ -119,18 +146,18 @@ export function layerNorm(
     eps: number;
   },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     LAYER_NORM,
     [o.x, o.scale, o.bias, o.out, o.nhat, o.rstd],
-    packUniforms({
+    LAYER_NORM.uniforms({
       rows: o.rows,
       width: o.width,
       per_row_affine: o.perRowAffine ? 1 : 0,
-      rows_per_y: perY,
+      groups_x: groupsX,
       eps: o.eps,
-    }, ["eps"]),
-    grid,
+    }),
+    workgroups,
   );
 }
 
@@ -148,12 +175,12 @@ export function layerNormBackward(
     width: number;
   },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     LAYER_NORM_BACKWARD,
     [o.gN, o.nhat, o.rstd, o.scale, o.gX, o.gScale],
-    packUniforms({ rows: o.rows, width: o.width, rows_per_y: perY }),
-    grid,
+    LAYER_NORM_BACKWARD.uniforms({ rows: o.rows, width: o.width, groups_x: groupsX }),
+    workgroups,
   );
 }
 
@@ -176,19 +203,19 @@ export function softmaxXentGrad(
     labelBase: number;
   },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     SOFTMAX_XENT,
     [o.z, o.labels, o.weights, o.norm],
-    packUniforms({
+    SOFTMAX_XENT.uniforms({
       rows: o.rows,
       vocab: o.vocab,
-      label_mode: o.labelsAreIds ? 0 : 1,
-      rows_per_y: perY,
+      label_mode: o.labelsAreIds ? SOFTMAX_XENT.constants.IDS : SOFTMAX_XENT.constants.ONE_HOT,
+      groups_x: groupsX,
       row_offset: o.rowOffset,
       label_base: o.labelBase,
     }),
-    grid,
+    workgroups,
   );
 }
 
@@ -205,11 +232,11 @@ export function normalizer(
   rec.dispatch(
     NORMALIZER,
     [o.weights, o.norm],
-    packUniforms({
+    NORMALIZER.uniforms({
       count: o.count,
       fixed: o.fixed === undefined ? 0 : 1,
       value: o.fixed ?? 0,
-    }, ["value"]),
+    }),
     [1, 1, 1],
   );
 }
@@ -242,13 +269,14 @@ export function cumsumUpdate(
       o.out,
       o.sqreluAux ?? ctx.dummy(1),
     ],
-    packUniforms({
+    CUMSUM_UPDATE.uniforms({
       batch: o.batch,
       time: o.time,
       width: o.width,
-      flags: (o.broadcastBase ? 1 : 0) | (o.sqreluAux ? 2 : 0),
+      flags: (o.broadcastBase ? CUMSUM_UPDATE.constants.BROADCAST : 0) |
+        (o.sqreluAux ? CUMSUM_UPDATE.constants.SQRELU_AUX : 0),
       step_index: o.stepIndex,
     }),
-    [Math.ceil(o.width / 64), o.batch, 1],
+    [Math.ceil(o.width / CUMSUM_UPDATE.workgroupSize[0]), o.batch, 1],
   );
 }

@@ -5,18 +5,29 @@
  * @module
  */
 
-import code from "../../shaders/stream_update.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program, read, readWrite } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The streaming vector-update kernel. */
-export const STREAM_UPDATE: KernelSpec = {
+const STREAM_UPDATE = program({
   name: "stream_update",
-  code,
-  entryPoint: "main",
-};
-
-const WG = 64;
+  body: shaders.streamUpdate,
+  workgroupSize: [64],
+  storage: [read("u"), read("base"), read("steps"), readWrite("out"), readWrite("aux")],
+  uniforms: {
+    count: "u32",
+    width: "u32",
+    flags: "u32",
+    step_index: "u32",
+    groups_x: "u32",
+    alpha: "f32",
+  },
+  constants: { BROADCAST: 1, SQRELU_AUX: 2, STEP: 4 },
+  snippets: [GRID],
+});
 
 /** One vector update over a row-major `[rows, width]` matrix. */
 export interface VectorUpdateSpec {
@@ -55,10 +66,10 @@ export interface VectorUpdateSpec {
 export function vectorUpdate(rec: Recorder, s: VectorUpdateSpec): void {
   const ctx = rec.ctx;
   const count = s.rows * s.width;
-  const groups = Math.ceil(count / WG);
-  const groupsX = Math.max(1, Math.min(groups, ctx.maxWorkgroups));
-  const flags = (s.broadcastBase ? 1 : 0) | (s.sqreluAux ? 2 : 0) |
-    (s.step ? 4 : 0);
+  const { workgroups, groupsX } = spreadInvocations(ctx, count, STREAM_UPDATE);
+  const f = STREAM_UPDATE.constants;
+  const flags = (s.broadcastBase ? f.BROADCAST : 0) | (s.sqreluAux ? f.SQRELU_AUX : 0) |
+    (s.step ? f.STEP : 0);
   rec.dispatch(
     STREAM_UPDATE,
     [
@@ -68,14 +79,14 @@ export function vectorUpdate(rec: Recorder, s: VectorUpdateSpec): void {
       s.out,
       s.sqreluAux ?? ctx.dummy(1),
     ],
-    packUniforms({
+    STREAM_UPDATE.uniforms({
       count,
       width: s.width,
       flags,
       step_index: s.step?.index ?? 0,
       groups_x: groupsX,
       alpha: s.alpha ?? 1,
-    }, ["alpha"]),
-    [groupsX, Math.ceil(groups / groupsX), 1],
+    }),
+    workgroups,
   );
 }

@@ -6,32 +6,46 @@
  * @module
  */
 
-import reduceCode from "../../shaders/train_reduce.wgsl" with { type: "text" };
-import colsumCode from "../../shaders/train_colsum.wgsl" with { type: "text" };
-import reverseCumsumCode from "../../shaders/train_reverse_cumsum.wgsl" with {
-  type: "text",
-};
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program, read, readWrite } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The two-stage sum / dot-product kernel. */
-export const TRAIN_REDUCE: KernelSpec = {
+const TRAIN_REDUCE = program({
   name: "train_reduce",
-  code: reduceCode,
-  entryPoint: "main",
-};
+  body: shaders.trainReduce,
+  workgroupSize: [256],
+  storage: [read("a"), read("b"), readWrite("partials"), readWrite("out")],
+  uniforms: {
+    count: "u32",
+    flags: "u32",
+    stage: "u32",
+    groups: "u32",
+    out_index: "u32",
+    alpha: "f32",
+  },
+  constants: { HAS_B: 1, ACCUMULATE: 2 },
+});
 /** The column-sum kernel. */
-export const TRAIN_COLSUM: KernelSpec = {
+const TRAIN_COLSUM = program({
   name: "train_colsum",
-  code: colsumCode,
-  entryPoint: "main",
-};
+  body: shaders.trainColsum,
+  workgroupSize: [64],
+  storage: [read("a"), read("b"), readWrite("out")],
+  uniforms: { rows: "u32", width: "u32", flags: "u32", alpha: "f32", groups_x: "u32" },
+  snippets: [GRID],
+  constants: { HAS_B: 1, ACCUMULATE: 2 },
+});
 /** The reverse exclusive cumsum kernel. */
-export const TRAIN_REVERSE_CUMSUM: KernelSpec = {
+const TRAIN_REVERSE_CUMSUM = program({
   name: "train_reverse_cumsum",
-  code: reverseCumsumCode,
-  entryPoint: "main",
-};
+  body: shaders.trainReverseCumsum,
+  workgroupSize: [64],
+  storage: [read("u"), readWrite("out")],
+  uniforms: { batch: "u32", time: "u32", width: "u32" },
+});
 
 const MAX_PARTIALS = 256;
 
@@ -61,25 +75,24 @@ export function dot(
   const ctx = rec.ctx;
   const groups = Math.max(
     1,
-    Math.min(MAX_PARTIALS, Math.ceil(o.count / 256), ctx.maxWorkgroups),
+    Math.min(MAX_PARTIALS, Math.ceil(o.count / TRAIN_REDUCE.workgroupSize[0]), ctx.maxWorkgroups),
   );
   const partials = rec.scratch(MAX_PARTIALS * 4);
-  const flags = (o.b ? 1 : 0) | (o.accumulate ? 2 : 0);
+  const f = TRAIN_REDUCE.constants;
+  const flags = (o.b ? f.HAS_B : 0) | (o.accumulate ? f.ACCUMULATE : 0);
   const bindings = [o.a, o.b ?? ctx.dummy(0), partials, o.out];
   for (const stage of [0, 1]) {
     rec.dispatch(
       TRAIN_REDUCE,
       bindings,
-      packUniforms({
+      TRAIN_REDUCE.uniforms({
         count: o.count,
         flags,
         stage,
         groups,
         out_index: o.index,
         alpha: o.alpha ?? 1,
-        pad0: 0,
-        pad1: 0,
-      }, ["alpha"]),
+      }),
       [stage === 0 ? groups : 1, 1, 1],
     );
   }
@@ -106,17 +119,19 @@ export function colsum(
     accumulate?: boolean;
   },
 ): void {
-  const groups = Math.ceil(o.width / 64);
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, o.width, TRAIN_COLSUM);
+  const f = TRAIN_COLSUM.constants;
   rec.dispatch(
     TRAIN_COLSUM,
     [o.a, o.b ?? rec.ctx.dummy(0), o.out],
-    packUniforms({
+    TRAIN_COLSUM.uniforms({
       rows: o.rows,
       width: o.width,
-      flags: (o.b ? 1 : 0) | (o.accumulate ? 2 : 0),
+      flags: (o.b ? f.HAS_B : 0) | (o.accumulate ? f.ACCUMULATE : 0),
       alpha: o.alpha ?? 1,
-    }, ["alpha"]),
-    [Math.min(groups, 65535), Math.ceil(groups / 65535), 1],
+      groups_x: groupsX,
+    }),
+    workgroups,
   );
 }
 
@@ -136,7 +151,7 @@ export function reverseCumsum(
   rec.dispatch(
     TRAIN_REVERSE_CUMSUM,
     [o.u, o.out],
-    packUniforms({ batch: o.batch, time: o.time, width: o.width, pad0: 0 }),
-    [Math.ceil(o.width / 64), o.batch, 1],
+    TRAIN_REVERSE_CUMSUM.uniforms({ batch: o.batch, time: o.time, width: o.width }),
+    [Math.ceil(o.width / TRAIN_REVERSE_CUMSUM.workgroupSize[0]), o.batch, 1],
   );
 }

@@ -6,54 +6,80 @@
  * @module
  */
 
-import outerXentCode from "../../shaders/train_outer_xent.wgsl" with {
-  type: "text",
-};
-import innerSoftmaxVjpCode from "../../shaders/train_inner_softmax_vjp.wgsl" with {
-  type: "text",
-};
-import layerNormBackwardCode from "../../shaders/train_layer_norm_backward.wgsl" with {
-  type: "text",
-};
-import layerNormInnerVjpCode from "../../shaders/train_layer_norm_inner_vjp.wgsl" with {
-  type: "text",
-};
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadGroups } from "../gpu/grid.ts";
+import { program, read, readWrite } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** Outer cross-entropy: per-row loss and in-place gradient. */
-export const TRAIN_OUTER_XENT: KernelSpec = {
+const TRAIN_OUTER_XENT = program({
   name: "train_outer_xent",
-  code: outerXentCode,
-  entryPoint: "main",
-};
+  body: shaders.trainOuterXent,
+  workgroupSize: [64],
+  storage: [
+    readWrite("z"),
+    read("labels", "u32"),
+    read("weights"),
+    read("norm"),
+    readWrite("loss_rows"),
+  ],
+  uniforms: {
+    rows: "u32",
+    vocab: "u32",
+    label_mode: "u32",
+    groups_x: "u32",
+    row_offset: "u32",
+    label_base: "u32",
+  },
+  constants: { IDS: 0, ONE_HOT: 1 },
+  snippets: [GRID],
+});
 /** Second-order step through the inner softmax cross-entropy. */
-export const TRAIN_INNER_SOFTMAX_VJP: KernelSpec = {
+const TRAIN_INNER_SOFTMAX_VJP = program({
   name: "train_inner_softmax_vjp",
-  code: innerSoftmaxVjpCode,
-  entryPoint: "main",
-};
+  body: shaders.trainInnerSoftmaxVjp,
+  workgroupSize: [64],
+  storage: [readWrite("z"), readWrite("dg"), read("labels", "u32"), read("weights"), read("norm")],
+  uniforms: {
+    rows: "u32",
+    vocab: "u32",
+    label_mode: "u32",
+    groups_x: "u32",
+    row_offset: "u32",
+    label_base: "u32",
+  },
+  constants: { IDS: 0, ONE_HOT: 1 },
+  snippets: [GRID],
+});
 /** Layer-norm backward with respect to its input. */
-export const TRAIN_LAYER_NORM_BACKWARD: KernelSpec = {
+const TRAIN_LAYER_NORM_BACKWARD = program({
   name: "train_layer_norm_backward",
-  code: layerNormBackwardCode,
-  entryPoint: "main",
-};
+  body: shaders.trainLayerNormBackward,
+  workgroupSize: [64],
+  storage: [read("g"), read("scale"), read("nhat"), read("rstd"), readWrite("out")],
+  uniforms: { rows: "u32", width: "u32", groups_x: "u32", flags: "u32" },
+  constants: { SCALE_SHARED: 1, SCALE_PER_ROW: 2, ACCUMULATE: 4 },
+  snippets: [GRID],
+});
 /** Backward through the inner layer-norm backward. */
-export const TRAIN_LAYER_NORM_INNER_VJP: KernelSpec = {
+const TRAIN_LAYER_NORM_INNER_VJP = program({
   name: "train_layer_norm_inner_vjp",
-  code: layerNormInnerVjpCode,
-  entryPoint: "main",
-};
-
-/** Workgroup grid for one workgroup per row, past the 65535-per-dimension limit. */
-function rowGrid(
-  rows: number,
-  max: number,
-): { grid: [number, number, number]; perY: number } {
-  const perY = Math.max(1, Math.min(rows, max));
-  return { grid: [perY, Math.ceil(rows / perY), 1], perY };
-}
+  body: shaders.trainLayerNormInnerVjp,
+  workgroupSize: [64],
+  storage: [
+    read("gam"),
+    read("g_n"),
+    read("scale"),
+    read("nhat"),
+    read("rstd"),
+    readWrite("du"),
+    readWrite("dnhat"),
+    readWrite("dh2"),
+  ],
+  uniforms: { rows: "u32", width: "u32", groups_x: "u32" },
+  snippets: [GRID],
+});
 
 /** Labels of one tile of rows (see {@linkcode outerXent}). */
 export interface TileLabels {
@@ -86,12 +112,12 @@ export function outerXent(
   rec: Recorder,
   o: TileLabels & { z: Binding; lossRows: Binding },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     TRAIN_OUTER_XENT,
     [o.z, o.labels, o.weights, o.norm, o.lossRows],
-    tileUniforms(o, perY),
-    grid,
+    tileUniforms(o, groupsX),
+    workgroups,
   );
 }
 
@@ -108,25 +134,25 @@ export function innerSoftmaxVJP(
   rec: Recorder,
   o: TileLabels & { z: Binding; dg: Binding },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     TRAIN_INNER_SOFTMAX_VJP,
     [o.z, o.dg, o.labels, o.weights, o.norm],
-    tileUniforms(o, perY),
-    grid,
+    tileUniforms(o, groupsX),
+    workgroups,
   );
 }
 
-function tileUniforms(o: TileLabels, perY: number): ArrayBuffer {
-  return packUniforms({
+function tileUniforms(o: TileLabels, groupsX: number): ArrayBuffer {
+  return TRAIN_OUTER_XENT.uniforms({
     rows: o.rows,
     vocab: o.vocab,
-    label_mode: o.labelsAreIds ? 0 : 1,
-    rows_per_y: perY,
+    label_mode: o.labelsAreIds
+      ? TRAIN_OUTER_XENT.constants.IDS
+      : TRAIN_OUTER_XENT.constants.ONE_HOT,
+    groups_x: groupsX,
     row_offset: o.rowOffset,
     label_base: o.labelBase,
-    pad0: 0,
-    pad1: 0,
   });
 }
 
@@ -153,14 +179,15 @@ export function layerNormBackwardInput(
     accumulate?: boolean;
   },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
-  const flags = (o.scale && !o.perRowScale ? 1 : 0) |
-    (o.scale && o.perRowScale ? 2 : 0) | (o.accumulate ? 4 : 0);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
+  const f = TRAIN_LAYER_NORM_BACKWARD.constants;
+  const flags = (o.scale && !o.perRowScale ? f.SCALE_SHARED : 0) |
+    (o.scale && o.perRowScale ? f.SCALE_PER_ROW : 0) | (o.accumulate ? f.ACCUMULATE : 0);
   rec.dispatch(
     TRAIN_LAYER_NORM_BACKWARD,
     [o.g, o.scale ?? rec.ctx.dummy(0), o.nhat, o.rstd, o.out],
-    packUniforms({ rows: o.rows, width: o.width, rows_per_y: perY, flags }),
-    grid,
+    TRAIN_LAYER_NORM_BACKWARD.uniforms({ rows: o.rows, width: o.width, groups_x: groupsX, flags }),
+    workgroups,
   );
 }
 
@@ -189,11 +216,11 @@ export function layerNormInnerVJP(
     width: number;
   },
 ): void {
-  const { grid, perY } = rowGrid(o.rows, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
     TRAIN_LAYER_NORM_INNER_VJP,
     [o.gam, o.gN, o.scale, o.nhat, o.rstd, o.du, o.dnhat, o.dh2],
-    packUniforms({ rows: o.rows, width: o.width, rows_per_y: perY, pad0: 0 }),
-    grid,
+    TRAIN_LAYER_NORM_INNER_VJP.uniforms({ rows: o.rows, width: o.width, groups_x: groupsX }),
+    workgroups,
   );
 }

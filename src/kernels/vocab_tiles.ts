@@ -10,32 +10,70 @@
  * @module
  */
 
-import statsCode from "../../shaders/vocab_tile_stats.wgsl" with { type: "text" };
-import applyCode from "../../shaders/vocab_tile_apply.wgsl" with { type: "text" };
-import colsumCode from "../../shaders/vocab_tile_colsum.wgsl" with { type: "text" };
+import { program, read, readWrite } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
 import { FWLError } from "../errors.ts";
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmul } from "./matmul.ts";
 
 /** Running softmax statistics over vocabulary tiles. */
-export const VOCAB_TILE_STATS: KernelSpec = {
+const VOCAB_TILE_STATS = program({
   name: "vocab_tile_stats",
-  code: statsCode,
-  entryPoint: "main",
-};
+  body: shaders.vocabTileStats,
+  workgroupSize: [64],
+  storage: [
+    read("z"),
+    read("dg"),
+    read("labels", "u32"),
+    read("weights"),
+    read("norm"),
+    readWrite("stats", "vec4<f32>"),
+    readWrite("out"),
+  ],
+  uniforms: {
+    rows: "u32",
+    cols: "u32",
+    col0: "u32",
+    row_offset: "u32",
+    label_base: "u32",
+    label_stride: "u32",
+    flags: "u32",
+  },
+  constants: { FIRST: 1, DG: 2, LABELS: 4, ONE_HOT: 8, FINISH_NLL: 16, FINISH_LOSS: 32 },
+});
 /** Per-element gradients of a vocabulary tile from the row statistics. */
-export const VOCAB_TILE_APPLY: KernelSpec = {
+const VOCAB_TILE_APPLY = program({
   name: "vocab_tile_apply",
-  code: applyCode,
-  entryPoint: "main",
-};
+  body: shaders.vocabTileApply,
+  workgroupSize: [64],
+  storage: [
+    readWrite("z"),
+    readWrite("dg"),
+    read("labels", "u32"),
+    read("weights"),
+    read("norm"),
+    read("stats", "vec4<f32>"),
+  ],
+  uniforms: {
+    rows: "u32",
+    cols: "u32",
+    col0: "u32",
+    row_offset: "u32",
+    label_base: "u32",
+    label_stride: "u32",
+    mode: "u32",
+    one_hot: "u32",
+  },
+  constants: { INNER: 0, OUTER: 1, VJP: 2 },
+});
 /** Column sums of a strided tile into a range of a vector. */
-export const VOCAB_TILE_COLSUM: KernelSpec = {
+const VOCAB_TILE_COLSUM = program({
   name: "vocab_tile_colsum",
-  code: colsumCode,
-  entryPoint: "main",
-};
+  body: shaders.vocabTileColsum,
+  workgroupSize: [64],
+  storage: [read("a"), readWrite("out")],
+  uniforms: { rows: "u32", cols: "u32", a_base: "u32", a_row: "u32", out_base: "u32" },
+});
 
 /** Bytes of slack an aligned-down binding offset may add (minStorageBufferOffsetAlignment). */
 const ALIGN = 256;
@@ -164,9 +202,11 @@ export function vocabTileStats(
   },
 ): void {
   const ctx = rec.ctx;
-  const flags = (o.first ? 1 : 0) | (o.dg ? 2 : 4) |
-    (!o.dg && !o.labelsAreIds ? 8 : 0) |
-    (o.finish?.kind === "nll" ? 16 : 0) | (o.finish?.kind === "loss" ? 32 : 0);
+  const f = VOCAB_TILE_STATS.constants;
+  const flags = (o.first ? f.FIRST : 0) | (o.dg ? f.DG : f.LABELS) |
+    (!o.dg && !o.labelsAreIds ? f.ONE_HOT : 0) |
+    (o.finish?.kind === "nll" ? f.FINISH_NLL : 0) |
+    (o.finish?.kind === "loss" ? f.FINISH_LOSS : 0);
   rec.dispatch(
     VOCAB_TILE_STATS,
     [
@@ -178,7 +218,7 @@ export function vocabTileStats(
       o.stats,
       o.finish?.out ?? ctx.dummy(1),
     ],
-    packUniforms({
+    VOCAB_TILE_STATS.uniforms({
       rows: o.rows,
       cols: o.cols,
       col0: o.v0,
@@ -186,7 +226,6 @@ export function vocabTileStats(
       label_base: o.labelBase,
       label_stride: o.vocab,
       flags,
-      pad0: 0,
     }),
     [o.rows, 1, 1],
   );
@@ -217,17 +256,18 @@ export function vocabTileApply(
   rec.dispatch(
     VOCAB_TILE_APPLY,
     [o.z, o.dg ?? rec.ctx.dummy(1), o.labels, o.weights, o.norm, o.stats],
-    packUniforms({
+    VOCAB_TILE_APPLY.uniforms({
       rows: o.rows,
       cols: o.cols,
       col0: o.v0,
       row_offset: o.rowOffset,
       label_base: o.labelBase,
       label_stride: o.vocab,
-      mode: o.mode === "inner" ? 0 : o.mode === "outer" ? 1 : 2,
+      mode: VOCAB_TILE_APPLY
+        .constants[o.mode === "inner" ? "INNER" : o.mode === "outer" ? "OUTER" : "VJP"],
       one_hot: o.labelsAreIds ? 0 : 1,
     }),
-    [Math.ceil(o.cols / 64), o.rows, 1],
+    [Math.ceil(o.cols / VOCAB_TILE_APPLY.workgroupSize[0]), o.rows, 1],
   );
 }
 
@@ -255,17 +295,14 @@ export function vocabTileColsum(
   rec.dispatch(
     VOCAB_TILE_COLSUM,
     [o.a, o.out],
-    packUniforms({
+    VOCAB_TILE_COLSUM.uniforms({
       rows: o.rows,
       cols: o.cols,
       a_base: o.aBase,
       a_row: o.aRow,
       out_base: o.outBase,
-      pad0: 0,
-      pad1: 0,
-      pad2: 0,
     }),
-    [Math.ceil(o.cols / 64), 1, 1],
+    [Math.ceil(o.cols / VOCAB_TILE_COLSUM.workgroupSize[0]), 1, 1],
   );
 }
 
