@@ -32,9 +32,9 @@ export async function generateShaderModule(dir: URL): Promise<string> {
   ];
   for (const file of files) {
     const text = await Deno.readTextFile(new URL(file, dir));
-    const escaped = text.replaceAll("\\", "\\\\").replaceAll("`", "\\`").replaceAll("${", "\\${");
+    // One line per shader: the .wgsl file is what people read and edit.
     parts.push(`/** shaders/${file} */`);
-    parts.push(`export const ${constantName(file)}: string = \`${escaped}\`;`);
+    parts.push(`export const ${constantName(file)}: string = ${JSON.stringify(text)};`);
     parts.push("");
   }
   return parts.join("\n");

@@ -4,29 +4,8 @@
 // scale and bias are either shared vectors [width] or, for the fast pass, per-row
 // matrices [rows, width] (each position has its own fast scale and bias).
 
-var<workgroup> partial: array<f32, WG>;
-
-fn workgroup_sum(value: f32, lane: u32) -> f32 {
-  partial[lane] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = group_index(wid);
-  if (row >= p.rows) {
-    return;
-  }
-  let lane = lid.x;
+// One row of the tile (see lib/row_kernel.wgsl).
+fn row_main(row: u32, lane: u32) {
   let base = row * p.width;
   var s = 0.0;
   for (var j = lane; j < p.width; j += WG) {

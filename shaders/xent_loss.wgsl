@@ -5,13 +5,8 @@
 
 var<workgroup> partial: array<vec3<f32>, WG>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = group_index(wid);
-  if (row >= p.rows) {
-    return;
-  }
-  let lane = lid.x;
+// One row of the tile (see lib/row_kernel.wgsl).
+fn row_main(row: u32, lane: u32) {
   let base = row * p.vocab;
   let id = bitcast<i32>(labels[p.row_offset + row]);
   let label_row = p.label_base + row * p.vocab;
@@ -28,12 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     } else {
       s += exp(v - mx);
     }
-    var y = 0.0;
-    if (p.label_mode == IDS) {
-      y = select(0.0, 1.0, i32(j) == id);
-    } else {
-      y = bitcast<f32>(labels[label_row + j]);
-    }
+    let y = label(j, id, label_row);
     yz += y * v;
     ysum += y;
   }
@@ -49,17 +39,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
   let lse = partial[0].x + log(partial[0].y);
-  workgroupBarrier();
-  partial[lane] = vec3<f32>(yz, ysum, 0.0);
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
+  let sums = workgroup_sum2(vec2<f32>(yz, ysum), lane);
   if (lane == 0u) {
     let w = weights[p.row_offset + row];
-    nll[p.row_offset + row] = select(0.0, partial[0].y * lse - partial[0].x, w != 0.0);
+    nll[p.row_offset + row] = select(0.0, sums.y * lse - sums.x, w != 0.0);
   }
 }

@@ -11,7 +11,8 @@ import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { recordFastPass } from "./fast_pass.ts";
 import { linearLayerNorm } from "../kernels/linear_layer_norm.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { layerNormBackward, normalizer, softmaxXentGrad, xentLoss } from "../kernels/rows.ts";
+import { layerNormBackward } from "../kernels/layer_norm.ts";
+import { normalizer, softmaxXentGrad, xentLoss } from "../kernels/softmax_xent.ts";
 import { logitTiling } from "../kernels/vocab_tiles.ts";
 import {
   fullRowTiles,

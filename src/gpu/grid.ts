@@ -11,6 +11,9 @@ import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "./context.ts";
 import type { Program } from "./program.ts";
 
+/** Workgroups per grid dimension that every WebGPU device allows (the default limit). */
+export const MIN_WORKGROUPS_PER_DIMENSION = 65535;
+
 /** A grid of workgroups and the `groups_x` uniform its shader needs. */
 export interface Grid {
   /** Workgroups along x, y, z. */

@@ -12,7 +12,7 @@ import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmulNN } from "./matmul.ts";
-import { layerNorm } from "./rows.ts";
+import { layerNorm } from "./layer_norm.ts";
 
 /** The fused dense + layer-norm kernel. */
 const LINEAR_LAYER_NORM = program({

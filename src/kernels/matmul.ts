@@ -101,37 +101,32 @@ const DOT = variant("matmul_dot", shaders.matmulDot, "vec4<f32>", "vec4<f32>", [
 /** A as vec4 along k and B as vec4 along n. */
 const VEC4X4 = variant("matmul_vec4x4", shaders.matmulVec4x4, "vec4<f32>", "vec4<f32>", [16, 4]);
 
+/** Whether the clip shrinks extent `bit` (1 m, 2 n, 4 k). */
+function clips(s: MatmulSpec, bit: number): boolean {
+  return ((s.clip?.mask ?? 0) & bit) !== 0;
+}
+
+/** Whether `stride` and every base and batch stride of `op` are non-negative multiples of 4. */
+function aligned4(op: Operand, stride: number): boolean {
+  return [stride, op.base ?? 0, op.outer ?? 0, op.inner ?? 0, op.rel ?? 0].every((v) =>
+    v >= 0 && v % 4 === 0
+  );
+}
+
 /** Whether A's rows and B's columns are contiguous along k, with k and all strides multiples of 4. */
 function dotFriendly(s: MatmulSpec): boolean {
-  const { a, b } = s;
-  const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
-  return a.col === 1 && b.row === 1 && s.k % 4 === 0 && !clipsK &&
-    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    ) &&
-    [b.col, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    );
+  return s.a.col === 1 && s.b.row === 1 && s.k % 4 === 0 && !clips(s, 4) &&
+    aligned4(s.a, s.a.row) && aligned4(s.b, s.b.col);
 }
 
 /** Whether A's rows are also contiguous along k (k and every A stride a multiple of 4). */
 function aVec4Friendly(s: MatmulSpec): boolean {
-  const a = s.a;
-  const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
-  return a.col === 1 && s.k % 4 === 0 && !clipsK &&
-    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    );
+  return s.a.col === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.a, s.a.row);
 }
 
 /** Whether B's layout allows vec4 loads: unit column stride, everything else a multiple of 4. */
 function vec4Friendly(s: MatmulSpec): boolean {
-  const b = s.b;
-  const clipsN = ((s.clip?.mask ?? 0) & 2) !== 0;
-  return b.col === 1 && s.n % 4 === 0 && !clipsN &&
-    [b.row, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    );
+  return s.b.col === 1 && s.n % 4 === 0 && !clips(s, 2) && aligned4(s.b, s.b.row);
 }
 
 /** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
@@ -270,15 +265,7 @@ export function matmulNN(
   xBase = 0,
   outBase = 0,
 ): void {
-  matmul(rec, {
-    m: rows,
-    n,
-    k,
-    a: { buffer: x, base: xBase, row: k, col: 1 },
-    b: { buffer: w, row: n, col: 1 },
-    c: { buffer: out, base: outBase, row: n, col: 1 },
-    ...epilogue,
-  });
+  rowMajor(rec, x, { buffer: w, row: n, col: 1 }, out, rows, k, n, epilogue, xBase, outBase);
 }
 
 /** `out[rows, n] = g[rows, k] · w[n, k]ᵀ` for row-major g, w and out. */
@@ -294,13 +281,62 @@ export function matmulNT(
   gBase = 0,
   outBase = 0,
 ): void {
+  rowMajor(rec, g, { buffer: w, row: 1, col: k }, out, rows, k, n, epilogue, gBase, outBase);
+}
+
+/** `out[rows, n] = x[rows, k] · B` for row-major x and out. */
+function rowMajor(
+  rec: Recorder,
+  x: Binding,
+  b: Operand,
+  out: Binding,
+  rows: number,
+  k: number,
+  n: number,
+  epilogue: Epilogue,
+  xBase: number,
+  outBase: number,
+): void {
   matmul(rec, {
     m: rows,
     n,
     k,
-    a: { buffer: g, base: gBase, row: k, col: 1 },
-    b: { buffer: w, row: 1, col: k },
+    a: { buffer: x, base: xBase, row: k, col: 1 },
+    b,
     c: { buffer: out, base: outBase, row: n, col: 1 },
+    ...epilogue,
+  });
+}
+
+/**
+ * `out[m, n] = xᵀ·g` for row-major `x [rows, m]` and `g [rows, n]` (a weight gradient;
+ * `beta: 1` accumulates). `gRow` and `outRow` are the row strides of `g` and `out`
+ * (default `n`); the bases are element offsets.
+ */
+export function matmulTN(
+  rec: Recorder,
+  o: {
+    x: Binding;
+    g: Binding;
+    out: Binding;
+    rows: number;
+    m: number;
+    n: number;
+    xBase?: number;
+    gBase?: number;
+    gRow?: number;
+    outBase?: number;
+    outRow?: number;
+  } & Epilogue,
+): void {
+  const { x, g, out, rows, m, n, xBase, gBase, gRow, outBase, outRow, ...epilogue } = o;
+  matmul(rec, {
+    m,
+    n,
+    k: rows,
+    a: { buffer: x, base: xBase ?? 0, row: 1, col: m },
+    b: { buffer: g, base: gBase ?? 0, row: gRow ?? n, col: 1 },
+    c: { buffer: out, base: outBase ?? 0, row: outRow ?? n, col: 1 },
     ...epilogue,
   });
 }

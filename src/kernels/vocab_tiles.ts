@@ -10,11 +10,22 @@
  * @module
  */
 
+import { MIN_WORKGROUPS_PER_DIMENSION } from "../gpu/grid.ts";
 import { program, read, readWrite } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import { matmul } from "./matmul.ts";
+import { matmul, matmulTN } from "./matmul.ts";
+
+/** Where a tile lies and where its labels are. */
+const TILE_FIELDS = {
+  rows: "u32",
+  cols: "u32",
+  col0: "u32",
+  row_offset: "u32",
+  label_base: "u32",
+  label_stride: "u32",
+} as const;
 
 /** Running softmax statistics over vocabulary tiles. */
 const VOCAB_TILE_STATS = program({
@@ -31,12 +42,7 @@ const VOCAB_TILE_STATS = program({
     readWrite("out"),
   ],
   uniforms: {
-    rows: "u32",
-    cols: "u32",
-    col0: "u32",
-    row_offset: "u32",
-    label_base: "u32",
-    label_stride: "u32",
+    ...TILE_FIELDS,
     flags: "u32",
   },
   constants: { FIRST: 1, DG: 2, LABELS: 4, ONE_HOT: 8, FINISH_NLL: 16, FINISH_LOSS: 32 },
@@ -55,12 +61,7 @@ const VOCAB_TILE_APPLY = program({
     read("stats", "vec4<f32>"),
   ],
   uniforms: {
-    rows: "u32",
-    cols: "u32",
-    col0: "u32",
-    row_offset: "u32",
-    label_base: "u32",
-    label_stride: "u32",
+    ...TILE_FIELDS,
     mode: "u32",
     one_hot: "u32",
   },
@@ -77,8 +78,11 @@ const VOCAB_TILE_COLSUM = program({
 
 /** Bytes of slack an aligned-down binding offset may add (minStorageBufferOffsetAlignment). */
 const ALIGN = 256;
-/** Most columns per tile: one workgroup of 64 per column group, 65535 groups. */
-const MAX_COLS = 65535 * 64;
+/**
+ * Most columns per tile: one workgroup per group of columns along x, at most the
+ * workgroups per dimension every WebGPU device allows.
+ */
+const MAX_COLS = MIN_WORKGROUPS_PER_DIMENSION * VOCAB_TILE_APPLY.workgroupSize[0];
 
 /**
  * The shape of one logits tile: `cols === vocab` is the row-tile fast path (all rows or
@@ -405,13 +409,18 @@ export function kernelGradTile(
     v0: number;
   },
 ): void {
-  matmul(rec, {
+  matmulTN(rec, {
+    x: o.x,
+    g: o.g,
+    out: o.gku,
+    rows: o.rows,
     m: o.size,
     n: o.cols,
-    k: o.rows,
-    a: { buffer: o.x, base: o.xBase, row: 1, col: o.size },
-    b: { buffer: o.g, base: o.gBase ?? 0, row: o.gRow ?? o.cols, col: 1 },
-    c: { buffer: o.gku, base: o.v0, row: o.vocab, col: 1 },
+    xBase: o.xBase,
+    gBase: o.gBase,
+    gRow: o.gRow,
+    outBase: o.v0,
+    outRow: o.vocab,
     beta: 1,
   });
 }

@@ -11,11 +11,12 @@
 
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import { trainAttentionBytes } from "../kernels/train_attention.ts";
+import { trainAttentionBytes } from "../kernels/chunk_attention_backward.ts";
 import { matmulNN, matmulNT } from "../kernels/matmul.ts";
 import { recordFastPass } from "../fwl/fast_pass.ts";
 import { linearLayerNorm } from "../kernels/linear_layer_norm.ts";
-import { layerNormBackward, normalizer, softmaxXentGrad } from "../kernels/rows.ts";
+import { layerNormBackward } from "../kernels/layer_norm.ts";
+import { normalizer, softmaxXentGrad } from "../kernels/softmax_xent.ts";
 import type { ParamBuffers } from "../fwl/forward.ts";
 import { type LogitTiling, logitTiling } from "../kernels/vocab_tiles.ts";
 import { streamInnerGrad } from "../fwl/vocab_stream.ts";

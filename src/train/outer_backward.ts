@@ -12,7 +12,7 @@
  * ```
  *
  * Backward, with `Cʳ` the reverse exclusive cumsum (`Σ_{t>s}`) and `Aʳ` anti-causal
- * attention (see `train_attention.ts`), in the order recorded:
+ * attention (see `kernels/chunk_attention_backward.ts`), in the order recorded:
  *
  * 1. `dZ` per row tile (never `[B,T,V]` at once) → `dKu += nfᵀdZ`, `dbu += Σ dZ`, `dnf = dZ·Kuᵀ`.
  * 2. Fast layer norm: `d scale_t = dnf⊙f̂`, `d bias_t = dnf`, `df2 = LNᵀ(dnf⊙scale_t)`.
@@ -38,16 +38,13 @@
 
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import type { ParamBuffers } from "../fwl/forward.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { seqAttention } from "../kernels/train_attention.ts";
-import { elementwise, fill } from "../kernels/train_elementwise.ts";
-import { colsum, dot, reverseCumsum } from "../kernels/train_reductions.ts";
-import {
-  innerSoftmaxVJP,
-  layerNormBackwardInput,
-  layerNormInnerVJP,
-  outerXent,
-} from "../kernels/train_rows.ts";
+import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
+import { seqAttention } from "../kernels/chunk_attention_backward.ts";
+import { elementwise, fill } from "../kernels/elementwise.ts";
+import { reverseCumsum } from "../kernels/cumsum.ts";
+import { colsum, dot } from "../kernels/reductions.ts";
+import { layerNormBackwardInput, layerNormInnerVJP } from "../kernels/layer_norm.ts";
+import { innerSoftmaxVJP, outerXent } from "../kernels/softmax_xent.ts";
 import type { GradBuffers } from "./grad_buffers.ts";
 import { type KeptForward, labelTile } from "./forward_keep.ts";
 import type { LogitTiling } from "../kernels/vocab_tiles.ts";
@@ -123,16 +120,7 @@ export function recordOuterBackward(
     rows = M,
     aBase = 0,
     bBase = 0,
-  ) =>
-    matmul(rec, {
-      m,
-      n,
-      k: rows,
-      a: { buffer: a, base: aBase, row: 1, col: m },
-      b: { buffer: b, base: bBase, row: n, col: 1 },
-      c: { buffer: c, row: n, col: 1 },
-      beta: 1,
-    });
+  ) => matmulTN(rec, { x: a, g: b, out: c, rows, m, n, xBase: aBase, gBase: bBase, beta: 1 });
   const colAdd = (a: Binding, width: number, out: Binding, b?: Binding) =>
     colsum(rec, { a, b, rows: M, width, out, accumulate: true });
   const stepGrad = (index: number, a: Binding, b: Binding, count: number) =>
@@ -385,16 +373,7 @@ function recordSecondOrder(
     c: Binding,
     rows = M,
     aBase = 0,
-  ) =>
-    matmul(rec, {
-      m,
-      n,
-      k: rows,
-      a: { buffer: a, base: aBase, row: 1, col: m },
-      b: { buffer: b, row: n, col: 1 },
-      c: { buffer: c, row: n, col: 1 },
-      beta: 1,
-    });
+  ) => matmulTN(rec, { x: a, g: b, out: c, rows, m, n, xBase: aBase, beta: 1 });
   const colAdd = (a: Binding, width: number, out: Binding, b?: Binding) =>
     colsum(rec, { a, b, rows: M, width, out, accumulate: true });
   const dh1 = f.df1;

@@ -1,7 +1,6 @@
 /**
- * Reductions of the outer backward: whole-tensor sums and dot products
- * (`shaders/train_reduce.wgsl`), column sums (`shaders/train_colsum.wgsl`) and the
- * reverse exclusive cumsum over time (`shaders/train_reverse_cumsum.wgsl`).
+ * Reductions: whole-tensor sums and dot products (`shaders/dot.wgsl`) and column sums
+ * (`shaders/colsum.wgsl`).
  *
  * @module
  */
@@ -9,13 +8,13 @@
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program, read, readWrite } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
-import { GRID } from "./snippets.ts";
+import { GRID, WORKGROUP_SUM } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The two-stage sum / dot-product kernel. */
-const TRAIN_REDUCE = program({
-  name: "train_reduce",
-  body: shaders.trainReduce,
+const DOT = program({
+  name: "dot",
+  body: shaders.dot,
   workgroupSize: [256],
   storage: [read("a"), read("b"), readWrite("partials"), readWrite("out")],
   uniforms: {
@@ -27,24 +26,17 @@ const TRAIN_REDUCE = program({
     alpha: "f32",
   },
   constants: { HAS_B: 1, ACCUMULATE: 2 },
+  snippets: [WORKGROUP_SUM],
 });
 /** The column-sum kernel. */
-const TRAIN_COLSUM = program({
-  name: "train_colsum",
-  body: shaders.trainColsum,
+const COLSUM = program({
+  name: "colsum",
+  body: shaders.colsum,
   workgroupSize: [64],
   storage: [read("a"), read("b"), readWrite("out")],
   uniforms: { rows: "u32", width: "u32", flags: "u32", alpha: "f32", groups_x: "u32" },
   snippets: [GRID],
   constants: { HAS_B: 1, ACCUMULATE: 2 },
-});
-/** The reverse exclusive cumsum kernel. */
-const TRAIN_REVERSE_CUMSUM = program({
-  name: "train_reverse_cumsum",
-  body: shaders.trainReverseCumsum,
-  workgroupSize: [64],
-  storage: [read("u"), readWrite("out")],
-  uniforms: { batch: "u32", time: "u32", width: "u32" },
 });
 
 const MAX_PARTIALS = 256;
@@ -75,17 +67,17 @@ export function dot(
   const ctx = rec.ctx;
   const groups = Math.max(
     1,
-    Math.min(MAX_PARTIALS, Math.ceil(o.count / TRAIN_REDUCE.workgroupSize[0]), ctx.maxWorkgroups),
+    Math.min(MAX_PARTIALS, Math.ceil(o.count / DOT.workgroupSize[0]), ctx.maxWorkgroups),
   );
   const partials = rec.scratch(MAX_PARTIALS * 4);
-  const f = TRAIN_REDUCE.constants;
+  const f = DOT.constants;
   const flags = (o.b ? f.HAS_B : 0) | (o.accumulate ? f.ACCUMULATE : 0);
   const bindings = [o.a, o.b ?? ctx.dummy(0), partials, o.out];
   for (const stage of [0, 1]) {
     rec.dispatch(
-      TRAIN_REDUCE,
+      DOT,
       bindings,
-      TRAIN_REDUCE.uniforms({
+      DOT.uniforms({
         count: o.count,
         flags,
         stage,
@@ -119,12 +111,12 @@ export function colsum(
     accumulate?: boolean;
   },
 ): void {
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, o.width, TRAIN_COLSUM);
-  const f = TRAIN_COLSUM.constants;
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, o.width, COLSUM);
+  const f = COLSUM.constants;
   rec.dispatch(
-    TRAIN_COLSUM,
+    COLSUM,
     [o.a, o.b ?? rec.ctx.dummy(0), o.out],
-    TRAIN_COLSUM.uniforms({
+    COLSUM.uniforms({
       rows: o.rows,
       width: o.width,
       flags: (o.b ? f.HAS_B : 0) | (o.accumulate ? f.ACCUMULATE : 0),
@@ -132,26 +124,5 @@ export function colsum(
       groups_x: groupsX,
     }),
     workgroups,
-  );
-}
-
-/**
- * `out[b,t,j] = Σ_{s>t} u[b,s,j]`: the backward of the exclusive cumsum over time.
- * `out` must not alias `u`.
- *
- * @example
- * ```ts ignore
- * reverseCumsum(rec, { u: df1, out: r1, batch: B, time: T, width: H });
- * ```
- */
-export function reverseCumsum(
-  rec: Recorder,
-  o: { u: Binding; out: Binding; batch: number; time: number; width: number },
-): void {
-  rec.dispatch(
-    TRAIN_REVERSE_CUMSUM,
-    [o.u, o.out],
-    TRAIN_REVERSE_CUMSUM.uniforms({ batch: o.batch, time: o.time, width: o.width }),
-    [Math.ceil(o.width / TRAIN_REVERSE_CUMSUM.workgroupSize[0]), o.batch, 1],
   );
 }

@@ -1,5 +1,5 @@
 /**
- * The vector update of `shaders/stream_update.wgsl`, used by the recurrent (streaming)
+ * The vector update of `shaders/vector_update.wgsl`, used by the recurrent (streaming)
  * form of the block.
  *
  * @module
@@ -13,8 +13,8 @@ import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The streaming vector-update kernel. */
 const STREAM_UPDATE = program({
-  name: "stream_update",
-  body: shaders.streamUpdate,
+  name: "vector_update",
+  body: shaders.vectorUpdate,
   workgroupSize: [64],
   storage: [read("u"), read("base"), read("steps"), readWrite("out"), readWrite("aux")],
   uniforms: {
@@ -55,7 +55,7 @@ export interface VectorUpdateSpec {
  *
  * @example
  * ```ts ignore
- * import { vectorUpdate } from "./stream.ts";
+ * import { vectorUpdate } from "./vector_update.ts";
  * // f1 −= step(b0) · Σ g_h1, and fa = relu(f1)²
  * vectorUpdate(rec, {
  *   u: sumGh1, out: f1, rows: B, width: H, alpha: -1,

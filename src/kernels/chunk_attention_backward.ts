@@ -19,7 +19,7 @@ import type { Recorder } from "../gpu/recorder.ts";
 import { FWLError } from "../errors.ts";
 import { chunkAttention, chunkLayout } from "./chunk_attention.ts";
 import { matmul } from "./matmul.ts";
-import { fill } from "./train_elementwise.ts";
+import { fill } from "./elementwise.ts";
 
 /**
  * Scratch budget of one attention call in training (8 MiB): below the per-chunk states of

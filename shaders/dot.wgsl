@@ -3,20 +3,6 @@
 // adds the partials and writes out[out_index] = alpha · sum (+ out[out_index] with
 // ACCUMULATE). Used for the step-size gradients (dot products) and the loss.
 
-var<workgroup> partial: array<f32, WG>;
-
-fn workgroup_sum(value: f32, lane: u32) -> f32 {
-  partial[lane] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let lane = lid.x;

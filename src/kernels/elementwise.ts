@@ -1,5 +1,5 @@
 /**
- * The elementwise update of the outer backward (`shaders/train_elementwise.wgsl`):
+ * The elementwise update of the outer backward (`shaders/elementwise.wgsl`):
  * scaled products, squared-ReLU gates, step-size factors, accumulation and fills.
  *
  * @module
@@ -12,9 +12,9 @@ import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The elementwise kernel. */
-const TRAIN_ELEMENTWISE = program({
-  name: "train_elementwise",
-  body: shaders.trainElementwise,
+const ELEMENTWISE = program({
+  name: "elementwise",
+  body: shaders.elementwise,
   workgroupSize: [64],
   storage: [read("a"), read("b"), read("c"), read("steps"), readWrite("out")],
   uniforms: {
@@ -70,15 +70,15 @@ export function elementwise(
     throw new Error("elementwise: c and gate go together");
   }
   const ctx = rec.ctx;
-  const f = TRAIN_ELEMENTWISE.constants;
+  const f = ELEMENTWISE.constants;
   const flags = (o.a ? f.HAS_A : 0) |
     (o.b && o.broadcastWidth === undefined ? f.B_ELEMENT : 0) |
     (o.b && o.broadcastWidth !== undefined ? f.B_BROADCAST : 0) |
     (o.gate === "relu" ? f.GATE_RELU : 0) | (o.gate === "step" ? f.GATE_STEP : 0) |
     (o.step ? f.STEP : 0) | (o.beta !== undefined ? f.ACCUMULATE : 0);
-  const { workgroups, groupsX } = spreadInvocations(ctx, o.count, TRAIN_ELEMENTWISE);
+  const { workgroups, groupsX } = spreadInvocations(ctx, o.count, ELEMENTWISE);
   rec.dispatch(
-    TRAIN_ELEMENTWISE,
+    ELEMENTWISE,
     [
       o.a ?? ctx.dummy(0),
       o.b ?? ctx.dummy(0),
@@ -86,7 +86,7 @@ export function elementwise(
       o.step?.buffer ?? ctx.dummy(0),
       o.out,
     ],
-    TRAIN_ELEMENTWISE.uniforms({
+    ELEMENTWISE.uniforms({
       count: o.count,
       width: o.broadcastWidth ?? 1,
       flags,

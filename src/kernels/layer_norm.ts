@@ -1,0 +1,200 @@
+/**
+ * Layer norm, one workgroup per row: the forward, the backward with respect to its input
+ * (shared, per-row or no scale; optionally the per-position scale gradient), and the
+ * backward through that backward (the second-order path of the inner loss).
+ *
+ * @module
+ */
+
+import { spreadGroups } from "../gpu/grid.ts";
+import { program, read, readWrite } from "../gpu/program.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import * as shaders from "./shaders.generated.ts";
+import { ROW_KERNEL, WORKGROUP_SUM, WORKGROUP_SUM2, WORKGROUP_SUM4 } from "./snippets.ts";
+
+/** Layer norm forward. */
+const LAYER_NORM = program({
+  name: "layer_norm",
+  body: shaders.layerNorm,
+  workgroupSize: [64],
+  storage: [
+    read("x"),
+    read("scale"),
+    read("bias"),
+    readWrite("out"),
+    readWrite("nhat"),
+    readWrite("rstd"),
+  ],
+  uniforms: { rows: "u32", width: "u32", per_row_affine: "u32", groups_x: "u32", eps: "f32" },
+  snippets: [ROW_KERNEL, WORKGROUP_SUM],
+});
+/** Layer-norm backward with respect to its input (and the scale gradient per position). */
+const LAYER_NORM_BACKWARD = program({
+  name: "layer_norm_backward",
+  body: shaders.layerNormBackward,
+  workgroupSize: [64],
+  storage: [
+    read("g"),
+    read("scale"),
+    read("nhat"),
+    read("rstd"),
+    readWrite("out"),
+    readWrite("g_scale"),
+  ],
+  uniforms: { rows: "u32", width: "u32", groups_x: "u32", flags: "u32" },
+  constants: { SCALE_SHARED: 1, SCALE_PER_ROW: 2, ACCUMULATE: 4, G_SCALE: 8 },
+  snippets: [ROW_KERNEL, WORKGROUP_SUM2],
+});
+/** Backward through the inner layer-norm backward. */
+const LAYER_NORM_BACKWARD_VJP = program({
+  name: "layer_norm_backward_vjp",
+  body: shaders.layerNormBackwardVjp,
+  workgroupSize: [64],
+  storage: [
+    read("gam"),
+    read("g_n"),
+    read("scale"),
+    read("nhat"),
+    read("rstd"),
+    readWrite("du"),
+    readWrite("dnhat"),
+    readWrite("dh2"),
+  ],
+  uniforms: { rows: "u32", width: "u32", groups_x: "u32" },
+  snippets: [ROW_KERNEL, WORKGROUP_SUM, WORKGROUP_SUM4],
+});
+
+/** `out = layerNorm(x) ⊙ scale + bias` per row; also writes `nhat` and `rstd`. */
+export function layerNorm(
+  rec: Recorder,
+  o: {
+    x: Binding;
+    scale: Binding;
+    bias: Binding;
+    out: Binding;
+    nhat: Binding;
+    rstd: Binding;
+    rows: number;
+    width: number;
+    perRowAffine: boolean;
+    eps: number;
+  },
+): void {
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
+  rec.dispatch(
+    LAYER_NORM,
+    [o.x, o.scale, o.bias, o.out, o.nhat, o.rstd],
+    LAYER_NORM.uniforms({
+      rows: o.rows,
+      width: o.width,
+      per_row_affine: o.perRowAffine ? 1 : 0,
+      groups_x: groupsX,
+      eps: o.eps,
+    }),
+    workgroups,
+  );
+}
+
+/** Inner-loss layer norm backward: `g_x` and `g_n ⊙ nhat` from `g_n` (shared `scale`). */
+export function layerNormBackward(
+  rec: Recorder,
+  o: {
+    gN: Binding;
+    nhat: Binding;
+    rstd: Binding;
+    scale: Binding;
+    gX: Binding;
+    gScale: Binding;
+    rows: number;
+    width: number;
+  },
+): void {
+  const f = LAYER_NORM_BACKWARD.constants;
+  dispatchBackward(rec, [o.gN, o.scale, o.nhat, o.rstd, o.gX, o.gScale], {
+    rows: o.rows,
+    width: o.width,
+    flags: f.SCALE_SHARED | f.G_SCALE,
+  });
+}
+
+/**
+ * Layer-norm backward: `out (+)= rstd·(g' − mean(g') − nhat·mean(g'⊙nhat))` per row,
+ * `g' = g ⊙ scale` with `scale` absent, shared `[width]` or per row `[rows, width]`.
+ *
+ * @example
+ * ```ts ignore
+ * layerNormBackwardInput(rec, { g: dnf, scale: scaleT, perRowScale: true, nhat, rstd, out: df2, rows, width });
+ * ```
+ */
+export function layerNormBackwardInput(
+  rec: Recorder,
+  o: {
+    g: Binding;
+    scale?: Binding;
+    perRowScale?: boolean;
+    nhat: Binding;
+    rstd: Binding;
+    out: Binding;
+    rows: number;
+    width: number;
+    accumulate?: boolean;
+  },
+): void {
+  const f = LAYER_NORM_BACKWARD.constants;
+  const flags = (o.scale && !o.perRowScale ? f.SCALE_SHARED : 0) |
+    (o.scale && o.perRowScale ? f.SCALE_PER_ROW : 0) | (o.accumulate ? f.ACCUMULATE : 0);
+  const ctx = rec.ctx;
+  dispatchBackward(rec, [o.g, o.scale ?? ctx.dummy(0), o.nhat, o.rstd, o.out, ctx.dummy(1)], {
+    rows: o.rows,
+    width: o.width,
+    flags,
+  });
+}
+
+function dispatchBackward(
+  rec: Recorder,
+  bindings: Binding[],
+  o: { rows: number; width: number; flags: number },
+): void {
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
+  rec.dispatch(
+    LAYER_NORM_BACKWARD,
+    bindings,
+    LAYER_NORM_BACKWARD.uniforms({ ...o, groups_x: groupsX }),
+    workgroups,
+  );
+}
+
+/**
+ * Backward through the inner layer-norm backward `g_h2 = LNᵀ(g_n ⊙ scale)`: from
+ * `gam = dL/dg_h2` writes `du = dL/d(g_n⊙scale)`, `dnhat` (this path's part of
+ * `dL/dnhat`) and `dh2` (the part of `dL/dh2` through `rstd`).
+ *
+ * @example
+ * ```ts ignore
+ * layerNormInnerVJP(rec, { gam, gN, scale, nhat, rstd, du, dnhat, dh2, rows, width });
+ * ```
+ */
+export function layerNormInnerVJP(
+  rec: Recorder,
+  o: {
+    gam: Binding;
+    gN: Binding;
+    scale: Binding;
+    nhat: Binding;
+    rstd: Binding;
+    du: Binding;
+    dnhat: Binding;
+    dh2: Binding;
+    rows: number;
+    width: number;
+  },
+): void {
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
+  rec.dispatch(
+    LAYER_NORM_BACKWARD_VJP,
+    [o.gam, o.gN, o.scale, o.nhat, o.rstd, o.du, o.dnhat, o.dh2],
+    LAYER_NORM_BACKWARD_VJP.uniforms({ rows: o.rows, width: o.width, groups_x: groupsX }),
+    workgroups,
+  );
+}
