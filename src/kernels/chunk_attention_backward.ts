@@ -16,9 +16,7 @@
 
 import type { GPUContext } from "../gpu/context.ts";
 import type { Recorder } from "../gpu/recorder.ts";
-import { FWLError } from "../errors.ts";
-import { chunkAttention, chunkLayout } from "./chunk_attention.ts";
-import { matmul } from "./matmul.ts";
+import { chunkAttention, chunkLayout, runningChunkAttention } from "./chunk_attention.ts";
 import { fill } from "./elementwise.ts";
 
 /**
@@ -112,128 +110,7 @@ export function seqAttention(rec: Recorder, s: SeqAttentionSpec): void {
     scale: s.alpha ?? 1,
     maxScratchBytes: trainAttentionBytes(rec.ctx, s.time, s.chunks, s.dq, s.dv),
   };
-  if (s.reverse) antiCausalAttention(rec, spec);
+  if (s.reverse) runningChunkAttention(rec, spec, true);
   else chunkAttention(rec, spec);
   if (ones) rec.reuse(ones);
-}
-
-/**
- * `out[s] += scale·steps[i] · Σ_{t>s} (q_s·k_t) v_t`, chunk by chunk from the last:
- * `out[c] += alpha·q[c]·S`, then `S += k[c]ᵀ·v[c]`; inside a chunk the scores are
- * computed transposed (`P[j, i] = k_j·q_i`, kept for `j > i` by the causal mask) and
- * stored as `[i, j]`.
- */
-function antiCausalAttention(
-  rec: Recorder,
-  s: {
-    q: GPUBuffer;
-    k: GPUBuffer;
-    v: GPUBuffer;
-    out: GPUBuffer;
-    batch: number;
-    time: number;
-    dq: number;
-    dv: number;
-    chunks: number;
-    steps: GPUBuffer;
-    stepIndex: number;
-    scale: number;
-    maxScratchBytes: number;
-  },
-): void {
-  const { length: L, count: nC } = chunkLayout(s.time, s.chunks);
-  const stateElems = s.dq * s.dv;
-  const perSequence = (nC > 1 ? stateElems * 4 : 0) + (L > 1 ? L * L * 4 : 0);
-  if (perSequence === 0) return;
-  if (Math.max(stateElems * 4, L * L * 4) > s.maxScratchBytes) {
-    throw new FWLError(
-      `anti-causal attention needs ${perSequence} bytes of scratch per sequence (chunks ` +
-        `of ${L}, state ${s.dq}×${s.dv}), over the ${s.maxScratchBytes}-byte limit of one ` +
-        `buffer; use more chunks for long sequences`,
-    );
-  }
-  const group = Math.max(
-    1,
-    Math.min(s.batch, Math.floor(s.maxScratchBytes / perSequence)),
-  );
-  const step = { buffer: s.steps, index: s.stepIndex };
-  const state = nC > 1 ? rec.scratch(group * stateElems * 4) : undefined;
-  const scores = L > 1 ? rec.scratch(group * L * L * 4) : undefined;
-  const stateOp = (buffer: GPUBuffer) => ({
-    buffer,
-    rel: stateElems,
-    row: s.dv,
-    col: 1,
-  });
-  for (let b0 = 0; b0 < s.batch; b0 += group) {
-    const z = { batches: Math.min(group, s.batch - b0), zBase: b0 };
-    for (let c = nC - 1; c >= 0; c--) {
-      const t0 = c * L;
-      const len = Math.min(L, s.time - t0);
-      const rows = (buffer: GPUBuffer, width: number) => ({
-        buffer,
-        base: t0 * width,
-        outer: s.time * width,
-        row: width,
-        col: 1,
-      });
-      const q = rows(s.q, s.dq), k = rows(s.k, s.dq), v = rows(s.v, s.dv);
-      const out = rows(s.out, s.dv);
-      if (state && c < nC - 1) {
-        // out[c] += alpha · q[c] · S, S = Σ over later chunks of k[c']ᵀ v[c']
-        matmul(rec, {
-          m: len,
-          n: s.dv,
-          k: s.dq,
-          a: q,
-          b: stateOp(state),
-          c: out,
-          ...z,
-          beta: 1,
-          alpha: s.scale,
-          step,
-        });
-      }
-      if (scores && len > 1) {
-        // scores[i, j] = k_j·q_i for j > i (rows j of K·Qᵀ, stored transposed)
-        matmul(rec, {
-          m: len,
-          n: len,
-          k: s.dq,
-          a: k,
-          b: { ...q, row: 1, col: s.dq },
-          c: { buffer: scores, rel: L * L, row: 1, col: L },
-          ...z,
-          causal: true,
-        });
-        matmul(rec, {
-          m: len,
-          n: s.dv,
-          k: len,
-          a: { buffer: scores, rel: L * L, row: L, col: 1 },
-          b: v,
-          c: out,
-          ...z,
-          beta: 1,
-          alpha: s.scale,
-          step,
-        });
-      }
-      if (state && c > 0) {
-        // S (+)= k[c]ᵀ·v[c]; the last chunk overwrites what the scratch held.
-        matmul(rec, {
-          m: s.dq,
-          n: s.dv,
-          k: len,
-          a: { ...k, row: 1, col: s.dq },
-          b: v,
-          c: stateOp(state),
-          ...z,
-          ...(c < nC - 1 ? { beta: 1 } : {}),
-        });
-      }
-    }
-  }
-  if (state) rec.reuse(state);
-  if (scores) rec.reuse(scores);
 }

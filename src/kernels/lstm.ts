@@ -29,6 +29,14 @@ const LSTM_GATHER = program({
   constants: { PADDED: 1 },
   snippets: [GRID],
 });
+/** The uniforms both recurrence kernels start with. */
+const RECURRENCE_FIELDS = {
+  time: "u32",
+  hidden: "u32",
+  batch: "u32",
+  flags: "u32",
+  groups_x: "u32",
+} as const;
 /** The recurrence kernel, forward. */
 const LSTM_FORWARD = program({
   name: "lstm_forward",
@@ -43,11 +51,7 @@ const LSTM_FORWARD = program({
     readWrite("zbuf", "vec4<f32>"),
   ],
   uniforms: {
-    time: "u32",
-    hidden: "u32",
-    batch: "u32",
-    flags: "u32",
-    groups_x: "u32",
+    ...RECURRENCE_FIELDS,
     g_base: "u32",
     g_seq: "u32",
     h_base: "u32",
@@ -74,11 +78,7 @@ const LSTM_BACKWARD = program({
     readWrite("carry"),
   ],
   uniforms: {
-    time: "u32",
-    hidden: "u32",
-    batch: "u32",
-    flags: "u32",
-    groups_x: "u32",
+    ...RECURRENCE_FIELDS,
     a_base: "u32",
     a_seq: "u32",
     c_base: "u32",

@@ -180,6 +180,21 @@ export interface MatmulSpec {
   gateAux?: Binding;
 }
 
+/** The uniform fields of one operand's layout, e.g. `a_base … a_col`. */
+function layout<P extends "a" | "b" | "c">(
+  p: P,
+  op: Operand,
+): Record<`${P}_${"base" | "outer" | "inner" | "rel" | "row" | "col"}`, number> {
+  return {
+    [`${p}_base`]: op.base ?? 0,
+    [`${p}_outer`]: op.outer ?? 0,
+    [`${p}_inner`]: op.inner ?? 0,
+    [`${p}_rel`]: op.rel ?? 0,
+    [`${p}_row`]: op.row,
+    [`${p}_col`]: op.col,
+  } as Record<`${P}_${"base" | "outer" | "inner" | "rel" | "row" | "col"}`, number>;
+}
+
 /** Records one matmul dispatch. */
 export function matmul(rec: Recorder, s: MatmulSpec): void {
   const flags = (s.beta !== undefined ? FLAGS.ACCUMULATE : 0) | (s.bias ? FLAGS.BIAS : 0) |
@@ -193,24 +208,9 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     n: s.n,
     k: s.k,
     batch_inner: s.batchInner ?? 1,
-    a_base: s.a.base ?? 0,
-    a_outer: s.a.outer ?? 0,
-    a_inner: s.a.inner ?? 0,
-    a_rel: s.a.rel ?? 0,
-    a_row: s.a.row,
-    a_col: s.a.col,
-    b_base: s.b.base ?? 0,
-    b_outer: s.b.outer ?? 0,
-    b_inner: s.b.inner ?? 0,
-    b_rel: s.b.rel ?? 0,
-    b_row: s.b.row,
-    b_col: s.b.col,
-    c_base: s.c.base ?? 0,
-    c_outer: s.c.outer ?? 0,
-    c_inner: s.c.inner ?? 0,
-    c_rel: s.c.rel ?? 0,
-    c_row: s.c.row,
-    c_col: s.c.col,
+    ...layout("a", s.a),
+    ...layout("b", s.b),
+    ...layout("c", s.c),
     z_base: s.zBase ?? 0,
     clip_len: s.clip?.len ?? 0,
     clip_stride: s.clip?.stride ?? 0,
@@ -250,10 +250,10 @@ export type Epilogue = Pick<
 >;
 
 /**
- * `out[rows, n] = x[rows, k] · w[k, n]` for row-major x, w and out (`xBase`, `outBase`
- * are element offsets of the first row).
+ * A product of row-major `x [rows, k]` with a weight into row-major `out [rows, n]`
+ * (`xBase`, `outBase`: element offsets of the first row).
  */
-export function matmulNN(
+export type RowMajorProduct = (
   rec: Recorder,
   x: Binding,
   w: Binding,
@@ -261,28 +261,18 @@ export function matmulNN(
   rows: number,
   k: number,
   n: number,
-  epilogue: Epilogue = {},
-  xBase = 0,
-  outBase = 0,
-): void {
+  epilogue?: Epilogue,
+  xBase?: number,
+  outBase?: number,
+) => void;
+
+/** `out[rows, n] = x[rows, k] · w[k, n]` for row-major x, w and out. */
+export const matmulNN: RowMajorProduct = (rec, x, w, out, rows, k, n, epilogue, xBase, outBase) =>
   rowMajor(rec, x, { buffer: w, row: n, col: 1 }, out, rows, k, n, epilogue, xBase, outBase);
-}
 
 /** `out[rows, n] = g[rows, k] · w[n, k]ᵀ` for row-major g, w and out. */
-export function matmulNT(
-  rec: Recorder,
-  g: Binding,
-  w: Binding,
-  out: Binding,
-  rows: number,
-  k: number,
-  n: number,
-  epilogue: Epilogue = {},
-  gBase = 0,
-  outBase = 0,
-): void {
+export const matmulNT: RowMajorProduct = (rec, g, w, out, rows, k, n, epilogue, gBase, outBase) =>
   rowMajor(rec, g, { buffer: w, row: 1, col: k }, out, rows, k, n, epilogue, gBase, outBase);
-}
 
 /** `out[rows, n] = x[rows, k] · B` for row-major x and out. */
 function rowMajor(
@@ -293,9 +283,9 @@ function rowMajor(
   rows: number,
   k: number,
   n: number,
-  epilogue: Epilogue,
-  xBase: number,
-  outBase: number,
+  epilogue: Epilogue = {},
+  xBase = 0,
+  outBase = 0,
 ): void {
   matmul(rec, {
     m: rows,
