@@ -44,14 +44,21 @@ export interface ChunkAttentionSpec {
   v: Binding;
   /** Accumulated into: `[batch, time, dv]`. */
   out: Binding;
+  /** Number of sequences. */
   batch: number;
+  /** Sequence length. */
   time: number;
+  /** Width of queries and keys. */
   dq: number;
+  /** Width of values. */
   dv: number;
+  /** Chunks per sequence. */
   chunks: number;
   /** `alpha = scale · steps[index]` (e.g. scale −1 for `out −= step·A`). */
   steps: GPUBuffer;
+  /** The index into `steps`. */
   stepIndex: number;
+  /** The scale of `alpha`. */
   scale: number;
   /** Largest scratch buffer allowed, in bytes. */
   maxScratchBytes: number;

@@ -150,11 +150,17 @@ export interface Operand {
 
 /** One matmul dispatch: `C = alpha·A·B (+ bias) (+ beta·C)` over `batches` batches. */
 export interface MatmulSpec {
+  /** Rows of A and C. */
   m: number;
+  /** Columns of B and C. */
   n: number;
+  /** Columns of A, rows of B. */
   k: number;
+  /** The left operand `[m, k]`. */
   a: Operand;
+  /** The right operand `[k, n]`. */
   b: Operand;
+  /** The result `[m, n]`. */
   c: Operand;
   /** Number of batches in this dispatch (default 1). */
   batches?: number;
@@ -267,11 +273,33 @@ export type RowMajorProduct = (
 ) => void;
 
 /** `out[rows, n] = x[rows, k] · w[k, n]` for row-major x, w and out. */
-export const matmulNN: RowMajorProduct = (rec, x, w, out, rows, k, n, epilogue, xBase, outBase) =>
+export const matmulNN: RowMajorProduct = (
+  rec,
+  x,
+  w,
+  out,
+  rows,
+  k,
+  n,
+  epilogue,
+  xBase,
+  outBase,
+): void =>
   rowMajor(rec, x, { buffer: w, row: n, col: 1 }, out, rows, k, n, epilogue, xBase, outBase);
 
 /** `out[rows, n] = g[rows, k] · w[n, k]ᵀ` for row-major g, w and out. */
-export const matmulNT: RowMajorProduct = (rec, g, w, out, rows, k, n, epilogue, gBase, outBase) =>
+export const matmulNT: RowMajorProduct = (
+  rec,
+  g,
+  w,
+  out,
+  rows,
+  k,
+  n,
+  epilogue,
+  gBase,
+  outBase,
+): void =>
   rowMajor(rec, g, { buffer: w, row: 1, col: k }, out, rows, k, n, epilogue, gBase, outBase);
 
 /** `out[rows, n] = x[rows, k] · B` for row-major x and out. */

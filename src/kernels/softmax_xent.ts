@@ -72,6 +72,7 @@ const NORMALIZER = program({
 export interface TileLabels {
   /** Ids `[allRows]` (i32), or one-hot rows (f32) holding this tile's rows. */
   labels: Binding;
+  /** Whether `labels` holds ids. */
   labelsAreIds: boolean;
   /** Loss weights `[allRows]`. */
   weights: Binding;
@@ -79,6 +80,7 @@ export interface TileLabels {
   norm: Binding;
   /** Rows in the tile. */
   rows: number;
+  /** Row length: the vocabulary size. */
   vocab: number;
   /** Global index of the tile's first row. */
   rowOffset: number;

@@ -25,11 +25,15 @@ const VALIDATE = program({
 
 /** One check: `finite` f32 values, `weights` (finite, ≥ 0), or `ids` in [0, vocab) where the weight ≠ 0. */
 export interface GPUCheck {
+  /** What is checked. */
   kind: "finite" | "weights" | "ids";
+  /** The values (f32, or i32 ids). */
   data: GPUBuffer;
+  /** Number of values. */
   count: number;
-  /** For `ids`: the weights buffer and the vocabulary size. */
+  /** For `ids`: the weights buffer. */
   weights?: GPUBuffer;
+  /** For `ids`: the vocabulary size. */
   vocab?: number;
 }
 

@@ -165,6 +165,7 @@ export function matrixSpan(
 export interface VocabTileLabels {
   /** Ids (bound whole) or a binding holding this tile's one-hot rows. */
   labels: Binding;
+  /** Whether `labels` holds ids. */
   labelsAreIds: boolean;
   /** One-hot: element offset of `(tile row 0, v0)` in `labels` (row stride `vocab`). */
   labelBase: number;
@@ -176,10 +177,15 @@ export interface VocabTileLabels {
 
 /** One `[rows, cols]` tile at global row `rowOffset`, columns `v0 ..` of `vocab`. */
 export interface VocabTile {
+  /** Rows of the tile. */
   rows: number;
+  /** Columns of the tile. */
   cols: number;
+  /** The first vocabulary column. */
   v0: number;
+  /** The vocabulary size. */
   vocab: number;
+  /** Global index of the tile's first row. */
   rowOffset: number;
 }
 
