@@ -2,13 +2,14 @@
 //   g' = g ⊙ scale        (scale: none, a shared vector [width], or per row [rows, width])
 //   out = rstd · (g' − mean(g') − nhat · mean(g' ⊙ nhat))   (+ out with ACCUMULATE)
 // and with G_SCALE also g_scale = g ⊙ nhat, the per-position gradient of the scale.
+// FLAGS is a constant: each combination is its own pipeline.
 
 fn scaled(base: u32, j: u32) -> f32 {
   var v = g[base + j];
-  if ((p.flags & SCALE_SHARED) != 0u) {
+  if ((FLAGS & SCALE_SHARED) != 0u) {
     v *= scale[j];
   }
-  if ((p.flags & SCALE_PER_ROW) != 0u) {
+  if ((FLAGS & SCALE_PER_ROW) != 0u) {
     v *= scale[base + j];
   }
   return v;
@@ -27,11 +28,11 @@ fn row_main(row: u32, lane: u32) {
   for (var j = lane; j < p.width; j += WG) {
     let nh = nhat[base + j];
     var v = (scaled(base, j) - means.x - nh * means.y) * r;
-    if ((p.flags & ACCUMULATE) != 0u) {
+    if ((FLAGS & ACCUMULATE) != 0u) {
       v += out[base + j];
     }
     out[base + j] = v;
-    if ((p.flags & G_SCALE) != 0u) {
+    if ((FLAGS & G_SCALE) != 0u) {
       g_scale[base + j] = g[base + j] * nh;
     }
   }

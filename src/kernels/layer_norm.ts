@@ -28,23 +28,33 @@ const LAYER_NORM = program({
   uniforms: { rows: "u32", width: "u32", per_row_affine: "u32", groups_x: "u32", eps: "f32" },
   snippets: [ROW_KERNEL, WORKGROUP_SUM],
 });
-/** Layer-norm backward with respect to its input (and the scale gradient per position). */
-const LAYER_NORM_BACKWARD = program({
-  name: "layer_norm_backward",
-  body: shaders.layerNormBackward,
-  workgroupSize: [64],
-  storage: [
-    read("g"),
-    read("scale"),
-    read("nhat"),
-    read("rstd"),
-    readWrite("out"),
-    readWrite("g_scale"),
-  ],
-  uniforms: { rows: "u32", width: "u32", groups_x: "u32", flags: "u32" },
-  constants: { SCALE_SHARED: 1, SCALE_PER_ROW: 2, ACCUMULATE: 4, G_SCALE: 8 },
-  snippets: [ROW_KERNEL, WORKGROUP_SUM2],
-});
+/** The flag bits of the layer-norm backward. */
+const BACKWARD_FLAGS = { SCALE_SHARED: 1, SCALE_PER_ROW: 2, ACCUMULATE: 4, G_SCALE: 8 } as const;
+
+/**
+ * Layer-norm backward with respect to its input (and the scale gradient per position),
+ * specialized to its `FLAGS` (a constant: no per-element branch); one pipeline per
+ * combination used.
+ */
+function backwardKernel(flags: number) {
+  return program({
+    name: "layer_norm_backward",
+    body: shaders.layerNormBackward,
+    workgroupSize: [64],
+    storage: [
+      read("g"),
+      read("scale"),
+      read("nhat"),
+      read("rstd"),
+      readWrite("out"),
+      readWrite("g_scale"),
+    ],
+    uniforms: { rows: "u32", width: "u32", groups_x: "u32" },
+    constants: { ...BACKWARD_FLAGS, FLAGS: flags },
+    snippets: [ROW_KERNEL, WORKGROUP_SUM2],
+  });
+}
+const backwardKernels = new Map<number, ReturnType<typeof backwardKernel>>();
 /** Backward through the inner layer-norm backward. */
 const LAYER_NORM_BACKWARD_VJP = program({
   name: "layer_norm_backward_vjp",
@@ -109,7 +119,7 @@ export function layerNormBackward(
     width: number;
   },
 ): void {
-  const f = LAYER_NORM_BACKWARD.constants;
+  const f = BACKWARD_FLAGS;
   dispatchBackward(rec, [o.gN, o.scale, o.nhat, o.rstd, o.gX, o.gScale], {
     rows: o.rows,
     width: o.width,
@@ -140,7 +150,7 @@ export function layerNormBackwardInput(
     accumulate?: boolean;
   },
 ): void {
-  const f = LAYER_NORM_BACKWARD.constants;
+  const f = BACKWARD_FLAGS;
   const flags = (o.scale && !o.perRowScale ? f.SCALE_SHARED : 0) |
     (o.scale && o.perRowScale ? f.SCALE_PER_ROW : 0) | (o.accumulate ? f.ACCUMULATE : 0);
   const ctx = rec.ctx;
@@ -156,11 +166,16 @@ function dispatchBackward(
   bindings: Binding[],
   o: { rows: number; width: number; flags: number },
 ): void {
+  let kernel = backwardKernels.get(o.flags);
+  if (!kernel) {
+    kernel = backwardKernel(o.flags);
+    backwardKernels.set(o.flags, kernel);
+  }
   const { workgroups, groupsX } = spreadGroups(rec.ctx, o.rows);
   rec.dispatch(
-    LAYER_NORM_BACKWARD,
+    kernel,
     bindings,
-    LAYER_NORM_BACKWARD.uniforms({ ...o, groups_x: groupsX }),
+    kernel.uniforms({ rows: o.rows, width: o.width, groups_x: groupsX }),
     workgroups,
   );
 }

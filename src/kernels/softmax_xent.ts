@@ -31,23 +31,33 @@ const TILE_UNIFORMS = {
   label_base: "u32",
 } as const;
 
-/** The softmax cross-entropy gradient, the outer loss and the inner VJP (by `mode`). */
-const SOFTMAX_XENT = program({
-  name: "softmax_xent",
-  body: shaders.softmaxXent,
-  workgroupSize: [64],
-  storage: [
-    readWrite("z"),
-    readWrite("dg"),
-    read("labels", "u32"),
-    read("weights"),
-    read("norm"),
-    readWrite("loss_rows"),
-  ],
-  uniforms: { ...TILE_UNIFORMS, mode: "u32" },
-  constants: { ...LABEL_MODES, GRAD: 0, LOSS_GRAD: 1, VJP: 2 },
-  snippets: [ROW_KERNEL, LABELS, WORKGROUP_MAX, WORKGROUP_SUM4],
-});
+/** What `shaders/softmax_xent.wgsl` computes; each mode is its own pipeline. */
+const MODES = { GRAD: 0, LOSS_GRAD: 1, VJP: 2 } as const;
+
+/** The softmax cross-entropy kernel specialized to `mode` (a constant: no per-element branch). */
+function softmaxXentKernel(name: string, mode: keyof typeof MODES) {
+  return program({
+    name,
+    body: shaders.softmaxXent,
+    workgroupSize: [64],
+    storage: [
+      readWrite("z"),
+      readWrite("dg"),
+      read("labels", "u32"),
+      read("weights"),
+      read("norm"),
+      readWrite("loss_rows"),
+    ],
+    uniforms: TILE_UNIFORMS,
+    constants: { ...LABEL_MODES, ...MODES, MODE: MODES[mode] },
+    snippets: [ROW_KERNEL, LABELS, WORKGROUP_MAX, WORKGROUP_SUM, WORKGROUP_SUM4],
+  });
+}
+const SOFTMAX_XENT = {
+  GRAD: softmaxXentKernel("softmax_xent", "GRAD"),
+  LOSS_GRAD: softmaxXentKernel("softmax_xent_loss", "LOSS_GRAD"),
+  VJP: softmaxXentKernel("softmax_xent_vjp", "VJP"),
+};
 /** Per-position cross-entropy of a logits tile. */
 const XENT_LOSS = program({
   name: "xent_loss",
@@ -102,18 +112,19 @@ function tileUniforms(rec: Recorder, o: Omit<TileLabels, "norm">) {
   return { workgroups, uniforms };
 }
 
-/** One dispatch of {@linkcode SOFTMAX_XENT} in `mode`. */
+/** One dispatch of the softmax cross-entropy kernel of `mode`. */
 function softmaxXent(
   rec: Recorder,
   o: TileLabels & { z: Binding; dg?: Binding; lossRows?: Binding },
-  mode: "GRAD" | "LOSS_GRAD" | "VJP",
+  mode: keyof typeof MODES,
 ): void {
   const { workgroups, uniforms } = tileUniforms(rec, o);
   const ctx = rec.ctx;
+  const kernel = SOFTMAX_XENT[mode];
   rec.dispatch(
-    SOFTMAX_XENT,
+    kernel,
     [o.z, o.dg ?? ctx.dummy(0), o.labels, o.weights, o.norm, o.lossRows ?? ctx.dummy(1)],
-    SOFTMAX_XENT.uniforms({ ...uniforms, mode: SOFTMAX_XENT.constants[mode] }),
+    kernel.uniforms(uniforms),
     workgroups,
   );
 }
