@@ -11,7 +11,7 @@ import {
 import { FWLInputError, FWLStateError, GPUKernelError } from "../src/errors.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import { spreadGroups, spreadInvocations } from "../src/gpu/grid.ts";
-import { program, read, readWrite } from "../src/gpu/program.ts";
+import { program } from "../src/gpu/program.ts";
 import { readBytes } from "../src/gpu/readback.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
 import { GRID, WORKGROUP_SUM } from "../src/kernels/snippets.ts";
@@ -33,8 +33,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }`,
   workgroupSize: [64],
-  storage: [read("x"), readWrite("out")],
-  uniforms: { count: "u32", alpha: "f32", offset: "i32", flags: "u32", groups_x: "u32" },
+  storage: ["x", "out: rw"],
+  uniforms: ["count", "alpha: f32", "offset: i32", "flags", "groups_x"],
   constants: { NEGATE: 4 },
   snippets: [GRID],
 });
@@ -68,7 +68,15 @@ Deno.test("a declaration generates the WGSL header and packs uniforms by name", 
     "extra",
   );
   assertThrows(
-    () => program({ name: "bad", body: "", workgroupSize: [1], storage: [read("a b")] }),
+    () => program({ name: "bad", body: "", workgroupSize: [1], storage: ["a b"] }),
+    FWLInputError,
+  );
+  assertThrows(
+    () => program({ name: "bad", body: "", workgroupSize: [1], storage: ["a: rw f16"] }),
+    FWLInputError,
+  );
+  assertThrows(
+    () => program({ name: "bad", body: "", workgroupSize: [1], storage: [], uniforms: ["n: f64"] }),
     FWLInputError,
   );
 
@@ -112,7 +120,7 @@ Deno.test("a kernel that does not compile names the kernel, line and column", as
     name: "deliberately_broken",
     body: "@compute @workgroup_size(WG)\nfn main() {\n  let y = x[0] + undefined_name;\n}\n",
     workgroupSize: [64],
-    storage: [read("x")],
+    storage: ["x"],
     snippets: [WORKGROUP_SUM],
   });
   const line = broken.code.split("\n").findIndex((l) => l.includes("undefined_name")) + 1;

@@ -18,6 +18,16 @@ export type UniformType = "u32" | "i32" | "f32";
 /** The element type of a storage binding (`array<type>`). */
 export type StorageType = "f32" | "u32" | "i32" | "vec2<f32>" | "vec4<f32>" | "atomic<u32>";
 
+const STORAGE_TYPES: readonly string[] = [
+  "f32",
+  "u32",
+  "i32",
+  "vec2<f32>",
+  "vec4<f32>",
+  "atomic<u32>",
+];
+const UNIFORM_TYPES: readonly string[] = ["u32", "i32", "f32"];
+
 /** One storage binding: `@binding(i) var<storage, access> name: array<type>`. */
 export interface StorageBinding {
   /** The variable name in WGSL. */
@@ -28,15 +38,8 @@ export interface StorageBinding {
   readonly access: "read" | "read_write";
 }
 
-/** A storage binding the kernel only reads. */
-export function read(name: string, type: StorageType = "f32"): StorageBinding {
-  return { name, type, access: "read" };
-}
-
-/** A storage binding the kernel writes (and may read). */
-export function readWrite(name: string, type: StorageType = "f32"): StorageBinding {
-  return { name, type, access: "read_write" };
-}
+/** The name of a uniform field written `"name"` (u32) or `"name: type"`. */
+export type FieldName<F extends string> = F extends `${infer N}: ${string}` ? N : F;
 
 /**
  * A piece of shared WGSL (functions, workgroup memory) included once in every kernel that
@@ -53,7 +56,7 @@ export interface Snippet {
 
 /** What a kernel declares. */
 export interface ProgramDecl<
-  U extends Record<string, UniformType>,
+  U extends readonly string[],
   C extends Record<string, number>,
 > {
   /** Name used in errors and pass labels. */
@@ -63,13 +66,19 @@ export interface ProgramDecl<
   /** Entry point (default `main`). */
   readonly entryPoint?: string;
   /**
-   * Workgroup size; the body writes `@workgroup_size(WG)` (or `WG, WG_Y`), and may use
+   * Workgroup size (default 64); the body writes `@workgroup_size(WG)` (or `WG, WG_Y`), and may use
    * `WG`, `WG_Y` anywhere.
    */
-  readonly workgroupSize: readonly [number] | readonly [number, number];
-  /** Storage bindings, in binding order. */
-  readonly storage: readonly StorageBinding[];
-  /** Uniform fields in struct order, bound after the storage as `p: Params`. */
+  readonly workgroupSize?: readonly [number] | readonly [number, number];
+  /**
+   * Storage bindings, in binding order: `"name"` (read, f32) or `"name: [rw] [type]"`,
+   * e.g. `"out: rw"`, `"ids: u32"`, `"stats: rw vec4<f32>"`.
+   */
+  readonly storage: readonly string[];
+  /**
+   * Uniform fields in struct order, bound after the storage as `p: Params`: `"name"`
+   * (u32) or `"name: f32"` / `"name: i32"`.
+   */
   readonly uniforms?: U;
   /** `u32` constants (flag bits, modes, tile sizes) shared by the body and TypeScript. */
   readonly constants?: C;
@@ -89,14 +98,14 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
  *   name: "scale",
  *   body: "@compute @workgroup_size(WG) fn main(...) { ... }",
  *   workgroupSize: [64],
- *   storage: [readWrite("x")],
- *   uniforms: { count: "u32", alpha: "f32" },
+ *   storage: ["x: rw"],
+ *   uniforms: ["count", "alpha: f32"],
  * });
  * rec.dispatch(SCALE, [x], SCALE.uniforms({ count: 10, alpha: 2 }), [1, 1, 1]);
  * ```
  */
 export class Program<
-  U extends Record<string, UniformType> = Record<string, UniformType>,
+  U extends string = string,
   C extends Record<string, number> = Record<string, number>,
 > implements KernelSpec {
   /** Name used in errors and pass labels. */
@@ -116,14 +125,14 @@ export class Program<
   readonly #fields: readonly (readonly [string, UniformType])[];
 
   /** Declares a kernel (see {@linkcode program}). */
-  constructor(decl: ProgramDecl<U, C>) {
+  constructor(decl: ProgramDecl<readonly string[], C>) {
     this.name = decl.name;
     this.entryPoint = decl.entryPoint ?? "main";
-    this.workgroupSize = decl.workgroupSize;
+    this.workgroupSize = decl.workgroupSize ?? [64];
     this.constants = Object.freeze({ ...(decl.constants ?? {}) }) as Readonly<C>;
-    this.storage = decl.storage;
-    this.#fields = Object.entries(decl.uniforms ?? {});
-    const header = generateHeader(decl, this.#fields);
+    this.storage = decl.storage.map((d) => parseStorage(decl.name, d));
+    this.#fields = (decl.uniforms ?? []).map((d) => parseField(decl.name, d));
+    const header = generateHeader(decl, this.storage, this.#fields);
     this.headerLines = header.split("\n").length - 1;
     const snippets = orderSnippets(decl.snippets ?? []).map((s) => `// ${s.name}\n${s.code}`);
     this.code = [header, ...snippets, decl.body].join("\n");
@@ -138,7 +147,7 @@ export class Program<
    * Packs the uniform fields by name into a buffer padded to 16 bytes; every declared
    * field must be given, and nothing else.
    */
-  uniforms(values: { readonly [K in keyof U]: number }): ArrayBuffer {
+  uniforms(values: { readonly [K in U]: number }): ArrayBuffer {
     const given = values as Record<string, number>;
     const words = Math.max(4, Math.ceil(this.#fields.length / 4) * 4);
     const buffer = new ArrayBuffer(words * 4);
@@ -165,18 +174,38 @@ export class Program<
 
 /** Declares a kernel: see {@linkcode Program}. */
 export function program<
-  const U extends Record<string, UniformType> = Record<never, UniformType>,
+  const U extends readonly string[] = readonly [],
   const C extends Record<string, number> = Record<never, number>,
->(decl: ProgramDecl<U, C>): Program<U, C> {
+>(decl: ProgramDecl<U, C>): Program<FieldName<U[number]>, C> {
   return new Program(decl);
 }
 
+function parseStorage(kernel: string, d: string): StorageBinding {
+  const [name, rest = ""] = d.split(":").map((x) => x.trim());
+  const words = rest.split(/\s+/).filter((w) => w);
+  const access = words[0] === "rw" ? "read_write" : "read";
+  const type = words[access === "read" ? 0 : 1] ?? "f32";
+  if (!STORAGE_TYPES.includes(type) || words.length > (access === "read" ? 1 : 2)) {
+    throw new FWLInputError(kernel, `storage ${name}`, "`name: [rw] [type]`", d);
+  }
+  return { name, type: type as StorageType, access };
+}
+
+function parseField(kernel: string, d: string): readonly [string, UniformType] {
+  const [name, type = "u32"] = d.split(":").map((x) => x.trim());
+  if (!UNIFORM_TYPES.includes(type)) {
+    throw new FWLInputError(kernel, `uniform ${name}`, "u32, i32 or f32", type);
+  }
+  return [name, type as UniformType];
+}
+
 function generateHeader(
-  decl: ProgramDecl<Record<string, UniformType>, Record<string, number>>,
+  decl: ProgramDecl<readonly string[], Record<string, number>>,
+  storage: readonly StorageBinding[],
   fields: readonly (readonly [string, UniformType])[],
 ): string {
   const names = [
-    ...decl.storage.map((s) => s.name),
+    ...storage.map((s) => s.name),
     ...fields.map(([f]) => f),
     ...Object.keys(decl.constants ?? {}),
   ];
@@ -184,7 +213,7 @@ function generateHeader(
     if (!IDENT.test(n)) throw new FWLInputError(decl.name, "name", "a WGSL identifier", n);
   }
   const lines = [`// ${decl.name}: header generated from its declaration (src/kernels).`];
-  const [x, y] = decl.workgroupSize;
+  const [x, y] = decl.workgroupSize ?? [64];
   lines.push(`const WG: u32 = ${x}u;`);
   if (y !== undefined) lines.push(`const WG_Y: u32 = ${y}u;`);
   for (const [name, value] of Object.entries(decl.constants ?? {})) {
@@ -200,11 +229,11 @@ function generateHeader(
     for (let i = fields.length; i % 4 !== 0; i++) lines.push(`  pad${i}: u32,`);
     lines.push("}");
   }
-  decl.storage.forEach((s, i) => {
+  storage.forEach((s, i) => {
     lines.push(`@group(0) @binding(${i}) var<storage, ${s.access}> ${s.name}: array<${s.type}>;`);
   });
   if (fields.length > 0) {
-    lines.push(`@group(0) @binding(${decl.storage.length}) var<uniform> p: Params;`);
+    lines.push(`@group(0) @binding(${storage.length}) var<uniform> p: Params;`);
   }
   return lines.join("\n") + "\n";
 }

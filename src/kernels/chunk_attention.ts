@@ -8,7 +8,7 @@
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
-import { program, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import { FWLError } from "../errors.ts";
@@ -19,9 +19,8 @@ import { matmul } from "./matmul.ts";
 const CHUNK_PREFIX = program({
   name: "chunk_prefix",
   body: shaders.chunkPrefix,
-  workgroupSize: [64],
-  storage: [readWrite("states")],
-  uniforms: { sequences: "u32", chunks: "u32", elements: "u32", groups_x: "u32" },
+  storage: ["states: rw"],
+  uniforms: ["sequences", "chunks", "elements", "groups_x"],
   snippets: [GRID],
 });
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "./shaders.generated.ts";
 
@@ -13,18 +13,16 @@ import * as shaders from "./shaders.generated.ts";
 const CUMSUM_UPDATE = program({
   name: "cumsum_update",
   body: shaders.cumsumUpdate,
-  workgroupSize: [64],
-  storage: [read("u"), read("base"), read("steps"), readWrite("out"), readWrite("aux")],
-  uniforms: { batch: "u32", time: "u32", width: "u32", flags: "u32", step_index: "u32" },
+  storage: ["u", "base", "steps", "out: rw", "aux: rw"],
+  uniforms: ["batch", "time", "width", "flags", "step_index"],
   constants: { BROADCAST: 1, SQRELU_AUX: 2 },
 });
 /** The reverse exclusive cumsum kernel. */
 const REVERSE_CUMSUM = program({
   name: "reverse_cumsum",
   body: shaders.reverseCumsum,
-  workgroupSize: [64],
-  storage: [read("u"), readWrite("out")],
-  uniforms: { batch: "u32", time: "u32", width: "u32" },
+  storage: ["u", "out: rw"],
+  uniforms: ["batch", "time", "width"],
 });
 
 /**

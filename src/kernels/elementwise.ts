@@ -6,7 +6,7 @@
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -15,17 +15,8 @@ import type { Binding, Recorder } from "../gpu/recorder.ts";
 const ELEMENTWISE = program({
   name: "elementwise",
   body: shaders.elementwise,
-  workgroupSize: [64],
-  storage: [read("a"), read("b"), read("c"), read("steps"), readWrite("out")],
-  uniforms: {
-    count: "u32",
-    width: "u32",
-    flags: "u32",
-    step_index: "u32",
-    alpha: "f32",
-    beta: "f32",
-    groups_x: "u32",
-  },
+  storage: ["a", "b", "c", "steps", "out: rw"],
+  uniforms: ["count", "width", "flags", "step_index", "alpha: f32", "beta: f32", "groups_x"],
   constants: {
     HAS_A: 1,
     B_ELEMENT: 2,

@@ -7,7 +7,7 @@
  */
 
 import { spreadGroups } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "./shaders.generated.ts";
 import { ROW_KERNEL, WORKGROUP_SUM, WORKGROUP_SUM2, WORKGROUP_SUM4 } from "./snippets.ts";
@@ -16,16 +16,8 @@ import { ROW_KERNEL, WORKGROUP_SUM, WORKGROUP_SUM2, WORKGROUP_SUM4 } from "./sni
 const LAYER_NORM = program({
   name: "layer_norm",
   body: shaders.layerNorm,
-  workgroupSize: [64],
-  storage: [
-    read("x"),
-    read("scale"),
-    read("bias"),
-    readWrite("out"),
-    readWrite("nhat"),
-    readWrite("rstd"),
-  ],
-  uniforms: { rows: "u32", width: "u32", per_row_affine: "u32", groups_x: "u32", eps: "f32" },
+  storage: ["x", "scale", "bias", "out: rw", "nhat: rw", "rstd: rw"],
+  uniforms: ["rows", "width", "per_row_affine", "groups_x", "eps: f32"],
   snippets: [ROW_KERNEL, WORKGROUP_SUM],
 });
 /** The flag bits of the layer-norm backward. */
@@ -40,16 +32,8 @@ function backwardKernel(flags: number) {
   return program({
     name: "layer_norm_backward",
     body: shaders.layerNormBackward,
-    workgroupSize: [64],
-    storage: [
-      read("g"),
-      read("scale"),
-      read("nhat"),
-      read("rstd"),
-      readWrite("out"),
-      readWrite("g_scale"),
-    ],
-    uniforms: { rows: "u32", width: "u32", groups_x: "u32" },
+    storage: ["g", "scale", "nhat", "rstd", "out: rw", "g_scale: rw"],
+    uniforms: ["rows", "width", "groups_x"],
     constants: { ...BACKWARD_FLAGS, FLAGS: flags },
     snippets: [ROW_KERNEL, WORKGROUP_SUM2],
   });
@@ -59,18 +43,8 @@ const backwardKernels = new Map<number, ReturnType<typeof backwardKernel>>();
 const LAYER_NORM_BACKWARD_VJP = program({
   name: "layer_norm_backward_vjp",
   body: shaders.layerNormBackwardVjp,
-  workgroupSize: [64],
-  storage: [
-    read("gam"),
-    read("g_n"),
-    read("scale"),
-    read("nhat"),
-    read("rstd"),
-    readWrite("du"),
-    readWrite("dnhat"),
-    readWrite("dh2"),
-  ],
-  uniforms: { rows: "u32", width: "u32", groups_x: "u32" },
+  storage: ["gam", "g_n", "scale", "nhat", "rstd", "du: rw", "dnhat: rw", "dh2: rw"],
+  uniforms: ["rows", "width", "groups_x"],
   snippets: [ROW_KERNEL, WORKGROUP_SUM, WORKGROUP_SUM4],
 });
 

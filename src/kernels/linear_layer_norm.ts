@@ -7,7 +7,7 @@
  */
 
 import { spreadGroups } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -18,18 +18,17 @@ import { layerNorm } from "./layer_norm.ts";
 const LINEAR_LAYER_NORM = program({
   name: "linear_layer_norm",
   body: shaders.linearLayerNorm,
-  workgroupSize: [64],
   storage: [
-    read("a", "vec4<f32>"),
-    read("w", "vec4<f32>"),
-    read("bias"),
-    read("scale"),
-    read("ln_bias"),
-    readWrite("out"),
-    readWrite("nhat"),
-    readWrite("rstd"),
+    "a: vec4<f32>",
+    "w: vec4<f32>",
+    "bias",
+    "scale",
+    "ln_bias",
+    "out: rw",
+    "nhat: rw",
+    "rstd: rw",
   ],
-  uniforms: { m: "u32", n: "u32", k: "u32", groups_x: "u32", eps: "f32" },
+  uniforms: ["m", "n", "k", "groups_x", "eps: f32"],
   constants: { ROWS: 8 },
   snippets: [GRID],
 });

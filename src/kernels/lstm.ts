@@ -14,7 +14,7 @@
  */
 
 import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -23,44 +23,29 @@ import type { Binding, Recorder } from "../gpu/recorder.ts";
 const LSTM_GATHER = program({
   name: "lstm_gather",
   body: shaders.lstmGather,
-  workgroupSize: [64],
-  storage: [read("tokens", "i32"), read("embedding"), readWrite("x")],
-  uniforms: { rows: "u32", width: "u32", time: "u32", flags: "u32", groups_x: "u32" },
+  storage: ["tokens: i32", "embedding", "x: rw"],
+  uniforms: ["rows", "width", "time", "flags", "groups_x"],
   constants: { PADDED: 1 },
   snippets: [GRID],
 });
 /** The uniforms both recurrence kernels start with. */
-const RECURRENCE_FIELDS = {
-  time: "u32",
-  hidden: "u32",
-  batch: "u32",
-  flags: "u32",
-  groups_x: "u32",
-} as const;
+const RECURRENCE_FIELDS = ["time", "hidden", "batch", "flags", "groups_x"] as const;
 /** The recurrence kernel, forward. */
 const LSTM_FORWARD = program({
   name: "lstm_forward",
   body: shaders.lstmForward,
-  workgroupSize: [64],
-  storage: [
-    readWrite("g"),
-    read("u", "vec4<f32>"),
-    readWrite("hbuf"),
-    readWrite("cbuf"),
-    readWrite("out"),
-    readWrite("zbuf", "vec4<f32>"),
-  ],
-  uniforms: {
+  storage: ["g: rw", "u: vec4<f32>", "hbuf: rw", "cbuf: rw", "out: rw", "zbuf: rw vec4<f32>"],
+  uniforms: [
     ...RECURRENCE_FIELDS,
-    g_base: "u32",
-    g_seq: "u32",
-    h_base: "u32",
-    h_seq: "u32",
-    s_base: "u32",
-    s_seq: "u32",
-    out_base: "u32",
-    out_seq: "u32",
-  },
+    "g_base",
+    "g_seq",
+    "h_base",
+    "h_seq",
+    "s_base",
+    "s_seq",
+    "out_base",
+    "out_seq",
+  ],
   constants: { S: 4, ZERO_INIT: 1, WRITE_OUT: 2 },
   snippets: [GRID],
 });
@@ -68,27 +53,19 @@ const LSTM_FORWARD = program({
 const LSTM_BACKWARD = program({
   name: "lstm_backward",
   body: shaders.lstmBackward,
-  workgroupSize: [64],
-  storage: [
-    read("a"),
-    read("cbuf"),
-    read("ut", "vec4<f32>"),
-    read("dh_ext"),
-    readWrite("dz"),
-    readWrite("carry"),
-  ],
-  uniforms: {
+  storage: ["a", "cbuf", "ut: vec4<f32>", "dh_ext", "dz: rw", "carry: rw"],
+  uniforms: [
     ...RECURRENCE_FIELDS,
-    a_base: "u32",
-    a_seq: "u32",
-    c_base: "u32",
-    c_seq: "u32",
-    dh_base: "u32",
-    dh_seq: "u32",
-    z_base: "u32",
-    z_seq: "u32",
-    quads: "u32",
-  },
+    "a_base",
+    "a_seq",
+    "c_base",
+    "c_seq",
+    "dh_base",
+    "dh_seq",
+    "z_base",
+    "z_seq",
+    "quads",
+  ],
   constants: { S: 4, ZERO_ROW: 1 },
   snippets: [GRID],
 });
@@ -96,18 +73,16 @@ const LSTM_BACKWARD = program({
 const LSTM_TRANSPOSE = program({
   name: "lstm_transpose",
   body: shaders.lstmTranspose,
-  workgroupSize: [64],
-  storage: [read("u"), readWrite("ut")],
-  uniforms: { hidden: "u32", padded: "u32", groups_x: "u32" },
+  storage: ["u", "ut: rw"],
+  uniforms: ["hidden", "padded", "groups_x"],
   snippets: [GRID],
 });
 /** The embedding-gradient kernel. */
 const LSTM_EMBED_GRAD = program({
   name: "lstm_embed_grad",
   body: shaders.lstmEmbedGrad,
-  workgroupSize: [64],
-  storage: [read("offsets", "u32"), read("rows", "u32"), read("dx"), readWrite("out")],
-  uniforms: { vocab: "u32", width: "u32", groups_x: "u32" },
+  storage: ["offsets: u32", "rows: u32", "dx", "out: rw"],
+  uniforms: ["vocab", "width", "groups_x"],
   snippets: [GRID],
 });
 

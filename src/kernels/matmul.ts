@@ -5,46 +5,26 @@
  */
 
 import type { KernelSpec } from "../gpu/context.ts";
-import { program, read, readWrite, type StorageType } from "../gpu/program.ts";
+import { program, type StorageType } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "./shaders.generated.ts";
 import { MATMUL_EPILOGUE } from "./snippets.ts";
 
+/** The uniform fields of one operand's layout (see {@linkcode Operand}), e.g. `a_base … a_col`. */
+function operandFields<P extends "a" | "b" | "c">(p: P) {
+  return [`${p}_base`, `${p}_outer`, `${p}_inner`, `${p}_rel`, `${p}_row`, `${p}_col`] as const;
+}
+
 /** What every matmul variant shares: uniforms, flags, tile height, epilogue. */
 const MATMUL_LAYOUT = {
-  uniforms: {
-    m: "u32",
-    n: "u32",
-    k: "u32",
-    batch_inner: "u32",
-    a_base: "u32",
-    a_outer: "u32",
-    a_inner: "u32",
-    a_rel: "u32",
-    a_row: "u32",
-    a_col: "u32",
-    b_base: "u32",
-    b_outer: "u32",
-    b_inner: "u32",
-    b_rel: "u32",
-    b_row: "u32",
-    b_col: "u32",
-    c_base: "u32",
-    c_outer: "u32",
-    c_inner: "u32",
-    c_rel: "u32",
-    c_row: "u32",
-    c_col: "u32",
-    z_base: "u32",
-    clip_len: "u32",
-    clip_stride: "u32",
-    clip_mask: "u32",
-    flags: "u32",
-    step_index: "u32",
-    alpha: "f32",
-    beta: "f32",
-    bias_base: "u32",
-  },
+  uniforms: [
+    ...["m", "n", "k", "batch_inner"] as const,
+    ...operandFields("a"),
+    ...operandFields("b"),
+    ...operandFields("c"),
+    ...["z_base", "clip_len", "clip_stride", "clip_mask", "flags", "step_index"] as const,
+    ...["alpha: f32", "beta: f32", "bias_base"] as const,
+  ],
   snippets: [MATMUL_EPILOGUE],
 } as const;
 
@@ -77,14 +57,7 @@ function variant(
     name,
     body,
     workgroupSize,
-    storage: [
-      read("a", aType),
-      read("b", bType),
-      readWrite("c"),
-      read("bias"),
-      readWrite("aux"),
-      read("steps"),
-    ],
+    storage: [`a: ${aType}`, `b: ${bType}`, "c: rw", "bias", "aux: rw", "steps"],
     // Each invocation owns 4 columns; 32 rows per workgroup.
     constants: { ...FLAGS, TILE_M: 32, TILE_N: workgroupSize[0] * 4 },
   });

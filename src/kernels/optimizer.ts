@@ -6,7 +6,7 @@
  * @module
  */
 
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "./shaders.generated.ts";
 import { OPTIMIZER_STEP, WORKGROUP_SUM } from "./snippets.ts";
@@ -16,8 +16,8 @@ const SUMSQ = program({
   name: "optimizer_sumsq",
   body: shaders.optimizerSumsq,
   workgroupSize: [256],
-  storage: [read("grad"), readWrite("partials")],
-  uniforms: { len: "u32", g_off: "u32", part_base: "u32", groups: "u32" },
+  storage: ["grad", "partials: rw"],
+  uniforms: ["len", "g_off", "part_base", "groups"],
   snippets: [WORKGROUP_SUM],
 });
 /** Pass 2 of the global norm: the clipping scale and the norm. */
@@ -25,29 +25,29 @@ const CLIP_SCALE = program({
   name: "optimizer_clip_scale",
   body: shaders.optimizerClipScale,
   workgroupSize: [256],
-  storage: [read("partials"), readWrite("clip")],
-  uniforms: { count: "u32", clip_norm: "f32" },
+  storage: ["partials", "clip: rw"],
+  uniforms: ["count", "clip_norm: f32"],
   snippets: [WORKGROUP_SUM],
 });
 
 /** The uniforms and flag bits of both updates. */
 const UPDATE = {
   workgroupSize: [256],
-  uniforms: {
-    len: "u32",
-    p_off: "u32",
-    g_off: "u32",
-    s_off: "u32",
-    flags: "u32",
-    lr: "f32",
-    wd: "f32",
-    eps: "f32",
-    beta1: "f32",
-    beta2: "f32",
-    bc1: "f32",
-    bc2: "f32",
-    momentum: "f32",
-  },
+  uniforms: [
+    "len",
+    "p_off",
+    "g_off",
+    "s_off",
+    "flags",
+    "lr: f32",
+    "wd: f32",
+    "eps: f32",
+    "beta1: f32",
+    "beta2: f32",
+    "bc1: f32",
+    "bc2: f32",
+    "momentum: f32",
+  ],
   constants: {
     L2_DECAY: 1,
     DECOUPLED_DECAY: 2,
@@ -64,14 +64,14 @@ const ADAM_UPDATE = program({
   ...UPDATE,
   name: "optimizer_adam",
   body: shaders.optimizerAdam,
-  storage: [read("grad"), read("clip"), readWrite("param"), readWrite("m"), readWrite("v")],
+  storage: ["grad", "clip", "param: rw", "m: rw", "v: rw"],
 });
 /** The SGD (optionally momentum / Nesterov) update. */
 const SGD_UPDATE = program({
   ...UPDATE,
   name: "optimizer_sgd",
   body: shaders.optimizerSgd,
-  storage: [read("grad"), read("clip"), readWrite("param"), readWrite("buf")],
+  storage: ["grad", "clip", "param: rw", "buf: rw"],
 });
 
 const FLAGS = UPDATE.constants;

@@ -6,7 +6,7 @@
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID, WORKGROUP_SUM } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -16,15 +16,8 @@ const DOT = program({
   name: "dot",
   body: shaders.dot,
   workgroupSize: [256],
-  storage: [read("a"), read("b"), readWrite("partials"), readWrite("out")],
-  uniforms: {
-    count: "u32",
-    flags: "u32",
-    stage: "u32",
-    groups: "u32",
-    out_index: "u32",
-    alpha: "f32",
-  },
+  storage: ["a", "b", "partials: rw", "out: rw"],
+  uniforms: ["count", "flags", "stage", "groups", "out_index", "alpha: f32"],
   constants: { HAS_B: 1, ACCUMULATE: 2 },
   snippets: [WORKGROUP_SUM],
 });
@@ -32,9 +25,8 @@ const DOT = program({
 const COLSUM = program({
   name: "colsum",
   body: shaders.colsum,
-  workgroupSize: [64],
-  storage: [read("a"), read("b"), readWrite("out")],
-  uniforms: { rows: "u32", width: "u32", flags: "u32", alpha: "f32", groups_x: "u32" },
+  storage: ["a", "b", "out: rw"],
+  uniforms: ["rows", "width", "flags", "alpha: f32", "groups_x"],
   snippets: [GRID],
   constants: { HAS_B: 1, ACCUMULATE: 2 },
 });

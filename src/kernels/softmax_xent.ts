@@ -7,7 +7,7 @@
  */
 
 import { spreadGroups } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "./shaders.generated.ts";
 import {
@@ -22,14 +22,14 @@ import {
 /** How a tile's labels are given (the `label_mode` uniform). */
 const LABEL_MODES = { IDS: 0, ONE_HOT: 1 } as const;
 
-const TILE_UNIFORMS = {
-  rows: "u32",
-  vocab: "u32",
-  label_mode: "u32",
-  groups_x: "u32",
-  row_offset: "u32",
-  label_base: "u32",
-} as const;
+const TILE_UNIFORMS = [
+  "rows",
+  "vocab",
+  "label_mode",
+  "groups_x",
+  "row_offset",
+  "label_base",
+] as const;
 
 /** What `shaders/softmax_xent.wgsl` computes; each mode is its own pipeline. */
 const MODES = { GRAD: 0, LOSS_GRAD: 1, VJP: 2 } as const;
@@ -39,15 +39,7 @@ function softmaxXentKernel(name: string, mode: keyof typeof MODES) {
   return program({
     name,
     body: shaders.softmaxXent,
-    workgroupSize: [64],
-    storage: [
-      readWrite("z"),
-      readWrite("dg"),
-      read("labels", "u32"),
-      read("weights"),
-      read("norm"),
-      readWrite("loss_rows"),
-    ],
+    storage: ["z: rw", "dg: rw", "labels: u32", "weights", "norm", "loss_rows: rw"],
     uniforms: TILE_UNIFORMS,
     constants: { ...LABEL_MODES, ...MODES, MODE: MODES[mode] },
     snippets: [ROW_KERNEL, LABELS, WORKGROUP_MAX, WORKGROUP_SUM, WORKGROUP_SUM4],
@@ -62,8 +54,7 @@ const SOFTMAX_XENT = {
 const XENT_LOSS = program({
   name: "xent_loss",
   body: shaders.xentLoss,
-  workgroupSize: [64],
-  storage: [read("z"), read("labels", "u32"), read("weights"), readWrite("nll")],
+  storage: ["z", "labels: u32", "weights", "nll: rw"],
   uniforms: TILE_UNIFORMS,
   constants: LABEL_MODES,
   snippets: [ROW_KERNEL, LABELS, WORKGROUP_SUM2],
@@ -73,8 +64,8 @@ const NORMALIZER = program({
   name: "normalizer",
   body: shaders.normalizer,
   workgroupSize: [256],
-  storage: [read("weights"), readWrite("norm")],
-  uniforms: { count: "u32", fixed: "u32", value: "f32" },
+  storage: ["weights", "norm: rw"],
+  uniforms: ["count", "fixed", "value: f32"],
   snippets: [WORKGROUP_SUM],
 });
 

@@ -7,7 +7,7 @@
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -16,52 +16,40 @@ import type { Binding, Recorder } from "../gpu/recorder.ts";
 const TRANSFORMER_EMBED = program({
   name: "transformer_embed",
   body: shaders.transformerEmbed,
-  workgroupSize: [64],
-  storage: [read("ids", "i32"), read("tokens"), read("positions"), readWrite("out")],
-  uniforms: {
-    count: "u32",
-    width: "u32",
-    time: "u32",
-    pos_base: "u32",
-    vocab: "u32",
-    groups_x: "u32",
-  },
+  storage: ["ids: i32", "tokens", "positions", "out: rw"],
+  uniforms: ["count", "width", "time", "pos_base", "vocab", "groups_x"],
   snippets: [GRID],
 });
 /** Causal row softmax, in place. */
 const TRANSFORMER_SOFTMAX = program({
   name: "transformer_softmax",
   body: shaders.transformerSoftmax,
-  workgroupSize: [64],
-  storage: [readWrite("s")],
-  uniforms: { rows: "u32", width: "u32", block: "u32", offset: "u32", groups_x: "u32" },
+  storage: ["s: rw"],
+  uniforms: ["rows", "width", "block", "offset", "groups_x"],
   snippets: [GRID],
 });
 /** Backward of the causal row softmax, in place on the gradient. */
 const TRANSFORMER_SOFTMAX_BACKWARD = program({
   name: "transformer_softmax_backward",
   body: shaders.transformerSoftmaxBackward,
-  workgroupSize: [64],
-  storage: [read("prob"), readWrite("g")],
-  uniforms: { rows: "u32", width: "u32", block: "u32", offset: "u32", groups_x: "u32" },
+  storage: ["prob", "g: rw"],
+  uniforms: ["rows", "width", "block", "offset", "groups_x"],
   snippets: [GRID],
 });
 /** GELU forward (mode 0) and backward (mode 1). */
 const TRANSFORMER_GELU = program({
   name: "transformer_gelu",
   body: shaders.transformerGelu,
-  workgroupSize: [64],
-  storage: [read("x"), readWrite("g")],
-  uniforms: { count: "u32", mode: "u32", groups_x: "u32" },
+  storage: ["x", "g: rw"],
+  uniforms: ["count", "mode", "groups_x"],
   snippets: [GRID],
 });
 /** Deterministic segment sum (embedding gradients). */
 const TRANSFORMER_SEGMENT_SUM = program({
   name: "transformer_segment_sum",
   body: shaders.transformerSegmentSum,
-  workgroupSize: [64],
-  storage: [read("offsets", "u32"), read("index", "u32"), read("src"), readWrite("out")],
-  uniforms: { count: "u32", width: "u32", groups_x: "u32" },
+  storage: ["offsets: u32", "index: u32", "src", "out: rw"],
+  uniforms: ["count", "width", "groups_x"],
   snippets: [GRID],
 });
 

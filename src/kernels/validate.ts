@@ -6,7 +6,7 @@
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { GPUContext } from "../gpu/context.ts";
@@ -17,9 +17,8 @@ import { Recorder } from "../gpu/recorder.ts";
 const VALIDATE = program({
   name: "validate",
   body: shaders.validate,
-  workgroupSize: [64],
-  storage: [read("data", "u32"), read("weights"), readWrite("result", "atomic<u32>")],
-  uniforms: { count: "u32", mode: "u32", vocab: "u32", slot: "u32", groups_x: "u32" },
+  storage: ["data: u32", "weights", "result: rw atomic<u32>"],
+  uniforms: ["count", "mode", "vocab", "slot", "groups_x"],
   snippets: [GRID],
 });
 

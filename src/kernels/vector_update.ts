@@ -6,7 +6,7 @@
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -15,16 +15,8 @@ import type { Binding, Recorder } from "../gpu/recorder.ts";
 const STREAM_UPDATE = program({
   name: "vector_update",
   body: shaders.vectorUpdate,
-  workgroupSize: [64],
-  storage: [read("u"), read("base"), read("steps"), readWrite("out"), readWrite("aux")],
-  uniforms: {
-    count: "u32",
-    width: "u32",
-    flags: "u32",
-    step_index: "u32",
-    groups_x: "u32",
-    alpha: "f32",
-  },
+  storage: ["u", "base", "steps", "out: rw", "aux: rw"],
+  uniforms: ["count", "width", "flags", "step_index", "groups_x", "alpha: f32"],
   constants: { BROADCAST: 1, SQRELU_AUX: 2, STEP: 4 },
   snippets: [GRID],
 });

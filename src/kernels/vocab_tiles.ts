@@ -11,69 +11,37 @@
  */
 
 import { MIN_WORKGROUPS_PER_DIMENSION } from "../gpu/grid.ts";
-import { program, read, readWrite } from "../gpu/program.ts";
+import { program } from "../gpu/program.ts";
 import * as shaders from "./shaders.generated.ts";
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmul, matmulTN } from "./matmul.ts";
 
 /** Where a tile lies and where its labels are. */
-const TILE_FIELDS = {
-  rows: "u32",
-  cols: "u32",
-  col0: "u32",
-  row_offset: "u32",
-  label_base: "u32",
-  label_stride: "u32",
-} as const;
+const TILE_FIELDS = ["rows", "cols", "col0", "row_offset", "label_base", "label_stride"] as const;
 
 /** Running softmax statistics over vocabulary tiles. */
 const VOCAB_TILE_STATS = program({
   name: "vocab_tile_stats",
   body: shaders.vocabTileStats,
-  workgroupSize: [64],
-  storage: [
-    read("z"),
-    read("dg"),
-    read("labels", "u32"),
-    read("weights"),
-    read("norm"),
-    readWrite("stats", "vec4<f32>"),
-    readWrite("out"),
-  ],
-  uniforms: {
-    ...TILE_FIELDS,
-    flags: "u32",
-  },
+  storage: ["z", "dg", "labels: u32", "weights", "norm", "stats: rw vec4<f32>", "out: rw"],
+  uniforms: [...TILE_FIELDS, "flags"],
   constants: { FIRST: 1, DG: 2, LABELS: 4, ONE_HOT: 8, FINISH_NLL: 16, FINISH_LOSS: 32 },
 });
 /** Per-element gradients of a vocabulary tile from the row statistics. */
 const VOCAB_TILE_APPLY = program({
   name: "vocab_tile_apply",
   body: shaders.vocabTileApply,
-  workgroupSize: [64],
-  storage: [
-    readWrite("z"),
-    readWrite("dg"),
-    read("labels", "u32"),
-    read("weights"),
-    read("norm"),
-    read("stats", "vec4<f32>"),
-  ],
-  uniforms: {
-    ...TILE_FIELDS,
-    mode: "u32",
-    one_hot: "u32",
-  },
+  storage: ["z: rw", "dg: rw", "labels: u32", "weights", "norm", "stats: vec4<f32>"],
+  uniforms: [...TILE_FIELDS, "mode", "one_hot"],
   constants: { INNER: 0, OUTER: 1, VJP: 2 },
 });
 /** Column sums of a strided tile into a range of a vector. */
 const VOCAB_TILE_COLSUM = program({
   name: "vocab_tile_colsum",
   body: shaders.vocabTileColsum,
-  workgroupSize: [64],
-  storage: [read("a"), readWrite("out")],
-  uniforms: { rows: "u32", cols: "u32", a_base: "u32", a_row: "u32", out_base: "u32" },
+  storage: ["a", "out: rw"],
+  uniforms: ["rows", "cols", "a_base", "a_row", "out_base"],
 });
 
 /** Bytes of slack an aligned-down binding offset may add (minStorageBufferOffsetAlignment). */
