@@ -15,8 +15,8 @@
 
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
 import { matmul, matmulNN } from "../../kernels/matmul.ts";
-import { layerNorm } from "../../kernels/rows.ts";
-import { vectorUpdate } from "../../kernels/stream.ts";
+import { layerNorm } from "../../kernels/layer_norm.ts";
+import { vectorUpdate } from "../../kernels/vector_update.ts";
 import type { ParamBuffers } from "../head.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowDims, SlowForward } from "./slow_forward.ts";

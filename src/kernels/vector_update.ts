@@ -1,22 +1,25 @@
 /**
- * The vector update of `shaders/stream_update.wgsl`, used by the recurrent (streaming)
+ * The vector update of `shaders/vector_update.wgsl`, used by the recurrent (streaming)
  * form of the block.
  *
  * @module
  */
 
-import code from "../../shaders/stream_update.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The streaming vector-update kernel. */
-export const STREAM_UPDATE: KernelSpec = {
-  name: "stream_update",
-  code,
-  entryPoint: "main",
-};
-
-const WG = 64;
+const STREAM_UPDATE = program({
+  name: "vector_update",
+  body: shaders.vectorUpdate,
+  storage: ["u", "base", "steps", "out: rw", "aux: rw"],
+  uniforms: ["count", "width", "flags", "step_index", "groups_x", "alpha: f32"],
+  constants: { BROADCAST: 1, SQRELU_AUX: 2, STEP: 4 },
+  snippets: [GRID],
+});
 
 /** One vector update over a row-major `[rows, width]` matrix. */
 export interface VectorUpdateSpec {
@@ -44,7 +47,7 @@ export interface VectorUpdateSpec {
  *
  * @example
  * ```ts ignore
- * import { vectorUpdate } from "./stream.ts";
+ * import { vectorUpdate } from "./vector_update.ts";
  * // f1 −= step(b0) · Σ g_h1, and fa = relu(f1)²
  * vectorUpdate(rec, {
  *   u: sumGh1, out: f1, rows: B, width: H, alpha: -1,
@@ -55,10 +58,10 @@ export interface VectorUpdateSpec {
 export function vectorUpdate(rec: Recorder, s: VectorUpdateSpec): void {
   const ctx = rec.ctx;
   const count = s.rows * s.width;
-  const groups = Math.ceil(count / WG);
-  const groupsX = Math.max(1, Math.min(groups, ctx.maxWorkgroups));
-  const flags = (s.broadcastBase ? 1 : 0) | (s.sqreluAux ? 2 : 0) |
-    (s.step ? 4 : 0);
+  const { workgroups, groupsX } = spreadInvocations(ctx, count, STREAM_UPDATE);
+  const f = STREAM_UPDATE.constants;
+  const flags = (s.broadcastBase ? f.BROADCAST : 0) | (s.sqreluAux ? f.SQRELU_AUX : 0) |
+    (s.step ? f.STEP : 0);
   rec.dispatch(
     STREAM_UPDATE,
     [
@@ -68,14 +71,14 @@ export function vectorUpdate(rec: Recorder, s: VectorUpdateSpec): void {
       s.out,
       s.sqreluAux ?? ctx.dummy(1),
     ],
-    packUniforms({
+    STREAM_UPDATE.uniforms({
       count,
       width: s.width,
       flags,
       step_index: s.step?.index ?? 0,
       groups_x: groupsX,
       alpha: s.alpha ?? 1,
-    }, ["alpha"]),
-    [groupsX, Math.ceil(groups / groupsX), 1],
+    }),
+    workgroups,
   );
 }
