@@ -1,17 +1,28 @@
 /**
- * @x/fwl/gpu — the GPU plumbing under {@link ./mod.ts}, for people writing their own
- * kernels or measuring the library's: the device context and its buffer pool, the
- * recorder that batches dispatches into one submission, uniform packing, readback, and
- * the tiled matrix product the FWL kernels build on.
+ * @x/fwl/gpu — the GPU layer under the main entry point, for people who keep everything
+ * on the GPU or build on the library's kernels: GPU-resident training of the head
+ * (`lossAndGradsGPU` into reusable gradient buffers), tensors around your own buffers,
+ * the device context and its buffer pool, the recorder that batches dispatches into one
+ * submission, uniform packing, readback, the tiled matrix product, the head's parameter
+ * tables, and the bodies' states.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { GPUContext, matmulNN, readBytes, Recorder } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
+ * const upload = (data: Float32Array<ArrayBuffer>) => {
+ *   const buffer = ctx.pool.acquire(data.byteLength);
+ *   ctx.device.queue.writeBuffer(buffer, 0, data);
+ *   return buffer;
+ * };
+ * const x = upload(new Float32Array([1, 2, 3, 4])); // [2, 2]
+ * const w = upload(new Float32Array([1, 0, 0, 1, 1, 1])); // [2, 3]
+ * const out = ctx.pool.acquire(2 * 3 * 4);
  * const rec = new Recorder(ctx);
- * matmulNN(rec, x, w, out, rows, k, n);
+ * matmulNN(rec, x, w, out, 2, 2, 3); // out[2, 3] = x · w
  * await rec.submit("my matmul");
- * const bytes = await readBytes(ctx, out, rows * n * 4);
+ * console.log(new Float32Array(await readBytes(ctx, out, 2 * 3 * 4))); // [3, 2, 2, 7, 4, 4]
+ * for (const b of [x, w, out]) ctx.pool.release(b);
  * ```
  *
  * @module
@@ -19,7 +30,7 @@
 
 export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
-export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
+export { type Binding, Recorder } from "./src/gpu/recorder.ts";
 export { readBytes } from "./src/gpu/readback.ts";
 export { describeDevice } from "./src/gpu/device.ts";
 export {
@@ -30,3 +41,32 @@ export {
   type MatmulSpec,
   type Operand,
 } from "./src/kernels/matmul.ts";
+export type { Head, ParamBuffers } from "./src/fwl/head.ts";
+export type { ParamHolder } from "./src/params/store.ts";
+export { type SegmentUpdate } from "./src/optim/mod.ts";
+export type { UpdateScalars } from "./src/kernels/optimizer.ts";
+export { LSTMState } from "./src/bodies/lstm.ts";
+export { TransformerState } from "./src/bodies/transformer.ts";
+export type { TransformerDims } from "./src/bodies/transformer_params.ts";
+export { gpuTensor } from "./src/tensor.ts";
+export {
+  lossAndGradsGPU,
+  type LossAndGradsGPUOptions,
+  type LossAndGradsGPUResult,
+} from "./src/fwl/loss_and_grads.ts";
+export {
+  createGradBuffers,
+  type GradBuffers,
+  namedGrads,
+  readGradBuffers,
+  releaseGradBuffers,
+} from "./src/fwl/grad_buffers.ts";
+export { type BlockDims, FAST_PARAM_NAMES, initParams, paramShapes } from "./src/fwl/params.ts";
+export {
+  constantSchedule,
+  defaultDecayFilter,
+  defaultLogSpace,
+  defaultLrScale,
+  defaultNonNegative,
+  LOG_SPACE_LR_SCALE,
+} from "./src/optim/mod.ts";

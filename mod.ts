@@ -6,126 +6,76 @@
  * position at once, computed as causal linear attention.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
- * const block = new FWLBlock(32, 100, 4);
- * await block.build(64);
+ * const [V, D, T] = [16, 8, 6];
+ * using block = new FWLBlock(4, V, 2, { seed: 1 }); // size 4, vocabulary V, 2 attention chunks
+ * await block.build(D);
+ * const tokens = tensor(new Int32Array([3, 7, 3, 7, 3, 7]), [1, T]);
+ * const { labels, weights } = makeLabels(tokens, V); // next-token targets
+ * const x = tensor(new Float32Array(T * D).map((_, i) => Math.sin(i)), [1, T, D]);
+ * using logits = await block.forward(x, labels, weights);
+ * console.log(logits.shape); // [1, 6, 16]
  * ```
  *
  * @module
  */
 
+// The head: the block, its parameter names, its inputs.
 export { FWLBlock, type FWLBlockOptions, type HeadCallOptions } from "./src/fwl/block.ts";
-export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
-export {
-  greedy,
-  type RandomSource,
-  type SampleOptions,
-  sampleToken,
-  sampleTokens,
-} from "./src/fwl/sampling.ts";
-export {
-  lossAndGrads,
-  lossAndGradsGPU,
-  type LossAndGradsGPUOptions,
-  type LossAndGradsGPUResult,
-  type LossAndGradsOptions,
-} from "./src/train/loss_and_grads.ts";
-export {
-  createGradBuffers,
-  type GradBuffers,
-  namedGrads,
-  readGradBuffers,
-  releaseGradBuffers,
-} from "./src/train/grad_buffers.ts";
+export { PARAM_NAMES, type ParamName, STEP_NAMES } from "./src/fwl/params.ts";
 export { type LabelsAndWeights, makeLabels, type MakeLabelsOptions } from "./src/fwl/labels.ts";
-export { type ArrayOf, type DType, gpuTensor, Tensor, tensor } from "./src/tensor.ts";
+export { type ArrayOf, type DType, Tensor, tensor } from "./src/tensor.ts";
+export { GPUContext } from "./src/gpu/context.ts";
 export {
   FWLError,
   FWLInputError,
+  FWLSizeError,
   FWLStateError,
   GPUKernelError,
   GPUUnavailableError,
 } from "./src/errors.ts";
-export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
-export { type Binding, packUniforms, Recorder } from "./src/gpu/recorder.ts";
-export type { UpdateScalars } from "./src/kernels/optimizer.ts";
-export { BufferPool } from "./src/gpu/buffer_pool.ts";
-export type { ParamBuffers } from "./src/fwl/forward.ts";
-export {
-  type BlockDims,
-  FAST_PARAM_NAMES,
-  initParams,
-  PARAM_NAMES,
-  type ParamName,
-  paramShapes,
-  SeededRandom,
-  STEP_NAMES,
-} from "./src/fwl/params.ts";
+
+// Generation: the recurrent form and sampling.
+export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
+export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
+export { type RandomSource, SeededRandom } from "./src/util/random.ts";
+
+// Training through the update, and the optimizers.
+export { lossAndGrads, type LossAndGradsOptions } from "./src/fwl/loss_and_grads.ts";
 export {
   Adam,
   type AdamOptions,
   AdamW,
   blockParams,
-  constantSchedule,
-  defaultDecayFilter,
-  defaultLogSpace,
-  defaultLrScale,
-  defaultNonNegative,
   type GradSource,
-  LOG_SPACE_LR_SCALE,
   Optimizer,
   type OptimizerKind,
   type OptimizerOptions,
   type OptimizerState,
   type OptimParam,
   type Schedule,
-  type SegmentUpdate,
   SGD,
   type SGDOptions,
   type WarmupCosineOptions,
   warmupCosineSchedule,
 } from "./src/optim/mod.ts";
+
+// Checkpoints (safetensors files).
 export {
-  type DecodedSafetensors,
-  type DecodedTensor,
-  decodeSafetensors,
-  encodeSafetensors,
-  type SafetensorsTensor,
-} from "./src/train/safetensors.ts";
-export {
-  CHECKPOINT_METADATA,
   checkpointBytes,
   loadCheckpoint,
   loadCheckpointBytes,
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
-  OPTIMIZER_PREFIX,
   saveCheckpoint,
   type SaveCheckpointOptions,
-} from "./src/train/checkpoint.ts";
+} from "./src/io/checkpoint.ts";
+
+// Language models: a body under an FWL head.
 export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
-export {
-  TransformerBody,
-  type TransformerBodyOptions,
-  TransformerState,
-} from "./src/bodies/transformer.ts";
-export {
-  blockParamName,
-  initTransformerParams,
-  TRANSFORMER_BLOCK_PARAMS,
-  TRANSFORMER_EPSILON,
-  type TransformerBlockParam,
-  type TransformerDims,
-  transformerParamShapes,
-} from "./src/bodies/transformer_params.ts";
-export { LSTMBody, type LSTMBodyOptions, LSTMState } from "./src/bodies/lstm.ts";
-export {
-  initLSTMParams,
-  type LSTMDims,
-  lstmParamNames,
-  lstmParamShapes,
-} from "./src/bodies/lstm_params.ts";
+export { LSTMBody, type LSTMBodyOptions } from "./src/bodies/lstm.ts";
+export { TransformerBody, type TransformerBodyOptions } from "./src/bodies/transformer.ts";
 export {
   type CreateLanguageModelOptions,
   type GenerateOptions,
@@ -135,15 +85,3 @@ export {
   type TrainStepResult,
 } from "./src/lm/language_model.ts";
 export { perplexity, type PerplexityResult, type TokenScores } from "./src/lm/perplexity.ts";
-export { BODY_PREFIX, HEAD_PREFIX } from "./src/lm/plug.ts";
-export {
-  languageModelBytes,
-  type LanguageModelCheckpointOptions,
-  LM_CHECKPOINT_METADATA,
-  LM_OPTIMIZER_PREFIX,
-  loadLanguageModelBytes,
-  type LoadLanguageModelOptions,
-} from "./src/lm/lm_checkpoint.ts";
-export type { TokenDataset } from "./src/data/dataset.ts";
-export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
-export { ByteText, type ByteTextOptions } from "./src/data/text.ts";

@@ -54,7 +54,8 @@ export class FWLInputError extends FWLError {
  * @example
  * ```ts
  * import { FWLStateError } from "./errors.ts";
- * throw new FWLStateError("FWLBlock.forward: call build(inputSize) first");
+ * const e = new FWLStateError("FWLBlock.forward: call build(inputSize) first");
+ * console.log(e.name, e.message); // FWLStateError FWLBlock.forward: call build(inputSize) first
  * ```
  */
 export class FWLStateError extends FWLError {
@@ -63,6 +64,34 @@ export class FWLStateError extends FWLError {
     super(message);
     this.name = "FWLStateError";
   }
+}
+
+/**
+ * What to do when no WebGPU adapter is found, for the environment the code runs in: in
+ * a browser, a secure context and a browser with WebGPU enabled; in Deno (or another
+ * runtime), a Vulkan, Metal or D3D12 driver such as Mesa's software one.
+ *
+ * @example
+ * ```ts
+ * import { howToGetAnAdapter } from "./errors.ts";
+ * console.log(howToGetAnAdapter().startsWith("No WebGPU adapter")); // true
+ * ```
+ */
+export function howToGetAnAdapter(): string {
+  const g = globalThis as { document?: unknown; isSecureContext?: boolean; Deno?: unknown };
+  const inBrowser = g.Deno === undefined && typeof g.document === "object";
+  if (inBrowser) {
+    return "No WebGPU adapter was found. In a browser, WebGPU needs a secure context " +
+      "(https:// or http://localhost / 127.0.0.1" +
+      (g.isSecureContext === false ? "; this page is not one" : "") +
+      ") and a browser with WebGPU enabled (current Chrome, Edge or Safari; Firefox " +
+      "with dom.webgpu.enabled; headless Chromium with --enable-unsafe-webgpu), or pass " +
+      "your own GPUDevice with the `device` option.";
+  }
+  return "No WebGPU adapter was found. In Deno, WebGPU needs a Vulkan, Metal or D3D12 " +
+    "driver; on a headless Linux machine install Mesa's software Vulkan driver " +
+    "(`apt-get install -y mesa-vulkan-drivers libvulkan1`), or pass your own GPUDevice " +
+    "with the `device` option.";
 }
 
 /**
@@ -106,5 +135,38 @@ export class GPUKernelError extends FWLError {
     this.name = kind === "out-of-memory" ? "GPUOutOfMemoryError" : "GPUKernelError";
     this.kernel = kernel;
     this.kind = kind;
+  }
+}
+
+/**
+ * A parameter (or its gradient) is larger than one GPU buffer or storage binding of the
+ * device: thrown by `build` (and the parameter store) before anything is initialized or allocated.
+ *
+ * @example
+ * ```ts
+ * import { FWLSizeError } from "./errors.ts";
+ * const e = new FWLSizeError("FWLBlock.build", "unembed/kernel", [1024, 1 << 20], 134217728);
+ * console.log(e.bytes); // 4294967296
+ * ```
+ */
+export class FWLSizeError extends FWLError {
+  /** The parameter's name. */
+  readonly parameter: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+  /** The device's limit it exceeds, in bytes. */
+  readonly limit: number;
+
+  /** Creates the error for `parameter` of `shape` over `limit` bytes. */
+  constructor(where: string, parameter: string, shape: readonly number[], limit: number) {
+    const bytes = shape.reduce((a, b) => a * b, 4);
+    super(
+      `${where}: parameter ${parameter} [${shape.join(", ")}] needs ${bytes} bytes, over the ` +
+        `device's ${limit}-byte limit on one buffer binding (a smaller vocabulary or size fits)`,
+    );
+    this.name = "FWLSizeError";
+    this.parameter = parameter;
+    this.bytes = bytes;
+    this.limit = limit;
   }
 }

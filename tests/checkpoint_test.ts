@@ -1,24 +1,25 @@
-// Tests of the safetensors codec (src/train/safetensors.ts) and of block checkpoints
-// (src/train/checkpoint.ts): the exact byte layout, validation of corrupt files, and
+// Tests of the safetensors codec (src/io/safetensors.ts) and of block checkpoints
+// (src/io/checkpoint.ts): the exact byte layout, validation of corrupt files, and
 // bit-exact round trips of a GPU block and its optimizer.
 
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
+import { PARAM_NAMES, STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { tensor } from "../src/tensor.ts";
 import {
   checkpointBytes,
   loadCheckpoint,
   loadCheckpointBytes,
   saveCheckpoint,
-} from "../src/train/checkpoint.ts";
+} from "../src/io/checkpoint.ts";
 import { Adam, blockParams, SGD } from "../src/optim/mod.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
   type SafetensorsTensor,
-} from "../src/train/safetensors.ts";
+} from "../src/io/safetensors.ts";
 
 const enc = new TextEncoder();
 

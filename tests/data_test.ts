@@ -5,7 +5,7 @@ import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } fr
 import { ByteText } from "../src/data/text.ts";
 import { SyntheticLanguage } from "../src/data/synthetic.ts";
 import { FWLError, FWLInputError } from "../src/errors.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 
 Deno.test("synthetic: vocabulary, determinism, entities repeat far apart", () => {
   const lang = new SyntheticLanguage({

@@ -1,6 +1,6 @@
 // Shared helpers of the GPU tests: random cases and comparisons against the reference.
 
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { initParams, type ParamName } from "../src/fwl/params.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
 

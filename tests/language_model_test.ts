@@ -11,7 +11,8 @@ import type { BodyParameter, BodyState, ModelBody } from "../src/bodies/model_bo
 import { FWLError, FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
 import { makeLabels } from "../src/fwl/labels.ts";
-import { SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
+import { STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
 import { LanguageModel } from "../src/lm/language_model.ts";

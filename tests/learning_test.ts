@@ -19,10 +19,11 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { initParams, SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
+import { initParams, STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
-import { createGradBuffers, namedGrads, releaseGradBuffers } from "../src/train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { createGradBuffers, namedGrads, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
+import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 import { Adam, blockParams } from "../src/optim/mod.ts";
 
 /** Sequences per batch, prefix length, copies of the prefix. */

@@ -7,7 +7,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { LSTMBody, LSTMState } from "../src/bodies/lstm.ts";
 import { initLSTMParams, type LSTMDims, lstmParamNames } from "../src/bodies/lstm_params.ts";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import {
   referenceLSTMBackward,

@@ -4,7 +4,8 @@
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { SeededRandom, STEP_NAMES } from "../src/fwl/params.ts";
+import { STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
 import { tensor } from "../src/tensor.ts";

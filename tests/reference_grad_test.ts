@@ -1,7 +1,9 @@
 // Outer-loss gradients of the float64 reference (FWL.md §4) against central finite
 // differences of the tape-free outer loss.
 
-import { PARAM_NAMES, paramShapes, SeededRandom, shapeSize } from "../src/fwl/params.ts";
+import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
+import { shapeSize } from "../src/util/shape.ts";
 import { referenceLossAndGrads, referenceOuterLoss } from "../src/reference/outer_grad.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
 

@@ -3,13 +3,9 @@
 // the normalizer, batch independence and label making.
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import {
-  PARAM_NAMES,
-  paramShapes,
-  SeededRandom,
-  shapeSize,
-  STEP_NAMES,
-} from "../src/fwl/params.ts";
+import { PARAM_NAMES, paramShapes, STEP_NAMES } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
+import { shapeSize } from "../src/util/shape.ts";
 import {
   type ReferenceCase,
   referenceChunkAttention,

@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { FWLInputError } from "../src/errors.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import { greedy, type SampleOptions, sampleToken, sampleTokens } from "../src/fwl/sampling.ts";
 
 /** Empirical frequencies of `draws` samples. */

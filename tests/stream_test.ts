@@ -11,7 +11,9 @@ import {
 } from "@std/assert";
 import { FWLError, FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, paramShapes, SeededRandom, shapeSize } from "../src/fwl/params.ts";
+import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
+import { shapeSize } from "../src/util/shape.ts";
 import { FWLStream } from "../src/fwl/stream.ts";
 import {
   type ReferenceCase,

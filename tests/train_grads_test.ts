@@ -1,21 +1,19 @@
-// GPU outer-loss gradients (src/train/loss_and_grads.ts) against the float64 reference
+// GPU outer-loss gradients (src/fwl/loss_and_grads.ts) against the float64 reference
 // with second-order gradients (src/reference/outer_grad.ts): the loss and all 15
 // gradients at small odd shapes, first order vs full, row-tiled logits, an upstream
 // gradient in place of the built-in loss, accumulation, errors, and pool stability.
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, paramShapes, SeededRandom, shapeSize } from "../src/fwl/params.ts";
+import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
+import { shapeSize } from "../src/util/shape.ts";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
 import { gpuTensor, tensor } from "../src/tensor.ts";
-import {
-  createGradBuffers,
-  readGradBuffers,
-  releaseGradBuffers,
-} from "../src/train/grad_buffers.ts";
-import { lossAndGrads, lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { createGradBuffers, readGradBuffers, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
+import { lossAndGrads, lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 
 const GRAD_NAMES = [...PARAM_NAMES, "x"];
 const TOLERANCE = 1e-3;

@@ -2,14 +2,15 @@
 // the key/value-cached step, errors and memory.
 
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
-import { FWLInputError, FWLStateError, gpuTensor, tensor } from "../mod.ts";
+import { FWLInputError, FWLStateError, tensor } from "../mod.ts";
+import { gpuTensor } from "../gpu.ts";
 import { TransformerBody, type TransformerBodyOptions } from "../src/bodies/transformer.ts";
 import {
   initTransformerParams,
   type TransformerDims,
   transformerParamShapes,
 } from "../src/bodies/transformer_params.ts";
-import { SeededRandom } from "../src/fwl/params.ts";
+import { SeededRandom } from "../src/util/random.ts";
 import {
   referenceTransformerBackward,
   referenceTransformerForward,

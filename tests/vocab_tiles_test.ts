@@ -6,7 +6,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { runForward } from "../src/fwl/forward.ts";
+import { runForward } from "../src/fwl/pipeline/forward.ts";
 import { PARAM_NAMES } from "../src/fwl/params.ts";
 import type { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
@@ -14,8 +14,8 @@ import { logitTiling } from "../src/kernels/vocab_tiles.ts";
 import { referenceFastForward } from "../src/reference/mod.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import { tensor } from "../src/tensor.ts";
-import { readGradBuffers, releaseGradBuffers } from "../src/train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../src/train/loss_and_grads.ts";
+import { readGradBuffers, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
+import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 import { assertClose, type CaseShape, randomCase } from "./helpers.ts";
 
 const TOL = 2e-4;

@@ -2,7 +2,7 @@
  * A peer implementation of the FWL block written with TensorFlow.js on its WebGPU backend,
  * as an ordinary tfjs user would write it: `tf.matMul`, `tf.cumsum`, `tf.softmax` under
  * `tf.tidy`, no custom kernels (one custom *gradient*, for the cumsum: see below). It exists only to measure the library against (see
- * `bench/peer_bench.ts`, `bench/matmul_bench.ts`) and is checked against the float64
+ * `bench/peers/peer_bench.ts`, `bench/peers/matmul_bench.ts`) and is checked against the float64
  * reference by `bench/peers/check_peer.ts`. Nothing under `src/` or `mod.ts` imports it.
  *
  * What it computes (FWL.md §2, the efficient form):
@@ -41,7 +41,8 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { describeDevice } from "../../gpu.ts";
-import { PARAM_NAMES, type ParamName, paramShapes, STEP_NAMES } from "../../mod.ts";
+import { PARAM_NAMES, type ParamName, STEP_NAMES } from "../../mod.ts";
+import { paramShapes } from "../../gpu.ts";
 
 export { tf };
 

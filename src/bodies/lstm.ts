@@ -6,14 +6,13 @@
  * @module
  */
 
-import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { shapeSize } from "../fwl/params.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../util/validate.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { colsum } from "../kernels/train_reductions.ts";
+import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
+import { colsum } from "../kernels/reductions.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
 import {
   lstmBackward,
@@ -60,9 +59,12 @@ interface Saved {
  * `batchSize` sequences, on the GPU. Made by `body.initState(batchSize)`.
  *
  * @example
- * ```ts ignore
- * using state = body.initState(2);
- * const h = await body.step(tensor(new Int32Array([3, 5]), [2]), state);
+ * ```ts
+ * import { LSTMBody, tensor } from "@x/fwl";
+ * using body = await LSTMBody.create({ vocabSize: 10, embedSize: 4, hiddenSize: 6 });
+ * using state = body.initState(2); // 2 sequences
+ * using h = await body.step(tensor(new Int32Array([3, 5]), [2]), state);
+ * console.log(h.shape); // [2, 6]
  * ```
  */
 export class LSTMState implements BodyState {
@@ -140,16 +142,16 @@ export class LSTMState implements BodyState {
  * the next `forward` (or `dispose`). Calls must not overlap: await each one.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { LSTMBody, tensor } from "@x/fwl";
- * const body = await LSTMBody.create({ vocabSize: 50, embedSize: 16, hiddenSize: 32 });
+ * using body = await LSTMBody.create({ vocabSize: 10, embedSize: 4, hiddenSize: 6 });
  * const tokens = tensor(new Int32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
- * const hidden = await body.forward(tokens); // [2, 3, 32] on the GPU
- * await body.backward(dHidden);              // fills each parameter's grad
+ * using hidden = await body.forward(tokens); // [2, 3, 6] on the GPU
+ * await body.backward(tensor(new Float32Array(2 * 3 * 6).fill(0.1), [2, 3, 6])); // fills the grads
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */
-export class LSTMBody implements ModelBody {
+export class LSTMBody implements ModelBody, ParamHolder {
   /** Number of token ids `V`. */
   readonly vocabSize: number;
   /** Width `E` of the embedding. */
@@ -162,7 +164,7 @@ export class LSTMBody implements ModelBody {
   readonly seed: number;
   readonly #device: GPUDevice | undefined;
   #ctx: GPUContext | undefined;
-  #params: Map<string, { buffer: GPUBuffer; grad: GPUBuffer }> | undefined;
+  #params: ParamStore | undefined;
   #saved: Saved | undefined;
   readonly #states = new Set<LSTMState>();
   #disposed = false;
@@ -217,26 +219,15 @@ export class LSTMBody implements ModelBody {
     }
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     const shapes = this.paramShapes;
-    for (const [name, shape] of Object.entries(shapes)) {
-      if (shapeSize(shape) * 4 > ctx.maxBindingBytes) {
-        throw new FWLError(
-          `${WHERE}.build: parameter ${name} [${shape.join(", ")}] exceeds the device's ` +
-            `${ctx.maxBindingBytes}-byte binding limit`,
-        );
-      }
-    }
-    const values = initLSTMParams(this, this.seed);
+    const params = ParamStore.create(
+      ctx,
+      `${WHERE}.build`,
+      lstmParamNames(this.layers).map((name) => ({ name, shape: shapes[name] })),
+      () => initLSTMParams(this, this.seed),
+      { grads: true },
+    );
     this.#release();
     this.#ctx = ctx;
-    const params = new Map<string, { buffer: GPUBuffer; grad: GPUBuffer }>();
-    for (const name of lstmParamNames(this.layers)) {
-      const bytes = shapeSize(shapes[name]) * 4;
-      const buffer = ctx.pool.acquire(bytes);
-      const grad = ctx.pool.acquire(bytes);
-      ctx.device.queue.writeBuffer(buffer, 0, values[name] as Float32Array<ArrayBuffer>);
-      ctx.device.queue.writeBuffer(grad, 0, new Float32Array(bytes / 4));
-      params.set(name, { buffer, grad });
-    }
     this.#params = params;
     await ctx.device.queue.onSubmittedWorkDone();
     ctx.check(`${WHERE}.build`);
@@ -247,24 +238,17 @@ export class LSTMBody implements ModelBody {
    * `"lstm_l/kernel"`, `"lstm_l/recurrent_kernel"`, `"lstm_l/bias"`.
    */
   parameters(): BodyParameter[] {
-    const { params } = this.#state("parameters");
-    const shapes = this.paramShapes;
-    return lstmParamNames(this.layers).map((name) => ({
-      name,
-      shape: [...shapes[name]],
-      buffer: params.get(name)!.buffer,
-      grad: params.get(name)!.grad,
-    }));
+    return this.#state("parameters").params.bodyParameters();
   }
 
   /** Reads every parameter back from the GPU, by name. */
   getParams(): Promise<Record<string, Float32Array>> {
-    return this.#readAll("getParams", "buffer");
+    return this.#state("getParams").params.read(`${WHERE}.getParams`);
   }
 
   /** Reads every parameter's gradient (as written by the last `backward`), by name. */
   getGrads(): Promise<Record<string, Float32Array>> {
-    return this.#readAll("getGrads", "grad");
+    return this.#state("getGrads").params.read(`${WHERE}.getGrads`, "grad");
   }
 
   /**
@@ -273,45 +257,8 @@ export class LSTMBody implements ModelBody {
    * anything is written.
    */
   async setParams(params: Record<string, Float32Array>): Promise<void> {
-    const where = `${WHERE}.setParams`;
-    const { ctx, params: buffers } = this.#state("setParams");
-    if (params === null || typeof params !== "object") {
-      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(params));
-    }
-    const shapes = this.paramShapes;
-    const names = lstmParamNames(this.layers);
-    for (const [name, value] of Object.entries(params)) {
-      if (!names.includes(name)) {
-        throw new FWLInputError(
-          where,
-          name,
-          `one of the parameter names ${names.join(", ")}`,
-          "an unknown name",
-        );
-      }
-      if (!(value instanceof Float32Array)) {
-        throw new FWLInputError(where, name, "a Float32Array", describeValue(value));
-      }
-      const length = shapeSize(shapes[name]);
-      if (value.length !== length) {
-        throw new FWLInputError(
-          where,
-          name,
-          `${length} values (shape [${shapes[name].join(", ")}])`,
-          `${value.length}`,
-        );
-      }
-      checkFinite(where, name, value);
-    }
-    for (const [name, value] of Object.entries(params)) {
-      ctx.device.queue.writeBuffer(
-        buffers.get(name)!.buffer,
-        0,
-        value as Float32Array<ArrayBuffer>,
-      );
-    }
-    await ctx.device.queue.onSubmittedWorkDone();
-    ctx.check(where);
+    const store = this.#state("setParams").params;
+    await store.set(`${WHERE}.setParams`, params, { partial: true });
   }
 
   /**
@@ -469,23 +416,9 @@ export class LSTMBody implements ModelBody {
         zeroRow: true,
       });
       // dW = Σ_rows x_rowᵀ dz_row (rows of the initial slots pair zeros with zeros).
-      matmul(rec, {
-        m: width,
-        n: G,
-        k: R,
-        a: { buffer: input, row: 1, col: width },
-        b: { buffer: dz, row: G, col: 1 },
-        c: { buffer: W.grad, row: G, col: 1 },
-      });
+      matmulTN(rec, { x: input, g: dz, out: W.grad, rows: R, m: width, n: G });
       // dU = Σ_t h_{t−1}ᵀ dz_t: row r−1 of h (h_{−1} = 0 at the initial slot) with row r of dz.
-      matmul(rec, {
-        m: H,
-        n: G,
-        k: R - 1,
-        a: { buffer: h, row: 1, col: H },
-        b: { buffer: dz, base: G, row: G, col: 1 },
-        c: { buffer: U.grad, row: G, col: 1 },
-      });
+      matmulTN(rec, { x: h, g: dz, out: U.grad, rows: R - 1, m: H, n: G, gBase: G });
       colsum(rec, { a: dz, rows: R, width: G, out: bias.grad });
       // dx = dz·Wᵀ, in the padded layout (zero at the initial slots).
       const dx = rec.scratch(R * width * 4);
@@ -615,7 +548,7 @@ export class LSTMBody implements ModelBody {
 
   #state(what: string): {
     ctx: GPUContext;
-    params: Map<string, { buffer: GPUBuffer; grad: GPUBuffer }>;
+    params: ParamStore;
   } {
     if (this.#disposed) {
       throw new FWLStateError(`${WHERE}.${what}: the body was disposed`);
@@ -659,22 +592,6 @@ export class LSTMBody implements ModelBody {
     return ids;
   }
 
-  async #readAll(
-    what: string,
-    key: "buffer" | "grad",
-  ): Promise<Record<string, Float32Array>> {
-    const { ctx, params } = this.#state(what);
-    const shapes = this.paramShapes;
-    const out: Record<string, Float32Array> = {};
-    for (const name of lstmParamNames(this.layers)) {
-      const n = shapeSize(shapes[name]);
-      out[name] = new Float32Array(
-        await readBytes(ctx, params.get(name)![key], n * 4, `${WHERE}.${what}`),
-      );
-    }
-    return out;
-  }
-
   #releaseSaved(): void {
     const saved = this.#saved;
     this.#saved = undefined;
@@ -688,12 +605,7 @@ export class LSTMBody implements ModelBody {
   #release(): void {
     this.#releaseSaved();
     for (const s of [...this.#states]) s.dispose();
-    if (this.#params && this.#ctx) {
-      for (const { buffer, grad } of this.#params.values()) {
-        this.#ctx.pool.release(buffer);
-        this.#ctx.pool.release(grad);
-      }
-    }
+    this.#params?.dispose();
     this.#params = undefined;
   }
 }

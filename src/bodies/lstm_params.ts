@@ -5,7 +5,8 @@
  * @module
  */
 
-import { SeededRandom, shapeSize } from "../fwl/params.ts";
+import { SeededRandom } from "../util/random.ts";
+import { shapeSize } from "../util/shape.ts";
 
 /** The sizes that fix every parameter shape of an LSTM body. */
 export interface LSTMDims {

@@ -7,14 +7,14 @@
  * @module
  */
 
-import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
+import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { layerNorm } from "../kernels/rows.ts";
-import { colsum } from "../kernels/train_reductions.ts";
-import { layerNormBackwardInput } from "../kernels/train_rows.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
+import { matmul, matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
+import { layerNorm } from "../kernels/layer_norm.ts";
+import { colsum } from "../kernels/reductions.ts";
+import { layerNormBackwardInput } from "../kernels/layer_norm.ts";
 import {
   causalSoftmax,
   causalSoftmaxBackward,
@@ -23,7 +23,6 @@ import {
   segmentSum,
 } from "../kernels/transformer.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
-import { shapeSize } from "../fwl/params.ts";
 import {
   checkDType,
   checkFinite,
@@ -63,12 +62,6 @@ export interface TransformerBodyOptions {
 }
 
 const WHERE = "TransformerBody";
-
-interface Param {
-  shape: number[];
-  buffer: GPUBuffer;
-  grad: GPUBuffer;
-}
 
 /** What one block's forward keeps for the backward. */
 interface SavedBlock {
@@ -116,10 +109,14 @@ const internals = new WeakMap<TransformerState, StateInternals>();
  * are. Made by `body.initState(batchSize)`; `dispose()` frees its GPU memory.
  *
  * @example
- * ```ts ignore
- * using state = body.initState(2);
- * const h = await body.step(tensor(new Int32Array([5, 9]), [2]), state);
- * console.log(state.length); // 1
+ * ```ts
+ * import { tensor, TransformerBody } from "@x/fwl";
+ * using body = await TransformerBody.create({
+ *   vocabSize: 10, hiddenSize: 8, layers: 1, heads: 2, maxLength: 4,
+ * });
+ * using state = body.initState(2); // 2 sequences
+ * using h = await body.step(tensor(new Int32Array([5, 9]), [2]), state);
+ * console.log(h.shape, state.length); // [2, 8] 1
  * ```
  */
 export class TransformerState implements BodyState {
@@ -176,18 +173,18 @@ export class TransformerState implements BodyState {
  * than `maxLength` are refused with a typed error.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { tensor, TransformerBody } from "@x/fwl";
- * const body = await TransformerBody.create({
- *   vocabSize: 200, hiddenSize: 64, layers: 2, heads: 2, maxLength: 128, seed: 1,
+ * using body = await TransformerBody.create({
+ *   vocabSize: 10, hiddenSize: 8, layers: 1, heads: 2, maxLength: 4, seed: 1,
  * });
- * using hidden = await body.forward(tensor(new Int32Array(2 * 16).fill(3), [2, 16]));
- * console.log(hidden.shape); // [2, 16, 64]
- * await body.backward(tensor(new Float32Array(2 * 16 * 64).fill(0.01), [2, 16, 64]));
+ * using hidden = await body.forward(tensor(new Int32Array(2 * 4).fill(3), [2, 4]));
+ * console.log(hidden.shape); // [2, 4, 8]
+ * await body.backward(tensor(new Float32Array(2 * 4 * 8).fill(0.01), [2, 4, 8]));
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */
-export class TransformerBody implements ModelBody {
+export class TransformerBody implements ModelBody, ParamHolder {
   /** Vocabulary size `V`. */
   readonly vocabSize: number;
   /** Width `D` of the hidden states. */
@@ -204,7 +201,7 @@ export class TransformerBody implements ModelBody {
   readonly seed: number;
   readonly #device: GPUDevice | undefined;
   #ctx: GPUContext | undefined;
-  #params: Map<string, Param> | undefined;
+  #params: ParamStore | undefined;
   #saved: Saved | undefined;
   readonly #states = new Set<TransformerState>();
   #disposed = false;
@@ -243,14 +240,7 @@ export class TransformerBody implements ModelBody {
   }
 
   /**
-   * A built body (parameters allocated and initialized on the GPU).
-   *
-   * @example
-   * ```ts ignore
-   * const body = await TransformerBody.create({
-   *   vocabSize: 100, hiddenSize: 32, layers: 1, heads: 4, maxLength: 64,
-   * });
-   * ```
+   * A built body (parameters allocated and initialized on the GPU); see the class example.
    */
   static async create(options: TransformerBodyOptions): Promise<TransformerBody> {
     const body = new TransformerBody(options);
@@ -290,7 +280,14 @@ export class TransformerBody implements ModelBody {
     if (this.#params) return;
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     if (this.#params) return;
-    this.#allocate(ctx);
+    this.#params = ParamStore.create(
+      ctx,
+      `${WHERE}.build`,
+      [...transformerParamShapes(this.dims)].map(([name, shape]) => ({ name, shape })),
+      () => initTransformerParams(this.dims, this.seed),
+      { grads: true },
+    );
+    this.#ctx = ctx;
     await ctx.device.queue.onSubmittedWorkDone();
     ctx.check(`${WHERE}.build`);
   }
@@ -302,13 +299,7 @@ export class TransformerBody implements ModelBody {
 
   /** The trainable parameters and their gradient buffers (needs `build`). */
   parameters(): BodyParameter[] {
-    const { params } = this.#state("parameters");
-    return [...params].map(([name, p]) => ({
-      name,
-      shape: [...p.shape],
-      buffer: p.buffer,
-      grad: p.grad,
-    }));
+    return this.#state("parameters").params.bodyParameters();
   }
 
   /**
@@ -316,50 +307,18 @@ export class TransformerBody implements ModelBody {
    * checked before anything is written.
    */
   async setParams(values: Record<string, Float32Array>): Promise<void> {
-    const where = `${WHERE}.setParams`;
-    const { ctx, params } = this.#state("setParams");
-    if (values === null || typeof values !== "object") {
-      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(values));
-    }
-    for (const name of Object.keys(values)) {
-      if (!params.has(name)) {
-        throw new FWLInputError(where, name, "a parameter name of this body", "an unknown name");
-      }
-    }
-    for (const [name, p] of params) {
-      const v = values[name];
-      if (!(v instanceof Float32Array)) {
-        throw new FWLInputError(
-          where,
-          name,
-          "a Float32Array",
-          v === undefined ? "nothing (missing)" : describeValue(v),
-        );
-      }
-      const length = shapeSize(p.shape);
-      if (v.length !== length) {
-        throw new FWLInputError(
-          where,
-          name,
-          `${length} values (shape [${p.shape.join(", ")}])`,
-          `${v.length}`,
-        );
-      }
-      checkFinite(where, name, v);
-    }
-    this.#upload(ctx, values);
-    await ctx.device.queue.onSubmittedWorkDone();
-    ctx.check(where);
+    const store = this.#state("setParams").params;
+    await store.set(`${WHERE}.setParams`, values, { partial: false });
   }
 
   /** Reads every parameter back from the GPU, by name. */
   async getParams(): Promise<Record<string, Float32Array>> {
-    return await this.#read("getParams", "buffer");
+    return await this.#state("getParams").params.read(`${WHERE}.getParams`);
   }
 
   /** Reads every parameter's gradient (as written by the last `backward`), by name. */
   async getGrads(): Promise<Record<string, Float32Array>> {
-    return await this.#read("getGrads", "grad");
+    return await this.#state("getGrads").params.read(`${WHERE}.getGrads`, "grad");
   }
 
   /**
@@ -902,12 +861,7 @@ export class TransformerBody implements ModelBody {
   dispose(): void {
     for (const state of [...this.#states]) state.dispose();
     this.#releaseSaved();
-    if (this.#params && this.#ctx) {
-      for (const p of this.#params.values()) {
-        this.#ctx.pool.release(p.buffer);
-        this.#ctx.pool.release(p.grad);
-      }
-    }
+    this.#params?.dispose();
     this.#params = undefined;
     this.#disposed = true;
   }
@@ -919,10 +873,10 @@ export class TransformerBody implements ModelBody {
 
   #blockParam(l: number): (name: TransformerBlockParam) => GPUBuffer {
     const params = this.#params!;
-    return (name) => params.get(blockParamName(l, name))!.buffer;
+    return (name) => params.buffer(blockParamName(l, name));
   }
 
-  #state(what: string): { ctx: GPUContext; params: Map<string, Param> } {
+  #state(what: string): { ctx: GPUContext; params: ParamStore } {
     if (this.#disposed) throw new FWLStateError(`${WHERE}.${what}: the body was disposed`);
     if (!this.#params || !this.#ctx) {
       throw new FWLStateError(
@@ -930,44 +884,6 @@ export class TransformerBody implements ModelBody {
       );
     }
     return { ctx: this.#ctx, params: this.#params };
-  }
-
-  #allocate(ctx: GPUContext): void {
-    const shapes = transformerParamShapes(this.dims);
-    for (const [name, shape] of shapes) {
-      if (shapeSize(shape) * 4 > ctx.maxBindingBytes) {
-        throw new FWLError(
-          `${WHERE}: parameter ${name} [${shape.join(", ")}] exceeds the device's ` +
-            `${ctx.maxBindingBytes}-byte binding limit`,
-        );
-      }
-    }
-    const params = new Map<string, Param>();
-    for (const [name, shape] of shapes) {
-      const bytes = shapeSize(shape) * 4;
-      const grad = ctx.pool.acquire(bytes);
-      ctx.device.queue.writeBuffer(grad, 0, new Float32Array(shapeSize(shape)));
-      params.set(name, { shape, buffer: ctx.pool.acquire(bytes), grad });
-    }
-    this.#ctx = ctx;
-    this.#params = params;
-    this.#upload(ctx, initTransformerParams(this.dims, this.seed));
-  }
-
-  #upload(ctx: GPUContext, values: Record<string, Float32Array>): void {
-    for (const [name, p] of this.#params!) {
-      ctx.device.queue.writeBuffer(p.buffer, 0, values[name] as Float32Array<ArrayBuffer>);
-    }
-  }
-
-  async #read(what: string, field: "buffer" | "grad"): Promise<Record<string, Float32Array>> {
-    const { ctx, params } = this.#state(what);
-    const out: Record<string, Float32Array> = {};
-    for (const [name, p] of params) {
-      const bytes = await readBytes(ctx, p[field], shapeSize(p.shape) * 4, `${WHERE}.${what}`);
-      out[name] = new Float32Array(bytes);
-    }
-    return out;
   }
 
   #checkIds(where: string, ids: Int32Array): void {
@@ -1016,14 +932,7 @@ function weightGrad(
   kIn: number,
   nOut: number,
 ): void {
-  matmul(rec, {
-    m: kIn,
-    n: nOut,
-    k: rows,
-    a: { buffer: x, row: 1, col: kIn },
-    b: { buffer: dy, row: nOut, col: 1 },
-    c: { buffer: out, row: nOut, col: 1 },
-  });
+  matmulTN(rec, { x, g: dy, out, rows, m: kIn, n: nOut });
 }
 
 /** Positions grouped by token id (counting sort, positions ascending within a token). */

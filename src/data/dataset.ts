@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RandomSource } from "../fwl/sampling.ts";
+import type { RandomSource } from "../util/random.ts";
 
 /**
  * A source of token sequences for language-model training and evaluation.
@@ -13,7 +13,7 @@ import type { RandomSource } from "../fwl/sampling.ts";
  * @example
  * ```ts
  * import type { TokenDataset } from "./dataset.ts";
- * import { SeededRandom } from "../fwl/params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const digits: TokenDataset = {
  *   name: "digits",
  *   vocabSize: 10,

@@ -10,8 +10,7 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { SeededRandom } from "../fwl/params.ts";
-import type { RandomSource } from "../fwl/sampling.ts";
+import { type RandomSource, SeededRandom } from "../util/random.ts";
 import { describeValue } from "../tensor.ts";
 import type { TokenDataset } from "./dataset.ts";
 
@@ -144,7 +143,7 @@ function checkRandom(where: string, rng: unknown): RandomSource {
  * @example
  * ```ts
  * import { SyntheticLanguage } from "./synthetic.ts";
- * import { SeededRandom } from "../fwl/params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const lang = new SyntheticLanguage({ seed: 1, entityPool: 64 });
  * const doc = lang.document(40, new SeededRandom(2));
  * console.log(doc.length, lang.vocabSize); // 40 163
@@ -268,7 +267,7 @@ export class SyntheticLanguage implements TokenDataset {
    * @example
    * ```ts
    * import { SyntheticLanguage } from "./synthetic.ts";
-   * import { SeededRandom } from "../fwl/params.ts";
+   * import { SeededRandom } from "../util/random.ts";
    * const lang = new SyntheticLanguage();
    * console.log(lang.decode(lang.document(12, new SeededRandom(0))).startsWith("<doc>")); // true
    * ```
@@ -321,7 +320,7 @@ export class SyntheticLanguage implements TokenDataset {
    * @example
    * ```ts
    * import { SyntheticLanguage } from "./synthetic.ts";
-   * import { SeededRandom } from "../fwl/params.ts";
+   * import { SeededRandom } from "../util/random.ts";
    * console.log(new SyntheticLanguage().trainBatch(4, 32, new SeededRandom(0)).length); // 128
    * ```
    */

@@ -6,7 +6,8 @@
  */
 
 import { FWLError, FWLInputError } from "../errors.ts";
-import type { RandomSource } from "../fwl/sampling.ts";
+import { readFileBytes } from "../io/files.ts";
+import type { RandomSource } from "../util/random.ts";
 import { describeValue } from "../tensor.ts";
 import type { TokenDataset } from "./dataset.ts";
 
@@ -47,7 +48,7 @@ export interface EvaluationBatch {
  * @example
  * ```ts
  * import { ByteText } from "./text.ts";
- * import { SeededRandom } from "../fwl/params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const text = ByteText.fromString("the cat sat on the mat. ".repeat(20));
  * console.log(text.vocabSize, text.train.length, text.validation.length); // 256 432 48
  * const batch = text.trainBatch(2, 16, new SeededRandom(0));
@@ -140,21 +141,11 @@ export class ByteText implements TokenDataset {
    */
   static async fromFile(path: string | URL, options: ByteTextOptions = {}): Promise<ByteText> {
     const where = "ByteText.fromFile";
-    if (!(typeof path === "string" && path !== "") && !(path instanceof URL)) {
-      throw new FWLInputError(
-        where,
-        "path",
-        "a non-empty string or a file URL",
-        describeValue(path),
-      );
-    }
-    const deno = (globalThis as { Deno?: { readFile(p: string | URL): Promise<Uint8Array> } })
-      .Deno;
-    if (!deno) throw new FWLError(`${where}: reading files needs Deno; use new ByteText(bytes)`);
     let bytes: Uint8Array;
     try {
-      bytes = await deno.readFile(path);
+      bytes = await readFileBytes(where, path, "new ByteText(bytes)");
     } catch (e) {
+      if (e instanceof FWLError) throw e;
       const name = (e as Error)?.name;
       const why = name === "NotFound"
         ? "no such file"
@@ -204,7 +195,7 @@ export class ByteText implements TokenDataset {
    * @example
    * ```ts
    * import { ByteText } from "./text.ts";
-   * import { SeededRandom } from "../fwl/params.ts";
+   * import { SeededRandom } from "../util/random.ts";
    * const t = ByteText.fromString("abcdefghij".repeat(10));
    * console.log(t.trainBatch(3, 8, new SeededRandom(1)).length); // 24
    * ```

@@ -6,22 +6,16 @@
 
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
+import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../tensor.ts";
-import { type ParamBuffers, runForward } from "./forward.ts";
-import { prepareHeadInputs } from "./inputs.ts";
+import type { ParamBuffers } from "./head.ts";
+import { headForwardArgs, runForward } from "./pipeline/forward.ts";
+import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
-import { lossAndGrads, type LossAndGradsOptions } from "../train/loss_and_grads.ts";
-import {
-  initParams,
-  PARAM_NAMES,
-  type ParamName,
-  paramShapes,
-  shapeSize,
-  STEP_NAMES,
-} from "./params.ts";
-import { checkFinite, checkPositiveInteger } from "../util/validate.ts";
+import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
+import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
+import { checkPositiveInteger } from "../util/validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {
@@ -51,29 +45,13 @@ export interface HeadCallOptions {
 }
 
 function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(where, "options", "an object", describeValue(options));
-  }
+  checkOptions(where, options);
   const { fastWeights = true } = options;
   if (typeof fastWeights !== "boolean") {
     throw new FWLInputError(where, "options.fastWeights", "a boolean", describeValue(fastWeights));
   }
   return fastWeights;
 }
-
-const BUFFER_OF: Record<
-  Exclude<ParamName, typeof STEP_NAMES[number]>,
-  keyof ParamBuffers
-> = {
-  "dense_0/kernel": "k0",
-  "dense_0/bias": "b0",
-  "dense_1/kernel": "k1",
-  "dense_1/bias": "b1",
-  "layer_norm/scale": "scale",
-  "layer_norm/bias": "bias",
-  "unembed/kernel": "ku",
-  "unembed/bias": "bu",
-};
 
 /**
  * A Fast Weight Layer block: dense → squared ReLU → dense → layer norm → unembedding,
@@ -93,7 +71,7 @@ const BUFFER_OF: Record<
  * console.log(logits.shape); // [2, 8, 50]
  * ```
  */
-export class FWLBlock {
+export class FWLBlock implements ParamHolder {
   /** Width of the fast weight layers (`H = 4·size`). */
   readonly size: number;
   /** Vocabulary size `V`. */
@@ -109,6 +87,7 @@ export class FWLBlock {
   readonly #device: GPUDevice | undefined;
   #ctx: GPUContext | undefined;
   #inputSize: number | undefined;
+  #store: ParamStore | undefined;
   #buffers: ParamBuffers | undefined;
   #disposed = false;
 
@@ -201,7 +180,9 @@ export class FWLBlock {
 
   /**
    * Allocates the parameters on the GPU and initializes them deterministically from
-   * `options.seed` (FWL.md §1). Building again with another width starts afresh.
+   * `options.seed` (FWL.md §1). Building again with another width starts afresh. A
+   * parameter larger than the device's buffer or binding limit throws an `FWLSizeError`
+   * before anything is initialized or allocated.
    */
   async build(inputSize: number): Promise<void> {
     if (this.#disposed) {
@@ -210,13 +191,21 @@ export class FWLBlock {
     checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     const dims = { inputSize, size: this.size, vocabSize: this.vocabSize };
-    const values = initParams(dims, this.seed);
-    const buffers = allocate(ctx, dims);
+    const store = ParamStore.create(
+      ctx,
+      `${WHERE}.build`,
+      blockParamSpecs(dims),
+      () => initParams(dims, this.seed),
+      { grads: false },
+    );
     this.#release();
     this.#ctx = ctx;
     this.#inputSize = inputSize;
+    this.#store = store;
+    // The compute code's view: each tensor under its short key, the step sizes as `steps`.
+    const buffers = { steps: store.buffer("steps") } as ParamBuffers;
+    for (const [name, key] of Object.entries(BUFFER_KEYS)) buffers[key] = store.buffer(name);
     this.#buffers = buffers;
-    this.#upload(values);
   }
 
   /**
@@ -225,81 +214,14 @@ export class FWLBlock {
    * checked before anything is written.
    */
   async setParams(params: Record<string, Float32Array>): Promise<void> {
-    const where = `${WHERE}.setParams`;
     this.#state("setParams");
-    if (params === null || typeof params !== "object") {
-      throw new FWLInputError(
-        where,
-        "params",
-        "a record of Float32Array",
-        describeValue(params),
-      );
-    }
-    for (const name of Object.keys(params)) {
-      if (!(PARAM_NAMES as readonly string[]).includes(name)) {
-        throw new FWLInputError(
-          where,
-          name,
-          `one of the parameter names ${PARAM_NAMES.join(", ")}`,
-          "an unknown name",
-        );
-      }
-    }
-    const shapes = this.paramShapes;
-    for (const name of PARAM_NAMES) {
-      const value = params[name];
-      if (value === undefined) {
-        throw new FWLInputError(
-          where,
-          name,
-          "a Float32Array",
-          "nothing (missing)",
-        );
-      }
-      if (!(value instanceof Float32Array)) {
-        throw new FWLInputError(
-          where,
-          name,
-          "a Float32Array",
-          describeValue(value),
-        );
-      }
-      const length = shapeSize(shapes[name]);
-      if (value.length !== length) {
-        throw new FWLInputError(
-          where,
-          name,
-          `${length} values (shape [${shapes[name].join(", ")}])`,
-          `${value.length}`,
-        );
-      }
-      checkFinite(where, name, value);
-    }
-    this.#upload(params as Record<ParamName, Float32Array>);
-    await this.#ctx!.device.queue.onSubmittedWorkDone();
-    this.#ctx!.check(where);
+    await this.#store!.set(`${WHERE}.setParams`, params, { partial: false });
   }
 
   /** Reads every parameter back from the GPU, by FWL.md §1 name. */
   async getParams(): Promise<Record<string, Float32Array>> {
-    const { ctx, buffers } = this.#state("getParams");
-    const shapes = this.paramShapes;
-    const out: Record<string, Float32Array> = {};
-    const steps = await readBuffer(ctx, buffers.steps, STEP_NAMES.length);
-    for (const name of PARAM_NAMES) {
-      const i = (STEP_NAMES as readonly string[]).indexOf(name);
-      if (i >= 0) {
-        out[name] = steps.slice(i, i + 1);
-      } else {
-        const key = BUFFER_OF[name as keyof typeof BUFFER_OF];
-        out[name] = await readBuffer(
-          ctx,
-          buffers[key],
-          shapeSize(shapes[name]),
-        );
-      }
-    }
-    return out;
+    this.#state("getParams");
+    return await this.#store!.read(`${WHERE}.getParams`);
   }
 
   /**
@@ -339,10 +261,10 @@ export class FWLBlock {
     weights: Tensor,
     options: HeadCallOptions = {},
   ): Promise<{ loss: number; nll: Float32Array }> {
-    using nllTensor = await this.#run("score", x, labels, weights, "nll", options) as Tensor<
+    const nllTensor = await this.#run("score", x, labels, weights, "nll", options) as Tensor<
       "float32"
     >;
-    const nll = await nllTensor.read();
+    const nll = await nllTensor.read().finally(() => nllTensor.dispose());
     const w = weights.hostData ?? await weights.read();
     let total = 0, weight = 0;
     for (let i = 0; i < nll.length; i++) {
@@ -365,11 +287,12 @@ export class FWLBlock {
     kind: "logits" | "nll",
     options: HeadCallOptions,
   ): Promise<Tensor> {
-    const { ctx, buffers } = this.#state(method);
-    const fastWeights = checkHeadCallOptions(`${WHERE}.${method}`, options);
+    const { ctx } = this.#state(method);
+    const where = `${WHERE}.${method}`;
+    const fastWeights = checkHeadCallOptions(where, options);
     const V = this.vocabSize;
     const inp = await prepareHeadInputs(
-      `${WHERE}.${method}`,
+      where,
       ctx,
       this.#inputSize!,
       V,
@@ -385,7 +308,7 @@ export class FWLBlock {
     if (bytes > ctx.device.limits.maxBufferSize) {
       for (const b of inp.uploads) ctx.pool.release(b);
       throw new FWLError(
-        `${WHERE}.${method}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
+        `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
           `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
           `the loss, or split the batch`,
       );
@@ -393,19 +316,7 @@ export class FWLBlock {
     const out = ctx.pool.acquire(bytes);
     try {
       await runForward(ctx, {
-        batch: B,
-        time: T,
-        inputSize: this.#inputSize!,
-        size: this.size,
-        vocabSize: V,
-        attnChunks: this.attnChunks,
-        epsilon: this.epsilon,
-        fixedNormalizer: this.normalizer === "batch" ? undefined : this.normalizer,
-        x: inp.x,
-        labels: inp.labels,
-        labelsAreIds: inp.labelsAreIds,
-        weights: inp.weights,
-        params: buffers,
+        ...headForwardArgs(this, inp),
         output: { kind, buffer: out },
         plain: !fastWeights,
       });
@@ -483,62 +394,9 @@ export class FWLBlock {
     return { ctx: this.#ctx, buffers: this.#buffers };
   }
 
-  #upload(values: Record<ParamName, Float32Array>): void {
-    const ctx = this.#ctx!;
-    const b = this.#buffers!;
-    const q = ctx.device.queue;
-    for (const [name, key] of Object.entries(BUFFER_OF)) {
-      q.writeBuffer(
-        b[key as keyof ParamBuffers],
-        0,
-        values[name as ParamName] as Float32Array<ArrayBuffer>,
-      );
-    }
-    const steps = new Float32Array(STEP_NAMES.map((n) => values[n][0]));
-    q.writeBuffer(b.steps, 0, steps);
-  }
-
   #release(): void {
-    if (this.#buffers && this.#ctx) {
-      for (const b of Object.values(this.#buffers)) this.#ctx.pool.release(b);
-    }
+    this.#store?.dispose();
+    this.#store = undefined;
     this.#buffers = undefined;
   }
-}
-
-function allocate(
-  ctx: GPUContext,
-  dims: { inputSize: number; size: number; vocabSize: number },
-): ParamBuffers {
-  const shapes = paramShapes(dims);
-  const max = ctx.maxBindingBytes;
-  for (const [name, shape] of Object.entries(shapes)) {
-    if (shapeSize(shape) * 4 > max) {
-      throw new FWLError(
-        `parameter ${name} [${shape.join(", ")}] exceeds the device's ${max}-byte binding limit`,
-      );
-    }
-  }
-  const get = (name: ParamName) => ctx.pool.acquire(shapeSize(shapes[name]) * 4);
-  return {
-    k0: get("dense_0/kernel"),
-    b0: get("dense_0/bias"),
-    k1: get("dense_1/kernel"),
-    b1: get("dense_1/bias"),
-    scale: get("layer_norm/scale"),
-    bias: get("layer_norm/bias"),
-    ku: get("unembed/kernel"),
-    bu: get("unembed/bias"),
-    steps: ctx.pool.acquire(STEP_NAMES.length * 4),
-  };
-}
-
-async function readBuffer(
-  ctx: GPUContext,
-  buffer: GPUBuffer,
-  length: number,
-): Promise<Float32Array> {
-  return new Float32Array(
-    await readBytes(ctx, buffer, length * 4, "FWLBlock.getParams"),
-  );
 }

@@ -8,7 +8,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import type { Tensor } from "../tensor.ts";
+import { describeValue, type Tensor } from "../tensor.ts";
 import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
 import {
   checkDType,
@@ -18,6 +18,26 @@ import {
   checkTensor,
   checkWeights,
 } from "../util/validate.ts";
+
+/**
+ * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.
+ *
+ * @example
+ * ```ts
+ * import { checkOptions } from "./inputs.ts";
+ * checkOptions("FWLStream", {}); // fine
+ * try {
+ *   checkOptions("FWLStream", 3);
+ * } catch (e) {
+ *   console.log((e as Error).message); // FWLStream: options: expected an object, got number 3
+ * }
+ * ```
+ */
+export function checkOptions(where: string, options: unknown): void {
+  if (options === null || typeof options !== "object") {
+    throw new FWLInputError(where, "options", "an object", describeValue(options));
+  }
+}
 
 /** Checked inputs of the head, as GPU buffers. */
 export interface HeadInputs {
@@ -38,12 +58,6 @@ export interface HeadInputs {
  * `weights [B,T]` and `upstream [B,T,V]`, then uploads host tensors into pooled
  * buffers (listed in `uploads`). With `checkValues`, values are checked too: host data
  * on the host, GPU-resident tensors on the GPU (only a first offending index comes back).
- *
- * @example
- * ```ts ignore
- * const inp = await prepareHeadInputs("lossAndGrads", ctx, 8, 50, x, ids, w, undefined, true);
- * try { ... } finally { for (const b of inp.uploads) ctx.pool.release(b); }
- * ```
  */
 export async function prepareHeadInputs(
   where: string,
@@ -83,13 +97,7 @@ export async function prepareHeadInputs(
   if (labelsAreIds) {
     checkShape(where, "labels", labels, [B, T], "token ids [B, T]");
   } else {
-    checkShape(
-      where,
-      "labels",
-      labels,
-      [B, T, V],
-      "one-hot labels [B, T, V], or int32 ids [B, T]",
-    );
+    checkShape(where, "labels", labels, [B, T, V], "one-hot labels [B, T, V], or int32 ids [B, T]");
   }
   checkDType(where, "weights", weights, "float32");
   checkShape(where, "weights", weights, [B, T], "[B, T]");
@@ -170,11 +178,7 @@ async function checkInputValues(
         const resident = t.gpuBuffer(ctx);
         if (resident) return resident;
         const b = ctx.pool.acquire(t.size * 4);
-        ctx.device.queue.writeBuffer(
-          b,
-          0,
-          t.hostData as ArrayBufferView<ArrayBuffer>,
-        );
+        ctx.device.queue.writeBuffer(b, 0, t.hostData as ArrayBufferView<ArrayBuffer>);
         uploads.push(b);
         return b;
       };

@@ -49,20 +49,10 @@ export function makeLabels(
   checkPositiveInteger(where, "vocabSize", vocabSize);
   const { padId, form = "ids" } = options;
   if (padId !== undefined && !Number.isInteger(padId)) {
-    throw new FWLInputError(
-      where,
-      "options.padId",
-      "an integer",
-      describeValue(padId),
-    );
+    throw new FWLInputError(where, "options.padId", "an integer", describeValue(padId));
   }
   if (form !== "ids" && form !== "one-hot") {
-    throw new FWLInputError(
-      where,
-      "options.form",
-      '"ids" or "one-hot"',
-      describeValue(form),
-    );
+    throw new FWLInputError(where, "options.form", '"ids" or "one-hot"', describeValue(form));
   }
   if (tokens.dtype !== "int32" || tokens.shape.length !== 2) {
     throw new FWLInputError(

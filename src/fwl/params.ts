@@ -5,6 +5,10 @@
  * @module
  */
 
+import type { ParamSpec } from "../params/store.ts";
+import { SeededRandom } from "../util/random.ts";
+import { shapeSize } from "../util/shape.ts";
+
 /** The names of the parameters that are fast (take one inner SGD step), in a fixed order. */
 export const FAST_PARAM_NAMES = [
   "dense_0/kernel",
@@ -32,6 +36,21 @@ export const PARAM_NAMES = [
   "unembed/bias",
   ...STEP_NAMES,
 ] as const;
+
+/**
+ * The key under which the compute code sees each parameter tensor's buffer (in
+ * `block.buffers` and in gradient buffers); the six step sizes share the buffer `steps`.
+ */
+export const BUFFER_KEYS = {
+  "dense_0/kernel": "k0",
+  "dense_0/bias": "b0",
+  "dense_1/kernel": "k1",
+  "dense_1/bias": "b1",
+  "layer_norm/scale": "scale",
+  "layer_norm/bias": "bias",
+  "unembed/kernel": "ku",
+  "unembed/bias": "bu",
+} as const;
 
 /** One of the fourteen parameter names of an FWL block. */
 export type ParamName = typeof PARAM_NAMES[number];
@@ -73,50 +92,23 @@ export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
   return shapes;
 }
 
-/** Number of elements of a shape (1 for a scalar `[]`). */
-export function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 /**
- * A seeded pseudo-random generator (SplitMix32 mixing of a 32-bit counter):
- * the same seed gives the same stream on every platform.
+ * The block's parameter buffers for a `ParamStore`: the eight tensors under
+ * their names, then the six step sizes packed in one buffer `"steps"`.
+ *
+ * @example
+ * ```ts
+ * import { blockParamSpecs } from "./params.ts";
+ * const specs = blockParamSpecs({ inputSize: 8, size: 4, vocabSize: 11 });
+ * console.log(specs.at(-1)?.name, specs.at(-1)?.shape); // steps [6]
+ * ```
  */
-export class SeededRandom {
-  #state: number;
-  #spare: number | undefined;
-
-  /** Creates a generator from an integer seed. */
-  constructor(seed: number) {
-    this.#state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  }
-
-  /** A uniform float in [0, 1). */
-  uniform(): number {
-    this.#state = (this.#state + 0x9e3779b9) >>> 0;
-    let z = this.#state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    z = (z ^ (z >>> 16)) >>> 0;
-    return z / 4294967296;
-  }
-
-  /** A standard normal sample (Box–Muller). */
-  normal(): number {
-    if (this.#spare !== undefined) {
-      const s = this.#spare;
-      this.#spare = undefined;
-      return s;
-    }
-    let u = 0;
-    while (u === 0) u = this.uniform();
-    const v = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.#spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
+export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
+  const shapes = paramShapes(dims);
+  return [
+    ...Object.keys(BUFFER_KEYS).map((name) => ({ name, shape: shapes[name as ParamName] })),
+    { name: "steps", shape: [STEP_NAMES.length], elementNames: STEP_NAMES },
+  ];
 }
 
 /**

@@ -8,23 +8,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
-
-/**
- * A source of uniform numbers in `[0, 1)`, such as `SeededRandom` (same seed, same
- * stream, on every platform).
- *
- * @example
- * ```ts
- * import type { RandomSource } from "./sampling.ts";
- * import { SeededRandom } from "./params.ts";
- * const rng: RandomSource = new SeededRandom(42);
- * console.log(rng.uniform() < 1); // true
- * ```
- */
-export interface RandomSource {
-  /** A uniform number in `[0, 1)`. */
-  uniform(): number;
-}
+import type { RandomSource } from "../util/random.ts";
 
 /**
  * How {@linkcode sampleToken} chooses.
@@ -32,7 +16,7 @@ export interface RandomSource {
  * @example
  * ```ts
  * import type { SampleOptions } from "./sampling.ts";
- * import { SeededRandom } from "./params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const nucleus: SampleOptions = { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) };
  * const argmax: SampleOptions = { temperature: 0 };
  * console.log(nucleus.topP, argmax.temperature); // 0.95 0
@@ -255,7 +239,7 @@ function sampleChecked(where: string, logits: Logits, o: Checked): number {
  * @example
  * ```ts
  * import { sampleToken } from "./sampling.ts";
- * import { SeededRandom } from "./params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const rng = new SeededRandom(7);
  * const logits = new Float32Array([2, 1, 0.5, -3]);
  * const token = sampleToken(logits, { temperature: 0.8, topK: 3, topP: 0.9, rng });
@@ -279,7 +263,7 @@ export function sampleToken(
  * @example
  * ```ts
  * import { sampleTokens } from "./sampling.ts";
- * import { SeededRandom } from "./params.ts";
+ * import { SeededRandom } from "../util/random.ts";
  * const logits = new Float32Array([0, 5, 0, 9, 0, 0]); // 2 rows, V = 3
  * const ids = sampleTokens(logits, 2, { temperature: 0 });
  * console.log([...ids]); // [1, 0]

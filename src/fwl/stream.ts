@@ -2,15 +2,10 @@
  * `FWLStream`: the recurrent form of the FWL block, for generation (FWL.md §3).
  *
  * With a fixed normalizer `N`, the fast logits at position `t` depend on the earlier
- * positions only through a state of fixed size per sequence:
- *
- * ```
- * S0 = Σ_{s<t} x_s ⊗ g_h1_s   [D, H]      S1 = Σ_{s<t} a_s ⊗ g_h2_s   [H, size]
- * Σ g_h1 [H],  Σ g_h2 [size],  Σ g_n ⊙ n̂ [size],  Σ g_n [size]
- * ```
- *
- * `predict` reads the state; `observe` runs the slow forward and the inner backward of
- * the one position just predicted and adds its terms. Both run entirely on the GPU, one
+ * positions only through a state of fixed size per sequence (`pipeline/fast_step.ts`).
+ * `predict` runs the slow first layer and reads the state; `observe` runs the rest of
+ * the slow forward and the inner backward of the one position just predicted (the same
+ * stages as the parallel form) and adds its terms. Both run entirely on the GPU, one
  * command submission each, at a cost that does not grow with the position.
  *
  * @module
@@ -18,13 +13,19 @@
 
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { type Binding, Recorder } from "../gpu/recorder.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { layerNorm, layerNormBackward, softmaxXentGrad } from "../kernels/rows.ts";
-import { vectorUpdate } from "../kernels/stream.ts";
+import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { FWLBlock } from "./block.ts";
-import type { ParamBuffers } from "./forward.ts";
+import { type Head, isHead, type ParamBuffers } from "./head.ts";
+import { checkOptions } from "./inputs.ts";
+import {
+  accumulateFastState,
+  type FastState,
+  fastStateLengths,
+  recordFastStep,
+} from "./pipeline/fast_step.ts";
+import { recordInnerBackward } from "./pipeline/inner_backward.ts";
+import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
+import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
 import {
   checkDType,
   checkFinite,
@@ -53,22 +54,6 @@ export interface FWLStreamOptions {
 }
 
 const WHERE = "FWLStream";
-
-/** The recurrent state of every sequence: fixed size, independent of the position. */
-interface State {
-  /** `Σ x_s ⊗ g_h1_s`, `[B, D, H]`. */
-  s0: GPUBuffer;
-  /** `Σ a_s ⊗ g_h2_s`, `[B, H, size]`. */
-  s1: GPUBuffer;
-  /** `Σ g_h1`, `[B, H]`. */
-  sumH1: GPUBuffer;
-  /** `Σ g_h2`, `[B, size]`. */
-  sumH2: GPUBuffer;
-  /** `Σ g_n ⊙ n̂`, `[B, size]`. */
-  sumGnNhat: GPUBuffer;
-  /** `Σ g_n`, `[B, size]`. */
-  sumGn: GPUBuffer;
-}
 
 /** What `predict` keeps for `observe`: the input and the slow first layer. */
 interface Pending {
@@ -110,14 +95,12 @@ export class FWLStream {
   readonly batchSize: number;
   /** The fixed inner-loss normalizer `N`. */
   readonly normalizer: number;
-  readonly #block: FWLBlock;
+  readonly #block: Head;
   readonly #ctx: GPUContext;
-  readonly #D: number;
-  readonly #S: number;
-  readonly #H: number;
   readonly #V: number;
-  readonly #eps: number;
-  readonly #state: State;
+  /** One position of every sequence, as the slow forward reads it. */
+  readonly #dims: SlowDims;
+  readonly #state: FastState;
   readonly #pending: Pending;
   /** `N` in a one-float buffer, as the softmax-gradient kernel reads it. */
   readonly #norm: GPUBuffer;
@@ -134,28 +117,12 @@ export class FWLStream {
    * @param batchSize number of sequences `B`
    * @param options the fixed normalizer `N` (default: the block's, when it is a number)
    */
-  constructor(
-    block: FWLBlock,
-    batchSize: number,
-    options: FWLStreamOptions = {},
-  ) {
-    if (!(block instanceof FWLBlock)) {
-      throw new FWLInputError(
-        WHERE,
-        "block",
-        "an FWLBlock",
-        describeValue(block),
-      );
+  constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
+    if (!isHead(block)) {
+      throw new FWLInputError(WHERE, "block", "an FWLBlock", describeValue(block));
     }
     checkPositiveInteger(WHERE, "batchSize", batchSize);
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(
-        WHERE,
-        "options",
-        "an object",
-        describeValue(options),
-      );
-    }
+    checkOptions(WHERE, options);
     this.normalizer = streamNormalizer(block, options.normalizer);
     if (!block.built) {
       throw new FWLStateError(
@@ -183,27 +150,15 @@ export class FWLStream {
     this.batchSize = B;
     this.#block = block;
     this.#ctx = ctx;
-    this.#D = D;
-    this.#S = S;
-    this.#H = H;
     this.#V = V;
-    this.#eps = block.epsilon;
+    this.#dims = { rows: B, inputSize: D, size: S, epsilon: block.epsilon };
     const get = (elements: number) => ctx.pool.acquire(elements * 4);
-    this.#state = {
-      s0: get(B * D * H),
-      s1: get(B * H * S),
-      sumH1: get(B * H),
-      sumH2: get(B * S),
-      sumGnNhat: get(B * S),
-      sumGn: get(B * S),
-    };
+    const lengths = fastStateLengths(B, this.#dims);
+    this.#state = {} as FastState;
+    for (const [k, n] of Object.entries(lengths)) this.#state[k as keyof FastState] = get(n);
     this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H) };
     this.#norm = get(1);
-    ctx.device.queue.writeBuffer(
-      this.#norm,
-      0,
-      new Float32Array([this.normalizer]),
-    );
+    ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([this.normalizer]));
     this.#clearState();
   }
 
@@ -227,8 +182,8 @@ export class FWLStream {
    * at every position.
    */
   get stateBytes(): number {
-    const B = this.batchSize, D = this.#D, H = this.#H, S = this.#S;
-    return 4 * B * (D * H + H * S + H + 3 * S);
+    const lengths = Object.values(fastStateLengths(this.batchSize, this.#dims));
+    return 4 * lengths.reduce((a, b) => a + b, 0);
   }
 
   /**
@@ -247,88 +202,24 @@ export class FWLStream {
             `observe(labels, weights) for it before predicting the next position`,
         );
       }
-      const B = this.batchSize, D = this.#D, S = this.#S, H = this.#H;
-      const V = this.#V;
+      const B = this.batchSize, D = this.#dims.inputSize, V = this.#V;
       checkTensor(where, "x", x);
       checkDType(where, "x", x, "float32");
       checkShape(where, "x", x, [B, D], "hidden states [B, D]");
       checkFinite(where, "x", x.hostData ?? await x.read());
 
-      const st = this.#state, pend = this.#pending;
+      const pend = this.#pending;
       const rec = new Recorder(ctx);
-      const buf = (elements: number) => rec.scratch(elements * 4);
       const resident = x.gpuBuffer(ctx);
       if (resident) rec.copy(resident, 0, pend.x, 0, B * D * 4);
       else {
-        ctx.device.queue.writeBuffer(
-          pend.x,
-          0,
-          x.hostData as ArrayBufferView<ArrayBuffer>,
-        );
+        ctx.device.queue.writeBuffer(pend.x, 0, x.hostData as ArrayBufferView<ArrayBuffer>);
       }
-      const f1 = buf(B * H), fa = buf(B * H), f2 = buf(B * S);
-      const scaleT = buf(B * S), biasT = buf(B * S), nf = buf(B * S);
-      const nhat = buf(B * S), rstd = buf(B);
-
-      // Slow first layer (kept for observe), then f1 = h1 − step0·x·S0 − step1·Σg_h1.
-      matmulNN(rec, pend.x, params.k0, pend.h1, B, D, H, {
-        bias: { buffer: params.b0 },
-        sqreluAux: pend.a,
-      });
-      rec.copy(pend.h1, 0, f1, 0, B * H * 4);
-      perSequence(rec, B, pend.x, st.s0, f1, D, H, params.steps, 0);
-      vectorUpdate(rec, {
-        u: st.sumH1,
-        out: f1,
-        rows: B,
-        width: H,
-        alpha: -1,
-        step: { buffer: params.steps, index: 1 },
-        sqreluAux: fa,
-      });
-      // f2 = fa·K1 + b1 − step2·fa·S1 − step3·Σg_h2 (query fa, keys the slow a).
-      matmulNN(rec, fa, params.k1, f2, B, H, S, {
-        bias: { buffer: params.b1 },
-      });
-      perSequence(rec, B, fa, st.s1, f2, H, S, params.steps, 2);
-      const row = { rows: B, width: S, alpha: -1 };
-      vectorUpdate(rec, {
-        ...row,
-        u: st.sumH2,
-        out: f2,
-        step: { buffer: params.steps, index: 3 },
-      });
-      // Fast layer-norm affine: scale − step4·Σ(g_n⊙n̂), bias − step5·Σg_n.
-      vectorUpdate(rec, {
-        ...row,
-        u: st.sumGnNhat,
-        out: scaleT,
-        broadcastBase: params.scale,
-        step: { buffer: params.steps, index: 4 },
-      });
-      vectorUpdate(rec, {
-        ...row,
-        u: st.sumGn,
-        out: biasT,
-        broadcastBase: params.bias,
-        step: { buffer: params.steps, index: 5 },
-      });
-      layerNorm(rec, {
-        x: f2,
-        scale: scaleT,
-        bias: biasT,
-        out: nf,
-        nhat,
-        rstd,
-        rows: B,
-        width: S,
-        perRowAffine: true,
-        eps: this.#eps,
-      });
+      // The slow first layer (kept for observe), then the fast pass from the state.
+      slowFirstLayer(rec, params, this.#dims, pend.x, pend);
+      const nf = recordFastStep(rec, params, this.#dims, this.#state, pend);
       const logits = ctx.pool.acquire(B * V * 4);
-      matmulNN(rec, nf, params.ku, logits, B, S, V, {
-        bias: { buffer: params.bu },
-      });
+      writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
       try {
         await rec.submit(where);
       } catch (e) {
@@ -361,8 +252,7 @@ export class FWLStream {
             `predict(x) for it first`,
         );
       }
-      const B = this.batchSize, D = this.#D, S = this.#S, H = this.#H;
-      const V = this.#V;
+      const B = this.batchSize, S = this.#dims.size, V = this.#V;
       checkTensor(where, "labels", labels);
       checkTensor(where, "weights", weights);
       const labelsAreIds = labels.dtype === "int32";
@@ -385,7 +275,7 @@ export class FWLStream {
       if (labelsAreIds) checkIds(where, "labels", l, w, V);
       else checkFinite(where, "labels", l);
 
-      const st = this.#state, pend = this.#pending;
+      const pend = this.#pending;
       const rec = new Recorder(ctx);
       const buf = (elements: number) => rec.scratch(elements * 4);
       const upload = (t: Tensor): GPUBuffer => {
@@ -397,58 +287,17 @@ export class FWLStream {
         return b;
       };
       const labelsBuf = upload(labels), weightsBuf = upload(weights);
-      const h2 = buf(B * S), nhat = buf(B * S), rstd = buf(B), n = buf(B * S);
-      const z = buf(B * V), gn = buf(B * S), gh2 = buf(B * S);
-      const gnNhat = buf(B * S), gh1 = buf(B * H);
-
-      // Slow forward of this position (h1 and a came from predict).
-      matmulNN(rec, pend.a, params.k1, h2, B, H, S, {
-        bias: { buffer: params.b1 },
-      });
-      layerNorm(rec, {
-        x: h2,
-        scale: params.scale,
-        bias: params.bias,
-        out: n,
-        nhat,
-        rstd,
-        rows: B,
-        width: S,
-        perRowAffine: false,
-        eps: this.#eps,
-      });
-      matmulNN(rec, n, params.ku, z, B, S, V, { bias: { buffer: params.bu } });
-      // Inner backward: g_z (in place), g_n, layer norm, g_h2, g_h1.
-      softmaxXentGrad(rec, {
-        z,
+      // The slow forward and inner backward of this position (h1 and a came from predict).
+      const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };
+      slowSecondLayer(rec, params, this.#dims, pend.a, slow);
+      const inner = recordInnerBackward(rec, params, {
+        ...this.#logits(params),
         labels: labelsBuf,
         labelsAreIds,
         weights: weightsBuf,
         norm: this.#norm,
-        rows: B,
-        vocab: V,
-        rowOffset: 0,
-        labelBase: 0,
-      });
-      matmulNT(rec, z, params.ku, gn, B, V, S);
-      layerNormBackward(rec, {
-        gN: gn,
-        nhat,
-        rstd,
-        scale: params.scale,
-        gX: gh2,
-        gScale: gnNhat,
-        rows: B,
-        width: S,
-      });
-      matmulNT(rec, gh2, params.k1, gh1, B, S, H, { gateAux: pend.h1 });
-      // Add this position's terms to the state.
-      outerAccumulate(rec, B, pend.x, gh1, st.s0, D, H);
-      outerAccumulate(rec, B, pend.a, gh2, st.s1, H, S);
-      vectorUpdate(rec, { u: gh1, out: st.sumH1, rows: B, width: H });
-      vectorUpdate(rec, { u: gh2, out: st.sumH2, rows: B, width: S });
-      vectorUpdate(rec, { u: gnNhat, out: st.sumGnNhat, rows: B, width: S });
-      vectorUpdate(rec, { u: gn, out: st.sumGn, rows: B, width: S });
+      }, slow);
+      accumulateFastState(rec, this.#dims, this.#state, pend, inner);
       await rec.submit(where);
       this.#predicted = false;
       this.#position++;
@@ -483,23 +332,9 @@ export class FWLStream {
       const encoder = this.#ctx.device.createCommandEncoder({
         label: `${WHERE}.clone`,
       });
-      const pairs: [GPUBuffer, GPUBuffer][] = [
-        ...Object.keys(this.#state).map((k) =>
-          [
-            this.#state[k as keyof State],
-            copy.#state[k as keyof State],
-          ] as [GPUBuffer, GPUBuffer]
-        ),
-        ...Object.keys(this.#pending).map((k) =>
-          [
-            this.#pending[k as keyof Pending],
-            copy.#pending[k as keyof Pending],
-          ] as [GPUBuffer, GPUBuffer]
-        ),
-      ];
-      for (const [src, dst] of pairs) {
-        encoder.copyBufferToBuffer(src, 0, dst, 0, src.size);
-      }
+      const from = [...Object.values(this.#state), ...Object.values(this.#pending)];
+      const to = [...Object.values(copy.#state), ...Object.values(copy.#pending)];
+      from.forEach((src, i) => encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size));
       this.#ctx.device.queue.submit([encoder.finish()]);
       copy.#position = this.#position;
       copy.#predicted = this.#predicted;
@@ -535,7 +370,7 @@ export class FWLStream {
       );
     }
     const block = this.#block;
-    if (!block.built || block.inputSize !== this.#D) {
+    if (!block.built || block.inputSize !== this.#dims.inputSize) {
       throw new FWLStateError(
         `${where}: the block was disposed or rebuilt since the stream was made`,
       );
@@ -548,6 +383,13 @@ export class FWLStream {
     }
     this.#busy = true;
     return { ctx: this.#ctx, params };
+  }
+
+  /** The logits of one position of every sequence: one tile (the constructor checked). */
+  #logits(params: ParamBuffers): Logits {
+    const B = this.batchSize, V = this.#V;
+    const tiling = planLogitTiles(this.#ctx, B, V, this.#ctx.maxBindingBytes, false);
+    return { rows: B, size: this.#dims.size, vocab: V, tiling, ku: params.ku, bu: params.bu };
   }
 
   #leave(): void {
@@ -577,7 +419,7 @@ export class FWLStream {
  * The normalizer a stream uses: `requested`, else the block's when it is a number.
  * Throws an {@linkcode FWLInputError} that says why and what to pass otherwise.
  */
-function streamNormalizer(block: FWLBlock, requested: unknown): number {
+function streamNormalizer(block: Head, requested: unknown): number {
   const where = "FWLBlock.stream";
   if (requested === undefined) {
     if (typeof block.normalizer === "number") return block.normalizer;
@@ -604,58 +446,4 @@ function streamNormalizer(block: FWLBlock, requested: unknown): number {
     );
   }
   return requested;
-}
-
-/**
- * `out[b] −= steps[index] · q[b] · state[b]` for each sequence `b`: `q` is `[B, k]`,
- * `state` is `[B, k, n]`, `out` is `[B, n]`.
- */
-function perSequence(
-  rec: Recorder,
-  B: number,
-  q: Binding,
-  state: Binding,
-  out: Binding,
-  k: number,
-  n: number,
-  steps: GPUBuffer,
-  index: number,
-): void {
-  matmul(rec, {
-    m: 1,
-    n,
-    k,
-    batches: B,
-    a: { buffer: q, outer: k, row: k, col: 1 },
-    b: { buffer: state, outer: k * n, row: n, col: 1 },
-    c: { buffer: out, outer: n, row: n, col: 1 },
-    alpha: -1,
-    step: { buffer: steps, index },
-    beta: 1,
-  });
-}
-
-/**
- * `state[b] += key[b] ⊗ value[b]` for each sequence `b`: `key` is `[B, m]`, `value` is
- * `[B, n]`, `state` is `[B, m, n]` (a matmul with k = 1, accumulating).
- */
-function outerAccumulate(
-  rec: Recorder,
-  B: number,
-  key: Binding,
-  value: Binding,
-  state: Binding,
-  m: number,
-  n: number,
-): void {
-  matmul(rec, {
-    m,
-    n,
-    k: 1,
-    batches: B,
-    a: { buffer: key, outer: m, row: 1, col: 1 },
-    b: { buffer: value, outer: n, row: n, col: 1 },
-    c: { buffer: state, outer: m * n, row: n, col: 1 },
-    beta: 1,
-  });
 }

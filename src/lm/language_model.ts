@@ -14,25 +14,22 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { FWLBlock } from "../fwl/block.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import { makeLabels } from "../fwl/labels.ts";
-import { SeededRandom, STEP_NAMES } from "../fwl/params.ts";
+import { BUFFER_KEYS, STEP_NAMES } from "../fwl/params.ts";
+import { SeededRandom } from "../util/random.ts";
+import { shapeSize } from "../util/shape.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue, Tensor, tensor } from "../tensor.ts";
-import {
-  createGradBuffers,
-  GRAD_BUFFER_OF,
-  type GradBuffers,
-  releaseGradBuffers,
-} from "../train/grad_buffers.ts";
-import { lossAndGradsGPU } from "../train/loss_and_grads.ts";
+import { createGradBuffers, type GradBuffers, releaseGradBuffers } from "../fwl/grad_buffers.ts";
+import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
 import { blockParams, type GradSource, Optimizer, type OptimParam } from "../optim/mod.ts";
 import {
-  denoFiles,
   languageModelBytes,
-  type LanguageModelCheckpointOptions,
+  type LoadCheckpointOptions,
   loadLanguageModelBytes,
-  type LoadLanguageModelOptions,
-} from "./lm_checkpoint.ts";
+  type SaveCheckpointOptions,
+} from "../io/checkpoint.ts";
+import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
 import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
 
@@ -292,7 +289,7 @@ export class LanguageModel {
       ...bodyParameters(WHERE, this.body).map((p) => ({
         name: BODY_PREFIX + p.name,
         buffer: p.buffer,
-        length: p.shape.reduce((a, b) => a * b, 1),
+        length: shapeSize(p.shape),
       })),
     ];
   }
@@ -401,7 +398,7 @@ export class LanguageModel {
         dx.dispose();
       }
       const record: Record<string, GradSource> = {};
-      for (const [name, key] of Object.entries(GRAD_BUFFER_OF)) {
+      for (const [name, key] of Object.entries(BUFFER_KEYS)) {
         record[HEAD_PREFIX + name] = grads[key];
       }
       record[`${HEAD_PREFIX}steps`] = grads.steps;
@@ -575,7 +572,7 @@ export class LanguageModel {
    * const bytes = await lm.checkpointBytes({ optimizer: opt });
    * ```
    */
-  checkpointBytes(options: LanguageModelCheckpointOptions = {}): Promise<Uint8Array> {
+  checkpointBytes(options: SaveCheckpointOptions = {}): Promise<Uint8Array> {
     this.#live("checkpointBytes");
     return languageModelBytes(this, options);
   }
@@ -592,7 +589,7 @@ export class LanguageModel {
    */
   async loadCheckpointBytes(
     bytes: Uint8Array,
-    options: LoadLanguageModelOptions = {},
+    options: LoadCheckpointOptions = {},
   ): Promise<Record<string, string>> {
     this.#live("loadCheckpointBytes");
     const metadata = await loadLanguageModelBytes(this, bytes, "bytes", options);
@@ -609,20 +606,9 @@ export class LanguageModel {
    * await lm.save("rnn_fwl.safetensors");
    * ```
    */
-  async save(path: string | URL, options: LanguageModelCheckpointOptions = {}): Promise<void> {
-    checkPath(`${WHERE}.save`, path);
-    const bytes = await this.checkpointBytes(options);
-    const tmp = path instanceof URL
-      ? new URL(`${path.href}.tmp-${crypto.randomUUID()}`)
-      : `${path}.tmp-${crypto.randomUUID()}`;
-    const fs = denoFiles(`${WHERE}.save`);
-    try {
-      await fs.writeFile(tmp, bytes);
-      await fs.rename(tmp, path);
-    } catch (e) {
-      await fs.remove(tmp).catch(() => {});
-      throw e;
-    }
+  async save(path: string | URL, options: SaveCheckpointOptions = {}): Promise<void> {
+    const bytes = () => this.checkpointBytes(options);
+    await writeFileAtomic(`${WHERE}.save`, path, bytes, "lm.checkpointBytes");
   }
 
   /**
@@ -636,11 +622,10 @@ export class LanguageModel {
    */
   async load(
     path: string | URL,
-    options: LoadLanguageModelOptions = {},
+    options: LoadCheckpointOptions = {},
   ): Promise<Record<string, string>> {
-    checkPath(`${WHERE}.load`, path);
     this.#live("load");
-    const bytes = await denoFiles(`${WHERE}.load`).readFile(path);
+    const bytes = await readFileBytes(`${WHERE}.load`, path, "lm.loadCheckpointBytes");
     const metadata = await loadLanguageModelBytes(this, bytes, String(path), options);
     if (!this.fastWeights) this.#zeroSteps();
     return metadata;
@@ -800,11 +785,5 @@ export class LanguageModel {
       trainBody,
       bodyParams: trainBody ? bodyParameters(where, this.body) : [],
     };
-  }
-}
-
-function checkPath(where: string, path: unknown): void {
-  if (!(typeof path === "string" && path !== "") && !(path instanceof URL)) {
-    throw new FWLInputError(where, "path", "a non-empty string or a file URL", describeValue(path));
   }
 }

@@ -8,6 +8,7 @@
 import type { BodyParameter, ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError } from "../errors.ts";
 import { describeValue, Tensor } from "../tensor.ts";
+import { shapeSize } from "../util/shape.ts";
 
 /**
  * Prefix of the head's parameter names in `LanguageModel.parameters()` and checkpoints.
@@ -38,7 +39,12 @@ export const BODY_PREFIX = "body/";
  * @example
  * ```ts
  * import { checkBody } from "./plug.ts";
- * checkBody("demo", { hiddenSize: 4, forward: () => Promise.reject() });
+ * checkBody("demo", { hiddenSize: 4, forward: () => Promise.reject() }); // fine
+ * try {
+ *   checkBody("demo", { hiddenSize: 0, forward: () => Promise.reject() });
+ * } catch (e) {
+ *   console.log((e as Error).name); // FWLInputError
+ * }
  * ```
  */
 export function checkBody(where: string, body: unknown): asserts body is ModelBody {
@@ -91,7 +97,7 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
         describeValue(p),
       );
     }
-    const bytes = p.shape.reduce((a, b) => a * b, 1) * 4;
+    const bytes = shapeSize(p.shape) * 4;
     if (p.buffer.size < bytes || p.grad.size < bytes) {
       throw new FWLInputError(
         where,
@@ -121,7 +127,12 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
  * ```ts
  * import { checkHidden } from "./plug.ts";
  * import { tensor } from "../tensor.ts";
- * checkHidden("demo", tensor(new Float32Array(6), [1, 2, 3]), [1, 2, 3], "forward");
+ * checkHidden("demo", tensor(new Float32Array(6), [1, 2, 3]), [1, 2, 3], "forward"); // fine
+ * try {
+ *   checkHidden("demo", tensor(new Float32Array(6), [2, 3]), [1, 2, 3], "forward");
+ * } catch (e) {
+ *   console.log((e as Error).name); // FWLError
+ * }
  * ```
  */
 export function checkHidden(

@@ -16,7 +16,7 @@
 
 import type { LSTMDims } from "../bodies/lstm_params.ts";
 import { lstmParamNames, lstmParamShapes } from "../bodies/lstm_params.ts";
-import { shapeSize } from "../fwl/params.ts";
+import { shapeSize } from "../util/shape.ts";
 
 /** One LSTM case: sizes, token ids `[B, T]` and parameters by name. */
 export interface ReferenceLSTMCase extends LSTMDims {

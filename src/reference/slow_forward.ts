@@ -4,7 +4,8 @@
  * @module
  */
 
-import { PARAM_NAMES, paramShapes, shapeSize } from "../fwl/params.ts";
+import { PARAM_NAMES, paramShapes } from "../fwl/params.ts";
+import { shapeSize } from "../util/shape.ts";
 import type { ReferenceCase, ReferenceSlowForward } from "./types.ts";
 
 /**

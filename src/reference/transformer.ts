@@ -14,7 +14,7 @@ import {
   type TransformerDims,
   transformerParamShapes,
 } from "../bodies/transformer_params.ts";
-import { shapeSize } from "../fwl/params.ts";
+import { shapeSize } from "../util/shape.ts";
 
 /** One input of the reference transformer. */
 export interface ReferenceTransformerCase {

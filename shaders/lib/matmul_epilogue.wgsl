@@ -1,0 +1,84 @@
+// The shared part of the matmul kernels (src/kernels/matmul.ts declares their uniforms,
+// flags and bindings once): where a batch lies, and the fused epilogue.
+//
+//   C[i, j] = alpha · Σ_k A[i, k] · B[k, j]  (+ bias[j]) (+ beta · C[i, j])
+//
+// Every operand is addressed through strides, so one kernel serves A·B, A·Bᵀ, Aᵀ·B and
+// the chunks of mixed chunk attention. A batch index z splits into (outer, inner) =
+// (z / batch_inner, z % batch_inner); `rel` strides count from the first batch of a
+// dispatch, for scratch buffers that hold only one group of batches. With `clip_mask`,
+// the m (1), n (2) and k (4) extents of batch `inner` shrink to
+// clip_len − inner·clip_stride: the last chunk of a sequence may be shorter.
+
+struct MatmulBatch {
+  m: u32, n: u32, k: u32,
+  a_off: u32, b_off: u32, c_off: u32,
+}
+
+// The clipped extents of batch `wid.z` of this dispatch and its element offsets in A, B, C.
+fn matmul_batch(wid: vec3<u32>) -> MatmulBatch {
+  let z = wid.z + p.z_base;
+  let outer = z / p.batch_inner;
+  let inner = z % p.batch_inner;
+  let start = inner * p.clip_stride;
+  let rem = select(0u, p.clip_len - start, p.clip_len > start);
+  return MatmulBatch(
+    clipped(p.m, 1u, rem), clipped(p.n, 2u, rem), clipped(p.k, 4u, rem),
+    p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel,
+    p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel,
+    p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel,
+  );
+}
+
+// alpha, times the learned step size with STEP_ALPHA.
+fn matmul_alpha() -> f32 {
+  if ((p.flags & STEP_ALPHA) != 0u) {
+    return p.alpha * steps[p.step_index];
+  }
+  return p.alpha;
+}
+
+fn clipped(extent: u32, bit: u32, rem: u32) -> u32 {
+  if ((p.clip_mask & bit) != 0u) {
+    return min(extent, rem);
+  }
+  return extent;
+}
+
+fn store(idx: u32, i: u32, j: u32, acc: f32, alpha: f32) {
+  var v = alpha * acc;
+  if ((p.flags & CAUSAL) != 0u && i <= j) {
+    v = 0.0;
+  }
+  if ((p.flags & BIAS) != 0u) {
+    v += bias[p.bias_base + j];
+  }
+  if ((p.flags & ACCUMULATE) != 0u) {
+    v += p.beta * c[idx];
+  }
+  if ((p.flags & GATE_AUX) != 0u) {
+    v *= 2.0 * max(aux[idx], 0.0);
+  }
+  c[idx] = v;
+  if ((p.flags & SQRELU_AUX) != 0u) {
+    let r = max(v, 0.0);
+    aux[idx] = r * r;
+  }
+}
+
+fn store_row(c_off: u32, row: u32, col0: u32, cols: u32, m: u32, acc: vec4<f32>, alpha: f32) {
+  if (row >= m) {
+    return;
+  }
+  let base = c_off + row * p.c_row;
+  store(base + col0 * p.c_col, row, col0, acc.x, alpha);
+  if (cols > 1u) {
+    store(base + (col0 + 1u) * p.c_col, row, col0 + 1u, acc.y, alpha);
+  }
+  if (cols > 2u) {
+    store(base + (col0 + 2u) * p.c_col, row, col0 + 2u, acc.z, alpha);
+  }
+  if (cols > 3u) {
+    store(base + (col0 + 3u) * p.c_col, row, col0 + 3u, acc.w, alpha);
+  }
+}

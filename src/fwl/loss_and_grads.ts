@@ -1,0 +1,233 @@
+/**
+ * The outer loss of an FWL block and its exact gradients (FWL.md §4) on the GPU:
+ * `L = Σ w·CE(fast_logits, y) / max(Σw, 1e-8)`, differentiated with respect to all 14
+ * parameters and the hidden states `x`, through the fast-weight update (the
+ * second-order path) — "training through the update".
+ *
+ * One command encoder holds the whole forward and backward; logits are streamed in row
+ * tiles, so no `[B, T, V]` tensor is ever formed.
+ *
+ * @module
+ */
+
+import { FWLInputError } from "../errors.ts";
+import { Recorder } from "../gpu/recorder.ts";
+import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { headForwardArgs, recordHeadForward, TRAIN_TILE_BYTES } from "./pipeline/forward.ts";
+import { planLogitTiles } from "./pipeline/logits_tiles.ts";
+import type { LogitTiling } from "../kernels/vocab_tiles.ts";
+import {
+  checkGradBuffers,
+  createGradBuffers,
+  type GradBuffers,
+  readGradBuffers,
+  releaseGradBuffers,
+} from "./grad_buffers.ts";
+import type { Head } from "./head.ts";
+import { checkOptions, prepareHeadInputs } from "./inputs.ts";
+import { recordOuterBackward } from "./pipeline/outer_backward.ts";
+
+/** Options of {@linkcode lossAndGrads}. */
+export interface LossAndGradsOptions {
+  /**
+   * Drop the second-order path (first-order meta-learning): the inner gradients and the
+   * attention keys they pair with are treated as constants. Default `false`.
+   */
+  firstOrderOnly?: boolean;
+}
+
+/** Options of {@linkcode lossAndGradsGPU}. */
+export interface LossAndGradsGPUOptions extends LossAndGradsOptions {
+  /**
+   * Where the parameter gradients go (see `createGradBuffers`); default: fresh buffers,
+   * returned in the result (give them back with `releaseGradBuffers`).
+   */
+  gradBuffers?: GradBuffers;
+  /** Add to `gradBuffers` instead of overwriting them (gradient accumulation). */
+  accumulate?: boolean;
+  /**
+   * `dL/dlogits` `[B, T, V]` of a loss the caller defines on the fast logits; replaces
+   * the built-in cross-entropy (the result then has no `loss`). The labels and weights
+   * still drive the inner (fast-weight) loss.
+   */
+  upstream?: Tensor;
+  /**
+   * Check the values of the inputs (finite, weights ≥ 0, ids in range), reading
+   * GPU-resident inputs back for it. Default `true`; shapes and dtypes are always checked.
+   */
+  checkValues?: boolean;
+  /**
+   * Byte budget of one tile of logits (default 16 MiB; at most two tiles live at once).
+   * Tiles hold full rows of the vocabulary when 64 rows fit; otherwise the loss streams
+   * over vocabulary tiles of up to 64 rows (a running log-sum-exp, two sweeps), so any
+   * vocabulary works. Smaller saves memory; tests shrink it to exercise the tiling.
+   */
+  tileBytes?: number;
+}
+
+/** What {@linkcode lossAndGradsGPU} returns; everything stays on the GPU. */
+export interface LossAndGradsGPUResult {
+  /** The outer loss, a GPU tensor of shape `[1]`; `undefined` with `upstream`. */
+  loss: Tensor<"float32"> | undefined;
+  /** `dL/dx` `[B, T, D]`, a GPU tensor (dispose it when done). */
+  dx: Tensor<"float32">;
+  /** The parameter gradients (`options.gradBuffers`, or fresh buffers). */
+  grads: GradBuffers;
+}
+
+const WHERE = "lossAndGradsGPU";
+
+/**
+ * The outer loss and the gradients of every parameter and of `x`, left on the GPU.
+ *
+ * @param block a built block
+ * @param x hidden states `[B, T, D]` float32
+ * @param labels ids `[B, T]` int32 or one-hot `[B, T, V]` float32
+ * @param weights loss weights `[B, T]` float32
+ * @param options gradient buffers, accumulation, an upstream gradient, first order only
+ *
+ * @example
+ * ```ts ignore
+ * import { createGradBuffers, lossAndGradsGPU, releaseGradBuffers } from "./mod.ts";
+ * const grads = createGradBuffers(block);
+ * for (const [i, batch] of microBatches.entries()) {
+ *   const { loss, dx } = await lossAndGradsGPU(block, batch.x, batch.ids, batch.w, {
+ *     gradBuffers: grads, accumulate: i > 0,
+ *   });
+ *   loss?.dispose();
+ *   dx.dispose();
+ * }
+ * releaseGradBuffers(block, grads);
+ * ```
+ */
+export async function lossAndGradsGPU(
+  block: Head,
+  x: Tensor,
+  labels: Tensor,
+  weights: Tensor,
+  options: LossAndGradsGPUOptions = {},
+): Promise<LossAndGradsGPUResult> {
+  checkOptions(WHERE, options);
+  const {
+    firstOrderOnly = false,
+    accumulate = false,
+    upstream,
+    checkValues = true,
+    tileBytes = TRAIN_TILE_BYTES,
+  } = options;
+  if (!(typeof tileBytes === "number" && tileBytes > 0)) {
+    throw new FWLInputError(
+      WHERE,
+      "options.tileBytes",
+      "a positive number",
+      describeValue(tileBytes),
+    );
+  }
+  for (const [name, value] of Object.entries({ firstOrderOnly, accumulate, checkValues })) {
+    if (typeof value !== "boolean") {
+      throw new FWLInputError(WHERE, `options.${name}`, "a boolean", describeValue(value));
+    }
+  }
+  const ctx = block.context;
+  if (accumulate && options.gradBuffers === undefined) {
+    throw new FWLInputError(
+      WHERE,
+      "options.accumulate",
+      "gradBuffers to accumulate into",
+      "accumulate without gradBuffers",
+    );
+  }
+  const given = options.gradBuffers === undefined
+    ? undefined
+    : checkGradBuffers(WHERE, block, options.gradBuffers);
+  const D = block.inputSize!;
+  const V = block.vocabSize;
+  const inp = await prepareHeadInputs(WHERE, ctx, D, V, x, labels, weights, upstream, checkValues);
+  const M = inp.batch * inp.time;
+  let tiling: LogitTiling;
+  try {
+    const rangeBound = !inp.labelsAreIds || inp.upstream !== undefined;
+    tiling = planLogitTiles(ctx, M, V, tileBytes, rangeBound);
+  } catch (e) {
+    for (const b of inp.uploads) ctx.pool.release(b);
+    throw e;
+  }
+  const grads = given ?? createGradBuffers(block);
+  const dx = ctx.pool.acquire(M * D * 4);
+  const loss = upstream ? undefined : ctx.pool.acquire(4);
+  try {
+    const rec = new Recorder(ctx);
+    const args = headForwardArgs(block, inp);
+    const kept = recordHeadForward(rec, args, tiling, true);
+    recordOuterBackward(rec, {
+      ...args,
+      kept,
+      grads,
+      accumulate,
+      dx,
+      loss,
+      upstream: inp.upstream,
+      firstOrderOnly,
+      tiling,
+    });
+    await rec.submit(WHERE);
+  } catch (e) {
+    ctx.pool.release(dx);
+    if (loss) ctx.pool.release(loss);
+    if (!given) releaseGradBuffers(block, grads);
+    throw e;
+  } finally {
+    for (const b of inp.uploads) ctx.pool.release(b);
+  }
+  return {
+    loss: loss ? ownedGPUTensor(ctx, loss, [1], "float32") : undefined,
+    dx: ownedGPUTensor(ctx, dx, [inp.batch, inp.time, D], "float32"),
+    grads,
+  };
+}
+
+/**
+ * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` and its gradient for each of
+ * the 14 parameters (by FWL.md §1 name, same layout; step sizes as length-1 arrays) and
+ * for `"x"` (`[B, T, D]` flattened), read back to the host.
+ *
+ * @param block a built block
+ * @param x hidden states `[B, T, D]` float32
+ * @param labels ids `[B, T]` int32 or one-hot `[B, T, V]` float32
+ * @param weights loss weights `[B, T]` float32
+ * @param options `firstOrderOnly` drops the second-order path
+ *
+ * @example
+ * ```ts ignore
+ * import { FWLBlock, lossAndGrads, tensor } from "@x/fwl";
+ * const block = new FWLBlock(8, 50, 2);
+ * await block.build(16);
+ * const x = tensor(new Float32Array(2 * 6 * 16).fill(0.1), [2, 6, 16]);
+ * const ids = tensor(new Int32Array(12).fill(3), [2, 6]);
+ * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
+ * const { loss, grads } = await lossAndGrads(block, x, ids, w);
+ * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length); // … 192
+ * ```
+ */
+export async function lossAndGrads(
+  block: Head,
+  x: Tensor,
+  labels: Tensor,
+  weights: Tensor,
+  options: LossAndGradsOptions = {},
+): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+  checkOptions("lossAndGrads", options);
+  const result = await lossAndGradsGPU(block, x, labels, weights, {
+    firstOrderOnly: options.firstOrderOnly ?? false,
+  });
+  try {
+    const grads = await readGradBuffers(block, result.grads);
+    grads["x"] = await result.dx.read();
+    const loss = (await result.loss!.read())[0];
+    return { loss, grads };
+  } finally {
+    result.loss?.dispose();
+    result.dx.dispose();
+    releaseGradBuffers(block, result.grads);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The fast pass of FWL.md §2 (`src/reference/fast_forward.ts`) in its parallel form,
+ * recorded once for both the forward and the training forward (`forward.ts`); the
+ * stream's recurrent form reads the same sums from its state.
+ *
+ * @module
+ */
+
+import type { Recorder } from "../../gpu/recorder.ts";
+import { chunkAttention } from "../../kernels/chunk_attention.ts";
+import { matmulNN } from "../../kernels/matmul.ts";
+import { cumsumUpdate } from "../../kernels/cumsum.ts";
+import { layerNorm } from "../../kernels/layer_norm.ts";
+import type { ParamBuffers } from "../head.ts";
+import type { InnerGrads } from "./inner_backward.ts";
+import type { SlowForward } from "./slow_forward.ts";
+
+/** Inputs of {@linkcode recordFastPass}: the slow activations and inner gradients. */
+export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads {
+  batch: number;
+  time: number;
+  inputSize: number;
+  size: number;
+  attnChunks: number;
+  epsilon: number;
+  params: ParamBuffers;
+  x: GPUBuffer;
+  /** Scratch limit of one attention call with state `[dq, dv]`. */
+  attentionBytes: (dq: number, dv: number) => number;
+  /** Where the fast layer norm writes `nhat` and `rstd` (fresh scratch when omitted). */
+  nhat?: GPUBuffer;
+  rstd?: GPUBuffer;
+}
+
+/** The fast activations (scratch of the recorder). */
+export interface FastPass {
+  f1: GPUBuffer;
+  fa: GPUBuffer;
+  scaleT: GPUBuffer;
+  /** Normalized `f2`. */
+  fhat: GPUBuffer;
+  /** `1 / σ(f2)` per row. */
+  frstd: GPUBuffer;
+  /** The fast layer norm's output: the head's input to the unembedding. */
+  nf: GPUBuffer;
+}
+
+/**
+ * Each layer's slow output minus its step size times the update:
+ * `f1 = h1 − s0·A(x, x, g_h1) − s1·cumsum(g_h1)`, `fa = relu(f1)²`,
+ * `f2 = fa·K1 + b1 − s2·A(fa, a, g_h2) − s3·cumsum(g_h2)`, per-row scale and bias, and
+ * the fast layer norm. `f2` and the per-row bias are given back to the recorder.
+ */
+export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
+  const M = f.batch * f.time, D = f.inputSize, S = f.size, H = 4 * S;
+  const p = f.params;
+  const buf = (elements: number) => rec.scratch(elements * 4);
+  const seq = (dq: number, dv: number) => ({
+    batch: f.batch,
+    time: f.time,
+    chunks: f.attnChunks,
+    dq,
+    dv,
+    maxScratchBytes: f.attentionBytes(dq, dv),
+  });
+  const f1 = buf(M * H);
+  rec.copy(f.h1, 0, f1, 0, M * H * 4);
+  chunkAttention(rec, {
+    ...seq(D, H),
+    q: f.x,
+    k: f.x,
+    v: f.gh1,
+    out: f1,
+    steps: p.steps,
+    stepIndex: 0,
+    scale: -1,
+  });
+  const fa = buf(M * H);
+  cumsumUpdate(rec, {
+    u: f.gh1,
+    out: f1,
+    steps: p.steps,
+    stepIndex: 1,
+    batch: f.batch,
+    time: f.time,
+    width: H,
+    sqreluAux: fa,
+  });
+  const f2 = buf(M * S);
+  matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
+  chunkAttention(rec, {
+    ...seq(H, S),
+    q: fa,
+    k: f.a,
+    v: f.gh2,
+    out: f2,
+    steps: p.steps,
+    stepIndex: 2,
+    scale: -1,
+  });
+  const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
+  cumsumUpdate(rec, { ...cumsum, u: f.gh2, out: f2, stepIndex: 3 });
+  const scaleT = buf(M * S), biasT = buf(M * S);
+  cumsumUpdate(rec, {
+    ...cumsum,
+    u: f.gnNhat,
+    out: scaleT,
+    stepIndex: 4,
+    broadcastBase: p.scale,
+  });
+  cumsumUpdate(rec, { ...cumsum, u: f.gn, out: biasT, stepIndex: 5, broadcastBase: p.bias });
+  const nf = buf(M * S), fhat = f.nhat ?? buf(M * S), frstd = f.rstd ?? buf(M);
+  layerNorm(rec, {
+    x: f2,
+    scale: scaleT,
+    bias: biasT,
+    out: nf,
+    nhat: fhat,
+    rstd: frstd,
+    rows: M,
+    width: S,
+    perRowAffine: true,
+    eps: f.epsilon,
+  });
+  rec.reuse(f2);
+  rec.reuse(biasT);
+  return { f1, fa, scaleT, fhat, frstd, nf };
+}

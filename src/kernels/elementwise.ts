@@ -1,0 +1,108 @@
+/**
+ * The elementwise update of the outer backward (`shaders/elementwise.wgsl`):
+ * scaled products, squared-ReLU gates, step-size factors, accumulation and fills.
+ *
+ * @module
+ */
+
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+
+/** The elementwise kernel. */
+const ELEMENTWISE = program({
+  name: "elementwise",
+  body: shaders.elementwise,
+  storage: ["a", "b", "c", "steps", "out: rw"],
+  uniforms: ["count", "width", "flags", "step_index", "alpha: f32", "beta: f32", "groups_x"],
+  constants: {
+    HAS_A: 1,
+    B_ELEMENT: 2,
+    B_BROADCAST: 4,
+    GATE_RELU: 8,
+    GATE_STEP: 16,
+    STEP: 32,
+    ACCUMULATE: 64,
+  },
+  snippets: [GRID],
+});
+
+/**
+ * `out[i] = alpha · steps[step.index] · a[i] · b(i) · gate(c[i]) (+ beta · out[i])`, every
+ * factor optional: `b(i)` is `b[i]`, or `b[i % width]` with `broadcastWidth`; the gate
+ * is `2·relu(c)` (`"relu"`, the squared-ReLU derivative) or `2·[c > 0]` (`"step"`).
+ * `out` must not alias an input.
+ *
+ * @example
+ * ```ts ignore
+ * // y += −steps[2] · x
+ * elementwise(rec, { count: n, out: y, a: x, alpha: -1, step: { buffer: steps, index: 2 }, beta: 1 });
+ * ```
+ */
+export function elementwise(
+  rec: Recorder,
+  o: {
+    count: number;
+    out: Binding;
+    a?: Binding;
+    b?: Binding;
+    broadcastWidth?: number;
+    c?: Binding;
+    gate?: "relu" | "step";
+    step?: { buffer: GPUBuffer; index: number };
+    alpha?: number;
+    beta?: number;
+  },
+): void {
+  if (o.count === 0) return;
+  if ((o.gate === undefined) !== (o.c === undefined)) {
+    throw new Error("elementwise: c and gate go together");
+  }
+  const ctx = rec.ctx;
+  const f = ELEMENTWISE.constants;
+  const flags = (o.a ? f.HAS_A : 0) |
+    (o.b && o.broadcastWidth === undefined ? f.B_ELEMENT : 0) |
+    (o.b && o.broadcastWidth !== undefined ? f.B_BROADCAST : 0) |
+    (o.gate === "relu" ? f.GATE_RELU : 0) | (o.gate === "step" ? f.GATE_STEP : 0) |
+    (o.step ? f.STEP : 0) | (o.beta !== undefined ? f.ACCUMULATE : 0);
+  const { workgroups, groupsX } = spreadInvocations(ctx, o.count, ELEMENTWISE);
+  rec.dispatch(
+    ELEMENTWISE,
+    [
+      o.a ?? ctx.dummy(0),
+      o.b ?? ctx.dummy(0),
+      o.c ?? ctx.dummy(0),
+      o.step?.buffer ?? ctx.dummy(0),
+      o.out,
+    ],
+    ELEMENTWISE.uniforms({
+      count: o.count,
+      width: o.broadcastWidth ?? 1,
+      flags,
+      step_index: o.step?.index ?? 0,
+      alpha: o.alpha ?? 1,
+      beta: o.beta ?? 0,
+      groups_x: groupsX,
+    }),
+    workgroups,
+  );
+}
+
+/**
+ * Fills the first `count` floats of `out` with `value` (default 0).
+ *
+ * @example
+ * ```ts ignore
+ * fill(rec, buffer, 1024);
+ * ```
+ */
+export function fill(
+  rec: Recorder,
+  out: Binding,
+  count: number,
+  value = 0,
+): void {
+  elementwise(rec, { count, out, alpha: value });
+}

@@ -1,0 +1,317 @@
+/**
+ * The parameter store of the head and the bodies: named float32 parameters on the GPU
+ * (optionally with a gradient buffer each), sized against the device's limits before
+ * anything is initialized or allocated, initialized from host values, read back and
+ * replaced by name, and released together.
+ *
+ * @module
+ */
+
+import type { BodyParameter } from "../bodies/model_body.ts";
+import { FWLError, FWLInputError, FWLSizeError } from "../errors.ts";
+import { checkFinite } from "../util/validate.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { describeValue } from "../tensor.ts";
+import { listSome } from "../util/names.ts";
+import { shapeSize } from "../util/shape.ts";
+
+/**
+ * One parameter buffer: its name and shape. A *packed* buffer holds several scalar
+ * parameters side by side (like the head's six step sizes): `elementNames` names each
+ * element, and outside the GPU each element is a parameter of its own, shape `[]`.
+ *
+ * @example
+ * ```ts
+ * import type { ParamSpec } from "./store.ts";
+ * const kernel: ParamSpec = { name: "dense_0/kernel", shape: [8, 16] };
+ * const steps: ParamSpec = { name: "steps", shape: [2], elementNames: ["a_step", "b_step"] };
+ * console.log(kernel.shape, steps.elementNames);
+ * ```
+ */
+export interface ParamSpec {
+  /** The buffer's name (the parameter's, unless packed). */
+  readonly name: string;
+  /** Row-major shape of the buffer. */
+  readonly shape: readonly number[];
+  /** For a packed buffer: one parameter name per element. */
+  readonly elementNames?: readonly string[];
+}
+
+/** One stored parameter buffer with its gradient. */
+export interface StoredParam {
+  /** Row-major shape of the buffer. */
+  readonly shape: readonly number[];
+  /** The values (float32, storage usage). */
+  readonly buffer: GPUBuffer;
+  /** The gradient, same length. */
+  readonly grad: GPUBuffer;
+}
+
+/** A buffer as the store keeps it (no gradient in a store made with `grads: false`). */
+type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
+
+/**
+ * What the FWL head and the built-in bodies offer around their parameters (each holds
+ * them in a {@linkcode ParamStore}): every shape by name, reading them back, and
+ * replacing them after checking everything. Checkpoints read and write through it.
+ *
+ * @example
+ * ```ts
+ * import type { ParamHolder } from "./store.ts";
+ * import { LSTMBody } from "../bodies/lstm.ts";
+ * using body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
+ * const holder: ParamHolder = body; // or an FWLBlock, a TransformerBody
+ * const params = await holder.getParams();
+ * params.embedding.fill(0.5);
+ * await holder.setParams(params);
+ * console.log(holder.paramShapes.embedding, (await holder.getParams()).embedding[0]); // [5, 2] 0.5
+ * ```
+ */
+export interface ParamHolder {
+  /** Every parameter's shape, by name. */
+  readonly paramShapes: Record<string, number[]>;
+  /** Reads every parameter back from the GPU, by name. */
+  getParams(): Promise<Record<string, Float32Array>>;
+  /** Replaces parameters by name; everything is checked before anything is written. */
+  setParams(params: Record<string, Float32Array>): Promise<void>;
+}
+
+/**
+ * Throws an {@linkcode FWLSizeError} for the first parameter whose float32 values (and
+ * so its gradient) would not fit one storage binding and one buffer of the device.
+ *
+ * @example
+ * ```ts
+ * import { checkParamSizes } from "./store.ts";
+ * import { FWLSizeError } from "../errors.ts";
+ * const limits = { maxStorageBufferBindingSize: 1024, maxBufferSize: 4096 };
+ * try {
+ *   checkParamSizes("demo", limits, [{ name: "w", shape: [16, 32] }]);
+ * } catch (e) {
+ *   console.log(e instanceof FWLSizeError); // true
+ * }
+ * ```
+ */
+export function checkParamSizes(
+  where: string,
+  limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number },
+  specs: readonly ParamSpec[],
+): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  for (const spec of specs) {
+    if (shapeSize(spec.shape) * 4 > limit) {
+      throw new FWLSizeError(where, spec.name, spec.shape, limit);
+    }
+  }
+}
+
+/**
+ * Named GPU parameters (see the module notes). Made by {@linkcode ParamStore.create};
+ * host-side records are keyed by parameter name (a packed buffer's elements by their own
+ * names, as length-1 arrays).
+ *
+ * @example
+ * ```ts
+ * import { ParamStore } from "./store.ts";
+ * import { GPUContext } from "../gpu/context.ts";
+ * const ctx = await GPUContext.default();
+ * const store = ParamStore.create(ctx, "demo", [{ name: "w", shape: [2, 3] }], () => ({
+ *   w: new Float32Array([1, 2, 3, 4, 5, 6]),
+ * }), { grads: true });
+ * console.log((await store.read("demo")).w); // Float32Array [1, 2, 3, 4, 5, 6]
+ * console.log((await store.read("demo", "grad")).w); // zeros
+ * store.dispose();
+ * ```
+ */
+export class ParamStore {
+  /** The GPU context the buffers live on. */
+  readonly ctx: GPUContext;
+  /** The buffers, in order. */
+  readonly specs: readonly ParamSpec[];
+  /** Whether each buffer has a gradient buffer. */
+  readonly grads: boolean;
+  readonly #params: Map<string, Entry>;
+
+  private constructor(
+    ctx: GPUContext,
+    specs: readonly ParamSpec[],
+    grads: boolean,
+    params: Map<string, Entry>,
+  ) {
+    this.ctx = ctx;
+    this.specs = specs;
+    this.grads = grads;
+    this.#params = params;
+  }
+
+  /**
+   * Checks every size against the device's limits (before `init` runs), allocates the
+   * buffers (and zeroed gradients with `options.grads`) and uploads `init()`'s values,
+   * which must name every parameter.
+   */
+  static create(
+    ctx: GPUContext,
+    where: string,
+    specs: readonly ParamSpec[],
+    init: () => Record<string, Float32Array>,
+    options: { grads: boolean },
+  ): ParamStore {
+    checkParamSizes(where, ctx.device.limits, specs);
+    const values = init();
+    const params = new Map<string, Entry>();
+    for (const spec of specs) {
+      const bytes = shapeSize(spec.shape) * 4;
+      const buffer = ctx.pool.acquire(bytes);
+      let grad: GPUBuffer | undefined;
+      if (options.grads) {
+        grad = ctx.pool.acquire(bytes);
+        ctx.device.queue.writeBuffer(grad, 0, new Float32Array(bytes / 4));
+      }
+      params.set(spec.name, { shape: spec.shape, buffer, grad });
+    }
+    const store = new ParamStore(ctx, specs, options.grads, params);
+    store.#write(values);
+    return store;
+  }
+
+  /** Every parameter name (a packed buffer's element names in its place), in order. */
+  get names(): string[] {
+    return this.specs.flatMap((s) => s.elementNames ? [...s.elementNames] : [s.name]);
+  }
+
+  /** Every parameter's shape by name (`[]` for each element of a packed buffer). */
+  get shapes(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const s of this.specs) {
+      if (!s.elementNames) out[s.name] = [...s.shape];
+      for (const n of s.elementNames ?? []) out[n] = [];
+    }
+    return out;
+  }
+
+  /** The values' buffer named `name`. */
+  buffer(name: string): GPUBuffer {
+    return this.#entry(name).buffer;
+  }
+
+  /** The buffer named `name` with its gradient (a store made with `grads: true`). */
+  get(name: string): StoredParam {
+    const { shape, buffer, grad } = this.#entry(name);
+    if (!grad) throw new FWLError(`ParamStore: ${name}: this store keeps no gradients`);
+    return { shape, buffer, grad };
+  }
+
+  /** The buffers as {@linkcode BodyParameter}s (a store with gradients), in order. */
+  bodyParameters(): BodyParameter[] {
+    return this.specs.map((s) => {
+      const p = this.get(s.name);
+      return { name: s.name, shape: [...s.shape], buffer: p.buffer, grad: p.grad };
+    });
+  }
+
+  /**
+   * Checks `values` (every parameter named, unless `partial`; no unknown names; a
+   * `Float32Array` of the right length with finite values each), then writes them and
+   * waits for the queue. Nothing is written unless everything checks out. The elements
+   * of a packed buffer are given all together or not at all.
+   */
+  async set(
+    where: string,
+    values: Record<string, Float32Array>,
+    options: { partial: boolean },
+  ): Promise<void> {
+    if (values === null || typeof values !== "object") {
+      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(values));
+    }
+    const shapes = this.shapes;
+    const names = this.names;
+    for (const name of Object.keys(values)) {
+      if (!Object.hasOwn(shapes, name)) {
+        throw new FWLInputError(
+          where,
+          name,
+          `one of the parameter names ${listSome(names, 14)}`,
+          "an unknown name",
+        );
+      }
+    }
+    for (const name of names) {
+      const value = values[name];
+      if (value === undefined && options.partial) continue;
+      if (!(value instanceof Float32Array)) {
+        const got = value === undefined ? "nothing (missing)" : describeValue(value);
+        throw new FWLInputError(where, name, "a Float32Array", got);
+      }
+      const length = shapeSize(shapes[name]);
+      if (value.length !== length) {
+        throw new FWLInputError(
+          where,
+          name,
+          `${length} values (shape [${shapes[name].join(", ")}])`,
+          `${value.length}`,
+        );
+      }
+      checkFinite(where, name, value);
+    }
+    for (const { name, elementNames = [] } of this.specs) {
+      const given = elementNames.filter((e) => values[e] !== undefined).length;
+      if (given > 0 && given < elementNames.length) {
+        throw new FWLInputError(
+          where,
+          elementNames.join(", "),
+          `all of the values held together in ${name}, or none`,
+          `${given} of ${elementNames.length}`,
+        );
+      }
+    }
+    this.#write(values);
+    await this.ctx.device.queue.onSubmittedWorkDone();
+    this.ctx.check(where);
+  }
+
+  /** Reads every parameter (or, with `"grad"`, its gradient) back by name. */
+  async read(
+    where: string,
+    which: "value" | "grad" = "value",
+  ): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const spec of this.specs) {
+      const buffer = which === "grad" ? this.get(spec.name).grad : this.buffer(spec.name);
+      const n = shapeSize(spec.shape);
+      const data = new Float32Array(await readBytes(this.ctx, buffer, n * 4, where));
+      if (spec.elementNames) spec.elementNames.forEach((e, i) => out[e] = data.slice(i, i + 1));
+      else out[spec.name] = data;
+    }
+    return out;
+  }
+
+  /** Returns every buffer to the context's pool. The store can't be used afterwards. */
+  dispose(): void {
+    for (const p of this.#params.values()) {
+      this.ctx.pool.release(p.buffer);
+      if (p.grad) this.ctx.pool.release(p.grad);
+    }
+    this.#params.clear();
+  }
+
+  #entry(name: string): Entry {
+    const p = this.#params.get(name);
+    if (!p) throw new FWLError(`ParamStore: no parameter buffer ${JSON.stringify(name)}`);
+    return p;
+  }
+
+  /** Uploads the values present in `values` (a packed buffer when all of its elements are). */
+  #write(values: Record<string, Float32Array>): void {
+    const queue = this.ctx.device.queue;
+    for (const spec of this.specs) {
+      const buffer = this.buffer(spec.name);
+      if (spec.elementNames) {
+        if (spec.elementNames.some((e) => values[e] === undefined)) continue;
+        queue.writeBuffer(buffer, 0, new Float32Array(spec.elementNames.map((e) => values[e][0])));
+      } else if (values[spec.name] !== undefined) {
+        queue.writeBuffer(buffer, 0, values[spec.name] as Float32Array<ArrayBuffer>);
+      }
+    }
+  }
+}
