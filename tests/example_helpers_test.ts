@@ -148,7 +148,7 @@ Deno.test("compare: flag tables, defaults, the body's flags after --length, help
   assert(help.includes("\n  --size N            width (default 64)\n"), help);
   assert(
     help.includes(
-      "\n  --step-size X       initial value of the six FWL step sizes (learned in log space) (default 0.01)\n",
+      "\n  --step-size X       initial value of the six FWL step sizes (learned in log space) (default 0.001)\n",
     ),
   );
   assert(help.includes("\n  --steps N           training steps for each model (default 150)\n"));

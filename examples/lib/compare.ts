@@ -107,7 +107,7 @@ const COMMON_FLAGS = {
   // LanguageModel.create's defaults: fast updates start near zero and training grows
   // the step sizes (learned in log space) to fit the data and the window length.
   "step-size": numberFlag(
-    0.01,
+    0.001,
     "initial value of the six FWL step sizes (learned in log space)",
     "a number > 0",
     (v) => v > 0,

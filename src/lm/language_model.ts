@@ -64,13 +64,15 @@ export interface CreateLanguageModelOptions extends LanguageModelOptions {
    */
   normalizer?: number | "batch";
   /**
-   * Initial value of the six learned step sizes (default 0.01, as FWL.md §1). With the
-   * default normalizer the fast updates start close to zero, so an untrained FWL head
-   * behaves like the plain head, and training grows the step sizes (the optimizers
-   * learn `*_step` in log space, with 10× the learning rate) to the size the data and
-   * the window length want: by factors of 10–1000 in a few hundred steps. Starting
-   * large is worse: early fast updates get in the way of the slow weights' learning.
-   * Ignored with `fastWeights: false` (they are 0).
+   * Initial value of the six learned step sizes (default 0.001; the block alone starts
+   * at FWL.md §1's 0.01). With the default normalizer the fast updates start close to
+   * zero, so an untrained FWL head behaves like the plain head, and training grows the
+   * step sizes (the optimizers learn `*_step` in log space, with 10× the learning rate)
+   * to the size the data and the window length want: by factors of 10–1000 in a few
+   * hundred steps. Starting larger is worse: early fast updates get in the way of the
+   * slow weights' learning (on Node.js's API docs, 200 steps of an LSTM: 0.001 gave
+   * 7.2–7.5 % lower perplexity than the plain head, 0.01 gave 3.5–5.3 %). Ignored with
+   * `fastWeights: false` (they are 0).
    */
   stepSize?: number;
   /** Seed of the head's initialization (default 0). */
@@ -215,7 +217,7 @@ export class LanguageModel {
       headSize = 32,
       attnChunks = 4,
       normalizer = 512,
-      stepSize,
+      stepSize = 0.001,
       seed = 0,
       device,
       fastWeights = true,
