@@ -120,7 +120,7 @@ const COMMON_FLAGS = {
   ),
   entities: wholeFlag(256, "synthetic data: pool of entity names", 4),
   gap: wholeFlag(20, "synthetic data: fewest tokens between two mentions", 1),
-  "val-batches": wholeFlag(4, "validation batches scored at the end", 1),
+  "val-batches": wholeFlag(4, "synthetic data: validation batches scored at the end", 1),
   sample: wholeFlag(48, "tokens to generate at the end (0: none)", 0),
   temperature: numberFlag(0.8, "sampling temperature (0: greedy)", "a number ≥ 0", (v) => v >= 0),
   "top-k": wholeFlag(0, "sample from the k most likely tokens (0: all)", 0),
