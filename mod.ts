@@ -17,6 +17,7 @@
 
 export { FWLBlock, type FWLBlockOptions, type HeadCallOptions } from "./src/fwl/block.ts";
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
+export { FWLState, type FWLStateOptions } from "./src/fwl/fast_state.ts";
 export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
 export {
   lossAndGrads,

@@ -15,14 +15,11 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { fixedNormalizer, FWLState, type FWLStateOptions } from "./fast_state.ts";
 import { type Head, isHead, type ParamBuffers } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
-import {
-  accumulateFastState,
-  type FastState,
-  fastStateLengths,
-  recordFastStep,
-} from "./pipeline/fast_step.ts";
+import { recordFastPass } from "./pipeline/fast_pass.ts";
+import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
 import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
 import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
@@ -42,15 +39,16 @@ import {
  * @example
  * ```ts ignore
  * const stream = block.stream(4, { normalizer: 2048 }); // N = tokens per training batch
+ * const next = block.stream(1, { state }); // continue where block.score(…, { state }) ended
  * ```
  */
-export interface FWLStreamOptions {
+export interface FWLStreamOptions extends FWLStateOptions {
   /**
-   * The fixed inner-loss normalizer `N` (a finite positive number). Defaults to the
-   * block's `normalizer` when that is a number; the `"batch"` normalizer can't stream,
-   * since it sums the weights of tokens not seen yet.
+   * Continue from this state (made by `block.state`, possibly advanced by windows of
+   * `block.score`/`forward`) and advance it in place; the caller keeps owning it (the
+   * stream's `dispose` leaves it alone). Default: a fresh state the stream owns.
    */
-  normalizer?: number;
+  state?: FWLState;
 }
 
 const WHERE = "FWLStream";
@@ -63,6 +61,8 @@ interface Pending {
   h1: GPUBuffer;
   /** `a = relu(h1)²`, `[B, H]`. */
   a: GPUBuffer;
+  /** Zeros `[B, H]`: the inner gradients of the empty window before the position. */
+  none: GPUBuffer;
 }
 
 /**
@@ -100,22 +100,25 @@ export class FWLStream {
   readonly #V: number;
   /** One position of every sequence, as the slow forward reads it. */
   readonly #dims: SlowDims;
-  readonly #state: FastState;
+  readonly #state: FWLState;
+  /** Whether the stream made its state (and so disposes it). */
+  #ownsState: boolean;
   readonly #pending: Pending;
   /** `N` in a one-float buffer, as the softmax-gradient kernel reads it. */
   readonly #norm: GPUBuffer;
-  #position = 0;
   #predicted = false;
   #busy = false;
   #disposed = false;
   #released = false;
 
   /**
-   * Makes a stream at position 0 with its state zeroed on the GPU.
+   * Makes a stream with its state zeroed on the GPU (position 0), or continuing from
+   * `options.state`.
    *
    * @param block a built {@linkcode FWLBlock}
    * @param batchSize number of sequences `B`
-   * @param options the fixed normalizer `N` (default: the block's, when it is a number)
+   * @param options the fixed normalizer `N` (default: the block's, when it is a number),
+   *   or a state to continue from
    */
   constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
     if (!isHead(block)) {
@@ -123,11 +126,21 @@ export class FWLStream {
     }
     checkPositiveInteger(WHERE, "batchSize", batchSize);
     checkOptions(WHERE, options);
-    this.normalizer = streamNormalizer(block, options.normalizer);
-    if (!block.built) {
-      throw new FWLStateError(
-        `${WHERE}: the block is not built: call block.build(inputSize) first`,
+    const { state, normalizer } = options;
+    if (state !== undefined && !(state instanceof FWLState)) {
+      throw new FWLInputError(WHERE, "options.state", "an FWLState", describeValue(state));
+    }
+    if (state && normalizer !== undefined && normalizer !== state.normalizer) {
+      throw new FWLInputError(
+        WHERE,
+        "options.normalizer",
+        `the state's normalizer ${state.normalizer} (or nothing)`,
+        describeValue(normalizer),
       );
+    }
+    const N = state?.normalizer ?? fixedNormalizer(block, normalizer);
+    if (!block.built) {
+      throw new FWLStateError(`${WHERE}: the block is not built: call block.build(inputSize) first`);
     }
     const ctx = block.context;
     const B = batchSize, D = block.inputSize!, S = block.size, H = 4 * S;
@@ -147,24 +160,32 @@ export class FWLStream {
           `device's ${ctx.maxBindingBytes}-byte binding limit; use fewer sequences per stream`,
       );
     }
+    state?.use(WHERE, block, B, 0);
+    this.#state = state ?? new FWLState(block, B, { normalizer: N });
+    this.#ownsState = !state;
+    this.normalizer = this.#state.normalizer;
     this.batchSize = B;
     this.#block = block;
     this.#ctx = ctx;
     this.#V = V;
     this.#dims = { rows: B, inputSize: D, size: S, epsilon: block.epsilon };
     const get = (elements: number) => ctx.pool.acquire(elements * 4);
-    const lengths = fastStateLengths(B, this.#dims);
-    this.#state = {} as FastState;
-    for (const [k, n] of Object.entries(lengths)) this.#state[k as keyof FastState] = get(n);
-    this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H) };
+    this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H), none: get(B * H) };
     this.#norm = get(1);
     ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([this.normalizer]));
-    this.#clearState();
+    const encoder = ctx.device.createCommandEncoder({ label: WHERE });
+    encoder.clearBuffer(this.#pending.none);
+    ctx.device.queue.submit([encoder.finish()]);
   }
 
-  /** The next position to predict (the number of positions observed so far). */
+  /** The next position to predict (the number of positions the state holds). */
   get position(): number {
-    return this.#position;
+    return this.#state.position;
+  }
+
+  /** The state the stream advances (its own, or the one it was made with). */
+  get state(): FWLState {
+    return this.#state;
   }
 
   /** Whether `predict` ran for the current position (so `observe` comes next). */
@@ -182,8 +203,7 @@ export class FWLStream {
    * at every position.
    */
   get stateBytes(): number {
-    const lengths = Object.values(fastStateLengths(this.batchSize, this.#dims));
-    return 4 * lengths.reduce((a, b) => a + b, 0);
+    return this.#state.bytes;
   }
 
   /**
@@ -198,7 +218,7 @@ export class FWLStream {
     try {
       if (this.#predicted) {
         throw new FWLStateError(
-          `${where}: position ${this.#position} was already predicted; call ` +
+          `${where}: position ${this.position} was already predicted; call ` +
             `observe(labels, weights) for it before predicting the next position`,
         );
       }
@@ -217,7 +237,20 @@ export class FWLStream {
       }
       // The slow first layer (kept for observe), then the fast pass from the state.
       slowFirstLayer(rec, params, this.#dims, pend.x, pend);
-      const nf = recordFastStep(rec, params, this.#dims, this.#state, pend);
+      const zero = pend.none;
+      const nf = recordFastPass(rec, {
+        ...this.#window(),
+        ...pend,
+        attnChunks: 1,
+        epsilon: this.#dims.epsilon,
+        params,
+        gn: zero,
+        gh2: zero,
+        gnNhat: zero,
+        gh1: zero,
+        attentionBytes: () => ctx.maxBindingBytes,
+        carried: this.#state.use(where, this.#block, this.batchSize, 0),
+      }).nf;
       const logits = ctx.pool.acquire(B * V * 4);
       writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
       try {
@@ -248,7 +281,7 @@ export class FWLStream {
     try {
       if (!this.#predicted) {
         throw new FWLStateError(
-          `${where}: position ${this.#position} has not been predicted; call ` +
+          `${where}: position ${this.position} has not been predicted; call ` +
             `predict(x) for it first`,
         );
       }
@@ -297,10 +330,11 @@ export class FWLStream {
         weights: weightsBuf,
         norm: this.#norm,
       }, slow);
-      accumulateFastState(rec, this.#dims, this.#state, pend, inner);
+      const st = this.#state.use(where, this.#block, B, 0);
+      advanceFastState(rec, this.#window(), st, pend, inner);
       await rec.submit(where);
+      this.#state.use(where, this.#block, B, 1);
       this.#predicted = false;
-      this.#position++;
     } finally {
       this.#leave();
     }
@@ -310,9 +344,8 @@ export class FWLStream {
   reset(): void {
     this.#enter("reset");
     try {
-      this.#clearState();
+      this.#state.reset();
       this.#predicted = false;
-      this.#position = 0;
     } finally {
       this.#leave();
     }
@@ -326,17 +359,15 @@ export class FWLStream {
   clone(): FWLStream {
     this.#enter("clone");
     try {
-      const copy = new FWLStream(this.#block, this.batchSize, {
-        normalizer: this.normalizer,
-      });
-      const encoder = this.#ctx.device.createCommandEncoder({
-        label: `${WHERE}.clone`,
-      });
-      const from = [...Object.values(this.#state), ...Object.values(this.#pending)];
-      const to = [...Object.values(copy.#state), ...Object.values(copy.#pending)];
-      from.forEach((src, i) => encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size));
+      const state = this.#state.clone();
+      const copy = new FWLStream(this.#block, this.batchSize, { state });
+      copy.#ownsState = true;
+      const encoder = this.#ctx.device.createCommandEncoder({ label: `${WHERE}.clone` });
+      const to = Object.values(copy.#pending);
+      Object.values(this.#pending).forEach((src, i) =>
+        encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size)
+      );
       this.#ctx.device.queue.submit([encoder.finish()]);
-      copy.#position = this.#position;
       copy.#predicted = this.#predicted;
       return copy;
     } finally {
@@ -385,6 +416,11 @@ export class FWLStream {
     return { ctx: this.#ctx, params };
   }
 
+  /** One position of every sequence, as a window of the parallel pass reads it. */
+  #window(): WindowDims & { batch: number; time: number } {
+    return { batch: this.batchSize, time: 1, inputSize: this.#dims.inputSize, size: this.#dims.size };
+  }
+
   /** The logits of one position of every sequence: one tile (the constructor checked). */
   #logits(params: ParamBuffers): Logits {
     const B = this.batchSize, V = this.#V;
@@ -397,53 +433,12 @@ export class FWLStream {
     if (this.#disposed) this.#release();
   }
 
-  #clearState(): void {
-    const encoder = this.#ctx.device.createCommandEncoder({
-      label: `${WHERE}.reset`,
-    });
-    for (const b of Object.values(this.#state)) encoder.clearBuffer(b);
-    this.#ctx.device.queue.submit([encoder.finish()]);
-  }
-
   #release(): void {
     if (this.#released) return;
     this.#released = true;
     const pool = this.#ctx.pool;
-    for (const b of Object.values(this.#state)) pool.release(b);
+    if (this.#ownsState) this.#state.dispose();
     for (const b of Object.values(this.#pending)) pool.release(b);
     pool.release(this.#norm);
   }
-}
-
-/**
- * The normalizer a stream uses: `requested`, else the block's when it is a number.
- * Throws an {@linkcode FWLInputError} that says why and what to pass otherwise.
- */
-function streamNormalizer(block: Head, requested: unknown): number {
-  const where = "FWLBlock.stream";
-  if (requested === undefined) {
-    if (typeof block.normalizer === "number") return block.normalizer;
-    throw new FWLInputError(
-      where,
-      "options.normalizer",
-      "a fixed positive number N: streaming can't use the block's \"batch\" " +
-        "normalizer, which sums the weights of the whole batch, tokens not seen yet " +
-        "included. Pass it, as in block.stream(batchSize, { normalizer: 512 }), or " +
-        "build the block with { normalizer: N }",
-      'nothing, and the block\'s normalizer is "batch"',
-    );
-  }
-  if (
-    typeof requested !== "number" || !Number.isFinite(requested) ||
-    requested <= 0
-  ) {
-    throw new FWLInputError(
-      where,
-      "options.normalizer",
-      "a finite positive number N (streaming needs a fixed normalizer; " +
-        '"batch" depends on tokens not seen yet)',
-      describeValue(requested),
-    );
-  }
-  return requested;
 }
