@@ -70,7 +70,9 @@ export class FWLState {
     }
     this.normalizer = fixedNormalizer(block, options.normalizer);
     if (!block.built) {
-      throw new FWLStateError(`${where}: the block is not built: call block.build(inputSize) first`);
+      throw new FWLStateError(
+        `${where}: the block is not built: call block.build(inputSize) first`,
+      );
     }
     const ctx = block.context, D = block.inputSize!;
     const lengths = fastStateLengths(batchSize, D, block.size);

@@ -140,7 +140,9 @@ export class FWLStream {
     }
     const N = state?.normalizer ?? fixedNormalizer(block, normalizer);
     if (!block.built) {
-      throw new FWLStateError(`${WHERE}: the block is not built: call block.build(inputSize) first`);
+      throw new FWLStateError(
+        `${WHERE}: the block is not built: call block.build(inputSize) first`,
+      );
     }
     const ctx = block.context;
     const B = batchSize, D = block.inputSize!, S = block.size, H = 4 * S;
@@ -418,7 +420,12 @@ export class FWLStream {
 
   /** One position of every sequence, as a window of the parallel pass reads it. */
   #window(): WindowDims & { batch: number; time: number } {
-    return { batch: this.batchSize, time: 1, inputSize: this.#dims.inputSize, size: this.#dims.size };
+    return {
+      batch: this.batchSize,
+      time: 1,
+      inputSize: this.#dims.inputSize,
+      size: this.#dims.size,
+    };
   }
 
   /** The logits of one position of every sequence: one tile (the constructor checked). */

@@ -61,7 +61,14 @@ export function fastStateLengths(
   size: number,
 ): Record<keyof FastState, number> {
   const S = size, H = 4 * S;
-  return { s0: B * D * H, s1: B * H * S, sumH1: B * H, sumH2: B * S, sumGnNhat: B * S, sumGn: B * S };
+  return {
+    s0: B * D * H,
+    s1: B * H * S,
+    sumH1: B * H,
+    sumH2: B * S,
+    sumGnNhat: B * S,
+    sumGn: B * S,
+  };
 }
 
 /** Which state buffer and width each step size's carried term reads. */
