@@ -127,6 +127,8 @@ export {
 } from "./src/bodies/lstm_params.ts";
 export {
   type CreateLanguageModelOptions,
+  type DocumentOptions,
+  type DynamicEvaluationOptions,
   type GenerateOptions,
   LanguageModel,
   type LanguageModelOptions,

@@ -11,7 +11,7 @@
 
 import type { BodyParameter, BodyState, ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
-import { FWLBlock } from "../fwl/block.ts";
+import { FWLBlock, type HeadCallOptions } from "../fwl/block.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import { makeLabels } from "../fwl/labels.ts";
 import { BUFFER_KEYS, STEP_NAMES } from "../fwl/params.ts";
@@ -22,7 +22,17 @@ import type { GPUContext } from "../gpu/context.ts";
 import { describeValue, Tensor, tensor } from "../tensor.ts";
 import { createGradBuffers, type GradBuffers, releaseGradBuffers } from "../fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
-import { blockParams, type GradSource, Optimizer, type OptimParam } from "../optim/mod.ts";
+import {
+  Adam,
+  blockParams,
+  type GradSource,
+  Optimizer,
+  type OptimParam,
+  SGD,
+} from "../optim/mod.ts";
+import { Recorder } from "../gpu/recorder.ts";
+import { elementwise } from "../kernels/train_elementwise.ts";
+import { checkPositiveInteger } from "../util/validate.ts";
 import {
   languageModelBytes,
   type LanguageModelCheckpointOptions,
@@ -103,6 +113,64 @@ export interface GenerateOptions {
    * be a number (train with the same number so generation matches training).
    */
   normalizer?: number;
+}
+
+/** Options of {@linkcode LanguageModel.scoreDocument}. */
+export interface DocumentOptions {
+  /** Tokens predicted per call of the body and the head (default 256). */
+  window?: number;
+  /**
+   * Tokens before each window that the body re-reads (not scored again; default 0): the
+   * body's hidden state is not carried across windows, only these tokens give it context.
+   */
+  context?: number;
+  /**
+   * The fixed normalizer of the head's carried state; default the head's own, which
+   * must then be a number (use the one it was trained with).
+   */
+  normalizer?: number;
+}
+
+/** Options of {@linkcode LanguageModel.dynamicEvaluate}. */
+export interface DynamicEvaluationOptions extends Omit<DocumentOptions, "window"> {
+  /** Learning rate of the adaptation step (required; > 0). */
+  lr: number;
+  /** Tokens per segment: scored, then learned from (default 128). */
+  segment?: number;
+  /** `"sgd"` (default) or `"rms"` (the gradient divided by its running RMS). */
+  method?: "sgd" | "rms";
+  /** λ in [0, 1]: after each step, `θ += λ·(θ_trained − θ)` (default 0). */
+  decay?: number;
+  /** `"rms"`: decay of the running mean of `g²`, in [0, 1) (default 0.99). */
+  beta2?: number;
+  /** `"rms"`: added to the RMS (default 1e-8). */
+  eps?: number;
+}
+
+function checkDynamicOptions(
+  where: string,
+  options: DynamicEvaluationOptions,
+): Required<Omit<DynamicEvaluationOptions, "normalizer">> & { normalizer?: number } {
+  if (options === null || typeof options !== "object") {
+    throw new FWLInputError(
+      where,
+      "options",
+      "an object with at least { lr }",
+      describeValue(options),
+    );
+  }
+  const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;
+  const check = (name: string, v: unknown, ok: boolean, expected: string) => {
+    if (!ok) throw new FWLInputError(where, `options.${name}`, expected, describeValue(v));
+  };
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  check("lr", lr, finite(lr) && lr > 0, "a finite number > 0");
+  checkPositiveInteger(where, "options.segment", segment);
+  check("method", method, method === "sgd" || method === "rms", '"sgd" or "rms"');
+  check("decay", decay, finite(decay) && decay >= 0 && decay <= 1, "a number in [0, 1]");
+  check("beta2", beta2, finite(beta2) && beta2 >= 0 && beta2 < 1, "a number in [0, 1)");
+  check("eps", eps, finite(eps) && eps > 0, "a finite number > 0");
+  return { ...options, lr, segment, method, decay, beta2, eps, context: options.context ?? 0 };
 }
 
 /**
@@ -303,34 +371,45 @@ export class LanguageModel {
    */
   async score(tokens: Tensor<"int32">, options: TokensOptions = {}): Promise<TokenScores> {
     const where = `${WHERE}.score`;
-    return await this.#run("score", async () => {
-      const { B, T, labels, weights } = this.#prepare(where, tokens, options);
-      const hidden = await this.#forward(where, tokens, B, T);
-      let nll: Float32Array;
-      try {
-        nll = (await this.head.score(hidden, labels, weights)).nll;
-      } finally {
-        hidden.dispose();
+    return await this.#run("score", () => this.#score(where, tokens, options));
+  }
+
+  /** `score` without the busy mark (also one segment of a document). */
+  async #score(
+    where: string,
+    tokens: Tensor<"int32">,
+    options: TokensOptions,
+    head: HeadCallOptions = {},
+    skip = 0,
+  ): Promise<TokenScores> {
+    const { B, T, labels, weights } = this.#prepare(where, tokens, options);
+    // Leading positions of weight 0 (context already scored) neither count nor teach.
+    weights.hostData!.fill(0, 0, skip);
+    const hidden = await this.#forward(where, tokens, B, T);
+    let nll: Float32Array;
+    try {
+      nll = (await this.head.score(hidden, labels, weights, head)).nll;
+    } finally {
+      hidden.dispose();
+    }
+    const ids = labels.hostData as Int32Array;
+    const w = weights.hostData!;
+    const shape: [number, number] = [B, T - 1];
+    const out = new Float32Array(B * (T - 1));
+    const targets = new Int32Array(B * (T - 1)).fill(-1);
+    let total = 0, count = 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t + 1 < T; t++) {
+        const p = b * T + t, q = b * (T - 1) + t;
+        if (w[p] === 0) continue;
+        out[q] = nll[p];
+        targets[q] = ids[p];
+        total += nll[p];
+        count++;
       }
-      const ids = labels.hostData as Int32Array;
-      const w = weights.hostData!;
-      const shape: [number, number] = [B, T - 1];
-      const out = new Float32Array(B * (T - 1));
-      const targets = new Int32Array(B * (T - 1)).fill(-1);
-      let total = 0, count = 0;
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t + 1 < T; t++) {
-          const p = b * T + t, q = b * (T - 1) + t;
-          if (w[p] === 0) continue;
-          out[q] = nll[p];
-          targets[q] = ids[p];
-          total += nll[p];
-          count++;
-        }
-      }
-      const loss = count > 0 ? total / count : NaN;
-      return { shape, nll: out, targets, loss, perplexity: Math.exp(loss), count };
-    });
+    }
+    const loss = count > 0 ? total / count : NaN;
+    return { shape, nll: out, targets, loss, perplexity: Math.exp(loss), count };
   }
 
   /**
@@ -357,50 +436,269 @@ export class LanguageModel {
     options: TokensOptions = {},
   ): Promise<TrainStepResult> {
     const where = `${WHERE}.trainStep`;
-    return await this.#run("trainStep", async () => {
-      const plan = this.#checkOptimizer(where, optimizer);
-      const { B, T, labels, weights } = this.#prepare(where, tokens, options);
-      const hidden = await this.#forward(where, tokens, B, T);
-      this.#grads ??= createGradBuffers(this.head);
-      const grads = this.#grads;
-      let loss: number;
-      let dx: Tensor<"float32"> | undefined;
-      try {
-        // checkValues (the default) rejects non-finite hidden states before anything runs.
-        const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
-          gradBuffers: grads,
-        });
-        dx = result.dx;
-        loss = (await result.loss!.read())[0];
-        result.loss!.dispose();
-      } catch (e) {
-        dx?.dispose();
-        throw e;
-      } finally {
-        hidden.dispose();
+    return await this.#run("trainStep", () => this.#trainStep(where, tokens, optimizer, options));
+  }
+
+  /** `trainStep` without the busy mark (also one segment of dynamic evaluation). */
+  async #trainStep(
+    where: string,
+    tokens: Tensor<"int32">,
+    optimizer: Optimizer,
+    options: TokensOptions,
+    skip = 0,
+  ): Promise<TrainStepResult> {
+    const plan = this.#checkOptimizer(where, optimizer);
+    const { B, T, labels, weights } = this.#prepare(where, tokens, options);
+    weights.hostData!.fill(0, 0, skip);
+    const hidden = await this.#forward(where, tokens, B, T);
+    this.#grads ??= createGradBuffers(this.head);
+    const grads = this.#grads;
+    let loss: number;
+    let dx: Tensor<"float32"> | undefined;
+    try {
+      // checkValues (the default) rejects non-finite hidden states before anything runs.
+      const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
+        gradBuffers: grads,
+      });
+      dx = result.dx;
+      loss = (await result.loss!.read())[0];
+      result.loss!.dispose();
+    } catch (e) {
+      dx?.dispose();
+      throw e;
+    } finally {
+      hidden.dispose();
+    }
+    try {
+      if (!Number.isFinite(loss)) {
+        throw new FWLError(
+          `${where}: the loss is ${loss} (training diverged: try a lower learning rate ` +
+            `or clipNorm); nothing was updated`,
+        );
       }
-      try {
-        if (!Number.isFinite(loss)) {
-          throw new FWLError(
-            `${where}: the loss is ${loss} (training diverged: try a lower learning rate ` +
-              `or clipNorm); nothing was updated`,
-          );
-        }
-        if (plan.trainBody) await this.body.backward!(dx);
-      } finally {
-        dx.dispose();
-      }
-      const record: Record<string, GradSource> = {};
-      for (const [name, key] of Object.entries(BUFFER_KEYS)) {
-        record[HEAD_PREFIX + name] = grads[key];
-      }
-      record[`${HEAD_PREFIX}steps`] = grads.steps;
-      if (plan.trainBody) {
-        for (const p of plan.bodyParams) record[BODY_PREFIX + p.name] = p.grad;
-      }
-      await optimizer.step(record);
-      return { loss, trainedBody: plan.trainBody };
+      if (plan.trainBody) await this.body.backward!(dx);
+    } finally {
+      dx.dispose();
+    }
+    const record: Record<string, GradSource> = {};
+    for (const [name, key] of Object.entries(BUFFER_KEYS)) {
+      record[HEAD_PREFIX + name] = grads[key];
+    }
+    record[`${HEAD_PREFIX}steps`] = grads.steps;
+    if (plan.trainBody) {
+      for (const p of plan.bodyParams) record[BODY_PREFIX + p.name] = p.grad;
+    }
+    await optimizer.step(record);
+    return { loss, trainedBody: plan.trainBody };
+  }
+
+  /**
+   * Scores one long document window by window in memory that does not grow with its
+   * length: the negative log-likelihood of every token after the first. With the fast
+   * weights on, the head's fast-weight state (FWL.md §3) is carried from window to
+   * window, so every position's fast weights have learned from the whole document
+   * before it, exactly as one long call would (same fixed normalizer). The body runs on
+   * each window after re-reading `context` tokens before it (its hidden state is not
+   * carried beyond them; those tokens are not scored again).
+   *
+   * @param tokens the document's token ids (at least 2)
+   * @param options `window` (predicted tokens per call, default 256), `context` (default
+   *   0), `normalizer` (of the carried state; default the head's, which must then be a number)
+   * @returns per-token NLL `[1, n − 1]` and the mean loss and perplexity
+   *
+   * @example
+   * ```ts ignore
+   * const { loss } = await lm.scoreDocument(ids, { window: 512, context: 64 });
+   * console.log(loss / Math.LN2, "bits per token");
+   * ```
+   */
+  async scoreDocument(
+    tokens: ArrayLike<number> | Tensor<"int32">,
+    options: DocumentOptions = {},
+  ): Promise<TokenScores> {
+    const where = `${WHERE}.scoreDocument`;
+    return await this.#run("scoreDocument", async () => {
+      const { ids, window, context, normalizer } = this.#document(where, tokens, options);
+      using state = this.fastWeights
+        ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
+        : undefined;
+      return await this.#segments(
+        where,
+        ids,
+        window,
+        context,
+        (t) => this.#score(where, t.tokens, {}, { state, fastWeights: this.fastWeights }, t.skip),
+      );
     });
+  }
+
+  /**
+   * Dynamic evaluation (Krause et al., 2018), the baseline for fast weights: the document
+   * is cut into segments of `segment` tokens; each is scored (as in
+   * {@linkcode LanguageModel.scoreDocument}, with the head's fast-weight state carried),
+   * then the model takes one gradient step on that segment's loss (as `trainStep`: the
+   * head, and the body when it has `backward`), and the adapted weights score the next
+   * segment. The adapted weights θ are every parameter of `lm.parameters()` but the
+   * step sizes (the fast weights' own learning rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`: `θ −= lr·g / (√v̂ + eps)` with `v` a
+   * running mean of `g²` over the document's segments so far (decay `beta2`, bias
+   * corrected: the paper's RMS normalization, its statistics gathered on the fly rather
+   * than on training data). With `decay` λ, each step is followed by
+   * `θ += λ·(θ_trained − θ)`. The trained weights are restored when the call ends
+   * (also on error): one call is one document.
+   *
+   * @param tokens the document's token ids (at least 2)
+   * @param options `lr` (required), `segment` (default 128), `method`, `decay`, `beta2`,
+   *   `eps`, `context`, `normalizer`
+   * @returns per-token NLL `[1, n − 1]` as each token was scored
+   *
+   * @example
+   * ```ts ignore
+   * const base = await lm.scoreDocument(ids, { window: 128 });
+   * const dyn = await lm.dynamicEvaluate(ids, { segment: 128, lr: 0.01, method: "rms" });
+   * console.log(base.perplexity, dyn.perplexity);
+   * ```
+   */
+  async dynamicEvaluate(
+    tokens: ArrayLike<number> | Tensor<"int32">,
+    options: DynamicEvaluationOptions,
+  ): Promise<TokenScores> {
+    const where = `${WHERE}.dynamicEvaluate`;
+    return await this.#run("dynamicEvaluate", async () => {
+      const o = checkDynamicOptions(where, options);
+      const { ids, context, normalizer } = this.#document(where, tokens, {
+        ...o,
+        window: o.segment,
+      });
+      const ctx = this.head.context;
+      // The step sizes are meta-parameters of the fast weights' own learning: left alone.
+      const params = this.parameters().filter((p) => p.name !== `${HEAD_PREFIX}steps`);
+      const trained = params.map((p) => ctx.pool.acquire(p.length * 4));
+      const copy = (toTrained: boolean) => {
+        const encoder = ctx.device.createCommandEncoder({ label: where });
+        params.forEach((p, i) => {
+          const [from, to] = toTrained ? [p.buffer, trained[i]] : [trained[i], p.buffer];
+          const at = (p.offset ?? 0) * 4;
+          encoder.copyBufferToBuffer(
+            from,
+            toTrained ? at : 0,
+            to,
+            toTrained ? 0 : at,
+            p.length * 4,
+          );
+        });
+        ctx.device.queue.submit([encoder.finish()]);
+      };
+      copy(true);
+      const optimizer = o.method === "sgd"
+        ? new SGD(ctx, params, { lr: o.lr })
+        : new Adam(ctx, params, { lr: o.lr, beta1: 0, beta2: o.beta2, eps: o.eps });
+      try {
+        using state = this.fastWeights
+          ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
+          : undefined;
+        return await this.#segments(where, ids, o.segment, context, async (t) => {
+          const scores = await this.#score(where, t.tokens, {}, {
+            state,
+            fastWeights: this.fastWeights,
+          }, t.skip);
+          await this.#trainStep(where, t.tokens, optimizer, {}, t.skip);
+          if (o.decay > 0) await this.#decay(params, trained, o.decay);
+          return scores;
+        });
+      } finally {
+        optimizer.dispose();
+        copy(false);
+        for (const b of trained) ctx.pool.release(b);
+      }
+    });
+  }
+
+  /** `θ += λ·(θ_trained − θ)` for every parameter. */
+  async #decay(params: OptimParam[], trained: GPUBuffer[], lambda: number): Promise<void> {
+    const rec = new Recorder(this.head.context);
+    params.forEach((p, i) => {
+      const out = { buffer: p.buffer, offset: (p.offset ?? 0) * 4, size: p.length * 4 };
+      elementwise(rec, { count: p.length, out, a: trained[i], alpha: lambda, beta: 1 - lambda });
+    });
+    await rec.submit(`${WHERE}.dynamicEvaluate`);
+  }
+
+  /**
+   * Runs `each` over consecutive windows of `ids` (each predicting up to `window` tokens
+   * after up to `context` tokens of weight 0) and gathers the document's scores.
+   */
+  async #segments(
+    where: string,
+    ids: Int32Array,
+    window: number,
+    context: number,
+    each: (w: { tokens: Tensor<"int32">; skip: number }) => Promise<TokenScores>,
+  ): Promise<TokenScores> {
+    const n = ids.length - 1;
+    const nll = new Float32Array(n);
+    for (let t0 = 0; t0 < n; t0 += window) {
+      const c0 = Math.max(0, t0 - context), end = Math.min(n, t0 + window);
+      const tokens = tensor(ids.slice(c0, end + 1), [1, end + 1 - c0]);
+      const part = await each({ tokens, skip: t0 - c0 });
+      nll.set(part.nll.subarray(t0 - c0), t0);
+      if (!nll.subarray(t0, end).every(Number.isFinite)) {
+        throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
+      }
+    }
+    const loss = nll.reduce((a, b) => a + b, 0) / n;
+    return {
+      shape: [1, n],
+      nll,
+      targets: ids.slice(1),
+      loss,
+      perplexity: Math.exp(loss),
+      count: n,
+    };
+  }
+
+  /** Checks a document and its window options. */
+  #document(
+    where: string,
+    tokens: ArrayLike<number> | Tensor<"int32">,
+    options: DocumentOptions,
+  ): { ids: Int32Array; window: number; context: number; normalizer: number | undefined } {
+    if (options === null || typeof options !== "object") {
+      throw new FWLInputError(where, "options", "an object", describeValue(options));
+    }
+    const { window = 256, context = 0, normalizer } = options;
+    checkPositiveInteger(where, "options.window", window);
+    if (!(Number.isInteger(context) && context >= 0)) {
+      throw new FWLInputError(where, "options.context", "an integer ≥ 0", describeValue(context));
+    }
+    const data = tokens instanceof Tensor && !tokens.disposed && tokens.dtype === "int32"
+      ? tokens.hostData
+      : tokens instanceof Tensor
+      ? undefined
+      : tokens;
+    if (
+      data === null || typeof data !== "object" || typeof data.length !== "number" ||
+      data.length < 2
+    ) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        "at least 2 token ids (an array, Int32Array or int32 host tensor)",
+        describeValue(tokens),
+      );
+    }
+    const V = this.vocabSize;
+    const ids = Int32Array.from({ length: data.length }, (_, i) => {
+      const id = data[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new FWLInputError(where, "tokens", `token ids in [0, ${V})`, `${id} at index ${i}`);
+      }
+      return id;
+    });
+    // Checks the normalizer now.
+    if (this.fastWeights) {
+      this.head.state(1, normalizer === undefined ? {} : { normalizer }).dispose();
+    }
+    return { ids, window, context, normalizer };
   }
 
   /**
