@@ -1,8 +1,10 @@
 /**
- * @x/fwl/gpu — the GPU plumbing under {@link ./mod.ts}, for people writing their own
- * kernels or measuring the library's: the device context and its buffer pool, the
- * recorder that batches dispatches into one submission, uniform packing, readback, and
- * the tiled matrix product the FWL kernels build on.
+ * @x/fwl/gpu — the GPU layer under the main entry point, for people who keep everything
+ * on the GPU or build on the library's kernels: GPU-resident training of the head
+ * (`lossAndGradsGPU` into reusable gradient buffers), tensors around your own buffers,
+ * the device context and its buffer pool, the recorder that batches dispatches into one
+ * submission, uniform packing, readback, the tiled matrix product, the head's parameter
+ * tables, and the bodies' states.
  *
  * @example
  * ```ts ignore
@@ -30,3 +32,25 @@ export {
   type MatmulSpec,
   type Operand,
 } from "./src/kernels/matmul.ts";
+export type { Head, ParamBuffers } from "./src/fwl/head.ts";
+export type { ParamHolder } from "./src/params/store.ts";
+export { type SegmentUpdate } from "./src/optim/mod.ts";
+export type { UpdateScalars } from "./src/kernels/optimizer.ts";
+export { LSTMState } from "./src/bodies/lstm.ts";
+export { TransformerState } from "./src/bodies/transformer.ts";
+export type { TransformerDims } from "./src/bodies/transformer_params.ts";
+export { gpuTensor } from "./src/tensor.ts";
+export {
+  lossAndGradsGPU,
+  type LossAndGradsGPUOptions,
+  type LossAndGradsGPUResult,
+} from "./src/fwl/loss_and_grads.ts";
+export {
+  createGradBuffers,
+  type GradBuffers,
+  namedGrads,
+  readGradBuffers,
+  releaseGradBuffers,
+} from "./src/fwl/grad_buffers.ts";
+export { type BlockDims, FAST_PARAM_NAMES, initParams, paramShapes } from "./src/fwl/params.ts";
+export { constantSchedule, defaultDecayFilter, defaultNonNegative } from "./src/optim/mod.ts";

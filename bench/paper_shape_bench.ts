@@ -6,7 +6,8 @@
 //   deno bench -A --import-map=tests/offline_import_map.json bench/paper_shape_bench.ts
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
-import { Adam, blockParams, createGradBuffers, lossAndGradsGPU, namedGrads } from "../mod.ts";
+import { Adam, blockParams } from "../mod.ts";
+import { createGradBuffers, lossAndGradsGPU, namedGrads } from "../gpu.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 4096, 1024, 256, 32000, 16];
 const MiB = 2 ** 20;

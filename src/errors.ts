@@ -66,6 +66,34 @@ export class FWLStateError extends FWLError {
 }
 
 /**
+ * What to do when no WebGPU adapter is found, for the environment the code runs in: in
+ * a browser, a secure context and a browser with WebGPU enabled; in Deno (or another
+ * runtime), a Vulkan, Metal or D3D12 driver such as Mesa's software one.
+ *
+ * @example
+ * ```ts
+ * import { howToGetAnAdapter } from "./errors.ts";
+ * console.log(howToGetAnAdapter().startsWith("No WebGPU adapter")); // true
+ * ```
+ */
+export function howToGetAnAdapter(): string {
+  const g = globalThis as { document?: unknown; isSecureContext?: boolean; Deno?: unknown };
+  const inBrowser = g.Deno === undefined && typeof g.document === "object";
+  if (inBrowser) {
+    return "No WebGPU adapter was found. In a browser, WebGPU needs a secure context " +
+      "(https:// or http://localhost / 127.0.0.1" +
+      (g.isSecureContext === false ? "; this page is not one" : "") +
+      ") and a browser with WebGPU enabled (current Chrome, Edge or Safari; Firefox " +
+      "with dom.webgpu.enabled; headless Chromium with --enable-unsafe-webgpu), or pass " +
+      "your own GPUDevice with the `device` option.";
+  }
+  return "No WebGPU adapter was found. In Deno, WebGPU needs a Vulkan, Metal or D3D12 " +
+    "driver; on a headless Linux machine install Mesa's software Vulkan driver " +
+    "(`apt-get install -y mesa-vulkan-drivers libvulkan1`), or pass your own GPUDevice " +
+    "with the `device` option.";
+}
+
+/**
  * No WebGPU adapter or device could be obtained.
  *
  * @example

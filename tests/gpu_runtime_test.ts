@@ -1,7 +1,8 @@
 // The GPU runtime: errors become exceptions that name the kernel, pooling, tensors.
 
 import { assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
-import { FWLInputError, FWLStateError, GPUKernelError, gpuTensor, tensor } from "../mod.ts";
+import { FWLInputError, FWLStateError, GPUKernelError, tensor } from "../mod.ts";
+import { gpuTensor } from "../gpu.ts";
 import { bucketSize } from "../src/gpu/buffer_pool.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import { Recorder } from "../src/gpu/recorder.ts";

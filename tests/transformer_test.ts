@@ -2,7 +2,8 @@
 // the key/value-cached step, errors and memory.
 
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
-import { FWLInputError, FWLStateError, gpuTensor, tensor } from "../mod.ts";
+import { FWLInputError, FWLStateError, tensor } from "../mod.ts";
+import { gpuTensor } from "../gpu.ts";
 import { TransformerBody, type TransformerBodyOptions } from "../src/bodies/transformer.ts";
 import {
   initTransformerParams,

@@ -41,7 +41,8 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { describeDevice } from "../../gpu.ts";
-import { PARAM_NAMES, type ParamName, paramShapes, STEP_NAMES } from "../../mod.ts";
+import { PARAM_NAMES, type ParamName, STEP_NAMES } from "../../mod.ts";
+import { paramShapes } from "../../gpu.ts";
 
 export { tf };
 

@@ -12,19 +12,17 @@
 
 import {
   Adam,
-  ByteText,
   FWLError,
   LanguageModel,
   type ModelBody,
   perplexity,
   SeededRandom,
   STEP_NAMES,
-  SyntheticLanguage,
   tensor,
-  type TokenDataset,
   type TokenScores,
   warmupCosineSchedule,
 } from "../../mod.ts";
+import { ByteText, SyntheticLanguage, type TokenDataset } from "../../data.ts";
 import { parseFlags, UsageError } from "./flags.ts";
 import { formatDuration, ProgressBar } from "./progress.ts";
 import { lineChartSVG } from "./svg_plot.ts";

@@ -285,10 +285,10 @@ export class FWLBlock implements ParamHolder {
     weights: Tensor,
     options: HeadCallOptions = {},
   ): Promise<{ loss: number; nll: Float32Array }> {
-    using nllTensor = await this.#run("score", x, labels, weights, "nll", options) as Tensor<
+    const nllTensor = await this.#run("score", x, labels, weights, "nll", options) as Tensor<
       "float32"
     >;
-    const nll = await nllTensor.read();
+    const nll = await nllTensor.read().finally(() => nllTensor.dispose());
     const w = weights.hostData ?? await weights.read();
     let total = 0, weight = 0;
     for (let i = 0; i < nll.length; i++) {

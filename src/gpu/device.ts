@@ -4,7 +4,7 @@
  * @module
  */
 
-import { GPUUnavailableError } from "../errors.ts";
+import { GPUUnavailableError, howToGetAnAdapter } from "../errors.ts";
 
 /** The limits we raise from the WebGPU defaults to what the adapter offers. */
 const WANTED_LIMITS = [
@@ -17,12 +17,6 @@ const WANTED_LIMITS = [
   "maxComputeWorkgroupsPerDimension",
   "maxStorageBuffersPerShaderStage",
 ] as const;
-
-const HOW_TO_GET_ONE =
-  "No WebGPU adapter was found. In Deno, WebGPU needs a Vulkan, Metal or D3D12 driver; " +
-  "on a headless Linux machine install Mesa's software Vulkan driver " +
-  "(`apt-get install -y mesa-vulkan-drivers libvulkan1`), or pass your own GPUDevice " +
-  "with the `device` option.";
 
 /**
  * Requests an adapter and a device whose limits are raised to the adapter's own.
@@ -40,11 +34,11 @@ export async function requestDevice(
   const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) {
     throw new GPUUnavailableError(
-      `navigator.gpu is missing. ${HOW_TO_GET_ONE}`,
+      `navigator.gpu is missing. ${howToGetAnAdapter()}`,
     );
   }
   const adapter = await gpu.requestAdapter({ powerPreference });
-  if (!adapter) throw new GPUUnavailableError(HOW_TO_GET_ONE);
+  if (!adapter) throw new GPUUnavailableError(howToGetAnAdapter());
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
     const value = adapter.limits[name];
@@ -54,7 +48,7 @@ export async function requestDevice(
     return await adapter.requestDevice({ requiredLimits });
   } catch (cause) {
     throw new GPUUnavailableError(
-      `the adapter refused a device (${String(cause)}). ${HOW_TO_GET_ONE}`,
+      `the adapter refused a device (${String(cause)}). ${howToGetAnAdapter()}`,
     );
   }
 }

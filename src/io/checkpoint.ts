@@ -45,11 +45,6 @@ export interface LoadCheckpointOptions {
   optimizer?: Optimizer;
 }
 
-/** Options of {@linkcode languageModelBytes} (and `LanguageModel.save`). */
-export type LanguageModelCheckpointOptions = SaveCheckpointOptions;
-/** Options of {@linkcode loadLanguageModelBytes} (and `LanguageModel.load`). */
-export type LoadLanguageModelOptions = LoadCheckpointOptions;
-
 /** What loading a block checkpoint returns. */
 export interface LoadedCheckpoint {
   /** The file's `__metadata__` (the `fwl.*` entries and the caller's own). */
@@ -226,7 +221,7 @@ export async function loadCheckpoint(
  */
 export function languageModelBytes(
   model: CheckpointedModel,
-  options: LanguageModelCheckpointOptions = {},
+  options: SaveCheckpointOptions = {},
 ): Promise<Uint8Array> {
   const where = "LanguageModel.checkpointBytes";
   const parts = [holderPart(model.head, HEAD_PREFIX), bodyPart(where, model)];
@@ -254,7 +249,7 @@ export function loadLanguageModelBytes(
   model: CheckpointedModel,
   bytes: Uint8Array,
   source = "bytes",
-  options: LoadLanguageModelOptions = {},
+  options: LoadCheckpointOptions = {},
 ): Promise<Record<string, string>> {
   const where = "LanguageModel.load";
   const parts = [holderPart(model.head, HEAD_PREFIX), bodyPart(where, model)];

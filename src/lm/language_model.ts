@@ -35,9 +35,9 @@ import { elementwise } from "../kernels/train_elementwise.ts";
 import { checkPositiveInteger } from "../util/validate.ts";
 import {
   languageModelBytes,
-  type LanguageModelCheckpointOptions,
+  type LoadCheckpointOptions,
   loadLanguageModelBytes,
-  type LoadLanguageModelOptions,
+  type SaveCheckpointOptions,
 } from "../io/checkpoint.ts";
 import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
@@ -145,6 +145,14 @@ export interface DynamicEvaluationOptions extends Omit<DocumentOptions, "window"
   beta2?: number;
   /** `"rms"`: added to the RMS (default 1e-8). */
   eps?: number;
+}
+
+/** A checked document and its window options. */
+interface DocumentParts {
+  ids: Int32Array;
+  window: number;
+  context: number;
+  normalizer: number | undefined;
 }
 
 function checkDynamicOptions(
@@ -517,19 +525,10 @@ export class LanguageModel {
     options: DocumentOptions = {},
   ): Promise<TokenScores> {
     const where = `${WHERE}.scoreDocument`;
-    return await this.#run("scoreDocument", async () => {
-      const { ids, window, context, normalizer } = this.#document(where, tokens, options);
-      using state = this.fastWeights
-        ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
-        : undefined;
-      return await this.#segments(
-        where,
-        ids,
-        window,
-        context,
-        (t) => this.#score(where, t.tokens, {}, { state, fastWeights: this.fastWeights }, t.skip),
-      );
-    });
+    return await this.#run(
+      "scoreDocument",
+      () => this.#segments(where, this.#document(where, tokens, options)),
+    );
   }
 
   /**
@@ -538,9 +537,9 @@ export class LanguageModel {
    * {@linkcode LanguageModel.scoreDocument}, with the head's fast-weight state carried),
    * then the model takes one gradient step on that segment's loss (as `trainStep`: the
    * head, and the body when it has `backward`), and the adapted weights score the next
-   * segment. The adapted weights θ are every parameter of `lm.parameters()` but the
-   * step sizes (the fast weights' own learning rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`: `θ −= lr·g / (√v̂ + eps)` with `v` a
-   * running mean of `g²` over the document's segments so far (decay `beta2`, bias
+   * segment. θ is every parameter of `lm.parameters()` but the step sizes (the fast
+   * weights' own learning rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`:
+   * `θ −= lr·g / (√v̂ + eps)` with `v` a running mean of `g²` over the document's segments so far (decay `beta2`, bias
    * corrected: the paper's RMS normalization, its statistics gathered on the fly rather
    * than on training data). With `decay` λ, each step is followed by
    * `θ += λ·(θ_trained − θ)`. The trained weights are restored when the call ends
@@ -565,26 +564,16 @@ export class LanguageModel {
     const where = `${WHERE}.dynamicEvaluate`;
     return await this.#run("dynamicEvaluate", async () => {
       const o = checkDynamicOptions(where, options);
-      const { ids, context, normalizer } = this.#document(where, tokens, {
-        ...o,
-        window: o.segment,
-      });
+      const doc = this.#document(where, tokens, { ...o, window: o.segment });
       const ctx = this.head.context;
       // The step sizes are meta-parameters of the fast weights' own learning: left alone.
       const params = this.parameters().filter((p) => p.name !== `${HEAD_PREFIX}steps`);
       const trained = params.map((p) => ctx.pool.acquire(p.length * 4));
       const copy = (toTrained: boolean) => {
         const encoder = ctx.device.createCommandEncoder({ label: where });
-        params.forEach((p, i) => {
-          const [from, to] = toTrained ? [p.buffer, trained[i]] : [trained[i], p.buffer];
-          const at = (p.offset ?? 0) * 4;
-          encoder.copyBufferToBuffer(
-            from,
-            toTrained ? at : 0,
-            to,
-            toTrained ? 0 : at,
-            p.length * 4,
-          );
+        params.forEach(({ buffer, offset = 0, length }, i) => {
+          if (toTrained) encoder.copyBufferToBuffer(buffer, offset * 4, trained[i], 0, length * 4);
+          else encoder.copyBufferToBuffer(trained[i], 0, buffer, offset * 4, length * 4);
         });
         ctx.device.queue.submit([encoder.finish()]);
       };
@@ -593,17 +582,9 @@ export class LanguageModel {
         ? new SGD(ctx, params, { lr: o.lr })
         : new Adam(ctx, params, { lr: o.lr, beta1: 0, beta2: o.beta2, eps: o.eps });
       try {
-        using state = this.fastWeights
-          ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
-          : undefined;
-        return await this.#segments(where, ids, o.segment, context, async (t) => {
-          const scores = await this.#score(where, t.tokens, {}, {
-            state,
-            fastWeights: this.fastWeights,
-          }, t.skip);
-          await this.#trainStep(where, t.tokens, optimizer, {}, t.skip);
+        return await this.#segments(where, doc, async (tokens, skip) => {
+          await this.#trainStep(where, tokens, optimizer, {}, skip);
           if (o.decay > 0) await this.#decay(params, trained, o.decay);
-          return scores;
         });
       } finally {
         optimizer.dispose();
@@ -624,26 +605,35 @@ export class LanguageModel {
   }
 
   /**
-   * Runs `each` over consecutive windows of `ids` (each predicting up to `window` tokens
-   * after up to `context` tokens of weight 0) and gathers the document's scores.
+   * Scores a document in consecutive windows (each predicting up to `window` tokens after
+   * up to `context` tokens of weight 0), carrying the head's fast-weight state, and runs
+   * `after` on each window once it is scored.
    */
   async #segments(
     where: string,
-    ids: Int32Array,
-    window: number,
-    context: number,
-    each: (w: { tokens: Tensor<"int32">; skip: number }) => Promise<TokenScores>,
+    d: DocumentParts,
+    after?: (tokens: Tensor<"int32">, skip: number) => Promise<void>,
   ): Promise<TokenScores> {
+    const { ids, window, context, normalizer } = d;
     const n = ids.length - 1;
     const nll = new Float32Array(n);
-    for (let t0 = 0; t0 < n; t0 += window) {
-      const c0 = Math.max(0, t0 - context), end = Math.min(n, t0 + window);
-      const tokens = tensor(ids.slice(c0, end + 1), [1, end + 1 - c0]);
-      const part = await each({ tokens, skip: t0 - c0 });
-      nll.set(part.nll.subarray(t0 - c0), t0);
-      if (!nll.subarray(t0, end).every(Number.isFinite)) {
-        throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
+    const fastWeights = this.fastWeights;
+    const state = fastWeights
+      ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
+      : undefined;
+    try {
+      for (let t0 = 0; t0 < n; t0 += window) {
+        const c0 = Math.max(0, t0 - context), end = Math.min(n, t0 + window);
+        const tokens = tensor(ids.slice(c0, end + 1), [1, end + 1 - c0]);
+        const part = await this.#score(where, tokens, {}, { state, fastWeights }, t0 - c0);
+        nll.set(part.nll.subarray(t0 - c0), t0);
+        if (!nll.subarray(t0, end).every(Number.isFinite)) {
+          throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
+        }
+        await after?.(tokens, t0 - c0);
       }
+    } finally {
+      state?.dispose();
     }
     const loss = nll.reduce((a, b) => a + b, 0) / n;
     return {
@@ -661,7 +651,7 @@ export class LanguageModel {
     where: string,
     tokens: ArrayLike<number> | Tensor<"int32">,
     options: DocumentOptions,
-  ): { ids: Int32Array; window: number; context: number; normalizer: number | undefined } {
+  ): DocumentParts {
     if (options === null || typeof options !== "object") {
       throw new FWLInputError(where, "options", "an object", describeValue(options));
     }
@@ -694,10 +684,6 @@ export class LanguageModel {
       }
       return id;
     });
-    // Checks the normalizer now.
-    if (this.fastWeights) {
-      this.head.state(1, normalizer === undefined ? {} : { normalizer }).dispose();
-    }
     return { ids, window, context, normalizer };
   }
 
@@ -863,7 +849,7 @@ export class LanguageModel {
    * const bytes = await lm.checkpointBytes({ optimizer: opt });
    * ```
    */
-  checkpointBytes(options: LanguageModelCheckpointOptions = {}): Promise<Uint8Array> {
+  checkpointBytes(options: SaveCheckpointOptions = {}): Promise<Uint8Array> {
     this.#live("checkpointBytes");
     return languageModelBytes(this, options);
   }
@@ -880,7 +866,7 @@ export class LanguageModel {
    */
   async loadCheckpointBytes(
     bytes: Uint8Array,
-    options: LoadLanguageModelOptions = {},
+    options: LoadCheckpointOptions = {},
   ): Promise<Record<string, string>> {
     this.#live("loadCheckpointBytes");
     const metadata = await loadLanguageModelBytes(this, bytes, "bytes", options);
@@ -897,7 +883,7 @@ export class LanguageModel {
    * await lm.save("rnn_fwl.safetensors");
    * ```
    */
-  async save(path: string | URL, options: LanguageModelCheckpointOptions = {}): Promise<void> {
+  async save(path: string | URL, options: SaveCheckpointOptions = {}): Promise<void> {
     const bytes = () => this.checkpointBytes(options);
     await writeFileAtomic(`${WHERE}.save`, path, bytes, "lm.checkpointBytes");
   }
@@ -913,7 +899,7 @@ export class LanguageModel {
    */
   async load(
     path: string | URL,
-    options: LoadLanguageModelOptions = {},
+    options: LoadCheckpointOptions = {},
   ): Promise<Record<string, string>> {
     this.#live("load");
     const bytes = await readFileBytes(`${WHERE}.load`, path, "lm.loadCheckpointBytes");

@@ -1,0 +1,19 @@
+/**
+ * @x/fwl/data — token datasets for training and evaluating language models without
+ * downloads: a synthetic language whose documents repeat their own rare names (what fast
+ * weights are for), and byte-level text.
+ *
+ * @example
+ * ```ts
+ * import { SyntheticLanguage } from "@x/fwl/data";
+ * const data = new SyntheticLanguage({ seed: 1 });
+ * const batch = data.batch(2, 16);
+ * console.log(batch.shape); // [2, 16]
+ * ```
+ *
+ * @module
+ */
+
+export type { TokenDataset } from "./src/data/dataset.ts";
+export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
+export { ByteText, type ByteTextOptions } from "./src/data/text.ts";
