@@ -67,12 +67,8 @@ function checkHeadCallOptions(
     throw new FWLInputError(where, "options.state", "an FWLState", describeValue(state));
   }
   if (state && !fastWeights) {
-    throw new FWLInputError(
-      where,
-      "options.state",
-      "no state with fastWeights: false (the plain head has no fast weights)",
-      "a state",
-    );
+    const why = "no state with fastWeights: false (the plain head has no fast weights)";
+    throw new FWLInputError(where, "options.state", why, "a state");
   }
   return { fastWeights, state };
 }
@@ -327,17 +323,18 @@ export class FWLBlock implements ParamHolder {
       true,
     );
     const { batch: B, time: T } = inp;
+    const shape = kind === "logits" ? [B, T, V] : [B, T];
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    const release = () => inp.uploads.forEach((b) => ctx.pool.release(b));
     let carried;
     try {
       carried = state?.use(where, this, B, 0);
     } catch (e) {
-      for (const b of inp.uploads) ctx.pool.release(b);
+      release();
       throw e;
     }
-    const shape = kind === "logits" ? [B, T, V] : [B, T];
-    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
     if (bytes > ctx.device.limits.maxBufferSize) {
-      for (const b of inp.uploads) ctx.pool.release(b);
+      release();
       throw new FWLError(
         `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
           `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
@@ -357,7 +354,7 @@ export class FWLBlock implements ParamHolder {
       ctx.pool.release(out);
       throw e;
     } finally {
-      for (const b of inp.uploads) ctx.pool.release(b);
+      release();
     }
     return ownedGPUTensor(ctx, out, shape, "float32");
   }

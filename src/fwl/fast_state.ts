@@ -95,7 +95,7 @@ export class FWLState {
     this.reset();
   }
 
-  /** Positions (per sequence) the state holds: 0 after `reset`. */
+  /** Positions (per sequence, weight-0 ones included) carried into the state; 0 after `reset`. */
   get position(): number {
     return this.#position;
   }
@@ -114,14 +114,14 @@ export class FWLState {
   /** Back to position 0: the slow weights. */
   reset(): void {
     const encoder = this.#ctx.device.createCommandEncoder({ label: "FWLState.reset" });
-    for (const b of Object.values(this.#live("reset"))) encoder.clearBuffer(b);
+    for (const b of Object.values(this.#live("FWLState.reset"))) encoder.clearBuffer(b);
     this.#ctx.device.queue.submit([encoder.finish()]);
     this.#position = 0;
   }
 
   /** An independent copy (copied on the GPU), e.g. to branch or to keep a checkpoint. */
   clone(): FWLState {
-    const from = this.#live("clone");
+    const from = this.#live("FWLState.clone");
     const copy = new FWLState(this.#head, this.batchSize, { normalizer: this.normalizer });
     const encoder = this.#ctx.device.createCommandEncoder({ label: "FWLState.clone" });
     const to = copy.#buffers!;
@@ -147,18 +147,14 @@ export class FWLState {
 
   /**
    * The buffers, for a call of `block` over `batchSize` sequences, after checking that
-   * the state belongs to it and is live (the library's own use). `advance` adds the
-   * positions the call will carry.
+   * the state belongs to it and is live (the library's own use); `advance` adds to
+   * `position`.
    */
   use(where: string, block: Head, batchSize: number, advance: number): FastState {
-    const buffers = this.#live(where.replace(/^.*\./, ""), where);
+    const buffers = this.#live(where);
     if (block !== this.#head) {
-      throw new FWLInputError(
-        where,
-        "state",
-        "a state made by this block (block.state(…))",
-        "a state of another block",
-      );
+      const made = "a state made by this block (block.state(…))";
+      throw new FWLInputError(where, "state", made, "a state of another block");
     }
     if (!block.built || block.inputSize !== this.#inputSize || block.context !== this.#ctx) {
       throw new FWLStateError(`${where}: the block was rebuilt since the state was made`);
@@ -175,7 +171,7 @@ export class FWLState {
     return buffers;
   }
 
-  #live(what: string, where = `FWLState.${what}`): FastState {
+  #live(where: string): FastState {
     if (!this.#buffers) throw new FWLStateError(`${where}: the state was disposed`);
     return this.#buffers;
   }

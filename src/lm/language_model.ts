@@ -147,6 +147,22 @@ export interface DynamicEvaluationOptions extends Omit<DocumentOptions, "window"
   eps?: number;
 }
 
+/** `value` as token ids in `[0, V)`, at least `min` of them, or an FWLInputError. */
+function tokenIds(where: string, name: string, value: unknown, min: number, V: number): Int32Array {
+  const a = value as ArrayLike<number>;
+  if (a === null || typeof a !== "object" || typeof a.length !== "number" || a.length < min) {
+    const what = `at least ${min} token id(s) (an array, Int32Array or int32 host tensor)`;
+    throw new FWLInputError(where, name, what, describeValue(value));
+  }
+  return Int32Array.from({ length: a.length }, (_, i) => {
+    const id = a[i];
+    if (!Number.isInteger(id) || id < 0 || id >= V) {
+      throw new FWLInputError(where, name, `token ids in [0, ${V})`, `${id} at index ${i}`);
+    }
+    return id;
+  });
+}
+
 /** A checked document and its window options. */
 interface DocumentParts {
   ids: Int32Array;
@@ -660,30 +676,10 @@ export class LanguageModel {
     if (!(Number.isInteger(context) && context >= 0)) {
       throw new FWLInputError(where, "options.context", "an integer ≥ 0", describeValue(context));
     }
-    const data = tokens instanceof Tensor && !tokens.disposed && tokens.dtype === "int32"
-      ? tokens.hostData
-      : tokens instanceof Tensor
-      ? undefined
+    const data = tokens instanceof Tensor
+      ? (tokens.disposed || tokens.dtype !== "int32" ? undefined : tokens.hostData)
       : tokens;
-    if (
-      data === null || typeof data !== "object" || typeof data.length !== "number" ||
-      data.length < 2
-    ) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        "at least 2 token ids (an array, Int32Array or int32 host tensor)",
-        describeValue(tokens),
-      );
-    }
-    const V = this.vocabSize;
-    const ids = Int32Array.from({ length: data.length }, (_, i) => {
-      const id = data[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) {
-        throw new FWLInputError(where, "tokens", `token ids in [0, ${V})`, `${id} at index ${i}`);
-      }
-      return id;
-    });
+    const ids = tokenIds(where, "tokens", data, 2, this.vocabSize);
     return { ids, window, context, normalizer };
   }
 
@@ -719,25 +715,7 @@ export class LanguageModel {
     if (options === null || typeof options !== "object") {
       throw new FWLInputError(where, "options", "an object", describeValue(options));
     }
-    const V = this.vocabSize;
-    if (
-      prompt === null || typeof prompt !== "object" || typeof prompt.length !== "number" ||
-      prompt.length < 1
-    ) {
-      throw new FWLInputError(
-        where,
-        "prompt",
-        "at least one token id (an array or Int32Array)",
-        describeValue(prompt),
-      );
-    }
-    const ids = Int32Array.from({ length: prompt.length }, (_, i) => {
-      const id = prompt[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) {
-        throw new FWLInputError(where, "prompt", `token ids in [0, ${V})`, `${id} at index ${i}`);
-      }
-      return id;
-    });
+    const ids = tokenIds(where, "prompt", prompt, 1, this.vocabSize);
     const {
       maxTokens = 32,
       temperature = 1,
