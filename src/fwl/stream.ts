@@ -2,10 +2,10 @@
  * `FWLStream`: the recurrent form of the FWL block, for generation (FWL.md §3).
  *
  * With a fixed normalizer `N`, the fast logits at position `t` depend on the earlier
- * positions only through a state of fixed size per sequence (`pipeline/fast_step.ts`).
- * `predict` runs the slow first layer and reads the state; `observe` runs the rest of
- * the slow forward and the inner backward of the one position just predicted (the same
- * stages as the parallel form) and adds its terms. Both run entirely on the GPU, one
+ * positions only through a state of fixed size per sequence (an {@linkcode FWLState}).
+ * `predict` runs the slow first layer and the parallel fast pass of a one-position window
+ * from the state; `observe` runs the rest of the slow forward and the inner backward of
+ * the position just predicted (the same stages as the parallel form) and adds its terms. Both run entirely on the GPU, one
  * command submission each, at a cost that does not grow with the position.
  *
  * @module
