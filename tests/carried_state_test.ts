@@ -171,6 +171,28 @@ Deno.test("a stream continues from windows, and windows from a stream", async ()
   block.dispose();
 });
 
+Deno.test("windows with a carried state equal the token-by-token stream", async () => {
+  const s = { B: 2, T: 14, D: 5, size: 3, V: 8, C: 3 };
+  const c = randomCase(s, 65, N);
+  const block = await makeBlock(c, s, N);
+  const { B, T, D, V } = s;
+  const logits = new Float32Array(B * T * V);
+  const stream = block.stream(B);
+  for (let t = 0; t < T; t++) {
+    const [x, ids, w] = window(c, s, t, 1);
+    const out = await stream.predict(tensor(x.hostData!, [B, D]));
+    const row = await out.read();
+    out.dispose();
+    for (let b = 0; b < B; b++) logits.set(row.subarray(b * V, (b + 1) * V), (b * T + t) * V);
+    await stream.observe(tensor(ids.hostData!, [B]), tensor(w.hostData!, [B]));
+  }
+  stream.dispose();
+  using state = block.state(B);
+  const windows = await scoreWindows(block, c, s, [3, 2, 9], state);
+  assertClose(windows, crossEntropy(logits, c, V), 2e-4, "windows vs stream");
+  block.dispose();
+});
+
 Deno.test("memory is flat over carried windows; clone and reset", async () => {
   const s = { B: 1, T: 16, D: 8, size: 4, V: 13, C: 2 };
   const c = randomCase(s, 70, N);

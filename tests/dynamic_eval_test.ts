@@ -73,6 +73,22 @@ Deno.test("scoreDocument: an LSTM body re-reads context; a window as long as the
   assertClose((await lm.scoreDocument(ids, { window: 29 })).nll, whole.nll, 2e-4, "one window");
   const windowed = await lm.scoreDocument(ids, { window: 8, context: 4 });
   assert(windowed.nll.every(Number.isFinite));
+  // Memory: twice as long a document (windows of the same shapes) takes no more.
+  const doc = (n: number) => Int32Array.from({ length: 8 * n + 1 }, (_, i) => ids[i % 30]);
+  const run = async (n: number) => {
+    await lm.scoreDocument(doc(n), { window: 8, context: 4 });
+    await lm.dynamicEvaluate(doc(n), {
+      segment: 8,
+      context: 4,
+      lr: 0.1,
+      method: "rms",
+      decay: 0.1,
+    });
+  };
+  await run(5);
+  const pool = lm.context.pool, before = pool.allocatedBytes;
+  await run(10);
+  assertEquals(pool.allocatedBytes, before);
   assertClose(windowed.nll.subarray(0, 8), whole.nll.subarray(0, 8), 2e-4, "first window");
   lm.dispose();
 });
