@@ -65,14 +65,21 @@ Deno.test("scoreDocument: windows with the carried state equal one long call", a
   }
 });
 
-Deno.test("scoreDocument: an LSTM body re-reads context; a window as long as the document is one call", async () => {
+Deno.test("scoreDocument: an LSTM carries its state too; other bodies re-read context", async () => {
   const body = await LSTMBody.create({ vocabSize: V, embedSize: 5, hiddenSize: D, seed: 3 });
   const lm = await model(body);
   const ids = randomIds(30, 4);
   const whole = await lm.score(tensor(ids, [1, 30]));
-  assertClose((await lm.scoreDocument(ids, { window: 29 })).nll, whole.nll, 2e-4, "one window");
-  const windowed = await lm.scoreDocument(ids, { window: 8, context: 4 });
-  assert(windowed.nll.every(Number.isFinite));
+  for (const window of [1, 8, 29]) {
+    const doc = await lm.scoreDocument(ids, { window });
+    assertClose(doc.nll, whole.nll, 2e-4, `LSTM, window ${window}`);
+  }
+  // The same LSTM seen through forward only: its state restarts at each window.
+  const forwardOnly = { hiddenSize: D, forward: (t: Tensor<"int32">) => body.forward(t) };
+  const lm2 = new LanguageModel(forwardOnly, lm.head);
+  const windowed = await lm2.scoreDocument(ids, { window: 8 });
+  assertClose(windowed.nll.subarray(0, 8), whole.nll.subarray(0, 8), 2e-4, "first window");
+  assert(maxAbsDiff(windowed.nll, whole.nll) > 1e-3, "the restarts show");
   // Memory: twice as long a document (windows of the same shapes) takes no more.
   const doc = (n: number) => Int32Array.from({ length: 8 * n + 1 }, (_, i) => ids[i % 30]);
   const run = async (n: number) => {

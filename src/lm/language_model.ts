@@ -11,7 +11,7 @@
 
 import type { BodyParameter, BodyState, ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
-import { FWLBlock, type HeadCallOptions } from "../fwl/block.ts";
+import { FWLBlock } from "../fwl/block.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import { makeLabels } from "../fwl/labels.ts";
 import { BUFFER_KEYS, STEP_NAMES } from "../fwl/params.ts";
@@ -120,8 +120,8 @@ export interface DocumentOptions {
   /** Tokens predicted per call of the body and the head (default 256). */
   window?: number;
   /**
-   * Tokens before each window that the body re-reads (not scored again; default 0): the
-   * body's hidden state is not carried across windows, only these tokens give it context.
+   * For a body without `forwardFrom` (whose state can't be carried across windows): the
+   * tokens before each window it re-reads for context (not scored again; default 0).
    */
   context?: number;
   /**
@@ -395,45 +395,34 @@ export class LanguageModel {
    */
   async score(tokens: Tensor<"int32">, options: TokensOptions = {}): Promise<TokenScores> {
     const where = `${WHERE}.score`;
-    return await this.#run("score", () => this.#score(where, tokens, options));
-  }
-
-  /** `score` without the busy mark (also one segment of a document). */
-  async #score(
-    where: string,
-    tokens: Tensor<"int32">,
-    options: TokensOptions,
-    head: HeadCallOptions = {},
-    skip = 0,
-  ): Promise<TokenScores> {
-    const { B, T, labels, weights } = this.#prepare(where, tokens, options);
-    // Leading positions of weight 0 (context already scored) neither count nor teach.
-    weights.hostData!.fill(0, 0, skip);
-    const hidden = await this.#forward(where, tokens, B, T);
-    let nll: Float32Array;
-    try {
-      nll = (await this.head.score(hidden, labels, weights, head)).nll;
-    } finally {
-      hidden.dispose();
-    }
-    const ids = labels.hostData as Int32Array;
-    const w = weights.hostData!;
-    const shape: [number, number] = [B, T - 1];
-    const out = new Float32Array(B * (T - 1));
-    const targets = new Int32Array(B * (T - 1)).fill(-1);
-    let total = 0, count = 0;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t + 1 < T; t++) {
-        const p = b * T + t, q = b * (T - 1) + t;
-        if (w[p] === 0) continue;
-        out[q] = nll[p];
-        targets[q] = ids[p];
-        total += nll[p];
-        count++;
+    return await this.#run("score", async () => {
+      const { B, T, labels, weights } = this.#prepare(where, tokens, options);
+      const hidden = await this.#forward(where, tokens, B, T);
+      let nll: Float32Array;
+      try {
+        nll = (await this.head.score(hidden, labels, weights)).nll;
+      } finally {
+        hidden.dispose();
       }
-    }
-    const loss = count > 0 ? total / count : NaN;
-    return { shape, nll: out, targets, loss, perplexity: Math.exp(loss), count };
+      const ids = labels.hostData as Int32Array;
+      const w = weights.hostData!;
+      const shape: [number, number] = [B, T - 1];
+      const out = new Float32Array(B * (T - 1));
+      const targets = new Int32Array(B * (T - 1)).fill(-1);
+      let total = 0, count = 0;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t + 1 < T; t++) {
+          const p = b * T + t, q = b * (T - 1) + t;
+          if (w[p] === 0) continue;
+          out[q] = nll[p];
+          targets[q] = ids[p];
+          total += nll[p];
+          count++;
+        }
+      }
+      const loss = count > 0 ? total / count : NaN;
+      return { shape, nll: out, targets, loss, perplexity: Math.exp(loss), count };
+    });
   }
 
   /**
@@ -469,12 +458,26 @@ export class LanguageModel {
     tokens: Tensor<"int32">,
     optimizer: Optimizer,
     options: TokensOptions,
-    skip = 0,
   ): Promise<TrainStepResult> {
     const plan = this.#checkOptimizer(where, optimizer);
     const { B, T, labels, weights } = this.#prepare(where, tokens, options);
-    weights.hostData!.fill(0, 0, skip);
     const hidden = await this.#forward(where, tokens, B, T);
+    try {
+      return await this.#learn(where, hidden, labels, weights, optimizer, plan);
+    } finally {
+      hidden.dispose();
+    }
+  }
+
+  /** The gradient step of `trainStep` from the body's hidden states (left to the caller). */
+  async #learn(
+    where: string,
+    hidden: Tensor<"float32">,
+    labels: Tensor,
+    weights: Tensor<"float32">,
+    optimizer: Optimizer,
+    plan: { trainBody: boolean; bodyParams: BodyParameter[] },
+  ): Promise<TrainStepResult> {
     this.#grads ??= createGradBuffers(this.head);
     const grads = this.#grads;
     let loss: number;
@@ -490,8 +493,6 @@ export class LanguageModel {
     } catch (e) {
       dx?.dispose();
       throw e;
-    } finally {
-      hidden.dispose();
     }
     try {
       if (!Number.isFinite(loss)) {
@@ -521,9 +522,9 @@ export class LanguageModel {
    * length: the negative log-likelihood of every token after the first. With the fast
    * weights on, the head's fast-weight state (FWL.md §3) is carried from window to
    * window, so every position's fast weights have learned from the whole document
-   * before it, exactly as one long call would (same fixed normalizer). The body runs on
-   * each window after re-reading `context` tokens before it (its hidden state is not
-   * carried beyond them; those tokens are not scored again).
+   * before it, exactly as one long call would (same fixed normalizer). A body with
+   * `forwardFrom` and `initState` (the LSTM) carries its own state too; any other body
+   * re-reads `context` tokens before each window (not scored again).
    *
    * @param tokens the document's token ids (at least 2)
    * @param options `window` (predicted tokens per call, default 256), `context` (default
@@ -550,10 +551,10 @@ export class LanguageModel {
   /**
    * Dynamic evaluation (Krause et al., 2018), the baseline for fast weights: the document
    * is cut into segments of `segment` tokens; each is scored (as in
-   * {@linkcode LanguageModel.scoreDocument}, with the head's fast-weight state carried),
-   * then the model takes one gradient step on that segment's loss (as `trainStep`: the
-   * head, and the body when it has `backward`), and the adapted weights score the next
-   * segment. θ is every parameter of `lm.parameters()` but the step sizes (the fast
+   * {@linkcode LanguageModel.scoreDocument}, states carried), then the model takes one
+   * gradient step on that segment's loss from the same forward (as `trainStep`: the head,
+   * and the body when it has `backward`; a carried body state is a constant), and the
+   * adapted weights score the next segment. θ is every parameter of `lm.parameters()` but the step sizes (the fast
    * weights' own learning rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`:
    * `θ −= lr·g / (√v̂ + eps)` with `v` a running mean of `g²` over the document's segments so far (decay `beta2`, bias
    * corrected: the paper's RMS normalization, its statistics gathered on the fly rather
@@ -598,8 +599,9 @@ export class LanguageModel {
         ? new SGD(ctx, params, { lr: o.lr })
         : new Adam(ctx, params, { lr: o.lr, beta1: 0, beta2: o.beta2, eps: o.eps });
       try {
-        return await this.#segments(where, doc, async (tokens, skip) => {
-          await this.#trainStep(where, tokens, optimizer, {}, skip);
+        const plan = this.#checkOptimizer(where, optimizer);
+        return await this.#segments(where, doc, async (hidden, labels, weights) => {
+          await this.#learn(where, hidden, labels, weights, optimizer, plan);
           if (o.decay > 0) await this.#decay(params, trained, o.decay);
         });
       } finally {
@@ -621,35 +623,57 @@ export class LanguageModel {
   }
 
   /**
-   * Scores a document in consecutive windows (each predicting up to `window` tokens after
-   * up to `context` tokens of weight 0), carrying the head's fast-weight state, and runs
-   * `after` on each window once it is scored.
+   * Scores a document in consecutive windows of up to `window` predicted tokens, carrying
+   * the head's fast-weight state and, when the body has `forwardFrom` and `initState`,
+   * the body's state (else the body re-reads up to `context` tokens, of weight 0, before
+   * each window). `learn` then gets each window's hidden states and targets.
    */
   async #segments(
     where: string,
     d: DocumentParts,
-    after?: (tokens: Tensor<"int32">, skip: number) => Promise<void>,
+    learn?: (
+      hidden: Tensor<"float32">,
+      labels: Tensor,
+      weights: Tensor<"float32">,
+    ) => Promise<void>,
   ): Promise<TokenScores> {
     const { ids, window, context, normalizer } = d;
-    const n = ids.length - 1;
+    const n = ids.length - 1, body = this.body, fastWeights = this.fastWeights;
     const nll = new Float32Array(n);
-    const fastWeights = this.fastWeights;
+    const carries = typeof body.forwardFrom === "function" && typeof body.initState === "function";
     const state = fastWeights
       ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
       : undefined;
+    let bodyState: BodyState | undefined;
     try {
+      bodyState = carries ? body.initState!(1) : undefined;
       for (let t0 = 0; t0 < n; t0 += window) {
-        const c0 = Math.max(0, t0 - context), end = Math.min(n, t0 + window);
-        const tokens = tensor(ids.slice(c0, end + 1), [1, end + 1 - c0]);
-        const part = await this.#score(where, tokens, {}, { state, fastWeights }, t0 - c0);
-        nll.set(part.nll.subarray(t0 - c0), t0);
-        if (!nll.subarray(t0, end).every(Number.isFinite)) {
-          throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
+        // Positions from…end−1 go through the body; t0…end−1 are scored (and learned from).
+        const end = Math.min(n, t0 + window), from = carries ? t0 : Math.max(0, t0 - context);
+        const T = end - from, shape = [1, T];
+        const tokens = tensor(ids.slice(from, end), shape);
+        const labels = tensor(ids.slice(from + 1, end + 1), shape);
+        const weights = tensor(
+          Float32Array.from({ length: T }, (_, i) => i < t0 - from ? 0 : 1),
+          shape,
+        );
+        const hidden =
+          await (bodyState ? body.forwardFrom!(tokens, bodyState) : body.forward(tokens));
+        try {
+          checkHidden(where, hidden, [1, T, body.hiddenSize], carries ? "forwardFrom" : "forward");
+          const part = await this.head.score(hidden, labels, weights, { state, fastWeights });
+          nll.set(part.nll.subarray(t0 - from), t0);
+          if (!nll.subarray(t0, end).every(Number.isFinite)) {
+            throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
+          }
+          await learn?.(hidden, labels, weights);
+        } finally {
+          if (hidden instanceof Tensor) hidden.dispose();
         }
-        await after?.(tokens, t0 - c0);
       }
     } finally {
       state?.dispose();
+      bodyState?.dispose();
     }
     const loss = nll.reduce((a, b) => a + b, 0) / n;
     return {
