@@ -12,6 +12,7 @@ import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../tensor.ts";
 import { checkPositiveInteger } from "../util/validate.ts";
 import { type Head, isHead } from "./head.ts";
+import { checkOptions } from "./inputs.ts";
 import { type FastState, fastStateLengths } from "./pipeline/fast_step.ts";
 
 /** Options of {@linkcode FWLState} (and of `block.state`, `block.stream`). */
@@ -65,9 +66,7 @@ export class FWLState {
       throw new FWLInputError(where, "block", "an FWLBlock", describeValue(block));
     }
     checkPositiveInteger(where, "batchSize", batchSize);
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(where, "options", "an object", describeValue(options));
-    }
+    checkOptions(where, options);
     this.normalizer = fixedNormalizer(block, options.normalizer);
     if (!block.built) {
       throw new FWLStateError(

@@ -33,6 +33,7 @@ import {
 import { Recorder } from "../gpu/recorder.ts";
 import { elementwise } from "../kernels/train_elementwise.ts";
 import { checkPositiveInteger } from "../util/validate.ts";
+import { checkOptions } from "../fwl/inputs.ts";
 import {
   languageModelBytes,
   type LoadCheckpointOptions,
@@ -175,14 +176,7 @@ function checkDynamicOptions(
   where: string,
   options: DynamicEvaluationOptions,
 ): Required<Omit<DynamicEvaluationOptions, "normalizer">> & { normalizer?: number } {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      where,
-      "options",
-      "an object with at least { lr }",
-      describeValue(options),
-    );
-  }
+  checkOptions(where, options);
   const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;
   const check = (name: string, v: unknown, ok: boolean, expected: string) => {
     if (!ok) throw new FWLInputError(where, `options.${name}`, expected, describeValue(v));
@@ -602,7 +596,13 @@ export class LanguageModel {
         const plan = this.#checkOptimizer(where, optimizer);
         return await this.#segments(where, doc, async (hidden, labels, weights) => {
           await this.#learn(where, hidden, labels, weights, optimizer, plan);
-          if (o.decay > 0) await this.#decay(params, trained, o.decay);
+          if (o.decay === 0) return;
+          const rec = new Recorder(ctx); // θ += λ·(θ_trained − θ)
+          params.forEach(({ buffer, offset = 0, length: count }, i) => {
+            const out = { buffer, offset: offset * 4, size: count * 4 };
+            elementwise(rec, { count, out, a: trained[i], alpha: o.decay, beta: 1 - o.decay });
+          });
+          await rec.submit(where);
         });
       } finally {
         optimizer.dispose();
@@ -610,16 +610,6 @@ export class LanguageModel {
         for (const b of trained) ctx.pool.release(b);
       }
     });
-  }
-
-  /** `θ += λ·(θ_trained − θ)` for every parameter. */
-  async #decay(params: OptimParam[], trained: GPUBuffer[], lambda: number): Promise<void> {
-    const rec = new Recorder(this.head.context);
-    params.forEach((p, i) => {
-      const out = { buffer: p.buffer, offset: (p.offset ?? 0) * 4, size: p.length * 4 };
-      elementwise(rec, { count: p.length, out, a: trained[i], alpha: lambda, beta: 1 - lambda });
-    });
-    await rec.submit(`${WHERE}.dynamicEvaluate`);
   }
 
   /**
@@ -631,11 +621,7 @@ export class LanguageModel {
   async #segments(
     where: string,
     d: DocumentParts,
-    learn?: (
-      hidden: Tensor<"float32">,
-      labels: Tensor,
-      weights: Tensor<"float32">,
-    ) => Promise<void>,
+    learn?: (hidden: Tensor<"float32">, labels: Tensor, w: Tensor<"float32">) => Promise<void>,
   ): Promise<TokenScores> {
     const { ids, window, context, normalizer } = d;
     const n = ids.length - 1, body = this.body, fastWeights = this.fastWeights;
@@ -653,10 +639,7 @@ export class LanguageModel {
         const T = end - from, shape = [1, T];
         const tokens = tensor(ids.slice(from, end), shape);
         const labels = tensor(ids.slice(from + 1, end + 1), shape);
-        const weights = tensor(
-          Float32Array.from({ length: T }, (_, i) => i < t0 - from ? 0 : 1),
-          shape,
-        );
+        const weights = tensor(new Float32Array(T).fill(1, t0 - from), shape);
         const hidden =
           await (bodyState ? body.forwardFrom!(tokens, bodyState) : body.forward(tokens));
         try {
@@ -675,15 +658,8 @@ export class LanguageModel {
       state?.dispose();
       bodyState?.dispose();
     }
-    const loss = nll.reduce((a, b) => a + b, 0) / n;
-    return {
-      shape: [1, n],
-      nll,
-      targets: ids.slice(1),
-      loss,
-      perplexity: Math.exp(loss),
-      count: n,
-    };
+    const loss = nll.reduce((a, b) => a + b, 0) / n, shape: [number, number] = [1, n];
+    return { shape, nll, targets: ids.slice(1), loss, perplexity: Math.exp(loss), count: n };
   }
 
   /** Checks a document and its window options. */
@@ -692,9 +668,7 @@ export class LanguageModel {
     tokens: ArrayLike<number> | Tensor<"int32">,
     options: DocumentOptions,
   ): DocumentParts {
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(where, "options", "an object", describeValue(options));
-    }
+    checkOptions(where, options);
     const { window = 256, context = 0, normalizer } = options;
     checkPositiveInteger(where, "options.window", window);
     if (!(Number.isInteger(context) && context >= 0)) {
