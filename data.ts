@@ -6,9 +6,10 @@
  * @example
  * ```ts
  * import { SyntheticLanguage } from "@x/fwl/data";
+ * import { SeededRandom } from "@x/fwl";
  * const data = new SyntheticLanguage({ seed: 1 });
- * const batch = data.batch(2, 16);
- * console.log(batch.shape); // [2, 16]
+ * const batch = data.trainBatch(2, 16, new SeededRandom(0)); // 2 documents of 16 tokens
+ * console.log(batch.length, data.decode(batch.subarray(0, 16)));
  * ```
  *
  * @module

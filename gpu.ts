@@ -7,13 +7,22 @@
  * tables, and the bodies' states.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { GPUContext, matmulNN, readBytes, Recorder } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
+ * const upload = (data: Float32Array<ArrayBuffer>) => {
+ *   const buffer = ctx.pool.acquire(data.byteLength);
+ *   ctx.device.queue.writeBuffer(buffer, 0, data);
+ *   return buffer;
+ * };
+ * const x = upload(new Float32Array([1, 2, 3, 4])); // [2, 2]
+ * const w = upload(new Float32Array([1, 0, 0, 1, 1, 1])); // [2, 3]
+ * const out = ctx.pool.acquire(2 * 3 * 4);
  * const rec = new Recorder(ctx);
- * matmulNN(rec, x, w, out, rows, k, n);
+ * matmulNN(rec, x, w, out, 2, 2, 3); // out[2, 3] = x · w
  * await rec.submit("my matmul");
- * const bytes = await readBytes(ctx, out, rows * n * 4);
+ * console.log(new Float32Array(await readBytes(ctx, out, 2 * 3 * 4))); // [3, 2, 2, 7, 4, 4]
+ * for (const b of [x, w, out]) ctx.pool.release(b);
  * ```
  *
  * @module

@@ -6,10 +6,16 @@
  * position at once, computed as causal linear attention.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
- * const block = new FWLBlock(32, 100, 4);
- * await block.build(64);
+ * const [V, D, T] = [16, 8, 6];
+ * using block = new FWLBlock(4, V, 2, { seed: 1 }); // size 4, vocabulary V, 2 attention chunks
+ * await block.build(D);
+ * const tokens = tensor(new Int32Array([3, 7, 3, 7, 3, 7]), [1, T]);
+ * const { labels, weights } = makeLabels(tokens, V); // next-token targets
+ * const x = tensor(new Float32Array(T * D).map((_, i) => Math.sin(i)), [1, T, D]);
+ * using logits = await block.forward(x, labels, weights);
+ * console.log(logits.shape); // [1, 6, 16]
  * ```
  *
  * @module

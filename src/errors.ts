@@ -54,7 +54,8 @@ export class FWLInputError extends FWLError {
  * @example
  * ```ts
  * import { FWLStateError } from "./errors.ts";
- * throw new FWLStateError("FWLBlock.forward: call build(inputSize) first");
+ * const e = new FWLStateError("FWLBlock.forward: call build(inputSize) first");
+ * console.log(e.name, e.message); // FWLStateError FWLBlock.forward: call build(inputSize) first
  * ```
  */
 export class FWLStateError extends FWLError {

@@ -208,9 +208,19 @@ export function tensor(
  * The buffer stays the caller's: `dispose()` does not destroy it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { gpuTensor } from "./tensor.ts";
- * const hidden = gpuTensor(ctx, myBuffer, [1, 128, 256]);
+ * import { GPUContext } from "./gpu/context.ts";
+ * const ctx = await GPUContext.default();
+ * const buffer = ctx.device.createBuffer({
+ *   size: 6 * 4,
+ *   usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+ * });
+ * ctx.device.queue.writeBuffer(buffer, 0, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * const hidden = gpuTensor(ctx, buffer, [1, 2, 3]);
+ * console.log(await hidden.read()); // Float32Array [1, 2, 3, 4, 5, 6]
+ * hidden.dispose(); // the buffer stays the caller's
+ * buffer.destroy();
  * ```
  */
 export function gpuTensor<D extends DType = "float32">(

@@ -59,9 +59,12 @@ interface Saved {
  * `batchSize` sequences, on the GPU. Made by `body.initState(batchSize)`.
  *
  * @example
- * ```ts ignore
- * using state = body.initState(2);
- * const h = await body.step(tensor(new Int32Array([3, 5]), [2]), state);
+ * ```ts
+ * import { LSTMBody, tensor } from "@x/fwl";
+ * using body = await LSTMBody.create({ vocabSize: 10, embedSize: 4, hiddenSize: 6 });
+ * using state = body.initState(2); // 2 sequences
+ * using h = await body.step(tensor(new Int32Array([3, 5]), [2]), state);
+ * console.log(h.shape); // [2, 6]
  * ```
  */
 export class LSTMState implements BodyState {
@@ -139,12 +142,12 @@ export class LSTMState implements BodyState {
  * the next `forward` (or `dispose`). Calls must not overlap: await each one.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { LSTMBody, tensor } from "@x/fwl";
- * const body = await LSTMBody.create({ vocabSize: 50, embedSize: 16, hiddenSize: 32 });
+ * using body = await LSTMBody.create({ vocabSize: 10, embedSize: 4, hiddenSize: 6 });
  * const tokens = tensor(new Int32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
- * const hidden = await body.forward(tokens); // [2, 3, 32] on the GPU
- * await body.backward(dHidden);              // fills each parameter's grad
+ * using hidden = await body.forward(tokens); // [2, 3, 6] on the GPU
+ * await body.backward(tensor(new Float32Array(2 * 3 * 6).fill(0.1), [2, 3, 6])); // fills the grads
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */

@@ -34,17 +34,22 @@ export interface BodyState {
  * `forwardFrom`: long documents in pieces).
  *
  * @example
- * ```ts ignore
- * import { type ModelBody, tensor } from "@x/fwl";
- * // Wrap any model that gives hidden states as host data.
+ * ```ts
+ * import { LanguageModel, type ModelBody, tensor } from "@x/fwl";
+ * // Wrap any model that gives hidden states as host data; here a fixed table per token.
+ * const D = 4;
  * const external: ModelBody = {
- *   hiddenSize: 768,
- *   async forward(tokens) {
+ *   hiddenSize: D,
+ *   forward(tokens) {
  *     const [B, T] = tokens.shape;
- *     const hidden: Float32Array = await myModel.encode(tokens.hostData!); // [B*T*768]
- *     return tensor(hidden, [B, T, 768]);
+ *     const ids = tokens.hostData!;
+ *     const hidden = new Float32Array(B * T * D).map((_, i) => Math.cos(ids[(i / D) | 0] + i % D));
+ *     return Promise.resolve(tensor(hidden, [B, T, D]));
  *   },
  * };
+ * using lm = await LanguageModel.create(external, { vocabSize: 8, headSize: 2, attnChunks: 1 });
+ * const scores = await lm.score(tensor(new Int32Array([1, 2, 3, 1, 2, 3]), [1, 6]));
+ * console.log(scores.count, scores.loss > 0); // 5 true
  * ```
  */
 export interface ModelBody {

@@ -109,10 +109,14 @@ const internals = new WeakMap<TransformerState, StateInternals>();
  * are. Made by `body.initState(batchSize)`; `dispose()` frees its GPU memory.
  *
  * @example
- * ```ts ignore
- * using state = body.initState(2);
- * const h = await body.step(tensor(new Int32Array([5, 9]), [2]), state);
- * console.log(state.length); // 1
+ * ```ts
+ * import { tensor, TransformerBody } from "@x/fwl";
+ * using body = await TransformerBody.create({
+ *   vocabSize: 10, hiddenSize: 8, layers: 1, heads: 2, maxLength: 4,
+ * });
+ * using state = body.initState(2); // 2 sequences
+ * using h = await body.step(tensor(new Int32Array([5, 9]), [2]), state);
+ * console.log(h.shape, state.length); // [2, 8] 1
  * ```
  */
 export class TransformerState implements BodyState {
@@ -169,14 +173,14 @@ export class TransformerState implements BodyState {
  * than `maxLength` are refused with a typed error.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { tensor, TransformerBody } from "@x/fwl";
- * const body = await TransformerBody.create({
- *   vocabSize: 200, hiddenSize: 64, layers: 2, heads: 2, maxLength: 128, seed: 1,
+ * using body = await TransformerBody.create({
+ *   vocabSize: 10, hiddenSize: 8, layers: 1, heads: 2, maxLength: 4, seed: 1,
  * });
- * using hidden = await body.forward(tensor(new Int32Array(2 * 16).fill(3), [2, 16]));
- * console.log(hidden.shape); // [2, 16, 64]
- * await body.backward(tensor(new Float32Array(2 * 16 * 64).fill(0.01), [2, 16, 64]));
+ * using hidden = await body.forward(tensor(new Int32Array(2 * 4).fill(3), [2, 4]));
+ * console.log(hidden.shape); // [2, 4, 8]
+ * await body.backward(tensor(new Float32Array(2 * 4 * 8).fill(0.01), [2, 4, 8]));
  * for (const p of body.parameters()) console.log(p.name, p.shape);
  * ```
  */
@@ -236,14 +240,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
   }
 
   /**
-   * A built body (parameters allocated and initialized on the GPU).
-   *
-   * @example
-   * ```ts ignore
-   * const body = await TransformerBody.create({
-   *   vocabSize: 100, hiddenSize: 32, layers: 1, heads: 4, maxLength: 64,
-   * });
-   * ```
+   * A built body (parameters allocated and initialized on the GPU); see the class example.
    */
   static async create(options: TransformerBodyOptions): Promise<TransformerBody> {
     const body = new TransformerBody(options);

@@ -17,11 +17,7 @@ import { describeValue } from "../tensor.ts";
  * Gradient buffers, one per parameter buffer of the block (`block.buffers` has the same
  * keys and layouts), all float32 row-major.
  *
- * @example
- * ```ts ignore
- * const grads: GradBuffers = createGradBuffers(block);
- * console.log(grads.k0.size >= 4 * block.inputSize! * 4 * block.size); // true
- * ```
+ * See {@linkcode createGradBuffers} for an example.
  */
 export type GradBuffers = ParamBuffers;
 
@@ -29,8 +25,13 @@ export type GradBuffers = ParamBuffers;
  * Floats each gradient buffer holds, for a built block.
  *
  * @example
- * ```ts ignore
- * console.log(gradBufferLengths(block).steps); // 6
+ * ```ts
+ * import { gradBufferLengths } from "./grad_buffers.ts";
+ * import { FWLBlock } from "./block.ts";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const lengths = gradBufferLengths(block);
+ * console.log(lengths.steps, lengths.k0); // 6 24 (D·4·size)
  * ```
  */
 export function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
@@ -52,10 +53,21 @@ export function gradBufferLengths(block: Head): Record<keyof GradBuffers, number
  * {@linkcode releaseGradBuffers}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
+ * import { createGradBuffers, lossAndGradsGPU, readGradBuffers, releaseGradBuffers } from "@x/fwl/gpu";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const { labels, weights } = makeLabels(tensor(new Int32Array([1, 2, 1, 2]), [1, 4]), 5);
+ * const x = tensor(new Float32Array(12).map((_, i) => Math.sin(i)), [1, 4, 3]);
  * const grads = createGradBuffers(block);
- * await lossAndGradsGPU(block, x, ids, w, { gradBuffers: grads });
- * await lossAndGradsGPU(block, x2, ids2, w2, { gradBuffers: grads, accumulate: true });
+ * const first = await lossAndGradsGPU(block, x, labels, weights, { gradBuffers: grads });
+ * const again = await lossAndGradsGPU(block, x, labels, weights, {
+ *   gradBuffers: grads,
+ *   accumulate: true, // adds to the gradients already there
+ * });
+ * for (const r of [first, again]) r.loss?.dispose(), r.dx.dispose();
+ * console.log((await readGradBuffers(block, grads))["unembed/bias"]); // twice one call's gradient
  * releaseGradBuffers(block, grads);
  * ```
  */
@@ -72,10 +84,7 @@ export function createGradBuffers(block: Head): GradBuffers {
 /**
  * Returns gradient buffers made by {@linkcode createGradBuffers} to the pool.
  *
- * @example
- * ```ts ignore
- * releaseGradBuffers(block, grads);
- * ```
+ * See {@linkcode createGradBuffers} for an example.
  */
 export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
   const ctx = block.context;
@@ -87,8 +96,16 @@ export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
  * each large enough for the block.
  *
  * @example
- * ```ts ignore
- * const grads = checkGradBuffers("train", block, options.gradBuffers);
+ * ```ts
+ * import { checkGradBuffers } from "./grad_buffers.ts";
+ * import { FWLBlock } from "./block.ts";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * try {
+ *   checkGradBuffers("train", block, {});
+ * } catch (e) {
+ *   console.log((e as Error).message); // train: gradBuffers.steps: expected a GPUBuffer of at least 24 bytes, …
+ * }
  * ```
  */
 export function checkGradBuffers(where: string, block: Head, grads: unknown): GradBuffers {
@@ -121,9 +138,18 @@ export function checkGradBuffers(where: string, block: Head, grads: unknown): Gr
  * arrays).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
+ * import { lossAndGradsGPU, readGradBuffers, releaseGradBuffers } from "@x/fwl/gpu";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const { labels, weights } = makeLabels(tensor(new Int32Array([1, 2, 1, 2]), [1, 4]), 5);
+ * const x = tensor(new Float32Array(12).fill(0.5), [1, 4, 3]);
+ * const { loss, dx, grads } = await lossAndGradsGPU(block, x, labels, weights);
+ * loss?.dispose(), dx.dispose();
  * const host = await readGradBuffers(block, grads);
- * console.log(host["dense_0/kernel_step"][0]);
+ * console.log(host["dense_0/kernel_step"].length, host["unembed/kernel"].length); // 1 10
+ * releaseGradBuffers(block, grads);
  * ```
  */
 export async function readGradBuffers(
@@ -150,9 +176,20 @@ export async function readGradBuffers(
  * tensors by FWL.md §1 name, the six step sizes packed as `"steps"`), for `opt.step`.
  *
  * @example
- * ```ts ignore
- * await lossAndGradsGPU(block, x, ids, w, { gradBuffers: grads });
- * await opt.step(namedGrads(grads));
+ * ```ts
+ * import { blockParams, FWLBlock, makeLabels, SGD, tensor } from "@x/fwl";
+ * import { lossAndGradsGPU, namedGrads, releaseGradBuffers } from "@x/fwl/gpu";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const opt = new SGD(block.context, blockParams(block), { lr: 0.1 });
+ * const { labels, weights } = makeLabels(tensor(new Int32Array([1, 2, 1, 2]), [1, 4]), 5);
+ * const x = tensor(new Float32Array(12).fill(0.5), [1, 4, 3]);
+ * const { loss, dx, grads } = await lossAndGradsGPU(block, x, labels, weights);
+ * loss?.dispose(), dx.dispose();
+ * await opt.step(namedGrads(grads)); // one optimizer step, all on the GPU
+ * console.log(Object.keys(namedGrads(grads)).length); // 9
+ * releaseGradBuffers(block, grads);
+ * opt.dispose();
  * ```
  */
 export function namedGrads(grads: GradBuffers): Record<string, GPUBuffer> {

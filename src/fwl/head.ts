@@ -33,8 +33,13 @@ export interface ParamBuffers {
  * A built head as the training call and the stream read it (an `FWLBlock` is one).
  *
  * @example
- * ```ts ignore
- * const head: Head = block; // after await block.build(D)
+ * ```ts
+ * import { FWLBlock } from "@x/fwl";
+ * import type { Head } from "@x/fwl/gpu";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const head: Head = block;
+ * console.log(head.inputSize, head.buffers.steps.size >= 6 * 4); // 3 true
  * ```
  */
 export interface Head {
@@ -63,8 +68,11 @@ export interface Head {
  * need not import the block class).
  *
  * @example
- * ```ts ignore
- * if (!isHead(block)) throw new FWLInputError(where, "block", "an FWLBlock", describeValue(block));
+ * ```ts
+ * import { isHead } from "./head.ts";
+ * import { FWLBlock } from "./block.ts";
+ * using block = new FWLBlock(2, 5, 1);
+ * console.log(isHead(block), isHead({ size: 2 })); // true false
  * ```
  */
 export function isHead(value: unknown): value is Head {

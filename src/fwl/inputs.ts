@@ -23,8 +23,14 @@ import {
  * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.
  *
  * @example
- * ```ts ignore
- * checkOptions("FWLStream", options);
+ * ```ts
+ * import { checkOptions } from "./inputs.ts";
+ * checkOptions("FWLStream", {}); // fine
+ * try {
+ *   checkOptions("FWLStream", 3);
+ * } catch (e) {
+ *   console.log((e as Error).message); // FWLStream: options: expected an object, got number 3
+ * }
  * ```
  */
 export function checkOptions(where: string, options: unknown): void {
@@ -52,12 +58,6 @@ export interface HeadInputs {
  * `weights [B,T]` and `upstream [B,T,V]`, then uploads host tensors into pooled
  * buffers (listed in `uploads`). With `checkValues`, values are checked too: host data
  * on the host, GPU-resident tensors on the GPU (only a first offending index comes back).
- *
- * @example
- * ```ts ignore
- * const inp = await prepareHeadInputs("lossAndGrads", ctx, 8, 50, x, ids, w, undefined, true);
- * try { ... } finally { for (const b of inp.uploads) ctx.pool.release(b); }
- * ```
  */
 export async function prepareHeadInputs(
   where: string,

@@ -134,9 +134,14 @@ function bodyPart(where: string, model: CheckpointedModel): Part {
  * bytes, for browsers or any storage.
  *
  * @example
- * ```ts ignore
- * import { checkpointBytes } from "@x/fwl";
+ * ```ts
+ * import { checkpointBytes, FWLBlock } from "@x/fwl";
+ * import { decodeSafetensors } from "@x/fwl/io";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
  * const bytes = await checkpointBytes(block, { metadata: { run: "wiki-1" } });
+ * const { tensors, metadata } = decodeSafetensors(bytes);
+ * console.log(tensors["unembed/kernel"].shape, metadata.run); // [2, 5] wiki-1
  * ```
  */
 export function checkpointBytes(
@@ -154,9 +159,16 @@ export function checkpointBytes(
  * written unless everything checks out. `source` names the bytes in errors.
  *
  * @example
- * ```ts ignore
- * import { loadCheckpointBytes } from "@x/fwl";
- * const { metadata } = await loadCheckpointBytes(block, bytes);
+ * ```ts
+ * import { checkpointBytes, FWLBlock, loadCheckpointBytes } from "@x/fwl";
+ * using a = new FWLBlock(2, 5, 1, { seed: 1 });
+ * using b = new FWLBlock(2, 5, 1, { seed: 2 });
+ * await a.build(3);
+ * await b.build(3);
+ * const bytes = await checkpointBytes(a, { metadata: { run: "a" } });
+ * const { metadata } = await loadCheckpointBytes(b, bytes);
+ * const [pa, pb] = [await a.getParams(), await b.getParams()];
+ * console.log(metadata.run, pa["unembed/kernel"][0] === pb["unembed/kernel"][0]); // a true
  * ```
  */
 export async function loadCheckpointBytes(
@@ -174,9 +186,14 @@ export async function loadCheckpointBytes(
  * save never leaves a truncated checkpoint under `path`. Needs `--allow-write`.
  *
  * @example
- * ```ts ignore
- * import { saveCheckpoint } from "@x/fwl";
- * await saveCheckpoint(block, "fwl.safetensors", { optimizer: opt });
+ * ```ts
+ * import { FWLBlock, saveCheckpoint } from "@x/fwl";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(block, `${dir}/fwl.safetensors`);
+ * console.log((await Deno.stat(`${dir}/fwl.safetensors`)).size > 0); // true
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(
@@ -194,9 +211,15 @@ export async function saveCheckpoint(
  * {@linkcode loadCheckpointBytes}. Needs `--allow-read`.
  *
  * @example
- * ```ts ignore
- * import { loadCheckpoint } from "@x/fwl";
- * await loadCheckpoint(block, "fwl.safetensors", { optimizer: opt });
+ * ```ts
+ * import { FWLBlock, loadCheckpoint, saveCheckpoint } from "@x/fwl";
+ * using block = new FWLBlock(2, 5, 1);
+ * await block.build(3);
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(block, `${dir}/fwl.safetensors`, { metadata: { step: "100" } });
+ * const { metadata } = await loadCheckpoint(block, `${dir}/fwl.safetensors`);
+ * console.log(metadata.step); // 100
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCheckpoint(
@@ -214,9 +237,14 @@ export async function loadCheckpoint(
  * body's (when it has `parameters`) under `"body/"`, optionally an optimizer's state.
  *
  * @example
- * ```ts ignore
- * import { languageModelBytes } from "@x/fwl";
- * const bytes = await languageModelBytes(lm, { optimizer: opt, metadata: { run: "a" } });
+ * ```ts
+ * import { LanguageModel, LSTMBody } from "@x/fwl";
+ * import { decodeSafetensors, languageModelBytes } from "@x/fwl/io";
+ * const body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
+ * using lm = await LanguageModel.create(body, { vocabSize: 5, headSize: 2, attnChunks: 1 });
+ * const bytes = await languageModelBytes(lm, { metadata: { run: "a" } });
+ * const names = Object.keys(decodeSafetensors(bytes).tensors);
+ * console.log(names.includes("head/unembed/kernel"), names.includes("body/embedding")); // true true
  * ```
  */
 export function languageModelBytes(
@@ -240,9 +268,14 @@ export function languageModelBytes(
  * written. Returns the file's metadata.
  *
  * @example
- * ```ts ignore
- * import { loadLanguageModelBytes } from "@x/fwl";
+ * ```ts
+ * import { LanguageModel, LSTMBody } from "@x/fwl";
+ * import { languageModelBytes, loadLanguageModelBytes } from "@x/fwl/io";
+ * const body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
+ * using lm = await LanguageModel.create(body, { vocabSize: 5, headSize: 2, attnChunks: 1 });
+ * const bytes = await languageModelBytes(lm, { metadata: { run: "a" } });
  * const metadata = await loadLanguageModelBytes(lm, bytes, "run.safetensors");
+ * console.log(metadata.run); // a
  * ```
  */
 export function loadLanguageModelBytes(

@@ -37,8 +37,12 @@ function checkPath(where: string, path: unknown): void {
  * Needs `--allow-read`.
  *
  * @example
- * ```ts ignore
- * const bytes = await readFileBytes("demo", "model.safetensors", "loadCheckpointBytes");
+ * ```ts
+ * import { readFileBytes } from "./files.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+ * console.log(await readFileBytes("demo", path, "loadCheckpointBytes")); // Uint8Array [1, 2, 3]
+ * await Deno.remove(path);
  * ```
  */
 export async function readFileBytes(
@@ -56,8 +60,13 @@ export async function readFileBytes(
  * Needs `--allow-write`.
  *
  * @example
- * ```ts ignore
- * await writeFileAtomic("demo", "model.safetensors", () => lm.checkpointBytes(), "checkpointBytes");
+ * ```ts
+ * import { writeFileAtomic } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * const write = () => Promise.resolve(new Uint8Array([7]));
+ * await writeFileAtomic("demo", `${dir}/model.bin`, write, "bytes");
+ * console.log(await Deno.readFile(`${dir}/model.bin`)); // Uint8Array [7]
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeFileAtomic(

@@ -39,7 +39,12 @@ export const BODY_PREFIX = "body/";
  * @example
  * ```ts
  * import { checkBody } from "./plug.ts";
- * checkBody("demo", { hiddenSize: 4, forward: () => Promise.reject() });
+ * checkBody("demo", { hiddenSize: 4, forward: () => Promise.reject() }); // fine
+ * try {
+ *   checkBody("demo", { hiddenSize: 0, forward: () => Promise.reject() });
+ * } catch (e) {
+ *   console.log((e as Error).name); // FWLInputError
+ * }
  * ```
  */
 export function checkBody(where: string, body: unknown): asserts body is ModelBody {
@@ -124,7 +129,12 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
  * ```ts
  * import { checkHidden } from "./plug.ts";
  * import { tensor } from "../tensor.ts";
- * checkHidden("demo", tensor(new Float32Array(6), [1, 2, 3]), [1, 2, 3], "forward");
+ * checkHidden("demo", tensor(new Float32Array(6), [1, 2, 3]), [1, 2, 3], "forward"); // fine
+ * try {
+ *   checkHidden("demo", tensor(new Float32Array(6), [2, 3]), [1, 2, 3], "forward");
+ * } catch (e) {
+ *   console.log((e as Error).name); // FWLError
+ * }
  * ```
  */
 export function checkHidden(

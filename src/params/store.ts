@@ -57,9 +57,15 @@ type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
  * replacing them after checking everything. Checkpoints read and write through it.
  *
  * @example
- * ```ts ignore
- * const holder: ParamHolder = lstmBody; // or an FWLBlock, a TransformerBody
- * await holder.setParams(await holder.getParams());
+ * ```ts
+ * import type { ParamHolder } from "./store.ts";
+ * import { LSTMBody } from "../bodies/lstm.ts";
+ * using body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
+ * const holder: ParamHolder = body; // or an FWLBlock, a TransformerBody
+ * const params = await holder.getParams();
+ * params.embedding.fill(0.5);
+ * await holder.setParams(params);
+ * console.log(holder.paramShapes.embedding, (await holder.getParams()).embedding[0]); // [5, 2] 0.5
  * ```
  */
 export interface ParamHolder {
@@ -106,10 +112,15 @@ export function checkParamSizes(
  * names, as length-1 arrays).
  *
  * @example
- * ```ts ignore
- * const store = ParamStore.create(ctx, "demo", [{ name: "w", shape: [2, 3] }],
- *   () => ({ w: new Float32Array(6) }), { grads: true });
- * console.log((await store.read("demo")).w.length); // 6
+ * ```ts
+ * import { ParamStore } from "./store.ts";
+ * import { GPUContext } from "../gpu/context.ts";
+ * const ctx = await GPUContext.default();
+ * const store = ParamStore.create(ctx, "demo", [{ name: "w", shape: [2, 3] }], () => ({
+ *   w: new Float32Array([1, 2, 3, 4, 5, 6]),
+ * }), { grads: true });
+ * console.log((await store.read("demo")).w); // Float32Array [1, 2, 3, 4, 5, 6]
+ * console.log((await store.read("demo", "grad")).w); // zeros
  * store.dispose();
  * ```
  */

@@ -65,14 +65,8 @@ export interface ReferenceCase {
 }
 
 /**
- * Everything the slow forward keeps, as float64 row-major arrays over the `B*T` positions.
- *
- * @example
- * ```ts
- * import type { ReferenceSlowForward } from "./types.ts";
- * const keep = (s: ReferenceSlowForward): Float64Array => s.logits;
- * console.log(typeof keep); // "function"
- * ```
+ * Everything the slow forward keeps, as float64 row-major arrays over the `B*T` positions
+ * (made by `referenceSlowForward`, whose example shows it).
  */
 export interface ReferenceSlowForward {
   /** `x·K0 + b0`, `[B*T*H]`. */
@@ -92,14 +86,8 @@ export interface ReferenceSlowForward {
 }
 
 /**
- * The hand-written backward of the inner loss (FWL.md §2), float64 row-major.
- *
- * @example
- * ```ts
- * import type { ReferenceInnerBackward } from "./types.ts";
- * const norm = (g: ReferenceInnerBackward): number => g.N;
- * console.log(typeof norm); // "function"
- * ```
+ * The hand-written backward of the inner loss (FWL.md §2), float64 row-major (made by
+ * `referenceInnerBackward`, whose example shows it).
  */
 export interface ReferenceInnerBackward {
   /** The normalizer `N` actually used. */
