@@ -180,7 +180,7 @@ export class FWLState {
  * The normalizer a state uses: `requested`, else the block's when it is a number.
  * Throws an {@linkcode FWLInputError} that says why and what to pass otherwise.
  */
-export function fixedNormalizer(block: Head, requested: unknown): number {
+function fixedNormalizer(block: Head, requested: unknown): number {
   const where = "FWLBlock.state";
   if (requested === undefined) {
     if (typeof block.normalizer === "number") return block.normalizer;

@@ -15,8 +15,8 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { fixedNormalizer, FWLState, type FWLStateOptions } from "./fast_state.ts";
-import { type Head, isHead, type ParamBuffers } from "./head.ts";
+import { FWLState, type FWLStateOptions } from "./fast_state.ts";
+import type { Head, ParamBuffers } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
 import { recordFastPass } from "./pipeline/fast_pass.ts";
 import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
@@ -27,7 +27,6 @@ import {
   checkDType,
   checkFinite,
   checkIds,
-  checkPositiveInteger,
   checkShape,
   checkTensor,
   checkWeights,
@@ -121,55 +120,42 @@ export class FWLStream {
    *   or a state to continue from
    */
   constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
-    if (!isHead(block)) {
-      throw new FWLInputError(WHERE, "block", "an FWLBlock", describeValue(block));
-    }
-    checkPositiveInteger(WHERE, "batchSize", batchSize);
     checkOptions(WHERE, options);
     const { state, normalizer } = options;
     if (state !== undefined && !(state instanceof FWLState)) {
       throw new FWLInputError(WHERE, "options.state", "an FWLState", describeValue(state));
     }
     if (state && normalizer !== undefined && normalizer !== state.normalizer) {
-      throw new FWLInputError(
-        WHERE,
-        "options.normalizer",
-        `the state's normalizer ${state.normalizer} (or nothing)`,
-        describeValue(normalizer),
-      );
+      const want = `the state's normalizer ${state.normalizer} (or nothing)`;
+      throw new FWLInputError(WHERE, "options.normalizer", want, describeValue(normalizer));
     }
-    const N = state?.normalizer ?? fixedNormalizer(block, normalizer);
-    if (!block.built) {
-      throw new FWLStateError(
-        `${WHERE}: the block is not built: call block.build(inputSize) first`,
-      );
+    // A fresh state checks the block, the batch size, the normalizer and the state's size.
+    const st = state ?? new FWLState(block, batchSize, { normalizer });
+    try {
+      state?.use(WHERE, block, batchSize, 0);
+      const ctx = block.context, B = batchSize, V = block.vocabSize;
+      if (B > ctx.maxWorkgroups) {
+        const most = `at most ${ctx.maxWorkgroups} sequences (the device's workgroup limit)`;
+        throw new FWLInputError(WHERE, "batchSize", most, `${B}`);
+      }
+      if (B * V * 4 > ctx.maxBindingBytes) {
+        throw new FWLError(
+          `${WHERE}: the logits of ${B} sequences need ${B * V * 4} bytes, over the ` +
+            `device's ${ctx.maxBindingBytes}-byte binding limit; use fewer sequences per stream`,
+        );
+      }
+    } catch (e) {
+      if (!state) st.dispose();
+      throw e;
     }
-    const ctx = block.context;
-    const B = batchSize, D = block.inputSize!, S = block.size, H = 4 * S;
-    const V = block.vocabSize;
-    if (B > ctx.maxWorkgroups) {
-      throw new FWLInputError(
-        WHERE,
-        "batchSize",
-        `at most ${ctx.maxWorkgroups} sequences (the device's workgroup limit)`,
-        `${B}`,
-      );
-    }
-    const widest = Math.max(B * D * H, B * H * S, B * V) * 4;
-    if (widest > ctx.maxBindingBytes) {
-      throw new FWLError(
-        `${WHERE}: a batch of ${B} sequences needs a ${widest}-byte buffer, over the ` +
-          `device's ${ctx.maxBindingBytes}-byte binding limit; use fewer sequences per stream`,
-      );
-    }
-    state?.use(WHERE, block, B, 0);
-    this.#state = state ?? new FWLState(block, B, { normalizer: N });
+    const ctx = block.context, B = batchSize, D = block.inputSize!, S = block.size, H = 4 * S;
+    this.#state = st;
     this.#ownsState = !state;
-    this.normalizer = this.#state.normalizer;
+    this.normalizer = st.normalizer;
     this.batchSize = B;
     this.#block = block;
     this.#ctx = ctx;
-    this.#V = V;
+    this.#V = block.vocabSize;
     this.#dims = { rows: B, inputSize: D, size: S, epsilon: block.epsilon };
     const get = (elements: number) => ctx.pool.acquire(elements * 4);
     this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H), none: get(B * H) };
