@@ -2,16 +2,9 @@
 // becomes the sum of the states of chunks 0..c−1 (what mixed chunk attention applies
 // to the queries of chunk c). One invocation per (sequence, state element).
 
-struct Params {
-  sequences: u32, chunks: u32, elements: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> states: array<f32>;
-@group(0) @binding(1) var<uniform> p: Params;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let e = gid.x + gid.y * 65535u * 64u;
+  let e = invocation_index(gid);
   let total = p.sequences * p.elements;
   if (e >= total) {
     return;

@@ -3,22 +3,7 @@
 // where base is out[b, t, j] itself (in place) or a shared vector base[j] (BROADCAST).
 // With SQRELU_AUX it also writes aux = relu(out)², the activation of the fast pass.
 
-struct Params {
-  batch: u32, time: u32, width: u32, flags: u32,
-  step_index: u32, pad0: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read> base: array<f32>;
-@group(0) @binding(2) var<storage, read> steps: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> aux: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-const BROADCAST: u32 = 1u;
-const SQRELU_AUX: u32 = 2u;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
   let b = gid.y;

@@ -4,43 +4,8 @@
 // scale and bias are either shared vectors [width] or, for the fast pass, per-row
 // matrices [rows, width] (each position has its own fast scale and bias).
 
-struct Params {
-  rows: u32, width: u32, per_row_affine: u32, rows_per_y: u32,
-  eps: f32, pad0: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> scale: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> nhat: array<f32>;
-@group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-
-fn workgroup_sum(value: f32, lane: u32) -> f32 {
-  partial[lane] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
-  if (row >= p.rows) {
-    return;
-  }
-  let lane = lid.x;
+// One row of the tile (see lib/row_kernel.wgsl).
+fn row_main(row: u32, lane: u32) {
   let base = row * p.width;
   var s = 0.0;
   for (var j = lane; j < p.width; j += WG) {

@@ -7,21 +7,6 @@
 // a is [m, k] and w [k, n], both row-major and read as vec4 (k and n multiples of 4);
 // lane t of the 64 computes columns 4t..4t+3 of the 8 rows.
 
-struct Params {
-  m: u32, n: u32, k: u32, groups_per_y: u32,
-  eps: f32, pad0: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> scale: array<f32>;
-@group(0) @binding(4) var<storage, read> ln_bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> nhat: array<f32>;
-@group(0) @binding(7) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(8) var<uniform> p: Params;
-
 // Per lane, the partial sums of rows 0–3 and 4–7.
 var<workgroup> partial: array<vec4<f32>, 128>;
 
@@ -57,9 +42,9 @@ fn store_row(row: u32, col0: u32, h: vec4<f32>, mean: f32, r: f32) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row0 = (wid.x + wid.y * p.groups_per_y) * 8u;
+  let row0 = group_index(wid) * ROWS;
   if (row0 >= p.m) {
     return;
   }
@@ -157,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     store_row(row0 + 6u, col0, h6, mhi.z, rhi.z);
     store_row(row0 + 7u, col0, h7, mhi.w, rhi.w);
   }
-  if (lane < 8u && row0 + lane < p.m) {
+  if (lane < ROWS && row0 + lane < p.m) {
     let rl = select(rhi, rlo, lane < 4u);
     rstd[row0 + lane] = rl[lane % 4u];
   }

@@ -16,25 +16,6 @@
 // c_base + b·c_seq + t·H + j (the row before, c_{−1}, must exist); dh_ext at
 // dh_base + b·dh_seq + t·H + j; dz at z_base + b·z_seq + t·4H + j.
 
-struct Params {
-  time: u32, hidden: u32, batch: u32, flags: u32,
-  groups_x: u32, a_base: u32, a_seq: u32, c_base: u32,
-  c_seq: u32, dh_base: u32, dh_seq: u32, z_base: u32,
-  z_seq: u32, quads: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> cbuf: array<f32>;
-@group(0) @binding(2) var<storage, read> ut: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> dh_ext: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(5) var<storage, read_write> carry: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const S: u32 = 4u;
-const ZERO_ROW: u32 = 1u;
-
 // Must match lstm_forward.wgsl.
 fn tanh_safe(x: f32) -> f32 {
   let a = abs(x);
@@ -46,12 +27,12 @@ fn tanh_safe(x: f32) -> f32 {
   return sign(x) * (1.0 - e) / (1.0 + e);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let b0 = (wid.x + wid.y * p.groups_x) * S;
+  let b0 = group_index(wid) * S;
   if (b0 >= p.batch) {
     return;
   }

@@ -12,26 +12,6 @@
 // hbuf/cbuf at h_base + b·h_seq + t·H + j; of out at out_base + b·out_seq + t·H + j.
 // h_{t-1} is read from hbuf itself, so no workgroup memory is needed and H is unbounded.
 
-struct Params {
-  time: u32, hidden: u32, batch: u32, flags: u32,
-  groups_x: u32, g_base: u32, g_seq: u32, h_base: u32,
-  h_seq: u32, s_base: u32, s_seq: u32, out_base: u32,
-  out_seq: u32, pad0: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> g: array<f32>;
-@group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> hbuf: array<f32>;
-@group(0) @binding(3) var<storage, read_write> cbuf: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> zbuf: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const S: u32 = 4u;
-const ZERO_INIT: u32 = 1u;
-const WRITE_OUT: u32 = 2u;
-
 fn sigmoid(x: f32) -> f32 {
   return 1.0 / (1.0 + exp(-x));
 }
@@ -53,12 +33,12 @@ fn zat(b: u32, j: u32) -> f32 {
   return v[j % 4u];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let b0 = (wid.x + wid.y * p.groups_x) * S;
+  let b0 = group_index(wid) * S;
   if (b0 >= p.batch) {
     return;
   }

@@ -3,21 +3,9 @@
 // b·(T+1) is zero (the slot of the initial state) and row b·(T+1)+1+t holds position
 // (b, t); otherwise row r holds position r. One invocation per element.
 
-struct Params {
-  rows: u32, width: u32, time: u32, flags: u32,
-  groups_x: u32, pad0: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> tokens: array<i32>;
-@group(0) @binding(1) var<storage, read> embedding: array<f32>;
-@group(0) @binding(2) var<storage, read_write> x: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-const PADDED: u32 = 1u;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let idx = gid.x + gid.y * p.groups_x * 64u;
+  let idx = invocation_index(gid);
   if (idx >= p.rows * p.width) {
     return;
   }

@@ -3,17 +3,9 @@
 // the padding columns), so that rows of ut can be read as vec4. One invocation per
 // element of ut.
 
-struct Params {
-  hidden: u32, padded: u32, groups_x: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read_write> ut: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let idx = gid.x + gid.y * p.groups_x * 64u;
+  let idx = invocation_index(gid);
   let G = 4u * p.hidden;
   if (idx >= G * p.padded) {
     return;

@@ -1,28 +1,21 @@
-// The general matmul (see matmul_epilogue.wgsl for the layout and the epilogue): any
+// The general matmul (see lib/matmul_epilogue.wgsl for the layout and the epilogue): any
 // strides. Each invocation keeps a 4×4 block of C in registers (lavapipe rewards
 // register blocking far more than workgroup memory).
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let z = wid.z + p.z_base;
-  let outer = z / p.batch_inner;
-  let inner = z % p.batch_inner;
-  let start = inner * p.clip_stride;
-  let rem = select(0u, p.clip_len - start, p.clip_len > start);
-  let m = clipped(p.m, 1u, rem);
-  let n = clipped(p.n, 2u, rem);
-  let kk = clipped(p.k, 4u, rem);
-  let row0 = wid.y * 32u + lid.y * 4u;
-  let col0 = wid.x * 32u + lid.x * 4u;
+  let bt = matmul_batch(wid);
+  let m = bt.m;
+  let n = bt.n;
+  let kk = bt.k;
+  let row0 = wid.y * TILE_M + lid.y * (TILE_M / WG_Y);
+  let col0 = wid.x * TILE_N + lid.x * 4u;
   if (row0 >= m || col0 >= n) {
     return;
   }
-  let a_off = p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel;
-  let b_off = p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel;
-  let c_off = p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel;
+  let a_off = bt.a_off;
+  let b_off = bt.b_off;
+  let c_off = bt.c_off;
   // Rows and columns past the edge read a valid element; their results are not stored.
   let ra = vec4<u32>(row0, min(row0 + 1u, m - 1u), min(row0 + 2u, m - 1u), min(row0 + 3u, m - 1u)) * p.a_row;
   let cb = vec4<u32>(col0, min(col0 + 1u, n - 1u), min(col0 + 2u, n - 1u), min(col0 + 3u, n - 1u)) * p.b_col;
@@ -39,10 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     acc2 += a[ak + ra.z] * bv;
     acc3 += a[ak + ra.w] * bv;
   }
-  var alpha = p.alpha;
-  if ((p.flags & STEP_ALPHA) != 0u) {
-    alpha *= steps[p.step_index];
-  }
+  let alpha = matmul_alpha();
   let rows = min(4u, m - row0);
   let cols = min(4u, n - col0);
   for (var i = 0u; i < rows; i++) {

@@ -1,30 +1,23 @@
-// A matmul variant (see matmul_epilogue.wgsl for the layout and the epilogue).
+// A matmul variant (see lib/matmul_epilogue.wgsl for the layout and the epilogue).
 // This variant is for A·Bᵀ-like layouts where A's rows and B's columns are both
 // contiguous along k (k, and every A/B stride, a multiple of 4): both are read as vec4
 // and each invocation keeps a 4×4 block of C in registers.
 
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let z = wid.z + p.z_base;
-  let outer = z / p.batch_inner;
-  let inner = z % p.batch_inner;
-  let start = inner * p.clip_stride;
-  let rem = select(0u, p.clip_len - start, p.clip_len > start);
-  let m = clipped(p.m, 1u, rem);
-  let n = clipped(p.n, 2u, rem);
+  let bt = matmul_batch(wid);
+  let m = bt.m;
+  let n = bt.n;
   let kk = p.k / 4u;
-  let row0 = wid.y * 32u + lid.y * 4u;
-  let col0 = wid.x * 32u + lid.x * 4u;
+  let row0 = wid.y * TILE_M + lid.y * (TILE_M / WG_Y);
+  let col0 = wid.x * TILE_N + lid.x * 4u;
   if (row0 >= m || col0 >= n) {
     return;
   }
   // In vec4 units.
-  let a_off = (p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel) / 4u;
-  let b_off = (p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel) / 4u;
-  let c_off = p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel;
+  let a_off = bt.a_off / 4u;
+  let b_off = bt.b_off / 4u;
+  let c_off = bt.c_off;
   let a_row = p.a_row / 4u;
   let b_col = p.b_col / 4u;
   let ra0 = a_off + row0 * a_row;
@@ -53,10 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
     acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
   }
-  var alpha = p.alpha;
-  if ((p.flags & STEP_ALPHA) != 0u) {
-    alpha *= steps[p.step_index];
-  }
+  let alpha = matmul_alpha();
   let cols = min(4u, n - col0);
   store_row(c_off, row0, col0, cols, m, acc0, alpha);
   store_row(c_off, row0 + 1u, col0, cols, m, acc1, alpha);

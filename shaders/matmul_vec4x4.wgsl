@@ -1,32 +1,25 @@
-// A matmul variant (see matmul_epilogue.wgsl for the layout and the epilogue).
+// A matmul variant (see lib/matmul_epilogue.wgsl for the layout and the epilogue).
 // This variant reads A as vec4 along k and B as vec4 along n (both row-major, k, n and
 // every stride a multiple of 4): per 4 steps of k, 8 + 4 vector loads feed 128 FMAs of
 // an 8×4 register block.
 
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-
-@compute @workgroup_size(16, 4)
+@compute @workgroup_size(WG, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let z = wid.z + p.z_base;
-  let outer = z / p.batch_inner;
-  let inner = z % p.batch_inner;
-  let start = inner * p.clip_stride;
-  let rem = select(0u, p.clip_len - start, p.clip_len > start);
-  let m = clipped(p.m, 1u, rem);
-  let n = clipped(p.n, 2u, rem);
+  let bt = matmul_batch(wid);
+  let m = bt.m;
+  let n = bt.n;
   let k4 = p.k / 4u;
-  let row0 = wid.y * 32u + lid.y * 8u;
-  let col0 = wid.x * 64u + lid.x * 4u;
+  let row0 = wid.y * TILE_M + lid.y * (TILE_M / WG_Y);
+  let col0 = wid.x * TILE_N + lid.x * 4u;
   if (row0 >= m || col0 >= n) {
     return;
   }
   // In vec4 units.
-  let a_off = (p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel) / 4u;
-  let b_off = (p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel + col0) / 4u;
+  let a_off = bt.a_off / 4u;
+  let b_off = (bt.b_off + col0) / 4u;
   let a_row = p.a_row / 4u;
   let b_row = p.b_row / 4u;
-  let c_off = p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel;
+  let c_off = bt.c_off;
   let last = m - 1u;
   let r0 = a_off + row0 * a_row;
   let r1 = a_off + min(row0 + 1u, last) * a_row;
@@ -68,10 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     av = a[r7 + t];
     acc7 += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
   }
-  var alpha = p.alpha;
-  if ((p.flags & STEP_ALPHA) != 0u) {
-    alpha *= steps[p.step_index];
-  }
+  let alpha = matmul_alpha();
   let cols = min(4u, n - col0);
   store_row(c_off, row0, col0, cols, m, acc0, alpha);
   store_row(c_off, row0 + 1u, col0, cols, m, acc1, alpha);

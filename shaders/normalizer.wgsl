@@ -1,31 +1,14 @@
 // The inner loss normalizer N: max(Σ w, 1e-8) over the whole batch ("batch"), or a
 // fixed positive number. One workgroup; the result is one float.
 
-struct Params {
-  count: u32, fixed: u32, value: f32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> weights: array<f32>;
-@group(0) @binding(1) var<storage, read_write> norm: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-var<workgroup> partial: array<f32, 256>;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
-  for (var i = lid.x; i < p.count; i += 256u) {
+  for (var i = lid.x; i < p.count; i += WG) {
     s += weights[i];
   }
-  partial[lid.x] = s;
-  workgroupBarrier();
-  for (var stride = 128u; stride > 0u; stride /= 2u) {
-    if (lid.x < stride) {
-      partial[lid.x] += partial[lid.x + stride];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(s, lid.x);
   if (lid.x == 0u) {
-    norm[0] = select(max(partial[0], 1e-8), p.value, p.fixed != 0u);
+    norm[0] = select(max(total, 1e-8), p.value, p.fixed != 0u);
   }
 }

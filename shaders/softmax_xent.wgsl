@@ -1,71 +1,57 @@
-// Gradient of the weighted cross-entropy with respect to the logits, in place, one
-// workgroup per row:  g_z = (softmax(z) − y) · w / N.
-// Labels are token ids (i32, bit-cast) or rows of a one-hot/distribution matrix (f32,
-// bit-cast); a row whose weight is 0 becomes all zeros whatever its label.
+// Softmax cross-entropy on a tile of logits z [rows, vocab], in place, one workgroup per
+// row. With p = softmax(z), y the labels and c = w/N (w the row's weight, N the
+// normalizer), by MODE (a constant: each mode is its own pipeline):
+//   GRAD       z ← c·(p − y)                                  the gradient of the loss
+//   LOSS_GRAD  z ← c·(p·Σy − y),  loss_rows[r] = c·(lse(z)·Σy − Σ y⊙z)   (the outer loss)
+//   VJP        z ← c·(p − y),  dg ← c·p ⊙ (dg − ⟨p, dg⟩)       dg: the cotangent of g_z
+// Labels are token ids (i32, bit-cast; Σy = 1) or rows of a one-hot/distribution matrix
+// (f32, bit-cast). A row of weight 0 becomes 0 whatever its label (e.g. id −1).
 
-struct Params {
-  rows: u32, vocab: u32, label_mode: u32, rows_per_y: u32,
-  row_offset: u32, label_base: u32, pad0: u32, pad1: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> z: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read> norm: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const IDS: u32 = 0u;
-var<workgroup> partial: array<f32, 64>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
-  if (row >= p.rows) {
-    return;
-  }
-  let lane = lid.x;
+// One row of the tile (see lib/row_kernel.wgsl).
+fn row_main(row: u32, lane: u32) {
   let base = row * p.vocab;
-  // A zero weight zeroes the row through `scale` (no early return: the barriers below
-  // must stay in uniform control flow).
   let w = weights[p.row_offset + row];
+  let id = bitcast<i32>(labels[p.row_offset + row]);
+  let label_row = p.label_base + row * p.vocab;
   var mx = -3.4e38;
   for (var j = lane; j < p.vocab; j += WG) {
     mx = max(mx, z[base + j]);
   }
-  partial[lane] = mx;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] = max(partial[lane], partial[lane + stride]);
-    }
-    workgroupBarrier();
-  }
-  mx = partial[0];
-  workgroupBarrier();
-  var s = 0.0;
+  mx = workgroup_max(mx, lane);
+  // x: Σ exp(z − max); LOSS_GRAD y: Σ y, z: Σ y·(z − max); VJP y: Σ exp(z − max)·dg
+  var s = vec4<f32>(0.0);
   for (var j = lane; j < p.vocab; j += WG) {
-    s += exp(z[base + j] - mx);
-  }
-  partial[lane] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  let scale = w / norm[0];
-  let inv = 1.0 / partial[0];
-  let id = bitcast<i32>(labels[p.row_offset + row]);
-  let label_row = p.label_base + row * p.vocab;
-  for (var j = lane; j < p.vocab; j += WG) {
-    var y = 0.0;
-    if (p.label_mode == IDS) {
-      y = select(0.0, 1.0, i32(j) == id);
+    let zj = z[base + j] - mx;
+    let e = exp(zj);
+    if (MODE == LOSS_GRAD) {
+      let y = label(j, id, label_row);
+      s += vec4<f32>(e, y, y * zj, 0.0);
+    } else if (MODE == VJP) {
+      s += vec4<f32>(e, e * dg[base + j], 0.0, 0.0);
     } else {
-      y = bitcast<f32>(labels[label_row + j]);
+      s.x += e;
     }
-    z[base + j] = (exp(z[base + j] - mx) * inv - y) * scale;
+  }
+  if (MODE == GRAD) {
+    s.x = workgroup_sum(s.x, lane);
+  } else {
+    s = workgroup_sum4(s, lane);
+  }
+  let c = w / norm[0];
+  let inv = 1.0 / s.x;
+  if (MODE == LOSS_GRAD && lane == 0u) {
+    // CE = lse·Σy − Σ y·z with lse = max + log Σ exp(z − max).
+    loss_rows[p.row_offset + row] = select(0.0, c * (log(s.x) * s.y - s.z), w != 0.0);
+  }
+  for (var j = lane; j < p.vocab; j += WG) {
+    let y = label(j, id, label_row);
+    let pj = exp(z[base + j] - mx) * inv;
+    var g = (pj - y) * c;
+    if (MODE == LOSS_GRAD) {
+      g = (pj * s.y - y) * c;
+    } else if (MODE == VJP) {
+      dg[base + j] = select(0.0, c * pj * (dg[base + j] - s.y * inv), w != 0.0);
+    }
+    z[base + j] = select(0.0, g, w != 0.0);
   }
 }

@@ -4,20 +4,9 @@
 // generation has time = 1 and pos_base = the position being generated). Ids are checked
 // on the host; an id outside [0, vocab) would be clamped, never read out of bounds.
 
-struct Params {
-  count: u32, width: u32, time: u32, pos_base: u32,
-  vocab: u32, per_y: u32, pad0: u32, pad1: u32,
-}
-
-@group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> tokens: array<f32>;
-@group(0) @binding(2) var<storage, read> positions: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.per_y;
+  let i = invocation_index(gid);
   if (i >= p.count) {
     return;
   }

@@ -4,20 +4,12 @@
 // with c = √(2/π). The tanh argument is clamped where tanh is ±1 in f32 anyway, so that
 // no implementation overflows in exp.
 
-struct Params {
-  count: u32, mode: u32, per_y: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> g: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
 const C: f32 = 0.7978845608028654;
 const A: f32 = 0.044715;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.per_y;
+  let i = invocation_index(gid);
   if (i >= p.count) {
     return;
   }

@@ -4,17 +4,9 @@
 // sequence and head has block = T, offset = 0; one generation step has block = 1 and
 // offset = its position, so its whole row of `width` keys is visible).
 
-struct Params {
-  rows: u32, width: u32, block: u32, offset: u32,
-  per_y: u32, pad0: u32, pad1: u32, pad2: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> s: array<f32>;
-@group(0) @binding(1) var<uniform> p: Params;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let r = gid.x + gid.y * p.per_y;
+  let r = invocation_index(gid);
   if (r >= p.rows) {
     return;
   }

@@ -3,22 +3,13 @@
 // 0xFFFFFFFF). Modes: 0 finite f32; 1 finite and ≥ 0 (weights); 2 int32 ids in
 // [0, vocab) wherever weights[i] ≠ 0.
 
-struct Params {
-  count: u32, mode: u32, vocab: u32, slot: u32,
-}
-
-@group(0) @binding(0) var<storage, read> data: array<u32>;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read_write> result: array<atomic<u32>>;
-@group(0) @binding(3) var<uniform> p: Params;
-
 fn is_finite(bits: u32) -> bool {
   return (bits & 0x7f800000u) != 0x7f800000u;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * 65535u * 64u;
+  let i = invocation_index(gid);
   if (i >= p.count) {
     return;
   }

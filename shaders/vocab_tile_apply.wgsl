@@ -7,24 +7,7 @@
 //   VJP:   z ← c·(p − y), dg ← c·p ⊙ (dg − a/s), 0 where w = 0  (a = Σ exp(z − m)·dg)
 // Labels as in vocab_tile_stats.wgsl.
 
-struct Params {
-  rows: u32, cols: u32, col0: u32, row_offset: u32,
-  label_base: u32, label_stride: u32, mode: u32, one_hot: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> z: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dg: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<u32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
-@group(0) @binding(4) var<storage, read> norm: array<f32>;
-@group(0) @binding(5) var<storage, read> stats: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const INNER: u32 = 0u;
-const OUTER: u32 = 1u;
-const VJP: u32 = 2u;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
   let row = gid.y;

@@ -8,28 +8,7 @@
 // Labels are ids (i32, bit-cast, [allRows]) or one-hot rows (f32, bit-cast): the label
 // of (row, j) is labels[label_base + row·label_stride + j].
 
-struct Params {
-  rows: u32, cols: u32, col0: u32, row_offset: u32,
-  label_base: u32, label_stride: u32, flags: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> dg: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<u32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
-@group(0) @binding(4) var<storage, read> norm: array<f32>;
-@group(0) @binding(5) var<storage, read_write> stats: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
-@group(0) @binding(7) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const FIRST: u32 = 1u;
-const DG: u32 = 2u;
-const LABELS: u32 = 4u;
-const ONE_HOT: u32 = 8u;
-const FINISH_NLL: u32 = 16u;
-const FINISH_LOSS: u32 = 32u;
-var<workgroup> partial: array<vec4<f32>, 64>;
+var<workgroup> partial: array<vec4<f32>, WG>;
 
 // Merges two running statistics: (m, s, a, b); `a` rescales with m only in DG mode.
 fn merge(x: vec4<f32>, y: vec4<f32>, dg_mode: bool) -> vec4<f32> {
@@ -42,7 +21,7 @@ fn merge(x: vec4<f32>, y: vec4<f32>, dg_mode: bool) -> vec4<f32> {
   return vec4<f32>(m, x.y * ex + y.y * ey, x.z + y.z, x.w + y.w);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row = wid.x;
   if (row >= p.rows) {

@@ -3,28 +3,10 @@
 // written only where the weight is non-zero (0 elsewhere), so the [rows, V] tile never
 // leaves scratch: scoring a document needs no [B, T, V] buffer.
 
-struct Params {
-  rows: u32, vocab: u32, label_mode: u32, rows_per_y: u32,
-  row_offset: u32, label_base: u32, pad0: u32, pad1: u32,
-}
+var<workgroup> partial: array<vec3<f32>, WG>;
 
-@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read_write> nll: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const IDS: u32 = 0u;
-var<workgroup> partial: array<vec3<f32>, 64>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.x + wid.y * p.rows_per_y;
-  if (row >= p.rows) {
-    return;
-  }
-  let lane = lid.x;
+// One row of the tile (see lib/row_kernel.wgsl).
+fn row_main(row: u32, lane: u32) {
   let base = row * p.vocab;
   let id = bitcast<i32>(labels[p.row_offset + row]);
   let label_row = p.label_base + row * p.vocab;
@@ -41,12 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     } else {
       s += exp(v - mx);
     }
-    var y = 0.0;
-    if (p.label_mode == IDS) {
-      y = select(0.0, 1.0, i32(j) == id);
-    } else {
-      y = bitcast<f32>(labels[label_row + j]);
-    }
+    let y = label(j, id, label_row);
     yz += y * v;
     ysum += y;
   }
@@ -62,17 +39,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
   let lse = partial[0].x + log(partial[0].y);
-  workgroupBarrier();
-  partial[lane] = vec3<f32>(yz, ysum, 0.0);
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
+  let sums = workgroup_sum2(vec2<f32>(yz, ysum), lane);
   if (lane == 0u) {
     let w = weights[p.row_offset + row];
-    nll[p.row_offset + row] = select(0.0, partial[0].y * lse - partial[0].x, w != 0.0);
+    nll[p.row_offset + row] = select(0.0, sums.y * lse - sums.x, w != 0.0);
   }
 }

@@ -7,13 +7,11 @@ import { readBytes } from "../src/gpu/readback.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
 import { chunkAttention, chunkLayout } from "../src/kernels/chunk_attention.ts";
 import { matmul, matmulNN, matmulNT } from "../src/kernels/matmul.ts";
-import {
-  cumsumUpdate,
-  layerNorm,
-  layerNormBackward,
-  normalizer,
-  softmaxXentGrad,
-} from "../src/kernels/rows.ts";
+import { cumsumUpdate } from "../src/kernels/cumsum.ts";
+import { layerNorm } from "../src/kernels/layer_norm.ts";
+import { layerNormBackward } from "../src/kernels/layer_norm.ts";
+import { normalizer } from "../src/kernels/softmax_xent.ts";
+import { softmaxXentGrad } from "../src/kernels/softmax_xent.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
 import { assertClose, randomNormal } from "./helpers.ts";

@@ -11,8 +11,8 @@ import { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../util/validate.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { colsum } from "../kernels/train_reductions.ts";
+import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
+import { colsum } from "../kernels/reductions.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
 import {
   lstmBackward,
@@ -446,23 +446,9 @@ export class LSTMBody implements ModelBody, ParamHolder {
         zeroRow: true,
       });
       // dW = Σ_rows x_rowᵀ dz_row (rows of the initial slots pair zeros with zeros).
-      matmul(rec, {
-        m: width,
-        n: G,
-        k: R,
-        a: { buffer: input, row: 1, col: width },
-        b: { buffer: dz, row: G, col: 1 },
-        c: { buffer: W.grad, row: G, col: 1 },
-      });
+      matmulTN(rec, { x: input, g: dz, out: W.grad, rows: R, m: width, n: G });
       // dU = Σ_t h_{t−1}ᵀ dz_t: row r−1 of h (h_{−1} = 0 at the initial slot) with row r of dz.
-      matmul(rec, {
-        m: H,
-        n: G,
-        k: R - 1,
-        a: { buffer: h, row: 1, col: H },
-        b: { buffer: dz, base: G, row: G, col: 1 },
-        c: { buffer: U.grad, row: G, col: 1 },
-      });
+      matmulTN(rec, { x: h, g: dz, out: U.grad, rows: R - 1, m: H, n: G, gBase: G });
       colsum(rec, { a: dz, rows: R, width: G, out: bias.grad });
       // dx = dz·Wᵀ, in the padded layout (zero at the initial slots).
       const dx = rec.scratch(R * width * 4);

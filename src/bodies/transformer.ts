@@ -11,10 +11,10 @@ import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
-import { matmul, matmulNN, matmulNT } from "../kernels/matmul.ts";
-import { layerNorm } from "../kernels/rows.ts";
-import { colsum } from "../kernels/train_reductions.ts";
-import { layerNormBackwardInput } from "../kernels/train_rows.ts";
+import { matmul, matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
+import { layerNorm } from "../kernels/layer_norm.ts";
+import { colsum } from "../kernels/reductions.ts";
+import { layerNormBackwardInput } from "../kernels/layer_norm.ts";
 import {
   causalSoftmax,
   causalSoftmaxBackward,
@@ -932,14 +932,7 @@ function weightGrad(
   kIn: number,
   nOut: number,
 ): void {
-  matmul(rec, {
-    m: kIn,
-    n: nOut,
-    k: rows,
-    a: { buffer: x, row: 1, col: kIn },
-    b: { buffer: dy, row: nOut, col: 1 },
-    c: { buffer: out, row: nOut, col: 1 },
-  });
+  matmulTN(rec, { x, g: dy, out, rows, m: kIn, n: nOut });
 }
 
 /** Positions grouped by token id (counting sort, positions ascending within a token). */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { FWLStateError } from "../errors.ts";
+
 /** Usage of every pooled buffer: storage, copy source and destination. */
 export const STORAGE_USAGE: number = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 
@@ -36,6 +38,8 @@ export function bucketSize(bytes: number): number {
 export class BufferPool {
   readonly #device: GPUDevice;
   readonly #free = new Map<string, GPUBuffer[]>();
+  /** Every live buffer the pool created, and whether it is free. */
+  readonly #isFree = new Map<GPUBuffer, boolean>();
   #allocatedBytes = 0;
   #peakBytes = 0;
 
@@ -63,15 +67,29 @@ export class BufferPool {
     const key = `${usage}:${size}`;
     const list = this.#free.get(key);
     const reused = list?.pop();
-    if (reused) return reused;
+    if (reused) {
+      this.#isFree.set(reused, false);
+      return reused;
+    }
     const buffer = this.#device.createBuffer({ size, usage });
+    this.#isFree.set(buffer, false);
     this.#allocatedBytes += size;
     this.#peakBytes = Math.max(this.#peakBytes, this.#allocatedBytes);
     return buffer;
   }
 
-  /** Returns a buffer obtained from `acquire` to the pool. */
+  /**
+   * Returns a buffer obtained from `acquire` to the pool. Throws an
+   * {@linkcode FWLStateError} for a buffer already released (two owners would share it)
+   * or not from this pool.
+   */
   release(buffer: GPUBuffer): void {
+    const free = this.#isFree.get(buffer);
+    if (free === undefined) {
+      throw new FWLStateError("BufferPool.release: the buffer is not from this pool");
+    }
+    if (free) throw new FWLStateError("BufferPool.release: the buffer was already released");
+    this.#isFree.set(buffer, true);
     const key = `${buffer.usage}:${buffer.size}`;
     let list = this.#free.get(key);
     if (!list) {
@@ -86,6 +104,7 @@ export class BufferPool {
     for (const list of this.#free.values()) {
       for (const b of list) {
         this.#allocatedBytes -= b.size;
+        this.#isFree.delete(b);
         b.destroy();
       }
     }

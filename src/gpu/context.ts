@@ -134,18 +134,22 @@ export class GPUContext {
       label: spec.name,
       code: spec.code,
     });
+    const compileError = await firstCompileError(module, spec.code);
     let pipeline: GPUComputePipeline | undefined;
     let failure: unknown;
-    try {
-      pipeline = await device.createComputePipelineAsync({
-        label: spec.name,
-        layout: "auto",
-        compute: { module, entryPoint: spec.entryPoint },
-      });
-    } catch (cause) {
-      failure = cause;
+    if (!compileError) {
+      try {
+        pipeline = await device.createComputePipelineAsync({
+          label: spec.name,
+          layout: "auto",
+          compute: { module, entryPoint: spec.entryPoint },
+        });
+      } catch (cause) {
+        failure = cause;
+      }
     }
     const error = await device.popErrorScope();
+    if (compileError) throw new GPUKernelError(spec.name, "validation", compileError);
     if (error || failure || !pipeline) {
       const detail = error?.message ?? String(failure);
       throw new GPUKernelError(spec.name, "validation", detail);
@@ -184,6 +188,23 @@ export class GPUContext {
     }
     this.check(where);
   }
+}
+
+/**
+ * The first error of a shader module as `line L:C: message` followed by the offending
+ * source line (of the full, generated source), or `undefined` when it compiled.
+ */
+async function firstCompileError(
+  module: GPUShaderModule,
+  code: string,
+): Promise<string | undefined> {
+  if (typeof module.getCompilationInfo !== "function") return undefined;
+  const info = await module.getCompilationInfo();
+  const error = info.messages.find((m) => m.type === "error");
+  if (!error) return undefined;
+  const text = error.message.trim().split("\n")[0].replace(/^Shader '[^']*' /, "");
+  const source = code.split("\n")[error.lineNum - 1] ?? "";
+  return `line ${error.lineNum}:${error.linePos}: ${text}\n  ${error.lineNum} | ${source}`;
 }
 
 function kindOf(error: GPUError): string {

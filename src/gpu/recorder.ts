@@ -5,9 +5,10 @@
  * @module
  */
 
-import { GPUKernelError } from "../errors.ts";
+import { FWLStateError, GPUKernelError } from "../errors.ts";
 import { bucketSize } from "./buffer_pool.ts";
 import type { GPUContext, KernelSpec } from "./context.ts";
+import type { Program } from "./program.ts";
 
 const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
 
@@ -24,6 +25,13 @@ interface DispatchOp {
   bindings: Binding[];
   uniforms: ArrayBuffer | undefined;
   workgroups: [number, number, number];
+}
+
+/** Where a scratch buffer stands: in use, given back after an op, or handed out again. */
+interface ScratchLife {
+  state: "live" | "dead" | "rehanded";
+  /** The op recorded last when it was given back. */
+  after: string;
 }
 
 interface CopyOp {
@@ -53,6 +61,8 @@ export class Recorder {
   readonly #ops: (DispatchOp | CopyOp)[] = [];
   readonly #scratch: GPUBuffer[] = [];
   readonly #reusable: GPUBuffer[] = [];
+  /** Lifetime of each scratch buffer: given back (by which op), or handed out again. */
+  readonly #life = new Map<GPUBuffer, ScratchLife>();
 
   /** Creates an empty recorder on `ctx`. */
   constructor(ctx: GPUContext) {
@@ -67,19 +77,61 @@ export class Recorder {
   scratch(bytes: number): GPUBuffer {
     const size = bucketSize(bytes);
     const i = this.#reusable.findIndex((b) => b.size === size);
-    if (i >= 0) return this.#reusable.splice(i, 1)[0];
+    if (i >= 0) {
+      const b = this.#reusable.splice(i, 1)[0];
+      // Its first use must write it: a read would see the previous owner's data.
+      this.#life.set(b, { state: "rehanded", after: this.#lastKernel() });
+      return b;
+    }
     const b = this.ctx.pool.acquire(bytes);
     this.#scratch.push(b);
+    this.#life.set(b, { state: "live", after: "" });
     return b;
   }
 
   /**
    * Marks a scratch buffer of this recorder as dead after the ops recorded so far, so
    * later ops of the same recorder may reuse it (the peak of a long recording shrinks).
+   * Checked: an op recorded later that binds it before {@linkcode Recorder.scratch}
+   * hands it out again, or that reads it (without writing) right after it was handed
+   * out again, throws an {@linkcode FWLStateError} naming the kernel. A buffer not from
+   * this recorder's `scratch` is left alone.
    */
   reuse(buffer: GPUBuffer): void {
-    if (this.#scratch.includes(buffer) && !this.#reusable.includes(buffer)) {
-      this.#reusable.push(buffer);
+    const life = this.#life.get(buffer);
+    if (!life) return;
+    if (life.state === "dead") {
+      throw new FWLStateError(
+        `Recorder.reuse: scratch buffer given back twice (first after ${life.after || "no op"})`,
+      );
+    }
+    this.#life.set(buffer, { state: "dead", after: this.#lastKernel() });
+    this.#reusable.push(buffer);
+  }
+
+  #lastKernel(): string {
+    const op = this.#ops.at(-1);
+    return op === undefined ? "" : op.kind === "copy" ? "a copy" : `kernel ${op.spec.name}`;
+  }
+
+  /** Throws if `op` uses a scratch buffer that is dead, or reads a re-handed one unwritten. */
+  #checkLifetimes(what: string, uses: readonly { buffer: GPUBuffer; writes: boolean }[]): void {
+    for (const { buffer, writes } of uses) {
+      const life = this.#life.get(buffer);
+      if (!life || life.state === "live") continue;
+      if (life.state === "dead") {
+        throw new FWLStateError(
+          `${what} binds a scratch buffer that was given back with reuse() after ` +
+            `${life.after || "no op"}: its data is dead and the buffer may be handed out again`,
+        );
+      }
+      if (!writes && !uses.some((u) => u.buffer === buffer && u.writes)) {
+        throw new FWLStateError(
+          `${what} reads a reused scratch buffer before anything wrote it since it was ` +
+            `handed out again (given back after ${life.after || "no op"})`,
+        );
+      }
+      this.#life.set(buffer, { state: "live", after: "" });
     }
   }
 
@@ -102,6 +154,15 @@ export class Recorder {
         `${spec.name}: ${workgroups.join("×")} workgroups exceed the device's ${max} per dimension`,
       );
     }
+    const storage = (spec as Partial<Program>).storage;
+    this.#checkLifetimes(
+      `kernel ${spec.name}`,
+      bindings.map((b, i) => ({
+        buffer: b instanceof GPUBuffer ? b : b.buffer,
+        // Without a declaration, assume a write (no false alarms).
+        writes: storage?.[i]?.access !== "read",
+      })),
+    );
     this.#ops.push({ kind: "dispatch", spec, bindings, uniforms, workgroups });
   }
 
@@ -114,6 +175,10 @@ export class Recorder {
     bytes: number,
   ): void {
     if (bytes > 0) {
+      this.#checkLifetimes("a copy", [
+        { buffer: src, writes: false },
+        { buffer: dst, writes: true },
+      ]);
       this.#ops.push({ kind: "copy", src, srcOffset, dst, dstOffset, bytes });
     }
   }
@@ -173,29 +238,9 @@ export class Recorder {
       for (const u of uniformBuffers) ctx.pool.release(u);
       for (const s of this.#scratch.splice(0)) ctx.pool.release(s);
       this.#reusable.length = 0;
+      this.#life.clear();
     }
     const first = (await Promise.all(bindErrors)).find((x) => x);
     if (first) throw new GPUKernelError(first.kernel, "validation", first.error.message);
   }
-}
-
-/**
- * Packs uniform fields (u32 by default; names listed in `floats` as f32) into a
- * buffer padded to 16 bytes, in the order given.
- */
-export function packUniforms(
-  fields: Record<string, number>,
-  floats: readonly string[] = [],
-): ArrayBuffer {
-  const names = Object.keys(fields);
-  const words = Math.max(4, Math.ceil(names.length / 4) * 4);
-  const buffer = new ArrayBuffer(words * 4);
-  const u32 = new Uint32Array(buffer);
-  const f32 = new Float32Array(buffer);
-  names.forEach((name, i) => {
-    const value = fields[name];
-    if (floats.includes(name)) f32[i] = value;
-    else u32[i] = value >>> 0;
-  });
-  return buffer;
 }

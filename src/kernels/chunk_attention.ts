@@ -7,18 +7,22 @@
  * @module
  */
 
-import prefixCode from "../../shaders/chunk_prefix.wgsl" with { type: "text" };
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
 import { FWLError } from "../errors.ts";
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmul } from "./matmul.ts";
 
 /** The exclusive prefix over chunk states. */
-export const CHUNK_PREFIX: KernelSpec = {
+const CHUNK_PREFIX = program({
   name: "chunk_prefix",
-  code: prefixCode,
-  entryPoint: "main",
-};
+  body: shaders.chunkPrefix,
+  storage: ["states: rw"],
+  uniforms: ["sequences", "chunks", "elements", "groups_x"],
+  snippets: [GRID],
+});
 
 /** The chunk layout of a sequence of length `time` split into `chunks` chunks. */
 export function chunkLayout(
@@ -39,14 +43,21 @@ export interface ChunkAttentionSpec {
   v: Binding;
   /** Accumulated into: `[batch, time, dv]`. */
   out: Binding;
+  /** Number of sequences. */
   batch: number;
+  /** Sequence length. */
   time: number;
+  /** Width of queries and keys. */
   dq: number;
+  /** Width of values. */
   dv: number;
+  /** Chunks per sequence. */
   chunks: number;
   /** `alpha = scale · steps[index]` (e.g. scale −1 for `out −= step·A`). */
   steps: GPUBuffer;
+  /** The index into `steps`. */
   stepIndex: number;
+  /** The scale of `alpha`. */
   scale: number;
   /** Largest scratch buffer allowed, in bytes. */
   maxScratchBytes: number;
@@ -63,7 +74,7 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   if (perSequence === 0) return; // T = 1: nothing strictly before any position.
   if (perSequence > s.maxScratchBytes) {
     // All chunk states (or scores) of one sequence don't fit: scan the chunks instead.
-    runningChunkAttention(rec, s, L, nC);
+    runningChunkAttention(rec, s, false);
     return;
   }
   const group = Math.max(
@@ -74,27 +85,17 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   const clip = (mask: number) => ({ len: s.time, stride: L, mask });
   const states = nC > 1 ? rec.scratch(group * nC * stateElems * 4) : undefined;
   const scores = L > 1 ? rec.scratch(group * nC * L * L * 4) : undefined;
-  const qRows = {
-    buffer: s.q,
-    outer: s.time * s.dq,
-    inner: L * s.dq,
-    row: s.dq,
+  // Row-major [time, width] per sequence, one batch per chunk.
+  const chunkRows = (buffer: Binding, width: number) => ({
+    buffer,
+    outer: s.time * width,
+    inner: L * width,
+    row: width,
     col: 1,
-  };
-  const vRows = {
-    buffer: s.v,
-    outer: s.time * s.dv,
-    inner: L * s.dv,
-    row: s.dv,
-    col: 1,
-  };
-  const outRows = {
-    buffer: s.out,
-    outer: s.time * s.dv,
-    inner: L * s.dv,
-    row: s.dv,
-    col: 1,
-  };
+  });
+  const qRows = chunkRows(s.q, s.dq);
+  const vRows = chunkRows(s.v, s.dv);
+  const outRows = chunkRows(s.out, s.dv);
   for (let b0 = 0; b0 < s.batch; b0 += group) {
     const g = Math.min(group, s.batch - b0);
     const z = { batches: g * nC, batchInner: nC, zBase: b0 * nC };
@@ -116,11 +117,17 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         ...z,
         clip: clip(4),
       });
+      const grid = spreadInvocations(rec.ctx, g * stateElems, CHUNK_PREFIX);
       rec.dispatch(
         CHUNK_PREFIX,
         [states],
-        packUniforms({ sequences: g, chunks: nC, elements: stateElems }),
-        prefixGrid(g * stateElems),
+        CHUNK_PREFIX.uniforms({
+          sequences: g,
+          chunks: nC,
+          elements: stateElems,
+          groups_x: grid.groupsX,
+        }),
+        grid.workgroups,
       );
       // out[chunk c] += alpha · q[chunk c] · Σ_{c'<c} states[c']
       matmul(rec, {
@@ -176,51 +183,64 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   if (scores) rec.reuse(scores);
 }
 
-function prefixGrid(invocations: number): [number, number, number] {
-  const groups = Math.ceil(invocations / 64);
-  return [Math.min(groups, 65535), Math.ceil(groups / 65535), 1];
-}
-
 /**
- * The same attention with a running state: chunk by chunk, `out[c] += alpha·q[c]·S`,
- * then `S += k[c]ᵀ·v[c]`. Needs one `[dq, dv]` state and one chunk's `[L, L]` scores
- * per sequence instead of all of them, at the price of more, smaller dispatches.
+ * The same attention with a running state, chunk by chunk: `out[c] += alpha·q[c]·S`,
+ * then `S += k[c]ᵀ·v[c]`, from the first chunk (causal: `Σ_{t<s}`), or from the last
+ * (`reverse`, anti-causal: `Σ_{t>s}`; inside a chunk the scores are then computed
+ * transposed, `P[j, i] = k_j·q_i` kept for `j > i` by the causal mask, and stored as
+ * `[i, j]`). Needs one `[dq, dv]` state and one chunk's `[L, L]` scores per sequence
+ * instead of all of them, at the price of more, smaller dispatches.
  */
-function runningChunkAttention(
+export function runningChunkAttention(
   rec: Recorder,
   s: ChunkAttentionSpec,
-  L: number,
-  nC: number,
+  reverse: boolean,
 ): void {
+  const { length: L, count: nC } = chunkLayout(s.time, s.chunks);
   const stateElems = s.dq * s.dv;
-  const perSequence = Math.max(stateElems * 4, L > 1 ? L * L * 4 : 0);
-  if (perSequence > s.maxScratchBytes) {
+  const stateBytes = nC > 1 ? stateElems * 4 : 0;
+  const scoreBytes = L > 1 ? L * L * 4 : 0;
+  if (stateBytes + scoreBytes === 0) return;
+  if (Math.max(stateBytes, scoreBytes) > s.maxScratchBytes) {
     throw new FWLError(
-      `chunk attention needs ${perSequence} bytes of scratch per sequence even with a ` +
-        `running state (chunks of ${L}, state ${s.dq}×${s.dv}), over the ` +
-        `${s.maxScratchBytes}-byte limit of one buffer; use more chunks for long sequences`,
+      `chunk attention needs ${Math.max(stateBytes, scoreBytes)} bytes of scratch per ` +
+        `sequence even with a running state (chunks of ${L}, state ${s.dq}×${s.dv}), over ` +
+        `the ${s.maxScratchBytes}-byte limit of one buffer; use more chunks for long sequences`,
     );
   }
-  const group = Math.max(1, Math.min(s.batch, Math.floor(s.maxScratchBytes / perSequence)));
+  const group = Math.max(
+    1,
+    Math.min(s.batch, Math.floor(s.maxScratchBytes / (stateBytes + scoreBytes))),
+  );
   const step = { buffer: s.steps, index: s.stepIndex };
-  const state = rec.scratch(group * stateElems * 4);
-  const scores = L > 1 ? rec.scratch(group * L * L * 4) : undefined;
+  const state = stateBytes > 0 ? rec.scratch(group * stateBytes) : undefined;
+  const scores = scoreBytes > 0 ? rec.scratch(group * scoreBytes) : undefined;
+  const first = reverse ? nC - 1 : 0;
+  const last = reverse ? 0 : nC - 1;
   for (let b0 = 0; b0 < s.batch; b0 += group) {
     const z = { batches: Math.min(group, s.batch - b0), zBase: b0 };
-    for (let c = 0; c < nC; c++) {
+    for (let i = 0; i < nC; i++) {
+      const c = reverse ? nC - 1 - i : i;
       const t0 = c * L;
       const len = Math.min(L, s.time - t0);
-      const q = { buffer: s.q, base: t0 * s.dq, outer: s.time * s.dq, row: s.dq, col: 1 };
-      const kT = { buffer: s.k, base: t0 * s.dq, outer: s.time * s.dq, row: 1, col: s.dq };
-      const v = { buffer: s.v, base: t0 * s.dv, outer: s.time * s.dv, row: s.dv, col: 1 };
-      const out = { buffer: s.out, base: t0 * s.dv, outer: s.time * s.dv, row: s.dv, col: 1 };
-      if (c > 0) {
+      const rows = (buffer: Binding, width: number) => ({
+        buffer,
+        base: t0 * width,
+        outer: s.time * width,
+        row: width,
+        col: 1,
+      });
+      const q = rows(s.q, s.dq), k = rows(s.k, s.dq), v = rows(s.v, s.dv);
+      const out = rows(s.out, s.dv);
+      const stateOp = state && { buffer: state, rel: stateElems, row: s.dv, col: 1 };
+      if (stateOp && c !== first) {
+        // out[c] += alpha · q[c] · S, S the sum over the chunks already passed
         matmul(rec, {
           m: len,
           n: s.dv,
           k: s.dq,
           a: q,
-          b: { buffer: state, rel: stateElems, row: s.dv, col: 1 },
+          b: stateOp,
           c: out,
           ...z,
           beta: 1,
@@ -229,13 +249,15 @@ function runningChunkAttention(
         });
       }
       if (scores && len > 1) {
+        const scoreOp = { buffer: scores, rel: L * L, row: L, col: 1 };
+        // Causal: scores = q·kᵀ for i > j. Reverse: rows j of k·qᵀ for j > i, stored transposed.
         matmul(rec, {
           m: len,
           n: len,
           k: s.dq,
-          a: q,
-          b: kT,
-          c: { buffer: scores, rel: L * L, row: L, col: 1 },
+          a: reverse ? k : q,
+          b: { ...(reverse ? q : k), row: 1, col: s.dq },
+          c: reverse ? { ...scoreOp, row: 1, col: L } : scoreOp,
           ...z,
           causal: true,
         });
@@ -243,7 +265,7 @@ function runningChunkAttention(
           m: len,
           n: s.dv,
           k: len,
-          a: { buffer: scores, rel: L * L, row: L, col: 1 },
+          a: scoreOp,
           b: v,
           c: out,
           ...z,
@@ -252,21 +274,21 @@ function runningChunkAttention(
           step,
         });
       }
-      if (c < nC - 1) {
-        // S (+)= k[c]ᵀ·v[c]; the first chunk overwrites what the scratch held.
+      if (stateOp && c !== last) {
+        // S (+)= k[c]ᵀ·v[c]; the first chunk passed overwrites what the scratch held.
         matmul(rec, {
           m: s.dq,
           n: s.dv,
           k: len,
-          a: { ...kT, row: 1, col: s.dq },
+          a: { ...k, row: 1, col: s.dq },
           b: v,
-          c: { buffer: state, rel: stateElems, row: s.dv, col: 1 },
+          c: stateOp,
           ...z,
-          ...(c > 0 ? { beta: 1 } : {}),
+          ...(c !== first ? { beta: 1 } : {}),
         });
       }
     }
   }
-  rec.reuse(state);
+  if (state) rec.reuse(state);
   if (scores) rec.reuse(scores);
 }

@@ -6,18 +6,32 @@
  * @module
  */
 
-import code from "../../shaders/linear_layer_norm.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadGroups } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmulNN } from "./matmul.ts";
-import { layerNorm } from "./rows.ts";
+import { layerNorm } from "./layer_norm.ts";
 
 /** The fused dense + layer-norm kernel. */
-export const LINEAR_LAYER_NORM: KernelSpec = {
+const LINEAR_LAYER_NORM = program({
   name: "linear_layer_norm",
-  code,
-  entryPoint: "main",
-};
+  body: shaders.linearLayerNorm,
+  storage: [
+    "a: vec4<f32>",
+    "w: vec4<f32>",
+    "bias",
+    "scale",
+    "ln_bias",
+    "out: rw",
+    "nhat: rw",
+    "rstd: rw",
+  ],
+  uniforms: ["m", "n", "k", "groups_x", "eps: f32"],
+  constants: { ROWS: 8 },
+  snippets: [GRID],
+});
 
 /** Whether the fused kernel handles a `[k] → [n]` layer: n ≤ 256, n and k multiples of 4. */
 export function linearLayerNormFits(k: number, n: number): boolean {
@@ -64,12 +78,14 @@ export function linearLayerNorm(
     rec.reuse(h);
     return;
   }
-  const groups = Math.ceil(o.rows / 8);
-  const perY = Math.max(1, Math.min(groups, rec.ctx.maxWorkgroups));
+  const { workgroups, groupsX } = spreadGroups(
+    rec.ctx,
+    Math.ceil(o.rows / LINEAR_LAYER_NORM.constants.ROWS),
+  );
   rec.dispatch(
     LINEAR_LAYER_NORM,
     [o.x, o.w, o.bias, o.scale, o.lnBias, o.out, o.nhat, o.rstd],
-    packUniforms({ m: o.rows, n: o.n, k: o.k, groups_per_y: perY, eps: o.eps }, ["eps"]),
-    [perY, Math.ceil(groups / perY), 1],
+    LINEAR_LAYER_NORM.uniforms({ m: o.rows, n: o.n, k: o.k, groups_x: groupsX, eps: o.eps }),
+    workgroups,
   );
 }

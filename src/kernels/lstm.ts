@@ -13,61 +13,78 @@
  * @module
  */
 
-import gatherCode from "../../shaders/lstm_gather.wgsl" with { type: "text" };
-import forwardCode from "../../shaders/lstm_forward.wgsl" with { type: "text" };
-import backwardCode from "../../shaders/lstm_backward.wgsl" with { type: "text" };
-import transposeCode from "../../shaders/lstm_transpose.wgsl" with { type: "text" };
-import embedGradCode from "../../shaders/lstm_embed_grad.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The embedding-lookup kernel. */
-export const LSTM_GATHER: KernelSpec = {
+const LSTM_GATHER = program({
   name: "lstm_gather",
-  code: gatherCode,
-  entryPoint: "main",
-};
+  body: shaders.lstmGather,
+  storage: ["tokens: i32", "embedding", "x: rw"],
+  uniforms: ["rows", "width", "time", "flags", "groups_x"],
+  constants: { PADDED: 1 },
+  snippets: [GRID],
+});
+/** The uniforms both recurrence kernels start with. */
+const RECURRENCE_FIELDS = ["time", "hidden", "batch", "flags", "groups_x"] as const;
 /** The recurrence kernel, forward. */
-export const LSTM_FORWARD: KernelSpec = {
+const LSTM_FORWARD = program({
   name: "lstm_forward",
-  code: forwardCode,
-  entryPoint: "main",
-};
+  body: shaders.lstmForward,
+  storage: ["g: rw", "u: vec4<f32>", "hbuf: rw", "cbuf: rw", "out: rw", "zbuf: rw vec4<f32>"],
+  uniforms: [
+    ...RECURRENCE_FIELDS,
+    "g_base",
+    "g_seq",
+    "h_base",
+    "h_seq",
+    "s_base",
+    "s_seq",
+    "out_base",
+    "out_seq",
+  ],
+  constants: { S: 4, ZERO_INIT: 1, WRITE_OUT: 2 },
+  snippets: [GRID],
+});
 /** The recurrence kernel, backward through time. */
-export const LSTM_BACKWARD: KernelSpec = {
+const LSTM_BACKWARD = program({
   name: "lstm_backward",
-  code: backwardCode,
-  entryPoint: "main",
-};
+  body: shaders.lstmBackward,
+  storage: ["a", "cbuf", "ut: vec4<f32>", "dh_ext", "dz: rw", "carry: rw"],
+  uniforms: [
+    ...RECURRENCE_FIELDS,
+    "a_base",
+    "a_seq",
+    "c_base",
+    "c_seq",
+    "dh_base",
+    "dh_seq",
+    "z_base",
+    "z_seq",
+    "quads",
+  ],
+  constants: { S: 4, ZERO_ROW: 1 },
+  snippets: [GRID],
+});
 /** The transpose of the recurrent kernel for the backward. */
-export const LSTM_TRANSPOSE: KernelSpec = {
+const LSTM_TRANSPOSE = program({
   name: "lstm_transpose",
-  code: transposeCode,
-  entryPoint: "main",
-};
+  body: shaders.lstmTranspose,
+  storage: ["u", "ut: rw"],
+  uniforms: ["hidden", "padded", "groups_x"],
+  snippets: [GRID],
+});
 /** The embedding-gradient kernel. */
-export const LSTM_EMBED_GRAD: KernelSpec = {
+const LSTM_EMBED_GRAD = program({
   name: "lstm_embed_grad",
-  code: embedGradCode,
-  entryPoint: "main",
-};
-
-/** Sequences per workgroup of the recurrence kernels. */
-const SEQS_PER_GROUP = 4;
-
-/** Workgroups `[x, y]` covering `count` invocations of 64, and x. */
-function flatGroups(rec: Recorder, count: number): [number, number] {
-  const groups = Math.max(1, Math.ceil(count / 64));
-  const x = Math.min(groups, rec.ctx.maxWorkgroups);
-  return [x, Math.ceil(groups / x)];
-}
-
-/** Workgroups `[x, y]` with one per group of 4 sequences, and x. */
-function sequenceGroups(rec: Recorder, batch: number): [number, number] {
-  const groups = Math.ceil(batch / SEQS_PER_GROUP);
-  const x = Math.max(1, Math.min(groups, rec.ctx.maxWorkgroups));
-  return [x, Math.ceil(groups / x)];
-}
+  body: shaders.lstmEmbedGrad,
+  storage: ["offsets: u32", "rows: u32", "dx", "out: rw"],
+  uniforms: ["vocab", "width", "groups_x"],
+  snippets: [GRID],
+});
 
 /**
  * Records `x[r, :] = embedding[tokens[p(r)], :]` for `[rows, width]` x. With `padded`
@@ -91,18 +108,18 @@ export function lstmGather(
     padded: boolean;
   },
 ): void {
-  const [gx, gy] = flatGroups(rec, o.rows * o.width);
+  const { workgroups, groupsX: gx } = spreadInvocations(rec.ctx, o.rows * o.width, LSTM_GATHER);
   rec.dispatch(
     LSTM_GATHER,
     [o.tokens, o.embedding, o.x],
-    packUniforms({
+    LSTM_GATHER.uniforms({
       rows: o.rows,
       width: o.width,
       time: o.time,
-      flags: o.padded ? 1 : 0,
+      flags: o.padded ? LSTM_GATHER.constants.PADDED : 0,
       groups_x: gx,
     }),
-    [gx, gy, 1],
+    workgroups,
   );
 }
 
@@ -156,7 +173,10 @@ export interface LSTMForwardSpec {
  * ```
  */
 export function lstmForward(rec: Recorder, s: LSTMForwardSpec): void {
-  const [gx, gy] = sequenceGroups(rec, s.batch);
+  const { workgroups, groupsX: gx } = spreadGroups(
+    rec.ctx,
+    Math.ceil(s.batch / LSTM_FORWARD.constants.S),
+  );
   rec.dispatch(
     LSTM_FORWARD,
     [
@@ -167,11 +187,12 @@ export function lstmForward(rec: Recorder, s: LSTMForwardSpec): void {
       s.out?.buffer ?? rec.ctx.dummy(1),
       rec.scratch(s.batch * 4 * s.hidden * 4),
     ],
-    packUniforms({
+    LSTM_FORWARD.uniforms({
       time: s.time,
       hidden: s.hidden,
       batch: s.batch,
-      flags: (s.zeroInit ? 1 : 0) | (s.out ? 2 : 0),
+      flags: (s.zeroInit ? LSTM_FORWARD.constants.ZERO_INIT : 0) |
+        (s.out ? LSTM_FORWARD.constants.WRITE_OUT : 0),
       groups_x: gx,
       g_base: s.gatesLayout.base,
       g_seq: s.gatesLayout.seq,
@@ -181,11 +202,8 @@ export function lstmForward(rec: Recorder, s: LSTMForwardSpec): void {
       s_seq: s.initLayout.seq,
       out_base: s.out?.layout.base ?? 0,
       out_seq: s.out?.layout.seq ?? 0,
-      pad0: 0,
-      pad1: 0,
-      pad2: 0,
     }),
-    [gx, gy, 1],
+    workgroups,
   );
 }
 
@@ -234,22 +252,25 @@ export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
   const H = s.hidden;
   const padded = Math.ceil(H / 4) * 4;
   const ut = rec.scratch(4 * H * padded * 4);
-  const [tx, ty] = flatGroups(rec, 4 * H * padded);
+  const transpose = spreadInvocations(rec.ctx, 4 * H * padded, LSTM_TRANSPOSE);
   rec.dispatch(
     LSTM_TRANSPOSE,
     [s.recurrent, ut],
-    packUniforms({ hidden: H, padded, groups_x: tx, pad0: 0 }),
-    [tx, ty, 1],
+    LSTM_TRANSPOSE.uniforms({ hidden: H, padded, groups_x: transpose.groupsX }),
+    transpose.workgroups,
   );
-  const [gx, gy] = sequenceGroups(rec, s.batch);
+  const { workgroups, groupsX: gx } = spreadGroups(
+    rec.ctx,
+    Math.ceil(s.batch / LSTM_BACKWARD.constants.S),
+  );
   rec.dispatch(
     LSTM_BACKWARD,
     [s.gates, s.c, ut, s.dh, s.dz, rec.scratch(s.batch * 2 * H * 4)],
-    packUniforms({
+    LSTM_BACKWARD.uniforms({
       time: s.time,
       hidden: s.hidden,
       batch: s.batch,
-      flags: s.zeroRow ? 1 : 0,
+      flags: s.zeroRow ? LSTM_BACKWARD.constants.ZERO_ROW : 0,
       groups_x: gx,
       a_base: s.gatesLayout.base,
       a_seq: s.gatesLayout.seq,
@@ -260,10 +281,8 @@ export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
       z_base: s.dzLayout.base,
       z_seq: s.dzLayout.seq,
       quads: padded / 4,
-      pad1: 0,
-      pad2: 0,
     }),
-    [gx, gy, 1],
+    workgroups,
   );
 }
 
@@ -287,12 +306,16 @@ export function lstmEmbeddingGrad(
     width: number;
   },
 ): void {
-  const [gx, gy] = flatGroups(rec, o.vocab * o.width);
+  const { workgroups, groupsX: gx } = spreadInvocations(
+    rec.ctx,
+    o.vocab * o.width,
+    LSTM_EMBED_GRAD,
+  );
   rec.dispatch(
     LSTM_EMBED_GRAD,
     [o.offsets, o.rows, o.dx, o.out],
-    packUniforms({ vocab: o.vocab, width: o.width, groups_x: gx, pad0: 0 }),
-    [gx, gy, 1],
+    LSTM_EMBED_GRAD.uniforms({ vocab: o.vocab, width: o.width, groups_x: gx }),
+    workgroups,
   );
 }
 

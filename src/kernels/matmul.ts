@@ -4,77 +4,102 @@
  * @module
  */
 
-import generalCode from "../../shaders/matmul.wgsl" with { type: "text" };
-import epilogueCode from "../../shaders/matmul_epilogue.wgsl" with { type: "text" };
-import vec4Code from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
-import dotCode from "../../shaders/matmul_dot.wgsl" with { type: "text" };
-import vec4x4Code from "../../shaders/matmul_vec4x4.wgsl" with { type: "text" };
 import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { program, type StorageType } from "../gpu/program.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import * as shaders from "./shaders.generated.ts";
+import { MATMUL_EPILOGUE } from "./snippets.ts";
 
-/** A variant's own source followed by the shared layout and epilogue. */
-function withEpilogue(variant: string): string {
-  return `${variant}\n${epilogueCode}`;
+/** The uniform fields of one operand's layout (see {@linkcode Operand}), e.g. `a_base … a_col`. */
+function operandFields<P extends "a" | "b" | "c">(p: P) {
+  return [`${p}_base`, `${p}_outer`, `${p}_inner`, `${p}_rel`, `${p}_row`, `${p}_col`] as const;
 }
 
-/** The matmul kernel. */
-export const MATMUL: KernelSpec = {
-  name: "matmul",
-  code: withEpilogue(generalCode),
-  entryPoint: "main",
-};
-/** The matmul kernel reading B as vec4 (B row-major, n and B strides multiples of 4). */
-export const MATMUL_VEC4: KernelSpec = {
-  name: "matmul_vec4",
-  code: withEpilogue(vec4Code),
-  entryPoint: "main",
-};
+/** What every matmul variant shares: uniforms, flags, tile height, epilogue. */
+const MATMUL_LAYOUT = {
+  uniforms: [
+    ...["m", "n", "k", "batch_inner"] as const,
+    ...operandFields("a"),
+    ...operandFields("b"),
+    ...operandFields("c"),
+    ...["z_base", "clip_len", "clip_stride", "clip_mask", "flags", "step_index"] as const,
+    ...["alpha: f32", "beta: f32", "bias_base"] as const,
+  ],
+  snippets: [MATMUL_EPILOGUE],
+} as const;
 
-/** The matmul kernel for A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
-export const MATMUL_DOT: KernelSpec = {
-  name: "matmul_dot",
-  code: withEpilogue(dotCode),
-  entryPoint: "main",
-};
+/** The flag bits of the epilogue. */
+const FLAGS = {
+  /** Add `beta · C`. */
+  ACCUMULATE: 1,
+  /** Add `bias[j]`. */
+  BIAS: 2,
+  /** Keep only `i > j` (strictly causal scores). */
+  CAUSAL: 4,
+  /** `alpha *= steps[step_index]`. */
+  STEP_ALPHA: 8,
+  /** Also write `aux = relu(C)²`. */
+  SQRELU_AUX: 16,
+  /** `C *= 2·relu(aux)` (the squared-ReLU backward). */
+  GATE_AUX: 32,
+} as const;
+
+/** A matmul variant reading A and B as `aType`/`bType`, with `tileN` columns per workgroup. */
+function variant(
+  name: string,
+  body: string,
+  aType: StorageType,
+  bType: StorageType,
+  workgroupSize: readonly [number, number],
+) {
+  return program({
+    ...MATMUL_LAYOUT,
+    name,
+    body,
+    workgroupSize,
+    storage: [`a: ${aType}`, `b: ${bType}`, "c: rw", "bias", "aux: rw", "steps"],
+    // Each invocation owns 4 columns; 32 rows per workgroup.
+    constants: { ...FLAGS, TILE_M: 32, TILE_N: workgroupSize[0] * 4 },
+  });
+}
+
+/** The general matmul: any strides, a 4×4 register block per invocation. */
+const GENERAL = variant("matmul", shaders.matmul, "f32", "f32", [8, 8]);
+/** The matmul kernel (any strides); exported for the runtime tests. */
+export const MATMUL: KernelSpec = GENERAL;
+/** B read as vec4 (B row-major, n and B strides multiples of 4). */
+const VEC4 = variant("matmul_vec4", shaders.matmulVec4, "f32", "vec4<f32>", [16, 4]);
+/** A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
+const DOT = variant("matmul_dot", shaders.matmulDot, "vec4<f32>", "vec4<f32>", [8, 8]);
+/** A as vec4 along k and B as vec4 along n. */
+const VEC4X4 = variant("matmul_vec4x4", shaders.matmulVec4x4, "vec4<f32>", "vec4<f32>", [16, 4]);
+
+/** Whether the clip shrinks extent `bit` (1 m, 2 n, 4 k). */
+function clips(s: MatmulSpec, bit: number): boolean {
+  return ((s.clip?.mask ?? 0) & bit) !== 0;
+}
+
+/** Whether `stride` and every base and batch stride of `op` are non-negative multiples of 4. */
+function aligned4(op: Operand, stride: number): boolean {
+  return [stride, op.base ?? 0, op.outer ?? 0, op.inner ?? 0, op.rel ?? 0].every((v) =>
+    v >= 0 && v % 4 === 0
+  );
+}
 
 /** Whether A's rows and B's columns are contiguous along k, with k and all strides multiples of 4. */
 function dotFriendly(s: MatmulSpec): boolean {
-  const { a, b } = s;
-  const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
-  return a.col === 1 && b.row === 1 && s.k % 4 === 0 && !clipsK &&
-    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    ) &&
-    [b.col, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    );
+  return s.a.col === 1 && s.b.row === 1 && s.k % 4 === 0 && !clips(s, 4) &&
+    aligned4(s.a, s.a.row) && aligned4(s.b, s.b.col);
 }
-
-/** The matmul kernel reading A as vec4 along k and B as vec4 along n. */
-export const MATMUL_VEC4X4: KernelSpec = {
-  name: "matmul_vec4x4",
-  code: withEpilogue(vec4x4Code),
-  entryPoint: "main",
-};
 
 /** Whether A's rows are also contiguous along k (k and every A stride a multiple of 4). */
 function aVec4Friendly(s: MatmulSpec): boolean {
-  const a = s.a;
-  const clipsK = ((s.clip?.mask ?? 0) & 4) !== 0;
-  return a.col === 1 && s.k % 4 === 0 && !clipsK &&
-    [a.row, a.base ?? 0, a.outer ?? 0, a.inner ?? 0, a.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    );
+  return s.a.col === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.a, s.a.row);
 }
 
 /** Whether B's layout allows vec4 loads: unit column stride, everything else a multiple of 4. */
 function vec4Friendly(s: MatmulSpec): boolean {
-  const b = s.b;
-  const clipsN = ((s.clip?.mask ?? 0) & 2) !== 0;
-  return b.col === 1 && s.n % 4 === 0 && !clipsN &&
-    [b.row, b.base ?? 0, b.outer ?? 0, b.inner ?? 0, b.rel ?? 0].every((v) =>
-      v >= 0 && v % 4 === 0
-    );
+  return s.b.col === 1 && s.n % 4 === 0 && !clips(s, 2) && aligned4(s.b, s.b.row);
 }
 
 /** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
@@ -98,11 +123,17 @@ export interface Operand {
 
 /** One matmul dispatch: `C = alpha·A·B (+ bias) (+ beta·C)` over `batches` batches. */
 export interface MatmulSpec {
+  /** Rows of A and C. */
   m: number;
+  /** Columns of B and C. */
   n: number;
+  /** Columns of A, rows of B. */
   k: number;
+  /** The left operand `[m, k]`. */
   a: Operand;
+  /** The right operand `[k, n]`. */
   b: Operand;
+  /** The result `[m, n]`. */
   c: Operand;
   /** Number of batches in this dispatch (default 1). */
   batches?: number;
@@ -128,39 +159,37 @@ export interface MatmulSpec {
   gateAux?: Binding;
 }
 
-const TILE = 32;
+/** The uniform fields of one operand's layout, e.g. `a_base … a_col`. */
+function layout<P extends "a" | "b" | "c">(
+  p: P,
+  op: Operand,
+): Record<`${P}_${"base" | "outer" | "inner" | "rel" | "row" | "col"}`, number> {
+  return {
+    [`${p}_base`]: op.base ?? 0,
+    [`${p}_outer`]: op.outer ?? 0,
+    [`${p}_inner`]: op.inner ?? 0,
+    [`${p}_rel`]: op.rel ?? 0,
+    [`${p}_row`]: op.row,
+    [`${p}_col`]: op.col,
+  } as Record<`${P}_${"base" | "outer" | "inner" | "rel" | "row" | "col"}`, number>;
+}
 
 /** Records one matmul dispatch. */
 export function matmul(rec: Recorder, s: MatmulSpec): void {
-  const flags = (s.beta !== undefined ? 1 : 0) | (s.bias ? 2 : 0) |
-    (s.causal ? 4 : 0) | (s.step ? 8 : 0) | (s.sqreluAux ? 16 : 0) |
-    (s.gateAux ? 32 : 0);
+  const flags = (s.beta !== undefined ? FLAGS.ACCUMULATE : 0) | (s.bias ? FLAGS.BIAS : 0) |
+    (s.causal ? FLAGS.CAUSAL : 0) | (s.step ? FLAGS.STEP_ALPHA : 0) |
+    (s.sqreluAux ? FLAGS.SQRELU_AUX : 0) | (s.gateAux ? FLAGS.GATE_AUX : 0);
   if (s.sqreluAux && s.gateAux) {
     throw new Error("matmul: sqreluAux and gateAux exclude each other");
   }
-  const uniforms = packUniforms({
+  const uniforms = GENERAL.uniforms({
     m: s.m,
     n: s.n,
     k: s.k,
     batch_inner: s.batchInner ?? 1,
-    a_base: s.a.base ?? 0,
-    a_outer: s.a.outer ?? 0,
-    a_inner: s.a.inner ?? 0,
-    a_rel: s.a.rel ?? 0,
-    a_row: s.a.row,
-    a_col: s.a.col,
-    b_base: s.b.base ?? 0,
-    b_outer: s.b.outer ?? 0,
-    b_inner: s.b.inner ?? 0,
-    b_rel: s.b.rel ?? 0,
-    b_row: s.b.row,
-    b_col: s.b.col,
-    c_base: s.c.base ?? 0,
-    c_outer: s.c.outer ?? 0,
-    c_inner: s.c.inner ?? 0,
-    c_rel: s.c.rel ?? 0,
-    c_row: s.c.row,
-    c_col: s.c.col,
+    ...layout("a", s.a),
+    ...layout("b", s.b),
+    ...layout("c", s.c),
     z_base: s.zBase ?? 0,
     clip_len: s.clip?.len ?? 0,
     clip_stride: s.clip?.stride ?? 0,
@@ -170,15 +199,10 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     alpha: s.alpha ?? 1,
     beta: s.beta ?? 0,
     bias_base: s.bias?.base ?? 0,
-    pad0: 0,
-  }, ["alpha", "beta"]);
+  });
   const ctx = rec.ctx;
   const vec4 = vec4Friendly(s);
-  const kernel = vec4
-    ? (aVec4Friendly(s) ? MATMUL_VEC4X4 : MATMUL_VEC4)
-    : dotFriendly(s)
-    ? MATMUL_DOT
-    : MATMUL;
+  const kernel = vec4 ? (aVec4Friendly(s) ? VEC4X4 : VEC4) : dotFriendly(s) ? DOT : GENERAL;
   rec.dispatch(
     kernel,
     [
@@ -190,7 +214,11 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
       s.step?.buffer ?? ctx.dummy(0),
     ],
     uniforms,
-    [Math.ceil(s.n / (vec4 ? 64 : TILE)), Math.ceil(s.m / TILE), s.batches ?? 1],
+    [
+      Math.ceil(s.n / kernel.constants.TILE_N),
+      Math.ceil(s.m / kernel.constants.TILE_M),
+      s.batches ?? 1,
+    ],
   );
 }
 
@@ -201,13 +229,57 @@ export type Epilogue = Pick<
 >;
 
 /**
- * `out[rows, n] = x[rows, k] · w[k, n]` for row-major x, w and out (`xBase`, `outBase`
- * are element offsets of the first row).
+ * A product of row-major `x [rows, k]` with a weight into row-major `out [rows, n]`
+ * (`xBase`, `outBase`: element offsets of the first row).
  */
-export function matmulNN(
+export type RowMajorProduct = (
   rec: Recorder,
   x: Binding,
   w: Binding,
+  out: Binding,
+  rows: number,
+  k: number,
+  n: number,
+  epilogue?: Epilogue,
+  xBase?: number,
+  outBase?: number,
+) => void;
+
+/** `out[rows, n] = x[rows, k] · w[k, n]` for row-major x, w and out. */
+export const matmulNN: RowMajorProduct = (
+  rec,
+  x,
+  w,
+  out,
+  rows,
+  k,
+  n,
+  epilogue,
+  xBase,
+  outBase,
+): void =>
+  rowMajor(rec, x, { buffer: w, row: n, col: 1 }, out, rows, k, n, epilogue, xBase, outBase);
+
+/** `out[rows, n] = g[rows, k] · w[n, k]ᵀ` for row-major g, w and out. */
+export const matmulNT: RowMajorProduct = (
+  rec,
+  g,
+  w,
+  out,
+  rows,
+  k,
+  n,
+  epilogue,
+  gBase,
+  outBase,
+): void =>
+  rowMajor(rec, g, { buffer: w, row: 1, col: k }, out, rows, k, n, epilogue, gBase, outBase);
+
+/** `out[rows, n] = x[rows, k] · B` for row-major x and out. */
+function rowMajor(
+  rec: Recorder,
+  x: Binding,
+  b: Operand,
   out: Binding,
   rows: number,
   k: number,
@@ -221,32 +293,41 @@ export function matmulNN(
     n,
     k,
     a: { buffer: x, base: xBase, row: k, col: 1 },
-    b: { buffer: w, row: n, col: 1 },
+    b,
     c: { buffer: out, base: outBase, row: n, col: 1 },
     ...epilogue,
   });
 }
 
-/** `out[rows, n] = g[rows, k] · w[n, k]ᵀ` for row-major g, w and out. */
-export function matmulNT(
+/**
+ * `out[m, n] = xᵀ·g` for row-major `x [rows, m]` and `g [rows, n]` (a weight gradient;
+ * `beta: 1` accumulates). `gRow` and `outRow` are the row strides of `g` and `out`
+ * (default `n`); the bases are element offsets.
+ */
+export function matmulTN(
   rec: Recorder,
-  g: Binding,
-  w: Binding,
-  out: Binding,
-  rows: number,
-  k: number,
-  n: number,
-  epilogue: Epilogue = {},
-  gBase = 0,
-  outBase = 0,
+  o: {
+    x: Binding;
+    g: Binding;
+    out: Binding;
+    rows: number;
+    m: number;
+    n: number;
+    xBase?: number;
+    gBase?: number;
+    gRow?: number;
+    outBase?: number;
+    outRow?: number;
+  } & Epilogue,
 ): void {
+  const { x, g, out, rows, m, n, xBase, gBase, gRow, outBase, outRow, ...epilogue } = o;
   matmul(rec, {
-    m: rows,
+    m,
     n,
-    k,
-    a: { buffer: g, base: gBase, row: k, col: 1 },
-    b: { buffer: w, row: 1, col: k },
-    c: { buffer: out, base: outBase, row: n, col: 1 },
+    k: rows,
+    a: { buffer: x, base: xBase ?? 0, row: 1, col: m },
+    b: { buffer: g, base: gBase ?? 0, row: gRow ?? n, col: 1 },
+    c: { buffer: out, base: outBase ?? 0, row: outRow ?? n, col: 1 },
     ...epilogue,
   });
 }

@@ -6,58 +6,104 @@
  * @module
  */
 
-import optimizerCode from "../../shaders/optimizer.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { program } from "../gpu/program.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import * as shaders from "./shaders.generated.ts";
+import { OPTIMIZER_STEP, WORKGROUP_SUM } from "./snippets.ts";
 
 /** Pass 1 of the global norm: per-workgroup partial sums of squares. */
-export const SUMSQ: KernelSpec = {
+const SUMSQ = program({
   name: "optimizer_sumsq",
-  code: optimizerCode,
-  entryPoint: "sumsq",
-};
+  body: shaders.optimizerSumsq,
+  workgroupSize: [256],
+  storage: ["grad", "partials: rw"],
+  uniforms: ["len", "g_off", "part_base", "groups"],
+  snippets: [WORKGROUP_SUM],
+});
 /** Pass 2 of the global norm: the clipping scale and the norm. */
-export const CLIP_SCALE: KernelSpec = {
+const CLIP_SCALE = program({
   name: "optimizer_clip_scale",
-  code: optimizerCode,
-  entryPoint: "clip_scale",
-};
-/** The Adam / AdamW update. */
-export const ADAM_UPDATE: KernelSpec = {
-  name: "optimizer_adam",
-  code: optimizerCode,
-  entryPoint: "adam",
-};
-/** The SGD (optionally momentum / Nesterov) update. */
-export const SGD_UPDATE: KernelSpec = {
-  name: "optimizer_sgd",
-  code: optimizerCode,
-  entryPoint: "sgd",
-};
+  body: shaders.optimizerClipScale,
+  workgroupSize: [256],
+  storage: ["partials", "clip: rw"],
+  uniforms: ["count", "clip_norm: f32"],
+  snippets: [WORKGROUP_SUM],
+});
 
-/** Flags of the update kernels (see shaders/optimizer.wgsl). */
-export const UPDATE_FLAGS = {
-  /** `g += wd · p` (coupled L2 decay). */
-  l2Decay: 1,
-  /** `p −= lr · wd · p` before the step (decoupled, AdamW). */
-  decoupledDecay: 2,
-  /** `p = max(p, 0)` after the step. */
-  nonNegative: 4,
-  /** Multiply the gradient by the global-norm clipping scale. */
-  clip: 8,
-  /** SGD keeps a momentum buffer. */
-  momentum: 16,
-  /** SGD uses the Nesterov form. */
-  nesterov: 32,
+/** The uniforms and flag bits of both updates. */
+const UPDATE = {
+  workgroupSize: [256],
+  uniforms: [
+    "len",
+    "p_off",
+    "g_off",
+    "s_off",
+    "flags",
+    "lr: f32",
+    "wd: f32",
+    "eps: f32",
+    "beta1: f32",
+    "beta2: f32",
+    "bc1: f32",
+    "bc2: f32",
+    "momentum: f32",
+  ],
+  constants: {
+    L2_DECAY: 1,
+    DECOUPLED_DECAY: 2,
+    NON_NEGATIVE: 4,
+    CLIP: 8,
+    MOMENTUM: 16,
+    NESTEROV: 32,
+  },
+  snippets: [OPTIMIZER_STEP],
 } as const;
 
-const WORKGROUP = 256;
+/** The Adam / AdamW update. */
+const ADAM_UPDATE = program({
+  ...UPDATE,
+  name: "optimizer_adam",
+  body: shaders.optimizerAdam,
+  storage: ["grad", "clip", "param: rw", "m: rw", "v: rw"],
+});
+/** The SGD (optionally momentum / Nesterov) update. */
+const SGD_UPDATE = program({
+  ...UPDATE,
+  name: "optimizer_sgd",
+  body: shaders.optimizerSgd,
+  storage: ["grad", "clip", "param: rw", "buf: rw"],
+});
+
+const FLAGS = UPDATE.constants;
+/** Flags of the update kernels (the WGSL constants of the update kernels). */
+export const UPDATE_FLAGS: {
+  readonly l2Decay: number;
+  readonly decoupledDecay: number;
+  readonly nonNegative: number;
+  readonly clip: number;
+  readonly momentum: number;
+  readonly nesterov: number;
+} = {
+  /** `g += wd · p` (coupled L2 decay). */
+  l2Decay: FLAGS.L2_DECAY,
+  /** `p −= lr · wd · p` before the step (decoupled, AdamW). */
+  decoupledDecay: FLAGS.DECOUPLED_DECAY,
+  /** `p = max(p, 0)` after the step. */
+  nonNegative: FLAGS.NON_NEGATIVE,
+  /** Multiply the gradient by the global-norm clipping scale. */
+  clip: FLAGS.CLIP,
+  /** SGD keeps a momentum buffer. */
+  momentum: FLAGS.MOMENTUM,
+  /** SGD uses the Nesterov form. */
+  nesterov: FLAGS.NESTEROV,
+};
+
 /** Workgroups of one sum-of-squares dispatch, at most (bounds the partials buffer). */
 export const MAX_SUMSQ_GROUPS = 256;
 
 /** Workgroups of the sum-of-squares pass for a segment of `length` elements. */
 export function sumsqGroups(length: number): number {
-  return Math.max(1, Math.min(MAX_SUMSQ_GROUPS, Math.ceil(length / WORKGROUP)));
+  return Math.max(1, Math.min(MAX_SUMSQ_GROUPS, Math.ceil(length / SUMSQ.workgroupSize[0])));
 }
 
 /**
@@ -78,7 +124,7 @@ export function sumOfSquares(
   rec.dispatch(
     SUMSQ,
     [o.grad, o.partials],
-    packUniforms({
+    SUMSQ.uniforms({
       len: o.length,
       g_off: o.gOffset,
       part_base: o.partBase,
@@ -99,7 +145,7 @@ export function clipScale(
   rec.dispatch(
     CLIP_SCALE,
     [o.partials, o.clip],
-    packUniforms({ count: o.count, clip_norm: o.clipNorm }, ["clip_norm"]),
+    CLIP_SCALE.uniforms({ count: o.count, clip_norm: o.clipNorm }),
     [1, 1, 1],
   );
 }
@@ -135,7 +181,7 @@ export interface UpdateScalars {
 }
 
 function updateUniforms(s: UpdateScalars): ArrayBuffer {
-  return packUniforms({
+  return ADAM_UPDATE.uniforms({
     len: s.length,
     p_off: s.pOffset,
     g_off: s.gOffset,
@@ -149,12 +195,12 @@ function updateUniforms(s: UpdateScalars): ArrayBuffer {
     bc1: s.bc1,
     bc2: s.bc2,
     momentum: s.momentum,
-  }, ["lr", "wd", "eps", "beta1", "beta2", "bc1", "bc2", "momentum"]);
+  });
 }
 
 function updateGroups(rec: Recorder, length: number): [number, number, number] {
   return [
-    Math.max(1, Math.min(rec.ctx.maxWorkgroups, Math.ceil(length / WORKGROUP))),
+    Math.max(1, Math.min(rec.ctx.maxWorkgroups, Math.ceil(length / ADAM_UPDATE.workgroupSize[0]))),
     1,
     1,
   ];

@@ -6,55 +6,52 @@
  * @module
  */
 
-import embedCode from "../../shaders/transformer_embed.wgsl" with { type: "text" };
-import softmaxCode from "../../shaders/transformer_softmax.wgsl" with { type: "text" };
-import softmaxBackwardCode from "../../shaders/transformer_softmax_backward.wgsl" with {
-  type: "text",
-};
-import geluCode from "../../shaders/transformer_gelu.wgsl" with { type: "text" };
-import segmentSumCode from "../../shaders/transformer_segment_sum.wgsl" with {
-  type: "text",
-};
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** Token + position embedding gather. */
-export const TRANSFORMER_EMBED: KernelSpec = {
+const TRANSFORMER_EMBED = program({
   name: "transformer_embed",
-  code: embedCode,
-  entryPoint: "main",
-};
+  body: shaders.transformerEmbed,
+  storage: ["ids: i32", "tokens", "positions", "out: rw"],
+  uniforms: ["count", "width", "time", "pos_base", "vocab", "groups_x"],
+  snippets: [GRID],
+});
 /** Causal row softmax, in place. */
-export const TRANSFORMER_SOFTMAX: KernelSpec = {
+const TRANSFORMER_SOFTMAX = program({
   name: "transformer_softmax",
-  code: softmaxCode,
-  entryPoint: "main",
-};
+  body: shaders.transformerSoftmax,
+  storage: ["s: rw"],
+  uniforms: ["rows", "width", "block", "offset", "groups_x"],
+  snippets: [GRID],
+});
 /** Backward of the causal row softmax, in place on the gradient. */
-export const TRANSFORMER_SOFTMAX_BACKWARD: KernelSpec = {
+const TRANSFORMER_SOFTMAX_BACKWARD = program({
   name: "transformer_softmax_backward",
-  code: softmaxBackwardCode,
-  entryPoint: "main",
-};
+  body: shaders.transformerSoftmaxBackward,
+  storage: ["prob", "g: rw"],
+  uniforms: ["rows", "width", "block", "offset", "groups_x"],
+  snippets: [GRID],
+});
 /** GELU forward (mode 0) and backward (mode 1). */
-export const TRANSFORMER_GELU: KernelSpec = {
+const TRANSFORMER_GELU = program({
   name: "transformer_gelu",
-  code: geluCode,
-  entryPoint: "main",
-};
+  body: shaders.transformerGelu,
+  storage: ["x", "g: rw"],
+  uniforms: ["count", "mode", "groups_x"],
+  snippets: [GRID],
+});
 /** Deterministic segment sum (embedding gradients). */
-export const TRANSFORMER_SEGMENT_SUM: KernelSpec = {
+const TRANSFORMER_SEGMENT_SUM = program({
   name: "transformer_segment_sum",
-  code: segmentSumCode,
-  entryPoint: "main",
-};
-
-/** A grid of 64-wide workgroups covering `count` invocations, past 65535 per dimension. */
-function grid(count: number, max: number): { groups: [number, number, number]; perY: number } {
-  const total = Math.ceil(count / 64);
-  const x = Math.max(1, Math.min(total, max));
-  return { groups: [x, Math.ceil(total / x), 1], perY: x * 64 };
-}
+  body: shaders.transformerSegmentSum,
+  storage: ["offsets: u32", "index: u32", "src", "out: rw"],
+  uniforms: ["count", "width", "groups_x"],
+  snippets: [GRID],
+});
 
 /**
  * `out[n, d] = tokens[ids[n], d] + positions[posBase + n % time, d]` for `rows`
@@ -81,21 +78,19 @@ export function embed(
   },
 ): void {
   const count = o.rows * o.width;
-  const { groups, perY } = grid(count, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, TRANSFORMER_EMBED);
   rec.dispatch(
     TRANSFORMER_EMBED,
     [o.ids, o.tokens, o.positions, o.out],
-    packUniforms({
+    TRANSFORMER_EMBED.uniforms({
       count,
       width: o.width,
       time: o.time,
       pos_base: o.posBase,
       vocab: o.vocab,
-      per_y: perY,
-      pad0: 0,
-      pad1: 0,
+      groups_x: groupsX,
     }),
-    groups,
+    workgroups,
   );
 }
 
@@ -122,8 +117,8 @@ export interface CausalRows {
  * ```
  */
 export function causalSoftmax(rec: Recorder, s: Binding, r: CausalRows): void {
-  const { groups, perY } = grid(r.rows, rec.ctx.maxWorkgroups);
-  rec.dispatch(TRANSFORMER_SOFTMAX, [s], rowUniforms(r, perY), groups);
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, r.rows, TRANSFORMER_SOFTMAX);
+  rec.dispatch(TRANSFORMER_SOFTMAX, [s], rowUniforms(r, groupsX), workgroups);
 }
 
 /**
@@ -141,20 +136,17 @@ export function causalSoftmaxBackward(
   g: Binding,
   r: CausalRows,
 ): void {
-  const { groups, perY } = grid(r.rows, rec.ctx.maxWorkgroups);
-  rec.dispatch(TRANSFORMER_SOFTMAX_BACKWARD, [prob, g], rowUniforms(r, perY), groups);
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, r.rows, TRANSFORMER_SOFTMAX_BACKWARD);
+  rec.dispatch(TRANSFORMER_SOFTMAX_BACKWARD, [prob, g], rowUniforms(r, groupsX), workgroups);
 }
 
-function rowUniforms(r: CausalRows, perY: number): ArrayBuffer {
-  return packUniforms({
+function rowUniforms(r: CausalRows, groupsX: number): ArrayBuffer {
+  return TRANSFORMER_SOFTMAX.uniforms({
     rows: r.rows,
     width: r.width,
     block: r.block,
     offset: r.offset,
-    per_y: perY,
-    pad0: 0,
-    pad1: 0,
-    pad2: 0,
+    groups_x: groupsX,
   });
 }
 
@@ -172,12 +164,16 @@ export function gelu(
   rec: Recorder,
   o: { x: Binding; g: Binding; count: number; mode: "forward" | "backward" },
 ): void {
-  const { groups, perY } = grid(o.count, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, o.count, TRANSFORMER_GELU);
   rec.dispatch(
     TRANSFORMER_GELU,
     [o.x, o.g],
-    packUniforms({ count: o.count, mode: o.mode === "forward" ? 0 : 1, per_y: perY }),
-    groups,
+    TRANSFORMER_GELU.uniforms({
+      count: o.count,
+      mode: o.mode === "forward" ? 0 : 1,
+      groups_x: groupsX,
+    }),
+    workgroups,
   );
 }
 
@@ -204,11 +200,11 @@ export function segmentSum(
   },
 ): void {
   const count = o.segments * o.width;
-  const { groups, perY } = grid(count, rec.ctx.maxWorkgroups);
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, TRANSFORMER_SEGMENT_SUM);
   rec.dispatch(
     TRANSFORMER_SEGMENT_SUM,
     [o.offsets, o.index, o.src, o.out],
-    packUniforms({ count, width: o.width, per_y: perY, pad0: 0 }),
-    groups,
+    TRANSFORMER_SEGMENT_SUM.uniforms({ count, width: o.width, groups_x: groupsX }),
+    workgroups,
   );
 }

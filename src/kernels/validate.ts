@@ -5,21 +5,34 @@
  * @module
  */
 
-import code from "../../shaders/validate.wgsl" with { type: "text" };
-import type { GPUContext, KernelSpec } from "../gpu/context.ts";
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
-import { packUniforms, Recorder } from "../gpu/recorder.ts";
+import { Recorder } from "../gpu/recorder.ts";
 
 /** The validation kernel. */
-export const VALIDATE: KernelSpec = { name: "validate", code, entryPoint: "main" };
+const VALIDATE = program({
+  name: "validate",
+  body: shaders.validate,
+  storage: ["data: u32", "weights", "result: rw atomic<u32>"],
+  uniforms: ["count", "mode", "vocab", "slot", "groups_x"],
+  snippets: [GRID],
+});
 
 /** One check: `finite` f32 values, `weights` (finite, ≥ 0), or `ids` in [0, vocab) where the weight ≠ 0. */
 export interface GPUCheck {
+  /** What is checked. */
   kind: "finite" | "weights" | "ids";
+  /** The values (f32, or i32 ids). */
   data: GPUBuffer;
+  /** Number of values. */
   count: number;
-  /** For `ids`: the weights buffer and the vocabulary size. */
+  /** For `ids`: the weights buffer. */
   weights?: GPUBuffer;
+  /** For `ids`: the vocabulary size. */
   vocab?: number;
 }
 
@@ -36,17 +49,18 @@ export async function runGPUChecks(
   const result = ctx.pool.acquire(checks.length * 4);
   ctx.device.queue.writeBuffer(result, 0, new Uint32Array(checks.length).fill(0xffffffff));
   checks.forEach((c, slot) => {
-    const groups = Math.ceil(c.count / 64);
+    const grid = spreadInvocations(ctx, c.count, VALIDATE);
     rec.dispatch(
       VALIDATE,
       [c.data, c.weights ?? ctx.dummy(0), result],
-      packUniforms({
+      VALIDATE.uniforms({
         count: c.count,
         mode: c.kind === "finite" ? 0 : c.kind === "weights" ? 1 : 2,
         vocab: c.vocab ?? 0,
         slot,
+        groups_x: grid.groupsX,
       }),
-      [Math.min(groups, 65535), Math.ceil(groups / 65535), 1],
+      grid.workgroups,
     );
   });
   try {

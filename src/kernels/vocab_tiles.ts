@@ -10,37 +10,47 @@
  * @module
  */
 
-import statsCode from "../../shaders/vocab_tile_stats.wgsl" with { type: "text" };
-import applyCode from "../../shaders/vocab_tile_apply.wgsl" with { type: "text" };
-import colsumCode from "../../shaders/vocab_tile_colsum.wgsl" with { type: "text" };
+import { MIN_WORKGROUPS_PER_DIMENSION } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
 import { FWLError } from "../errors.ts";
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
-import { matmul } from "./matmul.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+import { matmul, matmulTN } from "./matmul.ts";
+
+/** Where a tile lies and where its labels are. */
+const TILE_FIELDS = ["rows", "cols", "col0", "row_offset", "label_base", "label_stride"] as const;
 
 /** Running softmax statistics over vocabulary tiles. */
-export const VOCAB_TILE_STATS: KernelSpec = {
+const VOCAB_TILE_STATS = program({
   name: "vocab_tile_stats",
-  code: statsCode,
-  entryPoint: "main",
-};
+  body: shaders.vocabTileStats,
+  storage: ["z", "dg", "labels: u32", "weights", "norm", "stats: rw vec4<f32>", "out: rw"],
+  uniforms: [...TILE_FIELDS, "flags"],
+  constants: { FIRST: 1, DG: 2, LABELS: 4, ONE_HOT: 8, FINISH_NLL: 16, FINISH_LOSS: 32 },
+});
 /** Per-element gradients of a vocabulary tile from the row statistics. */
-export const VOCAB_TILE_APPLY: KernelSpec = {
+const VOCAB_TILE_APPLY = program({
   name: "vocab_tile_apply",
-  code: applyCode,
-  entryPoint: "main",
-};
+  body: shaders.vocabTileApply,
+  storage: ["z: rw", "dg: rw", "labels: u32", "weights", "norm", "stats: vec4<f32>"],
+  uniforms: [...TILE_FIELDS, "mode", "one_hot"],
+  constants: { INNER: 0, OUTER: 1, VJP: 2 },
+});
 /** Column sums of a strided tile into a range of a vector. */
-export const VOCAB_TILE_COLSUM: KernelSpec = {
+const VOCAB_TILE_COLSUM = program({
   name: "vocab_tile_colsum",
-  code: colsumCode,
-  entryPoint: "main",
-};
+  body: shaders.vocabTileColsum,
+  storage: ["a", "out: rw"],
+  uniforms: ["rows", "cols", "a_base", "a_row", "out_base"],
+});
 
 /** Bytes of slack an aligned-down binding offset may add (minStorageBufferOffsetAlignment). */
 const ALIGN = 256;
-/** Most columns per tile: one workgroup of 64 per column group, 65535 groups. */
-const MAX_COLS = 65535 * 64;
+/**
+ * Most columns per tile: one workgroup per group of columns along x, at most the
+ * workgroups per dimension every WebGPU device allows.
+ */
+const MAX_COLS = MIN_WORKGROUPS_PER_DIMENSION * VOCAB_TILE_APPLY.workgroupSize[0];
 
 /**
  * The shape of one logits tile: `cols === vocab` is the row-tile fast path (all rows or
@@ -123,6 +133,7 @@ export function matrixSpan(
 export interface VocabTileLabels {
   /** Ids (bound whole) or a binding holding this tile's one-hot rows. */
   labels: Binding;
+  /** Whether `labels` holds ids. */
   labelsAreIds: boolean;
   /** One-hot: element offset of `(tile row 0, v0)` in `labels` (row stride `vocab`). */
   labelBase: number;
@@ -134,10 +145,15 @@ export interface VocabTileLabels {
 
 /** One `[rows, cols]` tile at global row `rowOffset`, columns `v0 ..` of `vocab`. */
 export interface VocabTile {
+  /** Rows of the tile. */
   rows: number;
+  /** Columns of the tile. */
   cols: number;
+  /** The first vocabulary column. */
   v0: number;
+  /** The vocabulary size. */
   vocab: number;
+  /** Global index of the tile's first row. */
   rowOffset: number;
 }
 
@@ -164,9 +180,11 @@ export function vocabTileStats(
   },
 ): void {
   const ctx = rec.ctx;
-  const flags = (o.first ? 1 : 0) | (o.dg ? 2 : 4) |
-    (!o.dg && !o.labelsAreIds ? 8 : 0) |
-    (o.finish?.kind === "nll" ? 16 : 0) | (o.finish?.kind === "loss" ? 32 : 0);
+  const f = VOCAB_TILE_STATS.constants;
+  const flags = (o.first ? f.FIRST : 0) | (o.dg ? f.DG : f.LABELS) |
+    (!o.dg && !o.labelsAreIds ? f.ONE_HOT : 0) |
+    (o.finish?.kind === "nll" ? f.FINISH_NLL : 0) |
+    (o.finish?.kind === "loss" ? f.FINISH_LOSS : 0);
   rec.dispatch(
     VOCAB_TILE_STATS,
     [
@@ -178,7 +196,7 @@ export function vocabTileStats(
       o.stats,
       o.finish?.out ?? ctx.dummy(1),
     ],
-    packUniforms({
+    VOCAB_TILE_STATS.uniforms({
       rows: o.rows,
       cols: o.cols,
       col0: o.v0,
@@ -186,7 +204,6 @@ export function vocabTileStats(
       label_base: o.labelBase,
       label_stride: o.vocab,
       flags,
-      pad0: 0,
     }),
     [o.rows, 1, 1],
   );
@@ -217,17 +234,18 @@ export function vocabTileApply(
   rec.dispatch(
     VOCAB_TILE_APPLY,
     [o.z, o.dg ?? rec.ctx.dummy(1), o.labels, o.weights, o.norm, o.stats],
-    packUniforms({
+    VOCAB_TILE_APPLY.uniforms({
       rows: o.rows,
       cols: o.cols,
       col0: o.v0,
       row_offset: o.rowOffset,
       label_base: o.labelBase,
       label_stride: o.vocab,
-      mode: o.mode === "inner" ? 0 : o.mode === "outer" ? 1 : 2,
+      mode: VOCAB_TILE_APPLY
+        .constants[o.mode === "inner" ? "INNER" : o.mode === "outer" ? "OUTER" : "VJP"],
       one_hot: o.labelsAreIds ? 0 : 1,
     }),
-    [Math.ceil(o.cols / 64), o.rows, 1],
+    [Math.ceil(o.cols / VOCAB_TILE_APPLY.workgroupSize[0]), o.rows, 1],
   );
 }
 
@@ -255,17 +273,14 @@ export function vocabTileColsum(
   rec.dispatch(
     VOCAB_TILE_COLSUM,
     [o.a, o.out],
-    packUniforms({
+    VOCAB_TILE_COLSUM.uniforms({
       rows: o.rows,
       cols: o.cols,
       a_base: o.aBase,
       a_row: o.aRow,
       out_base: o.outBase,
-      pad0: 0,
-      pad1: 0,
-      pad2: 0,
     }),
-    [Math.ceil(o.cols / 64), 1, 1],
+    [Math.ceil(o.cols / VOCAB_TILE_COLSUM.workgroupSize[0]), 1, 1],
   );
 }
 
@@ -368,13 +383,18 @@ export function kernelGradTile(
     v0: number;
   },
 ): void {
-  matmul(rec, {
+  matmulTN(rec, {
+    x: o.x,
+    g: o.g,
+    out: o.gku,
+    rows: o.rows,
     m: o.size,
     n: o.cols,
-    k: o.rows,
-    a: { buffer: o.x, base: o.xBase, row: 1, col: o.size },
-    b: { buffer: o.g, base: o.gBase ?? 0, row: o.gRow ?? o.cols, col: 1 },
-    c: { buffer: o.gku, base: o.v0, row: o.vocab, col: 1 },
+    xBase: o.xBase,
+    gBase: o.gBase,
+    gRow: o.gRow,
+    outBase: o.v0,
+    outRow: o.vocab,
     beta: 1,
   });
 }

@@ -31,7 +31,7 @@ import {
   SGD,
 } from "../optim/mod.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { elementwise } from "../kernels/train_elementwise.ts";
+import { elementwise } from "../kernels/elementwise.ts";
 import { checkPositiveInteger } from "../util/validate.ts";
 import { checkOptions } from "../fwl/inputs.ts";
 import {

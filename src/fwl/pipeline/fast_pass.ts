@@ -10,7 +10,8 @@
 import type { Recorder } from "../../gpu/recorder.ts";
 import { chunkAttention } from "../../kernels/chunk_attention.ts";
 import { matmulNN } from "../../kernels/matmul.ts";
-import { cumsumUpdate, layerNorm } from "../../kernels/rows.ts";
+import { cumsumUpdate } from "../../kernels/cumsum.ts";
+import { layerNorm } from "../../kernels/layer_norm.ts";
 import type { ParamBuffers } from "../head.ts";
 import { type FastState, subtractCarried } from "./fast_step.ts";
 import type { InnerGrads } from "./inner_backward.ts";

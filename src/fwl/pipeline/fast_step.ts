@@ -18,7 +18,7 @@
 
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
 import { matmul, type Operand } from "../../kernels/matmul.ts";
-import { fill } from "../../kernels/train_elementwise.ts";
+import { fill } from "../../kernels/elementwise.ts";
 import type { ParamBuffers } from "../head.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowForward } from "./slow_forward.ts";

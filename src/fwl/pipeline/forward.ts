@@ -11,8 +11,8 @@
 import { FWLError } from "../../errors.ts";
 import type { GPUContext } from "../../gpu/context.ts";
 import { Recorder } from "../../gpu/recorder.ts";
-import { normalizer } from "../../kernels/rows.ts";
-import { trainAttentionBytes } from "../../kernels/train_attention.ts";
+import { normalizer } from "../../kernels/softmax_xent.ts";
+import { trainAttentionBytes } from "../../kernels/chunk_attention_backward.ts";
 import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
 import type { Head, ParamBuffers } from "../head.ts";
 import type { HeadInputs } from "../inputs.ts";

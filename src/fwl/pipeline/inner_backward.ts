@@ -10,7 +10,7 @@
 
 import type { Recorder } from "../../gpu/recorder.ts";
 import { matmulNT } from "../../kernels/matmul.ts";
-import { layerNormBackward } from "../../kernels/rows.ts";
+import { layerNormBackward } from "../../kernels/layer_norm.ts";
 import type { ParamBuffers } from "../head.ts";
 import { innerSoftmaxGrad, type Logits, type Targets } from "./logits_tiles.ts";
 import type { SlowForward } from "./slow_forward.ts";

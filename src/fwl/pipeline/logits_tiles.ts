@@ -19,9 +19,10 @@
 import { FWLError } from "../../errors.ts";
 import type { GPUContext } from "../../gpu/context.ts";
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
-import { softmaxXentGrad, xentLoss } from "../../kernels/rows.ts";
-import { colsum } from "../../kernels/train_reductions.ts";
-import { innerSoftmaxVJP, outerXent } from "../../kernels/train_rows.ts";
+import { softmaxXentGrad } from "../../kernels/softmax_xent.ts";
+import { xentLoss } from "../../kernels/softmax_xent.ts";
+import { colsum } from "../../kernels/reductions.ts";
+import { innerSoftmaxVJP, outerXent } from "../../kernels/softmax_xent.ts";
 import {
   backpropTile,
   kernelGradTile,

@@ -37,11 +37,14 @@
  */
 
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
-import { matmul, matmulNN, matmulNT } from "../../kernels/matmul.ts";
-import { seqAttention } from "../../kernels/train_attention.ts";
-import { elementwise, fill } from "../../kernels/train_elementwise.ts";
-import { colsum, dot, reverseCumsum } from "../../kernels/train_reductions.ts";
-import { layerNormBackwardInput, layerNormInnerVJP } from "../../kernels/train_rows.ts";
+import { matmulNN, matmulNT, matmulTN } from "../../kernels/matmul.ts";
+import { seqAttention } from "../../kernels/chunk_attention_backward.ts";
+import { elementwise } from "../../kernels/elementwise.ts";
+import { fill } from "../../kernels/elementwise.ts";
+import { colsum } from "../../kernels/reductions.ts";
+import { dot } from "../../kernels/reductions.ts";
+import { reverseCumsum } from "../../kernels/cumsum.ts";
+import { layerNormBackwardInput, layerNormInnerVJP } from "../../kernels/layer_norm.ts";
 import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
 import type { GradBuffers } from "../grad_buffers.ts";
 import { type HeadActivations, type HeadForwardArgs, headLogits, headTargets } from "./forward.ts";
@@ -80,15 +83,7 @@ function kit(rec: Recorder, o: OuterBackwardArgs) {
     buf: (elements: number) => rec.scratch(elements * 4),
     /** `c += aᵀ·b` for `[M, m]` a and `[M, n]` b (a weight gradient). */
     addTN: (a: Binding, m: number, b: Binding, n: number, c: Binding) =>
-      matmul(rec, {
-        m,
-        n,
-        k: M,
-        a: { buffer: a, row: 1, col: m },
-        b: { buffer: b, row: n, col: 1 },
-        c: { buffer: c, row: n, col: 1 },
-        beta: 1,
-      }),
+      matmulTN(rec, { x: a, g: b, out: c, rows: M, m, n, beta: 1 }),
     colAdd: (a: Binding, width: number, out: Binding, b?: Binding) =>
       colsum(rec, { a, b, rows: M, width, out, accumulate: true }),
     /** `out (+)= −s_i·a (⊙ b)` over `[M, width]` (`add` accumulates). */

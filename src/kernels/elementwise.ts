@@ -1,20 +1,33 @@
 /**
- * The elementwise update of the outer backward (`shaders/train_elementwise.wgsl`):
+ * The elementwise update of the outer backward (`shaders/elementwise.wgsl`):
  * scaled products, squared-ReLU gates, step-size factors, accumulation and fills.
  *
  * @module
  */
 
-import code from "../../shaders/train_elementwise.wgsl" with { type: "text" };
-import type { KernelSpec } from "../gpu/context.ts";
-import { type Binding, packUniforms, type Recorder } from "../gpu/recorder.ts";
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 
 /** The elementwise kernel. */
-export const TRAIN_ELEMENTWISE: KernelSpec = {
-  name: "train_elementwise",
-  code,
-  entryPoint: "main",
-};
+const ELEMENTWISE = program({
+  name: "elementwise",
+  body: shaders.elementwise,
+  storage: ["a", "b", "c", "steps", "out: rw"],
+  uniforms: ["count", "width", "flags", "step_index", "alpha: f32", "beta: f32", "groups_x"],
+  constants: {
+    HAS_A: 1,
+    B_ELEMENT: 2,
+    B_BROADCAST: 4,
+    GATE_RELU: 8,
+    GATE_STEP: 16,
+    STEP: 32,
+    ACCUMULATE: 64,
+  },
+  snippets: [GRID],
+});
 
 /**
  * `out[i] = alpha · steps[step.index] · a[i] · b(i) · gate(c[i]) (+ beta · out[i])`, every
@@ -48,15 +61,15 @@ export function elementwise(
     throw new Error("elementwise: c and gate go together");
   }
   const ctx = rec.ctx;
-  const flags = (o.a ? 1 : 0) |
-    (o.b && o.broadcastWidth === undefined ? 2 : 0) |
-    (o.b && o.broadcastWidth !== undefined ? 4 : 0) |
-    (o.gate === "relu" ? 8 : 0) | (o.gate === "step" ? 16 : 0) |
-    (o.step ? 32 : 0) | (o.beta !== undefined ? 64 : 0);
-  const groups = Math.ceil(o.count / 64);
-  const x = Math.min(groups, ctx.maxWorkgroups);
+  const f = ELEMENTWISE.constants;
+  const flags = (o.a ? f.HAS_A : 0) |
+    (o.b && o.broadcastWidth === undefined ? f.B_ELEMENT : 0) |
+    (o.b && o.broadcastWidth !== undefined ? f.B_BROADCAST : 0) |
+    (o.gate === "relu" ? f.GATE_RELU : 0) | (o.gate === "step" ? f.GATE_STEP : 0) |
+    (o.step ? f.STEP : 0) | (o.beta !== undefined ? f.ACCUMULATE : 0);
+  const { workgroups, groupsX } = spreadInvocations(ctx, o.count, ELEMENTWISE);
   rec.dispatch(
-    TRAIN_ELEMENTWISE,
+    ELEMENTWISE,
     [
       o.a ?? ctx.dummy(0),
       o.b ?? ctx.dummy(0),
@@ -64,17 +77,16 @@ export function elementwise(
       o.step?.buffer ?? ctx.dummy(0),
       o.out,
     ],
-    packUniforms({
+    ELEMENTWISE.uniforms({
       count: o.count,
       width: o.broadcastWidth ?? 1,
       flags,
       step_index: o.step?.index ?? 0,
       alpha: o.alpha ?? 1,
       beta: o.beta ?? 0,
-      per_y: x * 64,
-      pad0: 0,
-    }, ["alpha", "beta"]),
-    [x, Math.ceil(groups / x), 1],
+      groups_x: groupsX,
+    }),
+    workgroups,
   );
 }
 

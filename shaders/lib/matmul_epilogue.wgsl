@@ -1,6 +1,5 @@
-// The shared part of the matmul kernels (concatenated after each variant's own source
-// by src/kernels/matmul.ts): the uniform layout, the output bindings 2–6 and the fused
-// epilogue. Each variant declares `a` (@binding(0)) and `b` (@binding(1)) and `main`.
+// The shared part of the matmul kernels (src/kernels/matmul.ts declares their uniforms,
+// flags and bindings once): where a batch lies, and the fused epilogue.
 //
 //   C[i, j] = alpha · Σ_k A[i, k] · B[k, j]  (+ bias[j]) (+ beta · C[i, j])
 //
@@ -11,29 +10,33 @@
 // the m (1), n (2) and k (4) extents of batch `inner` shrink to
 // clip_len − inner·clip_stride: the last chunk of a sequence may be shorter.
 
-struct Params {
-  m: u32, n: u32, k: u32, batch_inner: u32,
-  a_base: u32, a_outer: u32, a_inner: u32, a_rel: u32,
-  a_row: u32, a_col: u32, b_base: u32, b_outer: u32,
-  b_inner: u32, b_rel: u32, b_row: u32, b_col: u32,
-  c_base: u32, c_outer: u32, c_inner: u32, c_rel: u32,
-  c_row: u32, c_col: u32, z_base: u32, clip_len: u32,
-  clip_stride: u32, clip_mask: u32, flags: u32, step_index: u32,
-  alpha: f32, beta: f32, bias_base: u32, pad0: u32,
+struct MatmulBatch {
+  m: u32, n: u32, k: u32,
+  a_off: u32, b_off: u32, c_off: u32,
 }
 
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> aux: array<f32>;
-@group(0) @binding(5) var<storage, read> steps: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
+// The clipped extents of batch `wid.z` of this dispatch and its element offsets in A, B, C.
+fn matmul_batch(wid: vec3<u32>) -> MatmulBatch {
+  let z = wid.z + p.z_base;
+  let outer = z / p.batch_inner;
+  let inner = z % p.batch_inner;
+  let start = inner * p.clip_stride;
+  let rem = select(0u, p.clip_len - start, p.clip_len > start);
+  return MatmulBatch(
+    clipped(p.m, 1u, rem), clipped(p.n, 2u, rem), clipped(p.k, 4u, rem),
+    p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel,
+    p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel,
+    p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel,
+  );
+}
 
-const ACCUMULATE: u32 = 1u;  // add beta · C
-const BIAS: u32 = 2u;        // add bias[j]
-const CAUSAL: u32 = 4u;      // keep only i > j (strictly causal scores)
-const STEP_ALPHA: u32 = 8u;  // alpha *= steps[step_index]
-const SQRELU_AUX: u32 = 16u; // also write aux = relu(C)²
-const GATE_AUX: u32 = 32u;   // C *= 2·relu(aux) (squared-ReLU backward)
+// alpha, times the learned step size with STEP_ALPHA.
+fn matmul_alpha() -> f32 {
+  if ((p.flags & STEP_ALPHA) != 0u) {
+    return p.alpha * steps[p.step_index];
+  }
+  return p.alpha;
+}
 
 fn clipped(extent: u32, bit: u32, rem: u32) -> u32 {
   if ((p.clip_mask & bit) != 0u) {

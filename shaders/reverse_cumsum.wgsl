@@ -2,15 +2,7 @@
 //   out[b, t, j] = Σ_{s>t} u[b, s, j]
 // the backward of the exclusive cumsum Σ_{s<t} of the fast-weight updates.
 
-struct Params {
-  batch: u32, time: u32, width: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
   let b = gid.y;

@@ -5,29 +5,9 @@
 // derivative), 2·[c[i] > 0] (its derivative's derivative times relu) or 1. With no
 // operand at all it fills `out` with alpha.
 
-struct Params {
-  count: u32, width: u32, flags: u32, step_index: u32,
-  alpha: f32, beta: f32, per_y: u32, pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> c: array<f32>;
-@group(0) @binding(3) var<storage, read> steps: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-const HAS_A: u32 = 1u;
-const B_ELEMENT: u32 = 2u;
-const B_BROADCAST: u32 = 4u;
-const GATE_RELU: u32 = 8u;
-const GATE_STEP: u32 = 16u;
-const STEP: u32 = 32u;
-const ACCUMULATE: u32 = 64u;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.per_y;
+  let i = invocation_index(gid);
   if (i >= p.count) {
     return;
   }

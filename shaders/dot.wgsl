@@ -3,35 +3,7 @@
 // adds the partials and writes out[out_index] = alpha · sum (+ out[out_index] with
 // ACCUMULATE). Used for the step-size gradients (dot products) and the loss.
 
-struct Params {
-  count: u32, flags: u32, stage: u32, groups: u32,
-  out_index: u32, alpha: f32, pad0: u32, pad1: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-const HAS_B: u32 = 1u;
-const ACCUMULATE: u32 = 2u;
-const WG: u32 = 256u;
-var<workgroup> partial: array<f32, 256>;
-
-fn workgroup_sum(value: f32, lane: u32) -> f32 {
-  partial[lane] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let lane = lid.x;
   var s = 0.0;

@@ -1,0 +1,120 @@
+/**
+ * Reductions: whole-tensor sums and dot products (`shaders/dot.wgsl`) and column sums
+ * (`shaders/colsum.wgsl`).
+ *
+ * @module
+ */
+
+import { spreadInvocations } from "../gpu/grid.ts";
+import { program } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+import { GRID, WORKGROUP_SUM } from "./snippets.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
+
+/** The two-stage sum / dot-product kernel. */
+const DOT = program({
+  name: "dot",
+  body: shaders.dot,
+  workgroupSize: [256],
+  storage: ["a", "b", "partials: rw", "out: rw"],
+  uniforms: ["count", "flags", "stage", "groups", "out_index", "alpha: f32"],
+  constants: { HAS_B: 1, ACCUMULATE: 2 },
+  snippets: [WORKGROUP_SUM],
+});
+/** The column-sum kernel. */
+const COLSUM = program({
+  name: "colsum",
+  body: shaders.colsum,
+  storage: ["a", "b", "out: rw"],
+  uniforms: ["rows", "width", "flags", "alpha: f32", "groups_x"],
+  snippets: [GRID],
+  constants: { HAS_B: 1, ACCUMULATE: 2 },
+});
+
+const MAX_PARTIALS = 256;
+
+/**
+ * `out[index] = alpha · Σ_i a[i]·b[i]` (`b` optional: a plain sum) over `count`
+ * elements, `+ out[index]` with `accumulate`. Uses a 256-float scratch for the partial
+ * sums of its first stage.
+ *
+ * @example
+ * ```ts ignore
+ * // gradSteps[3] −= Σ gh2 ⊙ r2
+ * dot(rec, { a: gh2, b: r2, count: n, out: gradSteps, index: 3, alpha: -1, accumulate: true });
+ * ```
+ */
+export function dot(
+  rec: Recorder,
+  o: {
+    a: Binding;
+    b?: Binding;
+    count: number;
+    out: Binding;
+    index: number;
+    alpha?: number;
+    accumulate?: boolean;
+  },
+): void {
+  const ctx = rec.ctx;
+  const groups = Math.max(
+    1,
+    Math.min(MAX_PARTIALS, Math.ceil(o.count / DOT.workgroupSize[0]), ctx.maxWorkgroups),
+  );
+  const partials = rec.scratch(MAX_PARTIALS * 4);
+  const f = DOT.constants;
+  const flags = (o.b ? f.HAS_B : 0) | (o.accumulate ? f.ACCUMULATE : 0);
+  const bindings = [o.a, o.b ?? ctx.dummy(0), partials, o.out];
+  for (const stage of [0, 1]) {
+    rec.dispatch(
+      DOT,
+      bindings,
+      DOT.uniforms({
+        count: o.count,
+        flags,
+        stage,
+        groups,
+        out_index: o.index,
+        alpha: o.alpha ?? 1,
+      }),
+      [stage === 0 ? groups : 1, 1, 1],
+    );
+  }
+}
+
+/**
+ * `out[j] = alpha · Σ_r a[r,j] (· b[r,j])` over the rows of a `[rows, width]` matrix,
+ * `+ out[j]` with `accumulate`.
+ *
+ * @example
+ * ```ts ignore
+ * colsum(rec, { a: dh1, rows: M, width: H, out: gradB0, accumulate: true });
+ * ```
+ */
+export function colsum(
+  rec: Recorder,
+  o: {
+    a: Binding;
+    b?: Binding;
+    rows: number;
+    width: number;
+    out: Binding;
+    alpha?: number;
+    accumulate?: boolean;
+  },
+): void {
+  const { workgroups, groupsX } = spreadInvocations(rec.ctx, o.width, COLSUM);
+  const f = COLSUM.constants;
+  rec.dispatch(
+    COLSUM,
+    [o.a, o.b ?? rec.ctx.dummy(0), o.out],
+    COLSUM.uniforms({
+      rows: o.rows,
+      width: o.width,
+      flags: (o.b ? f.HAS_B : 0) | (o.accumulate ? f.ACCUMULATE : 0),
+      alpha: o.alpha ?? 1,
+      groups_x: groupsX,
+    }),
+    workgroups,
+  );
+}

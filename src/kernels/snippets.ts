@@ -1,0 +1,83 @@
+/**
+ * The shared WGSL snippets (`shaders/lib/`), listed by the kernels that use them.
+ *
+ * @module
+ */
+
+import type { Snippet } from "../gpu/program.ts";
+import * as shaders from "./shaders.generated.ts";
+
+/**
+ * `group_index(wid)` / `invocation_index(gid)`: the flat index of a grid spread by
+ * `spreadGroups` (src/gpu/grid.ts); the kernel declares the uniform `groups_x`.
+ */
+export const GRID: Snippet = { name: "grid", code: shaders.libGrid };
+
+/**
+ * The entry point of a row kernel (one workgroup per row of `p.rows`): the body defines
+ * `fn row_main(row: u32, lane: u32)`.
+ */
+export const ROW_KERNEL: Snippet = {
+  name: "row_kernel",
+  code: shaders.libRowKernel,
+  requires: [GRID],
+};
+
+/**
+ * A tree reduction over the WG lanes of a workgroup, returning the result to every lane:
+ * `fn_name(value, lane)`. Call it in uniform control flow; it may be called again right
+ * away. Each lane's stride halves from WG/2, so every kernel sums in the same order.
+ */
+function workgroupReduce(
+  fn: string,
+  type: string,
+  combine: (a: string, b: string) => string,
+): Snippet {
+  const lanes = `${fn}_lanes`;
+  const code = `var<workgroup> ${lanes}: array<${type}, WG>;
+
+fn ${fn}(value: ${type}, lane: u32) -> ${type} {
+  ${lanes}[lane] = value;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      ${lanes}[lane] = ${combine(`${lanes}[lane]`, `${lanes}[lane + stride]`)};
+    }
+    workgroupBarrier();
+  }
+  let total = ${lanes}[0];
+  workgroupBarrier();
+  return total;
+}
+`;
+  return { name: fn, code };
+}
+
+const add = (a: string, b: string) => `${a} + ${b}`;
+/** `workgroup_sum(value: f32, lane)`: the sum over the workgroup. */
+export const WORKGROUP_SUM: Snippet = workgroupReduce("workgroup_sum", "f32", add);
+/** `workgroup_sum2(value: vec2<f32>, lane)`. */
+export const WORKGROUP_SUM2: Snippet = workgroupReduce("workgroup_sum2", "vec2<f32>", add);
+/** `workgroup_sum4(value: vec4<f32>, lane)`. */
+export const WORKGROUP_SUM4: Snippet = workgroupReduce("workgroup_sum4", "vec4<f32>", add);
+/** `workgroup_max(value: f32, lane)`: the maximum over the workgroup. */
+export const WORKGROUP_MAX: Snippet = workgroupReduce(
+  "workgroup_max",
+  "f32",
+  (a, b) => `max(${a}, ${b})`,
+);
+
+/**
+ * `label(j, id, label_row)`: the label of vocabulary entry `j` of a row, from its id
+ * (`p.label_mode == IDS`) or its one-hot row at `labels[label_row + j]`.
+ */
+export const LABELS: Snippet = { name: "labels", code: shaders.libLabels };
+
+/** `scaled_grad` and `finish` of the optimizer updates (flags `CLIP`, `NON_NEGATIVE`). */
+export const OPTIMIZER_STEP: Snippet = { name: "optimizer_step", code: shaders.libOptimizerStep };
+
+/** Where a matmul batch lies and the fused epilogue (the matmul variants' shared part). */
+export const MATMUL_EPILOGUE: Snippet = {
+  name: "matmul_epilogue",
+  code: shaders.libMatmulEpilogue,
+};
