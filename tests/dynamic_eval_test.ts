@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import type { ModelBody } from "../src/bodies/model_body.ts";
 import { LSTMBody } from "../src/bodies/lstm.ts";
-import { FWLInputError } from "../src/errors.ts";
+import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { STEP_NAMES } from "../src/fwl/params.ts";
 import { LanguageModel } from "../src/lm/language_model.ts";
 import { SeededRandom } from "../src/util/random.ts";
@@ -80,6 +80,12 @@ Deno.test("scoreDocument: an LSTM carries its state too; other bodies re-read co
   const windowed = await lm2.scoreDocument(ids, { window: 8 });
   assertClose(windowed.nll.subarray(0, 8), whole.nll.subarray(0, 8), 2e-4, "first window");
   assert(maxAbsDiff(windowed.nll, whole.nll) > 1e-3, "the restarts show");
+  // forwardFrom's state: this body's, of the batch's size, live.
+  const two = body.initState(2);
+  await assertRejects(() => body.forwardFrom(tensor(ids, [1, 30]), two), FWLInputError, "tokens");
+  two.dispose();
+  await assertRejects(() => body.forwardFrom(tensor(ids, [1, 30]), two), FWLStateError, "disposed");
+  await assertRejects(() => body.forwardFrom(tensor(ids, [1, 30]), {} as never), FWLInputError);
   // Memory: twice as long a document (windows of the same shapes) takes no more.
   const doc = (n: number) => Int32Array.from({ length: 8 * n + 1 }, (_, i) => ids[i % 30]);
   const run = async (n: number) => {
