@@ -49,10 +49,17 @@ interface CopyOp {
  * (labelled with the kernel name, so WebGPU errors name it) and submits once.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { GPUContext, matmulNT, readBytes, Recorder } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
  * const rec = new Recorder(ctx);
- * rec.dispatch(spec, [a, b, out], uniforms, [4, 1, 1]);
- * await rec.submit("my op");
+ * const x = rec.scratch(8); // released after the submission
+ * ctx.device.queue.writeBuffer(x, 0, new Float32Array([3, 4]));
+ * const out = ctx.pool.acquire(4);
+ * matmulNT(rec, x, x, out, 1, 2, 1); // out[1, 1] = x · xᵀ
+ * await rec.submit("squared norm"); // one submission for everything recorded
+ * console.log(new Float32Array(await readBytes(ctx, out, 4))); // Float32Array(1) [ 25 ]
+ * ctx.pool.release(out);
  * ```
  */
 export class Recorder {

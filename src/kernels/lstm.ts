@@ -15,7 +15,7 @@
 
 import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -90,11 +90,6 @@ const LSTM_EMBED_GRAD = program({
  * Records `x[r, :] = embedding[tokens[p(r)], :]` for `[rows, width]` x. With `padded`
  * (`rows = batch·(time+1)`), row `b·(time+1)` is zeroed and row `b·(time+1)+1+t` takes
  * position `b·time + t`; otherwise row `r` takes position `r`. Ids must be in range.
- *
- * @example
- * ```ts ignore
- * lstmGather(rec, { tokens, embedding, x, rows: B * (T + 1), width: E, time: T, padded: true });
- * ```
  */
 export function lstmGather(
   rec: Recorder,
@@ -162,15 +157,6 @@ export interface LSTMForwardSpec {
 /**
  * Records the recurrence of one LSTM layer over `time` positions for `batch` sequences:
  * one dispatch, one workgroup per 4 sequences (plus a `[batch, 4H]` scratch).
- *
- * @example
- * ```ts ignore
- * lstmForward(rec, {
- *   batch: B, time: T, hidden: H, gates: P, gatesLayout: { base: 4 * H, seq: (T + 1) * 4 * H },
- *   recurrent: U, h: hs, c: cs, stateLayout: { base: H, seq: (T + 1) * H },
- *   initLayout: { base: 0, seq: (T + 1) * H }, zeroInit: true,
- * });
- * ```
  */
 export function lstmForward(rec: Recorder, s: LSTMForwardSpec): void {
   const { workgroups, groupsX: gx } = spreadGroups(
@@ -241,12 +227,6 @@ export interface LSTMBackwardSpec {
  * Records backpropagation through time for one LSTM layer: dz at every position. Two
  * dispatches: the recurrent kernel transposed (into a `[4H, H]` scratch, H rounded up to
  * 4), then the recurrence, one workgroup per 4 sequences (plus a `[batch, 2H]` scratch).
- *
- * @example
- * ```ts ignore
- * lstmBackward(rec, { batch: B, time: T, hidden: H, gates: A, gatesLayout, c: cs, cLayout,
- *   recurrent: U, dh: dHidden, dhLayout: { base: 0, seq: T * H }, dz, dzLayout, zeroRow: true });
- * ```
  */
 export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
   const H = s.hidden;
@@ -289,11 +269,6 @@ export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
 /**
  * Records `out[v, :] = Σ_q dx[rows[q], :]` over `q ∈ [offsets[v], offsets[v+1])` for
  * every token v: the embedding gradient, deterministic and without atomics.
- *
- * @example
- * ```ts ignore
- * lstmEmbeddingGrad(rec, { offsets, rows, dx, out: gradEmbedding, vocab: V, width: E });
- * ```
  */
 export function lstmEmbeddingGrad(
   rec: Recorder,

@@ -8,7 +8,7 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -57,11 +57,6 @@ const TRANSFORMER_SEGMENT_SUM = program({
  * `out[n, d] = tokens[ids[n], d] + positions[posBase + n % time, d]` for `rows`
  * positions of width `width` (ids must lie in `[0, vocab)`; they are clamped, never read
  * out of bounds).
- *
- * @example
- * ```ts ignore
- * embed(rec, { ids, tokens, positions, out: x, rows: B * T, width: D, time: T, posBase: 0, vocab: V });
- * ```
  */
 export function embed(
   rec: Recorder,
@@ -109,12 +104,6 @@ export interface CausalRows {
 /**
  * In place on `s` (`rows × width`): the softmax of each row over the keys `j ≤
  * r % block + offset`, 0 past them.
- *
- * @example
- * ```ts ignore
- * // scores [B, H, T, T]
- * causalSoftmax(rec, scores, { rows: B * H * T, width: T, block: T, offset: 0 });
- * ```
  */
 export function causalSoftmax(rec: Recorder, s: Binding, r: CausalRows): void {
   const { workgroups, groupsX } = spreadInvocations(rec.ctx, r.rows, TRANSFORMER_SOFTMAX);
@@ -124,11 +113,6 @@ export function causalSoftmax(rec: Recorder, s: Binding, r: CausalRows): void {
 /**
  * In place on `g` (the gradient of the probabilities `prob`, `rows × width`): the
  * gradient of the scores, `prob ⊙ (g − ⟨prob, g⟩)` per row, 0 past the visible keys.
- *
- * @example
- * ```ts ignore
- * causalSoftmaxBackward(rec, probs, dProbs, { rows: B * H * T, width: T, block: T, offset: 0 });
- * ```
  */
 export function causalSoftmaxBackward(
   rec: Recorder,
@@ -153,12 +137,6 @@ function rowUniforms(r: CausalRows, groupsX: number): ArrayBuffer {
 /**
  * GELU (tanh form) of the MLP: `"forward"` writes `g = gelu(x)`; `"backward"` multiplies
  * `g` in place by `gelu'(x)`. `g` must not alias `x`.
- *
- * @example
- * ```ts ignore
- * gelu(rec, { x: pre, g: act, count: N * M, mode: "forward" });
- * gelu(rec, { x: pre, g: dAct, count: N * M, mode: "backward" });
- * ```
  */
 export function gelu(
   rec: Recorder,
@@ -181,12 +159,6 @@ export function gelu(
  * `out[s, d] = Σ_{k ∈ [offsets[s], offsets[s+1])} src[index[k], d]` for `segments`
  * segments of width `width`, summed in the order of `index`: a deterministic
  * scatter-add (u32 `offsets [segments + 1]`, u32 `index`).
- *
- * @example
- * ```ts ignore
- * // the token-embedding gradient: rows of dx grouped by their token id
- * segmentSum(rec, { offsets, index, src: dx, out: gradTokens, segments: V, width: D });
- * ```
  */
 export function segmentSum(
   rec: Recorder,

@@ -7,7 +7,7 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";

@@ -7,7 +7,7 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -44,16 +44,6 @@ export interface VectorUpdateSpec {
 /**
  * Records `out[r, j] = (broadcastBase ? base[j] : out[r, j]) + alpha·(step ?? 1)·u[r, j]`,
  * optionally writing `aux = relu(out)²`.
- *
- * @example
- * ```ts ignore
- * import { vectorUpdate } from "./vector_update.ts";
- * // f1 −= step(b0) · Σ g_h1, and fa = relu(f1)²
- * vectorUpdate(rec, {
- *   u: sumGh1, out: f1, rows: B, width: H, alpha: -1,
- *   step: { buffer: steps, index: 1 }, sqreluAux: fa,
- * });
- * ```
  */
 export function vectorUpdate(rec: Recorder, s: VectorUpdateSpec): void {
   const ctx = rec.ctx;
