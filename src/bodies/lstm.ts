@@ -10,7 +10,14 @@ import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
-import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../util/validate.ts";
+import {
+  checkDType,
+  checkFinite,
+  checkInteger,
+  checkObject,
+  checkPositiveInteger,
+  checkTensor,
+} from "../util/validate.ts";
 import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/reductions.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
@@ -22,6 +29,7 @@ import {
   tokenRows,
 } from "../kernels/lstm.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkTokens, readTokenIds } from "./tokens.ts";
 import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
 import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
 
@@ -171,18 +179,13 @@ export class LSTMBody implements ModelBody, ParamHolder {
 
   /** Creates an unbuilt body; `build()` allocates and initializes its parameters. */
   constructor(options: LSTMBodyOptions) {
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
-    }
+    checkObject(WHERE, "options", options, "an object");
     const { layers = 1, seed = 0, device } = options;
     this.vocabSize = checkPositiveInteger(WHERE, "options.vocabSize", options.vocabSize);
     this.embedSize = checkPositiveInteger(WHERE, "options.embedSize", options.embedSize);
     this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", options.hiddenSize);
     this.layers = checkPositiveInteger(WHERE, "options.layers", layers);
-    if (!(typeof seed === "number" && Number.isInteger(seed))) {
-      throw new FWLInputError(WHERE, "options.seed", "an integer", describeValue(seed));
-    }
-    this.seed = seed;
+    this.seed = checkInteger(WHERE, "options.seed", seed);
     this.#device = device;
   }
 
@@ -269,8 +272,8 @@ export class LSTMBody implements ModelBody, ParamHolder {
   async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
     const where = `${WHERE}.forward`;
     const { ctx, params } = this.#state("forward");
-    const [B, T] = this.#checkTokens(where, tokens, 2);
-    const ids = await this.#readIds(where, tokens);
+    const [B, T] = checkTokens(where, tokens, 2);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
     const R = B * (T + 1);
     const widest = R * Math.max(G, E) * 4;
@@ -475,7 +478,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
     if (state.disposed) {
       throw new FWLStateError(`${where}: the state was disposed`);
     }
-    const [B] = this.#checkTokens(where, tokens, 1);
+    const [B] = checkTokens(where, tokens, 1);
     if (B !== state.batchSize) {
       throw new FWLInputError(
         where,
@@ -484,7 +487,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
         `[${B}]`,
       );
     }
-    const ids = await this.#readIds(where, tokens);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     if (state.disposed) {
       throw new FWLStateError(`${where}: the state was disposed`);
     }
@@ -557,39 +560,6 @@ export class LSTMBody implements ModelBody, ParamHolder {
       throw new FWLStateError(`${WHERE}.${what}: call build() first`);
     }
     return { ctx: this.#ctx, params: this.#params };
-  }
-
-  /** Checks an int32 tensor of `rank` positive dimensions; returns its shape. */
-  #checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[] {
-    checkTensor(where, "tokens", tokens);
-    checkDType(where, "tokens", tokens, "int32");
-    const s = tokens.shape;
-    if (s.length !== rank || s.some((d) => d < 1)) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        rank === 2 ? "shape [B, T] with B ≥ 1 and T ≥ 1" : "shape [B] with B ≥ 1",
-        `[${s.join(", ")}]`,
-      );
-    }
-    return [...s];
-  }
-
-  /** A copy of the ids on the host (read back when GPU-resident), each checked to lie in [0, V). */
-  async #readIds(where: string, tokens: Tensor<"int32">): Promise<Int32Array> {
-    const ids = tokens.hostData?.slice() ?? await tokens.read();
-    const V = this.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= V) {
-        throw new FWLInputError(
-          where,
-          "tokens",
-          `token ids in [0, ${V})`,
-          `${ids[i]} at flat index ${i}`,
-        );
-      }
-    }
-    return ids;
   }
 
   #releaseSaved(): void {

@@ -26,11 +26,14 @@ import { runGPUChecks } from "../kernels/validate.ts";
 import {
   checkDType,
   checkFinite,
+  checkInteger,
+  checkObject,
   checkPositiveInteger,
   checkShape,
   checkTensor,
 } from "../util/validate.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkTokens, readTokenIds } from "./tokens.ts";
 import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
 import {
   blockParamName,
@@ -208,10 +211,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
 
   /** Checks the options and creates an unbuilt body; `build()` allocates its parameters. */
   constructor(options: TransformerBodyOptions) {
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
-    }
-    const o = options;
+    const o = checkObject(WHERE, "options", options, "an object");
     this.vocabSize = checkPositiveInteger(WHERE, "options.vocabSize", o.vocabSize);
     this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", o.hiddenSize);
     this.layers = checkPositiveInteger(WHERE, "options.layers", o.layers);
@@ -228,11 +228,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       ? 4 * this.hiddenSize
       : checkPositiveInteger(WHERE, "options.mlpSize", o.mlpSize);
     this.maxLength = checkPositiveInteger(WHERE, "options.maxLength", o.maxLength);
-    const seed = o.seed ?? 0;
-    if (!(typeof seed === "number" && Number.isInteger(seed))) {
-      throw new FWLInputError(WHERE, "options.seed", "an integer", describeValue(seed));
-    }
-    this.seed = seed;
+    this.seed = checkInteger(WHERE, "options.seed", o.seed ?? 0);
     if (o.device !== undefined && !(o.device instanceof GPUDevice)) {
       throw new FWLInputError(WHERE, "options.device", "a GPUDevice", describeValue(o.device));
     }
@@ -329,17 +325,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
   async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
     const where = `${WHERE}.forward`;
     const { ctx, params } = this.#state("forward");
-    checkTensor(where, "tokens", tokens);
-    checkDType(where, "tokens", tokens, "int32");
-    if (tokens.shape.length !== 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        "shape [B, T] with B ≥ 1 and T ≥ 1",
-        `[${tokens.shape.join(", ")}]`,
-      );
-    }
-    const [B, T] = tokens.shape;
+    const [B, T] = checkTokens(where, tokens, 2);
     if (T > this.maxLength) {
       throw new FWLInputError(
         where,
@@ -348,8 +334,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
         `T = ${T}`,
       );
     }
-    const ids = Int32Array.from((tokens.hostData ?? await tokens.read()) as Int32Array);
-    this.#checkIds(where, ids);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T;
     this.#checkBindings(where, [
       ["attention scores [B, heads, T, T]", B * H * T * T],
@@ -751,8 +736,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
           `most the body was built for; start a new state or build a body with a larger maxLength`,
       );
     }
-    const ids = Int32Array.from((tokens.hostData ?? await tokens.read()) as Int32Array);
-    this.#checkIds(where, ids);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, dh = D / H, L = this.maxLength;
     const K = pos + 1;
     const rec = new Recorder(ctx);
@@ -884,20 +868,6 @@ export class TransformerBody implements ModelBody, ParamHolder {
       );
     }
     return { ctx: this.#ctx, params: this.#params };
-  }
-
-  #checkIds(where: string, ids: Int32Array): void {
-    const V = this.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= V) {
-        throw new FWLInputError(
-          where,
-          "tokens",
-          `token ids in [0, ${V})`,
-          `${ids[i]} at flat index ${i}`,
-        );
-      }
-    }
   }
 
   #checkBindings(where: string, sizes: [string, number][]): void {
