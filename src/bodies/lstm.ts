@@ -20,14 +20,9 @@ import {
 } from "../util/validate.ts";
 import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/reductions.ts";
+import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
-import {
-  lstmBackward,
-  lstmEmbeddingGrad,
-  lstmForward,
-  lstmGather,
-  tokenRows,
-} from "../kernels/lstm.ts";
+import { lstmBackward, lstmForward, lstmGather } from "../kernels/lstm.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { checkTokens, readTokenIds } from "./tokens.ts";
 import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
@@ -429,13 +424,15 @@ export class LSTMBody implements ModelBody, ParamHolder {
       dh = dx;
       dhLayout = { base: H, seq: (T + 1) * H };
     }
-    const { offsets, rows } = tokenRows(saved.tokens, B, T, V);
-    lstmEmbeddingGrad(rec, {
+    // Position b·T + t sits at padded row b·(T+1) + 1 + t.
+    const rowOf = (n: number) => n + Math.floor(n / T) + 1;
+    const { offsets, index } = segmentsByKey(saved.tokens, V, rowOf);
+    segmentSum(rec, {
       offsets: upload(rec, offsets),
-      rows: upload(rec, rows),
-      dx: dh,
+      index: upload(rec, index),
+      src: dh,
       out: params.get("embedding")!.grad,
-      vocab: V,
+      segments: V,
       width: E,
     });
     await rec.submit(where);

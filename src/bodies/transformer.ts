@@ -14,14 +14,9 @@ import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { matmul, matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { layerNorm } from "../kernels/layer_norm.ts";
 import { colsum } from "../kernels/reductions.ts";
+import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
 import { layerNormBackwardInput } from "../kernels/layer_norm.ts";
-import {
-  causalSoftmax,
-  causalSoftmaxBackward,
-  embed,
-  gelu,
-  segmentSum,
-} from "../kernels/transformer.ts";
+import { causalSoftmax, causalSoftmaxBackward, embed, gelu } from "../kernels/transformer.ts";
 import { runGPUChecks } from "../kernels/validate.ts";
 import {
   checkDType,
@@ -387,17 +382,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
         vocab: this.vocabSize,
       });
       blocks.forEach((s, l) => this.#recordBlock(rec, l, x, s, B, T));
-      layerNorm(rec, {
-        x,
-        scale: p("final_layer_norm/scale"),
-        bias: p("final_layer_norm/bias"),
+      normRows(rec, x, p("final_layer_norm/scale"), p("final_layer_norm/bias"), {
         out,
         nhat: nhatF,
         rstd: rstdF,
         rows: N,
         width: D,
-        perRowAffine: false,
-        eps: TRANSFORMER_EPSILON,
       });
       await rec.submit(where);
       this.#saved = { batch: B, time: T, ids, blocks, nhatF, rstdF, buffers: owned };
@@ -420,17 +410,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
   ): void {
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T, dh = D / H;
     const p = this.#blockParam(l);
-    layerNorm(rec, {
-      x,
-      scale: p("layer_norm_1/scale"),
-      bias: p("layer_norm_1/bias"),
+    normRows(rec, x, p("layer_norm_1/scale"), p("layer_norm_1/bias"), {
       out: s.ln1,
       nhat: s.nhat1,
       rstd: s.rstd1,
       rows: N,
       width: D,
-      perRowAffine: false,
-      eps: TRANSFORMER_EPSILON,
     });
     matmulNN(rec, s.ln1, p("attention/qkv/kernel"), s.qkv, N, D, 3 * D, {
       bias: { buffer: p("attention/qkv/bias") },
@@ -464,17 +449,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
       bias: { buffer: p("attention/out/bias") },
       beta: 1,
     });
-    layerNorm(rec, {
-      x,
-      scale: p("layer_norm_2/scale"),
-      bias: p("layer_norm_2/bias"),
+    normRows(rec, x, p("layer_norm_2/scale"), p("layer_norm_2/bias"), {
       out: s.ln2,
       nhat: s.nhat2,
       rstd: s.rstd2,
       rows: N,
       width: D,
-      perRowAffine: false,
-      eps: TRANSFORMER_EPSILON,
     });
     matmulNN(rec, s.ln2, p("mlp/dense_0/kernel"), s.pre, N, D, M, {
       bias: { buffer: p("mlp/dense_0/bias") },
@@ -521,7 +501,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       ctx.device.queue.writeBuffer(dh0, 0, dHidden.hostData! as Float32Array<ArrayBuffer>);
     }
     // Segments of the embedding gradients: rows of dx grouped by token id and by position.
-    const tokenSegments = segments(saved.ids, V);
+    const tokenSegments = segmentsByKey(saved.ids, V);
     const positionOffsets = new Uint32Array(L + 1).map((_, t) => Math.min(t, T) * B);
     const positionIndex = new Uint32Array(N).map((_, k) => (k % B) * T + Math.floor(k / B));
     const upload = (data: Uint32Array) => {
@@ -556,11 +536,11 @@ export class TransformerBody implements ModelBody, ParamHolder {
       const g = (name: TransformerBlockParam) => grad(blockParamName(l, name));
       // MLP: x += GELU(LN2(x)·W1 + b1)·W2 + b2
       colsum(rec, { a: dx, rows: N, width: D, out: g("mlp/dense_1/bias") });
-      weightGrad(rec, s.act, dx, g("mlp/dense_1/kernel"), N, M, D);
+      matmulTN(rec, { x: s.act, g: dx, out: g("mlp/dense_1/kernel"), rows: N, m: M, n: D });
       matmulNT(rec, dx, p("mlp/dense_1/kernel"), dAct, N, D, M);
       gelu(rec, { x: s.pre, g: dAct, count: N * M, mode: "backward" });
       colsum(rec, { a: dAct, rows: N, width: M, out: g("mlp/dense_0/bias") });
-      weightGrad(rec, s.ln2, dAct, g("mlp/dense_0/kernel"), N, D, M);
+      matmulTN(rec, { x: s.ln2, g: dAct, out: g("mlp/dense_0/kernel"), rows: N, m: D, n: M });
       matmulNT(rec, dAct, p("mlp/dense_0/kernel"), dLn, N, M, D);
       this.#layerNormBackward(rec, dLn, dx, s.nhat2, s.rstd2, p("layer_norm_2/scale"), {
         scale: g("layer_norm_2/scale"),
@@ -568,7 +548,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       }, N);
       // attention: x += Attn(LN1(x))·Wo + bo
       colsum(rec, { a: dx, rows: N, width: D, out: g("attention/out/bias") });
-      weightGrad(rec, s.attn, dx, g("attention/out/kernel"), N, D, D);
+      matmulTN(rec, { x: s.attn, g: dx, out: g("attention/out/kernel"), rows: N, m: D, n: D });
       matmulNT(rec, dx, p("attention/out/kernel"), dAttn, N, D, D);
       const heads = { batches: B * H, batchInner: H };
       const qkvHead = (base: number) => ({ buffer: s.qkv, base, outer: T * 3 * D, inner: dh });
@@ -630,7 +610,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
         alpha: scale,
       });
       colsum(rec, { a: dQkv, rows: N, width: 3 * D, out: g("attention/qkv/bias") });
-      weightGrad(rec, s.ln1, dQkv, g("attention/qkv/kernel"), N, D, 3 * D);
+      matmulTN(rec, { x: s.ln1, g: dQkv, out: g("attention/qkv/kernel"), rows: N, m: D, n: 3 * D });
       matmulNT(rec, dQkv, p("attention/qkv/kernel"), dLn, N, 3 * D, D);
       this.#layerNormBackward(rec, dLn, dx, s.nhat1, s.rstd1, p("layer_norm_1/scale"), {
         scale: g("layer_norm_1/scale"),
@@ -764,18 +744,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       vocab: this.vocabSize,
     });
     const norm = (scale: GPUBuffer, bias: GPUBuffer, out: GPUBuffer) =>
-      layerNorm(rec, {
-        x,
-        scale,
-        bias,
-        out,
-        nhat,
-        rstd,
-        rows: B,
-        width: D,
-        perRowAffine: false,
-        eps: TRANSFORMER_EPSILON,
-      });
+      normRows(rec, x, scale, bias, { out, nhat, rstd, rows: B, width: D });
     for (let l = 0; l < this.layers; l++) {
       const p = this.#blockParam(l);
       norm(p("layer_norm_1/scale"), p("layer_norm_1/bias"), ln);
@@ -892,26 +861,13 @@ export class TransformerBody implements ModelBody, ParamHolder {
   }
 }
 
-/** `dW[kIn, nOut] = xᵀ·dy` for row-major `x [rows, kIn]` and `dy [rows, nOut]` (overwrites). */
-function weightGrad(
+/** The body's layer norm of the `[rows, width]` residual stream `x` (per-column affine). */
+function normRows(
   rec: Recorder,
   x: GPUBuffer,
-  dy: Binding,
-  out: GPUBuffer,
-  rows: number,
-  kIn: number,
-  nOut: number,
+  scale: GPUBuffer,
+  bias: GPUBuffer,
+  o: { out: GPUBuffer; nhat: GPUBuffer; rstd: GPUBuffer; rows: number; width: number },
 ): void {
-  matmulTN(rec, { x, g: dy, out, rows, m: kIn, n: nOut });
-}
-
-/** Positions grouped by token id (counting sort, positions ascending within a token). */
-function segments(ids: Int32Array, vocab: number): { offsets: Uint32Array; index: Uint32Array } {
-  const offsets = new Uint32Array(vocab + 1);
-  for (const id of ids) offsets[id + 1]++;
-  for (let v = 0; v < vocab; v++) offsets[v + 1] += offsets[v];
-  const next = offsets.slice(0, vocab);
-  const index = new Uint32Array(ids.length);
-  ids.forEach((id, n) => index[next[id]++] = n);
-  return { offsets, index };
+  layerNorm(rec, { x, scale, bias, ...o, perRowAffine: false, eps: TRANSFORMER_EPSILON });
 }

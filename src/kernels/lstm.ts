@@ -2,8 +2,8 @@
  * The kernels of the LSTM body: embedding lookup (`shaders/lstm_gather.wgsl`), the
  * recurrence forward and backward, one dispatch per layer with one workgroup per 4
  * sequences looping over time (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`,
- * with `shaders/lstm_transpose.wgsl`), and the embedding gradient without atomics
- * (`shaders/lstm_embed_grad.wgsl`). The recurrent products read U as vec4 with one
+ * with `shaders/lstm_transpose.wgsl`); the embedding gradient is a segment sum
+ * (`segment_sum.ts`). The recurrent products read U as vec4 with one
  * accumulator per sequence of the workgroup, so each load of U feeds 4 sequences.
  *
  * Sequences use a padded row layout `[B, T+1, ·]`: row `b·(T+1)` holds the initial
@@ -75,14 +75,6 @@ const LSTM_TRANSPOSE = program({
   body: shaders.lstmTranspose,
   storage: ["u", "ut: rw"],
   uniforms: ["hidden", "padded", "groups_x"],
-  snippets: [GRID],
-});
-/** The embedding-gradient kernel. */
-const LSTM_EMBED_GRAD = program({
-  name: "lstm_embed_grad",
-  body: shaders.lstmEmbedGrad,
-  storage: ["offsets: u32", "rows: u32", "dx", "out: rw"],
-  uniforms: ["vocab", "width", "groups_x"],
   snippets: [GRID],
 });
 
@@ -264,62 +256,4 @@ export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
     }),
     workgroups,
   );
-}
-
-/**
- * Records `out[v, :] = Σ_q dx[rows[q], :]` over `q ∈ [offsets[v], offsets[v+1])` for
- * every token v: the embedding gradient, deterministic and without atomics.
- */
-export function lstmEmbeddingGrad(
-  rec: Recorder,
-  o: {
-    offsets: Binding;
-    rows: Binding;
-    dx: Binding;
-    out: Binding;
-    vocab: number;
-    width: number;
-  },
-): void {
-  const { workgroups, groupsX: gx } = spreadInvocations(
-    rec.ctx,
-    o.vocab * o.width,
-    LSTM_EMBED_GRAD,
-  );
-  rec.dispatch(
-    LSTM_EMBED_GRAD,
-    [o.offsets, o.rows, o.dx, o.out],
-    LSTM_EMBED_GRAD.uniforms({ vocab: o.vocab, width: o.width, groups_x: gx }),
-    workgroups,
-  );
-}
-
-/**
- * Groups positions by token for {@linkcode lstmEmbeddingGrad}: `offsets [V+1]` and
- * `rows [B·T]` (the padded row of each position, ascending within a token).
- *
- * @example
- * ```ts
- * import { tokenRows } from "./lstm.ts";
- * const { offsets, rows } = tokenRows(new Int32Array([2, 0, 2]), 1, 3, 3);
- * console.log(Array.from(offsets), Array.from(rows)); // [0, 1, 1, 3] [2, 1, 3]
- * ```
- */
-export function tokenRows(
-  tokens: Int32Array,
-  batch: number,
-  time: number,
-  vocab: number,
-): { offsets: Uint32Array; rows: Uint32Array } {
-  const offsets = new Uint32Array(vocab + 1);
-  for (const id of tokens) offsets[id + 1]++;
-  for (let v = 0; v < vocab; v++) offsets[v + 1] += offsets[v];
-  const next = offsets.slice(0, vocab);
-  const rows = new Uint32Array(tokens.length);
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < time; t++) {
-      rows[next[tokens[b * time + t]]++] = b * (time + 1) + 1 + t;
-    }
-  }
-  return { offsets, rows };
 }

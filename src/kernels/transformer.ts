@@ -1,7 +1,7 @@
 /**
  * Kernels of the transformer body that the shared ones don't cover: the embedding
- * gather, the causal row softmax and its backward, the GELU of the MLP and its backward,
- * and a deterministic segment sum for the embedding gradients (no float atomics).
+ * gather, the causal row softmax and its backward, and the GELU of the MLP and its
+ * backward (the embedding gradients use `segment_sum.ts`).
  *
  * @module
  */
@@ -42,14 +42,6 @@ const TRANSFORMER_GELU = program({
   body: shaders.transformerGelu,
   storage: ["x", "g: rw"],
   uniforms: ["count", "mode", "groups_x"],
-  snippets: [GRID],
-});
-/** Deterministic segment sum (embedding gradients). */
-const TRANSFORMER_SEGMENT_SUM = program({
-  name: "transformer_segment_sum",
-  body: shaders.transformerSegmentSum,
-  storage: ["offsets: u32", "index: u32", "src", "out: rw"],
-  uniforms: ["count", "width", "groups_x"],
   snippets: [GRID],
 });
 
@@ -151,32 +143,6 @@ export function gelu(
       mode: o.mode === "forward" ? 0 : 1,
       groups_x: groupsX,
     }),
-    workgroups,
-  );
-}
-
-/**
- * `out[s, d] = Σ_{k ∈ [offsets[s], offsets[s+1])} src[index[k], d]` for `segments`
- * segments of width `width`, summed in the order of `index`: a deterministic
- * scatter-add (u32 `offsets [segments + 1]`, u32 `index`).
- */
-export function segmentSum(
-  rec: Recorder,
-  o: {
-    offsets: Binding;
-    index: Binding;
-    src: Binding;
-    out: Binding;
-    segments: number;
-    width: number;
-  },
-): void {
-  const count = o.segments * o.width;
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, TRANSFORMER_SEGMENT_SUM);
-  rec.dispatch(
-    TRANSFORMER_SEGMENT_SUM,
-    [o.offsets, o.index, o.src, o.out],
-    TRANSFORMER_SEGMENT_SUM.uniforms({ count, width: o.width, groups_x: groupsX }),
     workgroups,
   );
 }
