@@ -290,7 +290,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
     };
     try {
       const rec = new Recorder(ctx);
-      const tokenBuffer = tokens.gpuBuffer(ctx) ?? upload(rec, ids);
+      const tokenBuffer = tokens.gpuBuffer(ctx) ?? rec.upload(ids);
       const x0 = acquire(R * E * 4);
       const out = acquire(B * T * H * 4);
       lstmGather(rec, {
@@ -387,7 +387,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
       throw new FWLStateError(`${where}: a forward ran while the backward was checking its inputs`);
     }
     const rec = new Recorder(ctx);
-    const dh0 = dHidden.gpuBuffer(ctx) ?? upload(rec, host!);
+    const dh0 = dHidden.gpuBuffer(ctx) ?? rec.upload(host!);
     const dz = rec.scratch(R * G * 4);
     let dh: GPUBuffer = dh0;
     let dhLayout = { base: 0, seq: T * H };
@@ -428,8 +428,8 @@ export class LSTMBody implements ModelBody, ParamHolder {
     const rowOf = (n: number) => n + Math.floor(n / T) + 1;
     const { offsets, index } = segmentsByKey(saved.tokens, V, rowOf);
     segmentSum(rec, {
-      offsets: upload(rec, offsets),
-      index: upload(rec, index),
+      offsets: rec.upload(offsets),
+      index: rec.upload(index),
       src: dh,
       out: params.get("embedding")!.grad,
       segments: V,
@@ -494,7 +494,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
       const rec = new Recorder(ctx);
       const x = rec.scratch(B * E * 4);
       lstmGather(rec, {
-        tokens: tokens.gpuBuffer(ctx) ?? upload(rec, ids),
+        tokens: tokens.gpuBuffer(ctx) ?? rec.upload(ids),
         embedding: params.get("embedding")!.buffer,
         x,
         rows: B,
@@ -575,11 +575,4 @@ export class LSTMBody implements ModelBody, ParamHolder {
     this.#params?.dispose();
     this.#params = undefined;
   }
-}
-
-/** Uploads host data into a scratch buffer of `rec` (released after its submit). */
-function upload(rec: Recorder, data: Int32Array | Uint32Array | Float32Array): GPUBuffer {
-  const b = rec.scratch(Math.max(4, data.byteLength));
-  rec.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-  return b;
 }

@@ -366,8 +366,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       }
       const nhatF = get(N * D), rstdF = get(N);
       const rec = new Recorder(ctx);
-      const idsBuffer = rec.scratch(N * 4);
-      ctx.device.queue.writeBuffer(idsBuffer, 0, ids);
+      const idsBuffer = rec.upload(ids);
       const x = rec.scratch(N * D * 4);
       const p = (name: string) => params.get(name)!.buffer;
       embed(rec, {
@@ -493,22 +492,11 @@ export class TransformerBody implements ModelBody, ParamHolder {
     }
 
     const rec = new Recorder(ctx);
-    let dh0: Binding;
-    if (resident) {
-      dh0 = resident;
-    } else {
-      dh0 = rec.scratch(N * D * 4);
-      ctx.device.queue.writeBuffer(dh0, 0, dHidden.hostData! as Float32Array<ArrayBuffer>);
-    }
+    const dh0 = resident ?? rec.upload(dHidden.hostData!);
     // Segments of the embedding gradients: rows of dx grouped by token id and by position.
     const tokenSegments = segmentsByKey(saved.ids, V);
     const positionOffsets = new Uint32Array(L + 1).map((_, t) => Math.min(t, T) * B);
     const positionIndex = new Uint32Array(N).map((_, k) => (k % B) * T + Math.floor(k / B));
-    const upload = (data: Uint32Array) => {
-      const b = rec.scratch(data.byteLength);
-      ctx.device.queue.writeBuffer(b, 0, data as Uint32Array<ArrayBuffer>);
-      return b;
-    };
 
     const dx = rec.scratch(N * D * 4);
     const dLn = rec.scratch(N * D * 4);
@@ -618,16 +606,16 @@ export class TransformerBody implements ModelBody, ParamHolder {
       }, N);
     }
     segmentSum(rec, {
-      offsets: upload(tokenSegments.offsets),
-      index: upload(tokenSegments.index),
+      offsets: rec.upload(tokenSegments.offsets),
+      index: rec.upload(tokenSegments.index),
       src: dx,
       out: grad("embedding/tokens"),
       segments: V,
       width: D,
     });
     segmentSum(rec, {
-      offsets: upload(positionOffsets),
-      index: upload(positionIndex),
+      offsets: rec.upload(positionOffsets),
+      index: rec.upload(positionIndex),
       src: dx,
       out: grad("embedding/positions"),
       segments: L,
@@ -720,8 +708,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, dh = D / H, L = this.maxLength;
     const K = pos + 1;
     const rec = new Recorder(ctx);
-    const idsBuffer = rec.scratch(B * 4);
-    ctx.device.queue.writeBuffer(idsBuffer, 0, ids);
+    const idsBuffer = rec.upload(ids);
     const x = rec.scratch(B * D * 4);
     const ln = rec.scratch(B * D * 4);
     const nhat = rec.scratch(B * D * 4);

@@ -53,8 +53,7 @@ interface CopyOp {
  * import { GPUContext, matmulNT, readBytes, Recorder } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const rec = new Recorder(ctx);
- * const x = rec.scratch(8); // released after the submission
- * ctx.device.queue.writeBuffer(x, 0, new Float32Array([3, 4]));
+ * const x = rec.upload(new Float32Array([3, 4])); // a scratch buffer, released after the submission
  * const out = ctx.pool.acquire(4);
  * matmulNT(rec, x, x, out, 1, 2, 1); // out[1, 1] = x · xᵀ
  * await rec.submit("squared norm"); // one submission for everything recorded
@@ -93,6 +92,19 @@ export class Recorder {
     const b = this.ctx.pool.acquire(bytes);
     this.#scratch.push(b);
     this.#life.set(b, { state: "live", after: "" });
+    return b;
+  }
+
+  /**
+   * A scratch buffer (released after submission) holding a copy of `data`, written to the
+   * queue now, before any op of this recorder runs: so never a buffer given back with
+   * {@linkcode Recorder.reuse}, whose old contents earlier ops still read.
+   */
+  upload(data: ArrayBufferView): GPUBuffer {
+    const b = this.ctx.pool.acquire(Math.max(4, data.byteLength));
+    this.#scratch.push(b);
+    this.#life.set(b, { state: "live", after: "" });
+    this.ctx.device.queue.writeBuffer(b, 0, data as ArrayBufferView<ArrayBuffer>);
     return b;
   }
 

@@ -118,10 +118,7 @@ export function encodeSafetensors(
         describeValue(t.dtype),
       );
     }
-    if (
-      !Array.isArray(t.shape) ||
-      !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-    ) {
+    if (!isShape(t.shape)) {
       throw new FWLInputError(
         where,
         `${arg}.shape`,
@@ -356,10 +353,7 @@ function checkEntry(
     );
   }
   const shape = v.shape;
-  if (
-    !Array.isArray(shape) ||
-    !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-  ) {
+  if (!isShape(shape)) {
     throw fail(
       `${arg}: shape`,
       "an array of integers ≥ 0",
@@ -396,6 +390,11 @@ function checkEntry(
     );
   }
   return { name, dtype, shape: [...shape], begin, end };
+}
+
+/** Whether `value` is a shape: an array of integers ≥ 0. */
+function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
 function toFloat32(
