@@ -12,7 +12,6 @@ import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
 import {
   checkDType,
-  checkFinite,
   checkInteger,
   checkObject,
   checkPositiveInteger,
@@ -21,7 +20,7 @@ import {
 import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/reductions.ts";
 import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
-import { runGPUChecks } from "../kernels/validate.ts";
+import { checkFiniteTensor } from "../kernels/validate.ts";
 import { lstmBackward, lstmForward, lstmGather } from "../kernels/lstm.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { checkTokens, readTokenIds } from "./tokens.ts";
@@ -366,28 +365,12 @@ export class LSTMBody implements ModelBody, ParamHolder {
         `[${s.join(", ")}]`,
       );
     }
-    const host = dHidden.hostData;
-    if (host) checkFinite(where, "dHidden", host);
-    else {
-      const [bad] = await runGPUChecks(ctx, [{
-        kind: "finite",
-        data: dHidden.gpuBuffer(ctx)!,
-        count: dHidden.size,
-      }]);
-      if (bad !== undefined) {
-        throw new FWLInputError(
-          where,
-          "dHidden",
-          "finite values",
-          `a violation at flat index ${bad}`,
-        );
-      }
-    }
+    await checkFiniteTensor(where, "dHidden", ctx, dHidden);
     if (this.#saved !== saved) {
       throw new FWLStateError(`${where}: a forward ran while the backward was checking its inputs`);
     }
     const rec = new Recorder(ctx);
-    const dh0 = dHidden.gpuBuffer(ctx) ?? rec.upload(host!);
+    const dh0 = dHidden.gpuBuffer(ctx) ?? rec.upload(dHidden.hostData!);
     const dz = rec.scratch(R * G * 4);
     let dh: GPUBuffer = dh0;
     let dhLayout = { base: 0, seq: T * H };

@@ -9,18 +9,16 @@
 
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { type Binding, Recorder } from "../gpu/recorder.ts";
+import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { matmul, matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
-import { layerNorm } from "../kernels/layer_norm.ts";
+import { layerNorm, layerNormBackwardInput } from "../kernels/layer_norm.ts";
 import { colsum } from "../kernels/reductions.ts";
 import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
-import { layerNormBackwardInput } from "../kernels/layer_norm.ts";
 import { causalSoftmax, causalSoftmaxBackward, embed, gelu } from "../kernels/transformer.ts";
-import { runGPUChecks } from "../kernels/validate.ts";
+import { checkFiniteTensor } from "../kernels/validate.ts";
 import {
   checkDType,
-  checkFinite,
   checkInteger,
   checkObject,
   checkPositiveInteger,
@@ -481,18 +479,10 @@ export class TransformerBody implements ModelBody, ParamHolder {
     checkTensor(where, "dHidden", dHidden);
     checkDType(where, "dHidden", dHidden, "float32");
     checkShape(where, "dHidden", dHidden, [B, T, D], "dLoss/dHidden of the last forward");
-    const resident = dHidden.gpuBuffer(ctx);
-    if (resident) {
-      const [bad] = await runGPUChecks(ctx, [{ kind: "finite", data: resident, count: N * D }]);
-      if (bad !== undefined) {
-        throw new FWLInputError(where, "dHidden", "finite values", `a non-finite value at ${bad}`);
-      }
-    } else {
-      checkFinite(where, "dHidden", dHidden.hostData!);
-    }
+    await checkFiniteTensor(where, "dHidden", ctx, dHidden);
 
     const rec = new Recorder(ctx);
-    const dh0 = resident ?? rec.upload(dHidden.hostData!);
+    const dh0 = dHidden.gpuBuffer(ctx) ?? rec.upload(dHidden.hostData!);
     // Segments of the embedding gradients: rows of dx grouped by token id and by position.
     const tokenSegments = segmentsByKey(saved.ids, V);
     const positionOffsets = new Uint32Array(L + 1).map((_, t) => Math.min(t, T) * B);
