@@ -36,8 +36,9 @@ export {
   GPUUnavailableError,
 } from "./src/errors.ts";
 
-// Generation: the recurrent form and sampling.
+// Long documents and generation: the carried fast-weight state, the recurrent form, sampling.
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
+export { FWLState, type FWLStateOptions } from "./src/fwl/fast_state.ts";
 export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
 export { type RandomSource, SeededRandom } from "./src/util/random.ts";
 
@@ -78,6 +79,8 @@ export { LSTMBody, type LSTMBodyOptions } from "./src/bodies/lstm.ts";
 export { TransformerBody, type TransformerBodyOptions } from "./src/bodies/transformer.ts";
 export {
   type CreateLanguageModelOptions,
+  type DocumentOptions,
+  type DynamicEvaluationOptions,
   type GenerateOptions,
   LanguageModel,
   type LanguageModelOptions,

@@ -263,10 +263,28 @@ export class LSTMBody implements ModelBody, ParamHolder {
    * `[B, T]` (int32, each in `[0, vocabSize)`). Keeps the activations `backward` needs.
    * GPU-resident ids are read back (B·T int32) for validation and the embedding gradient.
    */
-  async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
-    const where = `${WHERE}.forward`;
+  forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
+    return this.#forward(`${WHERE}.forward`, tokens);
+  }
+
+  /**
+   * `forward`, with the sequences continuing from `state` (from `initState`, advanced by
+   * `step` or earlier calls) rather than from zero, and `state` left at their end: a long
+   * sequence in consecutive pieces gives the hidden states of one call (the gradient of
+   * `backward` stops at the piece's start).
+   */
+  forwardFrom(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">> {
+    return this.#forward(`${WHERE}.forwardFrom`, tokens, state);
+  }
+
+  async #forward(
+    where: string,
+    tokens: Tensor<"int32">,
+    from?: BodyState,
+  ): Promise<Tensor<"float32">> {
     const { ctx, params } = this.#state("forward");
     const [B, T] = checkTokens(where, tokens, 2);
+    const state = from === undefined ? undefined : this.#checkState(where, from, B);
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
     const R = B * (T + 1);
@@ -310,6 +328,17 @@ export class LSTMBody implements ModelBody, ParamHolder {
         matmulNN(rec, input, params.get(`lstm_${l}/kernel`)!.buffer, gates, R, width, G, {
           bias: { buffer: params.get(`lstm_${l}/bias`)!.buffer },
         });
+        // A carried state goes in as row 0 of each sequence and comes back from row T.
+        const carry = (toState: boolean) => {
+          const st = state!.buffers(l), seq = (T + 1) * H * 4, row = H * 4;
+          for (let b = 0; b < B; b++) {
+            for (const [rows, at] of [[h, st.h], [c, st.c]] as const) {
+              if (toState) rec.copy(rows, b * seq + T * row, at, b * row, row);
+              else rec.copy(at, b * row, rows, b * seq, row);
+            }
+          }
+        };
+        if (state) carry(false);
         lstmForward(rec, {
           batch: B,
           time: T,
@@ -321,9 +350,10 @@ export class LSTMBody implements ModelBody, ParamHolder {
           c,
           stateLayout: { base: H, seq: (T + 1) * H },
           initLayout: { base: 0, seq: (T + 1) * H },
-          zeroInit: true,
+          zeroInit: !state,
           out: l === this.layers - 1 ? { buffer: out, layout: { base: 0, seq: T * H } } : undefined,
         });
+        if (state) carry(true);
         layers.push({ gates, c, h });
         input = h;
         width = H;
@@ -444,29 +474,11 @@ export class LSTMBody implements ModelBody, ParamHolder {
    * the state's batch size), advancing `state`: step `t` equals position `t` of
    * `forward` on the same tokens.
    */
-  async step(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">> {
+  async step(tokens: Tensor<"int32">, from: BodyState): Promise<Tensor<"float32">> {
     const where = `${WHERE}.step`;
     const { ctx, params } = this.#state("step");
-    if (!(state instanceof LSTMState) || (state.owner !== this && !state.disposed)) {
-      throw new FWLInputError(
-        where,
-        "state",
-        "a state made by this body's initState",
-        describeValue(state),
-      );
-    }
-    if (state.disposed) {
-      throw new FWLStateError(`${where}: the state was disposed`);
-    }
     const [B] = checkTokens(where, tokens, 1);
-    if (B !== state.batchSize) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        `shape [${state.batchSize}] (the state's batch size)`,
-        `[${B}]`,
-      );
-    }
+    const state = this.#checkState(where, from, B);
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     if (state.disposed) {
       throw new FWLStateError(`${where}: the state was disposed`);
@@ -540,6 +552,20 @@ export class LSTMBody implements ModelBody, ParamHolder {
       throw new FWLStateError(`${WHERE}.${what}: call build() first`);
     }
     return { ctx: this.#ctx, params: this.#params };
+  }
+
+  /** `state` as this body's live state of `B` sequences, or a typed error. */
+  #checkState(where: string, state: BodyState, B: number): LSTMState {
+    if (!(state instanceof LSTMState) || (state.owner !== this && !state.disposed)) {
+      const made = "a state made by this body's initState";
+      throw new FWLInputError(where, "state", made, describeValue(state));
+    }
+    if (state.disposed) throw new FWLStateError(`${where}: the state was disposed`);
+    if (B !== state.batchSize) {
+      const want = `${state.batchSize} sequences (the state's batch size)`;
+      throw new FWLInputError(where, "tokens", want, `${B}`);
+    }
+    return state;
   }
 
   #releaseSaved(): void {

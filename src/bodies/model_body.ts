@@ -30,7 +30,8 @@ export interface BodyState {
  * required: a body that merely yields hidden states (an external model whose output is a
  * `Float32Array`) still supports head-only training and scoring. `backward` enables
  * joint training, `parameters` lets optimizers and checkpoints see the body's weights,
- * and `initState` + `step` enable generation one token at a time.
+ * and `initState` + `step` enable generation one token at a time (`initState` +
+ * `forwardFrom`: long documents in pieces).
  *
  * @example
  * ```ts
@@ -68,6 +69,12 @@ export interface ModelBody {
   parameters?(): BodyParameter[];
   /** A fresh generation state for `batchSize` sequences. */
   initState?(batchSize: number): BodyState;
+  /**
+   * `forward` continuing from `state` (from `initState`) instead of from the start, and
+   * leaving `state` at the end of the tokens: a long document read in consecutive pieces
+   * gives the hidden states of one call (`LanguageModel.scoreDocument` carries it).
+   */
+  forwardFrom?(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">>;
   /** Hidden states `[B, hiddenSize]` for one token per sequence (`[B]` int32), advancing `state`. */
   step?(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">>;
   /** Releases the body's GPU memory. */

@@ -13,6 +13,7 @@ import type { ParamBuffers } from "./head.ts";
 import { headForwardArgs, runForward } from "./pipeline/forward.ts";
 import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
+import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
 import { checkPositiveInteger } from "../util/validate.ts";
@@ -42,15 +43,34 @@ export interface HeadCallOptions {
    * the FWL's overhead. Default `true`.
    */
   fastWeights?: boolean;
+  /**
+   * Carry the fast weights across calls (FWL.md §3): the positions held by this state
+   * (from `block.state(B)`, earlier windows of the same sequences, or a stream) update
+   * the fast weights of every position of this call, as if they preceded it in one long
+   * call; afterwards the state also holds this call's positions (it is advanced in place:
+   * `state.clone()` first to keep the old one). The inner loss uses the state's fixed
+   * normalizer.
+   */
+  state?: FWLState;
 }
 
-function checkHeadCallOptions(where: string, options: HeadCallOptions): boolean {
+function checkHeadCallOptions(
+  where: string,
+  options: HeadCallOptions,
+): { fastWeights: boolean; state: FWLState | undefined } {
   checkOptions(where, options);
-  const { fastWeights = true } = options;
+  const { fastWeights = true, state } = options;
   if (typeof fastWeights !== "boolean") {
     throw new FWLInputError(where, "options.fastWeights", "a boolean", describeValue(fastWeights));
   }
-  return fastWeights;
+  if (state !== undefined && !(state instanceof FWLState)) {
+    throw new FWLInputError(where, "options.state", "an FWLState", describeValue(state));
+  }
+  if (state && !fastWeights) {
+    const why = "no state with fastWeights: false (the plain head has no fast weights)";
+    throw new FWLInputError(where, "options.state", why, "a state");
+  }
+  return { fastWeights, state };
 }
 
 /**
@@ -289,7 +309,7 @@ export class FWLBlock implements ParamHolder {
   ): Promise<Tensor> {
     const { ctx } = this.#state(method);
     const where = `${WHERE}.${method}`;
-    const fastWeights = checkHeadCallOptions(where, options);
+    const { fastWeights, state } = checkHeadCallOptions(where, options);
     const V = this.vocabSize;
     const inp = await prepareHeadInputs(
       where,
@@ -305,8 +325,16 @@ export class FWLBlock implements ParamHolder {
     const { batch: B, time: T } = inp;
     const shape = kind === "logits" ? [B, T, V] : [B, T];
     const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    const release = () => inp.uploads.forEach((b) => ctx.pool.release(b));
+    let carried;
+    try {
+      carried = state?.use(where, this, B, 0);
+    } catch (e) {
+      release();
+      throw e;
+    }
     if (bytes > ctx.device.limits.maxBufferSize) {
-      for (const b of inp.uploads) ctx.pool.release(b);
+      release();
       throw new FWLError(
         `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
           `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
@@ -317,14 +345,16 @@ export class FWLBlock implements ParamHolder {
     try {
       await runForward(ctx, {
         ...headForwardArgs(this, inp),
+        ...(state ? { fixedNormalizer: state.normalizer, state: carried } : {}),
         output: { kind, buffer: out },
         plain: !fastWeights,
       });
+      state?.use(where, this, B, T);
     } catch (e) {
       ctx.pool.release(out);
       throw e;
     } finally {
-      for (const b of inp.uploads) ctx.pool.release(b);
+      release();
     }
     return ownedGPUTensor(ctx, out, shape, "float32");
   }
@@ -366,6 +396,30 @@ export class FWLBlock implements ParamHolder {
    */
   stream(batchSize: number, options?: FWLStreamOptions): FWLStream {
     return new FWLStream(this, batchSize, options);
+  }
+
+  /**
+   * A zeroed fast-weight state of `batchSize` sequences (FWL.md §3) to carry across
+   * calls: score a document longer than one window, window by window, in memory that
+   * does not grow with its length, every position's fast weights having seen the whole
+   * prefix. Needs a fixed normalizer: `options.normalizer`, or the block's when it is a
+   * number. A stream can continue from it (`block.stream(B, { state })`) and vice versa
+   * (`stream.state`).
+   *
+   * @example
+   * ```ts ignore
+   * using state = block.state(1, { normalizer: 512 });
+   * let total = 0;
+   * for (let t0 = 0; t0 < T; t0 += 256) {       // x: [1, T, D] hidden states, in windows
+   *   const len = Math.min(256, T - t0);
+   *   const { nll } = await block.score(xWindow(t0, len), idsWindow(t0, len), wWindow(t0, len), { state });
+   *   total += nll.reduce((a, b) => a + b, 0);
+   * }
+   * // nll equals one block.score over all T positions with { normalizer: 512 }
+   * ```
+   */
+  state(batchSize: number, options?: FWLStateOptions): FWLState {
+    return new FWLState(this, batchSize, options);
   }
 
   /** Releases the parameters' GPU memory. The block can't be used afterwards. */

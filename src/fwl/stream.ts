@@ -2,10 +2,10 @@
  * `FWLStream`: the recurrent form of the FWL block, for generation (FWL.md §3).
  *
  * With a fixed normalizer `N`, the fast logits at position `t` depend on the earlier
- * positions only through a state of fixed size per sequence (`pipeline/fast_step.ts`).
- * `predict` runs the slow first layer and reads the state; `observe` runs the rest of
- * the slow forward and the inner backward of the one position just predicted (the same
- * stages as the parallel form) and adds its terms. Both run entirely on the GPU, one
+ * positions only through a state of fixed size per sequence (an {@linkcode FWLState}).
+ * `predict` runs the slow first layer and the parallel fast pass of a one-position window
+ * from the state; `observe` runs the rest of the slow forward and the inner backward of
+ * the position just predicted (the same stages as the parallel form) and adds its terms. Both run entirely on the GPU, one
  * command submission each, at a cost that does not grow with the position.
  *
  * @module
@@ -15,14 +15,11 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { type Head, isHead, type ParamBuffers } from "./head.ts";
+import { FWLState, type FWLStateOptions } from "./fast_state.ts";
+import type { Head, ParamBuffers } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
-import {
-  accumulateFastState,
-  type FastState,
-  fastStateLengths,
-  recordFastStep,
-} from "./pipeline/fast_step.ts";
+import { recordFastPass } from "./pipeline/fast_pass.ts";
+import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
 import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
 import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
@@ -30,7 +27,6 @@ import {
   checkDType,
   checkFinite,
   checkIds,
-  checkPositiveInteger,
   checkShape,
   checkTensor,
   checkWeights,
@@ -42,15 +38,16 @@ import {
  * @example
  * ```ts ignore
  * const stream = block.stream(4, { normalizer: 2048 }); // N = tokens per training batch
+ * const next = block.stream(1, { state }); // continue where block.score(…, { state }) ended
  * ```
  */
-export interface FWLStreamOptions {
+export interface FWLStreamOptions extends FWLStateOptions {
   /**
-   * The fixed inner-loss normalizer `N` (a finite positive number). Defaults to the
-   * block's `normalizer` when that is a number; the `"batch"` normalizer can't stream,
-   * since it sums the weights of tokens not seen yet.
+   * Continue from this state (made by `block.state`, possibly advanced by windows of
+   * `block.score`/`forward`) and advance it in place; the caller keeps owning it (the
+   * stream's `dispose` leaves it alone). Default: a fresh state the stream owns.
    */
-  normalizer?: number;
+  state?: FWLState;
 }
 
 const WHERE = "FWLStream";
@@ -63,6 +60,8 @@ interface Pending {
   h1: GPUBuffer;
   /** `a = relu(h1)²`, `[B, H]`. */
   a: GPUBuffer;
+  /** Zeros `[B, H]`: the inner gradients of the empty window before the position. */
+  none: GPUBuffer;
 }
 
 /**
@@ -100,71 +99,81 @@ export class FWLStream {
   readonly #V: number;
   /** One position of every sequence, as the slow forward reads it. */
   readonly #dims: SlowDims;
-  readonly #state: FastState;
+  readonly #state: FWLState;
+  /** Whether the stream made its state (and so disposes it). */
+  #ownsState: boolean;
   readonly #pending: Pending;
   /** `N` in a one-float buffer, as the softmax-gradient kernel reads it. */
   readonly #norm: GPUBuffer;
-  #position = 0;
   #predicted = false;
   #busy = false;
   #disposed = false;
   #released = false;
 
   /**
-   * Makes a stream at position 0 with its state zeroed on the GPU.
+   * Makes a stream with its state zeroed on the GPU (position 0), or continuing from
+   * `options.state`.
    *
    * @param block a built {@linkcode FWLBlock}
    * @param batchSize number of sequences `B`
-   * @param options the fixed normalizer `N` (default: the block's, when it is a number)
+   * @param options the fixed normalizer `N` (default: the block's, when it is a number),
+   *   or a state to continue from
    */
   constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
-    if (!isHead(block)) {
-      throw new FWLInputError(WHERE, "block", "an FWLBlock", describeValue(block));
-    }
-    checkPositiveInteger(WHERE, "batchSize", batchSize);
     checkOptions(WHERE, options);
-    this.normalizer = streamNormalizer(block, options.normalizer);
-    if (!block.built) {
-      throw new FWLStateError(
-        `${WHERE}: the block is not built: call block.build(inputSize) first`,
-      );
+    const { state, normalizer } = options;
+    if (state !== undefined && !(state instanceof FWLState)) {
+      throw new FWLInputError(WHERE, "options.state", "an FWLState", describeValue(state));
     }
-    const ctx = block.context;
-    const B = batchSize, D = block.inputSize!, S = block.size, H = 4 * S;
-    const V = block.vocabSize;
-    if (B > ctx.maxWorkgroups) {
-      throw new FWLInputError(
-        WHERE,
-        "batchSize",
-        `at most ${ctx.maxWorkgroups} sequences (the device's workgroup limit)`,
-        `${B}`,
-      );
+    if (state && normalizer !== undefined && normalizer !== state.normalizer) {
+      const want = `the state's normalizer ${state.normalizer} (or nothing)`;
+      throw new FWLInputError(WHERE, "options.normalizer", want, describeValue(normalizer));
     }
-    const widest = Math.max(B * D * H, B * H * S, B * V) * 4;
-    if (widest > ctx.maxBindingBytes) {
-      throw new FWLError(
-        `${WHERE}: a batch of ${B} sequences needs a ${widest}-byte buffer, over the ` +
-          `device's ${ctx.maxBindingBytes}-byte binding limit; use fewer sequences per stream`,
-      );
+    // A fresh state checks the block, the batch size, the normalizer and the state's size.
+    const st = state ?? new FWLState(block, batchSize, { normalizer });
+    try {
+      state?.use(WHERE, block, batchSize, 0);
+      const ctx = block.context, B = batchSize, V = block.vocabSize;
+      if (B > ctx.maxWorkgroups) {
+        const most = `at most ${ctx.maxWorkgroups} sequences (the device's workgroup limit)`;
+        throw new FWLInputError(WHERE, "batchSize", most, `${B}`);
+      }
+      if (B * V * 4 > ctx.maxBindingBytes) {
+        throw new FWLError(
+          `${WHERE}: the logits of ${B} sequences need ${B * V * 4} bytes, over the ` +
+            `device's ${ctx.maxBindingBytes}-byte binding limit; use fewer sequences per stream`,
+        );
+      }
+    } catch (e) {
+      if (!state) st.dispose();
+      throw e;
     }
+    const ctx = block.context, B = batchSize, D = block.inputSize!, S = block.size, H = 4 * S;
+    this.#state = st;
+    this.#ownsState = !state;
+    this.normalizer = st.normalizer;
     this.batchSize = B;
     this.#block = block;
     this.#ctx = ctx;
-    this.#V = V;
+    this.#V = block.vocabSize;
     this.#dims = { rows: B, inputSize: D, size: S, epsilon: block.epsilon };
     const get = (elements: number) => ctx.pool.acquire(elements * 4);
-    const lengths = fastStateLengths(B, this.#dims);
-    this.#state = {} as FastState;
-    for (const [k, n] of Object.entries(lengths)) this.#state[k as keyof FastState] = get(n);
-    this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H) };
+    this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H), none: get(B * H) };
     this.#norm = get(1);
     ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([this.normalizer]));
-    this.#clearState();
+    const encoder = ctx.device.createCommandEncoder({ label: WHERE });
+    encoder.clearBuffer(this.#pending.none);
+    ctx.device.queue.submit([encoder.finish()]);
   }
 
-  /** The next position to predict (the number of positions observed so far). */
+  /** The next position to predict (the number of positions the state holds). */
   get position(): number {
-    return this.#position;
+    return this.#state.position;
+  }
+
+  /** The state the stream advances (its own, or the one it was made with). */
+  get state(): FWLState {
+    return this.#state;
   }
 
   /** Whether `predict` ran for the current position (so `observe` comes next). */
@@ -182,8 +191,7 @@ export class FWLStream {
    * at every position.
    */
   get stateBytes(): number {
-    const lengths = Object.values(fastStateLengths(this.batchSize, this.#dims));
-    return 4 * lengths.reduce((a, b) => a + b, 0);
+    return this.#state.bytes;
   }
 
   /**
@@ -198,7 +206,7 @@ export class FWLStream {
     try {
       if (this.#predicted) {
         throw new FWLStateError(
-          `${where}: position ${this.#position} was already predicted; call ` +
+          `${where}: position ${this.position} was already predicted; call ` +
             `observe(labels, weights) for it before predicting the next position`,
         );
       }
@@ -217,7 +225,20 @@ export class FWLStream {
       }
       // The slow first layer (kept for observe), then the fast pass from the state.
       slowFirstLayer(rec, params, this.#dims, pend.x, pend);
-      const nf = recordFastStep(rec, params, this.#dims, this.#state, pend);
+      const zero = pend.none;
+      const nf = recordFastPass(rec, {
+        ...this.#window(),
+        ...pend,
+        attnChunks: 1,
+        epsilon: this.#dims.epsilon,
+        params,
+        gn: zero,
+        gh2: zero,
+        gnNhat: zero,
+        gh1: zero,
+        attentionBytes: () => ctx.maxBindingBytes,
+        carried: this.#state.use(where, this.#block, this.batchSize, 0),
+      }).nf;
       const logits = ctx.pool.acquire(B * V * 4);
       writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
       try {
@@ -248,7 +269,7 @@ export class FWLStream {
     try {
       if (!this.#predicted) {
         throw new FWLStateError(
-          `${where}: position ${this.#position} has not been predicted; call ` +
+          `${where}: position ${this.position} has not been predicted; call ` +
             `predict(x) for it first`,
         );
       }
@@ -297,10 +318,11 @@ export class FWLStream {
         weights: weightsBuf,
         norm: this.#norm,
       }, slow);
-      accumulateFastState(rec, this.#dims, this.#state, pend, inner);
+      const st = this.#state.use(where, this.#block, B, 0);
+      advanceFastState(rec, this.#window(), st, pend, inner);
       await rec.submit(where);
+      this.#state.use(where, this.#block, B, 1);
       this.#predicted = false;
-      this.#position++;
     } finally {
       this.#leave();
     }
@@ -310,9 +332,8 @@ export class FWLStream {
   reset(): void {
     this.#enter("reset");
     try {
-      this.#clearState();
+      this.#state.reset();
       this.#predicted = false;
-      this.#position = 0;
     } finally {
       this.#leave();
     }
@@ -326,17 +347,15 @@ export class FWLStream {
   clone(): FWLStream {
     this.#enter("clone");
     try {
-      const copy = new FWLStream(this.#block, this.batchSize, {
-        normalizer: this.normalizer,
-      });
-      const encoder = this.#ctx.device.createCommandEncoder({
-        label: `${WHERE}.clone`,
-      });
-      const from = [...Object.values(this.#state), ...Object.values(this.#pending)];
-      const to = [...Object.values(copy.#state), ...Object.values(copy.#pending)];
-      from.forEach((src, i) => encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size));
+      const state = this.#state.clone();
+      const copy = new FWLStream(this.#block, this.batchSize, { state });
+      copy.#ownsState = true;
+      const encoder = this.#ctx.device.createCommandEncoder({ label: `${WHERE}.clone` });
+      const to = Object.values(copy.#pending);
+      Object.values(this.#pending).forEach((src, i) =>
+        encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size)
+      );
       this.#ctx.device.queue.submit([encoder.finish()]);
-      copy.#position = this.#position;
       copy.#predicted = this.#predicted;
       return copy;
     } finally {
@@ -385,6 +404,16 @@ export class FWLStream {
     return { ctx: this.#ctx, params };
   }
 
+  /** One position of every sequence, as a window of the parallel pass reads it. */
+  #window(): WindowDims & { batch: number; time: number } {
+    return {
+      batch: this.batchSize,
+      time: 1,
+      inputSize: this.#dims.inputSize,
+      size: this.#dims.size,
+    };
+  }
+
   /** The logits of one position of every sequence: one tile (the constructor checked). */
   #logits(params: ParamBuffers): Logits {
     const B = this.batchSize, V = this.#V;
@@ -397,53 +426,12 @@ export class FWLStream {
     if (this.#disposed) this.#release();
   }
 
-  #clearState(): void {
-    const encoder = this.#ctx.device.createCommandEncoder({
-      label: `${WHERE}.reset`,
-    });
-    for (const b of Object.values(this.#state)) encoder.clearBuffer(b);
-    this.#ctx.device.queue.submit([encoder.finish()]);
-  }
-
   #release(): void {
     if (this.#released) return;
     this.#released = true;
     const pool = this.#ctx.pool;
-    for (const b of Object.values(this.#state)) pool.release(b);
+    if (this.#ownsState) this.#state.dispose();
     for (const b of Object.values(this.#pending)) pool.release(b);
     pool.release(this.#norm);
   }
-}
-
-/**
- * The normalizer a stream uses: `requested`, else the block's when it is a number.
- * Throws an {@linkcode FWLInputError} that says why and what to pass otherwise.
- */
-function streamNormalizer(block: Head, requested: unknown): number {
-  const where = "FWLBlock.stream";
-  if (requested === undefined) {
-    if (typeof block.normalizer === "number") return block.normalizer;
-    throw new FWLInputError(
-      where,
-      "options.normalizer",
-      "a fixed positive number N: streaming can't use the block's \"batch\" " +
-        "normalizer, which sums the weights of the whole batch, tokens not seen yet " +
-        "included. Pass it, as in block.stream(batchSize, { normalizer: 512 }), or " +
-        "build the block with { normalizer: N }",
-      'nothing, and the block\'s normalizer is "batch"',
-    );
-  }
-  if (
-    typeof requested !== "number" || !Number.isFinite(requested) ||
-    requested <= 0
-  ) {
-    throw new FWLInputError(
-      where,
-      "options.normalizer",
-      "a finite positive number N (streaming needs a fixed normalizer; " +
-        '"batch" depends on tokens not seen yet)',
-      describeValue(requested),
-    );
-  }
-  return requested;
 }

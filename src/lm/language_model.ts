@@ -22,7 +22,18 @@ import type { GPUContext } from "../gpu/context.ts";
 import { describeValue, Tensor, tensor } from "../tensor.ts";
 import { createGradBuffers, type GradBuffers, releaseGradBuffers } from "../fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
-import { blockParams, type GradSource, Optimizer, type OptimParam } from "../optim/mod.ts";
+import {
+  Adam,
+  blockParams,
+  type GradSource,
+  Optimizer,
+  type OptimParam,
+  SGD,
+} from "../optim/mod.ts";
+import { Recorder } from "../gpu/recorder.ts";
+import { elementwise } from "../kernels/elementwise.ts";
+import { checkPositiveInteger } from "../util/validate.ts";
+import { checkOptions } from "../fwl/inputs.ts";
 import {
   languageModelBytes,
   type LoadCheckpointOptions,
@@ -103,6 +114,81 @@ export interface GenerateOptions {
    * be a number (train with the same number so generation matches training).
    */
   normalizer?: number;
+}
+
+/** Options of {@linkcode LanguageModel.scoreDocument}. */
+export interface DocumentOptions {
+  /** Tokens predicted per call of the body and the head (default 256). */
+  window?: number;
+  /**
+   * For a body without `forwardFrom` (whose state can't be carried across windows): the
+   * tokens before each window it re-reads for context (not scored again; default 0).
+   */
+  context?: number;
+  /**
+   * The fixed normalizer of the head's carried state; default the head's own, which
+   * must then be a number (use the one it was trained with).
+   */
+  normalizer?: number;
+}
+
+/** Options of {@linkcode LanguageModel.dynamicEvaluate}. */
+export interface DynamicEvaluationOptions extends Omit<DocumentOptions, "window"> {
+  /** Learning rate of the adaptation step (required; > 0). */
+  lr: number;
+  /** Tokens per segment: scored, then learned from (default 128). */
+  segment?: number;
+  /** `"sgd"` (default) or `"rms"` (the gradient divided by its running RMS). */
+  method?: "sgd" | "rms";
+  /** λ in [0, 1]: after each step, `θ += λ·(θ_trained − θ)` (default 0). */
+  decay?: number;
+  /** `"rms"`: decay of the running mean of `g²`, in [0, 1) (default 0.99). */
+  beta2?: number;
+  /** `"rms"`: added to the RMS (default 1e-8). */
+  eps?: number;
+}
+
+/** `value` as token ids in `[0, V)`, at least `min` of them, or an FWLInputError. */
+function tokenIds(where: string, name: string, value: unknown, min: number, V: number): Int32Array {
+  const a = value as ArrayLike<number>;
+  if (a === null || typeof a !== "object" || typeof a.length !== "number" || a.length < min) {
+    const what = `at least ${min} token id(s) (an array, Int32Array or int32 host tensor)`;
+    throw new FWLInputError(where, name, what, describeValue(value));
+  }
+  return Int32Array.from({ length: a.length }, (_, i) => {
+    const id = a[i];
+    if (!Number.isInteger(id) || id < 0 || id >= V) {
+      throw new FWLInputError(where, name, `token ids in [0, ${V})`, `${id} at index ${i}`);
+    }
+    return id;
+  });
+}
+
+/** A checked document and its window options. */
+interface DocumentParts {
+  ids: Int32Array;
+  window: number;
+  context: number;
+  normalizer: number | undefined;
+}
+
+function checkDynamicOptions(
+  where: string,
+  options: DynamicEvaluationOptions,
+): Required<Omit<DynamicEvaluationOptions, "normalizer">> & { normalizer?: number } {
+  checkOptions(where, options);
+  const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;
+  const check = (name: string, v: unknown, ok: boolean, expected: string) => {
+    if (!ok) throw new FWLInputError(where, `options.${name}`, expected, describeValue(v));
+  };
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  check("lr", lr, finite(lr) && lr > 0, "a finite number > 0");
+  checkPositiveInteger(where, "options.segment", segment);
+  check("method", method, method === "sgd" || method === "rms", '"sgd" or "rms"');
+  check("decay", decay, finite(decay) && decay >= 0 && decay <= 1, "a number in [0, 1]");
+  check("beta2", beta2, finite(beta2) && beta2 >= 0 && beta2 < 1, "a number in [0, 1)");
+  check("eps", eps, finite(eps) && eps > 0, "a finite number > 0");
+  return { ...options, lr, segment, method, decay, beta2, eps, context: options.context ?? 0 };
 }
 
 /**
@@ -357,50 +443,243 @@ export class LanguageModel {
     options: TokensOptions = {},
   ): Promise<TrainStepResult> {
     const where = `${WHERE}.trainStep`;
-    return await this.#run("trainStep", async () => {
-      const plan = this.#checkOptimizer(where, optimizer);
-      const { B, T, labels, weights } = this.#prepare(where, tokens, options);
-      const hidden = await this.#forward(where, tokens, B, T);
-      this.#grads ??= createGradBuffers(this.head);
-      const grads = this.#grads;
-      let loss: number;
-      let dx: Tensor<"float32"> | undefined;
-      try {
-        // checkValues (the default) rejects non-finite hidden states before anything runs.
-        const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
-          gradBuffers: grads,
+    return await this.#run("trainStep", () => this.#trainStep(where, tokens, optimizer, options));
+  }
+
+  /** `trainStep` without the busy mark (also one segment of dynamic evaluation). */
+  async #trainStep(
+    where: string,
+    tokens: Tensor<"int32">,
+    optimizer: Optimizer,
+    options: TokensOptions,
+  ): Promise<TrainStepResult> {
+    const plan = this.#checkOptimizer(where, optimizer);
+    const { B, T, labels, weights } = this.#prepare(where, tokens, options);
+    const hidden = await this.#forward(where, tokens, B, T);
+    try {
+      return await this.#learn(where, hidden, labels, weights, optimizer, plan);
+    } finally {
+      hidden.dispose();
+    }
+  }
+
+  /** The gradient step of `trainStep` from the body's hidden states (left to the caller). */
+  async #learn(
+    where: string,
+    hidden: Tensor<"float32">,
+    labels: Tensor,
+    weights: Tensor<"float32">,
+    optimizer: Optimizer,
+    plan: { trainBody: boolean; bodyParams: BodyParameter[] },
+  ): Promise<TrainStepResult> {
+    this.#grads ??= createGradBuffers(this.head);
+    const grads = this.#grads;
+    let loss: number;
+    let dx: Tensor<"float32"> | undefined;
+    try {
+      // checkValues (the default) rejects non-finite hidden states before anything runs.
+      const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
+        gradBuffers: grads,
+      });
+      dx = result.dx;
+      loss = (await result.loss!.read())[0];
+      result.loss!.dispose();
+    } catch (e) {
+      dx?.dispose();
+      throw e;
+    }
+    try {
+      if (!Number.isFinite(loss)) {
+        throw new FWLError(
+          `${where}: the loss is ${loss} (training diverged: try a lower learning rate ` +
+            `or clipNorm); nothing was updated`,
+        );
+      }
+      if (plan.trainBody) await this.body.backward!(dx);
+    } finally {
+      dx.dispose();
+    }
+    const record: Record<string, GradSource> = {};
+    for (const [name, key] of Object.entries(BUFFER_KEYS)) {
+      record[HEAD_PREFIX + name] = grads[key];
+    }
+    record[`${HEAD_PREFIX}steps`] = grads.steps;
+    if (plan.trainBody) {
+      for (const p of plan.bodyParams) record[BODY_PREFIX + p.name] = p.grad;
+    }
+    await optimizer.step(record);
+    return { loss, trainedBody: plan.trainBody };
+  }
+
+  /**
+   * Scores one long document window by window in memory that does not grow with its
+   * length: the negative log-likelihood of every token after the first. With the fast
+   * weights on, the head's fast-weight state (FWL.md §3) is carried from window to
+   * window, so every position's fast weights have learned from the whole document
+   * before it, exactly as one long call would (same fixed normalizer). A body with
+   * `forwardFrom` and `initState` (the LSTM) carries its own state too; any other body
+   * re-reads `context` tokens before each window (not scored again).
+   *
+   * @param tokens the document's token ids (at least 2)
+   * @param options `window` (predicted tokens per call, default 256), `context` (default
+   *   0), `normalizer` (of the carried state; default the head's, which must then be a number)
+   * @returns per-token NLL `[1, n − 1]` and the mean loss and perplexity
+   *
+   * @example
+   * ```ts ignore
+   * const { loss } = await lm.scoreDocument(ids, { window: 512, context: 64 });
+   * console.log(loss / Math.LN2, "bits per token");
+   * ```
+   */
+  async scoreDocument(
+    tokens: ArrayLike<number> | Tensor<"int32">,
+    options: DocumentOptions = {},
+  ): Promise<TokenScores> {
+    const where = `${WHERE}.scoreDocument`;
+    return await this.#run(
+      "scoreDocument",
+      () => this.#segments(where, this.#document(where, tokens, options)),
+    );
+  }
+
+  /**
+   * Dynamic evaluation (Krause et al., 2018), the baseline for fast weights: the document
+   * is cut into segments of `segment` tokens; each is scored (as in
+   * {@linkcode LanguageModel.scoreDocument}, states carried), then the model takes one
+   * gradient step on that segment's loss from the same forward (as `trainStep`: the head,
+   * and the body when it has `backward`; a carried body state is a constant), and the
+   * adapted weights score the next segment (the carried states keep what earlier weights
+   * made of earlier segments, as an RNN's hidden state does in the paper). θ is every parameter of `lm.parameters()` but the step sizes (the fast
+   * weights' own learning rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`:
+   * `θ −= lr·g / (√v̂ + eps)` with `v` a running mean of `g²` over the document's segments so far (decay `beta2`, bias
+   * corrected: the paper's RMS normalization, its statistics gathered on the fly rather
+   * than on training data). With `decay` λ, each step is followed by
+   * `θ += λ·(θ_trained − θ)`. The trained weights are restored when the call ends
+   * (also on error): one call is one document.
+   *
+   * @param tokens the document's token ids (at least 2)
+   * @param options `lr` (required), `segment` (default 128), `method`, `decay`, `beta2`,
+   *   `eps`, `context`, `normalizer`
+   * @returns per-token NLL `[1, n − 1]` as each token was scored
+   *
+   * @example
+   * ```ts ignore
+   * const base = await lm.scoreDocument(ids, { window: 128 });
+   * const dyn = await lm.dynamicEvaluate(ids, { segment: 128, lr: 0.01, method: "rms" });
+   * console.log(base.perplexity, dyn.perplexity);
+   * ```
+   */
+  async dynamicEvaluate(
+    tokens: ArrayLike<number> | Tensor<"int32">,
+    options: DynamicEvaluationOptions,
+  ): Promise<TokenScores> {
+    const where = `${WHERE}.dynamicEvaluate`;
+    return await this.#run("dynamicEvaluate", async () => {
+      const o = checkDynamicOptions(where, options);
+      const doc = this.#document(where, tokens, { ...o, window: o.segment });
+      const ctx = this.head.context;
+      // The step sizes are meta-parameters of the fast weights' own learning: left alone.
+      const params = this.parameters().filter((p) => p.name !== `${HEAD_PREFIX}steps`);
+      const trained = params.map((p) => ctx.pool.acquire(p.length * 4));
+      const copy = (toTrained: boolean) => {
+        const encoder = ctx.device.createCommandEncoder({ label: where });
+        params.forEach(({ buffer, offset = 0, length }, i) => {
+          if (toTrained) encoder.copyBufferToBuffer(buffer, offset * 4, trained[i], 0, length * 4);
+          else encoder.copyBufferToBuffer(trained[i], 0, buffer, offset * 4, length * 4);
         });
-        dx = result.dx;
-        loss = (await result.loss!.read())[0];
-        result.loss!.dispose();
-      } catch (e) {
-        dx?.dispose();
-        throw e;
-      } finally {
-        hidden.dispose();
-      }
+        ctx.device.queue.submit([encoder.finish()]);
+      };
+      copy(true);
+      const optimizer = o.method === "sgd"
+        ? new SGD(ctx, params, { lr: o.lr })
+        : new Adam(ctx, params, { lr: o.lr, beta1: 0, beta2: o.beta2, eps: o.eps });
       try {
-        if (!Number.isFinite(loss)) {
-          throw new FWLError(
-            `${where}: the loss is ${loss} (training diverged: try a lower learning rate ` +
-              `or clipNorm); nothing was updated`,
-          );
-        }
-        if (plan.trainBody) await this.body.backward!(dx);
+        const plan = this.#checkOptimizer(where, optimizer);
+        return await this.#segments(where, doc, async (hidden, labels, weights) => {
+          await this.#learn(where, hidden, labels, weights, optimizer, plan);
+          if (o.decay === 0) return;
+          const rec = new Recorder(ctx); // θ += λ·(θ_trained − θ)
+          params.forEach(({ buffer, offset = 0, length: count }, i) => {
+            const out = { buffer, offset: offset * 4, size: count * 4 };
+            elementwise(rec, { count, out, a: trained[i], alpha: o.decay, beta: 1 - o.decay });
+          });
+          await rec.submit(where);
+        });
       } finally {
-        dx.dispose();
+        optimizer.dispose();
+        copy(false);
+        for (const b of trained) ctx.pool.release(b);
       }
-      const record: Record<string, GradSource> = {};
-      for (const [name, key] of Object.entries(BUFFER_KEYS)) {
-        record[HEAD_PREFIX + name] = grads[key];
-      }
-      record[`${HEAD_PREFIX}steps`] = grads.steps;
-      if (plan.trainBody) {
-        for (const p of plan.bodyParams) record[BODY_PREFIX + p.name] = p.grad;
-      }
-      await optimizer.step(record);
-      return { loss, trainedBody: plan.trainBody };
     });
+  }
+
+  /**
+   * Scores a document in consecutive windows of up to `window` predicted tokens, carrying
+   * the head's fast-weight state and, when the body has `forwardFrom` and `initState`,
+   * the body's state (else the body re-reads up to `context` tokens, of weight 0, before
+   * each window). `learn` then gets each window's hidden states and targets.
+   */
+  async #segments(
+    where: string,
+    d: DocumentParts,
+    learn?: (hidden: Tensor<"float32">, labels: Tensor, w: Tensor<"float32">) => Promise<void>,
+  ): Promise<TokenScores> {
+    const { ids, window, context, normalizer } = d;
+    const n = ids.length - 1, body = this.body, fastWeights = this.fastWeights;
+    const nll = new Float32Array(n);
+    const carries = typeof body.forwardFrom === "function" && typeof body.initState === "function";
+    const state = fastWeights
+      ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
+      : undefined;
+    let bodyState: BodyState | undefined;
+    try {
+      bodyState = carries ? body.initState!(1) : undefined;
+      for (let t0 = 0; t0 < n; t0 += window) {
+        // Positions from…end−1 go through the body; t0…end−1 are scored (and learned from).
+        const end = Math.min(n, t0 + window), from = carries ? t0 : Math.max(0, t0 - context);
+        const T = end - from, shape = [1, T];
+        const tokens = tensor(ids.slice(from, end), shape);
+        const labels = tensor(ids.slice(from + 1, end + 1), shape);
+        const weights = tensor(new Float32Array(T).fill(1, t0 - from), shape);
+        const hidden =
+          await (bodyState ? body.forwardFrom!(tokens, bodyState) : body.forward(tokens));
+        try {
+          checkHidden(where, hidden, [1, T, body.hiddenSize], carries ? "forwardFrom" : "forward");
+          const part = await this.head.score(hidden, labels, weights, { state, fastWeights });
+          nll.set(part.nll.subarray(t0 - from), t0);
+          if (!nll.subarray(t0, end).every(Number.isFinite)) {
+            throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
+          }
+          await learn?.(hidden, labels, weights);
+        } finally {
+          if (hidden instanceof Tensor) hidden.dispose();
+        }
+      }
+    } finally {
+      state?.dispose();
+      bodyState?.dispose();
+    }
+    const loss = nll.reduce((a, b) => a + b, 0) / n, shape: [number, number] = [1, n];
+    return { shape, nll, targets: ids.slice(1), loss, perplexity: Math.exp(loss), count: n };
+  }
+
+  /** Checks a document and its window options. */
+  #document(
+    where: string,
+    tokens: ArrayLike<number> | Tensor<"int32">,
+    options: DocumentOptions,
+  ): DocumentParts {
+    checkOptions(where, options);
+    const { window = 256, context = 0, normalizer } = options;
+    checkPositiveInteger(where, "options.window", window);
+    if (!(Number.isInteger(context) && context >= 0)) {
+      throw new FWLInputError(where, "options.context", "an integer ≥ 0", describeValue(context));
+    }
+    const data = tokens instanceof Tensor
+      ? (tokens.disposed || tokens.dtype !== "int32" ? undefined : tokens.hostData)
+      : tokens;
+    const ids = tokenIds(where, "tokens", data, 2, this.vocabSize);
+    return { ids, window, context, normalizer };
   }
 
   /**
@@ -435,25 +714,7 @@ export class LanguageModel {
     if (options === null || typeof options !== "object") {
       throw new FWLInputError(where, "options", "an object", describeValue(options));
     }
-    const V = this.vocabSize;
-    if (
-      prompt === null || typeof prompt !== "object" || typeof prompt.length !== "number" ||
-      prompt.length < 1
-    ) {
-      throw new FWLInputError(
-        where,
-        "prompt",
-        "at least one token id (an array or Int32Array)",
-        describeValue(prompt),
-      );
-    }
-    const ids = Int32Array.from({ length: prompt.length }, (_, i) => {
-      const id = prompt[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) {
-        throw new FWLInputError(where, "prompt", `token ids in [0, ${V})`, `${id} at index ${i}`);
-      }
-      return id;
-    });
+    const ids = tokenIds(where, "prompt", prompt, 1, this.vocabSize);
     const {
       maxTokens = 32,
       temperature = 1,

@@ -60,7 +60,9 @@ export function checkBody(where: string, body: unknown): asserts body is ModelBo
       describeValue(body),
     );
   }
-  for (const m of ["backward", "parameters", "initState", "step", "dispose"] as const) {
+  for (
+    const m of ["backward", "parameters", "initState", "step", "forwardFrom", "dispose"] as const
+  ) {
     if (b[m] !== undefined && typeof b[m] !== "function") {
       throw new FWLInputError(where, `body.${m}`, "a function or nothing", describeValue(b[m]));
     }

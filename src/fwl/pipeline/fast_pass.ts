@@ -1,7 +1,8 @@
 /**
  * The fast pass of FWL.md §2 (`src/reference/fast_forward.ts`) in its parallel form,
- * recorded once for both the forward and the training forward (`forward.ts`); the
- * stream's recurrent form reads the same sums from its state.
+ * recorded once for the forward, the training forward (`forward.ts`) and the stream (one
+ * position); with a carried state (`fast_step.ts`) the positions before the window count
+ * too.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { matmulNN } from "../../kernels/matmul.ts";
 import { cumsumUpdate } from "../../kernels/cumsum.ts";
 import { layerNorm } from "../../kernels/layer_norm.ts";
 import type { ParamBuffers } from "../head.ts";
+import { type FastState, subtractCarried } from "./fast_step.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowForward } from "./slow_forward.ts";
 
@@ -30,6 +32,8 @@ export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads 
   /** Where the fast layer norm writes `nhat` and `rstd` (fresh scratch when omitted). */
   nhat?: GPUBuffer;
   rstd?: GPUBuffer;
+  /** The state the earlier windows left (FWL.md §3), read here, not advanced. */
+  carried?: FastState;
 }
 
 /** The fast activations (scratch of the recorder). */
@@ -63,6 +67,9 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     dv,
     maxScratchBytes: f.attentionBytes(dq, dv),
   });
+  const carry = (i: number, out: GPUBuffer, q?: GPUBuffer) => {
+    if (f.carried) subtractCarried(rec, p, f, f.carried, i, out, q);
+  };
   const f1 = buf(M * H);
   rec.copy(f.h1, 0, f1, 0, M * H * 4);
   chunkAttention(rec, {
@@ -75,6 +82,8 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     stepIndex: 0,
     scale: -1,
   });
+  carry(0, f1, f.x);
+  carry(1, f1);
   const fa = buf(M * H);
   cumsumUpdate(rec, {
     u: f.gh1,
@@ -98,6 +107,8 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     stepIndex: 2,
     scale: -1,
   });
+  carry(2, f2, fa);
+  carry(3, f2);
   const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
   cumsumUpdate(rec, { ...cumsum, u: f.gh2, out: f2, stepIndex: 3 });
   const scaleT = buf(M * S), biasT = buf(M * S);
@@ -109,6 +120,8 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     broadcastBase: p.scale,
   });
   cumsumUpdate(rec, { ...cumsum, u: f.gn, out: biasT, stepIndex: 5, broadcastBase: p.bias });
+  carry(4, scaleT);
+  carry(5, biasT);
   const nf = buf(M * S), fhat = f.nhat ?? buf(M * S), frstd = f.rstd ?? buf(M);
   layerNorm(rec, {
     x: f2,

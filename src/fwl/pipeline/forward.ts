@@ -17,6 +17,7 @@ import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
 import type { Head, ParamBuffers } from "../head.ts";
 import type { HeadInputs } from "../inputs.ts";
 import { type FastPass, recordFastPass } from "./fast_pass.ts";
+import { advanceFastState, type FastState } from "./fast_step.ts";
 import { type InnerGrads, recordInnerBackward } from "./inner_backward.ts";
 import {
   crossEntropyRows,
@@ -43,6 +44,11 @@ export interface HeadForwardArgs {
   labelsAreIds: boolean;
   weights: GPUBuffer;
   params: ParamBuffers;
+  /**
+   * The state the earlier windows left (inference only, with a fixed normalizer): read
+   * by the fast pass, then advanced by this window's terms.
+   */
+  state?: FastState;
 }
 
 /**
@@ -173,7 +179,9 @@ export function recordHeadForward(
       : () => ctx.maxBindingBytes,
     nhat: keep ? undefined : slow.nhat,
     rstd: keep ? undefined : slow.rstd,
+    carried: f.state,
   });
+  if (f.state) advanceFastState(rec, f, f.state, { x: f.x, a: slow.a }, inner);
   return { normOut, normIn, ...slow, ...inner, ...fast };
 }
 
