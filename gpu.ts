@@ -63,4 +63,11 @@ export {
   releaseGradBuffers,
 } from "./src/fwl/grad_buffers.ts";
 export { type BlockDims, FAST_PARAM_NAMES, initParams, paramShapes } from "./src/fwl/params.ts";
-export { constantSchedule, defaultDecayFilter, defaultNonNegative } from "./src/optim/mod.ts";
+export {
+  constantSchedule,
+  defaultDecayFilter,
+  defaultLogSpace,
+  defaultLrScale,
+  defaultNonNegative,
+  LOG_SPACE_LR_SCALE,
+} from "./src/optim/mod.ts";

@@ -31,11 +31,6 @@ data, seed and steps), then prints their validation perplexity and a generated s
       size: wholeFlag(32, "transformer width; the head's size is half of it", 2, 1024),
       layers: wholeFlag(2, "transformer blocks", 1, 64),
       heads: wholeFlag(2, "attention heads per block (a divisor of --size)", 1),
-    }, {
-      // Not rnn.ts's 16: with this small body, large fast steps slowed the head's learning
-      // of the common words (after 200 steps, step size 16 gave a 44 % higher entity
-      // perplexity than the plain head; 4, 2 and 1 gave 31 to 34 % lower, 1 the best).
-      "step-size": 1,
     }),
     check: (c) => {
       if (c.flags.size % c.flags.heads !== 0) {

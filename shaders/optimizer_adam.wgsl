@@ -2,6 +2,7 @@
 // grad[g_off + i], moments m/v[s_off + i] for i < len:
 //   m = β1·m + (1−β1)·g,  v = β2·v + (1−β2)·g²
 //   x −= lr · (m / bc1) / (sqrt(v / bc2) + ε)        bc = 1 − β^t, or 1 without correction
+// (with LOG_SPACE, on u = log x: g·x in, x·exp(−step) out)
 
 @compute @workgroup_size(WG)
 fn main(
@@ -14,7 +15,7 @@ fn main(
     let pi = p.p_off + i;
     let si = p.s_off + i;
     var x = param[pi];
-    var g = scaled_grad(grad[p.g_off + i], scale, p.flags);
+    var g = space_grad(scaled_grad(grad[p.g_off + i], scale, p.flags), x, p.flags);
     if ((p.flags & L2_DECAY) != 0u) {
       g += p.wd * x;
     }
@@ -25,7 +26,7 @@ fn main(
     let vi = p.beta2 * v[si] + (1.0 - p.beta2) * g * g;
     m[si] = mi;
     v[si] = vi;
-    x -= p.lr * (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps);
+    x = descend(x, p.lr * (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps), p.flags);
     param[pi] = finish(x, p.flags);
   }
 }

@@ -1,6 +1,6 @@
 // SGD on the segment param[p_off + i], grad[g_off + i], buf[s_off + i] for i < len: with
 // MOMENTUM, buf = μ·buf + g and the step is buf (or g + μ·buf with NESTEROV); without,
-// the step is g.  x −= lr · step.
+// the step is g.  x −= lr · step (with LOG_SPACE, on u = log x: g·x in, x·exp(−lr·step) out).
 
 @compute @workgroup_size(WG)
 fn main(
@@ -12,7 +12,7 @@ fn main(
   for (var i = gid.x; i < p.len; i += stride) {
     let pi = p.p_off + i;
     var x = param[pi];
-    var g = scaled_grad(grad[p.g_off + i], scale, p.flags);
+    var g = space_grad(scaled_grad(grad[p.g_off + i], scale, p.flags), x, p.flags);
     if ((p.flags & L2_DECAY) != 0u) {
       g += p.wd * x;
     }
@@ -26,7 +26,7 @@ fn main(
         d = g + p.momentum * b;
       }
     }
-    x -= p.lr * d;
+    x = descend(x, p.lr * d, p.flags);
     param[pi] = finish(x, p.flags);
   }
 }

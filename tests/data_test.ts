@@ -129,3 +129,67 @@ Deno.test("text: bytes, split, batches, decoding, files", async () => {
   assertThrows(() => new ByteText(new Uint8Array(10), { validationFraction: 1 }), FWLInputError);
   assertThrows(() => text.trainBatch(0, 4, new SeededRandom(0)), FWLInputError, "batchSize");
 });
+
+Deno.test("text documents: separators, held-out documents, windows inside documents", () => {
+  const doc = (title: string, n: number) => `# ${title}\n` + `${title} is here.\n`.repeat(n);
+  const source = doc("Alpha", 20) + doc("Béta", 12) + doc("Gamma", 3) + doc("Delta", 2);
+  const bytes = new TextEncoder().encode(source);
+  const text = new ByteText(bytes, { separator: /^# /, validationFraction: 0.16 });
+  assertEquals(text.documents.length, 4);
+  assertEquals(text.decode(text.documents[1]).slice(0, 7), "# Béta\n");
+  // The last two documents fit in 16 %; the held-out part is them, whole.
+  assertEquals(text.validationDocuments.length, 2);
+  assertEquals(text.decode(text.validation), doc("Gamma", 3) + doc("Delta", 2));
+  assertEquals(text.decode(text.train), doc("Alpha", 20) + doc("Béta", 12));
+  assert(text.name.includes("2 training documents, 2 held-out documents"), text.name);
+  // A literal separator (not a pattern), and a text that is not valid UTF-8.
+  const lit = ByteText.fromString("a.b.c.d.eeee.ffff", { separator: ".", validationFraction: 0.3 });
+  assertEquals(lit.documents.map((d) => lit.decode(d)), ["a", ".b", ".c", ".d", ".eeee", ".ffff"]);
+  const latin = new ByteText(Uint8Array.from([0xff, 65, 10, 35, 32, 66, 0xfe, 10, 35, 32, 67]), {
+    separator: /^# /,
+    validationFraction: 0.3,
+  });
+  assertEquals(latin.documents.map((d) => d.length), [3, 5, 3]);
+  // When the last document is larger than the share, its tail is held out.
+  const tail = new ByteText(bytes, { separator: /^# Alpha/, validationFraction: 0.1 });
+  assertEquals(tail.documents.length, 2);
+  assertEquals(tail.validation.length, Math.round(bytes.length * 0.1));
+
+  // Training windows: inside one document when it is long enough.
+  const rng = new SeededRandom(2);
+  const trainDocs = text.trainDocuments.map((d) => text.decode(d));
+  for (let i = 0; i < 20; i++) {
+    const w = text.decode(text.trainBatch(1, 40, rng));
+    assert(trainDocs.some((d) => d.includes(w)), w);
+  }
+
+  // Evaluation: every byte after each held-out document's first is predicted once.
+  for (const length of [2, 7, 64, 1000]) {
+    const batches = text.evaluationBatches(3, length);
+    let predicted = 0;
+    for (const b of batches) {
+      assertEquals(b.tokens.length, b.shape[0] * b.shape[1]);
+      assert(b.shape[0] <= 3 && b.shape[1] <= length && b.shape[1] >= 2);
+      predicted += b.shape[0] * (b.shape[1] - 1);
+    }
+    const want = text.validationDocuments.reduce((n, d) => n + d.length - 1, 0);
+    assertEquals(predicted, want, `length ${length}`);
+  }
+  // Windows overlap by one byte and go in order: rejoined, they give the document.
+  const one = text.evaluationBatches(1, 16, 1);
+  const first = text.validationDocuments[0];
+  assertEquals(one.reduce((n, b) => n + b.shape[1] - 1, 1), first.length, "first document only");
+  const joined = [first[0], ...one.flatMap((b) => [...b.tokens.subarray(1)])];
+  assertEquals(joined, [...first]);
+
+  // Bad inputs.
+  assertThrows(() => new ByteText(bytes, { separator: "" }), FWLInputError, "options.separator");
+  assertThrows(
+    () => new ByteText(bytes, { separator: 3 as unknown as string }),
+    FWLInputError,
+    "options.separator",
+  );
+  assertThrows(() => text.evaluationBatches(0, 8), FWLInputError, "batchSize");
+  assertThrows(() => text.evaluationBatches(2, 1), FWLInputError, "length");
+  assertThrows(() => text.evaluationBatches(2, 8, 0), FWLInputError, "maxTokens");
+});

@@ -147,7 +147,9 @@ Deno.test("compare: flag tables, defaults, the body's flags after --length, help
   assertEquals(lines[2], "Does things.");
   assert(help.includes("\n  --size N            width (default 64)\n"), help);
   assert(
-    help.includes("\n  --step-size X       initial value of the six FWL step sizes (default 16)\n"),
+    help.includes(
+      "\n  --step-size X       initial value of the six FWL step sizes (learned in log space) (default 0.001)\n",
+    ),
   );
   assert(help.includes("\n  --steps N           training steps for each model (default 150)\n"));
   assert(help.includes("  --plot FILE.svg") && help.includes("  --help, -h"));
@@ -162,6 +164,8 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
   assert(c);
   assertEquals([c.steps, c.batch, c.length, c.lr, c.stepSize, c.topK], [20, 8, 96, 0.003, 2.5, 5]);
   assertEquals([c.flags.size, c.flags.steps, c.plot, c.text], [32, 20, "a.svg", undefined]);
+  const t = parseComparisonFlags(["--text", "a.md", "--separator", "^## "], flags);
+  assertEquals([t?.text, t?.separator?.source, t?.separator?.multiline], ["a.md", "^## ", true]);
   assertEquals(parseComparisonFlags(["--help"], flags), undefined);
   assertEquals(parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
   const mistakes: [string[], string][] = [
@@ -176,6 +180,8 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
     [["--steps", "Infinity"], "--steps needs a whole number ≥ 1"],
     [["--plot", "a.png"], '--plot needs a file name ending in .svg, got "a.png"'],
     [["--text"], "--text needs a file name"],
+    [["--separator", "^# "], "--separator needs --text"],
+    [["--text", "a.md", "--separator", "("], "--separator: Invalid regular expression"],
   ];
   for (const [argv, message] of mistakes) {
     let thrown: unknown;
@@ -256,6 +262,24 @@ Deno.test("compare: runComparison exit codes, and a whole tiny run of each body"
     assert(/\| plain head +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
     assert(out.includes("on entity tokens") && out.includes("done in "), out);
     assert((await Deno.readTextFile(plot)).includes("<polyline"));
+
+    // A text of documents: every held-out byte scored, bits per byte reported.
+    printed.length = 0;
+    const md = `${dir}/docs.md`;
+    const section = (t: string) => `# ${t}\n` + `The ${t} function reads ${t}.\n`.repeat(6);
+    await Deno.writeTextFile(
+      md,
+      ["alpha", "beta", "gamma", "delta", "epsilon"].map(section).join("") + "# end\nbye.\n",
+    );
+    assertEquals(await runComparison(lstm, [...tiny, "--text", md, "--separator", "^# "]), 0);
+    const text = printed.join("\n");
+    assert(text.includes("5 training documents, 1 held-out document"), text);
+    assert(
+      text.includes("validation: every byte of 1 held-out document (10 predicted bytes"),
+      text,
+    );
+    assert(/\| FWL head +\| +[\d.]+ \| +[\d.]+ \| +\d+ s \|/.test(text), text);
+    assert(text.includes("bits per byte"), text);
 
     // A body with a fixed number of positions: the sample is cut to fit (prompt 12 + 1).
     printed.length = 0;

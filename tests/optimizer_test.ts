@@ -15,8 +15,11 @@ import {
   AdamW,
   blockParams,
   defaultDecayFilter,
+  defaultLogSpace,
+  defaultLrScale,
   defaultNonNegative,
   type GradSource,
+  LOG_SPACE_LR_SCALE,
   type OptimParam,
   SGD,
 } from "../src/optim/mod.ts";
@@ -52,6 +55,10 @@ class RefOptimizer {
     readonly decays: boolean[][],
     /** Per parameter, per element: clamp to ≥ 0. */
     readonly nonNeg: boolean[][],
+    /** Per parameter, per element: learned in log space (default: none). */
+    readonly logSpace: boolean[][] = decays.map((d) => d.map(() => false)),
+    /** Per parameter, per element: learning-rate multiplier (default: 1). */
+    readonly lrScale: number[][] = decays.map((d) => d.map(() => 1)),
   ) {
     this.m = decays.map((d) => new Float64Array(d.length));
     this.v = decays.map((d) => new Float64Array(d.length));
@@ -74,8 +81,12 @@ class RefOptimizer {
     const bc2 = bc ? 1 - b2 ** this.t : 1;
     params.forEach((p, i) => {
       for (let j = 0; j < p.length; j++) {
-        let g = grads[i][j] * scale;
         let x = p[j];
+        // In log space the rule runs on u = log x: ∂L/∂u = x·∂L/∂x, u −= Δ is x·exp(−Δ).
+        const log = this.logSpace[i][j];
+        let g = grads[i][j] * scale * (log ? x : 1);
+        const descend = (d: number) => log ? x * Math.exp(-d) : x - d;
+        const rate = lr * this.lrScale[i][j];
         const decays = this.decays[i][j];
         if (o.kind === "sgd") {
           if (decays) g += wd * x;
@@ -84,13 +95,13 @@ class RefOptimizer {
             this.m[i][j] = mu * this.m[i][j] + g;
             d = o.nesterov ? g + mu * this.m[i][j] : this.m[i][j];
           }
-          x -= lr * d;
+          x = descend(rate * d);
         } else {
           if (decays && o.kind === "adam") g += wd * x;
-          if (decays && o.kind === "adamw") x -= lr * wd * x;
+          if (decays && o.kind === "adamw") x -= rate * wd * x;
           this.m[i][j] = b1 * this.m[i][j] + (1 - b1) * g;
           this.v[i][j] = b2 * this.v[i][j] + (1 - b2) * g * g;
-          x -= lr * (this.m[i][j] / bc1) / (Math.sqrt(this.v[i][j] / bc2) + eps);
+          x = descend(rate * (this.m[i][j] / bc1) / (Math.sqrt(this.v[i][j] / bc2) + eps));
         }
         if (this.nonNeg[i][j]) x = Math.max(x, 0);
         p[j] = x;
@@ -160,6 +171,8 @@ async function compare(
     steps?: number;
     seed?: number;
     decides?: (name: string) => [boolean, boolean];
+    /** Per name: learned in log space, and the learning-rate multiplier. */
+    logRules?: (name: string) => [boolean, number];
     gradMean?: number;
   } = {},
 ): Promise<{ gpu: (number | undefined)[]; ref: number[] }> {
@@ -179,10 +192,14 @@ async function compare(
     length: s.length,
     offset: s.offset,
   }));
+  const logRules = opts.logRules ??
+    ((n: string) => [defaultLogSpace(n), defaultLrScale(n)] as [boolean, number]);
   const ref = new RefOptimizer(
     refOptions,
     specs.map((s) => Array(s.length).fill(decide(s.name)[0])),
     specs.map((s) => Array(s.length).fill(decide(s.name)[1])),
+    specs.map((s) => Array(s.length).fill(logRules(s.name)[0])),
+    specs.map((s) => Array(s.length).fill(logRules(s.name)[1])),
   );
   const cpu = start.map((a) => Float64Array.from(a));
   const opt = make(params);
@@ -337,14 +354,83 @@ Deno.test("Adam L2 and AdamW decoupled decay skip biases, layer norm and steps",
     kind: "adamw",
     lr: 0.05,
   });
-  // The predicate overrides the default: decay everything but "dense/kernel".
+  // The predicate overrides the default: decay everything but "dense/kernel" (the step
+  // size then learned additively: decay in log space is refused).
   const filter = (n: string) => n !== "dense/kernel";
   await compare(
     specs,
-    (p) => new AdamW(ctx, p, { lr: 0.05, weightDecay: 0.5, decayFilter: filter }),
+    (p) => new AdamW(ctx, p, { lr: 0.05, weightDecay: 0.5, decayFilter: filter, logSpace: [] }),
     { kind: "adamw", lr: 0.05, weightDecay: 0.5 },
-    { decides: (n) => [filter(n), defaultNonNegative(n)] },
+    {
+      decides: (n) => [filter(n), defaultNonNegative(n)],
+      logRules: (n) => [false, defaultLrScale(n)],
+    },
   );
+  const b = upload(new Float32Array(2));
+  assertThrows(
+    () =>
+      new AdamW(ctx, [{ name: "x_step", buffer: b, length: 1 }], { lr: 1, decayFilter: filter }),
+    FWLInputError,
+    'no weight decay on a parameter learned in log space, got decay on "x_step"',
+  );
+  // Without weight decay the filter doesn't matter.
+  new Adam(ctx, [{ name: "x_step", buffer: b, length: 1 }], { lr: 1, decayFilter: filter })
+    .dispose();
+  b.destroy();
+});
+
+Deno.test("log-space parameters: float64 match, factors, own learning rate", async () => {
+  const specs: Spec[] = [...NAMED, { name: "x_step", length: 1 }, { name: "y", length: 5 }];
+  // Defaults: "x_step" in log space with 10× the learning rate.
+  await compare(specs, (p) => new Adam(ctx, p, { lr: 0.01, clipNorm: 2 }), {
+    kind: "adam",
+    lr: 0.01,
+    clipNorm: 2,
+  }, { steps: 5 });
+  await compare(specs, (p) => new SGD(ctx, p, { lr: 0.05, momentum: 0.5 }), {
+    kind: "sgd",
+    lr: 0.05,
+    momentum: 0.5,
+  }, { steps: 3 });
+  // A list of names and an explicit multiplier; AdamW decays the others.
+  const log = (n: string) => n === "y" || n === "layer_norm/scale";
+  await compare(
+    specs,
+    (p) =>
+      new AdamW(ctx, p, {
+        lr: 0.02,
+        logSpace: ["y", "layer_norm/scale"],
+        lrScale: (n) => (log(n) ? 3 : 0.5),
+        decayFilter: (n) => defaultDecayFilter(n) && !log(n),
+      }),
+    { kind: "adamw", lr: 0.02 },
+    {
+      decides: (n) => [defaultDecayFilter(n) && !log(n), defaultNonNegative(n)],
+      logRules: (n) => [log(n), log(n) ? 3 : 0.5],
+      steps: 4,
+    },
+  );
+  // A step size moves by orders of magnitude: 100 Adam steps at lr 0.01 (0.1 for step
+  // sizes) with a gradient that keeps asking for more multiply it by more than e^9.
+  const b = upload(new Float32Array([0.01, 0, 2]));
+  const g = upload(new Float32Array([-1e-3, -5, 1e-3]));
+  const opt = new Adam(ctx, [{
+    name: "s",
+    buffer: b,
+    length: 3,
+    elementNames: ["a_step", "b_step", "c_step"],
+  }], {
+    lr: 0.01,
+  });
+  for (let i = 0; i < 100; i++) await opt.step({ s: g });
+  const [up, zero, down] = await read(b, 3);
+  assert(Math.log(up / 0.01) > 9, `grew ${up / 0.01}×`);
+  assertEquals(zero, 0, "a step size at 0 stays at 0");
+  // Shrinking, its log-space gradient shrinks too: Adam's v remembers the larger ones.
+  assert(down < 2 / 20 && down > 0, `shrank to ${down}`);
+  opt.dispose();
+  b.destroy();
+  g.destroy();
 });
 
 Deno.test("Adam with decoupledWeightDecay is AdamW (kind, updates, options)", async () => {
@@ -387,6 +473,10 @@ Deno.test("the default filters", () => {
   assert(!defaultDecayFilter("dense_1/kernel_step"));
   assert(defaultNonNegative("layer_norm/scale_step"));
   assert(!defaultNonNegative("layer_norm/scale"));
+  assert(defaultLogSpace("dense_0/bias_step"));
+  assert(!defaultLogSpace("dense_0/bias"));
+  assertEquals(defaultLrScale("dense_0/bias_step"), LOG_SPACE_LR_SCALE);
+  assertEquals(defaultLrScale("dense_0/bias"), 1);
 });
 
 // ---------------------------------------------------------------------------------------
@@ -529,10 +619,18 @@ Deno.test("non-negative parameters are clamped after each update", async () => {
   const g = upload(new Float32Array([5, 5]));
   const opt = new SGD(ctx, [{ name: "x_step", buffer: b, length: 2 }], {
     lr: 1,
+    logSpace: [],
   });
   await opt.step({ x_step: g });
   assertEquals([...await read(b, 2)], [0, 0]);
   opt.dispose();
+  // In log space (the default for step sizes) it shrinks by a factor instead:
+  // 0.01·exp(−lr·10·(0.01·5)).
+  ctx.device.queue.writeBuffer(b, 0, new Float32Array([0.01, 0.01]));
+  const logOpt = new SGD(ctx, [{ name: "x_step", buffer: b, length: 2 }], { lr: 1 });
+  await logOpt.step({ x_step: g });
+  for (const v of await read(b, 2)) assertAlmostEquals(v, 0.01 * Math.exp(-0.5), 1e-7);
+  logOpt.dispose();
   b.destroy();
   g.destroy();
 });
@@ -572,14 +670,18 @@ Deno.test("blockParams: names, lengths, packed steps with per-element rules", as
     }
     await block.setParams(start);
     const order = params.flatMap((p) => p.elementNames ?? [p.name]);
+    // The layer-norm step sizes are learned in log space (with 10× the rate), the
+    // others additively.
     const decay = (n: string) => n === "dense_0/kernel_step" || defaultDecayFilter(n);
     const clamp = (n: string) => n.endsWith("_step") && n !== "dense_1/bias_step";
+    const log = (n: string) => n.startsWith("layer_norm/") && n.endsWith("_step");
     const make = () =>
       new AdamW(ctx, blockParams(block), {
         lr: 0.3,
         weightDecay: 0.5,
         decayFilter: decay,
         nonNegative: clamp,
+        logSpace: log,
       });
     // The reference treats each step size as its own length-1 parameter.
     const lengthOf = (n: string) => start[n].length;
@@ -588,6 +690,8 @@ Deno.test("blockParams: names, lengths, packed steps with per-element rules", as
       { kind: "adamw", lr: 0.3, weightDecay: 0.5 },
       order.map((n) => Array(lengthOf(n)).fill(decay(n))),
       order.map((n) => Array(lengthOf(n)).fill(clamp(n))),
+      order.map((n) => Array(lengthOf(n)).fill(log(n))),
+      order.map((n) => Array(lengthOf(n)).fill(defaultLrScale(n))),
     );
 
     const opt = make();
@@ -621,6 +725,7 @@ Deno.test("blockParams: names, lengths, packed steps with per-element rules", as
     const got = await block.getParams();
     assertEquals(got["dense_0/kernel_step"][0], 0, "clamped");
     assert(got["dense_1/bias_step"][0] < 0, "not clamped");
+    assert(got["layer_norm/scale_step"][0] > 0, "log space: shrinks by factors");
 
     // The state names packed elements by their own names.
     const state = await opt.state();
@@ -710,6 +815,10 @@ Deno.test("bad parameters, options, gradients and states are rejected", async ()
     () => new SGD(ctx, p, { lr: 1, nonNegative: 3 as unknown as string[] }),
     "nonNegative",
   );
+  err(() => new SGD(ctx, p, { lr: 1, logSpace: 3 as unknown as string[] }), "logSpace");
+  err(() => new SGD(ctx, p, { lr: 1, lrScale: 2 as unknown as () => number }), "lrScale");
+  err(() => new SGD(ctx, p, { lr: 1, lrScale: () => -1 }), 'options.lrScale("w")');
+  err(() => new SGD(ctx, p, { lr: 1, lrScale: () => NaN }), 'options.lrScale("w")');
   err(() => new SGD(ctx, [...p, ...p], { lr: 1 }), "a name used once");
   err(
     () =>

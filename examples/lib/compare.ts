@@ -104,21 +104,23 @@ const COMMON_FLAGS = {
     "a number in (0, 1)",
     (v) => v > 0 && v < 1,
   ),
+  // LanguageModel.create's defaults: fast updates start near zero and training grows
+  // the step sizes (learned in log space) to fit the data and the window length.
   "step-size": numberFlag(
-    16,
-    "initial value of the six FWL step sizes",
-    "a number ≥ 0",
-    (v) => v >= 0,
+    0.001,
+    "initial value of the six FWL step sizes (learned in log space)",
+    "a number > 0",
+    (v) => v > 0,
   ),
   normalizer: numberFlag(
-    0,
-    "FWL inner-loss normalizer (0: batch·(length − 1))",
-    "a number ≥ 0",
-    (v) => v >= 0,
+    512,
+    "FWL inner-loss normalizer, a fixed number",
+    "a number > 0",
+    (v) => v > 0,
   ),
   entities: wholeFlag(256, "synthetic data: pool of entity names", 4),
   gap: wholeFlag(20, "synthetic data: fewest tokens between two mentions", 1),
-  "val-batches": wholeFlag(4, "validation batches scored at the end", 1),
+  "val-batches": wholeFlag(4, "synthetic data: validation batches scored at the end", 1),
   sample: wholeFlag(48, "tokens to generate at the end (0: none)", 0),
   temperature: numberFlag(0.8, "sampling temperature (0: greedy)", "a number ≥ 0", (v) => v >= 0),
   "top-k": wholeFlag(0, "sample from the k most likely tokens (0: all)", 0),
@@ -172,7 +174,7 @@ export interface ComparisonConfig {
   lr: number;
   /** Initial value of the six FWL step sizes. */
   stepSize: number;
-  /** FWL inner-loss normalizer (0: `batch·(length − 1)`). */
+  /** FWL inner-loss normalizer (a fixed number). */
   normalizer: number;
   /** Synthetic data: pool of entity names. */
   entities: number;
@@ -190,13 +192,15 @@ export interface ComparisonConfig {
   topP: number;
   /** `--text`: a text file to train on, as bytes. */
   text?: string;
+  /** `--separator`: a regular expression whose matches start the text's documents. */
+  separator?: RegExp;
   /** `--plot`: an SVG file for the training curves. */
   plot?: string;
   /** Every numeric flag's value by flag name, the body's own flags included. */
   flags: Readonly<Record<string, number>>;
 }
 
-const STRING_FLAGS = ["text", "plot"] as const;
+const STRING_FLAGS = ["text", "separator", "plot"] as const;
 const BOOLEAN_FLAGS = ["help"] as const;
 
 /**
@@ -257,15 +261,32 @@ export function parseComparisonFlags(
     topK: common("top-k"),
     topP: common("top-p"),
     text: text("text"),
+    separator: separatorFlag(args.separator),
     plot: text("plot"),
     flags: values,
   };
+  if (config.separator !== undefined && config.text === undefined) {
+    throw new UsageError("--separator needs --text");
+  }
   if (config.plot !== undefined && !config.plot.endsWith(".svg")) {
     throw new UsageError(
       `--plot needs a file name ending in .svg, got ${JSON.stringify(config.plot)}`,
     );
   }
   return config;
+}
+
+/** `--separator`'s pattern, checked. */
+function separatorFlag(raw: string | true | undefined): RegExp | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string" || raw === "") {
+    throw new UsageError("--separator needs a regular expression, e.g. '^## '");
+  }
+  try {
+    return new RegExp(raw, "m");
+  } catch (e) {
+    throw new UsageError(`--separator: ${(e as Error).message}`);
+  }
 }
 
 /** What an example says about its comparison; {@linkcode runComparison} does the rest. */
@@ -313,8 +334,11 @@ ${
     ).join("\n")
   }
   --text FILE         train on the bytes of a text file (vocabulary 256) instead
-                      of synthetic documents; its last 10% is the validation set
-                      (asks for read permission, or pass --allow-read)
+                      of synthetic documents; its last documents (about 10% of
+                      it) are held out, and every byte of them is scored (asks
+                      for read permission, or pass --allow-read)
+  --separator REGEX   with --text: each match starts a new document, e.g. '^# '
+                      for markdown titles (default: the file is one document)
   --plot FILE.svg     write both training curves to an SVG chart (asks for write
                       permission, or pass --allow-write)
   --help, -h          this help
@@ -383,6 +407,19 @@ export function smoothCurve(losses: readonly number[]): [number, number][] {
   return out;
 }
 
+/**
+ * Bits per token from a mean loss in nats (bits per byte for byte-level text).
+ *
+ * @example
+ * ```ts
+ * import { bitsPerToken } from "./compare.ts";
+ * console.log(bitsPerToken(Math.LN2).toFixed(2)); // 1.00
+ * ```
+ */
+export function bitsPerToken(loss: number): number {
+  return loss / Math.LN2;
+}
+
 /** What training one model gives. */
 interface Trained {
   name: string;
@@ -406,7 +443,7 @@ async function train(
       vocabSize: data.vocabSize,
       headSize: spec.headSize(c),
       attnChunks: 4,
-      normalizer: c.normalizer > 0 ? c.normalizer : c.batch * (c.length - 1),
+      normalizer: c.normalizer,
       stepSize: c.stepSize,
       seed: c.seed,
       fastWeights,
@@ -440,8 +477,19 @@ async function train(
     bar.done();
     const seconds = bar.elapsed;
     const scores: TokenScores[] = [];
-    for (const v of data.validationBatches(c.batch, c.length, c.valBatches)) {
-      scores.push(await lm.score(tensor(v, [v.length / c.length, c.length])));
+    if (data.evaluationBatches) {
+      // Every byte of the held-out documents, in windows of the training length.
+      const batches = data.evaluationBatches(c.batch, c.length);
+      const evalBar = new ProgressBar({ label: "  scoring ", total: batches.length });
+      for (const b of batches) {
+        scores.push(await lm.score(tensor(b.tokens, b.shape)));
+        evalBar.tick();
+      }
+      evalBar.done();
+    } else {
+      for (const v of data.validationBatches(c.batch, c.length, c.valBatches)) {
+        scores.push(await lm.score(tensor(v, [v.length / c.length, c.length])));
+      }
     }
     return { name, lm, losses, seconds, scores };
   } catch (e) {
@@ -533,7 +581,10 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
   let data: TokenDataset;
   if (c.text !== undefined) {
     try {
-      data = await ByteText.fromFile(c.text);
+      data = await ByteText.fromFile(
+        c.text,
+        c.separator === undefined ? {} : { separator: c.separator },
+      );
     } catch (e) {
       console.error(`error: --text: ${(e as Error).message}`);
       return 1;
@@ -553,15 +604,30 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
     results.push(await train(spec, "FWL head", true, data, c));
     results.push(await train(spec, "plain head", false, data, c));
     const adapter = results[0].lm.context.adapter;
-    console.log(`\nvalidation (${perplexity(results[0].scores).count} predicted tokens):\n`);
-    const header = ["head", "perplexity", entity ? "entity perplexity" : "", "train time"];
+    const count = perplexity(results[0].scores).count;
+    const bytes = data instanceof ByteText;
+    const held = data instanceof ByteText ? data.validationDocuments.length : 0;
+    console.log(
+      bytes
+        ? `\nvalidation: every byte of ${held} held-out document${held === 1 ? "" : "s"} ` +
+          `(${count} predicted bytes, windows of ${c.length}):\n`
+        : `\nvalidation (${count} predicted tokens):\n`,
+    );
+    const header = [
+      "head",
+      "perplexity",
+      entity ? "entity perplexity" : "bits per byte",
+      "train time",
+    ];
     const rows = results.map((r) => [
       r.name,
       perplexity(r.scores).perplexity.toFixed(2),
-      entity ? perplexity(r.scores, entity).perplexity.toFixed(1) : "",
+      entity
+        ? perplexity(r.scores, entity).perplexity.toFixed(1)
+        : bitsPerToken(perplexity(r.scores).loss).toFixed(3),
       `${r.seconds.toFixed(0)} s`,
     ]);
-    const keep = (r: string[]) => entity ? r : [r[0], r[1], r[3]];
+    const keep = (r: string[]) => entity || bytes ? r : [r[0], r[1], r[3]];
     console.log(markdownTable([header, ...rows].map(keep)));
     const [fwl, plain] = results.map((r) => perplexity(r.scores));
     let summary = `\nFWL vs plain: ${perplexityChange(fwl.perplexity, plain.perplexity)} overall`;
@@ -575,7 +641,7 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
     const steps = await results[0].lm.head.getParams();
     console.log(
       `FWL step sizes, learned from ${c.stepSize}: ` +
-        STEP_NAMES.map((n) => `${n.replace("_step", "")} ${steps[n][0].toFixed(2)}`).join(", "),
+        STEP_NAMES.map((n) => `${n.replace("_step", "")} ${steps[n][0].toPrecision(2)}`).join(", "),
     );
 
     if (c.plot) {

@@ -36,6 +36,15 @@ export interface TokenDataset {
    * the same arguments (at most `maxBatches` of them, default: all there are).
    */
   validationBatches(batchSize: number, length: number, maxBatches?: number): Int32Array[];
+  /**
+   * Batches of windows covering every token of the held-out documents (see
+   * `ByteText.evaluationBatches`), when the data set has documents.
+   */
+  evaluationBatches?(
+    batchSize: number,
+    length: number,
+    maxTokens?: number,
+  ): { tokens: Int32Array; shape: [number, number] }[];
   /** Human-readable text of a sequence of ids. */
   decode(ids: ArrayLike<number>): string;
   /** Whether an id is an "entity" (a rare, repeated name), when the data set has them. */

@@ -13,15 +13,37 @@ import type { TokenDataset } from "./dataset.ts";
 
 /** Options of {@linkcode ByteText}. */
 export interface ByteTextOptions {
-  /** Share of the bytes, at the end, kept for validation (default 0.1), in (0, 1). */
+  /**
+   * Share of the bytes held out for validation (default 0.1), in (0, 1): the last
+   * whole documents whose bytes fit in it, or, when even the last document is larger,
+   * that document's tail of this share (then a held-out document of its own).
+   */
   validationFraction?: number;
   /** A name for reports (default `"bytes"`). */
   name?: string;
+  /**
+   * Where the text splits into documents: each match starts a new document (and stays
+   * in it). A string is a literal separator (e.g. `"\n\n"`), a `RegExp` is matched
+   * with the `g` and `m` flags (e.g. `/^# /` for markdown headers), against the text
+   * decoded as UTF-8 (Latin-1 when it is not valid UTF-8). Default: the whole text is
+   * one document.
+   */
+  separator?: string | RegExp;
+}
+
+/** One batch of evaluation windows: `shape[0]` rows of `shape[1]` tokens. */
+export interface EvaluationBatch {
+  /** Token ids, `[rows, length]` row-major. */
+  tokens: Int32Array;
+  /** `[rows, length]`. */
+  shape: [number, number];
 }
 
 /**
- * Text as bytes: vocabulary 256, training windows drawn at random offsets of the
- * training part, validation windows laid end to end over the validation part.
+ * Text as bytes (vocabulary 256), as a set of documents: the whole text, or the text
+ * split at a separator. The last documents are held out for validation. Training
+ * windows are drawn at random offsets, inside one document when it is long enough;
+ * {@linkcode ByteText.evaluationBatches} covers every byte of the held-out documents.
  *
  * @example
  * ```ts
@@ -31,22 +53,32 @@ export interface ByteTextOptions {
  * console.log(text.vocabSize, text.train.length, text.validation.length); // 256 432 48
  * const batch = text.trainBatch(2, 16, new SeededRandom(0));
  * console.log(text.decode(batch.subarray(0, 16)).length); // 16
+ * const docs = ByteText.fromString("# a\nxx\n# b\nyy\n# c\nzz\n", { separator: /^# /, validationFraction: 0.4 });
+ * console.log(docs.documents.length, docs.validationDocuments.length); // 3 1
  * ```
  */
 export class ByteText implements TokenDataset {
   /** A short description. */
   readonly name: string;
-  /** The training bytes. */
+  /** The training bytes (the training documents, in order). */
   readonly train: Uint8Array;
-  /** The validation bytes (the end of the text). */
+  /** The validation bytes (the held-out documents at the end). */
   readonly validation: Uint8Array;
+  /** Every document, in order (views of the text). */
+  readonly documents: readonly Uint8Array[];
+  /** The training documents. */
+  readonly trainDocuments: readonly Uint8Array[];
+  /** The held-out documents (the last ones). */
+  readonly validationDocuments: readonly Uint8Array[];
+  /** Start of each training document in `train`, and `train.length` last. */
+  readonly #trainStarts: number[];
   readonly #decoder = new TextDecoder("utf-8", { fatal: false });
 
   /**
-   * Splits `bytes` into training and validation parts.
+   * Splits `bytes` into documents, then into training and validation documents.
    *
    * @param bytes the text's bytes (at least 4)
-   * @param options validation share, name
+   * @param options validation share, name, separator
    */
   constructor(bytes: Uint8Array, options: ByteTextOptions = {}) {
     const where = "ByteText";
@@ -56,7 +88,7 @@ export class ByteText implements TokenDataset {
     if (options === null || typeof options !== "object") {
       throw new FWLInputError(where, "options", "an object", describeValue(options));
     }
-    const { validationFraction = 0.1, name = "bytes" } = options;
+    const { validationFraction = 0.1, name = "bytes", separator } = options;
     if (
       !(typeof validationFraction === "number" && validationFraction > 0 &&
         validationFraction < 1)
@@ -71,14 +103,30 @@ export class ByteText implements TokenDataset {
     if (bytes.length < 4) {
       throw new FWLInputError(where, "bytes", "at least 4 bytes of text", `${bytes.length}`);
     }
-    const cut = Math.min(
-      bytes.length - 2,
-      Math.max(2, Math.round(bytes.length * (1 - validationFraction))),
-    );
+    const starts = documentStarts(where, bytes, separator);
+    // Held out: the last whole documents that fit in the share; else the last one's tail.
+    const share = Math.round(bytes.length * validationFraction);
+    let held = starts.length;
+    while (held > 1 && bytes.length - starts[held - 1] <= share) held--;
+    let cut = held < starts.length ? starts[held] : bytes.length - share;
+    cut = Math.min(bytes.length - 2, Math.max(2, cut));
+    const bounds = [...new Set([...starts.filter((s) => s !== cut), cut])].sort((a, b) => a - b);
+    const docs = bounds.map((s, i) => bytes.subarray(s, bounds[i + 1] ?? bytes.length));
+    const trainCount = bounds.indexOf(cut);
+    this.documents = docs;
+    this.trainDocuments = docs.slice(0, trainCount);
+    this.validationDocuments = docs.slice(trainCount);
+    this.#trainStarts = [...bounds.slice(0, trainCount), cut];
     this.train = bytes.subarray(0, cut);
     this.validation = bytes.subarray(cut);
-    this.name =
-      `${name} (${this.train.length} training bytes, ${this.validation.length} validation bytes)`;
+    const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+    this.name = `${name} (${this.train.length} training bytes, ${this.validation.length} ` +
+      `validation bytes` +
+      (separator === undefined
+        ? ")"
+        : `; ${n(this.trainDocuments.length, "training document")}, ${
+          n(this.validationDocuments.length, "held-out document")
+        })`);
   }
 
   /**
@@ -140,8 +188,9 @@ export class ByteText implements TokenDataset {
   }
 
   /**
-   * `batchSize` windows of `length` bytes from random offsets of the training part
-   * (shorter texts are repeated to fill a window).
+   * `batchSize` windows of `length` bytes from random offsets of the training part,
+   * each inside one document when the document is at least `length` bytes long (a
+   * shorter one runs on into the next; a text shorter than a window is repeated).
    *
    * @example
    * ```ts
@@ -164,11 +213,65 @@ export class ByteText implements TokenDataset {
       );
     }
     const data = this.train;
+    const starts = this.#trainStarts;
     const out = new Int32Array(batchSize * length);
-    const starts = Math.max(1, data.length - length + 1);
     for (let b = 0; b < batchSize; b++) {
-      const start = Math.floor(rng.uniform() * starts);
+      // A position uniformly at random; the window ends inside its document if it can.
+      let start = Math.floor(rng.uniform() * data.length);
+      let d = 0;
+      while (starts[d + 1] <= start) d++;
+      start = Math.max(starts[d], Math.min(start, starts[d + 1] - length));
+      start = Math.max(0, Math.min(start, data.length - length));
       for (let t = 0; t < length; t++) out[b * length + t] = data[(start + t) % data.length];
+    }
+    return out;
+  }
+
+  /**
+   * Windows over every byte of the held-out documents, document by document, grouped
+   * into batches of at most `batchSize` rows of equal length. A document is cut into
+   * windows of `length` bytes that overlap by one byte (the next window starts at the
+   * last byte of the one before, which it reads but does not predict), so every byte of
+   * a document after its first is predicted exactly once, from the bytes before it in
+   * its window. A document's last window may be shorter (at least 2 bytes); documents
+   * of one byte predict nothing and are left out. `maxTokens` keeps only the first
+   * held-out documents, whole, up to that many bytes (at least one document).
+   *
+   * @example
+   * ```ts
+   * import { ByteText } from "./text.ts";
+   * const t = ByteText.fromString("x".repeat(90) + "y".repeat(10));
+   * const batches = t.evaluationBatches(4, 5); // 10 held-out bytes: windows of 5, 5, 2
+   * console.log(batches.map((b) => b.shape)); // [ [ 2, 5 ], [ 1, 2 ] ]
+   * ```
+   */
+  evaluationBatches(batchSize: number, length: number, maxTokens = Infinity): EvaluationBatch[] {
+    const where = "ByteText.evaluationBatches";
+    checkCount(where, "batchSize", batchSize);
+    if (typeof length !== "number" || !Number.isInteger(length) || length < 2) {
+      throw new FWLInputError(where, "length", "an integer ≥ 2", describeValue(length));
+    }
+    if (!(typeof maxTokens === "number" && maxTokens >= 1)) {
+      throw new FWLInputError(where, "maxTokens", "a number ≥ 1", describeValue(maxTokens));
+    }
+    const byLength = new Map<number, Uint8Array[]>();
+    let total = 0;
+    for (const doc of this.validationDocuments) {
+      if (total > 0 && total + doc.length > maxTokens) break;
+      total += doc.length;
+      for (let s = 0; s + 1 < doc.length; s += length - 1) {
+        const w = doc.subarray(s, Math.min(doc.length, s + length));
+        byLength.set(w.length, [...byLength.get(w.length) ?? [], w]);
+      }
+    }
+    const out: EvaluationBatch[] = [];
+    for (const [len, windows] of [...byLength].sort((a, b) => b[0] - a[0])) {
+      for (let i = 0; i < windows.length; i += batchSize) {
+        const rows = windows.slice(i, i + batchSize);
+        const tokens = new Int32Array(rows.length * len);
+        rows.forEach((w, r) => tokens.set(w, r * len));
+        out.push({ tokens, shape: [rows.length, len] });
+      }
     }
     return out;
   }
@@ -239,4 +342,40 @@ function checkCount(where: string, name: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
     throw new FWLInputError(where, name, "a positive integer", describeValue(value));
   }
+}
+
+/**
+ * The byte offset where each document starts (0 first): 0 and every match of
+ * `separator` in the text (see {@linkcode ByteTextOptions.separator}).
+ */
+function documentStarts(
+  where: string,
+  bytes: Uint8Array,
+  separator: string | RegExp | undefined,
+): number[] {
+  if (separator === undefined) return [0];
+  if (!(separator instanceof RegExp) && !(typeof separator === "string" && separator !== "")) {
+    const expected = "a non-empty string or a RegExp";
+    throw new FWLInputError(where, "options.separator", expected, describeValue(separator));
+  }
+  let text: string, utf8 = true;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    utf8 = false;
+    text = Array.from(bytes, (b) => String.fromCharCode(b)).join("");
+  }
+  const pattern = separator instanceof RegExp
+    ? new RegExp(separator.source, [...new Set(separator.flags + "gm")].join(""))
+    : new RegExp(separator.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "g");
+  const starts = [0];
+  const encoder = new TextEncoder();
+  let at = 0, byte = 0; // a character index and its byte offset
+  for (const m of text.matchAll(pattern)) {
+    if (m.index === 0) continue;
+    byte += utf8 ? encoder.encode(text.slice(at, m.index)).length : m.index - at;
+    at = m.index;
+    if (byte !== starts.at(-1)) starts.push(byte);
+  }
+  return starts;
 }

@@ -55,6 +55,7 @@ const UPDATE = {
     CLIP: 8,
     MOMENTUM: 16,
     NESTEROV: 32,
+    LOG_SPACE: 64,
   },
   snippets: [OPTIMIZER_STEP],
 } as const;
@@ -83,6 +84,7 @@ export const UPDATE_FLAGS: {
   readonly clip: number;
   readonly momentum: number;
   readonly nesterov: number;
+  readonly logSpace: number;
 } = {
   /** `g += wd · p` (coupled L2 decay). */
   l2Decay: FLAGS.L2_DECAY,
@@ -96,6 +98,8 @@ export const UPDATE_FLAGS: {
   momentum: FLAGS.MOMENTUM,
   /** SGD uses the Nesterov form. */
   nesterov: FLAGS.NESTEROV,
+  /** Update `u = log p`: the gradient becomes `p·g`, the step `p ← p·exp(−Δ)`. */
+  logSpace: FLAGS.LOG_SPACE,
 };
 
 /** Workgroups of one sum-of-squares dispatch, at most (bounds the partials buffer). */

@@ -114,7 +114,7 @@ export function resolveGrads(
     for (const s of entry.segments) {
       for (let i = s.start; i < s.start + s.length; i++) {
         const src = resolve(names[i], grads[names[i]], 1);
-        planned.push({ entry, start: i, length: 1, flags: s.flags, gOffset: 0, src });
+        planned.push({ entry, ...s, start: i, length: 1, gOffset: 0, src });
       }
     }
   }

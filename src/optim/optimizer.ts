@@ -35,6 +35,20 @@ export interface OptimizerOptions {
    */
   nonNegative?: readonly string[] | ((name: string) => boolean);
   /**
+   * Parameters (or packed elements) learned in log space: a list of names, or a
+   * predicate. The optimizer's rule runs on `u = log p` (gradient `p·∂L/∂p`) and
+   * writes back `p = exp(u)`, so the stored value stays `p` and moves by factors.
+   * Default {@linkcode defaultLogSpace}: names ending in `_step`. Such elements may not
+   * get weight decay.
+   */
+  logSpace?: readonly string[] | ((name: string) => boolean);
+  /**
+   * A learning-rate multiplier per parameter (or packed element), applied on top of
+   * `lr` and its schedule. Default {@linkcode defaultLrScale}: 10 for names ending in
+   * `_step`, 1 otherwise.
+   */
+  lrScale?: (name: string) => number;
+  /**
    * Clip the gradients by their global L2 norm over every parameter: each gradient is
    * multiplied by `clipNorm / max(‖g‖, clipNorm)`. The norm is computed on the GPU.
    */
@@ -79,8 +93,8 @@ export abstract class Optimizer {
   /**
    * Validates the parameters and options and allocates zeroed state: one buffer per
    * parameter for each slot. Every element's update carries `rule.flags`, plus
-   * `rule.decayFlag` where it decays (and `weightDecay > 0`) and the non-negative flag
-   * where it is kept ≥ 0.
+   * `rule.decayFlag` where it decays (and `weightDecay > 0`), the non-negative flag
+   * where it is kept ≥ 0 and the log-space flag where it is learned in log space.
    */
   protected constructor(
     where: string,
@@ -111,10 +125,10 @@ export abstract class Optimizer {
       where,
       ctx,
       params,
-      options,
-      (decays, nonNegative) =>
+      { ...options, decayOn: wd > 0 },
+      (decays, nonNegative, logSpace) =>
         rule.flags | (decays && wd > 0 ? rule.decayFlag : 0) |
-        (nonNegative ? UPDATE_FLAGS.nonNegative : 0),
+        (nonNegative ? UPDATE_FLAGS.nonNegative : 0) | (logSpace ? UPDATE_FLAGS.logSpace : 0),
     );
     // Allocate last, so that a failed check leaks nothing.
     this.#slots = new StateSlots(ctx, this.#entries, rule.slots);
@@ -166,7 +180,7 @@ export abstract class Optimizer {
           gOffset: op.gOffset,
           sOffset: op.start,
           flags: op.flags | (this.#clip ? UPDATE_FLAGS.clip : 0),
-          lr,
+          lr: lr * op.lrScale,
           weightDecay: this.#weightDecay,
         },
       }, t);

@@ -11,7 +11,7 @@ import type { FWLBlock } from "../fwl/block.ts";
 import { STEP_NAMES } from "../fwl/params.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../tensor.ts";
-import { checkCount, checkPositiveInteger, quote } from "../util/validate.ts";
+import { checkCount, checkNumber, checkPositiveInteger, quote } from "../util/validate.ts";
 
 /** `GPUBufferUsage.STORAGE`, spelled out so that this module loads without WebGPU. */
 export const STORAGE_USAGE = 0x80;
@@ -68,12 +68,52 @@ export function defaultNonNegative(name: string): boolean {
 }
 
 /**
+ * The default log-space rule: names ending in `_step` (the learned step sizes). A
+ * log-space element `p` is updated through `u = log p`: the optimizer's rule sees the
+ * gradient `∂L/∂u = p·∂L/∂p` and its update `Δu` becomes `p ← p·exp(Δu)`. The stored
+ * value stays `p` itself; it keeps its sign and moves by factors, so a step size can
+ * grow or shrink by orders of magnitude in a few hundred steps (and one at 0 stays 0).
+ *
+ * @example
+ * ```ts
+ * import { defaultLogSpace } from "./params.ts";
+ * console.log(defaultLogSpace("layer_norm/scale_step"), defaultLogSpace("layer_norm/scale")); // true false
+ * ```
+ */
+export function defaultLogSpace(name: string): boolean {
+  return name.endsWith("_step");
+}
+
+/**
+ * The learning-rate multiplier of the elements {@linkcode defaultLogSpace} picks by
+ * default: with Adam at lr 0.01 they move by up to about ±0.1 in log space a step, so
+ * a step size can change 10× in about 25 steps at the peak rate. A multiplier keeps the
+ * optimizer's schedule (warm-up, decay) for them too.
+ */
+export const LOG_SPACE_LR_SCALE = 10;
+
+/**
+ * The default learning-rate multiplier: {@linkcode LOG_SPACE_LR_SCALE} for names ending
+ * in `_step` (learned in log space by default), 1 for everything else.
+ *
+ * @example
+ * ```ts
+ * import { defaultLrScale } from "./params.ts";
+ * console.log(defaultLrScale("dense_0/kernel_step"), defaultLrScale("dense_0/kernel")); // 10 1
+ * ```
+ */
+export function defaultLrScale(name: string): number {
+  return name.endsWith("_step") ? LOG_SPACE_LR_SCALE : 1;
+}
+
+/**
  * The parameters of an {@linkcode FWLBlock} as an optimizer's list, read from
  * `block.buffers`: the eight tensors under their FWL.md §1 names, then the six step
  * sizes as ONE packed entry named `"steps"` (length 6, `elementNames` = `STEP_NAMES`),
  * since they share one buffer. Its gradient is a 6-float buffer in `STEP_NAMES` order
  * under `"steps"`, or one 1-float gradient per step name. Step sizes get no weight
- * decay and are kept ≥ 0 by default.
+ * decay, are kept ≥ 0 and are learned in log space with a larger learning rate by
+ * default ({@linkcode defaultLogSpace}, {@linkcode defaultLrScale}).
  *
  * The list refers to the block's current buffers: after `block.build()` again, make a
  * new optimizer.
@@ -115,34 +155,69 @@ export interface Segment {
   length: number;
   /** The update flags of every element of the run. */
   flags: number;
+  /** The learning-rate multiplier of every element of the run. */
+  lrScale: number;
 }
 
-/** A checked parameter: offset resolved, its elements grouped by their update flags. */
+/** A checked parameter: offset resolved, its elements grouped by their update rules. */
 export interface ParamEntry extends Required<Omit<OptimParam, "elementNames">> {
   /** For a packed parameter, the name of each element (a copy). */
   elementNames?: readonly string[];
-  /** Runs of elements with equal update flags. */
+  /** Runs of elements with equal update flags and learning-rate multiplier. */
   segments: Segment[];
 }
 
 /**
  * Checks `params` (unique names, storage buffers, elements inside one binding, no
- * overlaps) and `rules`, and groups each parameter's elements by their flags, which
- * `flagsOf` computes from whether the element decays and is kept non-negative.
+ * overlaps) and `rules`, and groups each parameter's elements by their update flags,
+ * which `flagsOf` computes from whether the element decays, is kept non-negative and is
+ * learned in log space, and by their learning-rate multiplier. `decayOn` says whether
+ * weight decay is on at all: a log-space element may not decay then.
  */
 export function checkParams(
   where: string,
   ctx: GPUContext,
   params: readonly OptimParam[],
-  rules: { decayFilter?: unknown; nonNegative?: unknown },
-  flagsOf: (decays: boolean, nonNegative: boolean) => number,
+  rules: {
+    decayFilter?: unknown;
+    nonNegative?: unknown;
+    logSpace?: unknown;
+    lrScale?: unknown;
+    decayOn: boolean;
+  },
+  flagsOf: (decays: boolean, nonNegative: boolean, logSpace: boolean) => number,
 ): ParamEntry[] {
   const decays = rules.decayFilter ?? defaultDecayFilter;
   if (typeof decays !== "function") {
     const expected = "a function (name) => boolean";
     throw new FWLInputError(where, "options.decayFilter", expected, describeValue(decays));
   }
-  const nonNegative = nonNegativePredicate(where, rules.nonNegative);
+  const nonNegative = namePredicate(where, "nonNegative", rules.nonNegative, defaultNonNegative);
+  const logSpace = namePredicate(where, "logSpace", rules.logSpace, defaultLogSpace);
+  const lrScale = rules.lrScale ?? defaultLrScale;
+  if (typeof lrScale !== "function") {
+    const expected = "a function (name) => number";
+    throw new FWLInputError(where, "options.lrScale", expected, describeValue(lrScale));
+  }
+  const ruleOf = (n: string): [flags: number, lrScale: number] => {
+    const log = Boolean(logSpace(n)), decay = Boolean(decays(n));
+    if (log && decay && rules.decayOn) {
+      throw new FWLInputError(
+        where,
+        "options.decayFilter",
+        "no weight decay on a parameter learned in log space",
+        `decay on ${quote(n)} (leave it out of decayFilter or of logSpace)`,
+      );
+    }
+    const scale = checkNumber(
+      where,
+      `options.lrScale(${quote(n)})`,
+      lrScale(n),
+      (v) => v >= 0,
+      "a finite number ≥ 0",
+    );
+    return [flagsOf(decay, Boolean(nonNegative(n)), log), scale];
+  };
   if (!Array.isArray(params) || params.length === 0) {
     const expected = "a non-empty array of { name, buffer, length }";
     throw new FWLInputError(where, "params", expected, describeValue(params));
@@ -197,10 +272,15 @@ export function checkParams(
       for (const n of en) claim(`${at}.elementNames`, n);
     }
     const elementNames = en && [...en];
-    const flags = (elementNames ?? Array(length).fill(p.name)).map((n: string) =>
-      flagsOf(Boolean(decays(n)), Boolean(nonNegative(n)))
-    );
-    return { name: p.name, buffer: p.buffer, offset, length, elementNames, segments: runs(flags) };
+    const rulesOf = (elementNames ?? Array(length).fill(p.name)).map(ruleOf);
+    return {
+      name: p.name,
+      buffer: p.buffer,
+      offset,
+      length,
+      elementNames,
+      segments: runs(rulesOf),
+    };
   });
   out.forEach((a, i) => {
     const b = out.slice(0, i).find((b) =>
@@ -218,27 +298,30 @@ export function checkParams(
   return out;
 }
 
-function nonNegativePredicate(
+/** A list of names or a predicate, as a predicate (`fallback` when not given). */
+function namePredicate(
   where: string,
+  arg: string,
   option: unknown,
+  fallback: (name: string) => boolean,
 ): (name: string) => boolean {
-  if (option === undefined) return defaultNonNegative;
+  if (option === undefined) return fallback;
   if (typeof option === "function") return option as (name: string) => boolean;
   if (Array.isArray(option) && option.every((n) => typeof n === "string")) {
     const set = new Set(option);
     return (name) => set.has(name);
   }
   const expected = "an array of names or a function (name) => boolean";
-  throw new FWLInputError(where, "options.nonNegative", expected, describeValue(option));
+  throw new FWLInputError(where, `options.${arg}`, expected, describeValue(option));
 }
 
-/** Runs of equal flags. */
-function runs(flags: number[]): Segment[] {
+/** Runs of equal flags and learning-rate multiplier. */
+function runs(rules: [flags: number, lrScale: number][]): Segment[] {
   const out: Segment[] = [];
-  flags.forEach((flags, i) => {
+  rules.forEach(([flags, lrScale], i) => {
     const last = out.at(-1);
-    if (last?.flags === flags) last.length++;
-    else out.push({ start: i, length: 1, flags });
+    if (last?.flags === flags && last.lrScale === lrScale) last.length++;
+    else out.push({ start: i, length: 1, flags, lrScale });
   });
   return out;
 }
