@@ -40,6 +40,7 @@ export {
   matmulNT,
   type MatmulSpec,
   type Operand,
+  type RowMajorProduct,
 } from "./src/kernels/matmul.ts";
 export type { Head, ParamBuffers } from "./src/fwl/head.ts";
 export type { ParamHolder } from "./src/params/store.ts";

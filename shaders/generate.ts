@@ -1,5 +1,5 @@
 /**
- * Writes `src/kernels/shaders.generated.ts`: every `shaders/*.wgsl` and `shaders/lib/*.wgsl`
+ * Writes `shaders/shaders.generated.ts`: every `shaders/*.wgsl` and `shaders/lib/*.wgsl`
  * as a TypeScript string constant, so the library bundles without text-import attributes.
  * Run `deno task shaders` after editing a shader; a test fails while the file is stale.
  *
@@ -7,7 +7,7 @@
  */
 
 /** Where the generated module lives, relative to the repository root. */
-export const GENERATED_PATH = "src/kernels/shaders.generated.ts";
+export const GENERATED_PATH = "shaders/shaders.generated.ts";
 
 /** The constant name of a shader file: `lib/workgroup_sum.wgsl` → `libWorkgroupSum`. */
 export function constantName(path: string): string {

@@ -7,6 +7,7 @@
 import { FWLInputError, FWLStateError } from "./errors.ts";
 import type { GPUContext } from "./gpu/context.ts";
 import { readBytes } from "./gpu/readback.ts";
+import { shapeSize } from "./util/shape.ts";
 
 /** The element types a tensor can hold. */
 export type DType = "float32" | "int32";
@@ -59,7 +60,7 @@ export class Tensor<D extends DType = DType> {
 
   /** Number of elements. */
   get size(): number {
-    return this.shape.reduce((a, b) => a * b, 1);
+    return shapeSize(this.shape);
   }
 
   /** Whether the data lives only on a GPU (it is not held on the host). */
@@ -172,35 +173,21 @@ export function tensor(
   shape: readonly number[],
 ): Tensor<"float32"> | Tensor<"int32"> {
   checkShape("tensor", shape);
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (data instanceof Float32Array) {
-    if (data.length !== size) {
-      throw new FWLInputError(
-        "tensor",
-        "data",
-        `${size} elements for shape [${shape.join(", ")}]`,
-        `${data.length}`,
-      );
-    }
-    return new Tensor(shape, "float32", data, undefined);
+  const dtype = data instanceof Float32Array
+    ? "float32"
+    : data instanceof Int32Array
+    ? "int32"
+    : undefined;
+  if (dtype === undefined) {
+    const expected = "a Float32Array or an Int32Array";
+    throw new FWLInputError("tensor", "data", expected, describeValue(data));
   }
-  if (data instanceof Int32Array) {
-    if (data.length !== size) {
-      throw new FWLInputError(
-        "tensor",
-        "data",
-        `${size} elements for shape [${shape.join(", ")}]`,
-        `${data.length}`,
-      );
-    }
-    return new Tensor(shape, "int32", data, undefined);
+  const size = shapeSize(shape);
+  if (data.length !== size) {
+    const expected = `${size} elements for shape [${shape.join(", ")}]`;
+    throw new FWLInputError("tensor", "data", expected, `${data.length}`);
   }
-  throw new FWLInputError(
-    "tensor",
-    "data",
-    "a Float32Array or an Int32Array",
-    describeValue(data),
-  );
+  return new Tensor(shape, dtype, data, undefined) as Tensor<"float32"> | Tensor<"int32">;
 }
 
 /**
@@ -230,7 +217,7 @@ export function gpuTensor<D extends DType = "float32">(
   dtype: D = "float32" as D,
 ): Tensor<D> {
   checkShape("gpuTensor", shape);
-  const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+  const bytes = shapeSize(shape) * 4;
   if (buffer.size < bytes) {
     throw new FWLInputError(
       "gpuTensor",

@@ -3,7 +3,7 @@
 import { assertEquals } from "@std/assert";
 import { GENERATED_PATH, generateShaderModule } from "../shaders/generate.ts";
 
-Deno.test("src/kernels/shaders.generated.ts is up to date with shaders/", async () => {
+Deno.test("shaders/shaders.generated.ts is up to date with shaders/", async () => {
   const root = new URL("../", import.meta.url);
   const expected = await generateShaderModule(new URL("shaders/", root));
   const actual = await Deno.readTextFile(new URL(GENERATED_PATH, root));

@@ -10,18 +10,20 @@ import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
-import { checkDType, checkFinite, checkPositiveInteger, checkTensor } from "../util/validate.ts";
+import {
+  checkDType,
+  checkInteger,
+  checkObject,
+  checkPositiveInteger,
+  checkTensor,
+} from "../util/validate.ts";
 import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/reductions.ts";
-import { runGPUChecks } from "../kernels/validate.ts";
-import {
-  lstmBackward,
-  lstmEmbeddingGrad,
-  lstmForward,
-  lstmGather,
-  tokenRows,
-} from "../kernels/lstm.ts";
+import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
+import { checkFiniteTensor } from "../kernels/validate.ts";
+import { lstmBackward, lstmForward, lstmGather } from "../kernels/lstm.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkTokens, readTokenIds } from "./tokens.ts";
 import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
 import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
 
@@ -171,18 +173,13 @@ export class LSTMBody implements ModelBody, ParamHolder {
 
   /** Creates an unbuilt body; `build()` allocates and initializes its parameters. */
   constructor(options: LSTMBodyOptions) {
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
-    }
+    checkObject(WHERE, "options", options, "an object");
     const { layers = 1, seed = 0, device } = options;
     this.vocabSize = checkPositiveInteger(WHERE, "options.vocabSize", options.vocabSize);
     this.embedSize = checkPositiveInteger(WHERE, "options.embedSize", options.embedSize);
     this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", options.hiddenSize);
     this.layers = checkPositiveInteger(WHERE, "options.layers", layers);
-    if (!(typeof seed === "number" && Number.isInteger(seed))) {
-      throw new FWLInputError(WHERE, "options.seed", "an integer", describeValue(seed));
-    }
-    this.seed = seed;
+    this.seed = checkInteger(WHERE, "options.seed", seed);
     this.#device = device;
   }
 
@@ -286,9 +283,9 @@ export class LSTMBody implements ModelBody, ParamHolder {
     from?: BodyState,
   ): Promise<Tensor<"float32">> {
     const { ctx, params } = this.#state("forward");
-    const [B, T] = this.#checkTokens(where, tokens, 2);
+    const [B, T] = checkTokens(where, tokens, 2);
     const state = from === undefined ? undefined : this.#checkState(where, from, B);
-    const ids = await this.#readIds(where, tokens);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
     const R = B * (T + 1);
     const widest = R * Math.max(G, E) * 4;
@@ -310,7 +307,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
     };
     try {
       const rec = new Recorder(ctx);
-      const tokenBuffer = tokens.gpuBuffer(ctx) ?? upload(rec, ids);
+      const tokenBuffer = tokens.gpuBuffer(ctx) ?? rec.upload(ids);
       const x0 = acquire(R * E * 4);
       const out = acquire(B * T * H * 4);
       lstmGather(rec, {
@@ -398,28 +395,12 @@ export class LSTMBody implements ModelBody, ParamHolder {
         `[${s.join(", ")}]`,
       );
     }
-    const host = dHidden.hostData;
-    if (host) checkFinite(where, "dHidden", host);
-    else {
-      const [bad] = await runGPUChecks(ctx, [{
-        kind: "finite",
-        data: dHidden.gpuBuffer(ctx)!,
-        count: dHidden.size,
-      }]);
-      if (bad !== undefined) {
-        throw new FWLInputError(
-          where,
-          "dHidden",
-          "finite values",
-          `a violation at flat index ${bad}`,
-        );
-      }
-    }
+    await checkFiniteTensor(where, "dHidden", ctx, dHidden);
     if (this.#saved !== saved) {
       throw new FWLStateError(`${where}: a forward ran while the backward was checking its inputs`);
     }
     const rec = new Recorder(ctx);
-    const dh0 = dHidden.gpuBuffer(ctx) ?? upload(rec, host!);
+    const dh0 = dHidden.gpuBuffer(ctx) ?? rec.upload(dHidden.hostData!);
     const dz = rec.scratch(R * G * 4);
     let dh: GPUBuffer = dh0;
     let dhLayout = { base: 0, seq: T * H };
@@ -456,13 +437,15 @@ export class LSTMBody implements ModelBody, ParamHolder {
       dh = dx;
       dhLayout = { base: H, seq: (T + 1) * H };
     }
-    const { offsets, rows } = tokenRows(saved.tokens, B, T, V);
-    lstmEmbeddingGrad(rec, {
-      offsets: upload(rec, offsets),
-      rows: upload(rec, rows),
-      dx: dh,
+    // Position b·T + t sits at padded row b·(T+1) + 1 + t.
+    const rowOf = (n: number) => n + Math.floor(n / T) + 1;
+    const { offsets, index } = segmentsByKey(saved.tokens, V, rowOf);
+    segmentSum(rec, {
+      offsets: rec.upload(offsets),
+      index: rec.upload(index),
+      src: dh,
       out: params.get("embedding")!.grad,
-      vocab: V,
+      segments: V,
       width: E,
     });
     await rec.submit(where);
@@ -494,9 +477,9 @@ export class LSTMBody implements ModelBody, ParamHolder {
   async step(tokens: Tensor<"int32">, from: BodyState): Promise<Tensor<"float32">> {
     const where = `${WHERE}.step`;
     const { ctx, params } = this.#state("step");
-    const [B] = this.#checkTokens(where, tokens, 1);
+    const [B] = checkTokens(where, tokens, 1);
     const state = this.#checkState(where, from, B);
-    const ids = await this.#readIds(where, tokens);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     if (state.disposed) {
       throw new FWLStateError(`${where}: the state was disposed`);
     }
@@ -506,7 +489,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
       const rec = new Recorder(ctx);
       const x = rec.scratch(B * E * 4);
       lstmGather(rec, {
-        tokens: tokens.gpuBuffer(ctx) ?? upload(rec, ids),
+        tokens: tokens.gpuBuffer(ctx) ?? rec.upload(ids),
         embedding: params.get("embedding")!.buffer,
         x,
         rows: B,
@@ -571,7 +554,6 @@ export class LSTMBody implements ModelBody, ParamHolder {
     return { ctx: this.#ctx, params: this.#params };
   }
 
-  /** Checks an int32 tensor of `rank` positive dimensions; returns its shape. */
   /** `state` as this body's live state of `B` sequences, or a typed error. */
   #checkState(where: string, state: BodyState, B: number): LSTMState {
     if (!(state instanceof LSTMState) || (state.owner !== this && !state.disposed)) {
@@ -584,38 +566,6 @@ export class LSTMBody implements ModelBody, ParamHolder {
       throw new FWLInputError(where, "tokens", want, `${B}`);
     }
     return state;
-  }
-
-  #checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[] {
-    checkTensor(where, "tokens", tokens);
-    checkDType(where, "tokens", tokens, "int32");
-    const s = tokens.shape;
-    if (s.length !== rank || s.some((d) => d < 1)) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        rank === 2 ? "shape [B, T] with B ≥ 1 and T ≥ 1" : "shape [B] with B ≥ 1",
-        `[${s.join(", ")}]`,
-      );
-    }
-    return [...s];
-  }
-
-  /** A copy of the ids on the host (read back when GPU-resident), each checked to lie in [0, V). */
-  async #readIds(where: string, tokens: Tensor<"int32">): Promise<Int32Array> {
-    const ids = tokens.hostData?.slice() ?? await tokens.read();
-    const V = this.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= V) {
-        throw new FWLInputError(
-          where,
-          "tokens",
-          `token ids in [0, ${V})`,
-          `${ids[i]} at flat index ${i}`,
-        );
-      }
-    }
-    return ids;
   }
 
   #releaseSaved(): void {
@@ -634,11 +584,4 @@ export class LSTMBody implements ModelBody, ParamHolder {
     this.#params?.dispose();
     this.#params = undefined;
   }
-}
-
-/** Uploads host data into a scratch buffer of `rec` (released after its submit). */
-function upload(rec: Recorder, data: Int32Array | Uint32Array | Float32Array): GPUBuffer {
-  const b = rec.scratch(Math.max(4, data.byteLength));
-  rec.ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-  return b;
 }

@@ -23,12 +23,6 @@ export interface LSTMDims {
 /**
  * Every parameter name of an LSTM body, in a fixed order: `"embedding"`, then per layer
  * `l` `"lstm_l/kernel"`, `"lstm_l/recurrent_kernel"`, `"lstm_l/bias"`.
- *
- * @example
- * ```ts
- * import { lstmParamNames } from "./lstm_params.ts";
- * console.log(lstmParamNames(1)); // ["embedding", "lstm_0/kernel", "lstm_0/recurrent_kernel", "lstm_0/bias"]
- * ```
  */
 export function lstmParamNames(layers: number): string[] {
   const names = ["embedding"];
@@ -42,13 +36,6 @@ export function lstmParamNames(layers: number): string[] {
  * The shape of every parameter: embedding `[V, E]`; per layer a kernel `[in, 4H]`
  * (`in` = E for layer 0, H above), a recurrent kernel `[H, 4H]` and a bias `[4H]`. The
  * `4H` columns hold the gates in the order input, forget, cell candidate, output.
- *
- * @example
- * ```ts
- * import { lstmParamShapes } from "./lstm_params.ts";
- * const s = lstmParamShapes({ vocabSize: 10, embedSize: 3, hiddenSize: 5, layers: 2 });
- * console.log(s["lstm_1/kernel"]); // [5, 20]
- * ```
  */
 export function lstmParamShapes(dims: LSTMDims): Record<string, number[]> {
   const { vocabSize: V, embedSize: E, hiddenSize: H, layers } = dims;

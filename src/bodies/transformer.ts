@@ -9,28 +9,24 @@
 
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
-import { type Binding, Recorder } from "../gpu/recorder.ts";
+import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { matmul, matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
-import { layerNorm } from "../kernels/layer_norm.ts";
+import { layerNorm, layerNormBackwardInput } from "../kernels/layer_norm.ts";
 import { colsum } from "../kernels/reductions.ts";
-import { layerNormBackwardInput } from "../kernels/layer_norm.ts";
-import {
-  causalSoftmax,
-  causalSoftmaxBackward,
-  embed,
-  gelu,
-  segmentSum,
-} from "../kernels/transformer.ts";
-import { runGPUChecks } from "../kernels/validate.ts";
+import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
+import { causalSoftmax, causalSoftmaxBackward, embed, gelu } from "../kernels/transformer.ts";
+import { checkFiniteTensor } from "../kernels/validate.ts";
 import {
   checkDType,
-  checkFinite,
+  checkInteger,
+  checkObject,
   checkPositiveInteger,
   checkShape,
   checkTensor,
 } from "../util/validate.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkTokens, readTokenIds } from "./tokens.ts";
 import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
 import {
   blockParamName,
@@ -208,10 +204,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
 
   /** Checks the options and creates an unbuilt body; `build()` allocates its parameters. */
   constructor(options: TransformerBodyOptions) {
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
-    }
-    const o = options;
+    const o = checkObject(WHERE, "options", options, "an object");
     this.vocabSize = checkPositiveInteger(WHERE, "options.vocabSize", o.vocabSize);
     this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", o.hiddenSize);
     this.layers = checkPositiveInteger(WHERE, "options.layers", o.layers);
@@ -228,11 +221,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       ? 4 * this.hiddenSize
       : checkPositiveInteger(WHERE, "options.mlpSize", o.mlpSize);
     this.maxLength = checkPositiveInteger(WHERE, "options.maxLength", o.maxLength);
-    const seed = o.seed ?? 0;
-    if (!(typeof seed === "number" && Number.isInteger(seed))) {
-      throw new FWLInputError(WHERE, "options.seed", "an integer", describeValue(seed));
-    }
-    this.seed = seed;
+    this.seed = checkInteger(WHERE, "options.seed", o.seed ?? 0);
     if (o.device !== undefined && !(o.device instanceof GPUDevice)) {
       throw new FWLInputError(WHERE, "options.device", "a GPUDevice", describeValue(o.device));
     }
@@ -329,17 +318,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
   async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
     const where = `${WHERE}.forward`;
     const { ctx, params } = this.#state("forward");
-    checkTensor(where, "tokens", tokens);
-    checkDType(where, "tokens", tokens, "int32");
-    if (tokens.shape.length !== 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        "shape [B, T] with B ≥ 1 and T ≥ 1",
-        `[${tokens.shape.join(", ")}]`,
-      );
-    }
-    const [B, T] = tokens.shape;
+    const [B, T] = checkTokens(where, tokens, 2);
     if (T > this.maxLength) {
       throw new FWLInputError(
         where,
@@ -348,8 +327,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
         `T = ${T}`,
       );
     }
-    const ids = Int32Array.from((tokens.hostData ?? await tokens.read()) as Int32Array);
-    this.#checkIds(where, ids);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T;
     this.#checkBindings(where, [
       ["attention scores [B, heads, T, T]", B * H * T * T],
@@ -386,8 +364,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       }
       const nhatF = get(N * D), rstdF = get(N);
       const rec = new Recorder(ctx);
-      const idsBuffer = rec.scratch(N * 4);
-      ctx.device.queue.writeBuffer(idsBuffer, 0, ids);
+      const idsBuffer = rec.upload(ids);
       const x = rec.scratch(N * D * 4);
       const p = (name: string) => params.get(name)!.buffer;
       embed(rec, {
@@ -402,17 +379,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
         vocab: this.vocabSize,
       });
       blocks.forEach((s, l) => this.#recordBlock(rec, l, x, s, B, T));
-      layerNorm(rec, {
-        x,
-        scale: p("final_layer_norm/scale"),
-        bias: p("final_layer_norm/bias"),
+      normRows(rec, x, p("final_layer_norm/scale"), p("final_layer_norm/bias"), {
         out,
         nhat: nhatF,
         rstd: rstdF,
         rows: N,
         width: D,
-        perRowAffine: false,
-        eps: TRANSFORMER_EPSILON,
       });
       await rec.submit(where);
       this.#saved = { batch: B, time: T, ids, blocks, nhatF, rstdF, buffers: owned };
@@ -435,17 +407,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
   ): void {
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T, dh = D / H;
     const p = this.#blockParam(l);
-    layerNorm(rec, {
-      x,
-      scale: p("layer_norm_1/scale"),
-      bias: p("layer_norm_1/bias"),
+    normRows(rec, x, p("layer_norm_1/scale"), p("layer_norm_1/bias"), {
       out: s.ln1,
       nhat: s.nhat1,
       rstd: s.rstd1,
       rows: N,
       width: D,
-      perRowAffine: false,
-      eps: TRANSFORMER_EPSILON,
     });
     matmulNN(rec, s.ln1, p("attention/qkv/kernel"), s.qkv, N, D, 3 * D, {
       bias: { buffer: p("attention/qkv/bias") },
@@ -479,17 +446,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
       bias: { buffer: p("attention/out/bias") },
       beta: 1,
     });
-    layerNorm(rec, {
-      x,
-      scale: p("layer_norm_2/scale"),
-      bias: p("layer_norm_2/bias"),
+    normRows(rec, x, p("layer_norm_2/scale"), p("layer_norm_2/bias"), {
       out: s.ln2,
       nhat: s.nhat2,
       rstd: s.rstd2,
       rows: N,
       width: D,
-      perRowAffine: false,
-      eps: TRANSFORMER_EPSILON,
     });
     matmulNN(rec, s.ln2, p("mlp/dense_0/kernel"), s.pre, N, D, M, {
       bias: { buffer: p("mlp/dense_0/bias") },
@@ -517,33 +479,14 @@ export class TransformerBody implements ModelBody, ParamHolder {
     checkTensor(where, "dHidden", dHidden);
     checkDType(where, "dHidden", dHidden, "float32");
     checkShape(where, "dHidden", dHidden, [B, T, D], "dLoss/dHidden of the last forward");
-    const resident = dHidden.gpuBuffer(ctx);
-    if (resident) {
-      const [bad] = await runGPUChecks(ctx, [{ kind: "finite", data: resident, count: N * D }]);
-      if (bad !== undefined) {
-        throw new FWLInputError(where, "dHidden", "finite values", `a non-finite value at ${bad}`);
-      }
-    } else {
-      checkFinite(where, "dHidden", dHidden.hostData!);
-    }
+    await checkFiniteTensor(where, "dHidden", ctx, dHidden);
 
     const rec = new Recorder(ctx);
-    let dh0: Binding;
-    if (resident) {
-      dh0 = resident;
-    } else {
-      dh0 = rec.scratch(N * D * 4);
-      ctx.device.queue.writeBuffer(dh0, 0, dHidden.hostData! as Float32Array<ArrayBuffer>);
-    }
+    const dh0 = dHidden.gpuBuffer(ctx) ?? rec.upload(dHidden.hostData!);
     // Segments of the embedding gradients: rows of dx grouped by token id and by position.
-    const tokenSegments = segments(saved.ids, V);
+    const tokenSegments = segmentsByKey(saved.ids, V);
     const positionOffsets = new Uint32Array(L + 1).map((_, t) => Math.min(t, T) * B);
     const positionIndex = new Uint32Array(N).map((_, k) => (k % B) * T + Math.floor(k / B));
-    const upload = (data: Uint32Array) => {
-      const b = rec.scratch(data.byteLength);
-      ctx.device.queue.writeBuffer(b, 0, data as Uint32Array<ArrayBuffer>);
-      return b;
-    };
 
     const dx = rec.scratch(N * D * 4);
     const dLn = rec.scratch(N * D * 4);
@@ -571,11 +514,11 @@ export class TransformerBody implements ModelBody, ParamHolder {
       const g = (name: TransformerBlockParam) => grad(blockParamName(l, name));
       // MLP: x += GELU(LN2(x)·W1 + b1)·W2 + b2
       colsum(rec, { a: dx, rows: N, width: D, out: g("mlp/dense_1/bias") });
-      weightGrad(rec, s.act, dx, g("mlp/dense_1/kernel"), N, M, D);
+      matmulTN(rec, { x: s.act, g: dx, out: g("mlp/dense_1/kernel"), rows: N, m: M, n: D });
       matmulNT(rec, dx, p("mlp/dense_1/kernel"), dAct, N, D, M);
       gelu(rec, { x: s.pre, g: dAct, count: N * M, mode: "backward" });
       colsum(rec, { a: dAct, rows: N, width: M, out: g("mlp/dense_0/bias") });
-      weightGrad(rec, s.ln2, dAct, g("mlp/dense_0/kernel"), N, D, M);
+      matmulTN(rec, { x: s.ln2, g: dAct, out: g("mlp/dense_0/kernel"), rows: N, m: D, n: M });
       matmulNT(rec, dAct, p("mlp/dense_0/kernel"), dLn, N, M, D);
       this.#layerNormBackward(rec, dLn, dx, s.nhat2, s.rstd2, p("layer_norm_2/scale"), {
         scale: g("layer_norm_2/scale"),
@@ -583,7 +526,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       }, N);
       // attention: x += Attn(LN1(x))·Wo + bo
       colsum(rec, { a: dx, rows: N, width: D, out: g("attention/out/bias") });
-      weightGrad(rec, s.attn, dx, g("attention/out/kernel"), N, D, D);
+      matmulTN(rec, { x: s.attn, g: dx, out: g("attention/out/kernel"), rows: N, m: D, n: D });
       matmulNT(rec, dx, p("attention/out/kernel"), dAttn, N, D, D);
       const heads = { batches: B * H, batchInner: H };
       const qkvHead = (base: number) => ({ buffer: s.qkv, base, outer: T * 3 * D, inner: dh });
@@ -645,7 +588,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
         alpha: scale,
       });
       colsum(rec, { a: dQkv, rows: N, width: 3 * D, out: g("attention/qkv/bias") });
-      weightGrad(rec, s.ln1, dQkv, g("attention/qkv/kernel"), N, D, 3 * D);
+      matmulTN(rec, { x: s.ln1, g: dQkv, out: g("attention/qkv/kernel"), rows: N, m: D, n: 3 * D });
       matmulNT(rec, dQkv, p("attention/qkv/kernel"), dLn, N, 3 * D, D);
       this.#layerNormBackward(rec, dLn, dx, s.nhat1, s.rstd1, p("layer_norm_1/scale"), {
         scale: g("layer_norm_1/scale"),
@@ -653,16 +596,16 @@ export class TransformerBody implements ModelBody, ParamHolder {
       }, N);
     }
     segmentSum(rec, {
-      offsets: upload(tokenSegments.offsets),
-      index: upload(tokenSegments.index),
+      offsets: rec.upload(tokenSegments.offsets),
+      index: rec.upload(tokenSegments.index),
       src: dx,
       out: grad("embedding/tokens"),
       segments: V,
       width: D,
     });
     segmentSum(rec, {
-      offsets: upload(positionOffsets),
-      index: upload(positionIndex),
+      offsets: rec.upload(positionOffsets),
+      index: rec.upload(positionIndex),
       src: dx,
       out: grad("embedding/positions"),
       segments: L,
@@ -751,13 +694,11 @@ export class TransformerBody implements ModelBody, ParamHolder {
           `most the body was built for; start a new state or build a body with a larger maxLength`,
       );
     }
-    const ids = Int32Array.from((tokens.hostData ?? await tokens.read()) as Int32Array);
-    this.#checkIds(where, ids);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, dh = D / H, L = this.maxLength;
     const K = pos + 1;
     const rec = new Recorder(ctx);
-    const idsBuffer = rec.scratch(B * 4);
-    ctx.device.queue.writeBuffer(idsBuffer, 0, ids);
+    const idsBuffer = rec.upload(ids);
     const x = rec.scratch(B * D * 4);
     const ln = rec.scratch(B * D * 4);
     const nhat = rec.scratch(B * D * 4);
@@ -780,18 +721,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
       vocab: this.vocabSize,
     });
     const norm = (scale: GPUBuffer, bias: GPUBuffer, out: GPUBuffer) =>
-      layerNorm(rec, {
-        x,
-        scale,
-        bias,
-        out,
-        nhat,
-        rstd,
-        rows: B,
-        width: D,
-        perRowAffine: false,
-        eps: TRANSFORMER_EPSILON,
-      });
+      normRows(rec, x, scale, bias, { out, nhat, rstd, rows: B, width: D });
     for (let l = 0; l < this.layers; l++) {
       const p = this.#blockParam(l);
       norm(p("layer_norm_1/scale"), p("layer_norm_1/bias"), ln);
@@ -886,20 +816,6 @@ export class TransformerBody implements ModelBody, ParamHolder {
     return { ctx: this.#ctx, params: this.#params };
   }
 
-  #checkIds(where: string, ids: Int32Array): void {
-    const V = this.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= V) {
-        throw new FWLInputError(
-          where,
-          "tokens",
-          `token ids in [0, ${V})`,
-          `${ids[i]} at flat index ${i}`,
-        );
-      }
-    }
-  }
-
   #checkBindings(where: string, sizes: [string, number][]): void {
     const max = this.#ctx!.maxBindingBytes;
     for (const [what, floats] of sizes) {
@@ -922,26 +838,13 @@ export class TransformerBody implements ModelBody, ParamHolder {
   }
 }
 
-/** `dW[kIn, nOut] = xᵀ·dy` for row-major `x [rows, kIn]` and `dy [rows, nOut]` (overwrites). */
-function weightGrad(
+/** The body's layer norm of the `[rows, width]` residual stream `x` (per-column affine). */
+function normRows(
   rec: Recorder,
   x: GPUBuffer,
-  dy: Binding,
-  out: GPUBuffer,
-  rows: number,
-  kIn: number,
-  nOut: number,
+  scale: GPUBuffer,
+  bias: GPUBuffer,
+  o: { out: GPUBuffer; nhat: GPUBuffer; rstd: GPUBuffer; rows: number; width: number },
 ): void {
-  matmulTN(rec, { x, g: dy, out, rows, m: kIn, n: nOut });
-}
-
-/** Positions grouped by token id (counting sort, positions ascending within a token). */
-function segments(ids: Int32Array, vocab: number): { offsets: Uint32Array; index: Uint32Array } {
-  const offsets = new Uint32Array(vocab + 1);
-  for (const id of ids) offsets[id + 1]++;
-  for (let v = 0; v < vocab; v++) offsets[v + 1] += offsets[v];
-  const next = offsets.slice(0, vocab);
-  const index = new Uint32Array(ids.length);
-  ids.forEach((id, n) => index[next[id]++] = n);
-  return { offsets, index };
+  layerNorm(rec, { x, scale, bias, ...o, perRowAffine: false, eps: TRANSFORMER_EPSILON });
 }

@@ -56,15 +56,6 @@ export function blockParamName(layer: number, name: TransformerBlockParam): stri
  * each block's parameters, then the final layer norm. Kernels are `[in, out]`; the
  * attention's `qkv` kernel holds the query, key and value projections side by side
  * (columns `[0, D)`, `[D, 2D)`, `[2D, 3D)`; head `h` owns columns `h·D/heads …` of each).
- *
- * @example
- * ```ts
- * import { transformerParamShapes } from "./transformer_params.ts";
- * const shapes = transformerParamShapes({
- *   vocabSize: 11, hiddenSize: 8, layers: 1, heads: 2, mlpSize: 32, maxLength: 16,
- * });
- * console.log(shapes.get("layer_0/attention/qkv/kernel")); // [8, 24]
- * ```
  */
 export function transformerParamShapes(dims: TransformerDims): Map<string, number[]> {
   const { vocabSize: V, hiddenSize: D, mlpSize: M, maxLength: L } = dims;

@@ -28,11 +28,14 @@ export function bucketSize(bytes: number): number {
  * orders a later write or dispatch after it.
  *
  * @example
- * ```ts ignore
- * import { BufferPool } from "./buffer_pool.ts";
- * const pool = new BufferPool(device);
- * const b = pool.acquire(1024);
+ * ```ts
+ * import { GPUContext } from "@x/fwl/gpu";
+ * const { pool } = await GPUContext.default();
+ * const b = pool.acquire(1000); // rounded up to its size bucket
  * pool.release(b);
+ * const again = pool.acquire(1024);
+ * console.log(again === b); // true: the same bucket hands the buffer out again
+ * pool.release(again);
  * ```
  */
 export class BufferPool {

@@ -25,10 +25,10 @@ export interface KernelSpec {
  * {@linkcode GPUContext.check}, never only logged.
  *
  * @example
- * ```ts ignore
- * import { GPUContext } from "./context.ts";
- * const ctx = await GPUContext.default();
- * console.log(ctx.adapter, ctx.maxBindingBytes);
+ * ```ts
+ * import { GPUContext } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default(); // one shared context per process
+ * console.log(ctx === await GPUContext.default(), ctx.maxBindingBytes >= 128 << 20); // true true
  * ```
  */
 export class GPUContext {

@@ -20,13 +20,6 @@ const WANTED_LIMITS = [
 
 /**
  * Requests an adapter and a device whose limits are raised to the adapter's own.
- *
- * @example
- * ```ts ignore
- * import { requestDevice } from "./device.ts";
- * const device = await requestDevice();
- * console.log(device.limits.maxStorageBufferBindingSize);
- * ```
  */
 export async function requestDevice(
   powerPreference: GPUPowerPreference = "high-performance",
@@ -53,7 +46,16 @@ export async function requestDevice(
   }
 }
 
-/** A short description of the adapter behind a device, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+/**
+ * A short description of the adapter behind a device, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+ *
+ * @example
+ * ```ts
+ * import { describeDevice, GPUContext } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * console.log(describeDevice(ctx.device) === ctx.adapter); // true
+ * ```
+ */
 export function describeDevice(device: GPUDevice): string {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   if (!info) return "unknown adapter";

@@ -93,15 +93,25 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * declaration, plus the declared constants and a by-name uniform packer.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { program } from "./program.ts";
+ * import { GPUContext, readBytes, Recorder } from "@x/fwl/gpu";
  * const SCALE = program({
  *   name: "scale",
- *   body: "@compute @workgroup_size(WG) fn main(...) { ... }",
- *   workgroupSize: [64],
+ *   body: `@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+ *     if (g.x < p.count) { x[g.x] *= p.alpha; }
+ *   }`,
  *   storage: ["x: rw"],
  *   uniforms: ["count", "alpha: f32"],
  * });
- * rec.dispatch(SCALE, [x], SCALE.uniforms({ count: 10, alpha: 2 }), [1, 1, 1]);
+ * const ctx = await GPUContext.default();
+ * const x = ctx.pool.acquire(12);
+ * ctx.device.queue.writeBuffer(x, 0, new Float32Array([1, 2, 3]));
+ * const rec = new Recorder(ctx);
+ * rec.dispatch(SCALE, [x], SCALE.uniforms({ count: 3, alpha: 2 }), [1, 1, 1]);
+ * await rec.submit("scale");
+ * console.log(new Float32Array(await readBytes(ctx, x, 12))); // Float32Array(3) [ 2, 4, 6 ]
+ * ctx.pool.release(x);
  * ```
  */
 export class Program<

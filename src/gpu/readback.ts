@@ -8,7 +8,19 @@ import type { GPUContext } from "./context.ts";
 
 const MAP_READ_COPY_DST = 0x01 | 0x08;
 
-/** Copies the first `bytes` bytes of `buffer` to the host (through a pooled staging buffer). */
+/**
+ * Copies the first `bytes` bytes of `buffer` to the host (through a pooled staging buffer).
+ *
+ * @example
+ * ```ts
+ * import { GPUContext, readBytes } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const buffer = ctx.pool.acquire(8);
+ * ctx.device.queue.writeBuffer(buffer, 0, new Int32Array([7, -1]));
+ * console.log(new Int32Array(await readBytes(ctx, buffer, 8))); // Int32Array(2) [ 7, -1 ]
+ * ctx.pool.release(buffer);
+ * ```
+ */
 export async function readBytes(
   ctx: GPUContext,
   buffer: GPUBuffer,

@@ -49,10 +49,16 @@ interface CopyOp {
  * (labelled with the kernel name, so WebGPU errors name it) and submits once.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { GPUContext, matmulNT, readBytes, Recorder } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
  * const rec = new Recorder(ctx);
- * rec.dispatch(spec, [a, b, out], uniforms, [4, 1, 1]);
- * await rec.submit("my op");
+ * const x = rec.upload(new Float32Array([3, 4])); // a scratch buffer, released after the submission
+ * const out = ctx.pool.acquire(4);
+ * matmulNT(rec, x, x, out, 1, 2, 1); // out[1, 1] = x · xᵀ
+ * await rec.submit("squared norm"); // one submission for everything recorded
+ * console.log(new Float32Array(await readBytes(ctx, out, 4))); // Float32Array(1) [ 25 ]
+ * ctx.pool.release(out);
  * ```
  */
 export class Recorder {
@@ -86,6 +92,19 @@ export class Recorder {
     const b = this.ctx.pool.acquire(bytes);
     this.#scratch.push(b);
     this.#life.set(b, { state: "live", after: "" });
+    return b;
+  }
+
+  /**
+   * A scratch buffer (released after submission) holding a copy of `data`, written to the
+   * queue now, before any op of this recorder runs: so never a buffer given back with
+   * {@linkcode Recorder.reuse}, whose old contents earlier ops still read.
+   */
+  upload(data: ArrayBufferView): GPUBuffer {
+    const b = this.ctx.pool.acquire(Math.max(4, data.byteLength));
+    this.#scratch.push(b);
+    this.#life.set(b, { state: "live", after: "" });
+    this.ctx.device.queue.writeBuffer(b, 0, data as ArrayBufferView<ArrayBuffer>);
     return b;
   }
 

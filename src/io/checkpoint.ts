@@ -12,7 +12,7 @@
 import type { ModelBody } from "../bodies/model_body.ts";
 import { FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
-import { firstNonFinite } from "../util/validate.ts";
+import { checkObject, checkStringRecord, firstNonFinite } from "../util/validate.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { BODY_PREFIX, bodyParameters, HEAD_PREFIX } from "../lm/plug.ts";
 import type { ParamHolder } from "../params/store.ts";
@@ -323,40 +323,10 @@ async function encode(
   options: SaveCheckpointOptions,
   own: Record<string, string>,
 ): Promise<Uint8Array> {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      where,
-      "options",
-      "an object { optimizer?, metadata? }",
-      describeValue(options),
-    );
-  }
-  const metadata: Record<string, string> = {};
-  if (options.metadata !== undefined) {
-    if (options.metadata === null || typeof options.metadata !== "object") {
-      throw new FWLInputError(
-        where,
-        "options.metadata",
-        "a record of strings",
-        describeValue(options.metadata),
-      );
-    }
-    for (const [k, v] of Object.entries(options.metadata)) {
-      const argument = `options.metadata[${JSON.stringify(k)}]`;
-      if (k.startsWith("fwl.")) {
-        throw new FWLInputError(
-          where,
-          argument,
-          'a key not starting with "fwl." (reserved)',
-          JSON.stringify(k),
-        );
-      }
-      if (typeof v !== "string") {
-        throw new FWLInputError(where, argument, "a string", describeValue(v));
-      }
-      metadata[k] = v;
-    }
-  }
+  checkObject(where, "options", options, "an object { optimizer?, metadata? }");
+  const metadata = options.metadata === undefined
+    ? {}
+    : checkStringRecord(where, "options.metadata", options.metadata, "fwl.");
   Object.assign(metadata, own);
   const shapes = fullShapes(parts);
   const tensors: Record<string, SafetensorsTensor> = {};
@@ -388,9 +358,7 @@ async function load(
   bytes: Uint8Array,
   options: LoadCheckpointOptions,
 ): Promise<Record<string, string>> {
-  if (options === null || typeof options !== "object") {
-    throw new FWLInputError(where, "options", "an object { optimizer? }", describeValue(options));
-  }
+  checkObject(where, "options", options, "an object { optimizer? }");
   if (!(bytes instanceof Uint8Array)) {
     throw new FWLInputError(where, "bytes", "a Uint8Array", describeValue(bytes));
   }

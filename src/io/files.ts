@@ -35,15 +35,6 @@ function checkPath(where: string, path: unknown): void {
 /**
  * The bytes of the file at `path` (Deno's errors, such as `NotFound`, pass through).
  * Needs `--allow-read`.
- *
- * @example
- * ```ts
- * import { readFileBytes } from "./files.ts";
- * const path = await Deno.makeTempFile();
- * await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
- * console.log(await readFileBytes("demo", path, "loadCheckpointBytes")); // Uint8Array [1, 2, 3]
- * await Deno.remove(path);
- * ```
  */
 export async function readFileBytes(
   where: string,
@@ -58,16 +49,6 @@ export async function readFileBytes(
  * Writes `bytes()` to `path` through a temporary file and a rename, so an interrupted save
  * never leaves a truncated file under `path`. The path is checked before `bytes` runs.
  * Needs `--allow-write`.
- *
- * @example
- * ```ts
- * import { writeFileAtomic } from "./files.ts";
- * const dir = await Deno.makeTempDir();
- * const write = () => Promise.resolve(new Uint8Array([7]));
- * await writeFileAtomic("demo", `${dir}/model.bin`, write, "bytes");
- * console.log(await Deno.readFile(`${dir}/model.bin`)); // Uint8Array [7]
- * await Deno.remove(dir, { recursive: true });
- * ```
  */
 export async function writeFileAtomic(
   where: string,

@@ -20,6 +20,7 @@
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
 import { shapeSize } from "../util/shape.ts";
+import { checkObject, checkStringRecord } from "../util/validate.ts";
 
 /** A float32 tensor to write: row-major data and its shape (`[]` for a scalar). */
 export interface SafetensorsTensor {
@@ -93,36 +94,9 @@ export function encodeSafetensors(
   metadata?: Record<string, string>,
 ): Uint8Array {
   const where = "encodeSafetensors";
-  if (tensors === null || typeof tensors !== "object") {
-    throw new FWLInputError(
-      where,
-      "tensors",
-      "a record of { dtype, shape, data }",
-      describeValue(tensors),
-    );
-  }
+  checkObject(where, "tensors", tensors, "a record of { dtype, shape, data }");
   const header: Record<string, unknown> = {};
-  if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== "object") {
-      throw new FWLInputError(
-        where,
-        "metadata",
-        "a record of strings",
-        describeValue(metadata),
-      );
-    }
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") {
-        throw new FWLInputError(
-          where,
-          `metadata[${JSON.stringify(k)}]`,
-          "a string",
-          describeValue(v),
-        );
-      }
-    }
-    header.__metadata__ = { ...metadata };
-  }
+  if (metadata !== undefined) header.__metadata__ = checkStringRecord(where, "metadata", metadata);
   const names = Object.keys(tensors).sort();
   let offset = 0;
   for (const name of names) {
@@ -135,15 +109,7 @@ export function encodeSafetensors(
         JSON.stringify(name),
       );
     }
-    const t = tensors[name];
-    if (t === null || typeof t !== "object") {
-      throw new FWLInputError(
-        where,
-        arg,
-        "{ dtype, shape, data }",
-        describeValue(t),
-      );
-    }
+    const t = checkObject(where, arg, tensors[name], "{ dtype, shape, data }");
     if (t.dtype !== "F32") {
       throw new FWLInputError(
         where,
@@ -152,10 +118,7 @@ export function encodeSafetensors(
         describeValue(t.dtype),
       );
     }
-    if (
-      !Array.isArray(t.shape) ||
-      !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-    ) {
+    if (!isShape(t.shape)) {
       throw new FWLInputError(
         where,
         `${arg}.shape`,
@@ -390,10 +353,7 @@ function checkEntry(
     );
   }
   const shape = v.shape;
-  if (
-    !Array.isArray(shape) ||
-    !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-  ) {
+  if (!isShape(shape)) {
     throw fail(
       `${arg}: shape`,
       "an array of integers ≥ 0",
@@ -430,6 +390,11 @@ function checkEntry(
     );
   }
   return { name, dtype, shape: [...shape], begin, end };
+}
+
+/** Whether `value` is a shape: an array of integers ≥ 0. */
+function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
 function toFloat32(

@@ -9,7 +9,7 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";

@@ -29,12 +29,6 @@ export const TRAIN_ATTENTION_BYTES: number = 8 * 2 ** 20;
  * The largest scratch buffer one training attention call over `[time, dq]` queries and
  * keys and `[time, dv]` values may take: {@linkcode TRAIN_ATTENTION_BYTES}, or what one
  * sequence needs with a running state if more, capped by the device's binding limit.
- *
- * @example
- * ```ts ignore
- * const bytes = trainAttentionBytes(ctx, T, 16, D, H);
- * chunkAttention(rec, { ...spec, maxScratchBytes: bytes });
- * ```
  */
 export function trainAttentionBytes(
   ctx: GPUContext,
@@ -79,13 +73,6 @@ export interface SeqAttentionSpec {
 /**
  * Records `out += alpha · (A or Aʳ)(q, k, v)` (see the module doc), with the scratch
  * budget of {@linkcode trainAttentionBytes}.
- *
- * @example
- * ```ts ignore
- * // dx += −steps[0] · Aʳ(g_h1, df1, x)
- * seqAttention(rec, { q: gh1, k: df1, v: x, out: dx, batch: B, time: T, dq: H, dv: D,
- *   chunks: 4, reverse: true, alpha: -1, step: { buffer: steps, index: 0 } });
- * ```
  */
 export function seqAttention(rec: Recorder, s: SeqAttentionSpec): void {
   if (s.time < 2) return; // nothing on either side of any position

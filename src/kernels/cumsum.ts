@@ -7,7 +7,7 @@
 
 import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 
 /** Exclusive cumsum update. */
 const CUMSUM_UPDATE = program({
@@ -68,11 +68,6 @@ export function cumsumUpdate(
 /**
  * `out[b,t,j] = Σ_{s>t} u[b,s,j]`: the backward of the exclusive cumsum over time.
  * `out` must not alias `u`.
- *
- * @example
- * ```ts ignore
- * reverseCumsum(rec, { u: df1, out: r1, batch: B, time: T, width: H });
- * ```
  */
 export function reverseCumsum(
   rec: Recorder,

@@ -7,7 +7,7 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -34,12 +34,6 @@ const ELEMENTWISE = program({
  * factor optional: `b(i)` is `b[i]`, or `b[i % width]` with `broadcastWidth`; the gate
  * is `2·relu(c)` (`"relu"`, the squared-ReLU derivative) or `2·[c > 0]` (`"step"`).
  * `out` must not alias an input.
- *
- * @example
- * ```ts ignore
- * // y += −steps[2] · x
- * elementwise(rec, { count: n, out: y, a: x, alpha: -1, step: { buffer: steps, index: 2 }, beta: 1 });
- * ```
  */
 export function elementwise(
   rec: Recorder,
@@ -92,11 +86,6 @@ export function elementwise(
 
 /**
  * Fills the first `count` floats of `out` with `value` (default 0).
- *
- * @example
- * ```ts ignore
- * fill(rec, buffer, 1024);
- * ```
  */
 export function fill(
   rec: Recorder,

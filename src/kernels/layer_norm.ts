@@ -9,7 +9,7 @@
 import { spreadGroups } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { ROW_KERNEL, WORKGROUP_SUM, WORKGROUP_SUM2, WORKGROUP_SUM4 } from "./snippets.ts";
 
 /** Layer norm forward. */
@@ -104,11 +104,6 @@ export function layerNormBackward(
 /**
  * Layer-norm backward: `out (+)= rstd·(g' − mean(g') − nhat·mean(g'⊙nhat))` per row,
  * `g' = g ⊙ scale` with `scale` absent, shared `[width]` or per row `[rows, width]`.
- *
- * @example
- * ```ts ignore
- * layerNormBackwardInput(rec, { g: dnf, scale: scaleT, perRowScale: true, nhat, rstd, out: df2, rows, width });
- * ```
  */
 export function layerNormBackwardInput(
   rec: Recorder,
@@ -158,11 +153,6 @@ function dispatchBackward(
  * Backward through the inner layer-norm backward `g_h2 = LNᵀ(g_n ⊙ scale)`: from
  * `gam = dL/dg_h2` writes `du = dL/d(g_n⊙scale)`, `dnhat` (this path's part of
  * `dL/dnhat`) and `dh2` (the part of `dL/dh2` through `rstd`).
- *
- * @example
- * ```ts ignore
- * layerNormInnerVJP(rec, { gam, gN, scale, nhat, rstd, du, dnhat, dh2, rows, width });
- * ```
  */
 export function layerNormInnerVJP(
   rec: Recorder,

@@ -8,7 +8,7 @@
 
 import { spreadGroups } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmulNN } from "./matmul.ts";

@@ -2,8 +2,8 @@
  * The kernels of the LSTM body: embedding lookup (`shaders/lstm_gather.wgsl`), the
  * recurrence forward and backward, one dispatch per layer with one workgroup per 4
  * sequences looping over time (`shaders/lstm_forward.wgsl`, `shaders/lstm_backward.wgsl`,
- * with `shaders/lstm_transpose.wgsl`), and the embedding gradient without atomics
- * (`shaders/lstm_embed_grad.wgsl`). The recurrent products read U as vec4 with one
+ * with `shaders/lstm_transpose.wgsl`); the embedding gradient is a segment sum
+ * (`segment_sum.ts`). The recurrent products read U as vec4 with one
  * accumulator per sequence of the workgroup, so each load of U feeds 4 sequences.
  *
  * Sequences use a padded row layout `[B, T+1, ·]`: row `b·(T+1)` holds the initial
@@ -15,7 +15,7 @@
 
 import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -77,24 +77,11 @@ const LSTM_TRANSPOSE = program({
   uniforms: ["hidden", "padded", "groups_x"],
   snippets: [GRID],
 });
-/** The embedding-gradient kernel. */
-const LSTM_EMBED_GRAD = program({
-  name: "lstm_embed_grad",
-  body: shaders.lstmEmbedGrad,
-  storage: ["offsets: u32", "rows: u32", "dx", "out: rw"],
-  uniforms: ["vocab", "width", "groups_x"],
-  snippets: [GRID],
-});
 
 /**
  * Records `x[r, :] = embedding[tokens[p(r)], :]` for `[rows, width]` x. With `padded`
  * (`rows = batch·(time+1)`), row `b·(time+1)` is zeroed and row `b·(time+1)+1+t` takes
  * position `b·time + t`; otherwise row `r` takes position `r`. Ids must be in range.
- *
- * @example
- * ```ts ignore
- * lstmGather(rec, { tokens, embedding, x, rows: B * (T + 1), width: E, time: T, padded: true });
- * ```
  */
 export function lstmGather(
   rec: Recorder,
@@ -162,15 +149,6 @@ export interface LSTMForwardSpec {
 /**
  * Records the recurrence of one LSTM layer over `time` positions for `batch` sequences:
  * one dispatch, one workgroup per 4 sequences (plus a `[batch, 4H]` scratch).
- *
- * @example
- * ```ts ignore
- * lstmForward(rec, {
- *   batch: B, time: T, hidden: H, gates: P, gatesLayout: { base: 4 * H, seq: (T + 1) * 4 * H },
- *   recurrent: U, h: hs, c: cs, stateLayout: { base: H, seq: (T + 1) * H },
- *   initLayout: { base: 0, seq: (T + 1) * H }, zeroInit: true,
- * });
- * ```
  */
 export function lstmForward(rec: Recorder, s: LSTMForwardSpec): void {
   const { workgroups, groupsX: gx } = spreadGroups(
@@ -241,12 +219,6 @@ export interface LSTMBackwardSpec {
  * Records backpropagation through time for one LSTM layer: dz at every position. Two
  * dispatches: the recurrent kernel transposed (into a `[4H, H]` scratch, H rounded up to
  * 4), then the recurrence, one workgroup per 4 sequences (plus a `[batch, 2H]` scratch).
- *
- * @example
- * ```ts ignore
- * lstmBackward(rec, { batch: B, time: T, hidden: H, gates: A, gatesLayout, c: cs, cLayout,
- *   recurrent: U, dh: dHidden, dhLayout: { base: 0, seq: T * H }, dz, dzLayout, zeroRow: true });
- * ```
  */
 export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
   const H = s.hidden;
@@ -284,67 +256,4 @@ export function lstmBackward(rec: Recorder, s: LSTMBackwardSpec): void {
     }),
     workgroups,
   );
-}
-
-/**
- * Records `out[v, :] = Σ_q dx[rows[q], :]` over `q ∈ [offsets[v], offsets[v+1])` for
- * every token v: the embedding gradient, deterministic and without atomics.
- *
- * @example
- * ```ts ignore
- * lstmEmbeddingGrad(rec, { offsets, rows, dx, out: gradEmbedding, vocab: V, width: E });
- * ```
- */
-export function lstmEmbeddingGrad(
-  rec: Recorder,
-  o: {
-    offsets: Binding;
-    rows: Binding;
-    dx: Binding;
-    out: Binding;
-    vocab: number;
-    width: number;
-  },
-): void {
-  const { workgroups, groupsX: gx } = spreadInvocations(
-    rec.ctx,
-    o.vocab * o.width,
-    LSTM_EMBED_GRAD,
-  );
-  rec.dispatch(
-    LSTM_EMBED_GRAD,
-    [o.offsets, o.rows, o.dx, o.out],
-    LSTM_EMBED_GRAD.uniforms({ vocab: o.vocab, width: o.width, groups_x: gx }),
-    workgroups,
-  );
-}
-
-/**
- * Groups positions by token for {@linkcode lstmEmbeddingGrad}: `offsets [V+1]` and
- * `rows [B·T]` (the padded row of each position, ascending within a token).
- *
- * @example
- * ```ts
- * import { tokenRows } from "./lstm.ts";
- * const { offsets, rows } = tokenRows(new Int32Array([2, 0, 2]), 1, 3, 3);
- * console.log(Array.from(offsets), Array.from(rows)); // [0, 1, 1, 3] [2, 1, 3]
- * ```
- */
-export function tokenRows(
-  tokens: Int32Array,
-  batch: number,
-  time: number,
-  vocab: number,
-): { offsets: Uint32Array; rows: Uint32Array } {
-  const offsets = new Uint32Array(vocab + 1);
-  for (const id of tokens) offsets[id + 1]++;
-  for (let v = 0; v < vocab; v++) offsets[v + 1] += offsets[v];
-  const next = offsets.slice(0, vocab);
-  const rows = new Uint32Array(tokens.length);
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < time; t++) {
-      rows[next[tokens[b * time + t]]++] = b * (time + 1) + 1 + t;
-    }
-  }
-  return { offsets, rows };
 }

@@ -7,7 +7,7 @@
 import type { KernelSpec } from "../gpu/context.ts";
 import { program, type StorageType } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { MATMUL_EPILOGUE } from "./snippets.ts";
 
 /** The uniform fields of one operand's layout (see {@linkcode Operand}), e.g. `a_base … a_col`. */
@@ -174,7 +174,27 @@ function layout<P extends "a" | "b" | "c">(
   } as Record<`${P}_${"base" | "outer" | "inner" | "rel" | "row" | "col"}`, number>;
 }
 
-/** Records one matmul dispatch. */
+/**
+ * Records one matmul dispatch: `C = alpha·op(A)·op(B) (+ beta·C)`, each operand addressed
+ * by its strides (see {@linkcode Operand}), batched over `batches`.
+ *
+ * @example
+ * ```ts
+ * import { GPUContext, matmul, readBytes, Recorder } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const a = ctx.pool.acquire(4 * 4), c = ctx.pool.acquire(4 * 4);
+ * ctx.device.queue.writeBuffer(a, 0, new Float32Array([1, 2, 3, 4])); // [2, 2]
+ * const rec = new Recorder(ctx);
+ * // C = 2·Aᵀ·A: Aᵀ is A read with its row and column strides swapped
+ * matmul(rec, {
+ *   m: 2, n: 2, k: 2, alpha: 2,
+ *   a: { buffer: a, row: 1, col: 2 }, b: { buffer: a, row: 2, col: 1 }, c: { buffer: c, row: 2, col: 1 },
+ * });
+ * await rec.submit("gram");
+ * console.log(new Float32Array(await readBytes(ctx, c, 16))); // Float32Array(4) [ 20, 28, 28, 40 ]
+ * for (const b of [a, c]) ctx.pool.release(b);
+ * ```
+ */
 export function matmul(rec: Recorder, s: MatmulSpec): void {
   const flags = (s.beta !== undefined ? FLAGS.ACCUMULATE : 0) | (s.bias ? FLAGS.BIAS : 0) |
     (s.causal ? FLAGS.CAUSAL : 0) | (s.step ? FLAGS.STEP_ALPHA : 0) |

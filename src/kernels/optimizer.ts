@@ -8,7 +8,7 @@
 
 import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { OPTIMIZER_STEP, WORKGROUP_SUM } from "./snippets.ts";
 
 /** Pass 1 of the global norm: per-workgroup partial sums of squares. */

@@ -7,7 +7,7 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID, WORKGROUP_SUM } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -37,12 +37,6 @@ const MAX_PARTIALS = 256;
  * `out[index] = alpha · Σ_i a[i]·b[i]` (`b` optional: a plain sum) over `count`
  * elements, `+ out[index]` with `accumulate`. Uses a 256-float scratch for the partial
  * sums of its first stage.
- *
- * @example
- * ```ts ignore
- * // gradSteps[3] −= Σ gh2 ⊙ r2
- * dot(rec, { a: gh2, b: r2, count: n, out: gradSteps, index: 3, alpha: -1, accumulate: true });
- * ```
  */
 export function dot(
   rec: Recorder,
@@ -85,11 +79,6 @@ export function dot(
 /**
  * `out[j] = alpha · Σ_r a[r,j] (· b[r,j])` over the rows of a `[rows, width]` matrix,
  * `+ out[j]` with `accumulate`.
- *
- * @example
- * ```ts ignore
- * colsum(rec, { a: dh1, rows: M, width: H, out: gradB0, accumulate: true });
- * ```
  */
 export function colsum(
   rec: Recorder,

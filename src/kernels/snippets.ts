@@ -5,7 +5,7 @@
  */
 
 import type { Snippet } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 
 /**
  * `group_index(wid)` / `invocation_index(gid)`: the flat index of a grid spread by

@@ -9,7 +9,7 @@
 import { spreadGroups } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import {
   LABELS,
   ROW_KERNEL,
@@ -132,11 +132,6 @@ export function softmaxXentGrad(rec: Recorder, o: TileLabels & { z: Binding }): 
 /**
  * On a tile of fast logits `z` (`rows × vocab`): `lossRows[rowOffset + r] = w/N·CE` and,
  * in place, `z ← w/N·(softmax(z)·Σy − y)`.
- *
- * @example
- * ```ts ignore
- * outerXent(rec, { z, lossRows, labels, labelsAreIds: true, weights, norm, rows, vocab, rowOffset: r0, labelBase: 0 });
- * ```
  */
 export function outerXent(
   rec: Recorder,
@@ -148,11 +143,6 @@ export function outerXent(
 /**
  * On a tile of slow logits `z` and the cotangent `dg` of the inner gradient `g_z`:
  * in place, `z ← g_z = w/N·(p − y)` and `dg ← w/N·p ⊙ (dg − ⟨p, dg⟩)` with `p = softmax(z)`.
- *
- * @example
- * ```ts ignore
- * innerSoftmaxVJP(rec, { z, dg, labels, labelsAreIds: true, weights, norm, rows, vocab, rowOffset: r0, labelBase: 0 });
- * ```
  */
 export function innerSoftmaxVJP(
   rec: Recorder,

@@ -1,14 +1,14 @@
 /**
  * Kernels of the transformer body that the shared ones don't cover: the embedding
- * gather, the causal row softmax and its backward, the GELU of the MLP and its backward,
- * and a deterministic segment sum for the embedding gradients (no float atomics).
+ * gather, the causal row softmax and its backward, and the GELU of the MLP and its
+ * backward (the embedding gradients use `segment_sum.ts`).
  *
  * @module
  */
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 
@@ -44,24 +44,11 @@ const TRANSFORMER_GELU = program({
   uniforms: ["count", "mode", "groups_x"],
   snippets: [GRID],
 });
-/** Deterministic segment sum (embedding gradients). */
-const TRANSFORMER_SEGMENT_SUM = program({
-  name: "transformer_segment_sum",
-  body: shaders.transformerSegmentSum,
-  storage: ["offsets: u32", "index: u32", "src", "out: rw"],
-  uniforms: ["count", "width", "groups_x"],
-  snippets: [GRID],
-});
 
 /**
  * `out[n, d] = tokens[ids[n], d] + positions[posBase + n % time, d]` for `rows`
  * positions of width `width` (ids must lie in `[0, vocab)`; they are clamped, never read
  * out of bounds).
- *
- * @example
- * ```ts ignore
- * embed(rec, { ids, tokens, positions, out: x, rows: B * T, width: D, time: T, posBase: 0, vocab: V });
- * ```
  */
 export function embed(
   rec: Recorder,
@@ -109,12 +96,6 @@ export interface CausalRows {
 /**
  * In place on `s` (`rows × width`): the softmax of each row over the keys `j ≤
  * r % block + offset`, 0 past them.
- *
- * @example
- * ```ts ignore
- * // scores [B, H, T, T]
- * causalSoftmax(rec, scores, { rows: B * H * T, width: T, block: T, offset: 0 });
- * ```
  */
 export function causalSoftmax(rec: Recorder, s: Binding, r: CausalRows): void {
   const { workgroups, groupsX } = spreadInvocations(rec.ctx, r.rows, TRANSFORMER_SOFTMAX);
@@ -124,11 +105,6 @@ export function causalSoftmax(rec: Recorder, s: Binding, r: CausalRows): void {
 /**
  * In place on `g` (the gradient of the probabilities `prob`, `rows × width`): the
  * gradient of the scores, `prob ⊙ (g − ⟨prob, g⟩)` per row, 0 past the visible keys.
- *
- * @example
- * ```ts ignore
- * causalSoftmaxBackward(rec, probs, dProbs, { rows: B * H * T, width: T, block: T, offset: 0 });
- * ```
  */
 export function causalSoftmaxBackward(
   rec: Recorder,
@@ -153,12 +129,6 @@ function rowUniforms(r: CausalRows, groupsX: number): ArrayBuffer {
 /**
  * GELU (tanh form) of the MLP: `"forward"` writes `g = gelu(x)`; `"backward"` multiplies
  * `g` in place by `gelu'(x)`. `g` must not alias `x`.
- *
- * @example
- * ```ts ignore
- * gelu(rec, { x: pre, g: act, count: N * M, mode: "forward" });
- * gelu(rec, { x: pre, g: dAct, count: N * M, mode: "backward" });
- * ```
  */
 export function gelu(
   rec: Recorder,
@@ -173,38 +143,6 @@ export function gelu(
       mode: o.mode === "forward" ? 0 : 1,
       groups_x: groupsX,
     }),
-    workgroups,
-  );
-}
-
-/**
- * `out[s, d] = Σ_{k ∈ [offsets[s], offsets[s+1])} src[index[k], d]` for `segments`
- * segments of width `width`, summed in the order of `index`: a deterministic
- * scatter-add (u32 `offsets [segments + 1]`, u32 `index`).
- *
- * @example
- * ```ts ignore
- * // the token-embedding gradient: rows of dx grouped by their token id
- * segmentSum(rec, { offsets, index, src: dx, out: gradTokens, segments: V, width: D });
- * ```
- */
-export function segmentSum(
-  rec: Recorder,
-  o: {
-    offsets: Binding;
-    index: Binding;
-    src: Binding;
-    out: Binding;
-    segments: number;
-    width: number;
-  },
-): void {
-  const count = o.segments * o.width;
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, TRANSFORMER_SEGMENT_SUM);
-  rec.dispatch(
-    TRANSFORMER_SEGMENT_SUM,
-    [o.offsets, o.index, o.src, o.out],
-    TRANSFORMER_SEGMENT_SUM.uniforms({ count, width: o.width, groups_x: groupsX }),
     workgroups,
   );
 }

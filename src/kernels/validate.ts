@@ -7,11 +7,14 @@
 
 import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { Recorder } from "../gpu/recorder.ts";
+import { FWLInputError } from "../errors.ts";
+import type { Tensor } from "../tensor.ts";
+import { checkFinite } from "../util/validate.ts";
 
 /** The validation kernel. */
 const VALIDATE = program({
@@ -69,5 +72,23 @@ export async function runGPUChecks(
     return Array.from(new Uint32Array(bytes), (v) => v === 0xffffffff ? undefined : v);
   } finally {
     ctx.pool.release(result);
+  }
+}
+
+/**
+ * Throws an {@linkcode FWLInputError} unless every value of the float32 tensor `t` is
+ * finite: checked where it lives, on the host or on the GPU.
+ */
+export async function checkFiniteTensor(
+  where: string,
+  name: string,
+  ctx: GPUContext,
+  t: Tensor<"float32">,
+): Promise<void> {
+  const resident = t.gpuBuffer(ctx);
+  if (!resident) return checkFinite(where, name, t.hostData!);
+  const [bad] = await runGPUChecks(ctx, [{ kind: "finite", data: resident, count: t.size }]);
+  if (bad !== undefined) {
+    throw new FWLInputError(where, name, "finite values", `a violation at flat index ${bad}`);
   }
 }

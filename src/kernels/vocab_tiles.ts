@@ -12,7 +12,7 @@
 
 import { MIN_WORKGROUPS_PER_DIMENSION } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
-import * as shaders from "./shaders.generated.ts";
+import * as shaders from "../../shaders/shaders.generated.ts";
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmul, matmulTN } from "./matmul.ts";
@@ -99,11 +99,6 @@ export function logitTiling(
  * columns `v0 .. v0+cols` starting at row `r0`: the whole buffer when `wholeFits`, else
  * the smallest 256-byte-aligned byte range. `base` is the element offset of `(r0, v0)`
  * in the binding (the row stride stays `width`).
- *
- * @example
- * ```ts ignore
- * const { binding, base } = matrixSpan(logits, false, r0, rows, v0, cols, V, ctx.maxBindingBytes);
- * ```
  */
 export function matrixSpan(
   buffer: GPUBuffer,
@@ -163,11 +158,6 @@ export interface VocabTile {
  * the same shape) they track `Σ exp(z − m)·dg` instead of the labels; `finish` (on the
  * last tile) writes the per-row cross-entropy `Σy·lse − Σy·z` (`"nll"`), or that times
  * `w/N` (`"loss"`), to `out[rowOffset + r]` (0 where the weight is 0).
- *
- * @example
- * ```ts ignore
- * vocabTileStats(rec, { ...tile, ...labels, z, stats, first: v0 === 0 });
- * ```
  */
 export function vocabTileStats(
   rec: Recorder,
@@ -213,11 +203,6 @@ export function vocabTileStats(
  * In place on the tile `z` (and `dg`), from the row statistics: `"inner"` the inner
  * gradient `w/N·(p − y)`, `"outer"` the outer-loss gradient `w/N·(p·Σy − y)`, `"vjp"`
  * the inner gradient and `dg ← w/N·p ⊙ (dg − ⟨p, dg⟩)` (see the shader).
- *
- * @example
- * ```ts ignore
- * vocabTileApply(rec, { ...tile, ...labels, z, stats, mode: "inner" });
- * ```
  */
 export function vocabTileApply(
   rec: Recorder,
@@ -252,11 +237,6 @@ export function vocabTileApply(
 /**
  * `out[outBase + j] += Σ_r a[aBase + r·aRow + j]` for `j < cols`: a bias gradient
  * accumulated tile by tile.
- *
- * @example
- * ```ts ignore
- * vocabTileColsum(rec, { a: z, aBase: 0, aRow: cols, rows, cols, out: gradBu, outBase: v0 });
- * ```
  */
 export function vocabTileColsum(
   rec: Recorder,
@@ -287,11 +267,6 @@ export function vocabTileColsum(
 /**
  * `out[rows, cols] = x[xBase.., size] · Ku[:, v0..v0+cols] (+ bu[v0..])`: one tile of
  * logits (`out` at element `outBase`, row stride `outRow`, default compact).
- *
- * @example
- * ```ts ignore
- * logitsTile(rec, { x: n, xBase: r0 * S, ku, bias: bu, out: z, rows, cols, size: S, vocab: V, v0 });
- * ```
  */
 export function logitsTile(
   rec: Recorder,
@@ -324,11 +299,6 @@ export function logitsTile(
 /**
  * `out[outBase.., size] (+)= g[rows, cols] · Ku[:, v0..v0+cols]ᵀ` (`g` at element
  * `gBase`, row stride `gRow`, default compact): a tile's share of `dL/dx`.
- *
- * @example
- * ```ts ignore
- * backpropTile(rec, { g: z, ku, out: gn, outBase: r0 * S, rows, cols, size: S, vocab: V, v0, accumulate: v0 > 0 });
- * ```
  */
 export function backpropTile(
   rec: Recorder,
@@ -361,11 +331,6 @@ export function backpropTile(
 /**
  * `gKu[:, v0..v0+cols] += x[xBase.., size]ᵀ · g[rows, cols]`: a tile's share of the
  * unembedding gradient (`g` at element `gBase`, row stride `gRow`, default compact).
- *
- * @example
- * ```ts ignore
- * kernelGradTile(rec, { x: nf, xBase: r0 * S, g: z, gku, rows, cols, size: S, vocab: V, v0 });
- * ```
  */
 export function kernelGradTile(
   rec: Recorder,

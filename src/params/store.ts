@@ -9,7 +9,7 @@
 
 import type { BodyParameter } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLSizeError } from "../errors.ts";
-import { checkFinite } from "../util/validate.ts";
+import { checkFinite, checkObject } from "../util/validate.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
@@ -20,14 +20,6 @@ import { shapeSize } from "../util/shape.ts";
  * One parameter buffer: its name and shape. A *packed* buffer holds several scalar
  * parameters side by side (like the head's six step sizes): `elementNames` names each
  * element, and outside the GPU each element is a parameter of its own, shape `[]`.
- *
- * @example
- * ```ts
- * import type { ParamSpec } from "./store.ts";
- * const kernel: ParamSpec = { name: "dense_0/kernel", shape: [8, 16] };
- * const steps: ParamSpec = { name: "steps", shape: [2], elementNames: ["a_step", "b_step"] };
- * console.log(kernel.shape, steps.elementNames);
- * ```
  */
 export interface ParamSpec {
   /** The buffer's name (the parameter's, unless packed). */
@@ -80,18 +72,6 @@ export interface ParamHolder {
 /**
  * Throws an {@linkcode FWLSizeError} for the first parameter whose float32 values (and
  * so its gradient) would not fit one storage binding and one buffer of the device.
- *
- * @example
- * ```ts
- * import { checkParamSizes } from "./store.ts";
- * import { FWLSizeError } from "../errors.ts";
- * const limits = { maxStorageBufferBindingSize: 1024, maxBufferSize: 4096 };
- * try {
- *   checkParamSizes("demo", limits, [{ name: "w", shape: [16, 32] }]);
- * } catch (e) {
- *   console.log(e instanceof FWLSizeError); // true
- * }
- * ```
  */
 export function checkParamSizes(
   where: string,
@@ -221,9 +201,7 @@ export class ParamStore {
     values: Record<string, Float32Array>,
     options: { partial: boolean },
   ): Promise<void> {
-    if (values === null || typeof values !== "object") {
-      throw new FWLInputError(where, "params", "a record of Float32Array", describeValue(values));
-    }
+    checkObject(where, "params", values, "a record of Float32Array");
     const shapes = this.shapes;
     const names = this.names;
     for (const name of Object.keys(values)) {

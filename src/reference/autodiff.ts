@@ -18,14 +18,6 @@ export type Shape2 = readonly [number, number];
 /**
  * One node of a {@linkcode Tape}: a float64 matrix, its gradient (allocated on demand)
  * and how to push that gradient to its inputs.
- *
- * @example
- * ```ts
- * import { Tape } from "./autodiff.ts";
- * const tape = new Tape();
- * const a = tape.leaf(new Float64Array([1, 2]), [1, 2]);
- * console.log(a.shape, a.value[1]); // [1, 2] 2
- * ```
  */
 export class Tensor {
   /** The value, row-major. */
@@ -104,6 +96,31 @@ function at(t: Tensor, i: number, j: number): number {
 }
 
 /**
+ * `op(A)·op(B)` → `[m, n]` with the inner size `k`: `op(A)` is `[m, k]`, stored as `A` or,
+ * with `transA`, as `Aᵀ` (`[k, m]` row-major); likewise `op(B)` is `[k, n]`.
+ */
+function product(
+  A: Float64Array,
+  transA: boolean,
+  B: Float64Array,
+  transB: boolean,
+  m: number,
+  k: number,
+  n: number,
+): Float64Array {
+  const out = new Float64Array(m * n);
+  const [ar, ac] = transA ? [1, m] : [k, 1];
+  const [br, bc] = transB ? [1, k] : [n, 1];
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const aip = A[i * ar + p * ac];
+      for (let j = 0; j < n; j++) out[i * n + j] += aip * B[p * br + j * bc];
+    }
+  }
+  return out;
+}
+
+/**
  * A tape of {@linkcode Tensor} nodes with the ops the FWL needs. Binary elementwise ops
  * broadcast any dimension of size 1 (row vectors, columns, scalars) on either side.
  *
@@ -154,38 +171,11 @@ export class Tape {
     const [m, k] = a.shape;
     const n = b.cols;
     if (b.rows !== k) throw new RangeError(`matmul [${a.shape}]·[${b.shape}]`);
-    const A = a.value, Bv = b.value;
-    const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) {
-      for (let p = 0; p < k; p++) {
-        const aip = A[i * k + p];
-        for (let j = 0; j < n; j++) out[i * n + j] += aip * Bv[p * n + j];
-      }
-    }
-    const t = this.#push(out, [m, n], [a, b]);
+    const t = this.#push(product(a.value, false, b.value, false, m, k, n), [m, n], [a, b]);
     t.backwardFn = () => {
       const g = t.grad!;
-      if (a.requiresGrad) { // ga = g·bᵀ
-        const ga = new Float64Array(m * k);
-        for (let i = 0; i < m; i++) {
-          for (let p = 0; p < k; p++) {
-            let s = 0;
-            for (let j = 0; j < n; j++) s += g[i * n + j] * Bv[p * n + j];
-            ga[i * k + p] = s;
-          }
-        }
-        a.accumulate(ga);
-      }
-      if (b.requiresGrad) { // gb = aᵀ·g
-        const gb = new Float64Array(k * n);
-        for (let i = 0; i < m; i++) {
-          for (let p = 0; p < k; p++) {
-            const aip = A[i * k + p];
-            for (let j = 0; j < n; j++) gb[p * n + j] += aip * g[i * n + j];
-          }
-        }
-        b.accumulate(gb);
-      }
+      if (a.requiresGrad) a.accumulate(product(g, false, b.value, true, m, n, k)); // g·bᵀ
+      if (b.requiresGrad) b.accumulate(product(a.value, true, g, false, k, m, n)); // aᵀ·g
     };
     return t;
   }
@@ -197,38 +187,11 @@ export class Tape {
     if (b.cols !== k) {
       throw new RangeError(`matmulTransB [${a.shape}]·[${b.shape}]ᵀ`);
     }
-    const A = a.value, Bv = b.value;
-    const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += A[i * k + p] * Bv[j * k + p];
-        out[i * n + j] = s;
-      }
-    }
-    const t = this.#push(out, [m, n], [a, b]);
+    const t = this.#push(product(a.value, false, b.value, true, m, k, n), [m, n], [a, b]);
     t.backwardFn = () => {
       const g = t.grad!;
-      if (a.requiresGrad) { // ga = g·b
-        const ga = new Float64Array(m * k);
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < n; j++) {
-            const gij = g[i * n + j];
-            for (let p = 0; p < k; p++) ga[i * k + p] += gij * Bv[j * k + p];
-          }
-        }
-        a.accumulate(ga);
-      }
-      if (b.requiresGrad) { // gb = gᵀ·a
-        const gb = new Float64Array(n * k);
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < n; j++) {
-            const gij = g[i * n + j];
-            for (let p = 0; p < k; p++) gb[j * k + p] += gij * A[i * k + p];
-          }
-        }
-        b.accumulate(gb);
-      }
+      if (a.requiresGrad) a.accumulate(product(g, false, b.value, false, m, n, k)); // g·b
+      if (b.requiresGrad) b.accumulate(product(g, true, a.value, false, n, m, k)); // gᵀ·a
     };
     return t;
   }
@@ -528,15 +491,6 @@ export class Tape {
 /**
  * Layer-norm pieces built from differentiable ops: `n̂ = (h − μ)/σ` and
  * `σ = sqrt(var(h) + ε)` (biased variance) per row.
- *
- * @example
- * ```ts
- * import { layerNormParts, Tape } from "./autodiff.ts";
- * const tape = new Tape();
- * const h = tape.leaf([1, 3], [1, 2]);
- * const { nhat, sigma } = layerNormParts(tape, h, 0);
- * console.log(nhat.value, sigma.value[0]); // Float64Array [-1, 1] 1
- * ```
  */
 export function layerNormParts(
   tape: Tape,
@@ -552,15 +506,6 @@ export function layerNormParts(
 /**
  * Weighted cross-entropy `Σ_r w_r · (−Σ_v y_rv · log softmax(z)_rv)` → `[1,1]`, with
  * constant targets `y` `[m,V]` and row weights `w` `[m,1]` (gradient flows into `z`).
- *
- * @example
- * ```ts
- * import { Tape, weightedCrossEntropy } from "./autodiff.ts";
- * const tape = new Tape();
- * const z = tape.leaf([0, 0], [1, 2]);
- * const ce = weightedCrossEntropy(tape, z, tape.constant([1, 0], [1, 2]), tape.scalar(1));
- * console.log(ce.value[0].toFixed(4)); // 0.6931
- * ```
  */
 export function weightedCrossEntropy(
   tape: Tape,

@@ -40,19 +40,6 @@ interface Position {
  * `x[b,t]` with the stepped parameters. The cross-entropy is taken literally
  * (`∂CE/∂z = softmax(z)·Σy − y`), so it agrees with the efficient form whenever each
  * weighted label row sums to 1.
- *
- * @example
- * ```ts
- * import { referenceDefinition } from "./definition.ts";
- * import { initParams } from "../fwl/params.ts";
- * const logits = referenceDefinition({
- *   B: 1, T: 2, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
- *   x: new Float64Array([0.5, -1, 1, 2]), labels: { ids: new Int32Array([2, -1]) },
- *   weights: new Float64Array([1, 0]),
- *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
- * });
- * console.log(logits.length); // 6
- * ```
  */
 export function referenceDefinition(c: ReferenceCase): Float64Array {
   referenceCheckCase(c);

@@ -12,13 +12,6 @@ import type { ReferenceCase } from "./types.ts";
 /**
  * Exclusive cumulative sum over time within each sequence:
  * `out[b,t] = Σ_{s<t} u[b,s]` for rows of `width` values (`u` is `[B,T,width]`).
- *
- * @example
- * ```ts
- * import { referenceExclusiveCumsum } from "./fast_forward.ts";
- * const out = referenceExclusiveCumsum(new Float64Array([1, 2, 3]), 1, 3, 1);
- * console.log([...out]); // [0, 1, 3]
- * ```
  */
 export function referenceExclusiveCumsum(
   u: ArrayLike<number>,
@@ -47,15 +40,6 @@ export function referenceExclusiveCumsum(
  * a strictly-lower-triangular mask; across chunks: the running `Σ k_sᵀ v_s` of the earlier
  * chunks applied to the chunk's queries. `q`, `k` are `[B,T,dq]`, `v` is `[B,T,dv]`;
  * the result is `[B,T,dv]`.
- *
- * @example
- * ```ts
- * import { referenceChunkAttention } from "./fast_forward.ts";
- * const q = new Float64Array([1, 1, 1]), k = new Float64Array([1, 2, 3]);
- * const v = new Float64Array([1, 10, 100]);
- * const out = referenceChunkAttention(q, k, v, 1, 3, 1, 1, 2);
- * console.log([...out]); // [0, 1, 21]
- * ```
  */
 export function referenceChunkAttention(
   q: ArrayLike<number>,
@@ -109,19 +93,6 @@ export function referenceChunkAttention(
 /**
  * The fast logits `[B*T*V]` by the efficient form of FWL.md §2, with mixed chunk
  * attention of `c.attnChunks` chunks.
- *
- * @example
- * ```ts
- * import { referenceFastForward } from "./fast_forward.ts";
- * import { initParams } from "../fwl/params.ts";
- * const logits = referenceFastForward({
- *   B: 1, T: 2, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
- *   x: new Float64Array([0.5, -1, 1, 2]), labels: { ids: new Int32Array([2, -1]) },
- *   weights: new Float64Array([1, 0]),
- *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
- * });
- * console.log(logits.length); // 6
- * ```
  */
 export function referenceFastForward(c: ReferenceCase): Float64Array {
   const slow = referenceSlowForward(c); // also checks the case

@@ -9,14 +9,6 @@ import type { ReferenceCase, ReferenceInnerBackward, ReferenceSlowForward } from
 /**
  * The normalizer `N` of the inner loss: `max(Σ w, 1e-8)` over the whole batch for
  * `"batch"` (the default), else the fixed number the caller asked for.
- *
- * @example
- * ```ts
- * import { referenceNormalizer } from "./inner_backward.ts";
- * const c = { weights: new Float64Array([1, 0.5, 0]) };
- * console.log(referenceNormalizer(c)); // 1.5
- * console.log(referenceNormalizer({ ...c, normalizer: 4 })); // 4
- * ```
  */
 export function referenceNormalizer(
   c: Pick<ReferenceCase, "weights" | "normalizer">,
@@ -32,21 +24,6 @@ export function referenceNormalizer(
  * Runs the backward of `L_in` for all positions at once, line by line as FWL.md §2.
  * A position of weight 0 contributes exactly nothing, whatever its label (so its id may
  * be -1 or out of range); a weighted position with an id outside `[0, V)` throws.
- *
- * @example
- * ```ts
- * import { referenceInnerBackward } from "./inner_backward.ts";
- * import { referenceSlowForward } from "./slow_forward.ts";
- * import { initParams } from "../fwl/params.ts";
- * const c = {
- *   B: 1, T: 2, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
- *   x: new Float64Array([0.5, -1, 1, 2]), labels: { ids: new Int32Array([2, -1]) },
- *   weights: new Float64Array([1, 0]),
- *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
- * };
- * const g = referenceInnerBackward(c, referenceSlowForward(c));
- * console.log(g.N, g.gh1.length); // 1 8
- * ```
  */
 export function referenceInnerBackward(
   c: ReferenceCase,

@@ -87,17 +87,6 @@ function checkCase(c: ReferenceLSTMCase): void {
 
 /**
  * The forward of every layer at every position, in float64.
- *
- * @example
- * ```ts
- * import { referenceLSTMForward } from "./lstm.ts";
- * import { initLSTMParams } from "../bodies/lstm_params.ts";
- * const dims = { vocabSize: 5, embedSize: 3, hiddenSize: 4, layers: 1 };
- * const out = referenceLSTMForward({
- *   ...dims, B: 1, T: 2, tokens: [1, 4], params: initLSTMParams(dims),
- * });
- * console.log(out.hidden.length); // 8
- * ```
  */
 export function referenceLSTMForward(c: ReferenceLSTMCase): ReferenceLSTMForward {
   checkCase(c);
@@ -155,16 +144,6 @@ export function referenceLSTMForward(c: ReferenceLSTMCase): ReferenceLSTMForward
 /**
  * Backpropagation through time: the gradient of `Σ dHidden ⊙ hidden` with respect to
  * every parameter, by name. Pass the forward's result to avoid recomputing it.
- *
- * @example
- * ```ts
- * import { referenceLSTMBackward } from "./lstm.ts";
- * import { initLSTMParams } from "../bodies/lstm_params.ts";
- * const dims = { vocabSize: 5, embedSize: 3, hiddenSize: 4, layers: 1 };
- * const c = { ...dims, B: 1, T: 2, tokens: [1, 4], params: initLSTMParams(dims) };
- * const grads = referenceLSTMBackward(c, new Float64Array(8).fill(1));
- * console.log(grads["lstm_0/recurrent_kernel"].length); // 64
- * ```
  */
 export function referenceLSTMBackward(
   c: ReferenceLSTMCase,

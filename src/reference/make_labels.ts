@@ -11,13 +11,6 @@
  * Weight-0 positions get id -1 and an all-zero one-hot row. `tokens` is `[B*T]`;
  * `ids` and `weights` are `[B*T]`, `oneHot` is `[B*T*vocabSize]`. A weighted target
  * outside `[0, vocabSize)` throws.
- *
- * @example
- * ```ts
- * import { referenceMakeLabels } from "./make_labels.ts";
- * const { ids, weights } = referenceMakeLabels(new Int32Array([3, 1, 0, 0]), 1, 4, 5, 0);
- * console.log([...ids], [...weights]); // [1, -1, -1, -1] [1, 0, 0, 0]
- * ```
  */
 export function referenceMakeLabels(
   tokens: Int32Array,

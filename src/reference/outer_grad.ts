@@ -135,20 +135,6 @@ function prepare(c: ReferenceCase): Prepared {
 /**
  * The outer loss and its exact gradients (second-order path included) for every
  * parameter and for `x`, by reverse-mode autodiff of the efficient form (FWL.md §2).
- *
- * @example
- * ```ts
- * import { referenceLossAndGrads } from "./outer_grad.ts";
- * import { initParams } from "../fwl/params.ts";
- * const { loss, grads } = referenceLossAndGrads({
- *   B: 1, T: 3, D: 2, size: 2, vocabSize: 5, attnChunks: 1,
- *   x: new Float64Array([1, 0, 0, 1, 1, 1]),
- *   labels: { ids: new Int32Array([1, 2, -1]) },
- *   weights: new Float64Array([1, 1, 0]),
- *   params: initParams({ inputSize: 2, size: 2, vocabSize: 5 }),
- * });
- * console.log(loss > 0, grads["dense_0/kernel_step"].length); // true 1
- * ```
  */
 export function referenceLossAndGrads(
   c: ReferenceCase,
@@ -307,20 +293,6 @@ function softmaxOf(z: Float64Array): Float64Array {
  * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` in plain float64 code (no
  * tape), straight from FWL.md §1: for each sequence, each position's fast parameters are
  * the slow ones minus `step ×` the summed inner-loss gradient of the earlier positions.
- *
- * @example
- * ```ts
- * import { referenceOuterLoss } from "./outer_grad.ts";
- * import { initParams } from "../fwl/params.ts";
- * const loss = referenceOuterLoss({
- *   B: 1, T: 2, D: 2, size: 2, vocabSize: 5, attnChunks: 1,
- *   x: new Float64Array([1, 0, 0, 1]),
- *   labels: { ids: new Int32Array([3, -1]) },
- *   weights: new Float64Array([1, 0]),
- *   params: initParams({ inputSize: 2, size: 2, vocabSize: 5 }),
- * });
- * console.log(loss > 0); // true
- * ```
  */
 export function referenceOuterLoss(c: ReferenceCase): number {
   const q = prepare(c);

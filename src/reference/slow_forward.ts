@@ -10,18 +10,6 @@ import type { ReferenceCase, ReferenceSlowForward } from "./types.ts";
 
 /**
  * Throws unless every array of the case has the length its sizes imply.
- *
- * @example
- * ```ts
- * import { referenceCheckCase } from "./slow_forward.ts";
- * import { initParams } from "../fwl/params.ts";
- * referenceCheckCase({
- *   B: 1, T: 1, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
- *   x: new Float64Array(2), labels: { ids: new Int32Array([0]) },
- *   weights: new Float64Array([1]),
- *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
- * }); // does not throw
- * ```
  */
 export function referenceCheckCase(c: ReferenceCase): void {
   const { B, T, D, size, vocabSize: V } = c;
@@ -67,19 +55,6 @@ export function referenceCheckCase(c: ReferenceCase): void {
 /**
  * Runs the slow forward of FWL.md §1 at every position and keeps the intermediates the
  * inner backward needs.
- *
- * @example
- * ```ts
- * import { referenceSlowForward } from "./slow_forward.ts";
- * import { initParams } from "../fwl/params.ts";
- * const slow = referenceSlowForward({
- *   B: 1, T: 1, D: 2, size: 1, vocabSize: 3, attnChunks: 1,
- *   x: new Float64Array([0.5, -1]), labels: { ids: new Int32Array([0]) },
- *   weights: new Float64Array([1]),
- *   params: initParams({ inputSize: 2, size: 1, vocabSize: 3 }),
- * });
- * console.log(slow.logits.length); // 3
- * ```
  */
 export function referenceSlowForward(c: ReferenceCase): ReferenceSlowForward {
   referenceCheckCase(c);

@@ -34,12 +34,6 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 
 /**
  * GELU, tanh form: `x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
- *
- * @example
- * ```ts
- * import { referenceGelu } from "./transformer.ts";
- * console.log(referenceGelu(0)); // 0
- * ```
  */
 export function referenceGelu(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
@@ -47,12 +41,6 @@ export function referenceGelu(x: number): number {
 
 /**
  * The derivative of {@linkcode referenceGelu}.
- *
- * @example
- * ```ts
- * import { referenceGeluGrad } from "./transformer.ts";
- * console.log(referenceGeluGrad(0)); // 0.5
- * ```
  */
 export function referenceGeluGrad(x: number): number {
   const t = Math.tanh(GELU_C * (x + 0.044715 * x * x * x));
@@ -276,17 +264,6 @@ function run(c: ReferenceTransformerCase): { hidden: Float64Array; tape: Tape } 
 
 /**
  * The hidden states `[B, T, hiddenSize]` of the body for token ids `[B, T]`.
- *
- * @example
- * ```ts
- * import { referenceTransformerForward } from "./transformer.ts";
- * import { initTransformerParams } from "../bodies/transformer_params.ts";
- * const dims = { vocabSize: 5, hiddenSize: 4, layers: 1, heads: 2, mlpSize: 8, maxLength: 3 };
- * const h = referenceTransformerForward({
- *   dims, params: initTransformerParams(dims), ids: [1, 4], B: 1, T: 2,
- * });
- * console.log(h.length); // 8
- * ```
  */
 export function referenceTransformerForward(c: ReferenceTransformerCase): Float64Array {
   return run(c).hidden;
@@ -295,17 +272,6 @@ export function referenceTransformerForward(c: ReferenceTransformerCase): Float6
 /**
  * The gradient of `Σ dHidden ⊙ hidden` with respect to every parameter (by name), for
  * the hidden states of {@linkcode referenceTransformerForward}.
- *
- * @example
- * ```ts
- * import { referenceTransformerBackward } from "./transformer.ts";
- * import { initTransformerParams } from "../bodies/transformer_params.ts";
- * const dims = { vocabSize: 5, hiddenSize: 4, layers: 1, heads: 2, mlpSize: 8, maxLength: 3 };
- * const g = referenceTransformerBackward({
- *   dims, params: initTransformerParams(dims), ids: [1, 4], B: 1, T: 2,
- * }, new Float64Array(8).fill(1));
- * console.log(g["embedding/positions"].length); // 12
- * ```
  */
 export function referenceTransformerBackward(
   c: ReferenceTransformerCase,

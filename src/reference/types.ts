@@ -7,14 +7,6 @@
 /**
  * The targets of every position: integer token ids `[B*T]`, or a one-hot (or any
  * distribution) `[B*T*V]`, both row-major.
- *
- * @example
- * ```ts
- * import type { Labels } from "./types.ts";
- * const byId: Labels = { ids: new Int32Array([2, -1]) };
- * const byRow: Labels = { oneHot: new Float64Array([0, 0, 1, 0, 0, 0]) }; // V = 3
- * console.log("ids" in byId, "oneHot" in byRow); // true true
- * ```
  */
 export type Labels =
   | { ids: Int32Array }
@@ -22,20 +14,6 @@ export type Labels =
 
 /**
  * One batch handed to the reference: sizes, inputs, labels, weights and parameters.
- *
- * @example
- * ```ts
- * import type { ReferenceCase } from "./types.ts";
- * import { initParams } from "../fwl/params.ts";
- * const c: ReferenceCase = {
- *   B: 1, T: 2, D: 3, size: 2, vocabSize: 5, attnChunks: 1,
- *   x: new Float64Array(6),
- *   labels: { ids: new Int32Array([4, -1]) },
- *   weights: new Float64Array([1, 0]),
- *   params: initParams({ inputSize: 3, size: 2, vocabSize: 5 }),
- * };
- * console.log(c.T); // 2
- * ```
  */
 export interface ReferenceCase {
   /** Number of sequences. */

@@ -7,12 +7,6 @@
 /**
  * The first `n` names, and how many there are in all when that is more (`"it has none"`
  * for none), for error messages that stay short.
- *
- * @example
- * ```ts
- * import { listSome } from "./names.ts";
- * console.log(listSome(["a", "b", "c", "d"], 2)); // a, b, … 4 in all
- * ```
  */
 export function listSome(names: readonly string[], n: number): string {
   if (names.length === 0) return "it has none";

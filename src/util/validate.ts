@@ -56,6 +56,45 @@ export function checkCount(where: string, name: string, value: unknown): number 
   return checkNumber(where, name, value, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
 }
 
+/** Throws unless `value` is an integer (of either sign). */
+export function checkInteger(where: string, name: string, value: unknown): number {
+  return checkNumber(where, name, value, Number.isInteger, "an integer");
+}
+
+/** Throws unless `value` is a non-null object; `expected` says which (e.g. `"an object { seed? }"`). */
+export function checkObject<T>(
+  where: string,
+  name: string,
+  value: T,
+  expected: string,
+): T & object {
+  if (value === null || typeof value !== "object") {
+    throw new FWLInputError(where, name, expected, describeValue(value));
+  }
+  return value as T & object;
+}
+
+/** Throws unless `value` is a record of strings; `reserved` refuses keys with that prefix. */
+export function checkStringRecord(
+  where: string,
+  name: string,
+  value: unknown,
+  reserved?: string,
+): Record<string, string> {
+  checkObject(where, name, value, "a record of strings");
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const argument = `${name}[${JSON.stringify(k)}]`;
+    if (reserved !== undefined && k.startsWith(reserved)) {
+      const expected = `a key not starting with ${JSON.stringify(reserved)} (reserved)`;
+      throw new FWLInputError(where, argument, expected, JSON.stringify(k));
+    }
+    if (typeof v !== "string") {
+      throw new FWLInputError(where, argument, "a string", describeValue(v));
+    }
+  }
+  return { ...(value as Record<string, string>) };
+}
+
 /** Throws unless `value` is a boolean. */
 export function checkBoolean(where: string, name: string, value: unknown): boolean {
   if (typeof value !== "boolean") {
