@@ -17,4 +17,4 @@
 
 export type { TokenDataset } from "./src/data/dataset.ts";
 export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
-export { ByteText, type ByteTextOptions } from "./src/data/text.ts";
+export { ByteText, type ByteTextOptions, type EvaluationBatch } from "./src/data/text.ts";
