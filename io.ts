@@ -20,6 +20,7 @@ export {
   CHECKPOINT_METADATA,
   type CheckpointedModel,
   languageModelBytes,
+  type LoadedCheckpoint,
   loadLanguageModelBytes,
   OPTIMIZER_PREFIX,
 } from "./src/io/checkpoint.ts";

@@ -23,9 +23,8 @@
 
 // The head: the block, its parameter names, its inputs.
 export { FWLBlock, type FWLBlockOptions, type HeadCallOptions } from "./src/fwl/block.ts";
-export { PARAM_NAMES, type ParamName, STEP_NAMES } from "./src/fwl/params.ts";
 export { type LabelsAndWeights, makeLabels, type MakeLabelsOptions } from "./src/fwl/labels.ts";
-export { type ArrayOf, type DType, Tensor, tensor } from "./src/tensor.ts";
+export { Tensor, tensor } from "./src/tensor.ts";
 export { GPUContext } from "./src/gpu/context.ts";
 export {
   FWLError,
@@ -40,20 +39,16 @@ export {
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
 export { FWLState, type FWLStateOptions } from "./src/fwl/fast_state.ts";
 export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
-export { type RandomSource, SeededRandom } from "./src/util/random.ts";
+export { SeededRandom } from "./src/util/random.ts";
 
 // Training through the update, and the optimizers.
-export { lossAndGrads, type LossAndGradsOptions } from "./src/fwl/loss_and_grads.ts";
 export {
   Adam,
   type AdamOptions,
   AdamW,
   blockParams,
-  type GradSource,
   Optimizer,
-  type OptimizerKind,
   type OptimizerOptions,
-  type OptimizerState,
   type OptimParam,
   type Schedule,
   SGD,
@@ -68,7 +63,6 @@ export {
   loadCheckpoint,
   loadCheckpointBytes,
   type LoadCheckpointOptions,
-  type LoadedCheckpoint,
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./src/io/checkpoint.ts";

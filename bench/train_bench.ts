@@ -14,8 +14,8 @@
 // (median of ROUNDS), which the README quotes with the adapter.
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
-import { Adam, blockParams, lossAndGrads } from "../mod.ts";
-import { createGradBuffers, gpuTensor, lossAndGradsGPU, namedGrads } from "../gpu.ts";
+import { Adam, blockParams } from "../mod.ts";
+import { createGradBuffers, gpuTensor, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const TOKENS = B * T;

@@ -1,8 +1,8 @@
 // FWLBlock on the WebGPU adapter against the float64 reference.
 
 import { assert, assertEquals, assertGreater, assertRejects, assertThrows } from "@std/assert";
-import { FWLBlock, FWLInputError, FWLStateError, makeLabels, PARAM_NAMES, tensor } from "../mod.ts";
-import { gpuTensor, initParams } from "../gpu.ts";
+import { FWLBlock, FWLInputError, FWLStateError, makeLabels, tensor } from "../mod.ts";
+import { gpuTensor, initParams, PARAM_NAMES } from "../gpu.ts";
 import { runForward } from "../src/fwl/pipeline/forward.ts";
 import {
   referenceDefinition,

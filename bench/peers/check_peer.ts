@@ -17,7 +17,7 @@ import {
   tf,
   usePeerBackend,
 } from "./tfjs_fwl.ts";
-import { PARAM_NAMES } from "../../mod.ts";
+import { PARAM_NAMES } from "../../gpu.ts";
 import { referenceFastForward, referenceSlowForward } from "../../src/reference/mod.ts";
 import { referenceLossAndGrads } from "../../src/reference/outer_grad.ts";
 import { randomCase } from "../../tests/helpers.ts";

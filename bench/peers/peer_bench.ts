@@ -11,8 +11,7 @@
 // call waits for its GPU work by reading the first four logits back.
 
 import { FWLBlock, SeededRandomForBench, tensor } from "../bench_utils.ts";
-import { createGradBuffers, lossAndGradsGPU, readBytes } from "../../gpu.ts";
-import { STEP_NAMES } from "../../mod.ts";
+import { createGradBuffers, lossAndGradsGPU, readBytes, STEP_NAMES } from "../../gpu.ts";
 import { alternate } from "./alternate.ts";
 import { peerFastLogits, peerLossAndGrads, peerParams, tf, usePeerBackend } from "./tfjs_fwl.ts";
 

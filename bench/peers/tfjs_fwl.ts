@@ -40,9 +40,7 @@
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-import { describeDevice } from "../../gpu.ts";
-import { PARAM_NAMES, type ParamName, STEP_NAMES } from "../../mod.ts";
-import { paramShapes } from "../../gpu.ts";
+import { describeDevice, PARAM_NAMES, type ParamName, paramShapes, STEP_NAMES } from "../../gpu.ts";
 
 export { tf };
 

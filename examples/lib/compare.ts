@@ -17,11 +17,11 @@ import {
   type ModelBody,
   perplexity,
   SeededRandom,
-  STEP_NAMES,
   tensor,
   type TokenScores,
   warmupCosineSchedule,
 } from "../../mod.ts";
+import { STEP_NAMES } from "../../gpu.ts";
 import { ByteText, SyntheticLanguage, type TokenDataset } from "../../data.ts";
 import { parseFlags, UsageError } from "./flags.ts";
 import { formatDuration, ProgressBar } from "./progress.ts";

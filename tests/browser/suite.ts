@@ -15,14 +15,12 @@ import {
   FWLStateError,
   type GPUContext,
   loadCheckpointBytes,
-  lossAndGrads,
   type Optimizer,
-  PARAM_NAMES,
   SGD,
-  STEP_NAMES,
   type Tensor,
   tensor,
 } from "../../mod.ts";
+import { lossAndGrads, PARAM_NAMES, STEP_NAMES } from "../../gpu.ts";
 import {
   referenceDefinition,
   referenceFastForward,
