@@ -34,12 +34,20 @@ export interface FWLStateOptions {
  * every position).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { FWLBlock, tensor } from "@x/fwl";
+ * using block = new FWLBlock(4, 10, 2);
+ * await block.build(8);
  * using state = block.state(1, { normalizer: 512 });
- * for (const [x, ids, w] of windows) {          // consecutive windows of one document
- *   const { nll } = await block.score(x, ids, w, { state }); // sees every earlier window
+ * for (let window = 0; window < 3; window++) { // consecutive windows of one document
+ *   const x = tensor(new Float32Array(4 * 8).map((_, i) => Math.sin(i + window)), [1, 4, 8]);
+ *   const ids = tensor(new Int32Array([1, 2, 3, 4]), [1, 4]);
+ *   const w = tensor(new Float32Array(4).fill(1), [1, 4]);
+ *   await block.score(x, ids, w, { state }); // sees every earlier window
  * }
- * console.log(state.position); // tokens carried so far
+ * using kept = state.clone(); // the state after 12 positions
+ * state.reset();
+ * console.log(kept.position, state.position, kept.bytes); // 12 0 …
  * ```
  */
 export class FWLState {

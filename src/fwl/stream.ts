@@ -32,15 +32,7 @@ import {
   checkWeights,
 } from "../util/validate.ts";
 
-/**
- * Options of an {@linkcode FWLStream}.
- *
- * @example
- * ```ts ignore
- * const stream = block.stream(4, { normalizer: 2048 }); // N = tokens per training batch
- * const next = block.stream(1, { state }); // continue where block.score(…, { state }) ended
- * ```
- */
+/** Options of an {@linkcode FWLStream}. */
 export interface FWLStreamOptions extends FWLStateOptions {
   /**
    * Continue from this state (made by `block.state`, possibly advanced by windows of
@@ -73,20 +65,25 @@ interface Pending {
  * Usually made with `block.stream(batchSize, options)`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FWLBlock, FWLStream, greedy, tensor } from "@x/fwl";
- * const block = new FWLBlock(16, 50, 4, { normalizer: 64 });
- * await block.build(32);
- * const stream = new FWLStream(block, 1);
- * let x = tensor(new Float32Array(32).fill(0.1), [1, 32]);
- * for (let t = 0; t < 8; t++) {
- *   const logits = await stream.predict(x);
+ * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
+ * await block.build(8);
+ * using stream = new FWLStream(block, 1);
+ * const x = tensor(new Float32Array(8).fill(0.1), [1, 8]); // the body's hidden state
+ * const tokens: number[] = [];
+ * for (let t = 0; t < 4; t++) {
+ *   using logits = await stream.predict(x);
  *   const token = greedy(await logits.read());
- *   logits.dispose();
  *   await stream.observe(tensor(new Int32Array([token]), [1]), tensor(new Float32Array([1]), [1]));
- *   // x = the body's hidden state after `token` ...
+ *   tokens.push(token);
  * }
- * stream.dispose();
+ * using branch = stream.clone(); // continues independently from position 4
+ * stream.reset(); // back to position 0, the slow weights
+ * console.log(tokens.length, branch.position, stream.position); // 4 4 0
+ * // continue a state carried through windows of block.score(…, { state })
+ * using state = block.state(1);
+ * using next = block.stream(1, { state });
  * ```
  */
 export class FWLStream {

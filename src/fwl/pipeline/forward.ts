@@ -73,11 +73,6 @@ export const TRAIN_TILE_BYTES: number = 16 * 2 ** 20;
 
 /**
  * The forward arguments of a built head for checked, uploaded inputs.
- *
- * @example
- * ```ts ignore
- * await runForward(ctx, { ...headForwardArgs(block, inp), output: { kind: "nll", buffer } });
- * ```
  */
 export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
   return {
@@ -143,12 +138,6 @@ function recordNormalizer(
  * `keep` (training) every activation stays live for the outer backward, the outer
  * (batch) normalizer is formed too and attention runs within `trainAttentionBytes`;
  * without, the fast layer norm writes over the slow one's dead `nhat` and `rstd`.
- *
- * @example
- * ```ts ignore
- * const acts = recordHeadForward(rec, { batch: B, time: T, ...dims, x, labels, weights,
- *   labelsAreIds: true, params: block.buffers, fixedNormalizer: undefined }, tiling, true);
- * ```
  */
 export function recordHeadForward(
   rec: Recorder,
@@ -201,11 +190,6 @@ export interface ForwardArgs extends HeadForwardArgs {
 /**
  * Records and submits the whole forward: the composition above, then the fast logits
  * (or the slow ones, for the plain head) written out or scored.
- *
- * @example
- * ```ts ignore
- * await runForward(ctx, { ...args, output: { kind: "nll", buffer: nll } });
- * ```
  */
 export async function runForward(ctx: GPUContext, f: ForwardArgs): Promise<void> {
   const M = f.batch * f.time, V = f.vocabSize;
