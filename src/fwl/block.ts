@@ -284,30 +284,22 @@ export class FWLBlock implements ParamHolder {
     const { ctx } = this.#state(method);
     const where = `${WHERE}.${method}`;
     const { fastWeights, state } = checkHeadCallOptions(where, options);
-    const V = this.vocabSize;
-    const D = this.#inputSize!;
+    const V = this.vocabSize, D = this.#inputSize!;
     const inp = await prepareHeadInputs(where, ctx, D, V, x, labels, weights, undefined, true);
     const { batch: B, time: T } = inp;
     const shape = kind === "logits" ? [B, T, V] : [B, T];
     const bytes = shape.reduce((a, b) => a * b, 1) * 4;
-    const release = () => inp.uploads.forEach((b) => ctx.pool.release(b));
-    let carried;
+    let out: GPUBuffer | undefined;
     try {
-      carried = state?.use(where, this, B, 0);
-    } catch (e) {
-      release();
-      throw e;
-    }
-    if (bytes > ctx.device.limits.maxBufferSize) {
-      release();
-      throw new FWLError(
-        `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
-          `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
-          `the loss, or split the batch`,
-      );
-    }
-    const out = ctx.pool.acquire(bytes);
-    try {
+      const carried = state?.use(where, this, B, 0);
+      if (bytes > ctx.device.limits.maxBufferSize) {
+        throw new FWLError(
+          `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
+            `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
+            `the loss, or split the batch`,
+        );
+      }
+      out = ctx.pool.acquire(bytes);
       await runForward(ctx, {
         ...headForwardArgs(this, inp),
         ...(state ? { fixedNormalizer: state.normalizer, state: carried } : {}),
@@ -316,10 +308,10 @@ export class FWLBlock implements ParamHolder {
       });
       state?.use(where, this, B, T);
     } catch (e) {
-      ctx.pool.release(out);
+      if (out) ctx.pool.release(out);
       throw e;
     } finally {
-      release();
+      inp.uploads.forEach((b) => ctx.pool.release(b));
     }
     return ownedGPUTensor(ctx, out, shape, "float32");
   }

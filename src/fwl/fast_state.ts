@@ -10,7 +10,7 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../tensor.ts";
-import { checkPositiveInteger } from "../util/validate.ts";
+import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
 import { type Head, isHead } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
 import { type FastState, fastStateLengths } from "./pipeline/fast_step.ts";
@@ -167,12 +167,8 @@ export class FWLState {
       throw new FWLStateError(`${where}: the block was rebuilt since the state was made`);
     }
     if (batchSize !== this.batchSize) {
-      throw new FWLInputError(
-        where,
-        "state",
-        `a state of ${batchSize} sequences (the batch size)`,
-        `a state of ${this.batchSize}`,
-      );
+      const want = `a state of ${batchSize} sequences (the batch size)`;
+      throw new FWLInputError(where, "state", want, `a state of ${this.batchSize}`);
     }
     this.#position += advance;
     return buffers;
@@ -202,14 +198,7 @@ function fixedNormalizer(block: Head, requested: unknown): number {
       'nothing, and the block\'s normalizer is "batch"',
     );
   }
-  if (typeof requested !== "number" || !Number.isFinite(requested) || requested <= 0) {
-    throw new FWLInputError(
-      where,
-      "options.normalizer",
-      "a finite positive number N (carried fast weights need a fixed normalizer; " +
-        '"batch" depends on tokens not seen yet)',
-      describeValue(requested),
-    );
-  }
-  return requested;
+  const want = "a finite positive number N (carried fast weights need a fixed normalizer; " +
+    '"batch" depends on tokens not seen yet)';
+  return checkNumber(where, "options.normalizer", requested, (v) => v > 0, want);
 }

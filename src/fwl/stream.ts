@@ -17,7 +17,7 @@ import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import type { Head, ParamBuffers } from "./head.ts";
-import { checkOptions } from "./inputs.ts";
+import { checkOptions, checkTargets, tensorBuffer } from "./inputs.ts";
 import { recordFastPass } from "./pipeline/fast_pass.ts";
 import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
@@ -271,22 +271,7 @@ export class FWLStream {
         );
       }
       const B = this.batchSize, S = this.#dims.size, V = this.#V;
-      checkTensor(where, "labels", labels);
-      checkTensor(where, "weights", weights);
-      const labelsAreIds = labels.dtype === "int32";
-      if (labelsAreIds) {
-        checkShape(where, "labels", labels, [B], "token ids [B]");
-      } else {
-        checkShape(
-          where,
-          "labels",
-          labels,
-          [B, V],
-          "one-hot labels [B, V] float32, or int32 ids [B]",
-        );
-      }
-      checkDType(where, "weights", weights, "float32");
-      checkShape(where, "weights", weights, [B], "[B]");
+      const labelsAreIds = checkTargets(where, labels, weights, [B], "B", V);
       const w = weights.hostData ?? await weights.read();
       checkWeights(where, "weights", w);
       const l = labels.hostData ?? await labels.read();
@@ -296,14 +281,7 @@ export class FWLStream {
       const pend = this.#pending;
       const rec = new Recorder(ctx);
       const buf = (elements: number) => rec.scratch(elements * 4);
-      const upload = (t: Tensor): GPUBuffer => {
-        const resident = t.gpuBuffer(ctx);
-        if (resident) return resident;
-        const host = t.hostData!;
-        const b = rec.scratch(host.byteLength);
-        ctx.device.queue.writeBuffer(b, 0, host as ArrayBufferView<ArrayBuffer>);
-        return b;
-      };
+      const upload = (t: Tensor) => tensorBuffer(ctx, t, (bytes) => rec.scratch(bytes));
       const labelsBuf = upload(labels), weightsBuf = upload(weights);
       // The slow forward and inner backward of this position (h1 and a came from predict).
       const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };
@@ -377,9 +355,7 @@ export class FWLStream {
   /** Checks that the stream and its block can run a call, and marks the stream busy. */
   #enter(what: string): { ctx: GPUContext; params: ParamBuffers } {
     const where = `${WHERE}.${what}`;
-    if (this.#disposed) {
-      throw new FWLStateError(`${where}: the stream was disposed`);
-    }
+    if (this.#disposed) throw new FWLStateError(`${where}: the stream was disposed`);
     if (this.#busy) {
       throw new FWLStateError(
         `${where}: another call on this stream is still running; await it first`,
@@ -391,24 +367,19 @@ export class FWLStream {
         `${where}: the block was disposed or rebuilt since the stream was made`,
       );
     }
-    const params = block.buffers;
     if (block.context !== this.#ctx) {
       throw new FWLStateError(
         `${where}: the block moved to another device since the stream was made`,
       );
     }
     this.#busy = true;
-    return { ctx: this.#ctx, params };
+    return { ctx: this.#ctx, params: block.buffers };
   }
 
   /** One position of every sequence, as a window of the parallel pass reads it. */
   #window(): WindowDims & { batch: number; time: number } {
-    return {
-      batch: this.batchSize,
-      time: 1,
-      inputSize: this.#dims.inputSize,
-      size: this.#dims.size,
-    };
+    const { inputSize, size } = this.#dims;
+    return { batch: this.batchSize, time: 1, inputSize, size };
   }
 
   /** The logits of one position of every sequence: one tile (the constructor checked). */

@@ -71,9 +71,7 @@ const LOGIT_TILE_BYTES = 32 * 2 ** 20;
  */
 export const TRAIN_TILE_BYTES: number = 16 * 2 ** 20;
 
-/**
- * The forward arguments of a built head for checked, uploaded inputs.
- */
+/** The forward arguments of a built head for checked, uploaded inputs. */
 export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
   return {
     batch: inp.batch,
@@ -94,15 +92,8 @@ export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
 
 /** The logits `x·Ku + bu` of the batch under `tiling`. */
 export function headLogits(f: HeadForwardArgs, tiling: LogitTiling): Logits {
-  const { params: p } = f;
-  return {
-    rows: f.batch * f.time,
-    size: f.size,
-    vocab: f.vocabSize,
-    tiling,
-    ku: p.ku,
-    bu: p.bu,
-  };
+  const { ku, bu } = f.params;
+  return { rows: f.batch * f.time, size: f.size, vocab: f.vocabSize, tiling, ku, bu };
 }
 
 /** The targets of the batch with the normalizer `norm`. */
@@ -153,12 +144,8 @@ export function recordHeadForward(
     ? normIn
     : recordNormalizer(rec, f.weights, M, undefined);
   const slow = recordSlowForward(rec, f.params, { ...f, rows: M }, f.x);
-  const inner = recordInnerBackward(
-    rec,
-    f.params,
-    { ...headLogits(f, tiling), ...headTargets(f, normIn) },
-    slow,
-  );
+  const targets = { ...headLogits(f, tiling), ...headTargets(f, normIn) };
+  const inner = recordInnerBackward(rec, f.params, targets, slow);
   const fast = recordFastPass(rec, {
     ...f,
     ...slow,

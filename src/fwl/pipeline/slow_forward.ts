@@ -33,9 +33,7 @@ export interface SlowDims {
   epsilon: number;
 }
 
-/**
- * The first layer, `h1 = x·K0 + b0` and `a = relu(h1)²`, in one matmul.
- */
+/** The first layer, `h1 = x·K0 + b0` and `a = relu(h1)²`, in one matmul. */
 export function slowFirstLayer(
   rec: Recorder,
   p: ParamBuffers,
@@ -77,9 +75,7 @@ export function slowSecondLayer(
   });
 }
 
-/**
- * The whole slow forward of `x` `[rows, inputSize]` into fresh scratch of `rec`.
- */
+/** The whole slow forward of `x` `[rows, inputSize]` into fresh scratch of `rec`. */
 export function recordSlowForward(
   rec: Recorder,
   p: ParamBuffers,
