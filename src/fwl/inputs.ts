@@ -21,17 +21,6 @@ import {
 
 /**
  * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.
- *
- * @example
- * ```ts
- * import { checkOptions } from "./inputs.ts";
- * checkOptions("FWLStream", {}); // fine
- * try {
- *   checkOptions("FWLStream", 3);
- * } catch (e) {
- *   console.log((e as Error).message); // FWLStream: options: expected an object, got number 3
- * }
- * ```
  */
 export function checkOptions(where: string, options: unknown): void {
   if (options === null || typeof options !== "object") {

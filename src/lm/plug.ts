@@ -19,17 +19,6 @@ export const BODY_PREFIX = "body/";
  * Throws an {@linkcode FWLInputError} unless `body` looks like a {@linkcode ModelBody}:
  * a positive `hiddenSize`, a `forward` function, and functions (or nothing) for the
  * optional methods.
- *
- * @example
- * ```ts
- * import { checkBody } from "./plug.ts";
- * checkBody("demo", { hiddenSize: 4, forward: () => Promise.reject() }); // fine
- * try {
- *   checkBody("demo", { hiddenSize: 0, forward: () => Promise.reject() });
- * } catch (e) {
- *   console.log((e as Error).name); // FWLInputError
- * }
- * ```
  */
 export function checkBody(where: string, body: unknown): asserts body is ModelBody {
   const b = body as ModelBody;
@@ -90,18 +79,6 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
 /**
  * Throws an {@linkcode FWLError} naming the body's method unless `hidden` is a live
  * float32 tensor of exactly `shape`.
- *
- * @example
- * ```ts
- * import { checkHidden } from "./plug.ts";
- * import { tensor } from "../tensor.ts";
- * checkHidden("demo", tensor(new Float32Array(6), [1, 2, 3]), [1, 2, 3], "forward"); // fine
- * try {
- *   checkHidden("demo", tensor(new Float32Array(6), [2, 3]), [1, 2, 3], "forward");
- * } catch (e) {
- *   console.log((e as Error).name); // FWLError
- * }
- * ```
  */
 export function checkHidden(
   where: string,

@@ -19,10 +19,13 @@
 import { FWLError } from "../../errors.ts";
 import type { GPUContext } from "../../gpu/context.ts";
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
-import { softmaxXentGrad } from "../../kernels/softmax_xent.ts";
-import { xentLoss } from "../../kernels/softmax_xent.ts";
+import {
+  innerSoftmaxVJP,
+  outerXent,
+  softmaxXentGrad,
+  xentLoss,
+} from "../../kernels/softmax_xent.ts";
 import { colsum } from "../../kernels/reductions.ts";
-import { innerSoftmaxVJP, outerXent } from "../../kernels/softmax_xent.ts";
 import {
   backpropTile,
   kernelGradTile,
@@ -217,15 +220,8 @@ function sinkTile(
   if (t.cols === t.vocab) {
     colsum(rec, { a: g.binding, rows: t.rows, width: t.cols, out: s.gbu, accumulate: true });
   } else {
-    vocabTileColsum(rec, {
-      a: g.binding,
-      aBase: g.base,
-      aRow: g.row,
-      rows: t.rows,
-      cols: t.cols,
-      out: s.gbu,
-      outBase: t.v0,
-    });
+    const a = { a: g.binding, aBase: g.base, aRow: g.row };
+    vocabTileColsum(rec, { ...a, rows: t.rows, cols: t.cols, out: s.gbu, outBase: t.v0 });
   }
   backpropTile(rec, {
     ...shape,
@@ -348,17 +344,8 @@ export function upstreamGrad(
   const max = rec.ctx.maxBindingBytes;
   const whole = s.tiling.cols === s.vocab ? s.tiling.rows >= s.rows : s.rows * s.vocab * 4 <= max;
   forEachTile(s.rows, s.vocab, s.tiling, (t) => {
-    const { binding, base } = matrixSpan(
-      upstream,
-      whole,
-      t.rowOffset,
-      t.rows,
-      t.v0,
-      t.cols,
-      s.vocab,
-      max,
-    );
-    sinkTile(rec, s, t, { binding, base, row: s.vocab }, nf, dnf);
+    const span = matrixSpan(upstream, whole, t.rowOffset, t.rows, t.v0, t.cols, s.vocab, max);
+    sinkTile(rec, s, t, { ...span, row: s.vocab }, nf, dnf);
   });
 }
 
@@ -397,19 +384,15 @@ export function writeLogits(
   const max = Math.min(budget, rec.ctx.maxBindingBytes);
   forEachTile(s.rows, s.vocab, tiling, (t) => {
     const span = matrixSpan(out, whole, t.rowOffset, t.rows, t.v0, t.cols, s.vocab, max);
+    const dest = { out: span.binding, outBase: span.base, outRow: s.vocab };
     logitsTile(rec, {
+      ...t,
+      ...dest,
       x,
       xBase: t.rowOffset * s.size,
       ku: s.ku,
       bias: s.bu,
-      out: span.binding,
-      outBase: span.base,
-      outRow: s.vocab,
-      rows: t.rows,
-      cols: t.cols,
       size: s.size,
-      vocab: s.vocab,
-      v0: t.v0,
     });
   });
 }
