@@ -76,3 +76,4 @@ export { PARAM_NAMES, type ParamName, STEP_NAMES } from "./src/fwl/params.ts";
 export { lossAndGrads, type LossAndGradsOptions } from "./src/fwl/loss_and_grads.ts";
 export type { GradSource, OptimizerKind, OptimizerState } from "./src/optim/mod.ts";
 export type { RandomSource } from "./src/util/random.ts";
+export type { FastState } from "./src/fwl/pipeline/fast_step.ts";

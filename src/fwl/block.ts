@@ -16,7 +16,7 @@ import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
-import { checkPositiveInteger } from "../util/validate.ts";
+import { checkBoolean, checkNumber, checkPositiveInteger } from "../util/validate.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {
@@ -60,9 +60,7 @@ function checkHeadCallOptions(
 ): { fastWeights: boolean; state: FWLState | undefined } {
   checkOptions(where, options);
   const { fastWeights = true, state } = options;
-  if (typeof fastWeights !== "boolean") {
-    throw new FWLInputError(where, "options.fastWeights", "a boolean", describeValue(fastWeights));
-  }
+  checkBoolean(where, "options.fastWeights", fastWeights);
   if (state !== undefined && !(state instanceof FWLState)) {
     throw new FWLInputError(where, "options.state", "an FWLState", describeValue(state));
   }
@@ -80,15 +78,18 @@ function checkHeadCallOptions(
  * `vocabSize` and `attnChunks`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FWLBlock, tensor } from "@x/fwl";
- * const block = new FWLBlock(16, 50, 4);
- * await block.build(32);
- * const x = tensor(new Float32Array(2 * 8 * 32).fill(0.1), [2, 8, 32]);
- * const ids = tensor(new Int32Array(2 * 8).fill(3), [2, 8]);
- * const w = tensor(new Float32Array(2 * 8).fill(1), [2, 8]);
- * const logits = await block.forward(x, ids, w);
- * console.log(logits.shape); // [2, 8, 50]
+ * using block = new FWLBlock(4, 10, 2);
+ * await block.build(8);
+ * const x = tensor(new Float32Array(2 * 6 * 8).map((_, i) => Math.sin(i)), [2, 6, 8]);
+ * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
+ * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
+ * using logits = await block.forward(x, ids, w);
+ * console.log(logits.shape); // [2, 6, 10]
+ * const params = await block.getParams(); // by FWL.md §1 name
+ * params["dense_0/kernel_step"][0] = 0.1;
+ * await block.setParams(params);
  * ```
  */
 export class FWLBlock implements ParamHolder {
@@ -128,45 +129,19 @@ export class FWLBlock implements ParamHolder {
     this.size = checkPositiveInteger(WHERE, "size", size);
     this.vocabSize = checkPositiveInteger(WHERE, "vocabSize", vocabSize);
     this.attnChunks = checkPositiveInteger(WHERE, "attnChunks", attnChunks);
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(
-        WHERE,
-        "options",
-        "an object",
-        describeValue(options),
-      );
-    }
+    checkOptions(WHERE, options);
     const { normalizer = "batch", epsilon = 1e-6, seed = 0, device } = options;
-    if (
-      normalizer !== "batch" &&
-      !(typeof normalizer === "number" && Number.isFinite(normalizer) &&
-        normalizer > 0)
-    ) {
-      throw new FWLInputError(
+    if (normalizer !== "batch") {
+      checkNumber(
         WHERE,
         "options.normalizer",
+        normalizer,
+        (v) => v > 0,
         '"batch" or a finite positive number',
-        describeValue(normalizer),
       );
     }
-    if (
-      !(typeof epsilon === "number" && Number.isFinite(epsilon) && epsilon > 0)
-    ) {
-      throw new FWLInputError(
-        WHERE,
-        "options.epsilon",
-        "a finite positive number",
-        describeValue(epsilon),
-      );
-    }
-    if (!(typeof seed === "number" && Number.isInteger(seed))) {
-      throw new FWLInputError(
-        WHERE,
-        "options.seed",
-        "an integer",
-        describeValue(seed),
-      );
-    }
+    checkNumber(WHERE, "options.epsilon", epsilon, (v) => v > 0, "a finite positive number");
+    checkNumber(WHERE, "options.seed", seed, Number.isInteger, "an integer");
     this.normalizer = normalizer;
     this.epsilon = epsilon;
     this.seed = seed;
@@ -191,11 +166,7 @@ export class FWLBlock implements ParamHolder {
   /** Every parameter's shape (needs `build`). */
   get paramShapes(): Record<ParamName, number[]> {
     this.#state("paramShapes");
-    return paramShapes({
-      inputSize: this.#inputSize!,
-      size: this.size,
-      vocabSize: this.vocabSize,
-    });
+    return paramShapes({ inputSize: this.#inputSize!, size: this.size, vocabSize: this.vocabSize });
   }
 
   /**
@@ -205,9 +176,7 @@ export class FWLBlock implements ParamHolder {
    * before anything is initialized or allocated.
    */
   async build(inputSize: number): Promise<void> {
-    if (this.#disposed) {
-      throw new FWLStateError(`${WHERE}.build: the block was disposed`);
-    }
+    if (this.#disposed) throw new FWLStateError(`${WHERE}.build: the block was disposed`);
     checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
     const dims = { inputSize, size: this.size, vocabSize: this.vocabSize };
@@ -259,9 +228,8 @@ export class FWLBlock implements ParamHolder {
     weights: Tensor,
     options: HeadCallOptions = {},
   ): Promise<Tensor<"float32">> {
-    return await this.#run("forward", x, labels, weights, "logits", options) as Tensor<
-      "float32"
-    >;
+    const logits = await this.#run("forward", x, labels, weights, "logits", options);
+    return logits as Tensor<"float32">;
   }
 
   /**
@@ -270,9 +238,15 @@ export class FWLBlock implements ParamHolder {
    * `Σ w·CE / max(Σ w, 1e-8)`. The logits are made and consumed tile by tile.
    *
    * @example
-   * ```ts ignore
-   * const { loss, nll } = await block.score(x, ids, weights);
-   * console.log(loss, Math.exp(loss)); // nats per token, perplexity
+   * ```ts
+   * import { FWLBlock, tensor } from "@x/fwl";
+   * using block = new FWLBlock(4, 10, 2);
+   * await block.build(8);
+   * const x = tensor(new Float32Array(2 * 6 * 8).map((_, i) => Math.sin(i)), [2, 6, 8]);
+   * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
+   * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
+   * const { loss, nll } = await block.score(x, ids, w);
+   * console.log(nll.length, Math.exp(loss)); // 12, the perplexity
    * ```
    */
   async score(
@@ -310,39 +284,22 @@ export class FWLBlock implements ParamHolder {
     const { ctx } = this.#state(method);
     const where = `${WHERE}.${method}`;
     const { fastWeights, state } = checkHeadCallOptions(where, options);
-    const V = this.vocabSize;
-    const inp = await prepareHeadInputs(
-      where,
-      ctx,
-      this.#inputSize!,
-      V,
-      x,
-      labels,
-      weights,
-      undefined,
-      true,
-    );
+    const V = this.vocabSize, D = this.#inputSize!;
+    const inp = await prepareHeadInputs(where, ctx, D, V, x, labels, weights, undefined, true);
     const { batch: B, time: T } = inp;
     const shape = kind === "logits" ? [B, T, V] : [B, T];
     const bytes = shape.reduce((a, b) => a * b, 1) * 4;
-    const release = () => inp.uploads.forEach((b) => ctx.pool.release(b));
-    let carried;
+    let out: GPUBuffer | undefined;
     try {
-      carried = state?.use(where, this, B, 0);
-    } catch (e) {
-      release();
-      throw e;
-    }
-    if (bytes > ctx.device.limits.maxBufferSize) {
-      release();
-      throw new FWLError(
-        `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
-          `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
-          `the loss, or split the batch`,
-      );
-    }
-    const out = ctx.pool.acquire(bytes);
-    try {
+      const carried = state?.use(where, this, B, 0);
+      if (bytes > ctx.device.limits.maxBufferSize) {
+        throw new FWLError(
+          `${where}: ${kind} [${shape.join(", ")}] need ${bytes} bytes, over the ` +
+            `device's ${ctx.device.limits.maxBufferSize}-byte buffer limit; use score() for ` +
+            `the loss, or split the batch`,
+        );
+      }
+      out = ctx.pool.acquire(bytes);
       await runForward(ctx, {
         ...headForwardArgs(this, inp),
         ...(state ? { fixedNormalizer: state.normalizer, state: carried } : {}),
@@ -351,10 +308,10 @@ export class FWLBlock implements ParamHolder {
       });
       state?.use(where, this, B, T);
     } catch (e) {
-      ctx.pool.release(out);
+      if (out) ctx.pool.release(out);
       throw e;
     } finally {
-      release();
+      inp.uploads.forEach((b) => ctx.pool.release(b));
     }
     return ownedGPUTensor(ctx, out, shape, "float32");
   }
@@ -367,9 +324,15 @@ export class FWLBlock implements ParamHolder {
    * `lossAndGradsGPU` keeps everything on the GPU (accumulation, an upstream gradient).
    *
    * @example
-   * ```ts ignore
-   * const { loss, grads } = await block.lossAndGrads(x, ids, weights);
-   * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length);
+   * ```ts
+   * import { FWLBlock, tensor } from "@x/fwl";
+   * using block = new FWLBlock(4, 10, 2);
+   * await block.build(8);
+   * const x = tensor(new Float32Array(2 * 6 * 8).map((_, i) => Math.sin(i)), [2, 6, 8]);
+   * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
+   * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
+   * const { loss, grads } = await block.lossAndGrads(x, ids, w);
+   * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length); // … … 96
    * ```
    */
   lossAndGrads(
@@ -388,10 +351,14 @@ export class FWLBlock implements ParamHolder {
    * `options.normalizer`, or the block's when it is a number.
    *
    * @example
-   * ```ts ignore
-   * const stream = block.stream(1, { normalizer: 512 });
-   * const logits = await stream.predict(tensor(hidden, [1, D]));
-   * await stream.observe(tensor(new Int32Array([token]), [1]), tensor(new Float32Array([1]), [1]));
+   * ```ts
+   * import { FWLBlock, tensor } from "@x/fwl";
+   * using block = new FWLBlock(4, 10, 2);
+   * await block.build(8);
+   * using stream = block.stream(1, { normalizer: 64 });
+   * using logits = await stream.predict(tensor(new Float32Array(8).fill(0.5), [1, 8]));
+   * await stream.observe(tensor(new Int32Array([3]), [1]), tensor(new Float32Array([1]), [1]));
+   * console.log(logits.shape, stream.position); // [1, 10] 1
    * ```
    */
   stream(batchSize: number, options?: FWLStreamOptions): FWLStream {
@@ -407,15 +374,22 @@ export class FWLBlock implements ParamHolder {
    * (`stream.state`).
    *
    * @example
-   * ```ts ignore
-   * using state = block.state(1, { normalizer: 512 });
-   * let total = 0;
-   * for (let t0 = 0; t0 < T; t0 += 256) {       // x: [1, T, D] hidden states, in windows
-   *   const len = Math.min(256, T - t0);
-   *   const { nll } = await block.score(xWindow(t0, len), idsWindow(t0, len), wWindow(t0, len), { state });
-   *   total += nll.reduce((a, b) => a + b, 0);
+   * ```ts
+   * import { FWLBlock, tensor } from "@x/fwl";
+   * using block = new FWLBlock(4, 10, 2, { normalizer: 16 });
+   * await block.build(8);
+   * const T = 12, x = new Float32Array(T * 8).map((_, i) => Math.sin(i));
+   * const ids = new Int32Array(T).map((_, i) => (3 * i) % 10);
+   * using state = block.state(1);
+   * const nll: number[] = [];
+   * for (let t0 = 0; t0 < T; t0 += 4) { // three windows of 4 positions
+   *   const xs = tensor(x.slice(t0 * 8, (t0 + 4) * 8), [1, 4, 8]);
+   *   const w = tensor(new Float32Array(4).fill(1), [1, 4]);
+   *   const part = await block.score(xs, tensor(ids.slice(t0, t0 + 4), [1, 4]), w, { state });
+   *   nll.push(...part.nll);
    * }
-   * // nll equals one block.score over all T positions with { normalizer: 512 }
+   * // as one block.score over all 12 positions with { normalizer: 16 }
+   * console.log(nll.length, state.position); // 12 12
    * ```
    */
   state(batchSize: number, options?: FWLStateOptions): FWLState {
@@ -439,9 +413,7 @@ export class FWLBlock implements ParamHolder {
   }
 
   #state(what: string): { ctx: GPUContext; buffers: ParamBuffers } {
-    if (this.#disposed) {
-      throw new FWLStateError(`${WHERE}.${what}: the block was disposed`);
-    }
+    if (this.#disposed) throw new FWLStateError(`${WHERE}.${what}: the block was disposed`);
     if (!this.#buffers || !this.#ctx) {
       throw new FWLStateError(`${WHERE}.${what}: call build(inputSize) first`);
     }

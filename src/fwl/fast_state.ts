@@ -10,7 +10,7 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../tensor.ts";
-import { checkPositiveInteger } from "../util/validate.ts";
+import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
 import { type Head, isHead } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
 import { type FastState, fastStateLengths } from "./pipeline/fast_step.ts";
@@ -34,12 +34,20 @@ export interface FWLStateOptions {
  * every position).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { FWLBlock, tensor } from "@x/fwl";
+ * using block = new FWLBlock(4, 10, 2);
+ * await block.build(8);
  * using state = block.state(1, { normalizer: 512 });
- * for (const [x, ids, w] of windows) {          // consecutive windows of one document
- *   const { nll } = await block.score(x, ids, w, { state }); // sees every earlier window
+ * for (let window = 0; window < 3; window++) { // consecutive windows of one document
+ *   const x = tensor(new Float32Array(4 * 8).map((_, i) => Math.sin(i + window)), [1, 4, 8]);
+ *   const ids = tensor(new Int32Array([1, 2, 3, 4]), [1, 4]);
+ *   const w = tensor(new Float32Array(4).fill(1), [1, 4]);
+ *   await block.score(x, ids, w, { state }); // sees every earlier window
  * }
- * console.log(state.position); // tokens carried so far
+ * using kept = state.clone(); // the state after 12 positions
+ * state.reset();
+ * console.log(kept.position, state.position, kept.bytes); // 12 0 …
  * ```
  */
 export class FWLState {
@@ -159,12 +167,8 @@ export class FWLState {
       throw new FWLStateError(`${where}: the block was rebuilt since the state was made`);
     }
     if (batchSize !== this.batchSize) {
-      throw new FWLInputError(
-        where,
-        "state",
-        `a state of ${batchSize} sequences (the batch size)`,
-        `a state of ${this.batchSize}`,
-      );
+      const want = `a state of ${batchSize} sequences (the batch size)`;
+      throw new FWLInputError(where, "state", want, `a state of ${this.batchSize}`);
     }
     this.#position += advance;
     return buffers;
@@ -194,14 +198,7 @@ function fixedNormalizer(block: Head, requested: unknown): number {
       'nothing, and the block\'s normalizer is "batch"',
     );
   }
-  if (typeof requested !== "number" || !Number.isFinite(requested) || requested <= 0) {
-    throw new FWLInputError(
-      where,
-      "options.normalizer",
-      "a finite positive number N (carried fast weights need a fixed normalizer; " +
-        '"batch" depends on tokens not seen yet)',
-      describeValue(requested),
-    );
-  }
-  return requested;
+  const want = "a finite positive number N (carried fast weights need a fixed normalizer; " +
+    '"batch" depends on tokens not seen yet)';
+  return checkNumber(where, "options.normalizer", requested, (v) => v > 0, want);
 }

@@ -21,25 +21,10 @@ import { describeValue } from "../tensor.ts";
  */
 export type GradBuffers = ParamBuffers;
 
-/**
- * Floats each gradient buffer holds, for a built block.
- *
- * @example
- * ```ts
- * import { gradBufferLengths } from "./grad_buffers.ts";
- * import { FWLBlock } from "./block.ts";
- * using block = new FWLBlock(2, 5, 1);
- * await block.build(3);
- * const lengths = gradBufferLengths(block);
- * console.log(lengths.steps, lengths.k0); // 6 24 (D·4·size)
- * ```
- */
-export function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
-  const shapes = paramShapes({
-    inputSize: block.inputSize!,
-    size: block.size,
-    vocabSize: block.vocabSize,
-  });
+/** Floats each gradient buffer holds, for a built block. */
+function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
+  const dims = { inputSize: block.inputSize!, size: block.size, vocabSize: block.vocabSize };
+  const shapes = paramShapes(dims);
   const out = { steps: STEP_NAMES.length } as Record<keyof GradBuffers, number>;
   for (const [name, key] of Object.entries(BUFFER_KEYS)) {
     out[key] = shapeSize(shapes[name as keyof typeof shapes]);
@@ -94,28 +79,11 @@ export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
 /**
  * Throws an {@linkcode FWLInputError} unless `grads` holds the nine gradient buffers,
  * each large enough for the block.
- *
- * @example
- * ```ts
- * import { checkGradBuffers } from "./grad_buffers.ts";
- * import { FWLBlock } from "./block.ts";
- * using block = new FWLBlock(2, 5, 1);
- * await block.build(3);
- * try {
- *   checkGradBuffers("train", block, {});
- * } catch (e) {
- *   console.log((e as Error).message); // train: gradBuffers.steps: expected a GPUBuffer of at least 24 bytes, …
- * }
- * ```
  */
 export function checkGradBuffers(where: string, block: Head, grads: unknown): GradBuffers {
   if (grads === null || typeof grads !== "object") {
-    throw new FWLInputError(
-      where,
-      "gradBuffers",
-      "an object of GPUBuffers (see createGradBuffers)",
-      describeValue(grads),
-    );
+    const what = "an object of GPUBuffers (see createGradBuffers)";
+    throw new FWLInputError(where, "gradBuffers", what, describeValue(grads));
   }
   const lengths = gradBufferLengths(block);
   const g = grads as Record<string, unknown>;

@@ -66,14 +66,6 @@ export interface Head {
 /**
  * Whether `value` looks like a {@linkcode Head} (a structural check, so that callers
  * need not import the block class).
- *
- * @example
- * ```ts
- * import { isHead } from "./head.ts";
- * import { FWLBlock } from "./block.ts";
- * using block = new FWLBlock(2, 5, 1);
- * console.log(isHead(block), isHead({ size: 2 })); // true false
- * ```
  */
 export function isHead(value: unknown): value is Head {
   if (value === null || typeof value !== "object") return false;

@@ -21,22 +21,63 @@ import {
 
 /**
  * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.
- *
- * @example
- * ```ts
- * import { checkOptions } from "./inputs.ts";
- * checkOptions("FWLStream", {}); // fine
- * try {
- *   checkOptions("FWLStream", 3);
- * } catch (e) {
- *   console.log((e as Error).message); // FWLStream: options: expected an object, got number 3
- * }
- * ```
  */
 export function checkOptions(where: string, options: unknown): void {
   if (options === null || typeof options !== "object") {
     throw new FWLInputError(where, "options", "an object", describeValue(options));
   }
+}
+
+/**
+ * `t`'s buffer when it is resident on `ctx`, else its host data written into a buffer
+ * from `acquire` (the caller releases it).
+ */
+export function tensorBuffer(
+  ctx: GPUContext,
+  t: Tensor,
+  acquire: (bytes: number) => GPUBuffer,
+): GPUBuffer {
+  const resident = t.gpuBuffer(ctx);
+  if (resident) return resident;
+  const data = t.hostData!;
+  const b = acquire(data.byteLength);
+  ctx.device.queue.writeBuffer(b, 0, data as ArrayBufferView<ArrayBuffer>);
+  return b;
+}
+
+/** Acquires from the pool of `ctx`, listing each buffer in `uploads` for release. */
+function pooled(ctx: GPUContext, uploads: GPUBuffer[]): (bytes: number) => GPUBuffer {
+  return (bytes) => {
+    const b = ctx.pool.acquire(bytes);
+    uploads.push(b);
+    return b;
+  };
+}
+
+/**
+ * Checks the targets of `lead` positions (`[B, T]` or a stream's `[B]`, named `names`):
+ * `labels` ids `[...lead]` int32 or one-hot `[...lead, V]` float32, `weights` `[...lead]`
+ * float32. Returns whether the labels are ids.
+ */
+export function checkTargets(
+  where: string,
+  labels: Tensor,
+  weights: Tensor,
+  lead: number[],
+  names: string,
+  V: number,
+): boolean {
+  checkTensor(where, "labels", labels);
+  checkTensor(where, "weights", weights);
+  const labelsAreIds = labels.dtype === "int32";
+  if (labelsAreIds) checkShape(where, "labels", labels, lead, `token ids [${names}]`);
+  else {
+    const what = `one-hot labels [${names}, V] float32, or int32 ids [${names}]`;
+    checkShape(where, "labels", labels, [...lead, V], what);
+  }
+  checkDType(where, "weights", weights, "float32");
+  checkShape(where, "weights", weights, lead, `[${names}]`);
+  return labelsAreIds;
 }
 
 /** Checked inputs of the head, as GPU buffers. */
@@ -73,34 +114,16 @@ export async function prepareHeadInputs(
   const D = inputSize;
   const V = vocabSize;
   checkTensor(where, "x", x);
-  checkTensor(where, "labels", labels);
-  checkTensor(where, "weights", weights);
   checkDType(where, "x", x, "float32");
   if (x.shape.length !== 3 || x.shape[0] < 1 || x.shape[1] < 1) {
-    throw new FWLInputError(
-      where,
-      "x",
-      "shape [B, T, D] with B ≥ 1 and T ≥ 1",
-      `[${x.shape.join(", ")}]`,
-    );
+    const got = `[${x.shape.join(", ")}]`;
+    throw new FWLInputError(where, "x", "shape [B, T, D] with B ≥ 1 and T ≥ 1", got);
   }
   const [B, T] = x.shape;
   if (x.shape[2] !== D) {
-    throw new FWLInputError(
-      where,
-      "x",
-      `last dimension D = inputSize = ${D}`,
-      `${x.shape[2]}`,
-    );
+    throw new FWLInputError(where, "x", `last dimension D = inputSize = ${D}`, `${x.shape[2]}`);
   }
-  const labelsAreIds = labels.dtype === "int32";
-  if (labelsAreIds) {
-    checkShape(where, "labels", labels, [B, T], "token ids [B, T]");
-  } else {
-    checkShape(where, "labels", labels, [B, T, V], "one-hot labels [B, T, V], or int32 ids [B, T]");
-  }
-  checkDType(where, "weights", weights, "float32");
-  checkShape(where, "weights", weights, [B, T], "[B, T]");
+  const labelsAreIds = checkTargets(where, labels, weights, [B, T], "B, T", V);
   if (upstream !== undefined) {
     checkTensor(where, "upstream", upstream);
     checkDType(where, "upstream", upstream, "float32");
@@ -110,15 +133,7 @@ export async function prepareHeadInputs(
     await checkInputValues(where, ctx, V, x, labels, weights, upstream);
   }
   const uploads: GPUBuffer[] = [];
-  const bufferOf = (t: Tensor): GPUBuffer => {
-    const resident = t.gpuBuffer(ctx);
-    if (resident) return resident;
-    const data = t.hostData!;
-    const b = ctx.pool.acquire(data.byteLength);
-    ctx.device.queue.writeBuffer(b, 0, data as ArrayBufferView<ArrayBuffer>);
-    uploads.push(b);
-    return b;
-  };
+  const bufferOf = (t: Tensor) => tensorBuffer(ctx, t, pooled(ctx, uploads));
   return {
     batch: B,
     time: T,
@@ -174,14 +189,7 @@ async function checkInputValues(
     if (l && w) checkIds(where, "labels", l, w, vocabSize);
     else {
       // The partner of a GPU-resident tensor is uploaded for the check.
-      const bufferOf = (t: Tensor): GPUBuffer => {
-        const resident = t.gpuBuffer(ctx);
-        if (resident) return resident;
-        const b = ctx.pool.acquire(t.size * 4);
-        ctx.device.queue.writeBuffer(b, 0, t.hostData as ArrayBufferView<ArrayBuffer>);
-        uploads.push(b);
-        return b;
-      };
+      const bufferOf = (t: Tensor) => tensorBuffer(ctx, t, pooled(ctx, uploads));
       checks.push({
         name: "labels",
         expected: `token ids in [0, ${vocabSize}) where the weight is non-zero`,
@@ -200,12 +208,7 @@ async function checkInputValues(
     found.forEach((index, i) => {
       if (index !== undefined) {
         const c = checks[i];
-        throw new FWLInputError(
-          where,
-          c.name,
-          c.expected,
-          `a violation at flat index ${index}`,
-        );
+        throw new FWLInputError(where, c.name, c.expected, `a violation at flat index ${index}`);
       }
     });
   } finally {

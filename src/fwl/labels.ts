@@ -6,7 +6,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import { describeValue, type Tensor, tensor } from "../tensor.ts";
-import { checkPositiveInteger, checkTensor } from "../util/validate.ts";
+import { checkNumber, checkPositiveInteger, checkTensor } from "../util/validate.ts";
 
 /** Options of {@linkcode makeLabels}. */
 export interface MakeLabelsOptions {
@@ -48,38 +48,28 @@ export function makeLabels(
   checkTensor(where, "tokens", tokens);
   checkPositiveInteger(where, "vocabSize", vocabSize);
   const { padId, form = "ids" } = options;
-  if (padId !== undefined && !Number.isInteger(padId)) {
-    throw new FWLInputError(where, "options.padId", "an integer", describeValue(padId));
+  if (padId !== undefined) {
+    checkNumber(where, "options.padId", padId, Number.isInteger, "an integer");
   }
   if (form !== "ids" && form !== "one-hot") {
     throw new FWLInputError(where, "options.form", '"ids" or "one-hot"', describeValue(form));
   }
   if (tokens.dtype !== "int32" || tokens.shape.length !== 2) {
-    throw new FWLInputError(
-      where,
-      "tokens",
-      "int32 token ids of shape [B, T]",
-      `${tokens.dtype} [${tokens.shape.join(", ")}]`,
-    );
+    const got = `${tokens.dtype} [${tokens.shape.join(", ")}]`;
+    throw new FWLInputError(where, "tokens", "int32 token ids of shape [B, T]", got);
   }
   const data = tokens.hostData;
   if (!data) {
-    throw new FWLInputError(
-      where,
-      "tokens",
-      "host data (read a GPU tensor first)",
-      "a GPU-resident tensor",
-    );
+    const what = "host data (read a GPU tensor first)";
+    throw new FWLInputError(where, "tokens", what, "a GPU-resident tensor");
   }
   const [B, T] = tokens.shape;
   for (let i = 0; i < data.length; i++) {
     if (data[i] !== padId && (data[i] < 0 || data[i] >= vocabSize)) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        `ids in [0, ${vocabSize})${padId === undefined ? "" : ` or the pad id ${padId}`}`,
-        `${data[i]} at flat index ${i}`,
-      );
+      const what = `ids in [0, ${vocabSize})${
+        padId === undefined ? "" : ` or the pad id ${padId}`
+      }`;
+      throw new FWLInputError(where, "tokens", what, `${data[i]} at flat index ${i}`);
     }
   }
   const ids = new Int32Array(B * T).fill(-1);
@@ -87,9 +77,7 @@ export function makeLabels(
   for (let b = 0; b < B; b++) {
     for (let t = 0; t + 1 < T; t++) {
       const p = b * T + t;
-      if (padId !== undefined && (data[p] === padId || data[p + 1] === padId)) {
-        continue;
-      }
+      if (padId !== undefined && (data[p] === padId || data[p + 1] === padId)) continue;
       ids[p] = data[p + 1];
       weights[p] = 1;
     }

@@ -12,7 +12,8 @@
 
 import { FWLInputError } from "../errors.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkBoolean, checkNumber } from "../util/validate.ts";
 import { headForwardArgs, recordHeadForward, TRAIN_TILE_BYTES } from "./pipeline/forward.ts";
 import { planLogitTiles } from "./pipeline/logits_tiles.ts";
 import type { LogitTiling } from "../kernels/vocab_tiles.ts";
@@ -87,13 +88,21 @@ const WHERE = "lossAndGradsGPU";
  * @param options gradient buffers, accumulation, an upstream gradient, first order only
  *
  * @example
- * ```ts ignore
- * import { createGradBuffers, lossAndGradsGPU, releaseGradBuffers } from "./mod.ts";
+ * ```ts
+ * import { FWLBlock, tensor } from "@x/fwl";
+ * import { createGradBuffers, lossAndGradsGPU, releaseGradBuffers } from "@x/fwl/gpu";
+ * using block = new FWLBlock(4, 10, 2);
+ * await block.build(8);
  * const grads = createGradBuffers(block);
- * for (const [i, batch] of microBatches.entries()) {
- *   const { loss, dx } = await lossAndGradsGPU(block, batch.x, batch.ids, batch.w, {
- *     gradBuffers: grads, accumulate: i > 0,
+ * for (let i = 0; i < 2; i++) { // two micro-batches, their gradients summed
+ *   const x = tensor(new Float32Array(6 * 8).map((_, j) => Math.sin(i + j)), [1, 6, 8]);
+ *   const ids = tensor(new Int32Array(6).map((_, j) => (i + j) % 10), [1, 6]);
+ *   const w = tensor(new Float32Array(6).fill(1), [1, 6]);
+ *   const { loss, dx } = await lossAndGradsGPU(block, x, ids, w, {
+ *     gradBuffers: grads,
+ *     accumulate: i > 0,
  *   });
+ *   console.log((await loss!.read())[0], dx.shape); // … [1, 6, 8]
  *   loss?.dispose();
  *   dx.dispose();
  * }
@@ -115,27 +124,14 @@ export async function lossAndGradsGPU(
     checkValues = true,
     tileBytes = TRAIN_TILE_BYTES,
   } = options;
-  if (!(typeof tileBytes === "number" && tileBytes > 0)) {
-    throw new FWLInputError(
-      WHERE,
-      "options.tileBytes",
-      "a positive number",
-      describeValue(tileBytes),
-    );
-  }
+  checkNumber(WHERE, "options.tileBytes", tileBytes, (v) => v > 0, "a positive number");
   for (const [name, value] of Object.entries({ firstOrderOnly, accumulate, checkValues })) {
-    if (typeof value !== "boolean") {
-      throw new FWLInputError(WHERE, `options.${name}`, "a boolean", describeValue(value));
-    }
+    checkBoolean(WHERE, `options.${name}`, value);
   }
   const ctx = block.context;
   if (accumulate && options.gradBuffers === undefined) {
-    throw new FWLInputError(
-      WHERE,
-      "options.accumulate",
-      "gradBuffers to accumulate into",
-      "accumulate without gradBuffers",
-    );
+    const why = "accumulate without gradBuffers";
+    throw new FWLInputError(WHERE, "options.accumulate", "gradBuffers to accumulate into", why);
   }
   const given = options.gradBuffers === undefined
     ? undefined
@@ -198,15 +194,15 @@ export async function lossAndGradsGPU(
  * @param options `firstOrderOnly` drops the second-order path
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FWLBlock, lossAndGrads, tensor } from "@x/fwl";
- * const block = new FWLBlock(8, 50, 2);
- * await block.build(16);
- * const x = tensor(new Float32Array(2 * 6 * 16).fill(0.1), [2, 6, 16]);
+ * using block = new FWLBlock(4, 10, 2);
+ * await block.build(8);
+ * const x = tensor(new Float32Array(2 * 6 * 8).fill(0.1), [2, 6, 8]);
  * const ids = tensor(new Int32Array(12).fill(3), [2, 6]);
  * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
- * const { loss, grads } = await lossAndGrads(block, x, ids, w);
- * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length); // … 192
+ * const { loss, grads } = await lossAndGrads(block, x, ids, w, { firstOrderOnly: true });
+ * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length); // … … 96
  * ```
  */
 export async function lossAndGrads(

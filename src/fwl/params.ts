@@ -95,13 +95,6 @@ export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
 /**
  * The block's parameter buffers for a `ParamStore`: the eight tensors under
  * their names, then the six step sizes packed in one buffer `"steps"`.
- *
- * @example
- * ```ts
- * import { blockParamSpecs } from "./params.ts";
- * const specs = blockParamSpecs({ inputSize: 8, size: 4, vocabSize: 11 });
- * console.log(specs.at(-1)?.name, specs.at(-1)?.shape); // steps [6]
- * ```
  */
 export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
   const shapes = paramShapes(dims);

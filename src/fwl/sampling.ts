@@ -9,19 +9,9 @@
 import { FWLInputError } from "../errors.ts";
 import { describeValue } from "../tensor.ts";
 import type { RandomSource } from "../util/random.ts";
+import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
 
-/**
- * How {@linkcode sampleToken} chooses.
- *
- * @example
- * ```ts
- * import type { SampleOptions } from "./sampling.ts";
- * import { SeededRandom } from "../util/random.ts";
- * const nucleus: SampleOptions = { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) };
- * const argmax: SampleOptions = { temperature: 0 };
- * console.log(nucleus.topP, argmax.temperature); // 0.95 0
- * ```
- */
+/** How {@linkcode sampleToken} chooses. */
 export interface SampleOptions {
   /**
    * Divides the logits before the softmax (default 1). 0 means greedy: the most likely
@@ -44,12 +34,8 @@ type Logits = Float32Array | Float64Array;
 /** Throws unless `logits` is a non-empty float array of values < +∞, not NaN, one finite. */
 function checkLogits(where: string, logits: unknown): Logits {
   if (!(logits instanceof Float32Array || logits instanceof Float64Array)) {
-    throw new FWLInputError(
-      where,
-      "logits",
-      "a Float32Array (or Float64Array) row of logits",
-      describeValue(logits),
-    );
+    const what = "a Float32Array (or Float64Array) row of logits";
+    throw new FWLInputError(where, "logits", what, describeValue(logits));
   }
   if (logits.length === 0) {
     throw new FWLInputError(where, "logits", "at least one logit", "none");
@@ -58,22 +44,14 @@ function checkLogits(where: string, logits: unknown): Logits {
   for (let i = 0; i < logits.length; i++) {
     const v = logits[i];
     if (Number.isNaN(v) || v === Infinity) {
-      throw new FWLInputError(
-        where,
-        "logits",
-        "finite values (or -Infinity for a masked token)",
-        `${v} at index ${i}`,
-      );
+      const what = "finite values (or -Infinity for a masked token)";
+      throw new FWLInputError(where, "logits", what, `${v} at index ${i}`);
     }
     if (v !== -Infinity) finite = true;
   }
   if (!finite) {
-    throw new FWLInputError(
-      where,
-      "logits",
-      "at least one finite logit",
-      "every logit -Infinity",
-    );
+    const got = "every logit -Infinity";
+    throw new FWLInputError(where, "logits", "at least one finite logit", got);
   }
   return logits;
 }
@@ -109,64 +87,26 @@ interface Checked {
 
 function checkOptions(where: string, options: unknown): Checked {
   if (options === null || typeof options !== "object") {
-    throw new FWLInputError(
-      where,
-      "options",
-      "an object such as { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) }",
-      describeValue(options),
-    );
+    const what = "an object such as { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) }";
+    throw new FWLInputError(where, "options", what, describeValue(options));
   }
   const { temperature = 1, topK, topP = 1, rng } = options as SampleOptions;
-  if (
-    typeof temperature !== "number" || !Number.isFinite(temperature) ||
-    temperature < 0
-  ) {
-    throw new FWLInputError(
-      where,
-      "options.temperature",
-      "a finite number ≥ 0 (0 = greedy)",
-      describeValue(temperature),
-    );
-  }
-  if (
-    topK !== undefined &&
-    (typeof topK !== "number" || !Number.isInteger(topK) || topK < 1)
-  ) {
-    throw new FWLInputError(
-      where,
-      "options.topK",
-      "a positive integer",
-      describeValue(topK),
-    );
-  }
-  if (
-    typeof topP !== "number" || !Number.isFinite(topP) || topP <= 0 || topP > 1
-  ) {
-    throw new FWLInputError(
-      where,
-      "options.topP",
-      "a number in (0, 1]",
-      describeValue(topP),
-    );
-  }
-  if (
-    rng !== undefined &&
-    (rng === null || typeof (rng as RandomSource).uniform !== "function")
-  ) {
-    throw new FWLInputError(
-      where,
-      "options.rng",
-      "an object with uniform(): number, such as new SeededRandom(seed)",
-      describeValue(rng),
-    );
+  checkNumber(
+    where,
+    "options.temperature",
+    temperature,
+    (v) => v >= 0,
+    "a finite number ≥ 0 (0 = greedy)",
+  );
+  if (topK !== undefined) checkPositiveInteger(where, "options.topK", topK);
+  checkNumber(where, "options.topP", topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
+  if (rng !== undefined && (rng === null || typeof (rng as RandomSource).uniform !== "function")) {
+    const what = "an object with uniform(): number, such as new SeededRandom(seed)";
+    throw new FWLInputError(where, "options.rng", what, describeValue(rng));
   }
   if (temperature > 0 && rng === undefined) {
-    throw new FWLInputError(
-      where,
-      "options.rng",
-      "a random source such as new SeededRandom(seed) (or temperature 0 for greedy)",
-      "nothing",
-    );
+    const what = "a random source such as new SeededRandom(seed) (or temperature 0 for greedy)";
+    throw new FWLInputError(where, "options.rng", what, "nothing");
   }
   return { temperature, topK, topP, rng };
 }
@@ -175,12 +115,8 @@ function checkOptions(where: string, options: unknown): Checked {
 function draw(where: string, rng: RandomSource): number {
   const u = rng.uniform();
   if (typeof u !== "number" || !(u >= 0 && u < 1)) {
-    throw new FWLInputError(
-      where,
-      "options.rng",
-      "uniform() to return a number in [0, 1)",
-      describeValue(u),
-    );
+    const what = "uniform() to return a number in [0, 1)";
+    throw new FWLInputError(where, "options.rng", what, describeValue(u));
   }
   return u;
 }
@@ -247,10 +183,7 @@ function sampleChecked(where: string, logits: Logits, o: Checked): number {
  * console.log(sampleToken(logits, { temperature: 0 })); // 0
  * ```
  */
-export function sampleToken(
-  logits: Float32Array | Float64Array,
-  options: SampleOptions,
-): number {
+export function sampleToken(logits: Float32Array | Float64Array, options: SampleOptions): number {
   const where = "sampleToken";
   const checked = checkOptions(where, options);
   return sampleChecked(where, checkLogits(where, logits), checked);
@@ -278,14 +211,7 @@ export function sampleTokens(
 ): Int32Array {
   const where = "sampleTokens";
   const checked = checkOptions(where, options);
-  if (!Number.isInteger(rows) || rows < 1) {
-    throw new FWLInputError(
-      where,
-      "rows",
-      "a positive integer",
-      describeValue(rows),
-    );
-  }
+  checkPositiveInteger(where, "rows", rows);
   if (
     !(logits instanceof Float32Array || logits instanceof Float64Array) ||
     logits.length % rows !== 0 || logits.length === 0

@@ -17,7 +17,7 @@ import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import type { Head, ParamBuffers } from "./head.ts";
-import { checkOptions } from "./inputs.ts";
+import { checkOptions, checkTargets, tensorBuffer } from "./inputs.ts";
 import { recordFastPass } from "./pipeline/fast_pass.ts";
 import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
@@ -32,15 +32,7 @@ import {
   checkWeights,
 } from "../util/validate.ts";
 
-/**
- * Options of an {@linkcode FWLStream}.
- *
- * @example
- * ```ts ignore
- * const stream = block.stream(4, { normalizer: 2048 }); // N = tokens per training batch
- * const next = block.stream(1, { state }); // continue where block.score(…, { state }) ended
- * ```
- */
+/** Options of an {@linkcode FWLStream}. */
 export interface FWLStreamOptions extends FWLStateOptions {
   /**
    * Continue from this state (made by `block.state`, possibly advanced by windows of
@@ -73,20 +65,25 @@ interface Pending {
  * Usually made with `block.stream(batchSize, options)`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FWLBlock, FWLStream, greedy, tensor } from "@x/fwl";
- * const block = new FWLBlock(16, 50, 4, { normalizer: 64 });
- * await block.build(32);
- * const stream = new FWLStream(block, 1);
- * let x = tensor(new Float32Array(32).fill(0.1), [1, 32]);
- * for (let t = 0; t < 8; t++) {
- *   const logits = await stream.predict(x);
+ * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
+ * await block.build(8);
+ * using stream = new FWLStream(block, 1);
+ * const x = tensor(new Float32Array(8).fill(0.1), [1, 8]); // the body's hidden state
+ * const tokens: number[] = [];
+ * for (let t = 0; t < 4; t++) {
+ *   using logits = await stream.predict(x);
  *   const token = greedy(await logits.read());
- *   logits.dispose();
  *   await stream.observe(tensor(new Int32Array([token]), [1]), tensor(new Float32Array([1]), [1]));
- *   // x = the body's hidden state after `token` ...
+ *   tokens.push(token);
  * }
- * stream.dispose();
+ * using branch = stream.clone(); // continues independently from position 4
+ * stream.reset(); // back to position 0, the slow weights
+ * console.log(tokens.length, branch.position, stream.position); // 4 4 0
+ * // continue a state carried through windows of block.score(…, { state })
+ * using state = block.state(1);
+ * using next = block.stream(1, { state });
  * ```
  */
 export class FWLStream {
@@ -274,22 +271,7 @@ export class FWLStream {
         );
       }
       const B = this.batchSize, S = this.#dims.size, V = this.#V;
-      checkTensor(where, "labels", labels);
-      checkTensor(where, "weights", weights);
-      const labelsAreIds = labels.dtype === "int32";
-      if (labelsAreIds) {
-        checkShape(where, "labels", labels, [B], "token ids [B]");
-      } else {
-        checkShape(
-          where,
-          "labels",
-          labels,
-          [B, V],
-          "one-hot labels [B, V] float32, or int32 ids [B]",
-        );
-      }
-      checkDType(where, "weights", weights, "float32");
-      checkShape(where, "weights", weights, [B], "[B]");
+      const labelsAreIds = checkTargets(where, labels, weights, [B], "B", V);
       const w = weights.hostData ?? await weights.read();
       checkWeights(where, "weights", w);
       const l = labels.hostData ?? await labels.read();
@@ -299,14 +281,7 @@ export class FWLStream {
       const pend = this.#pending;
       const rec = new Recorder(ctx);
       const buf = (elements: number) => rec.scratch(elements * 4);
-      const upload = (t: Tensor): GPUBuffer => {
-        const resident = t.gpuBuffer(ctx);
-        if (resident) return resident;
-        const host = t.hostData!;
-        const b = rec.scratch(host.byteLength);
-        ctx.device.queue.writeBuffer(b, 0, host as ArrayBufferView<ArrayBuffer>);
-        return b;
-      };
+      const upload = (t: Tensor) => tensorBuffer(ctx, t, (bytes) => rec.scratch(bytes));
       const labelsBuf = upload(labels), weightsBuf = upload(weights);
       // The slow forward and inner backward of this position (h1 and a came from predict).
       const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };
@@ -380,9 +355,7 @@ export class FWLStream {
   /** Checks that the stream and its block can run a call, and marks the stream busy. */
   #enter(what: string): { ctx: GPUContext; params: ParamBuffers } {
     const where = `${WHERE}.${what}`;
-    if (this.#disposed) {
-      throw new FWLStateError(`${where}: the stream was disposed`);
-    }
+    if (this.#disposed) throw new FWLStateError(`${where}: the stream was disposed`);
     if (this.#busy) {
       throw new FWLStateError(
         `${where}: another call on this stream is still running; await it first`,
@@ -394,24 +367,19 @@ export class FWLStream {
         `${where}: the block was disposed or rebuilt since the stream was made`,
       );
     }
-    const params = block.buffers;
     if (block.context !== this.#ctx) {
       throw new FWLStateError(
         `${where}: the block moved to another device since the stream was made`,
       );
     }
     this.#busy = true;
-    return { ctx: this.#ctx, params };
+    return { ctx: this.#ctx, params: block.buffers };
   }
 
   /** One position of every sequence, as a window of the parallel pass reads it. */
   #window(): WindowDims & { batch: number; time: number } {
-    return {
-      batch: this.batchSize,
-      time: 1,
-      inputSize: this.#dims.inputSize,
-      size: this.#dims.size,
-    };
+    const { inputSize, size } = this.#dims;
+    return { batch: this.batchSize, time: 1, inputSize, size };
   }
 
   /** The logits of one position of every sequence: one tile (the constructor checked). */

@@ -14,13 +14,18 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { FWLBlock } from "../fwl/block.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import { makeLabels } from "../fwl/labels.ts";
-import { BUFFER_KEYS, STEP_NAMES } from "../fwl/params.ts";
+import { STEP_NAMES } from "../fwl/params.ts";
 import { SeededRandom } from "../util/random.ts";
 import { shapeSize } from "../util/shape.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue, Tensor, tensor } from "../tensor.ts";
-import { createGradBuffers, type GradBuffers, releaseGradBuffers } from "../fwl/grad_buffers.ts";
+import {
+  createGradBuffers,
+  type GradBuffers,
+  namedGrads,
+  releaseGradBuffers,
+} from "../fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
 import {
   Adam,
@@ -32,7 +37,15 @@ import {
 } from "../optim/mod.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { elementwise } from "../kernels/elementwise.ts";
-import { checkPositiveInteger } from "../util/validate.ts";
+import {
+  checkBoolean,
+  checkCount,
+  checkFraction,
+  checkNonNegative,
+  checkNumber,
+  checkPositive,
+  checkPositiveInteger,
+} from "../util/validate.ts";
 import { checkOptions } from "../fwl/inputs.ts";
 import {
   languageModelBytes,
@@ -173,6 +186,12 @@ function tokenIds(where: string, name: string, value: unknown, min: number, V: n
   });
 }
 
+/** Rethrows `e`, an input error of a helper, as one of the public method `where`. */
+function rethrowAt(where: string, e: unknown): never {
+  if (!(e instanceof FWLInputError)) throw e;
+  throw new FWLInputError(where, e.argument, e.expected, e.received);
+}
+
 /** A checked document and its window options. */
 interface DocumentParts {
   ids: Int32Array;
@@ -187,16 +206,14 @@ function checkDynamicOptions(
 ): Required<Omit<DynamicEvaluationOptions, "normalizer">> & { normalizer?: number } {
   checkOptions(where, options);
   const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;
-  const check = (name: string, v: unknown, ok: boolean, expected: string) => {
-    if (!ok) throw new FWLInputError(where, `options.${name}`, expected, describeValue(v));
-  };
-  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
-  check("lr", lr, finite(lr) && lr > 0, "a finite number > 0");
+  checkPositive(where, "options.lr", lr);
   checkPositiveInteger(where, "options.segment", segment);
-  check("method", method, method === "sgd" || method === "rms", '"sgd" or "rms"');
-  check("decay", decay, finite(decay) && decay >= 0 && decay <= 1, "a number in [0, 1]");
-  check("beta2", beta2, finite(beta2) && beta2 >= 0 && beta2 < 1, "a number in [0, 1)");
-  check("eps", eps, finite(eps) && eps > 0, "a finite number > 0");
+  if (method !== "sgd" && method !== "rms") {
+    throw new FWLInputError(where, "options.method", '"sgd" or "rms"', describeValue(method));
+  }
+  checkNumber(where, "options.decay", decay, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
+  checkFraction(where, "options.beta2", beta2);
+  checkPositive(where, "options.eps", eps);
   return { ...options, lr, segment, method, decay, beta2, eps, context: options.context ?? 0 };
 }
 
@@ -210,16 +227,20 @@ function checkDynamicOptions(
  * tensor. The model owns its head and body: `dispose()` releases both.
  *
  * @example
- * ```ts ignore
- * import { Adam, LanguageModel, tensor } from "@x/fwl";
- * const lm = await LanguageModel.create(body, { vocabSize: 256, headSize: 32 });
+ * ```ts
+ * import { Adam, LanguageModel, LSTMBody, tensor } from "@x/fwl";
+ * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+ * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
  * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3 });
- * const batch = tensor(new Int32Array(8 * 64) /* token ids *\/, [8, 64]);
+ * const batch = tensor(new Int32Array(2 * 8).map((_, i) => (3 * i) % 16), [2, 8]);
  * const { loss } = await lm.trainStep(batch, opt);
  * const { perplexity } = await lm.score(batch);
- * for await (const token of lm.generate([1, 2, 3], { maxTokens: 20, temperature: 0.8 })) {
- *   console.log(token);
+ * const out: number[] = [];
+ * for await (const token of lm.generate([1, 2, 3], { maxTokens: 4, temperature: 0.8 })) {
+ *   out.push(token);
  * }
+ * console.log(loss, perplexity, out.length); // … … 4
+ * opt.dispose();
  * ```
  */
 export class LanguageModel {
@@ -250,25 +271,12 @@ export class LanguageModel {
       throw new FWLStateError(`${WHERE}: the head is not built: call head.build(body.hiddenSize)`);
     }
     if (head.inputSize !== body.hiddenSize) {
-      throw new FWLInputError(
-        WHERE,
-        "head",
-        `a head built with inputSize = body.hiddenSize = ${body.hiddenSize}`,
-        `a head with inputSize ${head.inputSize}`,
-      );
+      const want = `a head built with inputSize = body.hiddenSize = ${body.hiddenSize}`;
+      throw new FWLInputError(WHERE, "head", want, `a head with inputSize ${head.inputSize}`);
     }
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(WHERE, "options", "an object", describeValue(options));
-    }
+    checkOptions(WHERE, options);
     const { fastWeights = true } = options;
-    if (typeof fastWeights !== "boolean") {
-      throw new FWLInputError(
-        WHERE,
-        "options.fastWeights",
-        "a boolean",
-        describeValue(fastWeights),
-      );
-    }
+    checkBoolean(WHERE, "options.fastWeights", fastWeights);
     this.body = body;
     this.head = head;
     this.fastWeights = fastWeights;
@@ -279,9 +287,18 @@ export class LanguageModel {
    * Builds an FWL head for `body` and returns the model.
    *
    * @example
-   * ```ts ignore
-   * const fwl = await LanguageModel.create(body, { vocabSize: 300, stepSize: 0.5 });
-   * const plain = await LanguageModel.create(body2, { vocabSize: 300, fastWeights: false });
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const options = { vocabSize: 16, embedSize: 8, hiddenSize: 8 };
+   * using fwl = await LanguageModel.create(await LSTMBody.create(options), {
+   *   vocabSize: 16,
+   *   stepSize: 0.5,
+   * });
+   * using plain = await LanguageModel.create(await LSTMBody.create(options), {
+   *   vocabSize: 16,
+   *   fastWeights: false, // the baseline: same head, step sizes held at 0
+   * });
+   * console.log(fwl.parameters().length, plain.parameters().length); // one fewer: no "head/steps"
    * ```
    */
   static async create(
@@ -291,34 +308,13 @@ export class LanguageModel {
     const where = `${WHERE}.create`;
     checkBody(where, body);
     if (options === null || typeof options !== "object") {
-      throw new FWLInputError(
-        where,
-        "options",
-        "an object with at least { vocabSize }",
-        describeValue(options),
-      );
+      const what = "an object with at least { vocabSize }";
+      throw new FWLInputError(where, "options", what, describeValue(options));
     }
-    const {
-      vocabSize,
-      headSize = 32,
-      attnChunks = 4,
-      normalizer = 512,
-      stepSize = 0.001,
-      seed = 0,
-      device,
-      fastWeights = true,
-    } = options;
-    if (
-      stepSize !== undefined &&
-      !(typeof stepSize === "number" && Number.isFinite(stepSize) && stepSize >= 0)
-    ) {
-      throw new FWLInputError(
-        where,
-        "options.stepSize",
-        "a finite number ≥ 0",
-        describeValue(stepSize),
-      );
-    }
+    const { vocabSize, headSize = 32, attnChunks = 4, normalizer = 512, stepSize = 0.001 } =
+      options;
+    const { seed = 0, device, fastWeights = true } = options;
+    if (stepSize !== undefined) checkNonNegative(where, "options.stepSize", stepSize);
     const head = new FWLBlock(headSize, vocabSize, attnChunks, { normalizer, seed, device });
     try {
       await head.build(body.hiddenSize);
@@ -357,9 +353,15 @@ export class LanguageModel {
    * and `parameters`. Leave some out of the optimizer to freeze them.
    *
    * @example
-   * ```ts ignore
-   * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3, clipNorm: 1 });
-   * const headOnly = new Adam(lm.context, lm.parameters().filter((p) => p.name.startsWith("head/")), { lr: 1e-3 });
+   * ```ts
+   * import { Adam } from "@x/fwl";
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const all = new Adam(lm.context, lm.parameters(), { lr: 3e-3, clipNorm: 1 });
+   * const head = lm.parameters().filter((p) => p.name.startsWith("head/"));
+   * const headOnly = new Adam(lm.context, head, { lr: 1e-3 }); // the body stays frozen
+   * all.dispose(), headOnly.dispose();
    * ```
    */
   parameters(): OptimParam[] {
@@ -392,8 +394,14 @@ export class LanguageModel {
    * @returns per-token NLL `[B, T − 1]`, the targets, mean loss and perplexity
    *
    * @example
-   * ```ts ignore
-   * const { nll, loss, perplexity } = await lm.score(tensor(ids, [4, 128]));
+   * ```ts
+   * import { tensor } from "@x/fwl";
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const ids = new Int32Array(4 * 8).map((_, i) => (i * 5) % 16);
+   * const { nll, loss, perplexity } = await lm.score(tensor(ids, [4, 8]));
+   * console.log(nll.length, loss, perplexity); // 28 … …
    * ```
    */
   async score(tokens: Tensor<"int32">, options: TokensOptions = {}): Promise<TokenScores> {
@@ -441,9 +449,15 @@ export class LanguageModel {
    * @param options a padding id
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Adam, tensor } from "@x/fwl";
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3 });
-   * for (let i = 0; i < 100; i++) console.log((await lm.trainStep(nextBatch(), opt)).loss);
+   * const batch = tensor(new Int32Array(2 * 8).map((_, i) => (3 * i) % 16), [2, 8]);
+   * for (let i = 0; i < 3; i++) console.log((await lm.trainStep(batch, opt)).loss);
+   * opt.dispose();
    * ```
    */
   async trainStep(
@@ -483,36 +497,26 @@ export class LanguageModel {
   ): Promise<TrainStepResult> {
     this.#grads ??= createGradBuffers(this.head);
     const grads = this.#grads;
+    // checkValues (the default) rejects non-finite hidden states before anything runs.
+    const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
+      gradBuffers: grads,
+    });
     let loss: number;
-    let dx: Tensor<"float32"> | undefined;
     try {
-      // checkValues (the default) rejects non-finite hidden states before anything runs.
-      const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
-        gradBuffers: grads,
-      });
-      dx = result.dx;
       loss = (await result.loss!.read())[0];
-      result.loss!.dispose();
-    } catch (e) {
-      dx?.dispose();
-      throw e;
-    }
-    try {
       if (!Number.isFinite(loss)) {
         throw new FWLError(
           `${where}: the loss is ${loss} (training diverged: try a lower learning rate ` +
             `or clipNorm); nothing was updated`,
         );
       }
-      if (plan.trainBody) await this.body.backward!(dx);
+      if (plan.trainBody) await this.body.backward!(result.dx);
     } finally {
-      dx.dispose();
+      result.loss!.dispose();
+      result.dx.dispose();
     }
     const record: Record<string, GradSource> = {};
-    for (const [name, key] of Object.entries(BUFFER_KEYS)) {
-      record[HEAD_PREFIX + name] = grads[key];
-    }
-    record[`${HEAD_PREFIX}steps`] = grads.steps;
+    for (const [name, g] of Object.entries(namedGrads(grads))) record[HEAD_PREFIX + name] = g;
     if (plan.trainBody) {
       for (const p of plan.bodyParams) record[BODY_PREFIX + p.name] = p.grad;
     }
@@ -535,9 +539,13 @@ export class LanguageModel {
    * @returns per-token NLL `[1, n − 1]` and the mean loss and perplexity
    *
    * @example
-   * ```ts ignore
-   * const { loss } = await lm.scoreDocument(ids, { window: 512, context: 64 });
-   * console.log(loss / Math.LN2, "bits per token");
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const ids = Array.from({ length: 40 }, (_, i) => (i * 7) % 16);
+   * const { loss, count } = await lm.scoreDocument(ids, { window: 16 });
+   * console.log(count, loss / Math.LN2, "bits per token"); // 39 … bits per token
    * ```
    */
   async scoreDocument(
@@ -572,9 +580,13 @@ export class LanguageModel {
    * @returns per-token NLL `[1, n − 1]` as each token was scored
    *
    * @example
-   * ```ts ignore
-   * const base = await lm.scoreDocument(ids, { window: 128 });
-   * const dyn = await lm.dynamicEvaluate(ids, { segment: 128, lr: 0.01, method: "rms" });
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const ids = Array.from({ length: 40 }, (_, i) => (i * 7) % 16);
+   * const base = await lm.scoreDocument(ids, { window: 16 });
+   * const dyn = await lm.dynamicEvaluate(ids, { segment: 16, lr: 0.01, method: "rms" });
    * console.log(base.perplexity, dyn.perplexity);
    * ```
    */
@@ -681,9 +693,7 @@ export class LanguageModel {
     checkOptions(where, options);
     const { window = 256, context = 0, normalizer } = options;
     checkPositiveInteger(where, "options.window", window);
-    if (!(Number.isInteger(context) && context >= 0)) {
-      throw new FWLInputError(where, "options.context", "an integer ≥ 0", describeValue(context));
-    }
+    checkCount(where, "options.context", context);
     const data = tokens instanceof Tensor
       ? (tokens.disposed || tokens.dtype !== "int32" ? undefined : tokens.hostData)
       : tokens;
@@ -703,11 +713,14 @@ export class LanguageModel {
    * @param options `maxTokens`, `temperature`, `topK`, `topP`, `seed`, `normalizer`
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const out: number[] = [];
-   * for await (const t of lm.generate([5, 9, 2], { maxTokens: 40, temperature: 0.8, topK: 20, seed: 1 })) {
-   *   out.push(t);
-   * }
+   * const options = { maxTokens: 6, temperature: 0.8, topK: 5, seed: 1 };
+   * for await (const t of lm.generate([5, 9, 2], options)) out.push(t);
+   * console.log(out.length); // 6
    * ```
    */
   generate(prompt: ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<number> {
@@ -720,39 +733,18 @@ export class LanguageModel {
           `step(tokens, state) (see ModelBody)`,
       );
     }
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(where, "options", "an object", describeValue(options));
-    }
+    checkOptions(where, options);
     const ids = tokenIds(where, "prompt", prompt, 1, this.vocabSize);
-    const {
-      maxTokens = 32,
-      temperature = 1,
-      topK,
-      topP,
-      seed = 0,
-      normalizer,
-    } = options;
-    if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) {
-      throw new FWLInputError(
-        where,
-        "options.maxTokens",
-        "an integer ≥ 0",
-        describeValue(maxTokens),
-      );
-    }
-    if (!Number.isInteger(seed)) {
-      throw new FWLInputError(where, "options.seed", "an integer", describeValue(seed));
-    }
+    const { maxTokens = 32, temperature = 1, topK, topP, seed = 0, normalizer } = options;
+    checkCount(where, "options.maxTokens", maxTokens);
+    checkNumber(where, "options.seed", seed, Number.isInteger, "an integer");
     const rng = new SeededRandom(seed);
     const sample = { temperature, topK, topP, rng };
     // Checks temperature, topK and topP now (sampleToken validates its options first).
     try {
       sampleToken(new Float32Array([0]), { ...sample, rng: new SeededRandom(0) });
     } catch (e) {
-      if (e instanceof FWLInputError) {
-        throw new FWLInputError(where, e.argument, e.expected, e.received);
-      }
-      throw e;
+      rethrowAt(where, e);
     }
     // Checks the normalizer now: a stream of the head's is made and dropped.
     this.head.stream(1, normalizer === undefined ? {} : { normalizer }).dispose();
@@ -831,8 +823,12 @@ export class LanguageModel {
    * model) is not stored.
    *
    * @example
-   * ```ts ignore
-   * const bytes = await lm.checkpointBytes({ optimizer: opt });
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const bytes = await lm.checkpointBytes();
+   * console.log(bytes.length > 0); // true
    * ```
    */
   checkpointBytes(options: SaveCheckpointOptions = {}): Promise<Uint8Array> {
@@ -846,8 +842,13 @@ export class LanguageModel {
    * With the fast weights off, the step sizes stay 0 whatever the file holds.
    *
    * @example
-   * ```ts ignore
-   * await lm.loadCheckpointBytes(bytes, { optimizer: opt });
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const bytes = await lm.checkpointBytes();
+   * const metadata = await lm.loadCheckpointBytes(bytes); // the same model again
+   * console.log(Object.keys(metadata).length > 0); // true
    * ```
    */
   async loadCheckpointBytes(
@@ -865,8 +866,13 @@ export class LanguageModel {
    * rename). Needs `--allow-write`.
    *
    * @example
-   * ```ts ignore
-   * await lm.save("rnn_fwl.safetensors");
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const dir = await Deno.makeTempDir();
+   * await lm.save(`${dir}/lm.safetensors`);
+   * await Deno.remove(dir, { recursive: true });
    * ```
    */
   async save(path: string | URL, options: SaveCheckpointOptions = {}): Promise<void> {
@@ -879,8 +885,17 @@ export class LanguageModel {
    * {@linkcode LanguageModel.loadCheckpointBytes}. Needs `--allow-read`.
    *
    * @example
-   * ```ts ignore
-   * await lm.load("rnn_fwl.safetensors");
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   await lm.save(`${dir}/lm.safetensors`);
+   *   await lm.load(`${dir}/lm.safetensors`);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
    * ```
    */
   async load(
@@ -950,43 +965,24 @@ export class LanguageModel {
     options: TokensOptions,
   ): { B: number; T: number; labels: Tensor; weights: Tensor<"float32"> } {
     if (!(tokens instanceof Tensor) || tokens.disposed) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        "a live int32 Tensor [B, T] (see tensor())",
-        describeValue(tokens),
-      );
+      const what = "a live int32 Tensor [B, T] (see tensor())";
+      throw new FWLInputError(where, "tokens", what, describeValue(tokens));
     }
     if (tokens.dtype !== "int32" || tokens.shape.length !== 2 || tokens.shape[0] < 1) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        "int32 token ids of shape [B, T]",
-        `${tokens.dtype} [${tokens.shape.join(", ")}]`,
-      );
+      const got = `${tokens.dtype} [${tokens.shape.join(", ")}]`;
+      throw new FWLInputError(where, "tokens", "int32 token ids of shape [B, T]", got);
     }
     const [B, T] = tokens.shape;
     if (T < 2) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        "T ≥ 2 tokens per sequence (the first one is never predicted)",
-        `T = ${T}`,
-      );
+      const what = "T ≥ 2 tokens per sequence (the first one is never predicted)";
+      throw new FWLInputError(where, "tokens", what, `T = ${T}`);
     }
-    if (options === null || typeof options !== "object") {
-      throw new FWLInputError(where, "options", "an object", describeValue(options));
-    }
-    let made;
+    checkOptions(where, options);
     try {
-      made = makeLabels(tokens, this.vocabSize, { padId: options.padId });
+      return { B, T, ...makeLabels(tokens, this.vocabSize, { padId: options.padId }) };
     } catch (e) {
-      if (e instanceof FWLInputError) {
-        throw new FWLInputError(where, e.argument, e.expected, e.received);
-      }
-      throw e;
+      rethrowAt(where, e);
     }
-    return { B, T, ...made };
   }
 
   /** Runs the body and checks what it returns. */
@@ -1012,20 +1008,12 @@ export class LanguageModel {
     optimizer: Optimizer,
   ): { trainBody: boolean; bodyParams: BodyParameter[] } {
     if (!(optimizer instanceof Optimizer)) {
-      throw new FWLInputError(
-        where,
-        "optimizer",
-        "an Optimizer (SGD, Adam, AdamW) over lm.parameters()",
-        describeValue(optimizer),
-      );
+      const what = "an Optimizer (SGD, Adam, AdamW) over lm.parameters()";
+      throw new FWLInputError(where, "optimizer", what, describeValue(optimizer));
     }
     if (optimizer.context !== this.head.context) {
-      throw new FWLInputError(
-        where,
-        "optimizer",
-        "an optimizer on the model's device (lm.context)",
-        "an optimizer on another device",
-      );
+      const what = "an optimizer on the model's device (lm.context)";
+      throw new FWLInputError(where, "optimizer", what, "an optimizer on another device");
     }
     const known = new Set(this.parameters().map((p) => p.name));
     const names = optimizer.paramNames;
@@ -1044,9 +1032,6 @@ export class LanguageModel {
       );
     }
     const trainBody = names.some((n) => n.startsWith(BODY_PREFIX));
-    return {
-      trainBody,
-      bodyParams: trainBody ? bodyParameters(where, this.body) : [],
-    };
+    return { trainBody, bodyParams: trainBody ? bodyParameters(where, this.body) : [] };
   }
 }

@@ -64,12 +64,8 @@ export function perplexity(
   const where = "perplexity";
   const list = Array.isArray(scores) ? scores : [scores as TokenScores];
   if (select !== undefined && typeof select !== "function") {
-    throw new FWLInputError(
-      where,
-      "select",
-      "a function (target) => boolean",
-      describeValue(select),
-    );
+    const what = "a function (target) => boolean";
+    throw new FWLInputError(where, "select", what, describeValue(select));
   }
   let total = 0, count = 0;
   list.forEach((s, i) => {
@@ -77,12 +73,9 @@ export function perplexity(
       s === null || typeof s !== "object" || !(s.nll instanceof Float32Array) ||
       !(s.targets instanceof Int32Array) || s.nll.length !== s.targets.length
     ) {
-      throw new FWLInputError(
-        where,
-        Array.isArray(scores) ? `scores[${i}]` : "scores",
-        "TokenScores { nll: Float32Array, targets: Int32Array } of equal length",
-        describeValue(s),
-      );
+      const name = Array.isArray(scores) ? `scores[${i}]` : "scores";
+      const what = "TokenScores { nll: Float32Array, targets: Int32Array } of equal length";
+      throw new FWLInputError(where, name, what, describeValue(s));
     }
     for (let j = 0; j < s.nll.length; j++) {
       const target = s.targets[j];

@@ -10,42 +10,15 @@ import { FWLError, FWLInputError } from "../errors.ts";
 import { describeValue, Tensor } from "../tensor.ts";
 import { shapeSize } from "../util/shape.ts";
 
-/**
- * Prefix of the head's parameter names in `LanguageModel.parameters()` and checkpoints.
- *
- * @example
- * ```ts
- * import { HEAD_PREFIX } from "./plug.ts";
- * console.log(HEAD_PREFIX + "dense_0/kernel"); // head/dense_0/kernel
- * ```
- */
+/** Prefix of the head's parameter names in `LanguageModel.parameters()` and checkpoints. */
 export const HEAD_PREFIX = "head/";
-/**
- * Prefix of the body's parameter names in `LanguageModel.parameters()` and checkpoints.
- *
- * @example
- * ```ts
- * import { BODY_PREFIX } from "./plug.ts";
- * console.log(BODY_PREFIX + "embedding"); // body/embedding
- * ```
- */
+/** Prefix of the body's parameter names in `LanguageModel.parameters()` and checkpoints. */
 export const BODY_PREFIX = "body/";
 
 /**
  * Throws an {@linkcode FWLInputError} unless `body` looks like a {@linkcode ModelBody}:
  * a positive `hiddenSize`, a `forward` function, and functions (or nothing) for the
  * optional methods.
- *
- * @example
- * ```ts
- * import { checkBody } from "./plug.ts";
- * checkBody("demo", { hiddenSize: 4, forward: () => Promise.reject() }); // fine
- * try {
- *   checkBody("demo", { hiddenSize: 0, forward: () => Promise.reject() });
- * } catch (e) {
- *   console.log((e as Error).name); // FWLInputError
- * }
- * ```
  */
 export function checkBody(where: string, body: unknown): asserts body is ModelBody {
   const b = body as ModelBody;
@@ -53,12 +26,8 @@ export function checkBody(where: string, body: unknown): asserts body is ModelBo
     b === null || typeof b !== "object" || typeof b.forward !== "function" ||
     !(Number.isInteger(b.hiddenSize) && b.hiddenSize > 0)
   ) {
-    throw new FWLInputError(
-      where,
-      "body",
-      "a ModelBody { hiddenSize: positive integer, forward(tokens) }",
-      describeValue(body),
-    );
+    const what = "a ModelBody { hiddenSize: positive integer, forward(tokens) }";
+    throw new FWLInputError(where, "body", what, describeValue(body));
   }
   for (
     const m of ["backward", "parameters", "initState", "step", "forwardFrom", "dispose"] as const
@@ -72,12 +41,6 @@ export function checkBody(where: string, body: unknown): asserts body is ModelBo
 /**
  * The body's parameters (none without `parameters()`), checked: unique names, positive
  * shapes, and buffers and gradients large enough.
- *
- * @example
- * ```ts
- * import { bodyParameters } from "./plug.ts";
- * console.log(bodyParameters("demo", { hiddenSize: 4, forward: () => Promise.reject() })); // []
- * ```
  */
 export function bodyParameters(where: string, body: ModelBody): BodyParameter[] {
   if (!body.parameters) return [];
@@ -92,12 +55,8 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
       p.shape.every((d) => Number.isInteger(d) && d >= 1) && p.buffer instanceof GPUBuffer &&
       p.grad instanceof GPUBuffer;
     if (!ok) {
-      throw new FWLInputError(
-        where,
-        "body.parameters()",
-        "BodyParameter { name, shape, buffer: GPUBuffer, grad: GPUBuffer } entries",
-        describeValue(p),
-      );
+      const what = "BodyParameter { name, shape, buffer: GPUBuffer, grad: GPUBuffer } entries";
+      throw new FWLInputError(where, "body.parameters()", what, describeValue(p));
     }
     const bytes = shapeSize(p.shape) * 4;
     if (p.buffer.size < bytes || p.grad.size < bytes) {
@@ -109,12 +68,8 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
       );
     }
     if (seen.has(p.name)) {
-      throw new FWLInputError(
-        where,
-        "body.parameters()",
-        "unique names",
-        `${JSON.stringify(p.name)} twice`,
-      );
+      const twice = `${JSON.stringify(p.name)} twice`;
+      throw new FWLInputError(where, "body.parameters()", "unique names", twice);
     }
     seen.add(p.name);
   }
@@ -124,18 +79,6 @@ export function bodyParameters(where: string, body: ModelBody): BodyParameter[] 
 /**
  * Throws an {@linkcode FWLError} naming the body's method unless `hidden` is a live
  * float32 tensor of exactly `shape`.
- *
- * @example
- * ```ts
- * import { checkHidden } from "./plug.ts";
- * import { tensor } from "../tensor.ts";
- * checkHidden("demo", tensor(new Float32Array(6), [1, 2, 3]), [1, 2, 3], "forward"); // fine
- * try {
- *   checkHidden("demo", tensor(new Float32Array(6), [2, 3]), [1, 2, 3], "forward");
- * } catch (e) {
- *   console.log((e as Error).name); // FWLError
- * }
- * ```
  */
 export function checkHidden(
   where: string,

@@ -49,11 +49,6 @@ export interface WindowDims {
 
 /**
  * Floats of each state buffer for `B` sequences (the layout of {@linkcode FastState}).
- *
- * @example
- * ```ts ignore
- * const lengths = fastStateLengths(B, D, size);
- * ```
  */
 export function fastStateLengths(
   B: number,
@@ -96,11 +91,6 @@ function ones(rec: Recorder): Operand {
  * 2: `fa·S1`), `out[b, t] −= step_i · Σ_i[b]` for the others: the update of fast
  * parameter `i` by the positions before the window, applied to each of its `T`
  * positions. `out` is `[B, T, width]`; `q` is `[B, T, D]` or `[B, T, H]`.
- *
- * @example
- * ```ts ignore
- * subtractCarried(rec, params, dims, state, 0, f1, x); // f1 −= s0·x·S0
- * ```
  */
 export function subtractCarried(
   rec: Recorder,
@@ -129,11 +119,6 @@ export function subtractCarried(
 /**
  * Adds a window's terms to the state: `S0 += xᵀ·g_h1`, `S1 += aᵀ·g_h2` and each sum over
  * the window's positions, per sequence (positions of weight 0 add nothing).
- *
- * @example
- * ```ts ignore
- * advanceFastState(rec, dims, state, { x, a }, inner);
- * ```
  */
 export function advanceFastState(
   rec: Recorder,

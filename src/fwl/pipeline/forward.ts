@@ -71,14 +71,7 @@ const LOGIT_TILE_BYTES = 32 * 2 ** 20;
  */
 export const TRAIN_TILE_BYTES: number = 16 * 2 ** 20;
 
-/**
- * The forward arguments of a built head for checked, uploaded inputs.
- *
- * @example
- * ```ts ignore
- * await runForward(ctx, { ...headForwardArgs(block, inp), output: { kind: "nll", buffer } });
- * ```
- */
+/** The forward arguments of a built head for checked, uploaded inputs. */
 export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
   return {
     batch: inp.batch,
@@ -99,15 +92,8 @@ export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
 
 /** The logits `x·Ku + bu` of the batch under `tiling`. */
 export function headLogits(f: HeadForwardArgs, tiling: LogitTiling): Logits {
-  const { params: p } = f;
-  return {
-    rows: f.batch * f.time,
-    size: f.size,
-    vocab: f.vocabSize,
-    tiling,
-    ku: p.ku,
-    bu: p.bu,
-  };
+  const { ku, bu } = f.params;
+  return { rows: f.batch * f.time, size: f.size, vocab: f.vocabSize, tiling, ku, bu };
 }
 
 /** The targets of the batch with the normalizer `norm`. */
@@ -143,12 +129,6 @@ function recordNormalizer(
  * `keep` (training) every activation stays live for the outer backward, the outer
  * (batch) normalizer is formed too and attention runs within `trainAttentionBytes`;
  * without, the fast layer norm writes over the slow one's dead `nhat` and `rstd`.
- *
- * @example
- * ```ts ignore
- * const acts = recordHeadForward(rec, { batch: B, time: T, ...dims, x, labels, weights,
- *   labelsAreIds: true, params: block.buffers, fixedNormalizer: undefined }, tiling, true);
- * ```
  */
 export function recordHeadForward(
   rec: Recorder,
@@ -164,12 +144,8 @@ export function recordHeadForward(
     ? normIn
     : recordNormalizer(rec, f.weights, M, undefined);
   const slow = recordSlowForward(rec, f.params, { ...f, rows: M }, f.x);
-  const inner = recordInnerBackward(
-    rec,
-    f.params,
-    { ...headLogits(f, tiling), ...headTargets(f, normIn) },
-    slow,
-  );
+  const targets = { ...headLogits(f, tiling), ...headTargets(f, normIn) };
+  const inner = recordInnerBackward(rec, f.params, targets, slow);
   const fast = recordFastPass(rec, {
     ...f,
     ...slow,
@@ -201,11 +177,6 @@ export interface ForwardArgs extends HeadForwardArgs {
 /**
  * Records and submits the whole forward: the composition above, then the fast logits
  * (or the slow ones, for the plain head) written out or scored.
- *
- * @example
- * ```ts ignore
- * await runForward(ctx, { ...args, output: { kind: "nll", buffer: nll } });
- * ```
  */
 export async function runForward(ctx: GPUContext, f: ForwardArgs): Promise<void> {
   const M = f.batch * f.time, V = f.vocabSize;

@@ -30,11 +30,6 @@ export interface InnerGrads {
 /**
  * Records the inner backward of the slow activations `slow` (the logits of `slow.n`
  * under `logits.tiling`, `targets.norm` the inner normalizer).
- *
- * @example
- * ```ts ignore
- * const inner = recordInnerBackward(rec, params, { ...logits, ...targets }, slow);
- * ```
  */
 export function recordInnerBackward(
   rec: Recorder,

@@ -19,10 +19,13 @@
 import { FWLError } from "../../errors.ts";
 import type { GPUContext } from "../../gpu/context.ts";
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
-import { softmaxXentGrad } from "../../kernels/softmax_xent.ts";
-import { xentLoss } from "../../kernels/softmax_xent.ts";
+import {
+  innerSoftmaxVJP,
+  outerXent,
+  softmaxXentGrad,
+  xentLoss,
+} from "../../kernels/softmax_xent.ts";
 import { colsum } from "../../kernels/reductions.ts";
-import { innerSoftmaxVJP, outerXent } from "../../kernels/softmax_xent.ts";
 import {
   backpropTile,
   kernelGradTile,
@@ -75,11 +78,6 @@ export interface UnembedGrads {
  * binding limit). With `rangeBound` (one-hot labels or an upstream gradient that may
  * exceed one binding), tiles are also kept small enough for their range of such an
  * input to fit one binding.
- *
- * @example
- * ```ts ignore
- * const tiling = planLogitTiles(ctx, B * T, V, 16 * 2 ** 20, !labelsAreIds);
- * ```
  */
 export function planLogitTiles(
   ctx: GPUContext,
@@ -222,15 +220,8 @@ function sinkTile(
   if (t.cols === t.vocab) {
     colsum(rec, { a: g.binding, rows: t.rows, width: t.cols, out: s.gbu, accumulate: true });
   } else {
-    vocabTileColsum(rec, {
-      a: g.binding,
-      aBase: g.base,
-      aRow: g.row,
-      rows: t.rows,
-      cols: t.cols,
-      out: s.gbu,
-      outBase: t.v0,
-    });
+    const a = { a: g.binding, aBase: g.base, aRow: g.row };
+    vocabTileColsum(rec, { ...a, rows: t.rows, cols: t.cols, out: s.gbu, outBase: t.v0 });
   }
   backpropTile(rec, {
     ...shape,
@@ -247,11 +238,6 @@ const inZ = (t: Tile) => ({ binding: t.z, base: 0, row: t.cols });
 /**
  * The inner softmax gradient pushed into the unembedding input:
  * `gn = (w/N·(softmax(n·Ku + bu) − y))·Kuᵀ` `[rows, size]`.
- *
- * @example
- * ```ts ignore
- * innerSoftmaxGrad(rec, { ...logits, ...targets }, n, gn);
- * ```
  */
 export function innerSoftmaxGrad(
   rec: Recorder,
@@ -279,11 +265,6 @@ export function innerSoftmaxGrad(
 /**
  * The per-position cross-entropy `nll[r] = lse(z_r)·Σy − Σ y·z_r` of `z = x·Ku + bu`
  * (0 where the weight is 0).
- *
- * @example
- * ```ts ignore
- * crossEntropyRows(rec, { ...logits, ...targets }, nf, nll);
- * ```
  */
 export function crossEntropyRows(
   rec: Recorder,
@@ -302,11 +283,6 @@ export function crossEntropyRows(
  * The outer loss on the fast logits `z = nf·Ku + bu`: `lossRows[r] = w/N·CE(z_r)` (`norm`
  * the outer normalizer) and its gradient `dz = w/N·(softmax(z)·Σy − y)` into
  * `gku += nfᵀdz`, `gbu += Σ dz`, `dnf = dz·Kuᵀ`.
- *
- * @example
- * ```ts ignore
- * outerCrossEntropy(rec, { ...logits, ...targets, gku, gbu }, nf, lossRows, dnf);
- * ```
  */
 export function outerCrossEntropy(
   rec: Recorder,
@@ -329,11 +305,6 @@ export function outerCrossEntropy(
  * `dg = gGn·Ku` (the cotangent of the inner gradient `g_z`), `p = softmax(z)` and
  * `c = w/N` (`norm` the inner normalizer), `g_z = c·(p − y)` and
  * `dz = c·p ⊙ (dg − ⟨p, dg⟩)`, then `gku += gGnᵀg_z + nᵀdz`, `gbu += Σ dz`, `dn = dz·Kuᵀ`.
- *
- * @example
- * ```ts ignore
- * innerSoftmaxVJPTiles(rec, { ...logits, ...targets, gku, gbu }, n, gGn, dn);
- * ```
  */
 export function innerSoftmaxVJPTiles(
   rec: Recorder,
@@ -362,11 +333,6 @@ export function innerSoftmaxVJPTiles(
  * An upstream `dL/dlogits` `[rows, vocab]` taken tile by tile: `gku += nfᵀu`,
  * `gbu += Σ u`, `dnf = u·Kuᵀ`. Full-row tiles bind their rows; vocabulary tiles bind
  * the whole when it fits, else the tile's aligned range.
- *
- * @example
- * ```ts ignore
- * upstreamGrad(rec, { ...logits, gku, gbu }, upstream, nf, dnf);
- * ```
  */
 export function upstreamGrad(
   rec: Recorder,
@@ -378,17 +344,8 @@ export function upstreamGrad(
   const max = rec.ctx.maxBindingBytes;
   const whole = s.tiling.cols === s.vocab ? s.tiling.rows >= s.rows : s.rows * s.vocab * 4 <= max;
   forEachTile(s.rows, s.vocab, s.tiling, (t) => {
-    const { binding, base } = matrixSpan(
-      upstream,
-      whole,
-      t.rowOffset,
-      t.rows,
-      t.v0,
-      t.cols,
-      s.vocab,
-      max,
-    );
-    sinkTile(rec, s, t, { binding, base, row: s.vocab }, nf, dnf);
+    const span = matrixSpan(upstream, whole, t.rowOffset, t.rows, t.v0, t.cols, s.vocab, max);
+    sinkTile(rec, s, t, { ...span, row: s.vocab }, nf, dnf);
   });
 }
 
@@ -414,11 +371,6 @@ function outputTiling(rows: number, vocab: number, budget: number): LogitTiling 
  * Writes the logits `out = x·Ku + bu` `[rows, vocab]`, each tile's output bound as one
  * aligned range of at most `budget` bytes: the output buffer itself may exceed one
  * binding.
- *
- * @example
- * ```ts ignore
- * writeLogits(rec, { rows: M, size: S, vocab: V, ku, bu }, nf, logits, ctx.maxBindingBytes);
- * ```
  */
 export function writeLogits(
   rec: Recorder,
@@ -432,19 +384,15 @@ export function writeLogits(
   const max = Math.min(budget, rec.ctx.maxBindingBytes);
   forEachTile(s.rows, s.vocab, tiling, (t) => {
     const span = matrixSpan(out, whole, t.rowOffset, t.rows, t.v0, t.cols, s.vocab, max);
+    const dest = { out: span.binding, outBase: span.base, outRow: s.vocab };
     logitsTile(rec, {
+      ...t,
+      ...dest,
       x,
       xBase: t.rowOffset * s.size,
       ku: s.ku,
       bias: s.bu,
-      out: span.binding,
-      outBase: span.base,
-      outRow: s.vocab,
-      rows: t.rows,
-      cols: t.cols,
       size: s.size,
-      vocab: s.vocab,
-      v0: t.v0,
     });
   });
 }

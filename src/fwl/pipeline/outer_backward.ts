@@ -129,15 +129,6 @@ function kit(rec: Recorder, o: OuterBackwardArgs) {
 /**
  * Records the backward of the outer loss (see the module doc) after
  * `recordHeadForward(…, keep = true)` in the same recorder.
- *
- * @example
- * ```ts ignore
- * const kept = recordHeadForward(rec, forwardArgs, tiling, true);
- * recordOuterBackward(rec, { ...dims, x, labels, labelsAreIds: true, weights,
- *   params: block.buffers, kept, grads, accumulate: false, dx, loss,
- *   upstream: undefined, firstOrderOnly: false, tiling });
- * await rec.submit("train");
- * ```
  */
 export function recordOuterBackward(rec: Recorder, o: OuterBackwardArgs): void {
   const { M, D, S, H, V, p, k, g, buf, addTN, colAdd, minusStep, cumsumR, attend } = kit(rec, o);

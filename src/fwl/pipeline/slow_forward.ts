@@ -33,14 +33,7 @@ export interface SlowDims {
   epsilon: number;
 }
 
-/**
- * The first layer, `h1 = x·K0 + b0` and `a = relu(h1)²`, in one matmul.
- *
- * @example
- * ```ts ignore
- * slowFirstLayer(rec, params, dims, x, { h1, a });
- * ```
- */
+/** The first layer, `h1 = x·K0 + b0` and `a = relu(h1)²`, in one matmul. */
 export function slowFirstLayer(
   rec: Recorder,
   p: ParamBuffers,
@@ -58,11 +51,6 @@ export function slowFirstLayer(
 /**
  * The second layer and the layer norm, `n = LN(a·K1 + b1) ⊙ scale + bias` (also `nhat`
  * and `rstd`), fused when the width allows: `h2` never reaches memory.
- *
- * @example
- * ```ts ignore
- * slowSecondLayer(rec, params, dims, a, { n, nhat, rstd });
- * ```
  */
 export function slowSecondLayer(
   rec: Recorder,
@@ -87,14 +75,7 @@ export function slowSecondLayer(
   });
 }
 
-/**
- * The whole slow forward of `x` `[rows, inputSize]` into fresh scratch of `rec`.
- *
- * @example
- * ```ts ignore
- * const slow = recordSlowForward(rec, params, { rows: B * T, inputSize: D, size, epsilon }, x);
- * ```
- */
+/** The whole slow forward of `x` `[rows, inputSize]` into fresh scratch of `rec`. */
 export function recordSlowForward(
   rec: Recorder,
   p: ParamBuffers,
