@@ -135,7 +135,7 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts ignore
-   * import { ByteText } from "@x/fwl";
+   * import { ByteText } from "@x/fwl/data";
    * const text = await ByteText.fromFile("book.txt");
    * ```
    */

@@ -195,7 +195,8 @@ export async function lossAndGradsGPU(
  *
  * @example
  * ```ts
- * import { FWLBlock, lossAndGrads, tensor } from "@x/fwl";
+ * import { FWLBlock, tensor } from "@x/fwl";
+ * import { lossAndGrads } from "@x/fwl/gpu";
  * using block = new FWLBlock(4, 10, 2);
  * await block.build(8);
  * const x = tensor(new Float32Array(2 * 6 * 8).fill(0.1), [2, 6, 8]);
