@@ -77,3 +77,13 @@ export { lossAndGrads, type LossAndGradsOptions } from "./src/fwl/loss_and_grads
 export type { GradSource, OptimizerKind, OptimizerState } from "./src/optim/mod.ts";
 export type { RandomSource } from "./src/util/random.ts";
 export type { FastState } from "./src/fwl/pipeline/fast_step.ts";
+export {
+  type FieldName,
+  Program,
+  program,
+  type ProgramDecl,
+  type Snippet,
+  type StorageBinding,
+  type StorageType,
+  type UniformType,
+} from "./src/gpu/program.ts";
