@@ -17,7 +17,7 @@ import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import type { Head, ParamBuffers } from "./head.ts";
-import { checkOptions, checkTargets, tensorBuffer } from "./inputs.ts";
+import { checkOptions, checkTargets } from "./inputs.ts";
 import { recordFastPass } from "./pipeline/fast_pass.ts";
 import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
@@ -281,7 +281,7 @@ export class FWLStream {
       const pend = this.#pending;
       const rec = new Recorder(ctx);
       const buf = (elements: number) => rec.scratch(elements * 4);
-      const upload = (t: Tensor) => tensorBuffer(ctx, t, (bytes) => rec.scratch(bytes));
+      const upload = (t: Tensor) => t.gpuBuffer(ctx) ?? rec.upload(t.hostData!);
       const labelsBuf = upload(labels), weightsBuf = upload(weights);
       // The slow forward and inner backward of this position (h1 and a came from predict).
       const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };

@@ -124,8 +124,7 @@ export function resolveGrads(
     if (!(src instanceof Float32Array)) return { ...op, grad: src };
     let b = uploaded.get(src);
     if (!b) {
-      b = rec.scratch(src.byteLength);
-      rec.ctx.device.queue.writeBuffer(b, 0, src as Float32Array<ArrayBuffer>);
+      b = rec.upload(src);
       uploaded.set(src, b);
     }
     return { ...op, grad: b };
