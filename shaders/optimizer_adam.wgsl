@@ -9,16 +9,12 @@ fn main(
   @builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-  let scale = clip[0];
   let stride = nwg.x * WG;
   for (var i = gid.x; i < p.len; i += stride) {
     let pi = p.p_off + i;
     let si = p.s_off + i;
     var x = param[pi];
-    var g = space_grad(scaled_grad(grad[p.g_off + i], scale, p.flags), x, p.flags);
-    if ((p.flags & L2_DECAY) != 0u) {
-      g += p.wd * x;
-    }
+    let g = update_grad(i, x);
     if ((p.flags & DECOUPLED_DECAY) != 0u) {
       x -= p.lr * p.wd * x;
     }

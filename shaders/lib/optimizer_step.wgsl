@@ -24,6 +24,16 @@ fn descend(x: f32, d: f32, flags: u32) -> f32 {
   return x - d;
 }
 
+// The gradient an update sees at segment element i of a parameter now at x: clipped, taken
+// in log space when asked, plus L2 weight decay.
+fn update_grad(i: u32, x: f32) -> f32 {
+  var g = space_grad(scaled_grad(grad[p.g_off + i], clip[0], p.flags), x, p.flags);
+  if ((p.flags & L2_DECAY) != 0u) {
+    g += p.wd * x;
+  }
+  return g;
+}
+
 fn finish(x: f32, flags: u32) -> f32 {
   if ((flags & NON_NEGATIVE) != 0u) {
     return max(x, 0.0);
