@@ -17,27 +17,18 @@
 // other documents; the FWL head learns it from the document itself, as it reads.
 //
 // The flags, the data, the training loop and the report are shared with
-// examples/transformer.ts (examples/lib/compare.ts); this file only builds the LSTM.
+// examples/transformer.ts (examples/lib/compare.ts, examples/lib/bodies.ts).
 
-import { LSTMBody } from "../mod.ts";
-import { comparisonFlags, runComparison, wholeFlag } from "./lib/compare.ts";
+import { runComparison } from "./lib/compare.ts";
+import { lstmComparison } from "./lib/bodies.ts";
 
 Deno.exit(
-  await runComparison({
-    script: "examples/rnn.ts",
-    about: `Trains an LSTM with an FWL head and the same LSTM with a plain head (same data, seed
+  await runComparison(
+    lstmComparison(
+      "examples/rnn.ts",
+      `Trains an LSTM with an FWL head and the same LSTM with a plain head (same data, seed
 and steps), then prints their validation perplexity and a generated sample.`,
-    flags: comparisonFlags({
-      size: wholeFlag(64, "LSTM width; the head's size is half of it", 2, 1024),
-    }),
-    describe: (c) => `LSTM (width ${c.flags.size})`,
-    headSize: (c) => Math.max(1, Math.floor(c.flags.size / 2)),
-    createBody: (vocabSize, c) =>
-      LSTMBody.create({
-        vocabSize,
-        embedSize: c.flags.size,
-        hiddenSize: c.flags.size,
-        seed: c.seed,
-      }),
-  }, Deno.args),
+    ),
+    Deno.args,
+  ),
 );

@@ -65,6 +65,33 @@ Deno.test("scoreDocument: windows with the carried state equal one long call", a
   }
 });
 
+Deno.test("scoreDocument without carried fast weights: each window on its own; progress", async () => {
+  const ids = randomIds(41, 3);
+  const lm = await model(embeddingBody(2));
+  const calls: [number, number][] = [];
+  const doc = await lm.scoreDocument(ids, {
+    window: 7,
+    carryFastWeights: false,
+    progress: (scored, total) => calls.push([scored, total]),
+  });
+  assertEquals(calls, [7, 14, 21, 28, 35, 40].map((s) => [s, 40]));
+  for (let t0 = 0; t0 < 40; t0 += 7) {
+    const end = Math.min(40, t0 + 7);
+    const alone = await lm.score(tensor(ids.slice(t0, end + 1), [1, end + 1 - t0]));
+    assertClose(doc.nll.subarray(t0, end), alone.nll, 2e-4, `window at ${t0}`);
+  }
+  // Carried, later windows differ: their fast weights have learned from the earlier ones.
+  const carried = await lm.scoreDocument(ids, { window: 7 });
+  assertClose(carried.nll.subarray(0, 7), doc.nll.subarray(0, 7), 2e-4, "first window");
+  assert(maxAbsDiff(carried.nll, doc.nll) > 1e-3, "the carried state shows");
+  // With a normalizer of its own, a window starts from a fresh state of that normalizer.
+  const own = await lm.scoreDocument(ids, { window: 7, carryFastWeights: false, normalizer: N });
+  assertClose(own.nll, doc.nll, 2e-4, "explicit normalizer");
+  const dyn = await lm.dynamicEvaluate(ids, { lr: 0.1, segment: 7, carryFastWeights: false });
+  assertClose(dyn.nll.subarray(0, 7), doc.nll.subarray(0, 7), 2e-4, "dynamic: first segment");
+  lm.dispose();
+});
+
 Deno.test("scoreDocument: an LSTM carries its state too; other bodies re-read context", async () => {
   const body = await LSTMBody.create({ vocabSize: V, embedSize: 5, hiddenSize: D, seed: 3 });
   const lm = await model(body);
@@ -187,6 +214,8 @@ Deno.test("scoreDocument and dynamicEvaluate check their inputs", async () => {
     ["window", () => lm.scoreDocument(ids, { window: 0 })],
     ["context", () => lm.scoreDocument(ids, { context: -1 })],
     ["normalizer", () => lm.scoreDocument(ids, { normalizer: 0 })],
+    ["carryFastWeights", () => lm.scoreDocument(ids, { carryFastWeights: 1 as never })],
+    ["progress", () => lm.scoreDocument(ids, { progress: "bar" as never })],
     ["lr", () => lm.dynamicEvaluate(ids, {} as { lr: number })],
     ["lr", () => lm.dynamicEvaluate(ids, { lr: -1 })],
     ["segment", () => lm.dynamicEvaluate(ids, { lr: 1, segment: 1.5 })],

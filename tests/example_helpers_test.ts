@@ -9,6 +9,8 @@ import { parseFlags } from "../examples/lib/flags.ts";
 import {
   comparisonFlags,
   comparisonUsage,
+  heldOutDocuments,
+  lossByPosition,
   markdownTable,
   numberFlag,
   parseComparisonFlags,
@@ -18,6 +20,7 @@ import {
   UsageError,
   wholeFlag,
 } from "../examples/lib/compare.ts";
+import { lstmComparison, takeBodyFlag, transformerComparison } from "../examples/lib/bodies.ts";
 import { LSTMBody } from "../src/bodies/lstm.ts";
 import { TransformerBody } from "../src/bodies/transformer.ts";
 
@@ -166,6 +169,12 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
   assertEquals([c.flags.size, c.flags.steps, c.plot, c.text], [32, 20, "a.svg", undefined]);
   const t = parseComparisonFlags(["--text", "a.md", "--separator", "^## "], flags);
   assertEquals([t?.text, t?.separator?.source, t?.separator?.multiline], ["a.md", "^## ", true]);
+  assertEquals([t?.json, t?.carryFastWeights, t?.dynamicLr, t?.evalTokens], [false, false, 0, 0]);
+  const d = parseComparisonFlags(
+    ["--text", "a", "--json", "--carry-fast-weights", "--dynamic-lr", "0.01", "--eval-tokens", "9"],
+    flags,
+  );
+  assertEquals([d?.json, d?.carryFastWeights, d?.dynamicLr, d?.evalTokens], [true, true, 0.01, 9]);
   assertEquals(parseComparisonFlags(["--help"], flags), undefined);
   assertEquals(parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
   const mistakes: [string[], string][] = [
@@ -181,6 +190,11 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
     [["--plot", "a.png"], '--plot needs a file name ending in .svg, got "a.png"'],
     [["--text"], "--text needs a file name"],
     [["--separator", "^# "], "--separator needs --text"],
+    [["--position-plot", "a.svg"], "--position-plot needs --text"],
+    [["--carry-fast-weights"], "--carry-fast-weights needs --text"],
+    [["--text", "a", "--position-plot", "a.png"], "--position-plot needs a file name ending"],
+    [["--dynamic-lr", "-1"], '--dynamic-lr needs a number ≥ 0, got "-1"'],
+    [["--json=1"], "--json takes no value"],
     [["--text", "a.md", "--separator", "("], "--separator: Invalid regular expression"],
   ];
   for (const [argv, message] of mistakes) {
@@ -193,6 +207,33 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
     assert(thrown instanceof UsageError, `${argv.join(" ")}: ${thrown}`);
     assert(thrown.message.includes(message), `${argv.join(" ")}: ${thrown.message}`);
   }
+});
+
+Deno.test("bodies: the two comparisons and --body", () => {
+  assertEquals(lstmComparison("x.ts", "X.", { length: 512 }).flags.length.value, 512);
+  const t = transformerComparison("x.ts", "X.", { "dynamic-lr": 0.002 });
+  assertEquals([t.flags["step-size"].value, t.flags["dynamic-lr"].value], [0.3, 0.002]);
+  assertEquals(takeBodyFlag(["--steps", "5"]), { body: "lstm", rest: ["--steps", "5"] });
+  assertEquals(takeBodyFlag(["--body=transformer", "-h"]), { body: "transformer", rest: ["-h"] });
+  assertThrows(
+    () => takeBodyFlag(["--body", "gru"]),
+    UsageError,
+    '--body needs lstm or transformer, got "gru"',
+  );
+  assertThrows(() => takeBodyFlag(["--body"]), UsageError, 'got ""');
+  assertThrows(() => takeBodyFlag(["--body=lstm", "--body=lstm"]), UsageError, "more than once");
+});
+
+Deno.test("compare: held-out documents within a budget; loss by position", () => {
+  const docs = [new Uint8Array(10), new Uint8Array(1), new Uint8Array(5), new Uint8Array(8)];
+  assertEquals(heldOutDocuments(docs, 0).map((d) => d.length), [10, 5, 8]);
+  assertEquals(heldOutDocuments(docs, 13).map((d) => d.length), [10, 5]);
+  assertEquals(heldOutDocuments(docs, 9).map((d) => d.length), [10]);
+  assertEquals(heldOutDocuments(docs, 3).map((d) => d.length), [4]);
+  assertEquals(heldOutDocuments([], 3), []);
+  const bits = (...v: number[]) => Float32Array.from(v, (b) => b * Math.LN2);
+  const curve = lossByPosition([{ nll: bits(1, 3, 2), count: 3 }, { nll: bits(3), count: 1 }], 2);
+  assertEquals(curve.map(([x, y]) => [x, Number(y.toFixed(5))]), [[1, 2.33333], [3, 2]]);
 });
 
 Deno.test("compare: table, perplexity change, smoothed curve", () => {
@@ -258,8 +299,8 @@ Deno.test("compare: runComparison exit codes, and a whole tiny run of each body"
     assertEquals(await runComparison(lstm, [...tiny, "--sample", "3", "--plot", plot]), 0);
     const out = printed.join("\n");
     assert(out.includes("model: LSTM (width 8) + head (size 4); 2 steps of 2×12 tokens"), out);
-    assert(/\| FWL head +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
-    assert(/\| plain head +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
+    assert(/\| fwl +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
+    assert(/\| plain +\| +[\d.]+ \| +[\d.]+ \|/.test(out), out);
     assert(out.includes("on entity tokens") && out.includes("done in "), out);
     assert((await Deno.readTextFile(plot)).includes("<polyline"));
 
@@ -271,15 +312,30 @@ Deno.test("compare: runComparison exit codes, and a whole tiny run of each body"
       md,
       ["alpha", "beta", "gamma", "delta", "epsilon"].map(section).join("") + "# end\nbye.\n",
     );
-    assertEquals(await runComparison(lstm, [...tiny, "--text", md, "--separator", "^# "]), 0);
+    const pos = `${dir}/position.svg`;
+    const textRun = [...tiny, "--text", md, "--separator", "^# ", "--dynamic-lr", "0.01"];
+    assertEquals(await runComparison(lstm, [...textRun, "--position-plot", pos, "--json"]), 0);
     const text = printed.join("\n");
     assert(text.includes("5 training documents, 1 held-out document"), text);
-    assert(
-      text.includes("validation: every byte of 1 held-out document (10 predicted bytes"),
-      text,
+    assert(text.includes("validation: 1 held-out document of 1 (10 predicted bytes"), text);
+    for (const row of ["plain", "plain+dynamic", "fwl", "fwl+dynamic"]) {
+      const cells = new RegExp(`\\| ${row.replace("+", "\\+")} +\\| +[\\d.]+ \\| +[\\d.]+ \\|`);
+      assert(cells.test(text), `${row}: ${text}`);
+    }
+    assert(text.includes("bits per byte") && text.includes("eval tokens/s"), text);
+    assert(text.includes("dynamic evaluation of the plain head"), text);
+    assert((await Deno.readTextFile(pos)).includes("<polyline"));
+    const summary = JSON.parse(printed.at(-1)!);
+    assertEquals(
+      summary.rows.map((r: { model: string }) => r.model),
+      ["plain", "plain+dynamic", "fwl", "fwl+dynamic"],
     );
-    assert(/\| FWL head +\| +[\d.]+ \| +[\d.]+ \| +\d+ s \|/.test(text), text);
-    assert(text.includes("bits per byte"), text);
+    for (const r of summary.rows) {
+      for (const key of ["perplexity", "bits_per_token", "eval_tokens_per_s", "train_seconds"]) {
+        assert(Number.isFinite(r[key]) && r[key] > 0, `${r.model} ${key}`);
+      }
+      assertEquals(r.tokens, 10);
+    }
 
     // A body with a fixed number of positions: the sample is cut to fit (prompt 12 + 1).
     printed.length = 0;

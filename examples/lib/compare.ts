@@ -121,6 +121,18 @@ const COMMON_FLAGS = {
   entities: wholeFlag(256, "synthetic data: pool of entity names", 4),
   gap: wholeFlag(20, "synthetic data: fewest tokens between two mentions", 1),
   "val-batches": wholeFlag(4, "synthetic data: validation batches scored at the end", 1),
+  "eval-tokens": wholeFlag(
+    0,
+    "text: held-out tokens scored, whole documents first (0: all)",
+    0,
+  ),
+  "dynamic-lr": numberFlag(
+    0,
+    "text: learning rate of dynamic evaluation (RMS), scored as extra rows (0: off)",
+    "a number ≥ 0",
+    (v) => v >= 0,
+  ),
+  "dynamic-segment": wholeFlag(128, "text: tokens per dynamic-evaluation step", 1),
   sample: wholeFlag(48, "tokens to generate at the end (0: none)", 0),
   temperature: numberFlag(0.8, "sampling temperature (0: greedy)", "a number ≥ 0", (v) => v >= 0),
   "top-k": wholeFlag(0, "sample from the k most likely tokens (0: all)", 0),
@@ -182,6 +194,16 @@ export interface ComparisonConfig {
   gap: number;
   /** Validation batches scored at the end. */
   valBatches: number;
+  /** Text: held-out tokens scored, whole documents first (0: all). */
+  evalTokens: number;
+  /** Text: learning rate of dynamic evaluation, the baseline rows (0: off). */
+  dynamicLr: number;
+  /** Text: tokens per dynamic-evaluation step. */
+  dynamicSegment: number;
+  /** Text: carry the fast weights from window to window. */
+  carryFastWeights: boolean;
+  /** `--json`: a JSON summary as the last line of standard output. */
+  json: boolean;
   /** Tokens to generate at the end (0: none). */
   sample: number;
   /** Sampling temperature (0: greedy). */
@@ -196,12 +218,14 @@ export interface ComparisonConfig {
   separator?: RegExp;
   /** `--plot`: an SVG file for the training curves. */
   plot?: string;
+  /** `--position-plot`: an SVG file for the loss against the position in the document. */
+  positionPlot?: string;
   /** Every numeric flag's value by flag name, the body's own flags included. */
   flags: Readonly<Record<string, number>>;
 }
 
-const STRING_FLAGS = ["text", "separator", "plot"] as const;
-const BOOLEAN_FLAGS = ["help"] as const;
+const STRING_FLAGS = ["text", "separator", "plot", "position-plot"] as const;
+const BOOLEAN_FLAGS = ["help", "json", "carry-fast-weights"] as const;
 
 /**
  * Parses a comparison's command line against its flag table: `undefined` for `--help`,
@@ -256,6 +280,11 @@ export function parseComparisonFlags(
     entities: common("entities"),
     gap: common("gap"),
     valBatches: common("val-batches"),
+    evalTokens: common("eval-tokens"),
+    dynamicLr: common("dynamic-lr"),
+    dynamicSegment: common("dynamic-segment"),
+    carryFastWeights: args["carry-fast-weights"] === true,
+    json: args.json === true,
     sample: common("sample"),
     temperature: common("temperature"),
     topK: common("top-k"),
@@ -263,15 +292,20 @@ export function parseComparisonFlags(
     text: text("text"),
     separator: separatorFlag(args.separator),
     plot: text("plot"),
+    positionPlot: text("position-plot"),
     flags: values,
   };
-  if (config.separator !== undefined && config.text === undefined) {
-    throw new UsageError("--separator needs --text");
+  for (const flag of ["separator", "position-plot", "carry-fast-weights"]) {
+    if (args[flag] !== undefined && config.text === undefined) {
+      throw new UsageError(`--${flag} needs --text`);
+    }
   }
-  if (config.plot !== undefined && !config.plot.endsWith(".svg")) {
-    throw new UsageError(
-      `--plot needs a file name ending in .svg, got ${JSON.stringify(config.plot)}`,
-    );
+  for (const [flag, file] of [["plot", config.plot], ["position-plot", config.positionPlot]]) {
+    if (file !== undefined && !file.endsWith(".svg")) {
+      throw new UsageError(
+        `--${flag} needs a file name ending in .svg, got ${JSON.stringify(file)}`,
+      );
+    }
   }
   return config;
 }
@@ -335,12 +369,19 @@ ${
   }
   --text FILE         train on the bytes of a text file (vocabulary 256) instead
                       of synthetic documents; its last documents (about 10% of
-                      it) are held out, and every byte of them is scored (asks
-                      for read permission, or pass --allow-read)
+                      it) are held out and scored document by document (up to
+                      --eval-tokens bytes); asks for read permission, or pass
+                      --allow-read
   --separator REGEX   with --text: each match starts a new document, e.g. '^# '
                       for markdown titles (default: the file is one document)
+  --carry-fast-weights  with --text: carry the FWL's state from window to window
+                      of a document (default: each window starts from the slow
+                      weights, as in training)
   --plot FILE.svg     write both training curves to an SVG chart (asks for write
                       permission, or pass --allow-write)
+  --position-plot FILE.svg  with --text: write the validation loss against the
+                      position in the document, one line per row
+  --json              print a JSON summary as the last line of standard output
   --help, -h          this help
 `;
 }
@@ -420,19 +461,33 @@ export function bitsPerToken(loss: number): number {
   return loss / Math.LN2;
 }
 
-/** What training one model gives. */
+/** One trained model. */
 interface Trained {
-  name: string;
+  /** `"fwl"` or `"plain"`. */
+  model: "fwl" | "plain";
   lm: LanguageModel;
   losses: number[];
   seconds: number;
-  scores: TokenScores[];
 }
+
+/** One row of the report: a model and how it was evaluated. */
+interface Row {
+  model: RowName;
+  trained: Trained;
+  /** One entry per scored batch (synthetic) or held-out document (text). */
+  scores: TokenScores[];
+  /** Wall-clock seconds of the evaluation. */
+  seconds: number;
+}
+
+/** The rows' names, as `--json` writes them. */
+export type RowName = "plain" | "plain+dynamic" | "fwl" | "fwl+dynamic";
+
+const HEAD_NAMES = { fwl: "FWL head", plain: "plain head" } as const;
 
 async function train(
   spec: ComparisonSpec,
-  name: string,
-  fastWeights: boolean,
+  model: "fwl" | "plain",
   data: TokenDataset,
   c: ComparisonConfig,
 ): Promise<Trained> {
@@ -446,7 +501,7 @@ async function train(
       normalizer: c.normalizer,
       stepSize: c.stepSize,
       seed: c.seed,
-      fastWeights,
+      fastWeights: model === "fwl",
     });
   } catch (e) {
     body.dispose?.();
@@ -464,7 +519,7 @@ async function train(
     });
     // Both models see the same batches.
     const rng = new SeededRandom(c.seed + 1);
-    const bar = new ProgressBar({ label: name.padEnd(10), total: c.steps });
+    const bar = new ProgressBar({ label: HEAD_NAMES[model].padEnd(13), total: c.steps });
     const losses: number[] = [];
     let smooth = NaN;
     for (let i = 0; i < c.steps; i++) {
@@ -475,27 +530,119 @@ async function train(
       bar.tick({ loss: smooth });
     }
     bar.done();
-    const seconds = bar.elapsed;
-    const scores: TokenScores[] = [];
-    if (data.evaluationBatches) {
-      // Every byte of the held-out documents, in windows of the training length.
-      const batches = data.evaluationBatches(c.batch, c.length);
-      const evalBar = new ProgressBar({ label: "  scoring ", total: batches.length });
-      for (const b of batches) {
-        scores.push(await lm.score(tensor(b.tokens, b.shape)));
-        evalBar.tick();
-      }
-      evalBar.done();
-    } else {
-      for (const v of data.validationBatches(c.batch, c.length, c.valBatches)) {
-        scores.push(await lm.score(tensor(v, [v.length / c.length, c.length])));
-      }
-    }
-    return { name, lm, losses, seconds, scores };
+    return { model, lm, losses, seconds: bar.elapsed };
   } catch (e) {
     lm.dispose();
     throw e;
   }
+}
+
+/**
+ * The held-out documents to score: whole documents in order while they fit in
+ * `maxTokens` predicted tokens (0: all of them); the first document is cut to
+ * `maxTokens + 1` bytes when even it does not fit.
+ *
+ * @example
+ * ```ts
+ * import { heldOutDocuments } from "./compare.ts";
+ * const docs = [new Uint8Array(10), new Uint8Array(5), new Uint8Array(8)];
+ * console.log(heldOutDocuments(docs, 0).length, heldOutDocuments(docs, 14).map((d) => d.length)); // 3 [ 10, 5 ]
+ * console.log(heldOutDocuments(docs, 4).map((d) => d.length)); // [ 5 ]
+ * ```
+ */
+export function heldOutDocuments(
+  documents: readonly Uint8Array[],
+  maxTokens: number,
+): Uint8Array[] {
+  const usable = documents.filter((d) => d.length >= 2);
+  if (maxTokens === 0) return usable;
+  const out: Uint8Array[] = [];
+  let tokens = 0;
+  for (const d of usable) {
+    if (tokens + d.length - 1 > maxTokens) break;
+    out.push(d);
+    tokens += d.length - 1;
+  }
+  return out.length > 0 || usable.length === 0 ? out : [usable[0].subarray(0, maxTokens + 1)];
+}
+
+/**
+ * Scores held-out documents one by one, each in consecutive windows of `--length`
+ * tokens with the body's state carried (the fast weights too with
+ * `--carry-fast-weights`), plainly or with dynamic evaluation (`--dynamic-lr`).
+ */
+async function evaluateText(
+  trained: Trained,
+  documents: readonly Uint8Array[],
+  dynamic: boolean,
+  c: ComparisonConfig,
+): Promise<Row> {
+  const model: RowName = dynamic ? `${trained.model}+dynamic` : trained.model;
+  const lm = trained.lm, carryFastWeights = c.carryFastWeights;
+  const read = (doc: Uint8Array, progress?: (scored: number) => void) =>
+    dynamic
+      ? lm.dynamicEvaluate(doc, {
+        lr: c.dynamicLr,
+        segment: c.dynamicSegment,
+        method: "rms",
+        carryFastWeights,
+        progress,
+      })
+      : lm.scoreDocument(doc, { window: c.length, carryFastWeights, progress });
+  // Untimed: the first window compiles the kernels.
+  await read(documents[0].subarray(0, Math.min(documents[0].length, c.length + 1)));
+  const total = documents.reduce((n, d) => n + d.length - 1, 0);
+  const bar = new ProgressBar({ label: `  ${model}`.padEnd(13), total });
+  const scores: TokenScores[] = [];
+  let before = 0;
+  for (const doc of documents) {
+    scores.push(await read(doc, (scored) => bar.tick({}, before + scored - bar.count)));
+    before += doc.length - 1;
+  }
+  bar.done();
+  return { model, trained, scores, seconds: bar.elapsed };
+}
+
+/** Scores the synthetic data's validation batches. */
+async function evaluateBatches(
+  trained: Trained,
+  data: TokenDataset,
+  c: ComparisonConfig,
+): Promise<Row> {
+  const started = performance.now();
+  const scores: TokenScores[] = [];
+  for (const v of data.validationBatches(c.batch, c.length, c.valBatches)) {
+    scores.push(await trained.lm.score(tensor(v, [v.length / c.length, c.length])));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { model: trained.model, trained, scores, seconds };
+}
+
+/**
+ * Mean loss in bits per token against the position in the document (from 1), in
+ * `buckets` equal spans of the longest document: `[first position of the span, bits]`.
+ *
+ * @example
+ * ```ts
+ * import { lossByPosition } from "./compare.ts";
+ * const nll = Float32Array.from([Math.LN2, Math.LN2, 0, 0]);
+ * console.log(lossByPosition([{ nll, count: 4 }], 2)); // [ [ 1, 1 ], [ 3, 0 ] ]
+ * ```
+ */
+export function lossByPosition(
+  scores: readonly Pick<TokenScores, "nll" | "count">[],
+  buckets: number,
+): [number, number][] {
+  const longest = Math.max(...scores.map((s) => s.nll.length));
+  const span = Math.max(1, Math.ceil(longest / buckets));
+  const sums = new Float64Array(Math.ceil(longest / span)), counts = new Float64Array(sums.length);
+  for (const { nll } of scores) {
+    nll.forEach((v, i) => {
+      sums[Math.floor(i / span)] += v;
+      counts[Math.floor(i / span)]++;
+    });
+  }
+  return Array.from(sums, (s, j) => [j * span + 1, s / counts[j] / Math.LN2]);
 }
 
 /** Streams a sample from `lm` after `prompt` to standard output. */
@@ -534,11 +681,23 @@ async function writeSample(
   if (pending.length) await Deno.stdout.write(encoder.encode(data.decode(pending)));
 }
 
+/** Asks for permission to write `path` now, not after the training. */
+async function mayWrite(flag: string, path: string | undefined): Promise<boolean> {
+  if (path === undefined) return true;
+  // Without a terminal to ask on, say what to pass.
+  const { state } = await Deno.permissions.request({ name: "write", path });
+  if (state === "granted") return true;
+  console.error(`error: --${flag} needs permission to write ${path} (pass --allow-write)`);
+  return false;
+}
+
 /**
  * Runs a whole comparison from a command line and returns the process's exit code: 0
  * when done, 2 for a command-line mistake (printed with a hint), 1 for an unreadable
- * `--text` file, a `--plot` file it may not write, or an {@linkcode FWLError} (printed). With `--help` it prints
- * {@linkcode comparisonUsage}.
+ * `--text` file, a chart it may not write, or an {@linkcode FWLError} (printed). With
+ * `--help` it prints {@linkcode comparisonUsage}; with `--json` the last line of standard
+ * output is one JSON object, `{"rows": [{"model", "perplexity", "bits_per_token",
+ * "eval_tokens_per_s", "train_seconds", …}], …}`.
  *
  * @example
  * ```ts ignore
@@ -558,7 +717,7 @@ async function writeSample(
 export async function runComparison(spec: ComparisonSpec, argv: string[]): Promise<number> {
   let c: ComparisonConfig | undefined;
   try {
-    c = await parseComparisonFlags(argv, spec.flags);
+    c = parseComparisonFlags(argv, spec.flags);
     if (c) spec.check?.(c);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
@@ -569,13 +728,8 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
     console.log(comparisonUsage(spec));
     return 0;
   }
-  if (c.plot !== undefined) {
-    // Ask now, not after the training: without a terminal to ask on, say what to pass.
-    const { state } = await Deno.permissions.request({ name: "write", path: c.plot });
-    if (state !== "granted") {
-      console.error(`error: --plot needs permission to write ${c.plot} (pass --allow-write)`);
-      return 1;
-    }
+  if (!await mayWrite("plot", c.plot) || !await mayWrite("position-plot", c.positionPlot)) {
+    return 1;
   }
   const started = performance.now();
   let data: TokenDataset;
@@ -599,64 +753,113 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
       `${c.steps} steps of ${c.batch}×${c.length} tokens, Adam lr ${c.lr}, seed ${c.seed}`,
   );
 
-  const results: Trained[] = [];
+  const trained: Trained[] = [];
   try {
-    results.push(await train(spec, "FWL head", true, data, c));
-    results.push(await train(spec, "plain head", false, data, c));
-    const adapter = results[0].lm.context.adapter;
-    const count = perplexity(results[0].scores).count;
+    const rows: Row[] = [];
+    const documents = data instanceof ByteText
+      ? heldOutDocuments(data.validationDocuments, c.evalTokens)
+      : undefined;
+    for (const model of ["plain", "fwl"] as const) {
+      const t = await train(spec, model, data, c);
+      trained.push(t);
+      if (documents === undefined) {
+        rows.push(await evaluateBatches(t, data, c));
+        continue;
+      }
+      rows.push(await evaluateText(t, documents, false, c));
+      if (c.dynamicLr > 0) rows.push(await evaluateText(t, documents, true, c));
+    }
+    const fwl = trained[1];
+    const adapter = fwl.lm.context.adapter;
+    const results = rows.map((r) => ({ row: r, ...perplexity(r.scores) }));
+    const plain = results[0];
     const bytes = data instanceof ByteText;
-    const held = data instanceof ByteText ? data.validationDocuments.length : 0;
     console.log(
-      bytes
-        ? `\nvalidation: every byte of ${held} held-out document${held === 1 ? "" : "s"} ` +
-          `(${count} predicted bytes, windows of ${c.length}):\n`
-        : `\nvalidation (${count} predicted tokens):\n`,
+      documents
+        ? `\nvalidation: ${documents.length} held-out document${
+          documents.length === 1 ? "" : "s"
+        } of ${(data as ByteText).validationDocuments.length} (${plain.count} predicted bytes` +
+          `${c.evalTokens > 0 ? `, at most --eval-tokens ${c.evalTokens}` : ""}), in windows ` +
+          `of ${c.length} with the body's state carried${
+            c.carryFastWeights ? " and the fast weights'" : ""
+          }:\n`
+        : `\nvalidation (${plain.count} predicted tokens):\n`,
     );
     const header = [
-      "head",
+      "model",
       "perplexity",
       entity ? "entity perplexity" : "bits per byte",
+      "vs plain",
+      "eval tokens/s",
       "train time",
     ];
-    const rows = results.map((r) => [
-      r.name,
-      perplexity(r.scores).perplexity.toFixed(2),
+    const table = results.map((r) => [
+      r.row.model,
+      r.perplexity.toFixed(2),
       entity
-        ? perplexity(r.scores, entity).perplexity.toFixed(1)
-        : bitsPerToken(perplexity(r.scores).loss).toFixed(3),
-      `${r.seconds.toFixed(0)} s`,
+        ? perplexity(r.row.scores, entity).perplexity.toFixed(1)
+        : bitsPerToken(r.loss).toFixed(3),
+      r === plain
+        ? ""
+        : perplexityChange(r.perplexity, plain.perplexity).replace(" perplexity", ""),
+      (r.count / r.row.seconds).toFixed(0),
+      `${r.row.trained.seconds.toFixed(0)} s`,
     ]);
-    const keep = (r: string[]) => entity || bytes ? r : [r[0], r[1], r[3]];
-    console.log(markdownTable([header, ...rows].map(keep)));
-    const [fwl, plain] = results.map((r) => perplexity(r.scores));
-    let summary = `\nFWL vs plain: ${perplexityChange(fwl.perplexity, plain.perplexity)} overall`;
+    const keep = (r: string[]) => entity || bytes ? r : [r[0], r[1], r[3], r[4], r[5]];
+    console.log(markdownTable([header, ...table].map(keep)));
+    const fwlRow = results.find((r) => r.row.model === "fwl")!;
+    let summary = `\nFWL vs plain: ${
+      perplexityChange(fwlRow.perplexity, plain.perplexity)
+    } overall`;
     if (entity) {
-      const [fe, pe] = results.map((r) => perplexity(r.scores, entity));
+      const [pe, fe] = [plain, fwlRow].map((r) => perplexity(r.row.scores, entity));
       summary += `, ${
         perplexityChange(fe.perplexity, pe.perplexity)
       } on entity tokens (${fe.count} of them)`;
     }
+    const dynamic = results.find((r) => r.row.model === "plain+dynamic");
+    if (dynamic) {
+      const speed = (r: typeof plain) => r.count / r.row.seconds;
+      summary += `; dynamic evaluation of the plain head: ${
+        perplexityChange(dynamic.perplexity, plain.perplexity)
+      }, the FWL head scores ${(speed(fwlRow) / speed(dynamic)).toFixed(1)}× as fast`;
+    }
     console.log(`${summary}.`);
-    const steps = await results[0].lm.head.getParams();
+    const steps = await fwl.lm.head.getParams();
+    const learned = Object.fromEntries(STEP_NAMES.map((n) => [n, steps[n][0]]));
     console.log(
       `FWL step sizes, learned from ${c.stepSize}: ` +
-        STEP_NAMES.map((n) => `${n.replace("_step", "")} ${steps[n][0].toPrecision(2)}`).join(", "),
+        STEP_NAMES.map((n) => `${n.replace("_step", "")} ${learned[n].toPrecision(2)}`).join(", "),
     );
 
     if (c.plot) {
       const svg = lineChartSVG(
-        results.map((r) => ({ name: r.name, points: smoothCurve(r.losses) })),
+        trained.map((t) => ({ name: HEAD_NAMES[t.model], points: smoothCurve(t.losses) })),
         {
-          title: `Training loss (smoothed), ${
-            data instanceof ByteText ? "bytes" : "synthetic documents"
-          }`,
+          title: `Training loss (smoothed), ${bytes ? "bytes" : "synthetic documents"}`,
           xLabel: "step",
           yLabel: "loss (nats per token)",
         },
       );
       await Deno.writeTextFile(c.plot, svg);
       console.log(`training curves written to ${c.plot}`);
+    }
+    if (c.positionPlot) {
+      // The gain over the plain head, not the loss itself, which the text's content swings.
+      const base = lossByPosition(plain.row.scores, 32);
+      const svg = lineChartSVG(
+        rows.slice(1).map((r) => ({
+          name: r.model,
+          points: lossByPosition(r.scores, 32).map(([x, y], j) => [x, base[j][1] - y]),
+        })),
+        {
+          title: `Gain over the plain head along the held-out documents (${c.text})`,
+          xLabel: "position in the document (tokens)",
+          yLabel: "bits per token saved",
+        },
+      );
+      await Deno.writeTextFile(c.positionPlot, svg);
+      console.log(`gain by position written to ${c.positionPlot}`);
     }
 
     if (c.sample > 0) {
@@ -670,12 +873,30 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
             : "") +
           `):\n`,
       );
-      if (tokens > 0) await writeSample(results[0].lm, data, prompt, tokens, c);
+      if (tokens > 0) await writeSample(fwl.lm, data, prompt, tokens, c);
       console.log("\n");
     }
     console.log(
       `done in ${formatDuration((performance.now() - started) / 1000)} on ${adapter}`,
     );
+    if (c.json) {
+      console.log(JSON.stringify({
+        data: data.name,
+        model: spec.describe(c),
+        seed: c.seed,
+        adapter,
+        step_sizes: learned,
+        rows: results.map((r) => ({
+          model: r.row.model,
+          perplexity: r.perplexity,
+          bits_per_token: bitsPerToken(r.loss),
+          ...(entity ? { entity_perplexity: perplexity(r.row.scores, entity).perplexity } : {}),
+          tokens: r.count,
+          eval_tokens_per_s: r.count / r.row.seconds,
+          train_seconds: r.row.trained.seconds,
+        })),
+      }));
+    }
     return 0;
   } catch (e) {
     if (e instanceof FWLError) {
@@ -684,6 +905,6 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
     }
     throw e;
   } finally {
-    for (const r of results) r.lm.dispose();
+    for (const t of trained) t.lm.dispose();
   }
 }

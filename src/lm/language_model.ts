@@ -152,6 +152,17 @@ export interface DocumentOptions {
    * must then be a number (use the one it was trained with).
    */
   normalizer?: number;
+  /**
+   * Whether the head's fast-weight state is carried from window to window (default
+   * `true`: every position's fast weights learn from the whole document before it).
+   * `false` starts each window's fast weights from the slow weights, so they learn from
+   * at most `window` tokens, as in training on windows of that length: with a fixed
+   * normalizer the update grows with the number of tokens it has seen (FWL.md §3), and a
+   * head trained on short windows is out of its range far into a long document.
+   */
+  carryFastWeights?: boolean;
+  /** Called after each window with the tokens scored so far and the document's total. */
+  progress?: (scored: number, total: number) => void;
 }
 
 /** Options of {@linkcode LanguageModel.dynamicEvaluate}. */
@@ -198,12 +209,16 @@ interface DocumentParts {
   window: number;
   context: number;
   normalizer: number | undefined;
+  carryFastWeights: boolean;
+  progress: ((scored: number, total: number) => void) | undefined;
 }
 
 function checkDynamicOptions(
   where: string,
   options: DynamicEvaluationOptions,
-): Required<Omit<DynamicEvaluationOptions, "normalizer">> & { normalizer?: number } {
+):
+  & Required<Omit<DynamicEvaluationOptions, "normalizer" | "carryFastWeights" | "progress">>
+  & DynamicEvaluationOptions {
   checkOptions(where, options);
   const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;
   checkPositive(where, "options.lr", lr);
@@ -645,11 +660,13 @@ export class LanguageModel {
     d: DocumentParts,
     learn?: (hidden: Tensor<"float32">, labels: Tensor, w: Tensor<"float32">) => Promise<void>,
   ): Promise<TokenScores> {
-    const { ids, window, context, normalizer } = d;
+    const { ids, window, context, normalizer, carryFastWeights, progress } = d;
     const n = ids.length - 1, body = this.body, fastWeights = this.fastWeights;
     const nll = new Float32Array(n);
     const carries = typeof body.forwardFrom === "function" && typeof body.initState === "function";
-    const state = fastWeights
+    // A window that starts from the slow weights needs a state only for a normalizer
+    // other than the head's own.
+    const state = fastWeights && (carryFastWeights || normalizer !== undefined)
       ? this.head.state(1, normalizer === undefined ? {} : { normalizer })
       : undefined;
     let bodyState: BodyState | undefined;
@@ -658,6 +675,7 @@ export class LanguageModel {
       for (let t0 = 0; t0 < n; t0 += window) {
         // Positions from…end−1 go through the body; t0…end−1 are scored (and learned from).
         const end = Math.min(n, t0 + window), from = carries ? t0 : Math.max(0, t0 - context);
+        if (!carryFastWeights) state?.reset();
         const T = end - from, shape = [1, T];
         const tokens = tensor(ids.slice(from, end), shape);
         const labels = tensor(ids.slice(from + 1, end + 1), shape);
@@ -672,6 +690,7 @@ export class LanguageModel {
             throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
           }
           await learn?.(hidden, labels, weights);
+          progress?.(end, n);
         } finally {
           if (hidden instanceof Tensor) hidden.dispose();
         }
@@ -691,14 +710,18 @@ export class LanguageModel {
     options: DocumentOptions,
   ): DocumentParts {
     checkOptions(where, options);
-    const { window = 256, context = 0, normalizer } = options;
+    const { window = 256, context = 0, normalizer, carryFastWeights = true, progress } = options;
     checkPositiveInteger(where, "options.window", window);
     checkCount(where, "options.context", context);
+    checkBoolean(where, "options.carryFastWeights", carryFastWeights);
+    if (progress !== undefined && typeof progress !== "function") {
+      throw new FWLInputError(where, "options.progress", "a function", describeValue(progress));
+    }
     const data = tokens instanceof Tensor
       ? (tokens.disposed || tokens.dtype !== "int32" ? undefined : tokens.hostData)
       : tokens;
     const ids = tokenIds(where, "tokens", data, 2, this.vocabSize);
-    return { ids, window, context, normalizer };
+    return { ids, window, context, normalizer, carryFastWeights, progress };
   }
 
   /**
