@@ -1,8 +1,8 @@
 // The GPU runtime: errors become exceptions that name the kernel, pooling, tensors.
 
 import { assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
-import { FWLInputError, FWLStateError, GPUKernelError, tensor } from "../mod.ts";
-import { gpuTensor } from "../gpu.ts";
+import { FWLBlock, FWLInputError, FWLStateError, GPUKernelError, tensor } from "../mod.ts";
+import { gpuTensor, KernelProfiler } from "../gpu.ts";
 import { bucketSize } from "../src/gpu/buffer_pool.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
@@ -60,4 +60,33 @@ Deno.test("tensors: shapes, dtypes, read, dispose, GPU-resident wrapping", async
   t.dispose();
   await assertRejects(() => t.read(), FWLStateError, "disposed");
   assertThrows(() => gpuTensor(ctx, buffer, [5]), FWLInputError, "20 bytes");
+});
+
+Deno.test("a kernel profiler times every op of a recording and changes no result", async () => {
+  const block = new FWLBlock(4, 11, 2, { seed: 3, normalizer: 8 });
+  await block.build(5);
+  const x = tensor(new Float32Array(3 * 5).map((_, i) => Math.cos(i)), [1, 3, 5]);
+  const ids = tensor(new Int32Array([1, 7, 10]), [1, 3]);
+  const w = tensor(new Float32Array([1, 1, 0]), [1, 3]);
+  const plain = await block.score(x, ids, w);
+  const profiler = new KernelProfiler();
+  block.context.profiler = profiler;
+  try {
+    const profiled = await block.score(x, ids, w);
+    assertEquals(profiled.nll, plain.nll);
+  } finally {
+    block.context.profiler = undefined;
+  }
+  const kernels = profiler.kernels;
+  assertEquals(kernels.length > 3, true);
+  assertEquals(kernels.some((k) => k.name.startsWith("matmul")), true);
+  assertEquals(kernels.every((k) => k.ms >= 0 && k.count >= 1), true);
+  const families = profiler.byFamily((name) => name.startsWith("matmul") ? "matmul" : "other");
+  assertEquals(
+    families.map((f) => f.count).reduce((a, b) => a + b),
+    profiler.kernels.map((k) => k.count).reduce((a, b) => a + b),
+  );
+  profiler.clear();
+  assertEquals(profiler.totalMs, 0);
+  block.dispose();
 });

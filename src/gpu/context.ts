@@ -8,6 +8,7 @@
 import { GPUKernelError } from "../errors.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { describeDevice, requestDevice } from "./device.ts";
+import type { KernelProfiler } from "./profiler.ts";
 
 /** A compute kernel: one entry point of one WGSL source. */
 export interface KernelSpec {
@@ -38,6 +39,11 @@ export class GPUContext {
   readonly pool: BufferPool;
   /** Description of the adapter. */
   readonly adapter: string;
+  /**
+   * While set, every recording is submitted op by op and timed into it (slow: for
+   * profiling only; see {@linkcode KernelProfiler}).
+   */
+  profiler: KernelProfiler | undefined;
   readonly #pipelines = new Map<string, Promise<GPUComputePipeline>>();
   readonly #uncaptured: GPUError[] = [];
   #lost: string | undefined;

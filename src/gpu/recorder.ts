@@ -214,41 +214,53 @@ export class Recorder {
     // one lets the error name its kernel.
     const bindErrors: Promise<{ kernel: string; error: GPUError } | undefined>[] = [];
     const device = ctx.device;
-    try {
-      await ctx.submit(where, (encoder) => {
-        ops.forEach((op, i) => {
-          if (op.kind === "copy") {
-            encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
-            return;
-          }
-          const pipeline = pipelines[i]!;
-          const entries: GPUBindGroupEntry[] = op.bindings.map((b, binding) => ({
-            binding,
-            resource: b instanceof GPUBuffer ? { buffer: b } : b,
-          }));
-          if (op.uniforms) {
-            const u = ctx.pool.acquire(op.uniforms.byteLength, UNIFORM_USAGE);
-            uniformBuffers.push(u);
-            device.queue.writeBuffer(u, 0, op.uniforms);
-            entries.push({ binding: entries.length, resource: { buffer: u } });
-          }
-          device.pushErrorScope("validation");
-          const group = device.createBindGroup({
-            label: op.spec.name,
-            layout: pipeline.getBindGroupLayout(0),
-            entries,
-          });
-          const kernel = op.spec.name;
-          bindErrors.push(
-            device.popErrorScope().then((error) => error ? { kernel, error } : undefined),
-          );
-          const pass = encoder.beginComputePass({ label: op.spec.name });
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(...op.workgroups);
-          pass.end();
-        });
+    const encodeOp = (encoder: GPUCommandEncoder, i: number) => {
+      const op = ops[i];
+      if (op.kind === "copy") {
+        encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+        return;
+      }
+      const pipeline = pipelines[i]!;
+      const entries: GPUBindGroupEntry[] = op.bindings.map((b, binding) => ({
+        binding,
+        resource: b instanceof GPUBuffer ? { buffer: b } : b,
+      }));
+      if (op.uniforms) {
+        const u = ctx.pool.acquire(op.uniforms.byteLength, UNIFORM_USAGE);
+        uniformBuffers.push(u);
+        device.queue.writeBuffer(u, 0, op.uniforms);
+        entries.push({ binding: entries.length, resource: { buffer: u } });
+      }
+      device.pushErrorScope("validation");
+      const group = device.createBindGroup({
+        label: op.spec.name,
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
       });
+      const kernel = op.spec.name;
+      bindErrors.push(
+        device.popErrorScope().then((error) => error ? { kernel, error } : undefined),
+      );
+      const pass = encoder.beginComputePass({ label: op.spec.name });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(...op.workgroups);
+      pass.end();
+    };
+    const profiler = ctx.profiler;
+    try {
+      if (profiler) {
+        // One submission per op, each waited for (see src/gpu/profiler.ts).
+        for (let i = 0; i < ops.length; i++) {
+          const started = performance.now();
+          await ctx.submit(where, (encoder) => encodeOp(encoder, i));
+          await device.queue.onSubmittedWorkDone();
+          const op = ops[i];
+          profiler.add(op.kind === "copy" ? "copy" : op.spec.name, performance.now() - started);
+        }
+      } else {
+        await ctx.submit(where, (encoder) => ops.forEach((_, i) => encodeOp(encoder, i)));
+      }
     } catch (e) {
       const first = (await Promise.all(bindErrors)).find((x) => x);
       if (first) throw new GPUKernelError(first.kernel, "validation", first.error.message);

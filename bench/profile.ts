@@ -1,0 +1,89 @@
+// Where the head's time goes, per kernel family, at the forward benchmark's shape (B=1,
+// T=1024, D=256, size=128, V=4096, C=8): the forward (`block.score`) and one training
+// step on the GPU (`lossAndGradsGPU` + Adam), each run with a `KernelProfiler` attached,
+// which submits every op on its own and waits for it. Ops then run one at a time with a
+// host round trip each, so the sum exceeds a normal run's time: read the shares.
+//
+//   deno run -A --import-map=tests/offline_import_map.json bench/profile.ts [--kernels]
+//
+// `--kernels` lists single kernels instead of families.
+
+import { Adam, blockParams, FWLBlock, SeededRandom, tensor } from "../mod.ts";
+import {
+  createGradBuffers,
+  gpuTensor,
+  KernelProfiler,
+  lossAndGradsGPU,
+  namedGrads,
+} from "../gpu.ts";
+
+const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
+const ROUNDS = 3;
+
+/** A kernel's family: its name up to the first digit or layout suffix. */
+function kernelFamily(name: string): string {
+  if (name.startsWith("matmul")) return "matmul (A·B, A·Bᵀ, Aᵀ·B)";
+  if (name.startsWith("chunk_") || name.includes("attention")) return "chunk attention";
+  if (name.includes("vocab_tile") || name.includes("xent") || name.includes("softmax")) {
+    return "softmax / cross-entropy (vocabulary)";
+  }
+  if (name.includes("layer_norm")) return "layer norm";
+  if (name.includes("cumsum") || name.includes("segment_sum")) return "cumulative sums";
+  if (name.startsWith("optimizer")) return "optimizer";
+  if (name === "copy") return "copies";
+  return name.replace(/_\d+$/, "");
+}
+
+const rng = new SeededRandom(1);
+const block = new FWLBlock(SIZE, V, C, { seed: 1 });
+await block.build(D);
+const ctx = block.context;
+const hostX = new Float32Array(B * T * D).map(() => rng.normal());
+const hostIds = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
+const hostWeights = new Float32Array(B * T).fill(1);
+hostWeights[T - 1] = 0;
+const x = tensor(hostX, [B, T, D]), ids = tensor(hostIds, [B, T]);
+const weights = tensor(hostWeights, [B, T]);
+const upload = (data: Float32Array | Int32Array) => {
+  const buffer = ctx.pool.acquire(data.byteLength);
+  ctx.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+  return buffer;
+};
+const gx = gpuTensor(ctx, upload(hostX), [B, T, D]);
+const gIds = gpuTensor(ctx, upload(hostIds), [B, T], "int32");
+const gWeights = gpuTensor(ctx, upload(hostWeights), [B, T]);
+const grads = createGradBuffers(block);
+const named = namedGrads(grads);
+const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
+
+const forward = () => block.score(x, ids, weights);
+const trainStep = async () => {
+  const r = await lossAndGradsGPU(block, gx, gIds, gWeights, {
+    gradBuffers: grads,
+    checkValues: false,
+  });
+  r.loss!.dispose();
+  r.dx.dispose();
+  await opt.step(named);
+};
+const perKernel = Deno.args.includes("--kernels");
+for (const [what, run] of [["forward (score)", forward], ["training step", trainStep]] as const) {
+  await run(); // compile outside the profile
+  const profiler = new KernelProfiler();
+  ctx.profiler = profiler;
+  for (let i = 0; i < ROUNDS; i++) await run();
+  ctx.profiler = undefined;
+  const rows = perKernel ? profiler.kernels : profiler.byFamily(kernelFamily);
+  const total = profiler.totalMs / ROUNDS;
+  console.log(`\n${what}: ${total.toFixed(0)} ms of ops, serialized (${ctx.adapter})\n`);
+  console.log(`| ${perKernel ? "kernel" : "kernel family"} | ms | share | ops |`);
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const ms = r.ms / ROUNDS;
+    console.log(
+      `| ${r.name} | ${ms.toFixed(1)} | ${(100 * ms / total).toFixed(1)} % | ${r.count / ROUNDS} |`,
+    );
+  }
+}
+opt.dispose();
+block.dispose();

@@ -1,0 +1,74 @@
+/**
+ * Time per kernel, for finding where a recording spends its time: while a
+ * {@linkcode KernelProfiler} is attached to a context, every recorded op is submitted on
+ * its own and waited for, and its wall-clock time is added to its kernel's total. This
+ * serializes the work (no overlap between kernels) and adds a host round trip per op, so
+ * the totals are for comparing kernels with each other, not for absolute speed.
+ *
+ * @module
+ */
+
+/** One kernel's (or one family's) share of a profile. */
+export interface KernelTime {
+  /** Kernel name, or family name in {@linkcode KernelProfiler.byFamily}. */
+  name: string;
+  /** Milliseconds in all, over every op recorded while attached. */
+  ms: number;
+  /** Number of ops. */
+  count: number;
+}
+
+/**
+ * Collects the time of each op that a profiled context submits.
+ *
+ * @example
+ * ```ts
+ * import { KernelProfiler } from "./profiler.ts";
+ * const profiler = new KernelProfiler();
+ * profiler.add("matmul_vec4", 2);
+ * profiler.add("matmul_tn", 1);
+ * profiler.add("copy", 0.5);
+ * console.log(profiler.byFamily((name) => name.split("_")[0]).map((t) => [t.name, t.ms])); // [ [ "matmul", 3 ], [ "copy", 0.5 ] ]
+ * ```
+ */
+export class KernelProfiler {
+  readonly #times = new Map<string, KernelTime>();
+
+  /** Adds `ms` to kernel `name`. */
+  add(name: string, ms: number): void {
+    const t = this.#times.get(name) ?? { name, ms: 0, count: 0 };
+    t.ms += ms;
+    t.count++;
+    this.#times.set(name, t);
+  }
+
+  /** Per kernel, most time first. */
+  get kernels(): KernelTime[] {
+    return [...this.#times.values()].map((t) => ({ ...t })).sort((a, b) => b.ms - a.ms);
+  }
+
+  /** Per family (`family(kernelName)`), most time first. */
+  byFamily(family: (kernel: string) => string): KernelTime[] {
+    const out = new Map<string, KernelTime>();
+    for (const t of this.#times.values()) {
+      const name = family(t.name);
+      const f = out.get(name) ?? { name, ms: 0, count: 0 };
+      f.ms += t.ms;
+      f.count += t.count;
+      out.set(name, f);
+    }
+    return [...out.values()].sort((a, b) => b.ms - a.ms);
+  }
+
+  /** Milliseconds over every op. */
+  get totalMs(): number {
+    let ms = 0;
+    for (const t of this.#times.values()) ms += t.ms;
+    return ms;
+  }
+
+  /** Forgets every time. */
+  clear(): void {
+    this.#times.clear();
+  }
+}
