@@ -2,6 +2,7 @@
 //   out[b, t, j] = base − steps[step_index] · Σ_{s<t} u[b, s, j]
 // where base is out[b, t, j] itself (in place) or a shared vector base[j] (BROADCAST).
 // With SQRELU_AUX it also writes aux = relu(out)², the activation of the fast pass.
+// With CARRY the sum starts from carry[b, j], the positions before the window (FWL.md §3).
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -12,6 +13,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let step = steps[p.step_index];
   var running = 0.0;
+  if ((p.flags & CARRY) != 0u) {
+    running = carry[b * p.width + j];
+  }
   for (var t = 0u; t < p.time; t++) {
     let idx = (b * p.time + t) * p.width + j;
     var v = out[idx];

@@ -568,8 +568,9 @@ export function heldOutDocuments(
 
 /**
  * Scores held-out documents one by one, each in consecutive windows of `--length`
- * tokens with the body's state carried (the fast weights too with
- * `--carry-fast-weights`), plainly or with dynamic evaluation (`--dynamic-lr`).
+ * tokens (a body with `forwardFrom` carries its state from one to the next, the fast
+ * weights too with `--carry-fast-weights`), plainly or with dynamic evaluation
+ * (`--dynamic-lr`).
  */
 async function evaluateText(
   trained: Trained,
@@ -681,6 +682,14 @@ async function writeSample(
   if (pending.length) await Deno.stdout.write(encoder.encode(data.decode(pending)));
 }
 
+/** How windows of a document see the ones before them, for the report. */
+function carried(lm: LanguageModel, fastWeights: boolean): string {
+  const body = typeof lm.body.forwardFrom === "function" && typeof lm.body.initState === "function";
+  const what = [body ? "the body's state" : "", fastWeights ? "the fast weights" : ""]
+    .filter((w) => w).join(" and ");
+  return what ? ` with ${what} carried from one to the next` : ", each on its own";
+}
+
 /** Asks for permission to write `path` now, not after the training. */
 async function mayWrite(flag: string, path: string | undefined): Promise<boolean> {
   if (path === undefined) return true;
@@ -780,9 +789,7 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
           documents.length === 1 ? "" : "s"
         } of ${(data as ByteText).validationDocuments.length} (${plain.count} predicted bytes` +
           `${c.evalTokens > 0 ? `, at most --eval-tokens ${c.evalTokens}` : ""}), in windows ` +
-          `of ${c.length} with the body's state carried${
-            c.carryFastWeights ? " and the fast weights'" : ""
-          }:\n`
+          `of ${c.length}${carried(fwl.lm, c.carryFastWeights)}:\n`
         : `\nvalidation (${plain.count} predicted tokens):\n`,
     );
     const header = [

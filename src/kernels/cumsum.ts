@@ -13,9 +13,9 @@ import * as shaders from "../../shaders/shaders.generated.ts";
 const CUMSUM_UPDATE = program({
   name: "cumsum_update",
   body: shaders.cumsumUpdate,
-  storage: ["u", "base", "steps", "out: rw", "aux: rw"],
+  storage: ["u", "base", "steps", "carry", "out: rw", "aux: rw"],
   uniforms: ["batch", "time", "width", "flags", "step_index"],
-  constants: { BROADCAST: 1, SQRELU_AUX: 2 },
+  constants: { BROADCAST: 1, SQRELU_AUX: 2, CARRY: 4 },
 });
 /** The reverse exclusive cumsum kernel. */
 const REVERSE_CUMSUM = program({
@@ -26,8 +26,9 @@ const REVERSE_CUMSUM = program({
 });
 
 /**
- * `out[b,t,j] = (broadcast ? base[j] : out[b,t,j]) − steps[stepIndex] · Σ_{s<t} u[b,s,j]`,
- * optionally writing `aux = relu(out)²`.
+ * `out[b,t,j] = (broadcast ? base[j] : out[b,t,j]) − steps[stepIndex] · (carried[b,j] +
+ * Σ_{s<t} u[b,s,j])`, optionally writing `aux = relu(out)²`; `carried` (the sum over the
+ * positions before the window) defaults to 0.
  */
 export function cumsumUpdate(
   rec: Recorder,
@@ -41,6 +42,7 @@ export function cumsumUpdate(
     width: number;
     broadcastBase?: Binding;
     sqreluAux?: Binding;
+    carried?: Binding;
   },
 ): void {
   const ctx = rec.ctx;
@@ -50,6 +52,7 @@ export function cumsumUpdate(
       o.u,
       o.broadcastBase ?? ctx.dummy(0),
       o.steps,
+      o.carried ?? ctx.dummy(0),
       o.out,
       o.sqreluAux ?? ctx.dummy(1),
     ],
@@ -58,7 +61,8 @@ export function cumsumUpdate(
       time: o.time,
       width: o.width,
       flags: (o.broadcastBase ? CUMSUM_UPDATE.constants.BROADCAST : 0) |
-        (o.sqreluAux ? CUMSUM_UPDATE.constants.SQRELU_AUX : 0),
+        (o.sqreluAux ? CUMSUM_UPDATE.constants.SQRELU_AUX : 0) |
+        (o.carried ? CUMSUM_UPDATE.constants.CARRY : 0),
       step_index: o.stepIndex,
     }),
     [Math.ceil(o.width / CUMSUM_UPDATE.workgroupSize[0]), o.batch, 1],

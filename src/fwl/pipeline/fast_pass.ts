@@ -67,7 +67,8 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     dv,
     maxScratchBytes: f.attentionBytes(dq, dv),
   });
-  const carry = (i: number, out: GPUBuffer, q?: GPUBuffer) => {
+  // The dense kernels' carried terms; the sums' ride in the cumulative sums below.
+  const carry = (i: 0 | 2, out: GPUBuffer, q: GPUBuffer) => {
     if (f.carried) subtractCarried(rec, p, f, f.carried, i, out, q);
   };
   const f1 = buf(M * H);
@@ -83,7 +84,6 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     scale: -1,
   });
   carry(0, f1, f.x);
-  carry(1, f1);
   const fa = buf(M * H);
   cumsumUpdate(rec, {
     u: f.gh1,
@@ -94,6 +94,7 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     time: f.time,
     width: H,
     sqreluAux: fa,
+    carried: f.carried?.sumH1,
   });
   const f2 = buf(M * S);
   matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
@@ -108,9 +109,9 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     scale: -1,
   });
   carry(2, f2, fa);
-  carry(3, f2);
   const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
-  cumsumUpdate(rec, { ...cumsum, u: f.gh2, out: f2, stepIndex: 3 });
+  const st = f.carried;
+  cumsumUpdate(rec, { ...cumsum, u: f.gh2, out: f2, stepIndex: 3, carried: st?.sumH2 });
   const scaleT = buf(M * S), biasT = buf(M * S);
   cumsumUpdate(rec, {
     ...cumsum,
@@ -118,10 +119,16 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     out: scaleT,
     stepIndex: 4,
     broadcastBase: p.scale,
+    carried: st?.sumGnNhat,
   });
-  cumsumUpdate(rec, { ...cumsum, u: f.gn, out: biasT, stepIndex: 5, broadcastBase: p.bias });
-  carry(4, scaleT);
-  carry(5, biasT);
+  cumsumUpdate(rec, {
+    ...cumsum,
+    u: f.gn,
+    out: biasT,
+    stepIndex: 5,
+    broadcastBase: p.bias,
+    carried: st?.sumGn,
+  });
   const nf = buf(M * S), fhat = f.nhat ?? buf(M * S), frstd = f.rstd ?? buf(M);
   layerNorm(rec, {
     x: f2,

@@ -9,7 +9,8 @@
  * ```
  *
  * A window of `T` positions (the stream's is one position) reads the state that its
- * predecessors left ({@linkcode subtractCarried}) and adds its own terms
+ * predecessors left ({@linkcode subtractCarried}, and the cumulative sums of the fast
+ * pass, which start from the state's sums) and adds its own terms
  * ({@linkcode advanceFastState}), so windows carried one after another equal one long
  * call, and the stream is the same pass at `T = 1`.
  *
@@ -66,19 +67,6 @@ export function fastStateLengths(
   };
 }
 
-/** Which state buffer and width each step size's carried term reads. */
-function carriedTerm(st: FastState, d: WindowDims, i: number) {
-  const S = d.size, H = 4 * S;
-  return [
-    { state: st.s0, k: d.inputSize, n: H },
-    { state: st.sumH1, k: 1, n: H },
-    { state: st.s1, k: H, n: S },
-    { state: st.sumH2, k: 1, n: S },
-    { state: st.sumGnNhat, k: 1, n: S },
-    { state: st.sumGn, k: 1, n: S },
-  ][i];
-}
-
 /** A one-float buffer holding 1, read with zero strides as a column of ones. */
 function ones(rec: Recorder): Operand {
   const buffer = rec.scratch(4);
@@ -87,27 +75,28 @@ function ones(rec: Recorder): Operand {
 }
 
 /**
- * `out[b, t] −= step_i · (q[b, t] · S_i[b])` for the dense kernels (`i` = 0: `x·S0`,
- * 2: `fa·S1`), `out[b, t] −= step_i · Σ_i[b]` for the others: the update of fast
- * parameter `i` by the positions before the window, applied to each of its `T`
- * positions. `out` is `[B, T, width]`; `q` is `[B, T, D]` or `[B, T, H]`.
+ * `out[b, t] −= step_i · (q[b, t] · S_i[b])`: the update of dense kernel `i` (0: `x·S0`,
+ * 2: `fa·S1`) by the positions before the window, applied to each of its `T` positions.
+ * `out` is `[B, T, width]`; `q` is `[B, T, D]` or `[B, T, H]`. (The four bias-like sums
+ * are added by the cumulative sums of the fast pass, which start from them.)
  */
 export function subtractCarried(
   rec: Recorder,
   p: ParamBuffers,
   d: WindowDims,
   st: FastState,
-  i: number,
+  i: 0 | 2,
   out: Binding,
-  q?: Binding,
+  q: Binding,
 ): void {
-  const T = d.time, { state, k, n } = carriedTerm(st, d, i);
+  const T = d.time, S = d.size, H = 4 * S;
+  const [state, k, n] = i === 0 ? [st.s0, d.inputSize, H] : [st.s1, H, S];
   matmul(rec, {
     m: T,
     n,
     k,
     batches: d.batch,
-    a: q ? { buffer: q, outer: T * k, row: k, col: 1 } : ones(rec),
+    a: { buffer: q, outer: T * k, row: k, col: 1 },
     b: { buffer: state, outer: k * n, row: n, col: 1 },
     c: { buffer: out, outer: T * n, row: n, col: 1 },
     alpha: -1,
