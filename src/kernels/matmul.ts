@@ -5,7 +5,7 @@
  */
 
 import type { GPUContext, KernelSpec } from "../gpu/context.ts";
-import { program } from "../gpu/program.ts";
+import { type Program, program } from "../gpu/program.ts";
 import { readBytes } from "../gpu/readback.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { FWLInputError } from "../errors.ts";
@@ -62,29 +62,36 @@ const GENERAL = program({
 /** The matmul kernel (any strides); exported for the runtime tests. */
 export const MATMUL: KernelSpec = GENERAL;
 
-/** The register-tiled kernels, compiled once per (A load, B load, tile). */
-const TILED = new Map<string, ReturnType<typeof tiledProgram>>();
+/** A matmul kernel: its C block per workgroup is `TILE_M × TILE_N`. */
+export type MatmulKernel = Program<string, { TILE_M: number; TILE_N: number }>;
 
-function tiledProgram(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile) {
+/** The register-tiled kernels, compiled once per (A load, B load, tile). */
+const TILED = new Map<string, MatmulKernel>();
+
+function tiledProgram(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile): MatmulKernel {
   return program({
     ...MATMUL_LAYOUT,
     name: `matmul_tiled_a${aLoad}_b${bLoad}_${tile.rows}x${4 * tile.cols}`,
     body: tiledMatmulBody(aLoad, bLoad, tile),
     workgroupSize: tile.workgroup,
     storage: [
-      `a: ${aLoad === "k4" ? "vec4<f32>" : "f32"}`,
+      `a: ${aLoad === "scalar" ? "f32" : "vec4<f32>"}`,
       "b: vec4<f32>",
       "c: rw",
       "bias",
       "aux: rw",
       "steps",
     ],
-    constants: FLAGS,
+    constants: {
+      ...FLAGS,
+      TILE_M: tile.rows * tile.workgroup[1],
+      TILE_N: 4 * tile.cols * tile.workgroup[0],
+    },
   });
 }
 
 /** The tiled kernel for these loads and this tile. */
-function tiled(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile): ReturnType<typeof tiledProgram> {
+function tiled(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile): MatmulKernel {
   const key = `${aLoad} ${bLoad} ${tile.rows} ${tile.cols} ${tile.workgroup.join(" ")}`;
   let kernel = TILED.get(key);
   if (!kernel) {
@@ -288,9 +295,17 @@ function bLoad(s: MatmulSpec): BLoad | undefined {
   return undefined;
 }
 
-/** How the tiled kernel reads A: as vec4 along k when its rows are contiguous and aligned. */
-function aLoad(s: MatmulSpec): ALoad {
-  return s.a.col === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.a, s.a.row) ? "k4" : "scalar";
+/**
+ * How the tiled kernel reads A: as vec4 along k when its rows are contiguous and aligned,
+ * as vec4 along m when its columns are (Aᵀ·B, with B read along n), else by element.
+ */
+function aLoad(s: MatmulSpec, b: BLoad, tile: MatmulTile): ALoad {
+  if (s.a.col === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.a, s.a.row)) return "k4";
+  if (
+    s.a.row === 1 && b === "n4" && tile.rows % 4 === 0 && s.m % 4 === 0 && !clips(s, 1) &&
+    aligned4(s.a, s.a.col)
+  ) return "m4";
+  return "scalar";
 }
 
 /** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
@@ -420,24 +435,33 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     s.sqreluAux ?? s.gateAux ?? ctx.dummy(1),
     s.step?.buffer ?? ctx.dummy(0),
   ];
-  const batches = s.batches ?? 1;
-  const b = bLoad(s);
-  if (b === undefined) {
-    const { TILE_M, TILE_N } = GENERAL.constants;
-    rec.dispatch(GENERAL, bindings, uniforms, [
-      Math.ceil(s.n / TILE_N),
-      Math.ceil(s.m / TILE_M),
-      batches,
-    ]);
-    return;
-  }
-  const tile = matmulTile(ctx);
-  const [x, y] = tile.workgroup;
-  rec.dispatch(tiled(aLoad(s), b, tile), bindings, uniforms, [
-    Math.ceil(s.n / (4 * tile.cols * x)),
-    Math.ceil(s.m / (tile.rows * y)),
-    batches,
+  const kernel = matmulKernel(ctx, s);
+  const { TILE_M, TILE_N } = kernel.constants;
+  rec.dispatch(kernel, bindings, uniforms, [
+    Math.ceil(s.n / TILE_N),
+    Math.ceil(s.m / TILE_M),
+    s.batches ?? 1,
   ]);
+}
+
+/**
+ * The kernel a matmul runs on: the register-tiled one when B can be read as vec4 (along n
+ * or along k), with this context's tile, else the general one.
+ *
+ * @example
+ * ```ts
+ * import { GPUContext } from "@x/fwl/gpu";
+ * import { matmulKernel } from "./matmul.ts";
+ * const ctx = await GPUContext.default();
+ * const b = ctx.dummy(0), odd = { buffer: b, row: 5, col: 1 };
+ * console.log(matmulKernel(ctx, { m: 3, n: 5, k: 2, a: odd, b: odd, c: odd }).name); // matmul
+ * ```
+ */
+export function matmulKernel(ctx: GPUContext, s: MatmulSpec): MatmulKernel {
+  const b = bLoad(s);
+  if (b === undefined) return GENERAL;
+  const tile = matmulTile(ctx);
+  return tiled(aLoad(s, b, tile), b, tile);
 }
 
 /** Options shared by the row-major helpers. */

@@ -25,9 +25,11 @@ export interface MatmulTile {
 
 /**
  * How the kernel reads A: `k4` as vec4 along k (A's rows contiguous along k, k and every
- * A stride a multiple of 4), `scalar` one element at a time with any strides.
+ * A stride a multiple of 4: A·B, A·Bᵀ), `m4` as vec4 along m (A's columns contiguous, m
+ * and every A stride a multiple of 4: Aᵀ·B; the tile's rows a multiple of 4), `scalar`
+ * one element at a time with any strides.
  */
-export type ALoad = "k4" | "scalar";
+export type ALoad = "k4" | "m4" | "scalar";
 
 /**
  * How the kernel reads B: `n4` as vec4 along n (B's rows contiguous, n and every B stride
@@ -66,6 +68,9 @@ const SUB = ["x", "y", "z", "w"];
  * ```
  */
 export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile): string {
+  if (a === "m4" && (b !== "n4" || t.rows % 4 !== 0)) {
+    throw new RangeError("matmul: A read along m needs B read along n and rows in fours");
+  }
   const by4 = stepsBy4(a, b);
   const sharedRows = t.workgroup[1] === 1;
   const out: string[] = [
@@ -90,6 +95,11 @@ export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile): string {
     out.push("  let a_row = p.a_row / 4u;");
     out.push(...lines(t.rows, (i) => `  let ra${i} = min(row0 + ${i}u, last_row) * a_row;`));
     out.push("  var ak = bt.a_off / 4u;");
+  } else if (a === "m4") {
+    out.push("  let last_row4 = m / 4u - 1u;");
+    out.push(...lines(t.rows / 4, (g) => `  let ra${g} = min(row0 / 4u + ${g}u, last_row4);`));
+    out.push("  let a_col = p.a_col / 4u;");
+    out.push("  var ak = bt.a_off / 4u;");
   } else {
     out.push(...lines(t.rows, (i) => `  let ra${i} = min(row0 + ${i}u, last_row) * p.a_row;`));
     out.push("  var ak = bt.a_off;");
@@ -110,11 +120,23 @@ export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile): string {
     // One step of k: C vec4 loads of B, one (workgroup-uniform) scalar of A per row.
     out.push("  for (var t = 0u; t < bt.k; t++) {");
     out.push(...lines(t.cols, (j) => `    let b${j} = b[bk + cb${j}];`));
-    out.push(...lines(t.rows, (i) => [
-      `    let a${i} = a[ak + ra${i}];`,
-      ...lines(t.cols, (j) => `    acc${i}_${j} += a${i} * b${j};`),
-    ]));
-    out.push("    ak += p.a_col;", "    bk += b_row;", "  }");
+    if (a === "m4") {
+      // Four rows of A in one vec4.
+      out.push(...lines(t.rows / 4, (g) => [
+        `    let a${g} = a[ak + ra${g}];`,
+        ...lines(
+          4,
+          (q) => lines(t.cols, (j) => `    acc${4 * g + q}_${j} += a${g}.${SUB[q]} * b${j};`),
+        ),
+      ]));
+      out.push("    ak += a_col;", "    bk += b_row;", "  }");
+    } else {
+      out.push(...lines(t.rows, (i) => [
+        `    let a${i} = a[ak + ra${i}];`,
+        ...lines(t.cols, (j) => `    acc${i}_${j} += a${i} * b${j};`),
+      ]));
+      out.push("    ak += p.a_col;", "    bk += b_row;", "  }");
+    }
   } else {
     // Four steps of k: B as four vec4 rows of the tile per vec4 column, A as one vec4 per row.
     out.push("  for (var t = 0u; t < bt.k / 4u; t++) {");
