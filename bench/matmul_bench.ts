@@ -1,13 +1,15 @@
 // GFLOP/s of our matmul per layout (A·B, A·Bᵀ, Aᵀ·B) at 1024³ and at the FWL head's shapes
 // (B=1, T=1024, D=256, size=128, V=4096, C=8; H = 4·size), on whatever adapter
 // GPUContext.default() gets. Each row records enough products into one submission for
-// about a GFLOP, waits for them, and prints the median of FWL_ROUNDS (default 5) timings.
+// about a GFLOP, waits for them, and prints the median of FWL_ROUNDS (default 5) timings,
+// and in brackets the GFLOP per second of this process's CPU time (on a CPU adapter, a
+// figure that other processes on the machine disturb less).
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/matmul_bench.ts
 //
 // FWL_TILES="16x4x8x1,8x4x8x4" (rows × vec4 columns × workgroup) times those register tiles
 // instead of the adapter's own, alternating them in every round; FWL_LAYOUT="Aᵀ·B" times
-// one layout only. The last line is JSON.
+// one layout only, FWL_SHAPE="Ku" the shapes whose label contains it. The last line is JSON.
 
 import * as gpu from "../gpu.ts";
 import { GPUContext, matmul, readBytes, Recorder } from "../gpu.ts";
@@ -79,16 +81,30 @@ function prepare(s: Shape): { run: () => Promise<void>; flops: number; release: 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** This process's CPU time in ms (user + system, all threads: llvmpipe's workers too). */
+function cpuMs(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 const variants = tiles.length > 0 ? tiles : [{ label: "own", tile: undefined }];
 const result: Record<string, Record<string, number>> = {};
 const header = `| layout | shape (m×n×k) | ${
   variants.map((v) => `${v.label} GFLOP/s`).join(" | ")
 } |`;
 const rows = [header, header.replace(/[^|]/g, "-")];
-const only = Deno.env.get("FWL_LAYOUT");
-for (const s of SHAPES.filter((s) => !only || s.layout === only)) {
+const only = Deno.env.get("FWL_LAYOUT"), label = Deno.env.get("FWL_SHAPE");
+const picked = SHAPES.filter((s) =>
+  (!only || s.layout === only) && (!label || s.label.includes(label))
+);
+for (const s of picked) {
   const p = prepare(s);
   const times = variants.map(() => [] as number[]);
+  const cpu = variants.map(() => 0);
   for (const v of variants) {
     if (v.tile) withTiles.setMatmulTile!(ctx, v.tile);
     await p.run(); // compiles
@@ -96,9 +112,10 @@ for (const s of SHAPES.filter((s) => !only || s.layout === only)) {
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, v] of variants.entries()) {
       if (v.tile) withTiles.setMatmulTile!(ctx, v.tile);
-      const t0 = performance.now();
+      const t0 = performance.now(), c0 = cpuMs();
       await p.run();
       times[i].push(performance.now() - t0);
+      cpu[i] += cpuMs() - c0;
     }
   }
   p.release();
@@ -106,8 +123,10 @@ for (const s of SHAPES.filter((s) => !only || s.layout === only)) {
   result[key] = {};
   const cellsOf = variants.map((v, i) => {
     const g = p.flops / (median(times[i]) * 1e6);
+    const perCpu = p.flops * ROUNDS / (cpu[i] * 1e6);
     result[key][v.label] = Number(g.toFixed(2));
-    return g.toFixed(2);
+    result[key][`${v.label} per CPU-s`] = Number(perCpu.toFixed(2));
+    return `${g.toFixed(2)} (${perCpu.toFixed(2)} per CPU-s)`;
   });
   rows.push(`| ${s.layout} | ${s.label} ${s.m}×${s.n}×${s.k} | ${cellsOf.join(" | ")} |`);
   console.log(rows.at(-1));

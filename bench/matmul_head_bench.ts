@@ -1,6 +1,7 @@
 // The FWL head at the small shape (B=1, T=1024, D=256, size=128, V=4096, C=8): the forward
 // (fast logits) and `lossAndGrads` (host API), each timed FWL_ROUNDS times (default 7)
-// after a compiling call; prints the medians as JSON on the last line, so that two trees
+// after a compiling call; prints the medians (wall, and this process's CPU time, which
+// other processes disturb less) as JSON on the last line, so that two trees
 // can be compared by alternating processes:
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/matmul_head_bench.ts
@@ -30,15 +31,32 @@ async function train(): Promise<void> {
 }
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+
+/** This process's CPU time in ms (user + system, all threads: llvmpipe's workers too). */
+function cpuMs(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 await forward();
 await train();
-const f: number[] = [], t: number[] = [];
+const f: number[] = [], t: number[] = [], fc: number[] = [], tc: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  let t0 = performance.now();
+  let t0 = performance.now(), c0 = cpuMs();
   await forward();
   f.push(performance.now() - t0);
-  t0 = performance.now();
+  fc.push(cpuMs() - c0);
+  t0 = performance.now(), c0 = cpuMs();
   await train();
   t.push(performance.now() - t0);
+  tc.push(cpuMs() - c0);
 }
-console.log(JSON.stringify({ forwardMs: median(f), lossAndGradsMs: median(t) }));
+console.log(JSON.stringify({
+  forwardMs: Math.round(median(f)),
+  lossAndGradsMs: Math.round(median(t)),
+  forwardCpuMs: median(fc),
+  lossAndGradsCpuMs: median(tc),
+}));

@@ -104,8 +104,8 @@ function operands(
 /** Which kernel `spec` runs on under the current tile, e.g. `tiled ak4 bn4` or `general`. */
 function kernelOf(spec: MatmulSpec): string {
   const name = matmulKernel(ctx, spec).name;
-  const m = /^matmul_tiled_a(\w+?)_b(\w+?)_/.exec(name);
-  return m ? `tiled a${m[1]} b${m[2]}` : name === "matmul" ? "general" : name;
+  const m = /^matmul_tiled_a(\w+?)_b(\w+?)_(c4_)?/.exec(name);
+  return m ? `tiled a${m[1]} b${m[2]}${m[3] ? " c4" : ""}` : name === "matmul" ? "general" : name;
 }
 
 async function withTile(tile: MatmulTile | undefined, f: () => Promise<void>): Promise<void> {
@@ -136,7 +136,8 @@ Deno.test("matmul: every layout, tile and tail against float64, with bias, alpha
           const plain = ctx.pool.acquire(m * n * 4);
           const biased = ctx.pool.acquire(m * n * 4);
           const acc = upload(c0);
-          release.push(() => [plain, biased, acc].forEach((x) => ctx.pool.release(x)));
+          const transposed = ctx.pool.acquire(m * n * 4);
+          release.push(() => [plain, biased, acc, transposed].forEach((x) => ctx.pool.release(x)));
           const c = (buffer: GPUBuffer): Operand => ({ buffer, row: n, col: 1 });
           const specs: [MatmulSpec, Float64Array][] = [
             [{ m, n, k, a: aOp, b: bOp, c: c(plain) }, want],
@@ -157,6 +158,11 @@ Deno.test("matmul: every layout, tile and tail against float64, with bias, alpha
                 step: { buffer: steps, index: 1 },
               },
               want.map((v, i) => 0.5 * c0[i] - 1.5 * v),
+            ],
+            // C written column by column (no vec4 stores).
+            [
+              { m, n, k, a: aOp, b: bOp, c: { buffer: transposed, row: 1, col: m } },
+              Float64Array.from(transpose(Float32Array.from(want), m, n)),
             ],
           ];
           for (const [spec, expected] of specs) {

@@ -10,7 +10,7 @@ import { readBytes } from "../gpu/readback.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { FWLInputError } from "../errors.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
-import { MATMUL_EPILOGUE } from "./snippets.ts";
+import { MATMUL_BATCH, MATMUL_STORE, MATMUL_STORE4 } from "./snippets.ts";
 import { type ALoad, type BLoad, type MatmulTile, tiledMatmulBody } from "./matmul_tiled.ts";
 
 export type { MatmulTile } from "./matmul_tiled.ts";
@@ -20,7 +20,7 @@ function operandFields<P extends "a" | "b" | "c">(p: P) {
   return [`${p}_base`, `${p}_outer`, `${p}_inner`, `${p}_rel`, `${p}_row`, `${p}_col`] as const;
 }
 
-/** What every matmul variant shares: uniforms, flags, tile height, epilogue. */
+/** What every matmul kernel shares: uniforms and the batch layout. */
 const MATMUL_LAYOUT = {
   uniforms: [
     ...["m", "n", "k", "batch_inner"] as const,
@@ -30,7 +30,6 @@ const MATMUL_LAYOUT = {
     ...["z_base", "clip_len", "clip_stride", "clip_mask", "flags", "step_index"] as const,
     ...["alpha: f32", "beta: f32", "bias_base"] as const,
   ],
-  snippets: [MATMUL_EPILOGUE],
 } as const;
 
 /** The flag bits of the epilogue. */
@@ -54,6 +53,7 @@ const GENERAL = program({
   ...MATMUL_LAYOUT,
   name: "matmul",
   body: shaders.matmul,
+  snippets: [MATMUL_BATCH, MATMUL_STORE],
   workgroupSize: [8, 8],
   storage: ["a: f32", "b: f32", "c: rw", "bias", "aux: rw", "steps"],
   // Each invocation owns a 4×4 block: 32 rows and 32 columns per workgroup.
@@ -65,21 +65,25 @@ export const MATMUL: KernelSpec = GENERAL;
 /** A matmul kernel: its C block per workgroup is `TILE_M × TILE_N`. */
 export type MatmulKernel = Program<string, { TILE_M: number; TILE_N: number }>;
 
-/** The register-tiled kernels, compiled once per (A load, B load, tile). */
+/** The register-tiled kernels, compiled once per (A load, B load, C by vec4, tile). */
 const TILED = new Map<string, MatmulKernel>();
 
-function tiledProgram(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile): MatmulKernel {
+function tiledProgram(aLoad: ALoad, bLoad: BLoad, c4: boolean, tile: MatmulTile): MatmulKernel {
+  const [x, y] = tile.workgroup;
   return program({
     ...MATMUL_LAYOUT,
-    name: `matmul_tiled_a${aLoad}_b${bLoad}_${tile.rows}x${4 * tile.cols}`,
-    body: tiledMatmulBody(aLoad, bLoad, tile),
+    name: `matmul_tiled_a${aLoad}_b${bLoad}${c4 ? "_c4" : ""}_${tile.rows}x${
+      4 * tile.cols
+    }_${x}x${y}`,
+    body: tiledMatmulBody(aLoad, bLoad, tile, c4),
+    snippets: [c4 ? MATMUL_STORE4 : MATMUL_STORE],
     workgroupSize: tile.workgroup,
     storage: [
       `a: ${aLoad === "scalar" ? "f32" : "vec4<f32>"}`,
       "b: vec4<f32>",
-      "c: rw",
+      `c: rw${c4 ? " vec4<f32>" : ""}`,
       "bias",
-      "aux: rw",
+      `aux: rw${c4 ? " vec4<f32>" : ""}`,
       "steps",
     ],
     constants: {
@@ -91,11 +95,11 @@ function tiledProgram(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile): MatmulKerne
 }
 
 /** The tiled kernel for these loads and this tile. */
-function tiled(aLoad: ALoad, bLoad: BLoad, tile: MatmulTile): MatmulKernel {
-  const key = `${aLoad} ${bLoad} ${tile.rows} ${tile.cols} ${tile.workgroup.join(" ")}`;
+function tiled(aLoad: ALoad, bLoad: BLoad, c4: boolean, tile: MatmulTile): MatmulKernel {
+  const key = `${aLoad} ${bLoad} ${c4} ${tile.rows} ${tile.cols} ${tile.workgroup.join(" ")}`;
   let kernel = TILED.get(key);
   if (!kernel) {
-    kernel = tiledProgram(aLoad, bLoad, tile);
+    kernel = tiledProgram(aLoad, bLoad, c4, tile);
     TILED.set(key, kernel);
   }
   return kernel;
@@ -461,7 +465,9 @@ export function matmulKernel(ctx: GPUContext, s: MatmulSpec): MatmulKernel {
   const b = bLoad(s);
   if (b === undefined) return GENERAL;
   const tile = matmulTile(ctx);
-  return tiled(aLoad(s, b, tile), b, tile);
+  // C (and aux, which has C's layout) as vec4: rows contiguous, aligned to 4.
+  const c4 = b === "n4" && s.c.col === 1 && aligned4(s.c, s.c.row);
+  return tiled(aLoad(s, b, tile), b, c4, tile);
 }
 
 /** Options shared by the row-major helpers. */

@@ -2,8 +2,8 @@
  * The register-tiled matmul body, written out for one register tile. WGSL has no unrolled
  * loops over private arrays that a compiler reliably keeps in registers (llvmpipe spills
  * them to memory), so the body names every accumulator: it is generated here from the
- * tile and the load layouts. The epilogue and the batch layout are the shared
- * `shaders/lib/matmul_epilogue.wgsl`.
+ * tile and the load layouts. The batch layout and the epilogue are the shared
+ * `shaders/lib/matmul_batch.wgsl` and `matmul_store.wgsl` (or `matmul_store4.wgsl`).
  *
  * @module
  */
@@ -58,7 +58,9 @@ const SUB = ["x", "y", "z", "w"];
 /**
  * The WGSL body of the register-tiled matmul for one tile and load layout. It expects the
  * matmul header (uniforms `p`, bindings `a`, `b`, `c`, …) and the epilogue snippet; A is
- * `array<vec4<f32>>` for `k4` and `array<f32>` for `scalar`, B is `array<vec4<f32>>`.
+ * `array<f32>` for `scalar` and `array<vec4<f32>>` otherwise, B is `array<vec4<f32>>`.
+ * With `c4` (B read along n, C's rows contiguous and aligned to 4), C and aux are
+ * `array<vec4<f32>>` written by `store4`.
  *
  * @example
  * ```ts
@@ -67,10 +69,11 @@ const SUB = ["x", "y", "z", "w"];
  * console.log(wgsl.includes("acc1_0")); // true
  * ```
  */
-export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile): string {
+export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile, c4 = false): string {
   if (a === "m4" && (b !== "n4" || t.rows % 4 !== 0)) {
     throw new RangeError("matmul: A read along m needs B read along n and rows in fours");
   }
+  if (c4 && b !== "n4") throw new RangeError("matmul: C as vec4 needs B read along n");
   const by4 = stepsBy4(a, b);
   const sharedRows = t.workgroup[1] === 1;
   const out: string[] = [
@@ -202,7 +205,9 @@ export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile): string {
       (j) => `        ${j === t.cols - 1 ? "default" : `case ${j}u`}: { v = v${j}; }`,
     ),
     "      }",
-    "      store_row(bt.c_off, row, first, min(4u, n - first), m, v, alpha);",
+    c4
+      ? "      store4((bt.c_off + row * p.c_row + first) / 4u, row, first, v, alpha);"
+      : "      store_row(bt.c_off, row, first, min(4u, n - first), m, v, alpha);",
     "    }",
     "  }",
   );
