@@ -46,10 +46,13 @@ const SHAPES: [number, number, number][] = [
   [131, 64, 260],
   [16, 16, 17],
   [17, 17, 16],
+  [20, 7, 8],
 ];
 
-type Layout = "A·B" | "A·Bᵀ" | "Aᵀ·B";
-const LAYOUTS: Layout[] = ["A·B", "A·Bᵀ", "Aᵀ·B"];
+type Layout = "A·B" | "A·Bᵀ" | "Aᵀ·B" | "Aᵀ·Bᵀ";
+const LAYOUTS: Layout[] = ["A·B", "A·Bᵀ", "Aᵀ·B", "Aᵀ·Bᵀ"];
+const transposedA = (l: Layout) => l.startsWith("Aᵀ");
+const transposedB = (l: Layout) => l.endsWith("Bᵀ");
 
 function upload(data: Float32Array): GPUBuffer {
   const b = ctx.pool.acquire(Math.max(16, data.byteLength));
@@ -90,12 +93,12 @@ function operands(
   k: number,
   n: number,
 ) {
-  const A = layout === "Aᵀ·B" ? upload(transpose(a, m, k)) : upload(a);
-  const B = layout === "A·Bᵀ" ? upload(transpose(b, k, n)) : upload(b);
-  const aOp: Operand = layout === "Aᵀ·B"
+  const A = transposedA(layout) ? upload(transpose(a, m, k)) : upload(a);
+  const B = transposedB(layout) ? upload(transpose(b, k, n)) : upload(b);
+  const aOp: Operand = transposedA(layout)
     ? { buffer: A, row: 1, col: m }
     : { buffer: A, row: k, col: 1 };
-  const bOp: Operand = layout === "A·Bᵀ"
+  const bOp: Operand = transposedB(layout)
     ? { buffer: B, row: 1, col: k }
     : { buffer: B, row: n, col: 1 };
   return { aOp, bOp, release: () => [A, B].forEach((x) => ctx.pool.release(x)) };
@@ -104,8 +107,9 @@ function operands(
 /** Which kernel `spec` runs on under the current tile, e.g. `tiled ak4 bn4` or `general`. */
 function kernelOf(spec: MatmulSpec): string {
   const name = matmulKernel(ctx, spec).name;
-  const m = /^matmul_tiled_a(\w+?)_b(\w+?)_(c4_)?/.exec(name);
-  return m ? `tiled a${m[1]} b${m[2]}${m[3] ? " c4" : ""}` : name === "matmul" ? "general" : name;
+  const m = /^matmul_tiled_a(\w+?)_b(\w+?)_(c4_)?k(\d)_/.exec(name);
+  if (!m) return name === "matmul" ? "general" : name;
+  return `tiled a${m[1]} b${m[2]}${m[3] ? " c4" : ""} k${m[4]}`;
 }
 
 async function withTile(tile: MatmulTile | undefined, f: () => Promise<void>): Promise<void> {
@@ -188,7 +192,23 @@ Deno.test("matmul: every layout, tile and tail against float64, with bias, alpha
   }
   // Each way of reading A and B was exercised.
   for (
-    const k of ["tiled ak4 bn4", "tiled ak4 bk4", "tiled am4 bn4", "tiled ascalar bn4", "general"]
+    const k of [
+      "tiled ak4 bn4 c4 k4",
+      "tiled ak4 bn4 k4",
+      "tiled ak4 bk4 c4 k4",
+      "tiled ak4 bk4 k4",
+      "tiled am4 bn4 c4 k4",
+      "tiled am4 bn4 c4 k1",
+      "tiled am4 bn4 k4",
+      "tiled am4 bn4 k1",
+      "tiled ascalar bn4 c4 k4",
+      "tiled ascalar bn4 c4 k1",
+      "tiled ascalar bn4 k4",
+      "tiled ascalar bn4 k1",
+      "tiled ascalar bk4 c4 k4",
+      "tiled ascalar bk4 k4",
+      "general",
+    ]
   ) {
     assert(seen.has(k), `${k} not exercised (saw ${[...seen].join(", ")})`);
   }

@@ -11,7 +11,13 @@ import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { FWLInputError } from "../errors.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { MATMUL_BATCH, MATMUL_STORE, MATMUL_STORE4 } from "./snippets.ts";
-import { type ALoad, type BLoad, type MatmulTile, tiledMatmulBody } from "./matmul_tiled.ts";
+import {
+  type ALoad,
+  type BLoad,
+  type MatmulTile,
+  tiledMatmulBody,
+  type TiledVariant,
+} from "./matmul_tiled.ts";
 
 export type { MatmulTile } from "./matmul_tiled.ts";
 
@@ -65,21 +71,21 @@ export const MATMUL: KernelSpec = GENERAL;
 /** A matmul kernel: its C block per workgroup is `TILE_M × TILE_N`. */
 export type MatmulKernel = Program<string, { TILE_M: number; TILE_N: number }>;
 
-/** The register-tiled kernels, compiled once per (A load, B load, C by vec4, tile). */
+/** The register-tiled kernels, compiled once per variant and tile. */
 const TILED = new Map<string, MatmulKernel>();
 
-function tiledProgram(aLoad: ALoad, bLoad: BLoad, c4: boolean, tile: MatmulTile): MatmulKernel {
+function tiledProgram(v: TiledVariant, tile: MatmulTile): MatmulKernel {
   const [x, y] = tile.workgroup;
+  const { c4 } = v;
+  const shape = `${tile.rows}x${4 * tile.cols}_${x}x${y}`;
   return program({
     ...MATMUL_LAYOUT,
-    name: `matmul_tiled_a${aLoad}_b${bLoad}${c4 ? "_c4" : ""}_${tile.rows}x${
-      4 * tile.cols
-    }_${x}x${y}`,
-    body: tiledMatmulBody(aLoad, bLoad, tile, c4),
+    name: `matmul_tiled_a${v.a}_b${v.b}${c4 ? "_c4" : ""}_k${v.by4 ? 4 : 1}_${shape}`,
+    body: tiledMatmulBody(v, tile),
     snippets: [c4 ? MATMUL_STORE4 : MATMUL_STORE],
     workgroupSize: tile.workgroup,
     storage: [
-      `a: ${aLoad === "scalar" ? "f32" : "vec4<f32>"}`,
+      `a: ${v.a === "scalar" ? "f32" : "vec4<f32>"}`,
       "b: vec4<f32>",
       `c: rw${c4 ? " vec4<f32>" : ""}`,
       "bias",
@@ -95,11 +101,11 @@ function tiledProgram(aLoad: ALoad, bLoad: BLoad, c4: boolean, tile: MatmulTile)
 }
 
 /** The tiled kernel for these loads and this tile. */
-function tiled(aLoad: ALoad, bLoad: BLoad, c4: boolean, tile: MatmulTile): MatmulKernel {
-  const key = `${aLoad} ${bLoad} ${c4} ${tile.rows} ${tile.cols} ${tile.workgroup.join(" ")}`;
+function tiled(v: TiledVariant, tile: MatmulTile): MatmulKernel {
+  const key = `${v.a} ${v.b} ${v.c4} ${v.by4} ${tile.rows} ${tile.cols} ${tile.workgroup}`;
   let kernel = TILED.get(key);
   if (!kernel) {
-    kernel = tiledProgram(aLoad, bLoad, c4, tile);
+    kernel = tiledProgram(v, tile);
     TILED.set(key, kernel);
   }
   return kernel;
@@ -228,10 +234,12 @@ function candidateTiles(ctx: GPUContext): MatmulTile[] {
  * adapter; the choice lasts as long as the context.
  *
  * @example
- * ```ts ignore
- * import { GPUContext, tuneMatmulTile } from "@x/fwl/gpu";
+ * ```ts
+ * import { GPUContext, matmulTile, setMatmulTile, tuneMatmulTile } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
- * console.log(await tuneMatmulTile(ctx)); // e.g. { rows: 16, cols: 4, workgroup: [ 8, 1 ] }
+ * const tile = await tuneMatmulTile(ctx, { size: 64, repeats: 1 }); // default size: 512
+ * console.log(matmulTile(ctx) === tile); // true
+ * setMatmulTile(ctx, undefined); // back to the adapter's default
  * ```
  */
 export async function tuneMatmulTile(
@@ -245,6 +253,7 @@ export async function tuneMatmulTile(
   }
   const candidates = options.candidates ?? candidateTiles(ctx);
   for (const t of candidates) checkTile(ctx, t);
+  const copies = candidates.map((t): MatmulTile => ({ ...t, workgroup: [...t.workgroup] }));
   const bytes = size * size * 4;
   const [a, b, c] = [0, 1, 2].map(() => ctx.pool.acquire(bytes));
   const before = CHOSEN_TILES.get(ctx);
@@ -252,7 +261,7 @@ export async function tuneMatmulTile(
   try {
     const data = new Float32Array(size * size).map((_, i) => (i % 7) / 7 - 0.5);
     for (const buf of [a, b]) ctx.device.queue.writeBuffer(buf, 0, data);
-    for (const tile of candidates) {
+    for (const tile of copies) {
       CHOSEN_TILES.set(ctx, tile);
       const run = async () => {
         const rec = new Recorder(ctx);
@@ -276,7 +285,7 @@ export async function tuneMatmulTile(
     else CHOSEN_TILES.delete(ctx);
     for (const buf of [a, b, c]) ctx.pool.release(buf);
   }
-  setMatmulTile(ctx, best!.tile);
+  CHOSEN_TILES.set(ctx, best!.tile);
   return best!.tile;
 }
 
@@ -466,8 +475,9 @@ export function matmulKernel(ctx: GPUContext, s: MatmulSpec): MatmulKernel {
   if (b === undefined) return GENERAL;
   const tile = matmulTile(ctx);
   // C (and aux, which has C's layout) as vec4: rows contiguous, aligned to 4.
-  const c4 = b === "n4" && s.c.col === 1 && aligned4(s.c, s.c.row);
-  return tiled(aLoad(s, b, tile), b, c4, tile);
+  const c4 = s.n % 4 === 0 && !clips(s, 2) && s.c.col === 1 && aligned4(s.c, s.c.row);
+  const by4 = s.k % 4 === 0 && !clips(s, 4);
+  return tiled({ a: aLoad(s, b, tile), b, c4, by4 }, tile);
 }
 
 /** Options shared by the row-major helpers. */

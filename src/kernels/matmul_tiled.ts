@@ -38,9 +38,19 @@ export type ALoad = "k4" | "m4" | "scalar";
  */
 export type BLoad = "n4" | "k4";
 
-/** Whether the k loop takes 4 steps at a time. */
-function stepsBy4(a: ALoad, b: BLoad): boolean {
-  return a === "k4" || b === "k4";
+/** One register-tiled kernel: how it reads A and B, writes C, and walks k. */
+export interface TiledVariant {
+  /** How A is read. */
+  readonly a: ALoad;
+  /** How B is read. */
+  readonly b: BLoad;
+  /**
+   * C (and aux, which has C's layout) as `array<vec4<f32>>`: C's rows contiguous, n, C's
+   * row stride and offsets multiples of 4.
+   */
+  readonly c4: boolean;
+  /** The k loop takes 4 steps at a time (k a multiple of 4; required by `k4` loads). */
+  readonly by4: boolean;
 }
 
 /** `f(0) … f(count − 1)` joined into lines. */
@@ -56,28 +66,32 @@ function cells(t: MatmulTile, f: (i: number, j: number) => string | string[]): s
 const SUB = ["x", "y", "z", "w"];
 
 /**
- * The WGSL body of the register-tiled matmul for one tile and load layout. It expects the
+ * The WGSL body of the register-tiled matmul for one tile and variant. It expects the
  * matmul header (uniforms `p`, bindings `a`, `b`, `c`, …) and the epilogue snippet; A is
- * `array<f32>` for `scalar` and `array<vec4<f32>>` otherwise, B is `array<vec4<f32>>`.
- * With `c4` (B read along n, C's rows contiguous and aligned to 4), C and aux are
- * `array<vec4<f32>>` written by `store4`.
+ * `array<f32>` for `scalar` and `array<vec4<f32>>` otherwise, B is `array<vec4<f32>>`,
+ * C and aux are `array<vec4<f32>>` with `c4` (written by `store4`), else `array<f32>`.
  *
  * @example
  * ```ts
  * import { tiledMatmulBody } from "./matmul_tiled.ts";
- * const wgsl = tiledMatmulBody("scalar", "n4", { rows: 2, cols: 1, workgroup: [8, 1] });
+ * const tile = { rows: 2, cols: 1, workgroup: [8, 1] } as const;
+ * const wgsl = tiledMatmulBody({ a: "scalar", b: "n4", c4: false, by4: false }, tile);
  * console.log(wgsl.includes("acc1_0")); // true
  * ```
  */
-export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile, c4 = false): string {
+export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
+  const { a, b, c4, by4 } = v;
   if (a === "m4" && (b !== "n4" || t.rows % 4 !== 0)) {
     throw new RangeError("matmul: A read along m needs B read along n and rows in fours");
   }
-  if (c4 && b !== "n4") throw new RangeError("matmul: C as vec4 needs B read along n");
-  const by4 = stepsBy4(a, b);
+  if (!by4 && (a === "k4" || b === "k4")) {
+    throw new RangeError("matmul: vec4 loads along k need 4 steps of k at a time");
+  }
   const sharedRows = t.workgroup[1] === 1;
   const out: string[] = [
-    `// Generated for a ${t.rows}×${4 * t.cols} register tile, A ${a}, B ${b}.`,
+    `// Generated for a ${t.rows}×${4 * t.cols} register tile, A ${a}, B ${b}, C${
+      c4 ? " vec4" : ""
+    }, k by ${by4 ? 4 : 1}.`,
     "@compute @workgroup_size(WG, WG_Y)",
     "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {",
     "  let bt = matmul_batch(wid);",
@@ -164,20 +178,81 @@ export function tiledMatmulBody(a: ALoad, b: BLoad, t: MatmulTile, c4 = false): 
         })));
       out.push("    bk += 1u;");
     }
+    if (a === "m4") {
+      // Four steps of k of four rows: row i's four values of k are component i % 4.
+      out.push(
+        ...lines(
+          t.rows / 4,
+          (g) =>
+            lines(
+              4,
+              (s) => `    let a${g}_${s} = a[ak + ${s === 0 ? "" : `${s}u * a_col + `}ra${g}];`,
+            ),
+        ),
+      );
+    }
+    const aRow = (i: number): string => {
+      if (a === "k4") return `a[ak + ra${i}]`;
+      if (a === "m4") {
+        const g = i >> 2, q = SUB[i & 3];
+        return `vec4<f32>(a${g}_0.${q}, a${g}_1.${q}, a${g}_2.${q}, a${g}_3.${q})`;
+      }
+      const at = [0, 1, 2, 3].map((s) => `a[ak + ${s === 0 ? "" : `${s}u * p.a_col + `}ra${i}]`);
+      return `vec4<f32>(${at.join(", ")})`;
+    };
     out.push(...lines(t.rows, (i) => [
-      a === "k4"
-        ? `    let a${i} = a[ak + ra${i}];`
-        : `    let a${i} = vec4<f32>(a[ak + ra${i}], a[ak + p.a_col + ra${i}], a[ak + 2u * p.a_col + ra${i}], a[ak + 3u * p.a_col + ra${i}]);`,
+      `    let a${i} = ${aRow(i)};`,
       ...lines(
         t.cols,
         (j) =>
           `    acc${i}_${j} += a${i}.x * b0_${j} + a${i}.y * b1_${j} + a${i}.z * b2_${j} + a${i}.w * b3_${j};`,
       ),
     ]));
-    out.push(a === "k4" ? "    ak += 1u;" : "    ak += 4u * p.a_col;", "  }");
+    out.push(
+      a === "k4"
+        ? "    ak += 1u;"
+        : a === "m4"
+        ? "    ak += 4u * a_col;"
+        : "    ak += 4u * p.a_col;",
+      "  }",
+    );
   }
   out.push("  let alpha = matmul_alpha();");
-  // One copy of the epilogue, in loops over the tile's rows and columns: unrolling it
+  if (c4) {
+    // The common epilogues (alpha, a bias, accumulation) written out: one bias load per
+    // column for all rows, plain vec4 stores.
+    out.push(
+      "  if ((p.flags & ~(BIAS | ACCUMULATE)) == 0u) {",
+      "    let biased = (p.flags & BIAS) != 0u;",
+      "    let beta = select(0.0, p.beta, (p.flags & ACCUMULATE) != 0u);",
+      "    let c_row = p.c_row / 4u;",
+      "    let c_off = bt.c_off / 4u;",
+      ...lines(t.cols, (j) => [
+        `    let first${j} = col0 + ${4 * j}u;`,
+        `    if (first${j} < n) {`,
+        `      var bias${j} = vec4<f32>(0.0);`,
+        "      if (biased) {",
+        `        let at = p.bias_base + first${j};`,
+        `        bias${j} = vec4<f32>(bias[at], bias[at + 1u], bias[at + 2u], bias[at + 3u]);`,
+        "      }",
+        `      let c${j} = c_off + first${j} / 4u;`,
+        ...lines(t.rows, (i) => [
+          `      if (row0 + ${i}u < m) {`,
+          `        let at${i} = c${j} + (row0 + ${i}u) * c_row;`,
+          `        var v${i} = alpha * acc${i}_${j} + bias${j};`,
+          "        if (beta != 0.0) {",
+          `          v${i} += beta * c[at${i}];`,
+          "        }",
+          `        c[at${i}] = v${i};`,
+          "      }",
+        ]),
+        "    }",
+      ]),
+      "    return;",
+      "  }",
+    );
+  }
+  // One copy of the general epilogue, in loops over the tile's rows and columns: unrolling it
   // for every accumulator makes the shader compile for tens of seconds on llvmpipe.
   out.push(
     `  for (var i = 0u; i < ${t.rows}u; i++) {`,
