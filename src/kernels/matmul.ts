@@ -476,8 +476,10 @@ export function matmulKernel(ctx: GPUContext, s: MatmulSpec): MatmulKernel {
   const tile = matmulTile(ctx);
   // C (and aux, which has C's layout) as vec4: rows contiguous, aligned to 4.
   const c4 = s.n % 4 === 0 && !clips(s, 2) && s.c.col === 1 && aligned4(s.c, s.c.row);
-  const by4 = s.k % 4 === 0 && !clips(s, 4);
-  return tiled({ a: aLoad(s, b, tile), b, c4, by4 }, tile);
+  const a = aLoad(s, b, tile);
+  // Steps of 4 along k only where a vec4 load along k needs them: with A read by element
+  // or along m, single steps measured faster on llvmpipe.
+  return tiled({ a, b, c4, by4: a === "k4" || b === "k4" }, tile);
 }
 
 /** Options shared by the row-major helpers. */

@@ -49,7 +49,10 @@ export interface TiledVariant {
    * row stride and offsets multiples of 4.
    */
   readonly c4: boolean;
-  /** The k loop takes 4 steps at a time (k a multiple of 4; required by `k4` loads). */
+  /**
+   * The k loop takes 4 steps at a time (k a multiple of 4): required by `k4` loads, not
+   * available with `m4`.
+   */
   readonly by4: boolean;
 }
 
@@ -81,8 +84,8 @@ const SUB = ["x", "y", "z", "w"];
  */
 export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
   const { a, b, c4, by4 } = v;
-  if (a === "m4" && (b !== "n4" || t.rows % 4 !== 0)) {
-    throw new RangeError("matmul: A read along m needs B read along n and rows in fours");
+  if (a === "m4" && (b !== "n4" || t.rows % 4 !== 0 || by4)) {
+    throw new RangeError("matmul: A read along m needs B read along n, k by 1, rows in fours");
   }
   if (!by4 && (a === "k4" || b === "k4")) {
     throw new RangeError("matmul: vec4 loads along k need 4 steps of k at a time");
@@ -178,25 +181,8 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
         })));
       out.push("    bk += 1u;");
     }
-    if (a === "m4") {
-      // Four steps of k of four rows: row i's four values of k are component i % 4.
-      out.push(
-        ...lines(
-          t.rows / 4,
-          (g) =>
-            lines(
-              4,
-              (s) => `    let a${g}_${s} = a[ak + ${s === 0 ? "" : `${s}u * a_col + `}ra${g}];`,
-            ),
-        ),
-      );
-    }
     const aRow = (i: number): string => {
       if (a === "k4") return `a[ak + ra${i}]`;
-      if (a === "m4") {
-        const g = i >> 2, q = SUB[i & 3];
-        return `vec4<f32>(a${g}_0.${q}, a${g}_1.${q}, a${g}_2.${q}, a${g}_3.${q})`;
-      }
       const at = [0, 1, 2, 3].map((s) => `a[ak + ${s === 0 ? "" : `${s}u * p.a_col + `}ra${i}]`);
       return `vec4<f32>(${at.join(", ")})`;
     };
@@ -208,14 +194,7 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
           `    acc${i}_${j} += a${i}.x * b0_${j} + a${i}.y * b1_${j} + a${i}.z * b2_${j} + a${i}.w * b3_${j};`,
       ),
     ]));
-    out.push(
-      a === "k4"
-        ? "    ak += 1u;"
-        : a === "m4"
-        ? "    ak += 4u * a_col;"
-        : "    ak += 4u * p.a_col;",
-      "  }",
-    );
+    out.push(a === "k4" ? "    ak += 1u;" : "    ak += 4u * p.a_col;", "  }");
   }
   out.push("  let alpha = matmul_alpha();");
   if (c4) {
