@@ -1,5 +1,9 @@
 /**
- * The batched, strided matrix product of `shaders/matmul.wgsl` and its common layouts.
+ * The batched, strided matrix product and its common layouts (A·B, A·Bᵀ, Aᵀ·B). Where B
+ * can be read as vec4 (along n or along k), a register-tiled kernel generated for this
+ * context's tile runs it (`matmul_tiled.ts`, the tile from the adapter, set, or tuned);
+ * any other layout runs on the general kernel, `shaders/matmul.wgsl`. Both share the
+ * fused epilogue (alpha, learned step, bias, accumulation, causal mask, squared ReLU).
  *
  * @module
  */
@@ -155,8 +159,7 @@ export function matmulTile(ctx: GPUContext): MatmulTile {
 }
 
 /** Throws unless `tile` fits the device: 1–32 rows, 1–8 vec4 columns, a valid workgroup. */
-function checkTile(ctx: GPUContext, tile: MatmulTile): void {
-  const where = "setMatmulTile";
+function checkTile(ctx: GPUContext, tile: MatmulTile, where: string): void {
   const int = (v: unknown, lo: number, hi: number) =>
     Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
   if (!int(tile?.rows, 1, 32)) {
@@ -198,7 +201,7 @@ export function setMatmulTile(ctx: GPUContext, tile: MatmulTile | undefined): vo
     CHOSEN_TILES.delete(ctx);
     return;
   }
-  checkTile(ctx, tile);
+  checkTile(ctx, tile, "setMatmulTile");
   CHOSEN_TILES.set(ctx, { rows: tile.rows, cols: tile.cols, workgroup: [...tile.workgroup] });
 }
 
@@ -252,7 +255,7 @@ export async function tuneMatmulTile(
     throw new FWLInputError("tuneMatmulTile", "size", "a multiple of 4, at least 4", String(size));
   }
   const candidates = options.candidates ?? candidateTiles(ctx);
-  for (const t of candidates) checkTile(ctx, t);
+  for (const t of candidates) checkTile(ctx, t, "tuneMatmulTile");
   const copies = candidates.map((t): MatmulTile => ({ ...t, workgroup: [...t.workgroup] }));
   const bytes = size * size * 4;
   const [a, b, c] = [0, 1, 2].map(() => ctx.pool.acquire(bytes));
