@@ -40,8 +40,12 @@ export {
   matmulNN,
   matmulNT,
   type MatmulSpec,
+  type MatmulTile,
+  matmulTile,
   type Operand,
   type RowMajorProduct,
+  setMatmulTile,
+  tuneMatmulTile,
 } from "./src/kernels/matmul.ts";
 export type { Head, ParamBuffers } from "./src/fwl/head.ts";
 export type { ParamHolder } from "./src/params/store.ts";

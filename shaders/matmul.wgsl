@@ -1,6 +1,6 @@
-// The general matmul (see lib/matmul_epilogue.wgsl for the layout and the epilogue): any
-// strides. Each invocation keeps a 4×4 block of C in registers (lavapipe rewards
-// register blocking far more than workgroup memory).
+// The general matmul (see lib/matmul_batch.wgsl for the layout, lib/matmul_store.wgsl for
+// the epilogue): any strides. Each invocation keeps a 4×4 block of C in registers
+// (lavapipe rewards register blocking far more than workgroup memory).
 
 @compute @workgroup_size(WG, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

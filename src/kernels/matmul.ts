@@ -1,21 +1,36 @@
 /**
- * The batched, strided matrix product of `shaders/matmul.wgsl` and its common layouts.
+ * The batched, strided matrix product and its common layouts (A·B, A·Bᵀ, Aᵀ·B). Where B
+ * can be read as vec4 (along n or along k), a register-tiled kernel generated for this
+ * context's tile runs it (`matmul_tiled.ts`, the tile from the adapter, set, or tuned);
+ * any other layout runs on the general kernel, `shaders/matmul.wgsl`. Both share the
+ * fused epilogue (alpha, learned step, bias, accumulation, causal mask, squared ReLU).
  *
  * @module
  */
 
-import type { KernelSpec } from "../gpu/context.ts";
-import { program, type StorageType } from "../gpu/program.ts";
-import type { Binding, Recorder } from "../gpu/recorder.ts";
+import type { GPUContext, KernelSpec } from "../gpu/context.ts";
+import { type Program, program } from "../gpu/program.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { type Binding, Recorder } from "../gpu/recorder.ts";
+import { FWLInputError } from "../errors.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
-import { MATMUL_EPILOGUE } from "./snippets.ts";
+import { MATMUL_BATCH, MATMUL_STORE, MATMUL_STORE4 } from "./snippets.ts";
+import {
+  type ALoad,
+  type BLoad,
+  type MatmulTile,
+  tiledMatmulBody,
+  type TiledVariant,
+} from "./matmul_tiled.ts";
+
+export type { MatmulTile } from "./matmul_tiled.ts";
 
 /** The uniform fields of one operand's layout (see {@linkcode Operand}), e.g. `a_base … a_col`. */
 function operandFields<P extends "a" | "b" | "c">(p: P) {
   return [`${p}_base`, `${p}_outer`, `${p}_inner`, `${p}_rel`, `${p}_row`, `${p}_col`] as const;
 }
 
-/** What every matmul variant shares: uniforms, flags, tile height, epilogue. */
+/** What every matmul kernel shares: uniforms and the batch layout. */
 const MATMUL_LAYOUT = {
   uniforms: [
     ...["m", "n", "k", "batch_inner"] as const,
@@ -25,7 +40,6 @@ const MATMUL_LAYOUT = {
     ...["z_base", "clip_len", "clip_stride", "clip_mask", "flags", "step_index"] as const,
     ...["alpha: f32", "beta: f32", "bias_base"] as const,
   ],
-  snippets: [MATMUL_EPILOGUE],
 } as const;
 
 /** The flag bits of the epilogue. */
@@ -44,35 +58,239 @@ const FLAGS = {
   GATE_AUX: 32,
 } as const;
 
-/** A matmul variant reading A and B as `aType`/`bType`, with `tileN` columns per workgroup. */
-function variant(
-  name: string,
-  body: string,
-  aType: StorageType,
-  bType: StorageType,
-  workgroupSize: readonly [number, number],
-) {
+/** The general matmul: any strides, a 4×4 register block per invocation. */
+const GENERAL = program({
+  ...MATMUL_LAYOUT,
+  name: "matmul",
+  body: shaders.matmul,
+  snippets: [MATMUL_BATCH, MATMUL_STORE],
+  workgroupSize: [8, 8],
+  storage: ["a: f32", "b: f32", "c: rw", "bias", "aux: rw", "steps"],
+  // Each invocation owns a 4×4 block: 32 rows and 32 columns per workgroup.
+  constants: { ...FLAGS, TILE_M: 32, TILE_N: 32 },
+});
+/** The matmul kernel (any strides); exported for the runtime tests. */
+export const MATMUL: KernelSpec = GENERAL;
+
+/** A matmul kernel: its C block per workgroup is `TILE_M × TILE_N`. */
+export type MatmulKernel = Program<string, { TILE_M: number; TILE_N: number }>;
+
+/** The register-tiled kernels, compiled once per variant and tile. */
+const TILED = new Map<string, MatmulKernel>();
+
+function tiledProgram(v: TiledVariant, tile: MatmulTile): MatmulKernel {
+  const [x, y] = tile.workgroup;
+  const { c4 } = v;
+  const shape = `${tile.rows}x${4 * tile.cols}_${x}x${y}`;
   return program({
     ...MATMUL_LAYOUT,
-    name,
-    body,
-    workgroupSize,
-    storage: [`a: ${aType}`, `b: ${bType}`, "c: rw", "bias", "aux: rw", "steps"],
-    // Each invocation owns 4 columns; 32 rows per workgroup.
-    constants: { ...FLAGS, TILE_M: 32, TILE_N: workgroupSize[0] * 4 },
+    name: `matmul_tiled_a${v.a}_b${v.b}${c4 ? "_c4" : ""}_k${v.by4 ? 4 : 1}_${shape}`,
+    body: tiledMatmulBody(v, tile),
+    snippets: [c4 ? MATMUL_STORE4 : MATMUL_STORE],
+    workgroupSize: tile.workgroup,
+    storage: [
+      `a: ${v.a === "scalar" ? "f32" : "vec4<f32>"}`,
+      "b: vec4<f32>",
+      `c: rw${c4 ? " vec4<f32>" : ""}`,
+      "bias",
+      `aux: rw${c4 ? " vec4<f32>" : ""}`,
+      "steps",
+    ],
+    constants: {
+      ...FLAGS,
+      TILE_M: tile.rows * tile.workgroup[1],
+      TILE_N: 4 * tile.cols * tile.workgroup[0],
+    },
   });
 }
 
-/** The general matmul: any strides, a 4×4 register block per invocation. */
-const GENERAL = variant("matmul", shaders.matmul, "f32", "f32", [8, 8]);
-/** The matmul kernel (any strides); exported for the runtime tests. */
-export const MATMUL: KernelSpec = GENERAL;
-/** B read as vec4 (B row-major, n and B strides multiples of 4). */
-const VEC4 = variant("matmul_vec4", shaders.matmulVec4, "f32", "vec4<f32>", [16, 4]);
-/** A·Bᵀ layouts, reading A's rows and B's columns as vec4 along k. */
-const DOT = variant("matmul_dot", shaders.matmulDot, "vec4<f32>", "vec4<f32>", [8, 8]);
-/** A as vec4 along k and B as vec4 along n. */
-const VEC4X4 = variant("matmul_vec4x4", shaders.matmulVec4x4, "vec4<f32>", "vec4<f32>", [16, 4]);
+/** The tiled kernel for these loads and this tile. */
+function tiled(v: TiledVariant, tile: MatmulTile): MatmulKernel {
+  const key = `${v.a} ${v.b} ${v.c4} ${v.by4} ${tile.rows} ${tile.cols} ${tile.workgroup}`;
+  let kernel = TILED.get(key);
+  if (!kernel) {
+    kernel = tiledProgram(v, tile);
+    TILED.set(key, kernel);
+  }
+  return kernel;
+}
+
+/** Tiles set (by {@linkcode setMatmulTile} or {@linkcode tuneMatmulTile}) per context. */
+const CHOSEN_TILES = new WeakMap<GPUContext, MatmulTile>();
+
+/** Whether the adapter is a CPU rasterizer (its SIMD lanes are the invocations of a workgroup). */
+function cpuLanes(ctx: GPUContext): number | undefined {
+  if (!/llvmpipe|lavapipe|swiftshader|warp|software|cpu/i.test(ctx.adapter)) return undefined;
+  const bits = Number(/(\d+) bits/.exec(ctx.adapter)?.[1] ?? 256);
+  return Math.max(4, Math.min(16, bits / 32));
+}
+
+/**
+ * The register tile an adapter gets without tuning. A CPU adapter (llvmpipe) runs the
+ * invocations of a workgroup in its SIMD lanes: one row of lanes sharing 16 rows (A's
+ * loads are then one load for all lanes), 4 vec4 columns each. A GPU gets 4×4 blocks in
+ * a 16×16 workgroup, within the device's limits.
+ */
+function adapterTile(ctx: GPUContext): MatmulTile {
+  const lanes = cpuLanes(ctx);
+  if (lanes !== undefined) return { rows: 16, cols: 4, workgroup: [lanes, 1] };
+  const limits = ctx.device.limits;
+  const x = Math.min(16, limits.maxComputeWorkgroupSizeX);
+  let y = Math.min(16, limits.maxComputeWorkgroupSizeY);
+  while (y > 1 && x * y > limits.maxComputeInvocationsPerWorkgroup) y /= 2;
+  return { rows: 4, cols: 1, workgroup: [x, y] };
+}
+
+/**
+ * The register tile the matmul uses on this context: the one set by
+ * {@linkcode setMatmulTile} or {@linkcode tuneMatmulTile}, else one chosen from the
+ * adapter (a CPU adapter's SIMD width, a GPU's workgroup limits).
+ *
+ * @example
+ * ```ts
+ * import { GPUContext, matmulTile } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const tile = matmulTile(ctx);
+ * console.log(tile.rows > 0 && tile.cols > 0); // true
+ * ```
+ */
+export function matmulTile(ctx: GPUContext): MatmulTile {
+  return CHOSEN_TILES.get(ctx) ?? adapterTile(ctx);
+}
+
+/** Throws unless `tile` fits the device: 1–32 rows, 1–8 vec4 columns, a valid workgroup. */
+function checkTile(ctx: GPUContext, tile: MatmulTile, where: string): void {
+  const int = (v: unknown, lo: number, hi: number) =>
+    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+  if (!int(tile?.rows, 1, 32)) {
+    throw new FWLInputError(where, "tile.rows", "an integer in 1..32", String(tile?.rows));
+  }
+  if (!int(tile.cols, 1, 8)) {
+    throw new FWLInputError(where, "tile.cols", "an integer in 1..8", String(tile.cols));
+  }
+  const limits = ctx.device.limits;
+  const [x, y] = tile.workgroup ?? [];
+  if (
+    !int(x, 1, limits.maxComputeWorkgroupSizeX) || !int(y, 1, limits.maxComputeWorkgroupSizeY) ||
+    x * y > limits.maxComputeInvocationsPerWorkgroup
+  ) {
+    throw new FWLInputError(
+      where,
+      "tile.workgroup",
+      `[x, y] within the device's workgroup limits (${limits.maxComputeInvocationsPerWorkgroup} invocations)`,
+      JSON.stringify(tile.workgroup),
+    );
+  }
+}
+
+/**
+ * Sets the register tile of every later matmul recorded on `ctx` (`undefined` goes back
+ * to the adapter's default).
+ *
+ * @example
+ * ```ts
+ * import { GPUContext, matmulTile, setMatmulTile } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * setMatmulTile(ctx, { rows: 8, cols: 2, workgroup: [8, 2] });
+ * console.log(matmulTile(ctx).rows); // 8
+ * setMatmulTile(ctx, undefined);
+ * ```
+ */
+export function setMatmulTile(ctx: GPUContext, tile: MatmulTile | undefined): void {
+  if (tile === undefined) {
+    CHOSEN_TILES.delete(ctx);
+    return;
+  }
+  checkTile(ctx, tile, "setMatmulTile");
+  CHOSEN_TILES.set(ctx, { rows: tile.rows, cols: tile.cols, workgroup: [...tile.workgroup] });
+}
+
+/** The tiles {@linkcode tuneMatmulTile} tries by default, the adapter's own first. */
+function candidateTiles(ctx: GPUContext): MatmulTile[] {
+  const own = adapterTile(ctx);
+  const [x] = own.workgroup;
+  const more: MatmulTile[] = cpuLanes(ctx) !== undefined
+    ? [
+      { rows: 8, cols: 4, workgroup: [x, 1] },
+      { rows: 16, cols: 2, workgroup: [x, 1] },
+      { rows: 8, cols: 4, workgroup: [x, 4] },
+    ]
+    : [
+      { rows: 8, cols: 1, workgroup: [16, 8] },
+      { rows: 4, cols: 2, workgroup: [8, 16] },
+      { rows: 8, cols: 2, workgroup: [8, 8] },
+    ];
+  const limits = ctx.device.limits;
+  return [
+    own,
+    ...more.filter((t) =>
+      t.workgroup[0] <= limits.maxComputeWorkgroupSizeX &&
+      t.workgroup[1] <= limits.maxComputeWorkgroupSizeY &&
+      t.workgroup[0] * t.workgroup[1] <= limits.maxComputeInvocationsPerWorkgroup
+    ),
+  ];
+}
+
+/**
+ * Times a few register tiles on a `size³` product (A·B and A·Bᵀ) and keeps the fastest
+ * for `ctx` (see {@linkcode matmulTile}); returns it. It takes a few seconds on a CPU
+ * adapter; the choice lasts as long as the context.
+ *
+ * @example
+ * ```ts
+ * import { GPUContext, matmulTile, setMatmulTile, tuneMatmulTile } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const tile = await tuneMatmulTile(ctx, { size: 64, repeats: 1 }); // default size: 512
+ * console.log(matmulTile(ctx) === tile); // true
+ * setMatmulTile(ctx, undefined); // back to the adapter's default
+ * ```
+ */
+export async function tuneMatmulTile(
+  ctx: GPUContext,
+  options: { size?: number; candidates?: readonly MatmulTile[]; repeats?: number } = {},
+): Promise<MatmulTile> {
+  const size = options.size ?? 512;
+  const repeats = options.repeats ?? 3;
+  if (!Number.isInteger(size) || size < 4 || size % 4 !== 0) {
+    throw new FWLInputError("tuneMatmulTile", "size", "a multiple of 4, at least 4", String(size));
+  }
+  const candidates = options.candidates ?? candidateTiles(ctx);
+  for (const t of candidates) checkTile(ctx, t, "tuneMatmulTile");
+  const copies = candidates.map((t): MatmulTile => ({ ...t, workgroup: [...t.workgroup] }));
+  const bytes = size * size * 4;
+  const [a, b, c] = [0, 1, 2].map(() => ctx.pool.acquire(bytes));
+  const before = CHOSEN_TILES.get(ctx);
+  let best: { tile: MatmulTile; ms: number } | undefined;
+  try {
+    const data = new Float32Array(size * size).map((_, i) => (i % 7) / 7 - 0.5);
+    for (const buf of [a, b]) ctx.device.queue.writeBuffer(buf, 0, data);
+    for (const tile of copies) {
+      CHOSEN_TILES.set(ctx, tile);
+      const run = async () => {
+        const rec = new Recorder(ctx);
+        matmulNN(rec, a, b, c, size, size, size);
+        matmulNT(rec, a, b, c, size, size, size, { beta: 1 });
+        await rec.submit("tuneMatmulTile");
+        await readBytes(ctx, c, 16);
+      };
+      await run(); // compiles
+      const times: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const t0 = performance.now();
+        await run();
+        times.push(performance.now() - t0);
+      }
+      const ms = times.sort((x, y) => x - y)[times.length >> 1];
+      if (!best || ms < best.ms) best = { tile, ms };
+    }
+  } finally {
+    if (before) CHOSEN_TILES.set(ctx, before);
+    else CHOSEN_TILES.delete(ctx);
+    for (const buf of [a, b, c]) ctx.pool.release(buf);
+  }
+  CHOSEN_TILES.set(ctx, best!.tile);
+  return best!.tile;
+}
 
 /** Whether the clip shrinks extent `bit` (1 m, 2 n, 4 k). */
 function clips(s: MatmulSpec, bit: number): boolean {
@@ -86,20 +304,24 @@ function aligned4(op: Operand, stride: number): boolean {
   );
 }
 
-/** Whether A's rows and B's columns are contiguous along k, with k and all strides multiples of 4. */
-function dotFriendly(s: MatmulSpec): boolean {
-  return s.a.col === 1 && s.b.row === 1 && s.k % 4 === 0 && !clips(s, 4) &&
-    aligned4(s.a, s.a.row) && aligned4(s.b, s.b.col);
+/** How the tiled kernel can read B, if it can: along n (`n4`) or along k (`k4`). */
+function bLoad(s: MatmulSpec): BLoad | undefined {
+  if (s.b.col === 1 && s.n % 4 === 0 && !clips(s, 2) && aligned4(s.b, s.b.row)) return "n4";
+  if (s.b.row === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.b, s.b.col)) return "k4";
+  return undefined;
 }
 
-/** Whether A's rows are also contiguous along k (k and every A stride a multiple of 4). */
-function aVec4Friendly(s: MatmulSpec): boolean {
-  return s.a.col === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.a, s.a.row);
-}
-
-/** Whether B's layout allows vec4 loads: unit column stride, everything else a multiple of 4. */
-function vec4Friendly(s: MatmulSpec): boolean {
-  return s.b.col === 1 && s.n % 4 === 0 && !clips(s, 2) && aligned4(s.b, s.b.row);
+/**
+ * How the tiled kernel reads A: as vec4 along k when its rows are contiguous and aligned,
+ * as vec4 along m when its columns are (Aᵀ·B, with B read along n), else by element.
+ */
+function aLoad(s: MatmulSpec, b: BLoad, tile: MatmulTile): ALoad {
+  if (s.a.col === 1 && s.k % 4 === 0 && !clips(s, 4) && aligned4(s.a, s.a.row)) return "k4";
+  if (
+    s.a.row === 1 && b === "n4" && tile.rows % 4 === 0 && s.m % 4 === 0 && !clips(s, 1) &&
+    aligned4(s.a, s.a.col)
+  ) return "m4";
+  return "scalar";
 }
 
 /** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
@@ -221,25 +443,46 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     bias_base: s.bias?.base ?? 0,
   });
   const ctx = rec.ctx;
-  const vec4 = vec4Friendly(s);
-  const kernel = vec4 ? (aVec4Friendly(s) ? VEC4X4 : VEC4) : dotFriendly(s) ? DOT : GENERAL;
-  rec.dispatch(
-    kernel,
-    [
-      s.a.buffer,
-      s.b.buffer,
-      s.c.buffer,
-      s.bias?.buffer ?? ctx.dummy(0),
-      s.sqreluAux ?? s.gateAux ?? ctx.dummy(1),
-      s.step?.buffer ?? ctx.dummy(0),
-    ],
-    uniforms,
-    [
-      Math.ceil(s.n / kernel.constants.TILE_N),
-      Math.ceil(s.m / kernel.constants.TILE_M),
-      s.batches ?? 1,
-    ],
-  );
+  const bindings = [
+    s.a.buffer,
+    s.b.buffer,
+    s.c.buffer,
+    s.bias?.buffer ?? ctx.dummy(0),
+    s.sqreluAux ?? s.gateAux ?? ctx.dummy(1),
+    s.step?.buffer ?? ctx.dummy(0),
+  ];
+  const kernel = matmulKernel(ctx, s);
+  const { TILE_M, TILE_N } = kernel.constants;
+  rec.dispatch(kernel, bindings, uniforms, [
+    Math.ceil(s.n / TILE_N),
+    Math.ceil(s.m / TILE_M),
+    s.batches ?? 1,
+  ]);
+}
+
+/**
+ * The kernel a matmul runs on: the register-tiled one when B can be read as vec4 (along n
+ * or along k), with this context's tile, else the general one.
+ *
+ * @example
+ * ```ts
+ * import { GPUContext } from "@x/fwl/gpu";
+ * import { matmulKernel } from "./matmul.ts";
+ * const ctx = await GPUContext.default();
+ * const b = ctx.dummy(0), odd = { buffer: b, row: 5, col: 1 };
+ * console.log(matmulKernel(ctx, { m: 3, n: 5, k: 2, a: odd, b: odd, c: odd }).name); // matmul
+ * ```
+ */
+export function matmulKernel(ctx: GPUContext, s: MatmulSpec): MatmulKernel {
+  const b = bLoad(s);
+  if (b === undefined) return GENERAL;
+  const tile = matmulTile(ctx);
+  // C (and aux, which has C's layout) as vec4: rows contiguous, aligned to 4.
+  const c4 = s.n % 4 === 0 && !clips(s, 2) && s.c.col === 1 && aligned4(s.c, s.c.row);
+  const a = aLoad(s, b, tile);
+  // Steps of 4 along k only where a vec4 load along k needs them: with A read by element
+  // or along m, single steps measured faster on llvmpipe.
+  return tiled({ a, b, c4, by4: a === "k4" || b === "k4" }, tile);
 }
 
 /** Options shared by the row-major helpers. */

@@ -76,8 +76,19 @@ export const LABELS: Snippet = { name: "labels", code: shaders.libLabels };
 /** `scaled_grad` and `finish` of the optimizer updates (flags `CLIP`, `NON_NEGATIVE`). */
 export const OPTIMIZER_STEP: Snippet = { name: "optimizer_step", code: shaders.libOptimizerStep };
 
-/** Where a matmul batch lies and the fused epilogue (the matmul variants' shared part). */
-export const MATMUL_EPILOGUE: Snippet = {
-  name: "matmul_epilogue",
-  code: shaders.libMatmulEpilogue,
+/** Where a matmul batch lies, its clipped extents and alpha (every matmul kernel's part). */
+export const MATMUL_BATCH: Snippet = { name: "matmul_batch", code: shaders.libMatmulBatch };
+
+/** The fused matmul epilogue, C by element: `store`, `store_row`. */
+export const MATMUL_STORE: Snippet = {
+  name: "matmul_store",
+  code: shaders.libMatmulStore,
+  requires: [MATMUL_BATCH],
+};
+
+/** The fused matmul epilogue, C (and aux) as vec4: `store4`. */
+export const MATMUL_STORE4: Snippet = {
+  name: "matmul_store4",
+  code: shaders.libMatmulStore4,
+  requires: [MATMUL_BATCH],
 };

@@ -1,5 +1,6 @@
 // The shared part of the matmul kernels (src/kernels/matmul.ts declares their uniforms,
-// flags and bindings once): where a batch lies, and the fused epilogue.
+// flags and bindings once): where a batch lies. The fused epilogue is
+// lib/matmul_store.wgsl (C by element) or lib/matmul_store4.wgsl (C by vec4).
 //
 //   C[i, j] = alpha · Σ_k A[i, k] · B[k, j]  (+ bias[j]) (+ beta · C[i, j])
 //
@@ -43,42 +44,4 @@ fn clipped(extent: u32, bit: u32, rem: u32) -> u32 {
     return min(extent, rem);
   }
   return extent;
-}
-
-fn store(idx: u32, i: u32, j: u32, acc: f32, alpha: f32) {
-  var v = alpha * acc;
-  if ((p.flags & CAUSAL) != 0u && i <= j) {
-    v = 0.0;
-  }
-  if ((p.flags & BIAS) != 0u) {
-    v += bias[p.bias_base + j];
-  }
-  if ((p.flags & ACCUMULATE) != 0u) {
-    v += p.beta * c[idx];
-  }
-  if ((p.flags & GATE_AUX) != 0u) {
-    v *= 2.0 * max(aux[idx], 0.0);
-  }
-  c[idx] = v;
-  if ((p.flags & SQRELU_AUX) != 0u) {
-    let r = max(v, 0.0);
-    aux[idx] = r * r;
-  }
-}
-
-fn store_row(c_off: u32, row: u32, col0: u32, cols: u32, m: u32, acc: vec4<f32>, alpha: f32) {
-  if (row >= m) {
-    return;
-  }
-  let base = c_off + row * p.c_row;
-  store(base + col0 * p.c_col, row, col0, acc.x, alpha);
-  if (cols > 1u) {
-    store(base + (col0 + 1u) * p.c_col, row, col0 + 1u, acc.y, alpha);
-  }
-  if (cols > 2u) {
-    store(base + (col0 + 2u) * p.c_col, row, col0 + 2u, acc.z, alpha);
-  }
-  if (cols > 3u) {
-    store(base + (col0 + 3u) * p.c_col, row, col0 + 3u, acc.w, alpha);
-  }
 }

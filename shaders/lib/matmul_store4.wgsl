@@ -1,0 +1,25 @@
+// The matmul epilogue with C (and aux, which has C's layout) read and written as vec4:
+// C's rows contiguous, its row stride, offsets and n multiples of 4. The same math as
+// store() in lib/matmul_store.wgsl, for columns j..j+3 of row i at vec4 index idx4.
+
+fn store4(idx4: u32, i: u32, j: u32, acc: vec4<f32>, alpha: f32) {
+  var v = alpha * acc;
+  if ((p.flags & CAUSAL) != 0u) {
+    v = select(vec4<f32>(0.0), v, vec4<u32>(i) > vec4<u32>(j, j + 1u, j + 2u, j + 3u));
+  }
+  if ((p.flags & BIAS) != 0u) {
+    let b = p.bias_base + j;
+    v += vec4<f32>(bias[b], bias[b + 1u], bias[b + 2u], bias[b + 3u]);
+  }
+  if ((p.flags & ACCUMULATE) != 0u) {
+    v += p.beta * c[idx4];
+  }
+  if ((p.flags & GATE_AUX) != 0u) {
+    v *= 2.0 * max(aux[idx4], vec4<f32>(0.0));
+  }
+  c[idx4] = v;
+  if ((p.flags & SQRELU_AUX) != 0u) {
+    let r = max(v, vec4<f32>(0.0));
+    aux[idx4] = r * r;
+  }
+}
