@@ -1,12 +1,13 @@
 /**
  * Kernels of the transformer body that the shared ones don't cover: the embedding
- * gather, the causal row softmax and its backward, and the GELU of the MLP and its
- * backward (the embedding gradients use `segment_sum.ts`).
+ * gather, causal multi-head attention (online softmax, no score matrix) and its
+ * backward, and the GELU of the MLP and its backward (the embedding gradients use
+ * `segment_sum.ts`).
  *
  * @module
  */
 
-import { spreadInvocations } from "../gpu/grid.ts";
+import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
@@ -18,22 +19,6 @@ const TRANSFORMER_EMBED = program({
   body: shaders.transformerEmbed,
   storage: ["ids: i32", "tokens", "positions", "out: rw"],
   uniforms: ["count", "width", "time", "pos_base", "vocab", "groups_x"],
-  snippets: [GRID],
-});
-/** Causal row softmax, in place. */
-const TRANSFORMER_SOFTMAX = program({
-  name: "transformer_softmax",
-  body: shaders.transformerSoftmax,
-  storage: ["s: rw"],
-  uniforms: ["rows", "width", "block", "offset", "groups_x"],
-  snippets: [GRID],
-});
-/** Backward of the causal row softmax, in place on the gradient. */
-const TRANSFORMER_SOFTMAX_BACKWARD = program({
-  name: "transformer_softmax_backward",
-  body: shaders.transformerSoftmaxBackward,
-  storage: ["prob", "g: rw"],
-  uniforms: ["rows", "width", "block", "offset", "groups_x"],
   snippets: [GRID],
 });
 /** GELU forward (mode 0) and backward (mode 1). */
@@ -81,49 +66,189 @@ export function embed(
   );
 }
 
-/** Which entries of a row of attention scores are visible (see {@linkcode causalSoftmax}). */
-export interface CausalRows {
-  /** Number of rows. */
-  rows: number;
-  /** Row length (and stride): the number of keys. */
-  width: number;
-  /** Query positions per block of rows (`T` for a `[T, T]` score matrix, 1 for a step). */
-  block: number;
-  /** Position of a block's first query (0, or the step's position). */
+/** Queries per workgroup of the parallel attention kernels (one invocation per query or key). */
+const ATTENTION_TILE = 64;
+/** Keys per online-softmax tile of the forward (the scores of a tile stay in registers). */
+const KEY_TILE = 16;
+
+const ATTENTION_FORWARD_UNIFORMS = [
+  ...["heads", "queries", "tiles", "offset"] as const,
+  ...["q_base", "q_batch", "q_row", "k_base", "k_batch", "k_row"] as const,
+  ...["v_base", "v_batch", "v_row", "o_base", "o_batch", "o_row"] as const,
+  ...["scale: f32", "groups_x"] as const,
+];
+const ATTENTION_BACKWARD_UNIFORMS = ["heads", "time", "width", "tiles", "scale: f32", "groups_x"];
+
+/**
+ * The attention kernels of one head width (their registers hold a query, key, value or
+ * gradient row of `DH` floats) and query tile, compiled when first used.
+ */
+function attentionKernels(headWidth: number, tile: number) {
+  const constants = { DH: headWidth, KT: KEY_TILE };
+  const workgroupSize = [tile] as const;
+  return {
+    forward: program({
+      name: "transformer_attention",
+      body: shaders.transformerAttention,
+      workgroupSize,
+      storage: ["q", "k", "v", "out: rw", "lse: rw"],
+      uniforms: ATTENTION_FORWARD_UNIFORMS,
+      constants,
+      snippets: [GRID],
+    }),
+    dq: program({
+      name: "transformer_attention_dq",
+      body: shaders.transformerAttentionDq,
+      workgroupSize,
+      storage: ["qkv", "out", "d_out", "lse", "deltas: rw", "dqkv: rw"],
+      uniforms: ATTENTION_BACKWARD_UNIFORMS,
+      constants,
+      snippets: [GRID],
+    }),
+    dkv: program({
+      name: "transformer_attention_dkv",
+      body: shaders.transformerAttentionDkv,
+      workgroupSize,
+      storage: ["qkv", "d_out", "lse", "deltas", "dqkv: rw"],
+      uniforms: ATTENTION_BACKWARD_UNIFORMS,
+      constants,
+      snippets: [GRID],
+    }),
+  };
+}
+const ATTENTION_KERNELS = new Map<string, ReturnType<typeof attentionKernels>>();
+
+function kernelsFor(headWidth: number, tile: number): ReturnType<typeof attentionKernels> {
+  const key = `${headWidth}:${tile}`;
+  let k = ATTENTION_KERNELS.get(key);
+  if (!k) {
+    k = attentionKernels(headWidth, tile);
+    ATTENTION_KERNELS.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * Where one operand of attention lives: element `d` of head `h` at position `t` of
+ * sequence `b` is `buffer[base + b·batch + t·row + h·headWidth + d]`.
+ */
+export interface HeadRows {
+  /** The buffer. */
+  buffer: Binding;
+  /** Element offset of sequence 0, position 0, head 0. */
+  base: number;
+  /** Stride between sequences. */
+  batch: number;
+  /** Stride between positions. */
+  row: number;
+}
+
+/** Arguments of {@linkcode causalAttention}. */
+export interface CausalAttentionSpec {
+  /** Queries, `queries` positions per sequence. */
+  q: HeadRows;
+  /** Keys, at least `queries + offset` positions per sequence. */
+  k: HeadRows;
+  /** Values, laid out like the keys. */
+  v: HeadRows;
+  /** The output, laid out like the queries (must not alias q, k, v). */
+  out: HeadRows;
+  /** Written: the log-sum-exp of each query's scaled scores, `[sequences·heads, queries]`. */
+  lse: Binding;
+  /** Number of sequences. */
+  sequences: number;
+  /** Heads per sequence. */
+  heads: number;
+  /** Width of one head. */
+  headWidth: number;
+  /** Queries per sequence. */
+  queries: number;
+  /** Position of the first query among the keys: query `i` sees keys `j ≤ i + offset`. */
   offset: number;
 }
 
 /**
- * In place on `s` (`rows × width`): the softmax of each row over the keys `j ≤
- * r % block + offset`, 0 past them.
+ * Causal softmax attention of every head, `out_i = Σ_{j ≤ i+offset} softmax_j(q_i·k_j /
+ * √headWidth) v_j`, by an online softmax over key tiles: no score matrix is stored, so
+ * memory grows with the sequence length only through q, k, v, out and `lse`.
  */
-export function causalSoftmax(rec: Recorder, s: Binding, r: CausalRows): void {
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, r.rows, TRANSFORMER_SOFTMAX);
-  rec.dispatch(TRANSFORMER_SOFTMAX, [s], rowUniforms(r, groupsX), workgroups);
+export function causalAttention(rec: Recorder, s: CausalAttentionSpec): void {
+  // A generation step has one query per head: a one-invocation workgroup for it.
+  const tile = s.queries === 1 ? 1 : ATTENTION_TILE;
+  const kernel = kernelsFor(s.headWidth, tile).forward;
+  const tiles = Math.ceil(s.queries / tile);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, s.sequences * s.heads * tiles);
+  rec.dispatch(
+    kernel,
+    [s.q.buffer, s.k.buffer, s.v.buffer, s.out.buffer, s.lse],
+    kernel.uniforms({
+      heads: s.heads,
+      queries: s.queries,
+      tiles,
+      offset: s.offset,
+      q_base: s.q.base,
+      q_batch: s.q.batch,
+      q_row: s.q.row,
+      k_base: s.k.base,
+      k_batch: s.k.batch,
+      k_row: s.k.row,
+      v_base: s.v.base,
+      v_batch: s.v.batch,
+      v_row: s.v.row,
+      o_base: s.out.base,
+      o_batch: s.out.batch,
+      o_row: s.out.row,
+      scale: 1 / Math.sqrt(s.headWidth),
+      groups_x: groupsX,
+    }),
+    workgroups,
+  );
+}
+
+/** Arguments of {@linkcode causalAttentionBackward}. */
+export interface CausalAttentionBackwardSpec {
+  /** The forward's packed queries, keys and values `[sequences, time, 3·width]`. */
+  qkv: Binding;
+  /** The forward's output `[sequences, time, width]`. */
+  out: Binding;
+  /** The forward's log-sum-exp `[sequences·heads, time]`. */
+  lse: Binding;
+  /** The output's gradient `[sequences, time, width]`. */
+  dOut: Binding;
+  /** Scratch `[sequences·heads, time]` (written, then read). */
+  deltas: Binding;
+  /** Written: the gradient of `qkv`, laid out like it. */
+  dqkv: Binding;
+  /** Number of sequences. */
+  sequences: number;
+  /** Positions per sequence. */
+  time: number;
+  /** Heads per sequence. */
+  heads: number;
+  /** Width of one head (`width = heads·headWidth`). */
+  headWidth: number;
 }
 
 /**
- * In place on `g` (the gradient of the probabilities `prob`, `rows × width`): the
- * gradient of the scores, `prob ⊙ (g − ⟨prob, g⟩)` per row, 0 past the visible keys.
+ * The gradient of {@linkcode causalAttention} (training layout: packed qkv, offset 0)
+ * with respect to the queries, keys and values, recomputing the probabilities from the
+ * saved log-sum-exp: one pass over the keys per query (dq, and `deltas = rowsum(dOut ⊙
+ * out)`), then one over the queries per key (dk, dv). No score matrix, no atomics.
  */
-export function causalSoftmaxBackward(
-  rec: Recorder,
-  prob: Binding,
-  g: Binding,
-  r: CausalRows,
-): void {
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, r.rows, TRANSFORMER_SOFTMAX_BACKWARD);
-  rec.dispatch(TRANSFORMER_SOFTMAX_BACKWARD, [prob, g], rowUniforms(r, groupsX), workgroups);
-}
-
-function rowUniforms(r: CausalRows, groupsX: number): ArrayBuffer {
-  return TRANSFORMER_SOFTMAX.uniforms({
-    rows: r.rows,
-    width: r.width,
-    block: r.block,
-    offset: r.offset,
+export function causalAttentionBackward(rec: Recorder, s: CausalAttentionBackwardSpec): void {
+  const { dq, dkv } = kernelsFor(s.headWidth, ATTENTION_TILE);
+  const tiles = Math.ceil(s.time / ATTENTION_TILE);
+  const { workgroups, groupsX } = spreadGroups(rec.ctx, s.sequences * s.heads * tiles);
+  const uniforms = dq.uniforms({
+    heads: s.heads,
+    time: s.time,
+    width: s.heads * s.headWidth,
+    tiles,
+    scale: 1 / Math.sqrt(s.headWidth),
     groups_x: groupsX,
   });
+  rec.dispatch(dq, [s.qkv, s.out, s.dOut, s.lse, s.deltas, s.dqkv], uniforms, workgroups);
+  rec.dispatch(dkv, [s.qkv, s.dOut, s.lse, s.deltas, s.dqkv], uniforms, workgroups);
 }
 
 /**
