@@ -12,7 +12,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let bh = g / p.tiles;
   let first = (g % p.tiles) * WG;
   let b = bh / p.heads;
-  let col = (bh % p.heads) * DH;
+  let col = (bh % p.heads) * DV;
   let j = first + lid.x;
   let jk = min(j, p.time - 1u);
   let row3 = 3u * p.width;
@@ -21,36 +21,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let ka = qb + jk * row3 + p.width;
   let va = ka + p.width;
 
-  var ks: array<f32, DH>;
-  var vs: array<f32, DH>;
-  var dk: array<f32, DH>;
-  var dv: array<f32, DH>;
-  for (var d = 0u; d < DH; d++) {
+  var ks: array<HeadVec, DV>;
+  var vs: array<HeadVec, DV>;
+  var dk: array<HeadVec, DV>;
+  var dv: array<HeadVec, DV>;
+  for (var d = 0u; d < DV; d++) {
     ks[d] = qkv[ka + d] * p.scale;
     vs[d] = qkv[va + d];
-    dk[d] = 0.0;
-    dv[d] = 0.0;
+    dk[d] = HeadVec(0.0);
+    dv[d] = HeadVec(0.0);
   }
   for (var i = first; i < p.time; i++) {
     let qa = qb + i * row3;
     let oa = ob + i * p.width;
-    var s = 0.0;
-    var dp = 0.0;
-    for (var d = 0u; d < DH; d++) {
+    var s = HeadVec(0.0);
+    var dp = HeadVec(0.0);
+    for (var d = 0u; d < DV; d++) {
       s += qkv[qa + d] * ks[d];
       dp += d_out[oa + d] * vs[d];
     }
     let r = bh * p.time + i;
     // Visible scores are ≤ lse; the min only keeps masked ones from overflowing.
-    let prob = select(0.0, exp(min(s - lse[r], 0.0)), i >= jk);
-    let ds = prob * (dp - deltas[r]);
-    for (var d = 0u; d < DH; d++) {
+    let prob = select(0.0, exp(min(hsum(s) - lse[r], 0.0)), i >= jk);
+    let ds = prob * (hsum(dp) - deltas[r]);
+    for (var d = 0u; d < DV; d++) {
       dv[d] += prob * d_out[oa + d];
       dk[d] += ds * qkv[qa + d];
     }
   }
   if (j < p.time) {
-    for (var d = 0u; d < DH; d++) {
+    for (var d = 0u; d < DV; d++) {
       dqkv[ka + d] = dk[d] * p.scale;
       dqkv[va + d] = dv[d];
     }

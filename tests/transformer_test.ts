@@ -363,8 +363,8 @@ Deno.test("memory does not grow over repeated forward, backward and generation",
   }
 });
 
-// Past one 64-query tile of the attention kernels and over many 16-key tiles: primes,
-// a tile plus one, head widths 17 and 1.
+// Past one 64-query tile of the attention kernels: primes, a tile plus one, head widths
+// 17 and 1 (rows read one float at a time) and 8 (four at a time).
 const LONG_CASES: { dims: Dims; runs: [number, number][] }[] = [
   {
     dims: { vocabSize: 11, hiddenSize: 34, layers: 1, heads: 2, mlpSize: 9, maxLength: 131 },
@@ -374,9 +374,13 @@ const LONG_CASES: { dims: Dims; runs: [number, number][] }[] = [
     dims: { vocabSize: 7, hiddenSize: 5, layers: 2, heads: 5, mlpSize: 6, maxLength: 97 },
     runs: [[3, 65], [1, 97]],
   },
+  {
+    dims: { vocabSize: 13, hiddenSize: 24, layers: 2, heads: 3, mlpSize: 10, maxLength: 70 },
+    runs: [[2, 70]],
+  },
 ];
 
-Deno.test("forward and gradients equal the reference past one attention tile (T = 65, 67, 97, 131)", async () => {
+Deno.test("forward and gradients equal the reference past one attention tile (T = 65, 67, 70, 97, 131)", async () => {
   for (const [c, { dims: d, runs }] of LONG_CASES.entries()) {
     const { body, dims, params } = await makeBody(d, 100 + c);
     try {
@@ -429,7 +433,14 @@ Deno.test("T = 4096 trains where [B, heads, T, T] scores exceed the binding limi
   const adapter = await navigator.gpu.requestAdapter();
   assert(adapter);
   const device = await adapter.requestDevice();
-  const d: Dims = { vocabSize: 9, hiddenSize: 8, layers: 1, heads: 4, mlpSize: 8, maxLength: 4096 };
+  const d: Dims = {
+    vocabSize: 9,
+    hiddenSize: 16,
+    layers: 1,
+    heads: 4,
+    mlpSize: 8,
+    maxLength: 4096,
+  };
   const dims = fullDims(d);
   const B = 1, T = 4096, H = dims.heads, D = dims.hiddenSize;
   using body = await TransformerBody.create({ ...d, seed: 7, device });

@@ -66,10 +66,8 @@ export function embed(
   );
 }
 
-/** Queries per workgroup of the parallel attention kernels (one invocation per query or key). */
+/** Queries (or keys) per workgroup of the parallel attention kernels, one per invocation. */
 const ATTENTION_TILE = 64;
-/** Keys per online-softmax tile of the forward (the scores of a tile stay in registers). */
-const KEY_TILE = 16;
 
 const ATTENTION_FORWARD_UNIFORMS = [
   ...["heads", "queries", "tiles", "offset"] as const,
@@ -79,53 +77,74 @@ const ATTENTION_FORWARD_UNIFORMS = [
 ];
 const ATTENTION_BACKWARD_UNIFORMS = ["heads", "time", "width", "tiles", "scale: f32", "groups_x"];
 
+/** How the attention kernels read head rows: four floats at a time, or one. */
+const HEAD_LANES = {
+  4: { type: "vec4<f32>", snippet: { name: "head_vec4", code: shaders.transformerLanesVec4 } },
+  1: { type: "f32", snippet: { name: "head_f32", code: shaders.transformerLanesF32 } },
+} as const;
+
 /**
- * The attention kernels of one head width (their registers hold a query, key, value or
- * gradient row of `DH` floats) and query tile, compiled when first used.
+ * The attention kernels of one head width and query tile, reading head rows `lanes`
+ * floats at a time: each invocation keeps a query, key, value or gradient row of the
+ * head in registers (`DV` of them per head).
  */
-function attentionKernels(headWidth: number, tile: number) {
-  const constants = { DH: headWidth, KT: KEY_TILE };
-  const workgroupSize = [tile] as const;
+function attentionKernels(headWidth: number, tile: number, lanes: 1 | 4) {
+  const { type, snippet } = HEAD_LANES[lanes];
+  const shared = {
+    workgroupSize: [tile] as const,
+    constants: { DV: headWidth / lanes },
+    snippets: [GRID, snippet],
+  };
   return {
     forward: program({
+      ...shared,
       name: "transformer_attention",
       body: shaders.transformerAttention,
-      workgroupSize,
-      storage: ["q", "k", "v", "out: rw", "lse: rw"],
+      storage: [`q: ${type}`, `k: ${type}`, `v: ${type}`, `out: rw ${type}`, "lse: rw"],
       uniforms: ATTENTION_FORWARD_UNIFORMS,
-      constants,
-      snippets: [GRID],
     }),
     dq: program({
+      ...shared,
       name: "transformer_attention_dq",
       body: shaders.transformerAttentionDq,
-      workgroupSize,
-      storage: ["qkv", "out", "d_out", "lse", "deltas: rw", "dqkv: rw"],
+      storage: [
+        `qkv: ${type}`,
+        `out: ${type}`,
+        `d_out: ${type}`,
+        "lse",
+        "deltas: rw",
+        `dqkv: rw ${type}`,
+      ],
       uniforms: ATTENTION_BACKWARD_UNIFORMS,
-      constants,
-      snippets: [GRID],
     }),
     dkv: program({
+      ...shared,
       name: "transformer_attention_dkv",
       body: shaders.transformerAttentionDkv,
-      workgroupSize,
-      storage: ["qkv", "d_out", "lse", "deltas", "dqkv: rw"],
+      storage: [`qkv: ${type}`, `d_out: ${type}`, "lse", "deltas", `dqkv: rw ${type}`],
       uniforms: ATTENTION_BACKWARD_UNIFORMS,
-      constants,
-      snippets: [GRID],
     }),
   };
 }
 const ATTENTION_KERNELS = new Map<string, ReturnType<typeof attentionKernels>>();
 
-function kernelsFor(headWidth: number, tile: number): ReturnType<typeof attentionKernels> {
-  const key = `${headWidth}:${tile}`;
+function kernelsFor(
+  headWidth: number,
+  tile: number,
+  lanes: 1 | 4,
+): ReturnType<typeof attentionKernels> {
+  const key = `${headWidth}:${tile}:${lanes}`;
   let k = ATTENTION_KERNELS.get(key);
   if (!k) {
-    k = attentionKernels(headWidth, tile);
+    k = attentionKernels(headWidth, tile, lanes);
     ATTENTION_KERNELS.set(key, k);
   }
   return k;
+}
+
+/** 4 when the head width and every offset and stride are multiples of 4 (vec4 reads), else 1. */
+function headLanes(headWidth: number, offsets: number[]): 1 | 4 {
+  return headWidth % 4 === 0 && offsets.every((o) => o % 4 === 0) ? 4 : 1;
 }
 
 /**
@@ -175,9 +194,16 @@ export interface CausalAttentionSpec {
 export function causalAttention(rec: Recorder, s: CausalAttentionSpec): void {
   // A generation step has one query per head: a one-invocation workgroup for it.
   const tile = s.queries === 1 ? 1 : ATTENTION_TILE;
-  const kernel = kernelsFor(s.headWidth, tile).forward;
+  const ops = [s.q, s.k, s.v, s.out];
+  const lanes = headLanes(s.headWidth, ops.flatMap((o) => [o.base, o.batch, o.row]));
+  const kernel = kernelsFor(s.headWidth, tile, lanes).forward;
   const tiles = Math.ceil(s.queries / tile);
   const { workgroups, groupsX } = spreadGroups(rec.ctx, s.sequences * s.heads * tiles);
+  const [q, k, v, o] = ops.map((op) => ({
+    base: op.base / lanes,
+    batch: op.batch / lanes,
+    row: op.row / lanes,
+  }));
   rec.dispatch(
     kernel,
     [s.q.buffer, s.k.buffer, s.v.buffer, s.out.buffer, s.lse],
@@ -186,18 +212,18 @@ export function causalAttention(rec: Recorder, s: CausalAttentionSpec): void {
       queries: s.queries,
       tiles,
       offset: s.offset,
-      q_base: s.q.base,
-      q_batch: s.q.batch,
-      q_row: s.q.row,
-      k_base: s.k.base,
-      k_batch: s.k.batch,
-      k_row: s.k.row,
-      v_base: s.v.base,
-      v_batch: s.v.batch,
-      v_row: s.v.row,
-      o_base: s.out.base,
-      o_batch: s.out.batch,
-      o_row: s.out.row,
+      q_base: q.base,
+      q_batch: q.batch,
+      q_row: q.row,
+      k_base: k.base,
+      k_batch: k.batch,
+      k_row: k.row,
+      v_base: v.base,
+      v_batch: v.batch,
+      v_row: v.row,
+      o_base: o.base,
+      o_batch: o.batch,
+      o_row: o.row,
       scale: 1 / Math.sqrt(s.headWidth),
       groups_x: groupsX,
     }),
@@ -236,13 +262,14 @@ export interface CausalAttentionBackwardSpec {
  * out)`), then one over the queries per key (dk, dv). No score matrix, no atomics.
  */
 export function causalAttentionBackward(rec: Recorder, s: CausalAttentionBackwardSpec): void {
-  const { dq, dkv } = kernelsFor(s.headWidth, ATTENTION_TILE);
+  const lanes = headLanes(s.headWidth, []);
+  const { dq, dkv } = kernelsFor(s.headWidth, ATTENTION_TILE, lanes);
   const tiles = Math.ceil(s.time / ATTENTION_TILE);
   const { workgroups, groupsX } = spreadGroups(rec.ctx, s.sequences * s.heads * tiles);
   const uniforms = dq.uniforms({
     heads: s.heads,
     time: s.time,
-    width: s.heads * s.headWidth,
+    width: s.heads * s.headWidth / lanes,
     tiles,
     scale: 1 / Math.sqrt(s.headWidth),
     groups_x: groupsX,
