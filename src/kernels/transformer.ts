@@ -12,6 +12,7 @@ import { program } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
+import type { GPUContext } from "../gpu/context.ts";
 
 /** Token + position embedding gather. */
 const TRANSFORMER_EMBED = program({
@@ -103,6 +104,13 @@ function attentionKernels(headWidth: number, tile: number, lanes: 1 | 4) {
       storage: [`q: ${type}`, `k: ${type}`, `v: ${type}`, `out: rw ${type}`, "lse: rw"],
       uniforms: ATTENTION_FORWARD_UNIFORMS,
     }),
+    decode: program({
+      ...shared,
+      name: "transformer_attention_decode",
+      body: shaders.transformerAttentionDecode,
+      storage: [`q: ${type}`, `k: ${type}`, `v: ${type}`, `out: rw ${type}`, "lse: rw"],
+      uniforms: ATTENTION_FORWARD_UNIFORMS,
+    }),
     dq: program({
       ...shared,
       name: "transformer_attention_dq",
@@ -140,6 +148,14 @@ function kernelsFor(
     ATTENTION_KERNELS.set(key, k);
   }
   return k;
+}
+
+/** Invocations of the decode kernel: a power of two ≤ 64 whose partial rows fit workgroup memory. */
+function decodeTile(ctx: GPUContext, headWidth: number): number {
+  const bytes = ctx.device.limits.maxComputeWorkgroupStorageSize;
+  let tile = ATTENTION_TILE;
+  while (tile > 1 && tile * (headWidth + 2) * 4 > bytes) tile /= 2;
+  return tile;
 }
 
 /** 4 when the head width and every offset and stride are multiples of 4 (vec4 reads), else 1. */
@@ -192,11 +208,14 @@ export interface CausalAttentionSpec {
  * memory grows with the sequence length only through q, k, v, out and `lse`.
  */
 export function causalAttention(rec: Recorder, s: CausalAttentionSpec): void {
-  // A generation step has one query per head: a one-invocation workgroup for it.
-  const tile = s.queries === 1 ? 1 : ATTENTION_TILE;
   const ops = [s.q, s.k, s.v, s.out];
   const lanes = headLanes(s.headWidth, ops.flatMap((o) => [o.base, o.batch, o.row]));
-  const kernel = kernelsFor(s.headWidth, tile, lanes).forward;
+  // A generation step has one query per head: its keys are split across a workgroup
+  // (as many invocations as the workgroup memory of the merge allows, at most 64).
+  const decode = s.queries === 1;
+  const tile = decode ? decodeTile(rec.ctx, s.headWidth) : ATTENTION_TILE;
+  const kernels = kernelsFor(s.headWidth, tile, lanes);
+  const kernel = decode ? kernels.decode : kernels.forward;
   const tiles = Math.ceil(s.queries / tile);
   const { workgroups, groupsX } = spreadGroups(rec.ctx, s.sequences * s.heads * tiles);
   const [q, k, v, o] = ops.map((op) => ({
