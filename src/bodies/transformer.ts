@@ -164,10 +164,12 @@ export class TransformerState implements BodyState {
  * ```
  *
  * with multi-head causal softmax attention (`qkv = LN1(x)·W_qkv + b_qkv`, scale
- * `1/√(D/heads)`). `backward` writes the gradient of every parameter; `initState` and
- * `step` generate one position at a time from a key/value cache, at a cost that grows
- * with the position only through the attention over the cached keys. Sequences longer
- * than `maxLength` are refused with a typed error.
+ * `1/√(D/heads)`). Attention is computed by an online softmax over the keys and never
+ * stores the `[T, T]` scores (the backward recomputes them from each query's saved
+ * log-sum-exp), so memory grows linearly with `T`. `backward` writes the gradient of
+ * every parameter; `initState` and `step` generate one position at a time from a
+ * key/value cache, at a cost that grows with the position only through the attention
+ * over the cached keys. Sequences longer than `maxLength` are refused with a typed error.
  *
  * @example
  * ```ts
