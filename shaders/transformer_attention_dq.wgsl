@@ -1,6 +1,7 @@
 // Backward of causal attention, part 1: the queries' gradient, one workgroup per
-// (sequence·head, tile of WG queries), one invocation per query i. The probabilities
-// are recomputed key by key from q, k and the forward's log-sum-exp, never stored:
+// (sequence·head, tile of WG·ROWS queries), ROWS adjacent queries i per invocation (each
+// key and value read serves all of them). The probabilities are recomputed key by key
+// from q, k and the forward's log-sum-exp, never stored:
 //   p_ij = exp(scale · q_i·k_j − lse_i),  delta_i = dO_i·O_i,
 //   dS_ij = p_ij · (dO_i·v_j − delta_i),  dq_i = scale · Σ_{j ≤ i} dS_ij k_j.
 // It also writes delta_i, which the keys' pass (transformer_attention_dkv.wgsl) reads.
@@ -12,50 +13,69 @@
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let g = group_index(wid);
   let bh = g / p.tiles;
-  let first = (g % p.tiles) * WG;
+  let first = (g % p.tiles) * WG * ROWS;
   let b = bh / p.heads;
   let col = (bh % p.heads) * DV;
-  let i = first + lid.x;
-  let iq = min(i, p.time - 1u);
-  let last = min(first + WG, p.time) - 1u;
+  let i0 = first + lid.x * ROWS;
+  let last = min(first + WG * ROWS, p.time) - 1u;
   let row3 = 3u * p.width;
-  let qa = (b * p.time + iq) * row3 + col;
-  let oa = (b * p.time + iq) * p.width + col;
   let kb = b * p.time * row3 + p.width + col;
   let vb = kb + p.width;
 
-  var qs: array<HeadVec, DV>;
-  var dout: array<HeadVec, DV>;
-  var dq: array<HeadVec, DV>;
-  var delta4 = HeadVec(0.0);
-  for (var d = 0u; d < DV; d++) {
-    qs[d] = qkv[qa + d] * p.scale;
-    dout[d] = d_out[oa + d];
-    delta4 += dout[d] * out[oa + d];
-    dq[d] = HeadVec(0.0);
+  var qs: array<HeadVec, ROWS * DV>;
+  var dout: array<HeadVec, ROWS * DV>;
+  var dq: array<HeadVec, ROWS * DV>;
+  var delta: array<f32, ROWS>;
+  var row_lse: array<f32, ROWS>;
+  var mine: array<u32, ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    let iq = min(i0 + r, p.time - 1u);
+    mine[r] = iq;
+    let qa = (b * p.time + iq) * row3 + col;
+    let oa = (b * p.time + iq) * p.width + col;
+    var delta4 = HeadVec(0.0);
+    for (var d = 0u; d < DV; d++) {
+      qs[r * DV + d] = qkv[qa + d] * p.scale;
+      dout[r * DV + d] = d_out[oa + d];
+      delta4 += dout[r * DV + d] * out[oa + d];
+      dq[r * DV + d] = HeadVec(0.0);
+    }
+    delta[r] = hsum(delta4);
+    row_lse[r] = lse[bh * p.time + iq];
   }
-  let delta = hsum(delta4);
-  let row_lse = lse[bh * p.time + iq];
   for (var j = 0u; j <= last; j++) {
+    // One read of the key and value serves the invocation's ROWS queries.
     let ka = kb + j * row3;
     let va = vb + j * row3;
-    var s = HeadVec(0.0);
-    var dp = HeadVec(0.0);
+    var kj: array<HeadVec, DV>;
+    var vj: array<HeadVec, DV>;
     for (var d = 0u; d < DV; d++) {
-      s += qs[d] * qkv[ka + d];
-      dp += dout[d] * qkv[va + d];
+      kj[d] = qkv[ka + d];
+      vj[d] = qkv[va + d];
     }
-    // Visible scores are ≤ lse; the min only keeps masked ones from overflowing.
-    let prob = select(0.0, exp(min(hsum(s) - row_lse, 0.0)), j <= iq);
-    let ds = prob * (hsum(dp) - delta);
-    for (var d = 0u; d < DV; d++) {
-      dq[d] += ds * qkv[ka + d];
+    for (var r = 0u; r < ROWS; r++) {
+      var s = HeadVec(0.0);
+      var dp = HeadVec(0.0);
+      for (var d = 0u; d < DV; d++) {
+        s += qs[r * DV + d] * kj[d];
+        dp += dout[r * DV + d] * vj[d];
+      }
+      // Visible scores are ≤ lse; the min only keeps masked ones from overflowing.
+      let prob = select(0.0, exp(min(hsum(s) - row_lse[r], 0.0)), j <= mine[r]);
+      let ds = prob * (hsum(dp) - delta[r]);
+      for (var d = 0u; d < DV; d++) {
+        dq[r * DV + d] += ds * kj[d];
+      }
     }
   }
-  if (i < p.time) {
-    for (var d = 0u; d < DV; d++) {
-      dqkv[qa + d] = dq[d] * p.scale;
+  for (var r = 0u; r < ROWS; r++) {
+    let i = i0 + r;
+    if (i < p.time) {
+      let qa = (b * p.time + i) * row3 + col;
+      for (var d = 0u; d < DV; d++) {
+        dqkv[qa + d] = dq[r * DV + d] * p.scale;
+      }
+      deltas[bh * p.time + i] = delta[r];
     }
-    deltas[bh * p.time + i] = delta;
   }
 }

@@ -363,8 +363,9 @@ Deno.test("memory does not grow over repeated forward, backward and generation",
   }
 });
 
-// Past one 64-query tile of the attention kernels: primes, a tile plus one, head widths
-// 17 and 1 (rows read one float at a time) and 8 (four at a time).
+// Past one tile of the attention kernels (64 invocations of 1, 2 or 4 rows: head width
+// 17, 16, ≤ 8): primes, a tile plus one; head widths 17 and 1 (rows read one float at a
+// time), 4, 8 and 16 (four at a time).
 const LONG_CASES: { dims: Dims; runs: [number, number][] }[] = [
   {
     dims: { vocabSize: 11, hiddenSize: 34, layers: 1, heads: 2, mlpSize: 9, maxLength: 131 },
@@ -378,9 +379,17 @@ const LONG_CASES: { dims: Dims; runs: [number, number][] }[] = [
     dims: { vocabSize: 13, hiddenSize: 24, layers: 2, heads: 3, mlpSize: 10, maxLength: 70 },
     runs: [[2, 70]],
   },
+  {
+    dims: { vocabSize: 17, hiddenSize: 32, layers: 1, heads: 2, mlpSize: 12, maxLength: 131 },
+    runs: [[1, 131]],
+  },
+  {
+    dims: { vocabSize: 5, hiddenSize: 8, layers: 1, heads: 2, mlpSize: 4, maxLength: 263 },
+    runs: [[2, 263]],
+  },
 ];
 
-Deno.test("forward and gradients equal the reference past one attention tile (T = 65, 67, 70, 97, 131)", async () => {
+Deno.test("forward and gradients equal the reference past one attention tile (T = 65 … 263)", async () => {
   for (const [c, { dims: d, runs }] of LONG_CASES.entries()) {
     const { body, dims, params } = await makeBody(d, 100 + c);
     try {
