@@ -3,10 +3,13 @@
 // generation of all 4096 positions from a one-token prompt (the body's key/value cache).
 // Attention keeps no [T, T] scores, so memory grows linearly with T. Prints seconds per
 // step, ms per generated token (all of them, and the last 256, whose attention reads the
-// longest caches) and the peak of all pooled GPU buffers.
+// longest caches) and the peak of all pooled GPU buffers. The step's CPU seconds (this
+// process, the CPU adapter's threads included) are printed too: on a shared machine they
+// vary less than the wall clock.
 //
 //   deno bench -A --import-map=tests/offline_import_map.json bench/transformer_long_bench.ts
 
+import process from "node:process";
 import { Adam, LanguageModel, SeededRandom, tensor, TransformerBody } from "../mod.ts";
 
 const [T, V, D, LAYERS, HEADS, HEAD_SIZE] = [4096, 256, 64, 2, 4, 32];
@@ -30,12 +33,22 @@ const shape = `T=${T} V=${V} D=${D} layers=${LAYERS} heads=${HEADS} head size=${
 const peak = () => `peak of all pooled buffers ${(ctx.pool.peakBytes / MiB).toFixed(1)} MiB`;
 console.log(`adapter: ${ctx.adapter}; transformer + FWL head, ${shape}`);
 
+/** CPU seconds of this process so far. */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 // The first step compiles every pipeline; the second is the one timed.
 await lm.trainStep(tokens, opt);
 let t0 = performance.now();
+const cpu0 = cpuSeconds();
 const { loss } = await lm.trainStep(tokens, opt);
 const stepSeconds = (performance.now() - t0) / 1000;
-console.log(`training step (loss ${loss.toFixed(3)}): ${stepSeconds.toFixed(2)} s; ${peak()}`);
+console.log(
+  `training step (loss ${loss.toFixed(3)}): ${stepSeconds.toFixed(2)} s ` +
+    `(${(cpuSeconds() - cpu0).toFixed(2)} s CPU); ${peak()}`,
+);
 
 const LAST = 256;
 const times: number[] = [];
