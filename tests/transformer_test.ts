@@ -362,3 +362,121 @@ Deno.test("memory does not grow over repeated forward, backward and generation",
     body.dispose();
   }
 });
+
+// Past one tile of the attention kernels (64 invocations of 1, 2 or 4 rows: head width
+// 17, 16, ≤ 8): primes, a tile plus one; head widths 17 and 1 (rows read one float at a
+// time), 4, 8 and 16 (four at a time).
+const LONG_CASES: { dims: Dims; runs: [number, number][] }[] = [
+  {
+    dims: { vocabSize: 11, hiddenSize: 34, layers: 1, heads: 2, mlpSize: 9, maxLength: 131 },
+    runs: [[1, 131], [2, 67]],
+  },
+  {
+    dims: { vocabSize: 7, hiddenSize: 5, layers: 2, heads: 5, mlpSize: 6, maxLength: 97 },
+    runs: [[3, 65], [1, 97]],
+  },
+  {
+    dims: { vocabSize: 13, hiddenSize: 24, layers: 2, heads: 3, mlpSize: 10, maxLength: 70 },
+    runs: [[2, 70]],
+  },
+  {
+    dims: { vocabSize: 17, hiddenSize: 32, layers: 1, heads: 2, mlpSize: 12, maxLength: 131 },
+    runs: [[1, 131]],
+  },
+  {
+    dims: { vocabSize: 5, hiddenSize: 8, layers: 1, heads: 2, mlpSize: 4, maxLength: 263 },
+    runs: [[2, 263]],
+  },
+];
+
+Deno.test("forward and gradients equal the reference past one attention tile (T = 65 … 263)", async () => {
+  for (const [c, { dims: d, runs }] of LONG_CASES.entries()) {
+    const { body, dims, params } = await makeBody(d, 100 + c);
+    try {
+      const rng = new SeededRandom(110 + c);
+      for (const [B, T] of runs) {
+        const what = `${JSON.stringify(d)} B=${B} T=${T}`;
+        const ids = randomIds(rng, B * T, dims.vocabSize);
+        const G = randomNormal(rng, B * T * dims.hiddenSize);
+        using h = await body.forward(tensor(ids, [B, T]));
+        const ref = { dims, params, ids, B, T };
+        assertClose(await h.read(), referenceTransformerForward(ref), TOL, `forward ${what}`);
+        await body.backward(tensor(G, [B, T, dims.hiddenSize]));
+        const got = await body.getGrads();
+        const want = referenceTransformerBackward(ref, G);
+        for (const name of Object.keys(want)) {
+          const r = relativeNorm(got[name], want[name]);
+          assert(r <= 1e-3, `${name} (${what}): relative error ${r}`);
+        }
+      }
+    } finally {
+      body.dispose();
+    }
+  }
+});
+
+Deno.test("step with the key/value cache equals the reference at every position up to 97", async () => {
+  const { body, dims, params } = await makeBody(LONG_CASES[1].dims, 120);
+  try {
+    const B = 2, T = dims.maxLength, D = dims.hiddenSize;
+    const ids = randomIds(new SeededRandom(121), B * T, dims.vocabSize);
+    const want = referenceTransformerForward({ dims, params, ids, B, T });
+    using state = body.initState(B);
+    for (let t = 0; t < T; t++) {
+      const tokens = new Int32Array(B).map((_, b) => ids[b * T + t]);
+      using h = await body.step(tensor(tokens, [B]), state);
+      const at = Array.from(
+        { length: B * D },
+        (_, k) => want[(Math.floor(k / D) * T + t) * D + (k % D)],
+      );
+      assertClose(await h.read(), at, TOL, `step ${t}`);
+    }
+  } finally {
+    body.dispose();
+  }
+});
+
+Deno.test("T = 4096 trains where [B, heads, T, T] scores exceed the binding limit; no T×T buffer is allocated", async () => {
+  // A device with WebGPU's default limits (a 128 MiB binding), on a context of its own:
+  // its pool holds only this body's buffers.
+  const adapter = await navigator.gpu.requestAdapter();
+  assert(adapter);
+  const device = await adapter.requestDevice();
+  const d: Dims = {
+    vocabSize: 9,
+    hiddenSize: 16,
+    layers: 1,
+    heads: 4,
+    mlpSize: 8,
+    maxLength: 4096,
+  };
+  const dims = fullDims(d);
+  const B = 1, T = 4096, H = dims.heads, D = dims.hiddenSize;
+  using body = await TransformerBody.create({ ...d, seed: 7, device });
+  const ctx = body.context;
+  assert(B * H * T * T * 4 > ctx.maxBindingBytes, "the scores would not fit one binding");
+  const params = randomParams(dims, 7);
+  await body.setParams(params);
+  const rng = new SeededRandom(8);
+  const ids = randomIds(rng, B * T, dims.vocabSize);
+  // The upstream gradient is 0 past position P: causality makes the first P outputs and
+  // every gradient those of the first P tokens alone, which the reference computes.
+  const P = 131;
+  const G = new Float32Array(B * T * D);
+  G.set(randomNormal(rng, P * D));
+  using h = await body.forward(tensor(ids, [B, T]));
+  await body.backward(tensor(G, [B, T, D]));
+  const hidden = await h.read();
+  assert(hidden.every(Number.isFinite));
+  const ref = { dims, params, ids: ids.subarray(0, P), B, T: P };
+  assertClose(hidden.subarray(0, P * D), referenceTransformerForward(ref), TOL, "first positions");
+  const got = await body.getGrads();
+  const want = referenceTransformerBackward(ref, G.subarray(0, P * D));
+  for (const name of Object.keys(want)) {
+    const r = relativeNorm(got[name], want[name]);
+    assert(r <= 1e-3, `${name}: relative error ${r}`);
+  }
+  const peak = ctx.pool.peakBytes;
+  assert(peak < T * T * 4 / 8, `peak pooled bytes ${peak}: an eighth of one head's T×T scores`);
+  device.destroy();
+});

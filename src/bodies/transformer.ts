@@ -15,7 +15,7 @@ import { matmul, matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { layerNorm, layerNormBackwardInput } from "../kernels/layer_norm.ts";
 import { colsum } from "../kernels/reductions.ts";
 import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
-import { causalSoftmax, causalSoftmaxBackward, embed, gelu } from "../kernels/transformer.ts";
+import { causalAttention, causalAttentionBackward, embed, gelu } from "../kernels/transformer.ts";
 import { checkFiniteTensor } from "../kernels/validate.ts";
 import {
   checkDType,
@@ -65,7 +65,8 @@ interface SavedBlock {
   rstd1: GPUBuffer;
   ln1: GPUBuffer;
   qkv: GPUBuffer;
-  probs: GPUBuffer;
+  /** Log-sum-exp of every query's attention scores `[B·heads, T]`. */
+  lse: GPUBuffer;
   attn: GPUBuffer;
   nhat2: GPUBuffer;
   rstd2: GPUBuffer;
@@ -163,10 +164,12 @@ export class TransformerState implements BodyState {
  * ```
  *
  * with multi-head causal softmax attention (`qkv = LN1(x)·W_qkv + b_qkv`, scale
- * `1/√(D/heads)`). `backward` writes the gradient of every parameter; `initState` and
- * `step` generate one position at a time from a key/value cache, at a cost that grows
- * with the position only through the attention over the cached keys. Sequences longer
- * than `maxLength` are refused with a typed error.
+ * `1/√(D/heads)`). Attention is computed by an online softmax over the keys and never
+ * stores the `[T, T]` scores (the backward recomputes them from each query's saved
+ * log-sum-exp), so memory grows linearly with `T`. `backward` writes the gradient of
+ * every parameter; `initState` and `step` generate one position at a time from a
+ * key/value cache, at a cost that grows with the position only through the attention
+ * over the cached keys. Sequences longer than `maxLength` are refused with a typed error.
  *
  * @example
  * ```ts
@@ -330,7 +333,6 @@ export class TransformerBody implements ModelBody, ParamHolder {
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, N = B * T;
     this.#checkBindings(where, [
-      ["attention scores [B, heads, T, T]", B * H * T * T],
       ["MLP activations [B, T, mlpSize]", N * M],
       ["qkv [B, T, 3·hiddenSize]", N * 3 * D],
     ]);
@@ -353,7 +355,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
           rstd1: get(N),
           ln1: get(N * D),
           qkv: get(N * 3 * D),
-          probs: get(B * H * T * T),
+          lse: get(B * H * T),
           attn: get(N * D),
           nhat2: get(N * D),
           rstd2: get(N),
@@ -417,30 +419,19 @@ export class TransformerBody implements ModelBody, ParamHolder {
     matmulNN(rec, s.ln1, p("attention/qkv/kernel"), s.qkv, N, D, 3 * D, {
       bias: { buffer: p("attention/qkv/bias") },
     });
-    const heads = { batches: B * H, batchInner: H };
-    const qkvHead = (base: number) => ({ buffer: s.qkv, base, outer: T * 3 * D, inner: dh });
-    const scores = { buffer: s.probs, outer: H * T * T, inner: T * T };
-    // scores = scale · Q Kᵀ, then the causal softmax in place
-    matmul(rec, {
-      m: T,
-      n: T,
-      k: dh,
-      ...heads,
-      a: { ...qkvHead(0), row: 3 * D, col: 1 },
-      b: { ...qkvHead(D), row: 1, col: 3 * D },
-      c: { ...scores, row: T, col: 1 },
-      alpha: 1 / Math.sqrt(dh),
-    });
-    causalSoftmax(rec, s.probs, { rows: B * H * T, width: T, block: T, offset: 0 });
-    // attn = P V, heads side by side
-    matmul(rec, {
-      m: T,
-      n: dh,
-      k: T,
-      ...heads,
-      a: { ...scores, row: T, col: 1 },
-      b: { ...qkvHead(2 * D), row: 3 * D, col: 1 },
-      c: { buffer: s.attn, outer: T * D, inner: dh, row: D, col: 1 },
+    // attn = causal softmax(Q Kᵀ / √dh) V per head, heads side by side
+    const packed = (base: number) => ({ buffer: s.qkv, base, batch: T * 3 * D, row: 3 * D });
+    causalAttention(rec, {
+      q: packed(0),
+      k: packed(D),
+      v: packed(2 * D),
+      out: { buffer: s.attn, base: 0, batch: T * D, row: D },
+      lse: s.lse,
+      sequences: B,
+      heads: H,
+      headWidth: dh,
+      queries: T,
+      offset: 0,
     });
     matmulNN(rec, s.attn, p("attention/out/kernel"), x, N, D, D, {
       bias: { buffer: p("attention/out/bias") },
@@ -492,7 +483,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
     const dLn = rec.scratch(N * D * 4);
     const dAct = rec.scratch(N * M * 4);
     const dAttn = rec.scratch(N * D * 4);
-    const dProbs = rec.scratch(B * H * T * T * 4);
+    const deltas = rec.scratch(B * H * T * 4);
     const dQkv = rec.scratch(N * 3 * D * 4);
     const grad = (name: string) => params.get(name)!.grad;
     const param = (name: string) => params.get(name)!.buffer;
@@ -528,64 +519,17 @@ export class TransformerBody implements ModelBody, ParamHolder {
       colsum(rec, { a: dx, rows: N, width: D, out: g("attention/out/bias") });
       matmulTN(rec, { x: s.attn, g: dx, out: g("attention/out/kernel"), rows: N, m: D, n: D });
       matmulNT(rec, dx, p("attention/out/kernel"), dAttn, N, D, D);
-      const heads = { batches: B * H, batchInner: H };
-      const qkvHead = (base: number) => ({ buffer: s.qkv, base, outer: T * 3 * D, inner: dh });
-      const dQkvHead = (base: number) => ({
-        buffer: dQkv,
-        base,
-        outer: T * 3 * D,
-        inner: dh,
-        row: 3 * D,
-        col: 1,
-      });
-      const dAttnHead = { buffer: dAttn, outer: T * D, inner: dh, row: D, col: 1 };
-      const scores = (buffer: GPUBuffer) => ({ buffer, outer: H * T * T, inner: T * T });
-      // dP = dAttn Vᵀ;  dV = Pᵀ dAttn
-      matmul(rec, {
-        m: T,
-        n: T,
-        k: dh,
-        ...heads,
-        a: dAttnHead,
-        b: { ...qkvHead(2 * D), row: 1, col: 3 * D },
-        c: { ...scores(dProbs), row: T, col: 1 },
-      });
-      matmul(rec, {
-        m: T,
-        n: dh,
-        k: T,
-        ...heads,
-        a: { ...scores(s.probs), row: 1, col: T },
-        b: dAttnHead,
-        c: dQkvHead(2 * D),
-      });
-      causalSoftmaxBackward(rec, s.probs, dProbs, {
-        rows: B * H * T,
-        width: T,
-        block: T,
-        offset: 0,
-      });
-      // dQ = scale · dS K;  dK = scale · dSᵀ Q
-      const scale = 1 / Math.sqrt(dh);
-      matmul(rec, {
-        m: T,
-        n: dh,
-        k: T,
-        ...heads,
-        a: { ...scores(dProbs), row: T, col: 1 },
-        b: { ...qkvHead(D), row: 3 * D, col: 1 },
-        c: dQkvHead(0),
-        alpha: scale,
-      });
-      matmul(rec, {
-        m: T,
-        n: dh,
-        k: T,
-        ...heads,
-        a: { ...scores(dProbs), row: 1, col: T },
-        b: { ...qkvHead(0), row: 3 * D, col: 1 },
-        c: dQkvHead(D),
-        alpha: scale,
+      causalAttentionBackward(rec, {
+        qkv: s.qkv,
+        out: s.attn,
+        lse: s.lse,
+        dOut: dAttn,
+        deltas,
+        dqkv: dQkv,
+        sequences: B,
+        time: T,
+        heads: H,
+        headWidth: dh,
       });
       colsum(rec, { a: dQkv, rows: N, width: 3 * D, out: g("attention/qkv/bias") });
       matmulTN(rec, { x: s.ln1, g: dQkv, out: g("attention/qkv/kernel"), rows: N, m: D, n: 3 * D });
@@ -696,7 +640,6 @@ export class TransformerBody implements ModelBody, ParamHolder {
     }
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, dh = D / H, L = this.maxLength;
-    const K = pos + 1;
     const rec = new Recorder(ctx);
     const idsBuffer = rec.upload(ids);
     const x = rec.scratch(B * D * 4);
@@ -704,7 +647,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
     const nhat = rec.scratch(B * D * 4);
     const rstd = rec.scratch(B * 4);
     const q = rec.scratch(B * D * 4);
-    const scores = rec.scratch(B * H * K * 4);
+    const lse = rec.scratch(B * H * 4);
     const attn = rec.scratch(B * D * 4);
     const pre = rec.scratch(B * M * 4);
     const act = rec.scratch(B * M * 4);
@@ -739,27 +682,19 @@ export class TransformerBody implements ModelBody, ParamHolder {
       project(0, { buffer: q, base: 0, row: D });
       project(1, { buffer: st.keys[l], base: pos * D, row: L * D });
       project(2, { buffer: st.values[l], base: pos * D, row: L * D });
-      const heads = { batches: B * H, batchInner: H };
-      const row = { buffer: scores, outer: H * K, inner: K, row: K, col: 1 };
-      matmul(rec, {
-        m: 1,
-        n: K,
-        k: dh,
-        ...heads,
-        a: { buffer: q, outer: D, inner: dh, row: D, col: 1 },
-        b: { buffer: st.keys[l], outer: L * D, inner: dh, row: 1, col: D },
-        c: row,
-        alpha: 1 / Math.sqrt(dh),
-      });
-      causalSoftmax(rec, scores, { rows: B * H, width: K, block: 1, offset: pos });
-      matmul(rec, {
-        m: 1,
-        n: dh,
-        k: K,
-        ...heads,
-        a: row,
-        b: { buffer: st.values[l], outer: L * D, inner: dh, row: D, col: 1 },
-        c: { buffer: attn, outer: D, inner: dh, row: D, col: 1 },
+      // this position's query against the cache's keys 0 … pos
+      const cache = (buffer: GPUBuffer) => ({ buffer, base: 0, batch: L * D, row: D });
+      causalAttention(rec, {
+        q: { buffer: q, base: 0, batch: D, row: D },
+        k: cache(st.keys[l]),
+        v: cache(st.values[l]),
+        out: { buffer: attn, base: 0, batch: D, row: D },
+        lse,
+        sequences: B,
+        heads: H,
+        headWidth: dh,
+        queries: 1,
+        offset: pos,
       });
       matmulNN(rec, attn, p("attention/out/kernel"), x, B, D, D, {
         bias: { buffer: p("attention/out/bias") },
