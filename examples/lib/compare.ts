@@ -860,7 +860,7 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
           points: lossByPosition(r.scores, 32).map(([x, y], j) => [x, base[j][1] - y]),
         })),
         {
-          title: `Gain over the plain head along the held-out documents (${c.text})`,
+          title: `Gain over the plain head, by position (${c.text?.split(/[\\/]/).at(-1)})`,
           xLabel: "position in the document (tokens)",
           yLabel: "bits per token saved",
         },
