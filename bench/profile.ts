@@ -2,7 +2,8 @@
 // T=1024, D=256, size=128, V=4096, C=8): the forward (`block.score`) and one training
 // step on the GPU (`lossAndGradsGPU` + Adam), each run with a `KernelProfiler` attached,
 // which submits every op on its own and waits for it. Ops then run one at a time with a
-// host round trip each, so the sum exceeds a normal run's time: read the shares.
+// host round trip each; the table subtracts that round trip (the median time of a 4-byte
+// copy, profiled the same way) from every op, so the rest is the kernels' own time.
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/profile.ts [--kernels]
 //
@@ -15,6 +16,7 @@ import {
   KernelProfiler,
   lossAndGradsGPU,
   namedGrads,
+  Recorder,
 } from "../gpu.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
@@ -67,21 +69,45 @@ const trainStep = async () => {
   await opt.step(named);
 };
 const perKernel = Deno.args.includes("--kernels");
+/** The profiler's own cost of one op: a 4-byte copy, submitted and waited for. */
+async function roundTripMs(): Promise<number> {
+  const a = ctx.pool.acquire(4), b = ctx.pool.acquire(4);
+  const times: number[] = [];
+  const profiler = new KernelProfiler();
+  ctx.profiler = profiler;
+  for (let i = 0; i < 21; i++) {
+    profiler.clear();
+    const rec = new Recorder(ctx);
+    rec.copy(a, 0, b, 0, 4);
+    await rec.submit("round trip");
+    times.push(profiler.totalMs);
+  }
+  ctx.profiler = undefined;
+  ctx.pool.release(a);
+  ctx.pool.release(b);
+  return times.sort((x, y) => x - y)[10];
+}
+const overhead = await roundTripMs();
+console.log(`round trip of one profiled op: ${overhead.toFixed(1)} ms, subtracted below`);
 for (const [what, run] of [["forward (score)", forward], ["training step", trainStep]] as const) {
   await run(); // compile outside the profile
   const profiler = new KernelProfiler();
   ctx.profiler = profiler;
   for (let i = 0; i < ROUNDS; i++) await run();
   ctx.profiler = undefined;
-  const rows = perKernel ? profiler.kernels : profiler.byFamily(kernelFamily);
-  const total = profiler.totalMs / ROUNDS;
-  console.log(`\n${what}: ${total.toFixed(0)} ms of ops, serialized (${ctx.adapter})\n`);
+  const rows = (perKernel ? profiler.kernels : profiler.byFamily(kernelFamily)).map((r) => ({
+    ...r,
+    ms: Math.max(0, r.ms / ROUNDS - overhead * r.count / ROUNDS),
+    count: r.count / ROUNDS,
+  })).sort((a, b) => b.ms - a.ms);
+  const total = rows.reduce((sum, r) => sum + r.ms, 0);
+  const ops = rows.reduce((sum, r) => sum + r.count, 0);
+  console.log(`\n${what}: ${total.toFixed(0)} ms in ${ops} ops (${ctx.adapter})\n`);
   console.log(`| ${perKernel ? "kernel" : "kernel family"} | ms | share | ops |`);
   console.log("| --- | ---: | ---: | ---: |");
   for (const r of rows) {
-    const ms = r.ms / ROUNDS;
     console.log(
-      `| ${r.name} | ${ms.toFixed(1)} | ${(100 * ms / total).toFixed(1)} % | ${r.count / ROUNDS} |`,
+      `| ${r.name} | ${r.ms.toFixed(1)} | ${(100 * r.ms / total).toFixed(1)} % | ${r.count} |`,
     );
   }
 }
