@@ -1,0 +1,86 @@
+// Medians of the small shape's main calls (B=1, T=1024, D=256, size=128, V=4096, C=8), as
+// one JSON line: `block.forward` (fast logits), `block.score`, `lossAndGrads` (every
+// gradient read back), a GPU-resident training step (`lossAndGradsGPU` + Adam) and a
+// streamed token (predict + read + observe, 16 at a time), in milliseconds. To compare
+// two versions, run it in a checkout of each, alternating, several rounds:
+//
+//   deno run -A --import-map=tests/offline_import_map.json bench/small_shape.ts
+
+import { Adam, blockParams, FWLBlock, FWLStream, SeededRandom, tensor } from "../mod.ts";
+import { createGradBuffers, gpuTensor, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
+
+const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
+const rng = new SeededRandom(1);
+const block = new FWLBlock(SIZE, V, C, { seed: 1, normalizer: 4096 });
+await block.build(D);
+const ctx = block.context, queue = ctx.device.queue;
+const hx = new Float32Array(B * T * D).map(() => rng.normal());
+const hi = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
+const hw = new Float32Array(B * T).fill(1);
+hw[T - 1] = 0;
+const x = tensor(hx, [B, T, D]), ids = tensor(hi, [B, T]), w = tensor(hw, [B, T]);
+const upload = (data: Float32Array | Int32Array) => {
+  const buffer = ctx.pool.acquire(data.byteLength);
+  queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+  return buffer;
+};
+const gx = gpuTensor(ctx, upload(hx), [B, T, D]);
+const gIds = gpuTensor(ctx, upload(hi), [B, T], "int32");
+const gw = gpuTensor(ctx, upload(hw), [B, T]);
+const grads = createGradBuffers(block), named = namedGrads(grads);
+const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
+const xs = Array.from(
+  { length: 8 },
+  () => tensor(new Float32Array(D).map(() => rng.normal()), [B, D]),
+);
+const next = tensor(new Int32Array([5]), [B]), one = tensor(new Float32Array([1]), [B]);
+const stream = new FWLStream(block, B);
+
+const calls: Record<string, () => Promise<unknown>> = {
+  forward: async () => {
+    const logits = await block.forward(x, ids, w);
+    await queue.onSubmittedWorkDone();
+    logits.dispose();
+  },
+  score: () => block.score(x, ids, w),
+  lossAndGrads: () => lossAndGrads(block, x, ids, w),
+  trainStep: async () => {
+    const r = await lossAndGradsGPU(block, gx, gIds, gw, {
+      gradBuffers: grads,
+      checkValues: false,
+    });
+    r.loss?.dispose();
+    r.dx.dispose();
+    await opt.step(named);
+    await queue.onSubmittedWorkDone();
+  },
+  token: async () => {
+    const logits = await stream.predict(xs[stream.position % xs.length]);
+    await logits.read();
+    logits.dispose();
+    await stream.observe(next, one);
+  },
+};
+const rounds: Record<string, [number, number]> = {
+  forward: [5, 1],
+  score: [5, 1],
+  lossAndGrads: [3, 1],
+  trainStep: [3, 1],
+  token: [3, 16],
+};
+const out: Record<string, number> = {};
+for (const [name, fn] of Object.entries(calls)) {
+  await fn(); // compile outside the timing
+  const [n, per] = rounds[name];
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    for (let j = 0; j < per; j++) await fn();
+    times.push((performance.now() - t0) / per);
+  }
+  out[name] = Number(times.sort((a, b) => a - b)[n >> 1].toFixed(1));
+}
+console.log(JSON.stringify(out));
+opt.dispose();
+stream.dispose();
+block.dispose();
