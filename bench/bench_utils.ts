@@ -1,3 +1,49 @@
 // Shared by the benchmarks.
 
 export { FWLBlock, SeededRandom as SeededRandomForBench, tensor } from "../mod.ts";
+
+import { FWLBlock, type FWLBlockOptions, SeededRandom, type Tensor, tensor } from "../mod.ts";
+import { gpuTensor } from "../gpu.ts";
+
+/** The small shape of the benchmarks: B=1, T=1024, D=256, size=128, V=4096, C=8. */
+export const SMALL_SHAPE = { B: 1, T: 1024, D: 256, SIZE: 128, V: 4096, C: 8 } as const;
+
+/** A built block at the small shape and one batch of inputs, on the host and on the GPU. */
+export interface SmallShapeBatch {
+  block: FWLBlock;
+  /** Host tensors: `[B, T, D]` hidden states, `[B, T]` ids, `[B, T]` weights (last 0). */
+  x: Tensor<"float32">;
+  ids: Tensor<"int32">;
+  weights: Tensor<"float32">;
+  /** The same, resident on the GPU (uploaded once, as a GPU body would hand them). */
+  gx: Tensor<"float32">;
+  gIds: Tensor<"int32">;
+  gWeights: Tensor<"float32">;
+}
+
+/** Builds the small-shape block (seed 1) and its batch (random, from seed 1). */
+export async function smallShapeBatch(options: FWLBlockOptions = {}): Promise<SmallShapeBatch> {
+  const { B, T, D, SIZE, V, C } = SMALL_SHAPE;
+  const rng = new SeededRandom(1);
+  const block = new FWLBlock(SIZE, V, C, { seed: 1, ...options });
+  await block.build(D);
+  const ctx = block.context;
+  const hostX = new Float32Array(B * T * D).map(() => rng.normal());
+  const hostIds = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
+  const hostWeights = new Float32Array(B * T).fill(1);
+  hostWeights[T - 1] = 0; // the last position has no next token
+  const upload = (data: Float32Array | Int32Array) => {
+    const buffer = ctx.pool.acquire(data.byteLength);
+    ctx.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+    return buffer;
+  };
+  return {
+    block,
+    x: tensor(hostX, [B, T, D]),
+    ids: tensor(hostIds, [B, T]),
+    weights: tensor(hostWeights, [B, T]),
+    gx: gpuTensor(ctx, upload(hostX), [B, T, D]),
+    gIds: gpuTensor(ctx, upload(hostIds), [B, T], "int32"),
+    gWeights: gpuTensor(ctx, upload(hostWeights), [B, T]),
+  };
+}

@@ -9,19 +9,17 @@
 //
 // `--kernels` lists single kernels instead of families.
 
-import { Adam, blockParams, FWLBlock, SeededRandom, tensor } from "../mod.ts";
+import { Adam, blockParams } from "../mod.ts";
 import {
   createGradBuffers,
-  gpuTensor,
   KernelProfiler,
   lossAndGradsGPU,
   namedGrads,
   Recorder,
 } from "../gpu.ts";
+import { smallShapeBatch } from "./bench_utils.ts";
 
-const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
 const ROUNDS = 3;
-
 /** A kernel's family: its name up to the first digit or layout suffix. */
 function kernelFamily(name: string): string {
   if (name.startsWith("matmul")) return "matmul (A·B, A·Bᵀ, Aᵀ·B)";
@@ -36,24 +34,8 @@ function kernelFamily(name: string): string {
   return name.replace(/_\d+$/, "");
 }
 
-const rng = new SeededRandom(1);
-const block = new FWLBlock(SIZE, V, C, { seed: 1 });
-await block.build(D);
+const { block, x, ids, weights, gx, gIds, gWeights } = await smallShapeBatch();
 const ctx = block.context;
-const hostX = new Float32Array(B * T * D).map(() => rng.normal());
-const hostIds = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
-const hostWeights = new Float32Array(B * T).fill(1);
-hostWeights[T - 1] = 0;
-const x = tensor(hostX, [B, T, D]), ids = tensor(hostIds, [B, T]);
-const weights = tensor(hostWeights, [B, T]);
-const upload = (data: Float32Array | Int32Array) => {
-  const buffer = ctx.pool.acquire(data.byteLength);
-  ctx.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
-  return buffer;
-};
-const gx = gpuTensor(ctx, upload(hostX), [B, T, D]);
-const gIds = gpuTensor(ctx, upload(hostIds), [B, T], "int32");
-const gWeights = gpuTensor(ctx, upload(hostWeights), [B, T]);
 const grads = createGradBuffers(block);
 const named = namedGrads(grads);
 const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });

@@ -6,27 +6,15 @@
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/small_shape.ts
 
-import { Adam, blockParams, FWLBlock, FWLStream, SeededRandom, tensor } from "../mod.ts";
-import { createGradBuffers, gpuTensor, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
+import { Adam, blockParams, FWLStream, SeededRandom, tensor } from "../mod.ts";
+import { createGradBuffers, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
+import { SMALL_SHAPE, smallShapeBatch } from "./bench_utils.ts";
 
-const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
-const rng = new SeededRandom(1);
-const block = new FWLBlock(SIZE, V, C, { seed: 1, normalizer: 4096 });
-await block.build(D);
+const { B, D } = SMALL_SHAPE;
+const batch = await smallShapeBatch({ normalizer: 4096 });
+const { block, x, ids, weights: w, gx, gIds, gWeights: gw } = batch;
 const ctx = block.context, queue = ctx.device.queue;
-const hx = new Float32Array(B * T * D).map(() => rng.normal());
-const hi = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
-const hw = new Float32Array(B * T).fill(1);
-hw[T - 1] = 0;
-const x = tensor(hx, [B, T, D]), ids = tensor(hi, [B, T]), w = tensor(hw, [B, T]);
-const upload = (data: Float32Array | Int32Array) => {
-  const buffer = ctx.pool.acquire(data.byteLength);
-  queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
-  return buffer;
-};
-const gx = gpuTensor(ctx, upload(hx), [B, T, D]);
-const gIds = gpuTensor(ctx, upload(hi), [B, T], "int32");
-const gw = gpuTensor(ctx, upload(hw), [B, T]);
+const rng = new SeededRandom(2);
 const grads = createGradBuffers(block), named = namedGrads(grads);
 const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
 const xs = Array.from(

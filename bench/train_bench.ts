@@ -13,37 +13,17 @@
 // Before the `Deno.bench` runs it prints tokens/s from its own interleaved timing
 // (median of ROUNDS), which the README quotes with the adapter.
 
-import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
+import { SMALL_SHAPE, smallShapeBatch } from "./bench_utils.ts";
 import { Adam, blockParams } from "../mod.ts";
-import { createGradBuffers, gpuTensor, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
+import { createGradBuffers, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
 
-const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
+const { B, T, D, SIZE, V, C } = SMALL_SHAPE;
 const TOKENS = B * T;
 const ROUNDS = 5;
 
-const rng = new SeededRandomForBench(1);
-const block = new FWLBlock(SIZE, V, C, { seed: 1 });
-await block.build(D);
+const { block, x, ids, weights, gx, gIds, gWeights } = await smallShapeBatch();
 const ctx = block.context;
 const queue = ctx.device.queue;
-
-const hostX = new Float32Array(B * T * D).map(() => rng.normal());
-const hostIds = new Int32Array(B * T).map(() => Math.floor(rng.uniform() * V));
-const hostWeights = new Float32Array(B * T).fill(1);
-hostWeights[T - 1] = 0; // the last position has no next token
-const x = tensor(hostX, [B, T, D]);
-const ids = tensor(hostIds, [B, T]);
-const weights = tensor(hostWeights, [B, T]);
-
-/** The same inputs resident on the GPU (uploaded once, as a GPU body would hand them). */
-function upload(data: Float32Array | Int32Array): GPUBuffer {
-  const buffer = ctx.pool.acquire(data.byteLength);
-  queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
-  return buffer;
-}
-const gx = gpuTensor(ctx, upload(hostX), [B, T, D]);
-const gIds = gpuTensor(ctx, upload(hostIds), [B, T], "int32");
-const gWeights = gpuTensor(ctx, upload(hostWeights), [B, T]);
 
 const grads = createGradBuffers(block);
 const named = namedGrads(grads);
