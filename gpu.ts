@@ -31,7 +31,7 @@
 export { GPUContext, type KernelSpec } from "./src/gpu/context.ts";
 export { BufferPool } from "./src/gpu/buffer_pool.ts";
 export { type Binding, Recorder } from "./src/gpu/recorder.ts";
-export { readBytes } from "./src/gpu/readback.ts";
+export { readBuffers, readBytes } from "./src/gpu/readback.ts";
 export { KernelProfiler, type KernelTime } from "./src/gpu/profiler.ts";
 export { describeDevice } from "./src/gpu/device.ts";
 export {

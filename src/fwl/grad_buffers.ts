@@ -10,7 +10,7 @@ import type { Head, ParamBuffers } from "./head.ts";
 import { BUFFER_KEYS, PARAM_NAMES, paramShapes, STEP_NAMES } from "./params.ts";
 import { shapeSize } from "../util/shape.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
+import { readBuffers } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
 
 /**
@@ -126,15 +126,21 @@ export async function readGradBuffers(
 ): Promise<Record<string, Float32Array>> {
   const ctx: GPUContext = block.context;
   const lengths = gradBufferLengths(block);
-  const read = async (key: keyof GradBuffers) =>
-    new Float32Array(await readBytes(ctx, grads[key], lengths[key] * 4, "readGradBuffers"));
-  const steps = await read("steps");
+  // One round trip for every buffer.
+  const keys = Object.keys(lengths) as (keyof GradBuffers)[];
+  const bytes = await readBuffers(
+    ctx,
+    keys.map((key) => ({ buffer: grads[key], bytes: lengths[key] * 4 })),
+    "readGradBuffers",
+  );
+  const read = (key: keyof GradBuffers) => new Float32Array(bytes[keys.indexOf(key)]);
+  const steps = read("steps");
   const out: Record<string, Float32Array> = {};
   for (const name of PARAM_NAMES) {
     const i = (STEP_NAMES as readonly string[]).indexOf(name);
     out[name] = i >= 0
       ? steps.slice(i, i + 1)
-      : await read(BUFFER_KEYS[name as keyof typeof BUFFER_KEYS]);
+      : read(BUFFER_KEYS[name as keyof typeof BUFFER_KEYS]);
   }
   return out;
 }

@@ -218,10 +218,14 @@ export async function lossAndGrads(
     firstOrderOnly: options.firstOrderOnly ?? false,
   });
   try {
-    const grads = await readGradBuffers(block, result.grads);
-    grads["x"] = await result.dx.read();
-    const loss = (await result.loss!.read())[0];
-    return { loss, grads };
+    // The three readbacks overlap.
+    const [grads, dx, loss] = await Promise.all([
+      readGradBuffers(block, result.grads),
+      result.dx.read(),
+      result.loss!.read(),
+    ]);
+    grads["x"] = dx;
+    return { loss: loss[0], grads };
   } finally {
     result.loss?.dispose();
     result.dx.dispose();

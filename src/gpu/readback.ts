@@ -27,17 +27,50 @@ export async function readBytes(
   bytes: number,
   where = "readback",
 ): Promise<ArrayBuffer> {
-  if (bytes === 0) return new ArrayBuffer(0);
-  const staging = ctx.pool.acquire(bytes, MAP_READ_COPY_DST);
+  return (await readBuffers(ctx, [{ buffer, bytes }], where))[0];
+}
+
+/**
+ * Copies the first `bytes` bytes of each buffer to the host in one round trip: one
+ * submission copies them all into one pooled staging buffer, mapped once (each `bytes`
+ * a multiple of 4).
+ *
+ * @example
+ * ```ts
+ * import { GPUContext, readBuffers } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const a = ctx.pool.acquire(8), b = ctx.pool.acquire(4);
+ * ctx.device.queue.writeBuffer(a, 0, new Int32Array([7, -1]));
+ * ctx.device.queue.writeBuffer(b, 0, new Int32Array([3]));
+ * const [x, y] = await readBuffers(ctx, [{ buffer: a, bytes: 8 }, { buffer: b, bytes: 4 }]);
+ * console.log(new Int32Array(x), new Int32Array(y)); // Int32Array(2) [ 7, -1 ] Int32Array(1) [ 3 ]
+ * ctx.pool.release(a);
+ * ctx.pool.release(b);
+ * ```
+ */
+export async function readBuffers(
+  ctx: GPUContext,
+  parts: readonly { buffer: GPUBuffer; bytes: number }[],
+  where = "readback",
+): Promise<ArrayBuffer[]> {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const { bytes } of parts) {
+    offsets.push(total);
+    total += bytes;
+  }
+  if (total === 0) return parts.map(() => new ArrayBuffer(0));
+  const staging = ctx.pool.acquire(total, MAP_READ_COPY_DST);
   try {
-    await ctx.submit(
-      where,
-      (e) => e.copyBufferToBuffer(buffer, 0, staging, 0, bytes),
-    );
-    await staging.mapAsync(1, /* GPUMapMode.READ */ 0, bytes);
-    const copy = staging.getMappedRange(0, bytes).slice(0);
+    await ctx.submit(where, (e) =>
+      parts.forEach(({ buffer, bytes }, i) => {
+        if (bytes > 0) e.copyBufferToBuffer(buffer, 0, staging, offsets[i], bytes);
+      }));
+    await staging.mapAsync(1, /* GPUMapMode.READ */ 0, total);
+    const mapped = staging.getMappedRange(0, total);
+    const out = parts.map(({ bytes }, i) => mapped.slice(offsets[i], offsets[i] + bytes));
     staging.unmap();
-    return copy;
+    return out;
   } finally {
     ctx.pool.release(staging);
   }
