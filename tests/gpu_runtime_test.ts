@@ -2,7 +2,8 @@
 
 import { assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
 import { FWLBlock, FWLInputError, FWLStateError, GPUKernelError, tensor } from "../mod.ts";
-import { gpuTensor, KernelProfiler } from "../gpu.ts";
+import { gpuTensor, KernelProfiler, readBuffers } from "../gpu.ts";
+import { STAGING_BYTES } from "../src/gpu/readback.ts";
 import { bucketSize } from "../src/gpu/buffer_pool.ts";
 import { GPUContext } from "../src/gpu/context.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
@@ -89,4 +90,45 @@ Deno.test("a kernel profiler times every op of a recording and changes no result
   profiler.clear();
   assertEquals(profiler.totalMs, 0);
   block.dispose();
+});
+
+Deno.test("readBuffers reads many buffers in staging buffers of a bounded size", async () => {
+  const ctx = await GPUContext.default();
+  const sizes = [3, 1, 5, 0, 2, 4];
+  const buffers = sizes.map((n, k) => {
+    const b = ctx.pool.acquire(Math.max(4, n * 4));
+    // (Deno 2.9.6 panics on writing an empty array.)
+    if (n > 0) {
+      ctx.device.queue.writeBuffer(
+        b,
+        0,
+        Int32Array.from({ length: n }, (_, i) => 10 * k + i),
+      );
+    }
+    return b;
+  });
+  const parts = buffers.map((buffer, k) => ({ buffer, bytes: sizes[k] * 4 }));
+  const staged: number[] = [];
+  const acquire = ctx.pool.acquire.bind(ctx.pool);
+  ctx.pool.acquire = (bytes: number, usage?: number) => {
+    if (usage !== undefined && (usage & 0x01) !== 0) staged.push(bytes); // MAP_READ
+    return acquire(bytes, usage);
+  };
+  try {
+    for (const cap of [STAGING_BYTES, 24, 4]) {
+      staged.length = 0;
+      const read = await readBuffers(ctx, parts, "test", cap);
+      assertEquals(
+        read.map((b) => [...new Int32Array(b)]),
+        sizes.map((n, k) => Array.from({ length: n }, (_, i) => 10 * k + i)),
+      );
+      // Several parts share a staging buffer when they fit; none is larger than the cap
+      // unless one part alone is.
+      assertEquals(staged.every((b) => b <= Math.max(cap, 5 * 4)), true);
+      assertEquals(staged.length, cap === STAGING_BYTES ? 1 : cap === 24 ? 3 : 5);
+    }
+  } finally {
+    ctx.pool.acquire = acquire;
+    for (const b of buffers) ctx.pool.release(b);
+  }
 });

@@ -30,10 +30,13 @@ export async function readBytes(
   return (await readBuffers(ctx, [{ buffer, bytes }], where))[0];
 }
 
+/** The most bytes one staging buffer of {@linkcode readBuffers} holds (a larger part gets its own). */
+export const STAGING_BYTES = 64 * 2 ** 20;
+
 /**
- * Copies the first `bytes` bytes of each buffer to the host in one round trip: one
- * submission copies them all into one pooled staging buffer, mapped once (each `bytes`
- * a multiple of 4).
+ * Copies the first `bytes` bytes of each buffer to the host in few round trips: one
+ * submission copies as many as fit in `maxStagingBytes` into one pooled staging buffer,
+ * mapped once (each `bytes` a multiple of 4; a part larger than that is read alone).
  *
  * @example
  * ```ts
@@ -52,14 +55,35 @@ export async function readBuffers(
   ctx: GPUContext,
   parts: readonly { buffer: GPUBuffer; bytes: number }[],
   where = "readback",
+  maxStagingBytes: number = STAGING_BYTES,
 ): Promise<ArrayBuffer[]> {
-  const offsets: number[] = [];
-  let total = 0;
-  for (const { bytes } of parts) {
-    offsets.push(total);
-    total += bytes;
+  const out: ArrayBuffer[] = [];
+  for (let i = 0; i < parts.length;) {
+    // The next parts that fit in one staging buffer (at least one).
+    let end = i + 1, total = parts[i].bytes;
+    while (end < parts.length && total + parts[end].bytes <= maxStagingBytes) {
+      total += parts[end++].bytes;
+    }
+    out.push(...await readGroup(ctx, parts.slice(i, end), total, where));
+    i = end;
   }
+  return out;
+}
+
+/** One staging buffer of `total` bytes for `parts`, one submission, one map. */
+async function readGroup(
+  ctx: GPUContext,
+  parts: readonly { buffer: GPUBuffer; bytes: number }[],
+  total: number,
+  where: string,
+): Promise<ArrayBuffer[]> {
   if (total === 0) return parts.map(() => new ArrayBuffer(0));
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const { bytes } of parts) {
+    offsets.push(offset);
+    offset += bytes;
+  }
   const staging = ctx.pool.acquire(total, MAP_READ_COPY_DST);
   try {
     await ctx.submit(where, (e) =>

@@ -13,7 +13,7 @@ import type { ModelBody } from "../bodies/model_body.ts";
 import { FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import { checkObject, checkStringRecord, firstNonFinite } from "../util/validate.ts";
-import { readBytes } from "../gpu/readback.ts";
+import { readBuffers } from "../gpu/readback.ts";
 import { BODY_PREFIX, bodyParameters, HEAD_PREFIX } from "../lm/plug.ts";
 import type { ParamHolder } from "../params/store.ts";
 import { describeValue } from "../tensor.ts";
@@ -112,12 +112,9 @@ function bodyPart(where: string, model: CheckpointedModel): Part {
     prefix: BODY_PREFIX,
     shapes: Object.fromEntries(params.map((p) => [p.name, p.shape])),
     async read() {
-      const out: Record<string, Float32Array> = {};
-      for (const p of params) {
-        const bytes = await readBytes(ctx, p.buffer, shapeSize(p.shape) * 4, where);
-        out[p.name] = new Float32Array(bytes);
-      }
-      return out;
+      const parts = params.map((p) => ({ buffer: p.buffer, bytes: shapeSize(p.shape) * 4 }));
+      const read = await readBuffers(ctx, parts, where);
+      return Object.fromEntries(params.map((p, i) => [p.name, new Float32Array(read[i])]));
     },
     async write(values) {
       for (const p of params) {

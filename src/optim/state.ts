@@ -8,7 +8,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
+import { readBuffers } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
 import { checkCount, firstNonFinite, quote } from "../util/validate.ts";
 import type { ParamEntry } from "./params.ts";
@@ -80,14 +80,12 @@ export class StateSlots {
 
   /** Reads every slot back to the host. */
   async read(where: string): Promise<Record<string, Float32Array>> {
-    const data: Float32Array[][] = [];
-    for (const [e, slots] of this.buffers.entries()) {
-      const bytes = this.#entries[e].length * 4;
-      data.push([]);
-      for (const b of slots) {
-        data[e].push(new Float32Array(await readBytes(this.#ctx, b, bytes, where)));
-      }
-    }
+    const parts = this.buffers.flatMap((slots, e) =>
+      slots.map((buffer) => ({ buffer, bytes: this.#entries[e].length * 4 }))
+    );
+    const read = await readBuffers(this.#ctx, parts, where);
+    let next = 0;
+    const data = this.buffers.map((slots) => slots.map(() => new Float32Array(read[next++])));
     const out: Record<string, Float32Array> = {};
     for (const [key, e, s, i] of this.#keys()) {
       out[key] = i === undefined ? data[e][s] : data[e][s].slice(i, i + 1);

@@ -11,7 +11,7 @@ import type { BodyParameter } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLSizeError } from "../errors.ts";
 import { checkFinite, checkObject } from "../util/validate.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
+import { readBuffers } from "../gpu/readback.ts";
 import { describeValue } from "../tensor.ts";
 import { listSome } from "../util/names.ts";
 import { shapeSize } from "../util/shape.ts";
@@ -253,14 +253,17 @@ export class ParamStore {
     where: string,
     which: "value" | "grad" = "value",
   ): Promise<Record<string, Float32Array>> {
+    const parts = this.specs.map((spec) => ({
+      buffer: which === "grad" ? this.get(spec.name).grad : this.buffer(spec.name),
+      bytes: shapeSize(spec.shape) * 4,
+    }));
+    const read = await readBuffers(this.ctx, parts, where);
     const out: Record<string, Float32Array> = {};
-    for (const spec of this.specs) {
-      const buffer = which === "grad" ? this.get(spec.name).grad : this.buffer(spec.name);
-      const n = shapeSize(spec.shape);
-      const data = new Float32Array(await readBytes(this.ctx, buffer, n * 4, where));
+    this.specs.forEach((spec, k) => {
+      const data = new Float32Array(read[k]);
       if (spec.elementNames) spec.elementNames.forEach((e, i) => out[e] = data.slice(i, i + 1));
       else out[spec.name] = data;
-    }
+    });
     return out;
   }
 
