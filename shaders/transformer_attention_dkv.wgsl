@@ -9,12 +9,12 @@
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let g = group_index(wid);
-  let bh = g / p.tiles;
-  let first = (g % p.tiles) * WG * ROWS;
-  let b = bh / p.heads;
-  let col = (bh % p.heads) * DV;
-  let j0 = first + lid.x * ROWS;
+  let tile = attention_tile(wid, lid);
+  let bh = tile.bh;
+  let b = tile.b;
+  let col = tile.col;
+  let first = tile.first;
+  let j0 = tile.row0;
   let row3 = 3u * p.width;
   let qb = b * p.time * row3 + col;
   let ob = b * p.time * p.width + col;

@@ -11,12 +11,12 @@
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let g = group_index(wid);
-  let bh = g / p.tiles;
-  let first = (g % p.tiles) * WG * ROWS;
-  let b = bh / p.heads;
-  let col = (bh % p.heads) * DV;
-  let i0 = first + lid.x * ROWS;
+  let tile = attention_tile(wid, lid);
+  let bh = tile.bh;
+  let b = tile.b;
+  let col = tile.col;
+  let first = tile.first;
+  let i0 = tile.row0;
   let last = min(first + WG * ROWS, p.time) - 1u;
   let row3 = 3u * p.width;
   let kb = b * p.time * row3 + p.width + col;

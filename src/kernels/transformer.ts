@@ -8,7 +8,7 @@
  */
 
 import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
-import { program } from "../gpu/program.ts";
+import { program, type Snippet } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
@@ -95,6 +95,13 @@ const HEAD_LANES = {
   1: { type: "f32", snippet: { name: "head_f32", code: shaders.transformerLanesF32 } },
 } as const;
 
+/** `attention_tile(wid, lid)`: which rows a workgroup of the three tiled passes owns. */
+const ATTENTION_TILE_SNIPPET: Snippet = {
+  name: "attention_tile",
+  code: shaders.libAttentionTile,
+  requires: [GRID],
+};
+
 /**
  * The attention kernels of one head width and query tile, reading head rows `lanes`
  * floats at a time: each invocation keeps a query, key, value or gradient row of the
@@ -110,6 +117,7 @@ function attentionKernels(headWidth: number, tile: number, lanes: 1 | 4) {
   return {
     forward: program({
       ...shared,
+      snippets: [...shared.snippets, ATTENTION_TILE_SNIPPET],
       name: "transformer_attention",
       body: shaders.transformerAttention,
       storage: [`q: ${type}`, `k: ${type}`, `v: ${type}`, `out: rw ${type}`, "lse: rw"],
@@ -124,6 +132,7 @@ function attentionKernels(headWidth: number, tile: number, lanes: 1 | 4) {
     }),
     dq: program({
       ...shared,
+      snippets: [...shared.snippets, ATTENTION_TILE_SNIPPET],
       name: "transformer_attention_dq",
       body: shaders.transformerAttentionDq,
       storage: [
@@ -138,6 +147,7 @@ function attentionKernels(headWidth: number, tile: number, lanes: 1 | 4) {
     }),
     dkv: program({
       ...shared,
+      snippets: [...shared.snippets, ATTENTION_TILE_SNIPPET],
       name: "transformer_attention_dkv",
       body: shaders.transformerAttentionDkv,
       storage: [`qkv: ${type}`, `d_out: ${type}`, "lse", "deltas", `dqkv: rw ${type}`],
