@@ -8,7 +8,13 @@ import { gpuTensor } from "../gpu.ts";
 /** The small shape of the benchmarks: B=1, T=1024, D=256, size=128, V=4096, C=8. */
 export const SMALL_SHAPE = { B: 1, T: 1024, D: 256, SIZE: 128, V: 4096, C: 8 } as const;
 
-/** A built block at the small shape and one batch of inputs, on the host and on the GPU. */
+/** The paper-like shape: B=1, T=4096, D=1024, size=256, V=32000, C=16. */
+export const PAPER_SHAPE = { B: 1, T: 4096, D: 1024, SIZE: 256, V: 32000, C: 16 } as const;
+
+/** A benchmark shape: batch, length, input width, block size, vocabulary, chunks. */
+export type BenchShape = { [K in keyof typeof SMALL_SHAPE]: number };
+
+/** A built block at a benchmark shape and one batch of inputs, on the host and on the GPU. */
 export interface SmallShapeBatch {
   block: FWLBlock;
   /** Host tensors: `[B, T, D]` hidden states, `[B, T]` ids, `[B, T]` weights (last 0). */
@@ -21,9 +27,12 @@ export interface SmallShapeBatch {
   gWeights: Tensor<"float32">;
 }
 
-/** Builds the small-shape block (seed 1) and its batch (random, from seed 1). */
-export async function smallShapeBatch(options: FWLBlockOptions = {}): Promise<SmallShapeBatch> {
-  const { B, T, D, SIZE, V, C } = SMALL_SHAPE;
+/** Builds the block at `shape` (default: the small one; seed 1) and its batch (random, from seed 1). */
+export async function smallShapeBatch(
+  options: FWLBlockOptions = {},
+  shape: BenchShape = SMALL_SHAPE,
+): Promise<SmallShapeBatch> {
+  const { B, T, D, SIZE, V, C } = shape;
   const rng = new SeededRandom(1);
   const block = new FWLBlock(SIZE, V, C, { seed: 1, ...options });
   await block.build(D);

@@ -7,9 +7,10 @@
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/matmul_bench.ts
 //
-// FWL_TILES="16x4x8x1,8x4x8x4" (rows × vec4 columns × workgroup) times those register tiles
-// instead of the adapter's own, alternating them in every round; FWL_LAYOUT="Aᵀ·B" times
-// one layout only, FWL_SHAPE="Ku" the shapes whose label contains it. The last line is JSON.
+// FWL_TILES="16x4x8x1x16,8x4x8x4" (rows × vec4 columns × workgroup [× group of row
+// blocks]) times those register tiles instead of the adapter's own, alternating them in
+// every round; FWL_LAYOUT="Aᵀ·B" times one layout only, FWL_SHAPE="Ku" the shapes whose
+// label contains it. The last line is JSON.
 
 import * as gpu from "../gpu.ts";
 import { GPUContext, matmul, readBytes, Recorder } from "../gpu.ts";
@@ -23,6 +24,8 @@ interface Shape {
   m: number;
   n: number;
   k: number;
+  /** B's stride between rows (A·B) or columns (A·Bᵀ), when B is a slice of a wider matrix. */
+  bStride?: number;
 }
 
 const SHAPES: Shape[] = [
@@ -38,6 +41,11 @@ const SHAPES: Shape[] = [
   { label: "nᵀ·g (dKu)", layout: "Aᵀ·B", m: 128, n: 4096, k: 1024 },
   { label: "xᵀ·g (dK0)", layout: "Aᵀ·B", m: 256, n: 512, k: 1024 },
   { label: "aᵀ·g (dK1)", layout: "Aᵀ·B", m: 512, n: 128, k: 1024 },
+  // The paper-like shape's logits tiles (T=4096, size=256, V=32000): 256 full rows each.
+  { label: "paper n·Ku", layout: "A·B", m: 256, n: 32000, k: 256 },
+  { label: "paper n·(Kuᵀ)ᵀ", layout: "A·Bᵀ", m: 256, n: 32000, k: 256 },
+  { label: "paper g·Kuᵀ", layout: "A·Bᵀ", m: 256, n: 256, k: 32000 },
+  { label: "paper nᵀ·g (dKu)", layout: "Aᵀ·B", m: 256, n: 32000, k: 128 },
 ];
 
 const ctx = await GPUContext.default();
@@ -46,8 +54,8 @@ const withTiles = gpu as unknown as {
   matmulTile?: (ctx: GPUContext) => { rows: number; cols: number; workgroup: number[] };
 };
 const tiles = (Deno.env.get("FWL_TILES") ?? "").split(",").filter((s) => s).map((s) => {
-  const [rows, cols, x, y] = s.split("x").map(Number);
-  return { label: s, tile: { rows, cols, workgroup: [x, y] } };
+  const [rows, cols, x, y, group] = s.split("x").map(Number);
+  return { label: s, tile: { rows, cols, workgroup: [x, y], group } };
 });
 if (tiles.length > 0 && !withTiles.setMatmulTile) throw new Error("this tree has no tiles");
 const own = withTiles.matmulTile?.(ctx);
@@ -62,9 +70,12 @@ function prepare(s: Shape): { run: () => Promise<void>; flops: number; release: 
     ctx.device.queue.writeBuffer(buf, 0, new Float32Array(count).map((_, i) => (i % 13) / 13));
     return buf;
   };
-  const a = fill(m * k), b = fill(k * n), c = fill(m * n);
+  const wide = s.bStride ?? (s.layout === "A·Bᵀ" ? k : n);
+  const a = fill(m * k), b = fill(wide * (s.layout === "A·Bᵀ" ? n : k)), c = fill(m * n);
   const A = s.layout === "Aᵀ·B" ? { buffer: a, row: 1, col: m } : { buffer: a, row: k, col: 1 };
-  const B = s.layout === "A·Bᵀ" ? { buffer: b, row: 1, col: k } : { buffer: b, row: n, col: 1 };
+  const B = s.layout === "A·Bᵀ"
+    ? { buffer: b, row: 1, col: wide }
+    : { buffer: b, row: wide, col: 1 };
   const run = async () => {
     const rec = new Recorder(ctx);
     for (let r = 0; r < reps; r++) {

@@ -5,9 +5,11 @@
 // host round trip each; the table subtracts that round trip (the median time of a 4-byte
 // copy, profiled the same way) from every op, so the rest is the kernels' own time.
 //
-//   deno run -A --import-map=tests/offline_import_map.json bench/profile.ts [--kernels]
+//   deno task profile [--kernels | --grids] [--paper]
 //
-// `--kernels` lists single kernels instead of families.
+// `--kernels` lists single kernels instead of families, `--grids` also keeps a kernel's
+// dispatch grids (its shapes) apart; `--paper` profiles the paper-like shape (B=1,
+// T=4096, D=1024, size=256, V=32000, C=16) once instead of three times.
 
 import { Adam, blockParams } from "../mod.ts";
 import {
@@ -17,9 +19,10 @@ import {
   namedGrads,
   Recorder,
 } from "../gpu.ts";
-import { smallShapeBatch } from "./bench_utils.ts";
+import { PAPER_SHAPE, SMALL_SHAPE, smallShapeBatch } from "./bench_utils.ts";
 
-const ROUNDS = 3;
+const paper = Deno.args.includes("--paper");
+const ROUNDS = paper ? 1 : 3;
 /** A kernel's family: its name up to the first digit or layout suffix. */
 function kernelFamily(name: string): string {
   if (name.startsWith("matmul")) return "matmul (A·B, A·Bᵀ, Aᵀ·B)";
@@ -34,7 +37,10 @@ function kernelFamily(name: string): string {
   return name.replace(/_\d+$/, "");
 }
 
-const { block, x, ids, weights, gx, gIds, gWeights } = await smallShapeBatch();
+const { block, x, ids, weights, gx, gIds, gWeights } = await smallShapeBatch(
+  {},
+  paper ? PAPER_SHAPE : SMALL_SHAPE,
+);
 const ctx = block.context;
 const grads = createGradBuffers(block);
 const named = namedGrads(grads);
@@ -50,7 +56,8 @@ const trainStep = async () => {
   r.dx.dispose();
   await opt.step(named);
 };
-const perKernel = Deno.args.includes("--kernels");
+const grids = Deno.args.includes("--grids");
+const perKernel = grids || Deno.args.includes("--kernels");
 /** The profiler's own cost of one op: a 4-byte copy, submitted and waited for. */
 async function roundTripMs(): Promise<number> {
   const a = ctx.pool.acquire(4), b = ctx.pool.acquire(4);
@@ -73,7 +80,7 @@ const overhead = await roundTripMs();
 console.log(`round trip of one profiled op: ${overhead.toFixed(1)} ms, subtracted below`);
 for (const [what, run] of [["forward (score)", forward], ["training step", trainStep]] as const) {
   await run(); // compile outside the profile
-  const profiler = new KernelProfiler();
+  const profiler = new KernelProfiler({ grids });
   ctx.profiler = profiler;
   for (let i = 0; i < ROUNDS; i++) await run();
   ctx.profiler = undefined;

@@ -29,9 +29,9 @@ const TILES: (MatmulTile | undefined)[] = [
   undefined,
   { rows: 16, cols: 4, workgroup: [8, 1] },
   { rows: 4, cols: 1, workgroup: [16, 16] },
-  { rows: 8, cols: 2, workgroup: [8, 4] },
-  { rows: 3, cols: 3, workgroup: [5, 1] },
-  { rows: 1, cols: 1, workgroup: [1, 3] },
+  { rows: 8, cols: 2, workgroup: [8, 4], group: 1 },
+  { rows: 3, cols: 3, workgroup: [5, 1], group: 3 },
+  { rows: 1, cols: 1, workgroup: [1, 3], group: 2 },
 ];
 
 /** [m, k, n]: 1, primes, multiples of 4 that are not multiples of any tile. */
@@ -351,6 +351,8 @@ Deno.test("matmul tile: chosen from the adapter, settable, tunable, validated", 
       { rows: 4, cols: 1, workgroup: [4096, 1] },
       { rows: 4, cols: 1, workgroup: [64, 64] },
       { rows: 2.5, cols: 1, workgroup: [8, 1] },
+      { rows: 4, cols: 1, workgroup: [8, 1], group: 0 },
+      { rows: 4, cols: 1, workgroup: [8, 1], group: 1.5 },
     ]
   ) {
     assertThrows(() => setMatmulTile(ctx, bad as unknown as MatmulTile), FWLInputError);
@@ -362,9 +364,16 @@ Deno.test("matmul tile: chosen from the adapter, settable, tunable, validated", 
     workgroup: [8, 2],
   }];
   const best = await tuneMatmulTile(ctx, { size: 64, candidates, repeats: 1 });
-  assert(candidates.some((c) => JSON.stringify(c) === JSON.stringify(best)));
+  // A candidate without a group gets the adapter's.
+  assert(
+    candidates.some((c) => JSON.stringify({ ...c, group: own.group }) === JSON.stringify(best)),
+  );
   assertEquals(matmulTile(ctx), best);
   setMatmulTile(ctx, undefined);
   assertEquals(matmulTile(ctx), own);
+  assert(Number.isInteger(own.group) && own.group! >= 1);
+  setMatmulTile(ctx, { rows: 4, cols: 1, workgroup: [8, 1] });
+  assertEquals(matmulTile(ctx).group, own.group);
+  setMatmulTile(ctx, undefined);
   await assertRejects(() => tuneMatmulTile(ctx, { size: 6 }), FWLInputError);
 });

@@ -45,3 +45,18 @@ fn clipped(extent: u32, bit: u32, rem: u32) -> u32 {
   }
   return extent;
 }
+
+// The C block of workgroup `id` in a grid of `groups` (x: column blocks, y: row blocks):
+// the workgroups run in order of their linear id (x fastest), so consecutive ones take
+// GROUP_M row blocks of one column block before the next column block. B's column block
+// is then read once per GROUP_M row blocks while it is still in cache, instead of once
+// per row block (a row of blocks sweeps all of B).
+fn matmul_block(id: vec3<u32>, groups: vec3<u32>) -> vec3<u32> {
+  let per_group = GROUP_M * groups.x;
+  let lin = id.y * groups.x + id.x;
+  let group = lin / per_group;
+  let first = group * GROUP_M;
+  let height = min(groups.y - first, GROUP_M);
+  let within = lin - group * per_group;
+  return vec3<u32>(within / height, first + within % height, id.z);
+}

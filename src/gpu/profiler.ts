@@ -33,9 +33,28 @@ export interface KernelTime {
  */
 export class KernelProfiler {
   readonly #times = new Map<string, KernelTime>();
+  readonly #grids: boolean;
 
-  /** Adds `ms` to kernel `name`. */
-  add(name: string, ms: number): void {
+  /**
+   * With `grids`, ops of one kernel are kept apart by their dispatch grid (the name
+   * gets ` [x×y×z]`): a matmul's shapes, for instance.
+   *
+   * @example
+   * ```ts
+   * import { KernelProfiler } from "./profiler.ts";
+   * const profiler = new KernelProfiler({ grids: true });
+   * profiler.add("matmul", 2, [250, 16, 1]);
+   * profiler.add("matmul", 1, [2, 16, 1]);
+   * console.log(profiler.kernels.map((t) => t.name)); // [ "matmul [250×16×1]", "matmul [2×16×1]" ]
+   * ```
+   */
+  constructor(options: { grids?: boolean } = {}) {
+    this.#grids = options.grids ?? false;
+  }
+
+  /** Adds `ms` to kernel `name` (dispatched on `grid`, when known). */
+  add(name: string, ms: number, grid?: readonly number[]): void {
+    if (this.#grids && grid) name = `${name} [${grid.join("×")}]`;
     const t = this.#times.get(name) ?? { name, ms: 0, count: 0 };
     t.ms += ms;
     t.count++;

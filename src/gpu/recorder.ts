@@ -256,7 +256,9 @@ export class Recorder {
           await ctx.submit(where, (encoder) => encodeOp(encoder, i));
           await device.queue.onSubmittedWorkDone();
           const op = ops[i];
-          profiler.add(op.kind === "copy" ? "copy" : op.spec.name, performance.now() - started);
+          const ms = performance.now() - started;
+          if (op.kind === "copy") profiler.add("copy", ms);
+          else profiler.add(op.spec.name, ms, op.workgroups);
         }
       } else {
         await ctx.submit(where, (encoder) => ops.forEach((_, i) => encodeOp(encoder, i)));

@@ -67,7 +67,7 @@ const GENERAL = program({
   workgroupSize: [8, 8],
   storage: ["a: f32", "b: f32", "c: rw", "bias", "aux: rw", "steps"],
   // Each invocation owns a 4×4 block: 32 rows and 32 columns per workgroup.
-  constants: { ...FLAGS, TILE_M: 32, TILE_N: 32 },
+  constants: { ...FLAGS, TILE_M: 32, TILE_N: 32, GROUP_M: 1 },
 });
 /** The matmul kernel (any strides); exported for the runtime tests. */
 export const MATMUL: KernelSpec = GENERAL;
@@ -81,7 +81,7 @@ const TILED = new Map<string, MatmulKernel>();
 function tiledProgram(v: TiledVariant, tile: MatmulTile): MatmulKernel {
   const [x, y] = tile.workgroup;
   const { c4 } = v;
-  const shape = `${tile.rows}x${4 * tile.cols}_${x}x${y}`;
+  const shape = `${tile.rows}x${4 * tile.cols}_${x}x${y}_g${tile.group ?? 1}`;
   return program({
     ...MATMUL_LAYOUT,
     name: `matmul_tiled_a${v.a}_b${v.b}${c4 ? "_c4" : ""}_k${v.by4 ? 4 : 1}_${shape}`,
@@ -100,13 +100,16 @@ function tiledProgram(v: TiledVariant, tile: MatmulTile): MatmulKernel {
       ...FLAGS,
       TILE_M: tile.rows * tile.workgroup[1],
       TILE_N: 4 * tile.cols * tile.workgroup[0],
+      GROUP_M: tile.group ?? 1,
     },
   });
 }
 
 /** The tiled kernel for these loads and this tile. */
 function tiled(v: TiledVariant, tile: MatmulTile): MatmulKernel {
-  const key = `${v.a} ${v.b} ${v.c4} ${v.by4} ${tile.rows} ${tile.cols} ${tile.workgroup}`;
+  const key = `${v.a} ${v.b} ${v.c4} ${v.by4} ${tile.rows} ${tile.cols} ${tile.workgroup} ${
+    tile.group ?? 1
+  }`;
   let kernel = TILED.get(key);
   if (!kernel) {
     kernel = tiledProgram(v, tile);
@@ -133,12 +136,12 @@ function cpuLanes(ctx: GPUContext): number | undefined {
  */
 function adapterTile(ctx: GPUContext): MatmulTile {
   const lanes = cpuLanes(ctx);
-  if (lanes !== undefined) return { rows: 16, cols: 4, workgroup: [lanes, 1] };
+  if (lanes !== undefined) return { rows: 16, cols: 4, workgroup: [lanes, 1], group: 16 };
   const limits = ctx.device.limits;
   const x = Math.min(16, limits.maxComputeWorkgroupSizeX);
   let y = Math.min(16, limits.maxComputeWorkgroupSizeY);
   while (y > 1 && x * y > limits.maxComputeInvocationsPerWorkgroup) y /= 2;
-  return { rows: 4, cols: 1, workgroup: [x, y] };
+  return { rows: 4, cols: 1, workgroup: [x, y], group: 8 };
 }
 
 /**
@@ -158,7 +161,10 @@ export function matmulTile(ctx: GPUContext): MatmulTile {
   return CHOSEN_TILES.get(ctx) ?? adapterTile(ctx);
 }
 
-/** Throws unless `tile` fits the device: 1–32 rows, 1–8 vec4 columns, a valid workgroup. */
+/**
+ * Throws unless `tile` fits the device: 1–32 rows, 1–8 vec4 columns, a valid workgroup,
+ * a group of 1–256 row blocks.
+ */
 function checkTile(ctx: GPUContext, tile: MatmulTile, where: string): void {
   const int = (v: unknown, lo: number, hi: number) =>
     Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
@@ -167,6 +173,9 @@ function checkTile(ctx: GPUContext, tile: MatmulTile, where: string): void {
   }
   if (!int(tile.cols, 1, 8)) {
     throw new FWLInputError(where, "tile.cols", "an integer in 1..8", String(tile.cols));
+  }
+  if (tile.group !== undefined && !int(tile.group, 1, 256)) {
+    throw new FWLInputError(where, "tile.group", "an integer in 1..256", String(tile.group));
   }
   const limits = ctx.device.limits;
   const [x, y] = tile.workgroup ?? [];
@@ -202,7 +211,12 @@ export function setMatmulTile(ctx: GPUContext, tile: MatmulTile | undefined): vo
     return;
   }
   checkTile(ctx, tile, "setMatmulTile");
-  CHOSEN_TILES.set(ctx, { rows: tile.rows, cols: tile.cols, workgroup: [...tile.workgroup] });
+  CHOSEN_TILES.set(ctx, {
+    rows: tile.rows,
+    cols: tile.cols,
+    workgroup: [...tile.workgroup],
+    group: tile.group ?? adapterTile(ctx).group,
+  });
 }
 
 /** The tiles {@linkcode tuneMatmulTile} tries by default, the adapter's own first. */
@@ -256,7 +270,12 @@ export async function tuneMatmulTile(
   }
   const candidates = options.candidates ?? candidateTiles(ctx);
   for (const t of candidates) checkTile(ctx, t, "tuneMatmulTile");
-  const copies = candidates.map((t): MatmulTile => ({ ...t, workgroup: [...t.workgroup] }));
+  const group = adapterTile(ctx).group;
+  const copies = candidates.map((t): MatmulTile => ({
+    ...t,
+    workgroup: [...t.workgroup],
+    group: t.group ?? group,
+  }));
   const bytes = size * size * 4;
   const [a, b, c] = [0, 1, 2].map(() => ctx.pool.acquire(bytes));
   const before = CHOSEN_TILES.get(ctx);

@@ -21,6 +21,12 @@ export interface MatmulTile {
   readonly cols: number;
   /** Invocations per workgroup along n and along m. */
   readonly workgroup: readonly [number, number];
+  /**
+   * Row blocks of C that consecutive workgroups take in one column block before the
+   * next (default: the adapter's, 16 on a CPU adapter, 8 on a GPU). A column block of B
+   * is then read from memory once per `group` row blocks, not once per row block.
+   */
+  readonly group?: number;
 }
 
 /**
@@ -96,7 +102,12 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
       c4 ? " vec4" : ""
     }, k by ${by4 ? 4 : 1}.`,
     "@compute @workgroup_size(WG, WG_Y)",
-    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {",
+    "fn main(",
+    "  @builtin(workgroup_id) group_id: vec3<u32>,",
+    "  @builtin(num_workgroups) groups: vec3<u32>,",
+    "  @builtin(local_invocation_id) lid: vec3<u32>,",
+    ") {",
+    "  let wid = matmul_block(group_id, groups);",
     "  let bt = matmul_batch(wid);",
     "  let m = bt.m;",
     "  let n = bt.n;",
