@@ -34,6 +34,7 @@ const SHAPES: Shape[] = [
   { label: "1024³", layout: "Aᵀ·B", m: 1024, n: 1024, k: 1024 },
   { label: "x·K0", layout: "A·B", m: 1024, n: 512, k: 256 },
   { label: "n·Ku (logits)", layout: "A·B", m: 1024, n: 4096, k: 128 },
+  { label: "n·(Kuᵀ)ᵀ (logits)", layout: "A·Bᵀ", m: 1024, n: 4096, k: 128 },
   { label: "window a·K1", layout: "A·B", m: 128, n: 128, k: 512 },
   { label: "g·Kuᵀ (dL/dn)", layout: "A·Bᵀ", m: 1024, n: 128, k: 4096 },
   { label: "g·K1ᵀ", layout: "A·Bᵀ", m: 1024, n: 512, k: 128 },

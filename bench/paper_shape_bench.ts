@@ -2,7 +2,8 @@
 // scoring (fast logits made and consumed tile by tile) and one training step
 // (lossAndGradsGPU + Adam). Prints time, the largest buffer and the peak of all pooled
 // GPU buffers against the device's binding limit: nothing may exceed the limit, and the
-// total stays under 512 MiB. Slow on a CPU adapter (minutes):
+// total stays under 512 MiB. The printed times include compiling the kernels; the bench
+// rows run each once more, warm. Slow on a CPU adapter (minutes):
 //   deno bench -A --import-map=tests/offline_import_map.json bench/paper_shape_bench.ts
 
 import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
@@ -43,12 +44,17 @@ report(`score (loss ${loss.toFixed(3)})`, (performance.now() - t0) / 1000);
 
 const grads = createGradBuffers(block);
 const opt = new Adam(ctx, blockParams(block), { lr: 1e-4 });
+/** One training step: gradients on the GPU, an Adam step; returns the loss read back. */
+async function trainStep(): Promise<number> {
+  const r = await lossAndGradsGPU(block, x, ids, weights, { gradBuffers: grads });
+  await opt.step(namedGrads(grads));
+  const [loss] = await r.loss!.read();
+  r.loss!.dispose();
+  r.dx.dispose();
+  return loss;
+}
 t0 = performance.now();
-const r = await lossAndGradsGPU(block, x, ids, weights, { gradBuffers: grads });
-await opt.step(namedGrads(grads));
-const trainLoss = (await r.loss!.read())[0];
-r.loss!.dispose();
-r.dx.dispose();
+const trainLoss = await trainStep();
 report(`training step (loss ${trainLoss.toFixed(3)})`, (performance.now() - t0) / 1000);
 
 Deno.bench({
@@ -57,5 +63,14 @@ Deno.bench({
   warmup: 0,
   async fn() {
     await block.score(x, ids, weights);
+  },
+});
+
+Deno.bench({
+  name: `training step, paper-like shape B=${B} T=${T} D=${D} size=${SIZE} V=${V} C=${C}`,
+  n: 1,
+  warmup: 0,
+  async fn() {
+    await trainStep();
   },
 });

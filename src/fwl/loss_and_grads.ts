@@ -58,7 +58,7 @@ export interface LossAndGradsGPUOptions extends LossAndGradsOptions {
    */
   checkValues?: boolean;
   /**
-   * Byte budget of one tile of logits (default 16 MiB; at most two tiles live at once).
+   * Byte budget of one tile of logits (default 32 MiB; at most two tiles live at once).
    * Tiles hold full rows of the vocabulary when 64 rows fit; otherwise the loss streams
    * over vocabulary tiles of up to 64 rows (a running log-sum-exp, two sweeps), so any
    * vocabulary works. Smaller saves memory; tests shrink it to exercise the tiling.

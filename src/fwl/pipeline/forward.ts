@@ -67,9 +67,11 @@ const LOGIT_TILE_BYTES = 32 * 2 ** 20;
 
 /**
  * Default byte budget of one `[rows, V]` tile of logits in training (the second-order
- * pass holds two such tiles at once).
+ * pass holds two such tiles at once). At the paper-like shape, 32 MiB (256 rows of a
+ * 32000-word vocabulary) measured 9 % faster per step than 16 MiB (each `dKu` product
+ * then sums over twice the rows) and 48 MiB slower; the peak stays under 512 MiB.
  */
-export const TRAIN_TILE_BYTES: number = 16 * 2 ** 20;
+export const TRAIN_TILE_BYTES: number = 32 * 2 ** 20;
 
 /** The forward arguments of a built head for checked, uploaded inputs. */
 export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
