@@ -14,6 +14,7 @@
 
 import * as gpu from "../gpu.ts";
 import { GPUContext, matmul, readBytes, Recorder } from "../gpu.ts";
+import { cpuMs, median } from "./bench_utils.ts";
 
 const ROUNDS = Number(Deno.env.get("FWL_ROUNDS") ?? 5);
 type Layout = "A·B" | "A·Bᵀ" | "Aᵀ·B";
@@ -92,17 +93,6 @@ function prepare(s: Shape): { run: () => Promise<void>; flops: number; release: 
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
-/** This process's CPU time in ms (user + system, all threads: llvmpipe's workers too). */
-function cpuMs(): number {
-  try {
-    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
 const variants = tiles.length > 0 ? tiles : [{ label: "own", tile: undefined }];
 const result: Record<string, Record<string, number>> = {};
 const header = `| layout | shape (m×n×k) | ${

@@ -6,7 +6,7 @@
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/matmul_head_bench.ts
 
-import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
+import { cpuMs, FWLBlock, median, SeededRandomForBench, tensor } from "./bench_utils.ts";
 import { lossAndGrads } from "../gpu.ts";
 
 const [B, T, D, SIZE, V, C] = [1, 1024, 256, 128, 4096, 8];
@@ -30,17 +30,6 @@ async function train(): Promise<void> {
   await lossAndGrads(block, x, ids, weights);
 }
 
-const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
-
-/** This process's CPU time in ms (user + system, all threads: llvmpipe's workers too). */
-function cpuMs(): number {
-  try {
-    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
 await forward();
 await train();
 const f: number[] = [], t: number[] = [], fc: number[] = [], tc: number[] = [];

@@ -6,11 +6,11 @@
 // rows run each once more, warm. Slow on a CPU adapter (minutes):
 //   deno bench -A --import-map=tests/offline_import_map.json bench/paper_shape_bench.ts
 
-import { FWLBlock, SeededRandomForBench, tensor } from "./bench_utils.ts";
+import { FWLBlock, PAPER_SHAPE, SeededRandomForBench, tensor } from "./bench_utils.ts";
 import { Adam, blockParams } from "../mod.ts";
 import { createGradBuffers, lossAndGradsGPU, namedGrads } from "../gpu.ts";
 
-const [B, T, D, SIZE, V, C] = [1, 4096, 1024, 256, 32000, 16];
+const { B, T, D, SIZE, V, C } = PAPER_SHAPE;
 const MiB = 2 ** 20;
 const rng = new SeededRandomForBench(3);
 const block = new FWLBlock(SIZE, V, C, { seed: 3 });

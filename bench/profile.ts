@@ -11,15 +11,8 @@
 // dispatch grids (its shapes) apart; `--paper` profiles the paper-like shape (B=1,
 // T=4096, D=1024, size=256, V=32000, C=16) once instead of three times.
 
-import { Adam, blockParams } from "../mod.ts";
-import {
-  createGradBuffers,
-  KernelProfiler,
-  lossAndGradsGPU,
-  namedGrads,
-  Recorder,
-} from "../gpu.ts";
-import { PAPER_SHAPE, SMALL_SHAPE, smallShapeBatch } from "./bench_utils.ts";
+import { KernelProfiler, Recorder } from "../gpu.ts";
+import { benchBatch, gpuTrainStep, PAPER_SHAPE, SMALL_SHAPE } from "./bench_utils.ts";
 
 const paper = Deno.args.includes("--paper");
 const ROUNDS = paper ? 1 : 3;
@@ -37,25 +30,13 @@ function kernelFamily(name: string): string {
   return name.replace(/_\d+$/, "");
 }
 
-const { block, x, ids, weights, gx, gIds, gWeights } = await smallShapeBatch(
-  {},
-  paper ? PAPER_SHAPE : SMALL_SHAPE,
-);
+const batch = await benchBatch({}, paper ? PAPER_SHAPE : SMALL_SHAPE);
+const { block, x, ids, weights } = batch;
 const ctx = block.context;
-const grads = createGradBuffers(block);
-const named = namedGrads(grads);
-const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
+const training = gpuTrainStep(batch);
 
 const forward = () => block.score(x, ids, weights);
-const trainStep = async () => {
-  const r = await lossAndGradsGPU(block, gx, gIds, gWeights, {
-    gradBuffers: grads,
-    checkValues: false,
-  });
-  r.loss!.dispose();
-  r.dx.dispose();
-  await opt.step(named);
-};
+const trainStep = training.step;
 const grids = Deno.args.includes("--grids");
 const perKernel = grids || Deno.args.includes("--kernels");
 /** The profiler's own cost of one op: a 4-byte copy, submitted and waited for. */
@@ -100,5 +81,5 @@ for (const [what, run] of [["forward (score)", forward], ["training step", train
     );
   }
 }
-opt.dispose();
+training.dispose();
 block.dispose();

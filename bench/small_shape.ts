@@ -6,17 +6,16 @@
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/small_shape.ts
 
-import { Adam, blockParams, FWLStream, SeededRandom, tensor } from "../mod.ts";
-import { createGradBuffers, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
-import { SMALL_SHAPE, smallShapeBatch } from "./bench_utils.ts";
+import { FWLStream, SeededRandom, tensor } from "../mod.ts";
+import { lossAndGrads } from "../gpu.ts";
+import { benchBatch, gpuTrainStep, median, SMALL_SHAPE } from "./bench_utils.ts";
 
 const { B, D } = SMALL_SHAPE;
-const batch = await smallShapeBatch({ normalizer: 4096 });
-const { block, x, ids, weights: w, gx, gIds, gWeights: gw } = batch;
-const ctx = block.context, queue = ctx.device.queue;
+const batch = await benchBatch({ normalizer: 4096 });
+const { block, x, ids, weights: w } = batch;
+const queue = block.context.device.queue;
 const rng = new SeededRandom(2);
-const grads = createGradBuffers(block), named = namedGrads(grads);
-const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
+const training = gpuTrainStep(batch);
 const xs = Array.from(
   { length: 8 },
   () => tensor(new Float32Array(D).map(() => rng.normal()), [B, D]),
@@ -32,16 +31,7 @@ const calls: Record<string, () => Promise<unknown>> = {
   },
   score: () => block.score(x, ids, w),
   lossAndGrads: () => lossAndGrads(block, x, ids, w),
-  trainStep: async () => {
-    const r = await lossAndGradsGPU(block, gx, gIds, gw, {
-      gradBuffers: grads,
-      checkValues: false,
-    });
-    r.loss?.dispose();
-    r.dx.dispose();
-    await opt.step(named);
-    await queue.onSubmittedWorkDone();
-  },
+  trainStep: training.step,
   token: async () => {
     const logits = await stream.predict(xs[stream.position % xs.length]);
     await logits.read();
@@ -66,9 +56,9 @@ for (const [name, fn] of Object.entries(calls)) {
     for (let j = 0; j < per; j++) await fn();
     times.push((performance.now() - t0) / per);
   }
-  out[name] = Number(times.sort((a, b) => a - b)[n >> 1].toFixed(1));
+  out[name] = Number(median(times).toFixed(1));
 }
 console.log(JSON.stringify(out));
-opt.dispose();
+training.dispose();
 stream.dispose();
 block.dispose();

@@ -8,6 +8,7 @@
 // Setup streams 4096 real positions once (about a minute on lavapipe).
 
 import { FWLBlock, FWLStream, SeededRandom, type Tensor, tensor } from "../mod.ts";
+import { median } from "./bench_utils.ts";
 
 const B = 1, D = 256, SIZE = 128, V = 4096, C = 8;
 const N = 4096; // a fixed normalizer, e.g. the tokens of a training batch
@@ -93,7 +94,6 @@ for (let i = 0; i < 60; i++) {
     samples.get(position)!.push(await timedToken(streams.get(position)!));
   }
 }
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const [m16, m4096] = POSITIONS.map((p) => median(samples.get(p)!.slice(10)));
 console.log(
   `interleaved median ms/token (predict + read + observe): position ${POSITIONS[0]} ` +

@@ -13,22 +13,18 @@
 // Before the `Deno.bench` runs it prints tokens/s from its own interleaved timing
 // (median of ROUNDS), which the README quotes with the adapter.
 
-import { SMALL_SHAPE, smallShapeBatch } from "./bench_utils.ts";
-import { Adam, blockParams } from "../mod.ts";
-import { createGradBuffers, lossAndGrads, lossAndGradsGPU, namedGrads } from "../gpu.ts";
+import { benchBatch, gpuTrainStep, median, SMALL_SHAPE } from "./bench_utils.ts";
+import { lossAndGrads } from "../gpu.ts";
 
 const { B, T, D, SIZE, V, C } = SMALL_SHAPE;
 const TOKENS = B * T;
 const ROUNDS = 5;
 
-const { block, x, ids, weights, gx, gIds, gWeights } = await smallShapeBatch();
+const batch = await benchBatch();
+const { block, x, ids, weights } = batch;
 const ctx = block.context;
 const queue = ctx.device.queue;
-
-const grads = createGradBuffers(block);
-const named = namedGrads(grads);
-// A tiny learning rate: the parameters barely move, so every step costs the same.
-const opt = new Adam(ctx, blockParams(block), { lr: 1e-6 });
+const training = gpuTrainStep(batch);
 
 /** The host API: loss and all gradients read back. */
 async function hostLossAndGrads(): Promise<number> {
@@ -36,17 +32,7 @@ async function hostLossAndGrads(): Promise<number> {
   return loss;
 }
 
-/** One training step on the GPU: loss and gradients, Adam, wait for the GPU. */
-async function optimizerStep(): Promise<void> {
-  const r = await lossAndGradsGPU(block, gx, gIds, gWeights, {
-    gradBuffers: grads,
-    checkValues: false,
-  });
-  r.loss!.dispose();
-  r.dx.dispose();
-  await opt.step(named);
-  await queue.onSubmittedWorkDone();
-}
+const optimizerStep = training.step;
 
 // Compile every pipeline outside the timing.
 const firstLoss = await hostLossAndGrads();
@@ -58,7 +44,6 @@ async function seconds(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return (performance.now() - t0) / 1000;
 }
-const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 
 // Interleaved, so that load from other processes hits both alike.
 const hostTimes: number[] = [];

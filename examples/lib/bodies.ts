@@ -9,6 +9,7 @@
 import { LSTMBody, TransformerBody } from "../../mod.ts";
 import {
   type CommonFlagName,
+  type ComparisonConfig,
   comparisonFlags,
   type ComparisonSpec,
   UsageError,
@@ -17,6 +18,9 @@ import {
 
 /** Default values of common flags that an example changes. */
 export type FlagDefaults = Partial<Record<CommonFlagName, number>>;
+
+/** Both bodies' heads: half as wide as the body (`--size`), at least 1. */
+const halfWidth = (c: ComparisonConfig): number => Math.max(1, Math.floor(c.flags.size / 2));
 
 /**
  * An LSTM body (`--size` wide) with a head half as wide.
@@ -40,7 +44,7 @@ export function lstmComparison(
       size: wholeFlag(64, "LSTM width; the head's size is half of it", 2, 1024),
     }, defaults),
     describe: (c) => `LSTM (width ${c.flags.size})`,
-    headSize: (c) => Math.max(1, Math.floor(c.flags.size / 2)),
+    headSize: halfWidth,
     createBody: (vocabSize, c) =>
       LSTMBody.create({
         vocabSize,
@@ -89,7 +93,7 @@ export function transformerComparison(
     },
     describe: (c) =>
       `transformer (width ${c.flags.size}, ${c.flags.layers} blocks of ${c.flags.heads} heads)`,
-    headSize: (c) => Math.max(1, Math.floor(c.flags.size / 2)),
+    headSize: halfWidth,
     createBody: (vocabSize, c) =>
       TransformerBody.create({
         vocabSize,
