@@ -40,6 +40,51 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** max |a − b| relative to max |b| (absolute when b is ~0). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/**
+ * Positions `[t0, t1)` of sequences `[b0, b1)` of a reference case (default: every
+ * sequence), as a case of its own (its carried state left out).
+ */
+export function sliceCase(
+  c: ReferenceCase,
+  t0: number,
+  t1: number,
+  b0 = 0,
+  b1 = c.B,
+): ReferenceCase {
+  const { T, D, vocabSize: V } = c;
+  const rows = <A extends Float32Array | Float64Array | Int32Array>(a: A, width: number): A => {
+    const n = (t1 - t0) * width;
+    const out = new (a.constructor as new (n: number) => A)((b1 - b0) * n);
+    for (let b = b0; b < b1; b++) {
+      out.set(a.subarray((b * T + t0) * width, (b * T + t1) * width), (b - b0) * n);
+    }
+    return out;
+  };
+  const labels = "ids" in c.labels
+    ? { ids: rows(c.labels.ids, 1) }
+    : { oneHot: rows(c.labels.oneHot, V) };
+  const { carried: _, ...rest } = c;
+  return {
+    ...rest,
+    B: b1 - b0,
+    T: t1 - t0,
+    x: rows(c.x, D),
+    labels,
+    weights: rows(c.weights, 1),
+  };
+}
+
 /** A random array of normals. */
 export function randomNormal(
   rng: SeededRandom,
@@ -63,7 +108,7 @@ export interface CaseShape {
 export function randomCase(
   shape: CaseShape,
   seed: number,
-  normalizer: "batch" | number = "batch",
+  normalizer: ReferenceCase["normalizer"] = "batch",
 ): {
   params: Record<ParamName, Float32Array>;
   x: Float32Array;

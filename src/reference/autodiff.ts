@@ -90,6 +90,11 @@ function reduceTo(
   return out;
 }
 
+/** `d/dλ λ^e = e·λ^(e−1)` (0 for `e = 0`, whatever λ). */
+function dPow(lambda: number, e: number): number {
+  return e === 0 ? 0 : e * lambda ** (e - 1);
+}
+
 /** Reads element `(i, j)` of `t` under broadcasting. */
 function at(t: Tensor, i: number, j: number): number {
   return t.value[(t.rows === 1 ? 0 : i) * t.cols + (t.cols === 1 ? 0 : j)];
@@ -371,43 +376,69 @@ export class Tape {
   }
 
   /**
-   * Exclusive cumulative sum over time: rows are `B` sequences of `T` positions
-   * (`[B*T, n]`), and row `(b,t)` of the result is `Σ_{s<t} a[(b,s)]`.
+   * Decayed exclusive cumulative sum over time from a carried sum (FWL.md §6): rows are
+   * `B` sequences of `T` positions (`[B*T, n]`), and row `(b,t)` of the result is
+   * `λ^t·carried[b] + Σ_{s<t} λ^(t−1−s)·a[(b,s)]`. `decay` (λ, a `[1,1]` node; default the
+   * constant 1) gets its gradient too; `carried` (`[B*n]`, default 0) is a constant.
    */
-  exclCumsum(a: Tensor, B: number, T: number): Tensor {
+  exclCumsum(
+    a: Tensor,
+    B: number,
+    T: number,
+    o: { decay?: Tensor; carried?: ArrayLike<number> } = {},
+  ): Tensor {
     const n = a.cols;
     if (a.rows !== B * T) {
       throw new RangeError(`exclCumsum rows ${a.rows} ≠ ${B}·${T}`);
     }
+    const lambda = o.decay?.value[0] ?? 1;
     const out = new Float64Array(B * T * n);
     for (let b = 0; b < B; b++) {
-      for (let t = 1; t < T; t++) {
-        const r = b * T + t;
-        for (let j = 0; j < n; j++) {
-          out[r * n + j] = out[(r - 1) * n + j] + a.value[(r - 1) * n + j];
+      for (let j = 0; j < n; j++) {
+        let run = o.carried?.[b * n + j] ?? 0;
+        for (let t = 0; t < T; t++) {
+          const r = b * T + t;
+          out[r * n + j] = run;
+          run = lambda * run + a.value[r * n + j];
         }
       }
     }
-    const t = this.#push(out, [B * T, n], [a]);
-    t.backwardFn = () => { // ga[(b,s)] = Σ_{t>s} g[(b,t)]
+    const inputs = o.decay ? [a, o.decay] : [a];
+    const t = this.#push(out, [B * T, n], inputs);
+    t.backwardFn = () => {
       const g = t.grad!;
       const ga = new Float64Array(B * T * n);
+      let gl = 0;
       for (let b = 0; b < B; b++) {
-        for (let s = T - 2; s >= 0; s--) {
-          const r = b * T + s;
-          for (let j = 0; j < n; j++) {
-            ga[r * n + j] = ga[(r + 1) * n + j] + g[(r + 1) * n + j];
+        for (let j = 0; j < n; j++) {
+          // ga[(b,s)] = Σ_{t>s} λ^(t−1−s)·g[(b,t)], from the last position back
+          let run = 0;
+          for (let s = T - 2; s >= 0; s--) {
+            run = lambda * run + g[(b * T + s + 1) * n + j];
+            ga[(b * T + s) * n + j] = run;
+          }
+          // ∂/∂λ: Σ_t g_t·(t·λ^(t−1)·carried + Σ_{s<t} (t−1−s)·λ^(t−2−s)·a_s)
+          const c0 = o.carried?.[b * n + j] ?? 0;
+          for (let tt = 0; tt < T; tt++) {
+            const gt = g[(b * T + tt) * n + j];
+            let d = dPow(lambda, tt) * c0;
+            for (let s = 0; s < tt; s++) d += dPow(lambda, tt - 1 - s) * a.value[(b * T + s) * n + j];
+            gl += gt * d;
           }
         }
       }
       a.accumulate(ga);
+      o.decay?.accumulate(new Float64Array([gl]));
     };
     return t;
   }
 
   /**
-   * Strictly-causal linear attention per sequence: `A(q,k,v)[t] = Σ_{s<t} (q_t·k_s) v_s`,
-   * with `q`, `k` `[B*T, dk]` and `v` `[B*T, dv]` → `[B*T, dv]` (plain quadratic loops).
+   * Strictly-causal linear attention per sequence, decayed and from a carried state
+   * (FWL.md §2, §6): `A(q,k,v)[t] = λ^t·q_t·S_b + Σ_{s<t} λ^(t−1−s)·(q_t·k_s)·v_s`, with `q`,
+   * `k` `[B*T, dk]` and `v` `[B*T, dv]` → `[B*T, dv]` (plain quadratic loops). `decay` (λ,
+   * a `[1,1]` node; default the constant 1) gets its gradient too; `carried` (`S`,
+   * `[B, dk, dv]`, default 0) is a constant.
    */
   causalLinearAttention(
     q: Tensor,
@@ -415,6 +446,7 @@ export class Tape {
     v: Tensor,
     B: number,
     T: number,
+    o: { decay?: Tensor; carried?: ArrayLike<number> } = {},
   ): Tensor {
     const dk = q.cols, dv = v.cols;
     if (
@@ -424,43 +456,70 @@ export class Tape {
         `attention shapes [${q.shape}] [${k.shape}] [${v.shape}]`,
       );
     }
-    const Q = q.value, K = k.value, V = v.value;
+    const lambda = o.decay?.value[0] ?? 1;
+    const Q = q.value, K = k.value, V = v.value, S = o.carried;
     const dot = (r: number, s: number): number => {
       let d = 0;
       for (let p = 0; p < dk; p++) d += Q[r * dk + p] * K[s * dk + p];
       return d;
     };
+    /** `q_t·S_b` into `[dv]`. */
+    const fromState = (b: number, r: number): Float64Array => {
+      const u = new Float64Array(dv);
+      if (!S) return u;
+      for (let p = 0; p < dk; p++) {
+        for (let j = 0; j < dv; j++) u[j] += Q[r * dk + p] * S[(b * dk + p) * dv + j];
+      }
+      return u;
+    };
     const out = new Float64Array(B * T * dv);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const r = b * T + t;
+        const u = fromState(b, r);
+        for (let j = 0; j < dv; j++) out[r * dv + j] += lambda ** t * u[j];
         for (let s = 0; s < t; s++) {
           const rs = b * T + s;
-          const w = dot(r, rs);
+          const w = lambda ** (t - 1 - s) * dot(r, rs);
           for (let j = 0; j < dv; j++) out[r * dv + j] += w * V[rs * dv + j];
         }
       }
     }
-    const t = this.#push(out, [B * T, dv], [q, k, v]);
+    const inputs = o.decay ? [q, k, v, o.decay] : [q, k, v];
+    const t = this.#push(out, [B * T, dv], inputs);
     t.backwardFn = () => {
       const g = t.grad!;
       const gq = new Float64Array(Q.length);
       const gk = new Float64Array(K.length);
       const gv = new Float64Array(V.length);
+      let gl = 0;
       for (let b = 0; b < B; b++) {
         for (let tt = 0; tt < T; tt++) {
           const r = b * T + tt;
+          if (S) {
+            // λ^t·q_t·S: into q_t and λ
+            const u = fromState(b, r);
+            let gu = 0;
+            for (let j = 0; j < dv; j++) gu += g[r * dv + j] * u[j];
+            gl += dPow(lambda, tt) * gu;
+            for (let p = 0; p < dk; p++) {
+              let acc = 0;
+              for (let j = 0; j < dv; j++) acc += S[(b * dk + p) * dv + j] * g[r * dv + j];
+              gq[r * dk + p] += lambda ** tt * acc;
+            }
+          }
           for (let s = 0; s < tt; s++) {
             const rs = b * T + s;
-            const w = dot(r, rs);
+            const qk = dot(r, rs), m = lambda ** (tt - 1 - s);
             let gdv = 0; // g_t · v_s
             for (let j = 0; j < dv; j++) {
               gdv += g[r * dv + j] * V[rs * dv + j];
-              gv[rs * dv + j] += w * g[r * dv + j];
+              gv[rs * dv + j] += m * qk * g[r * dv + j];
             }
+            gl += dPow(lambda, tt - 1 - s) * qk * gdv;
             for (let p = 0; p < dk; p++) {
-              gq[r * dk + p] += gdv * K[rs * dk + p];
-              gk[rs * dk + p] += gdv * Q[r * dk + p];
+              gq[r * dk + p] += m * gdv * K[rs * dk + p];
+              gk[rs * dk + p] += m * gdv * Q[r * dk + p];
             }
           }
         }
@@ -468,6 +527,42 @@ export class Tape {
       q.accumulate(gq);
       k.accumulate(gk);
       v.accumulate(gv);
+      o.decay?.accumulate(new Float64Array([gl]));
+    };
+    return t;
+  }
+
+  /**
+   * The running mean's per-query normalizer (FWL.md §6) as a `[B*T, 1]` node:
+   * `N[b,t] = max(prior + λ^t·count_b + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` for constant
+   * weights `w` `[B*T]` and carried counts `count` `[B]` (default 0); `decay` (λ, a
+   * `[1,1]` node, default the constant 1) gets its gradient (none where the floor holds).
+   */
+  queryNormalizer(
+    w: ArrayLike<number>,
+    B: number,
+    T: number,
+    o: { decay?: Tensor; prior: number; count?: ArrayLike<number> },
+  ): Tensor {
+    const lambda = o.decay?.value[0] ?? 1;
+    const out = new Float64Array(B * T), dOut = new Float64Array(B * T);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        let n = o.prior + lambda ** t * (o.count?.[b] ?? 0);
+        let d = dPow(lambda, t) * (o.count?.[b] ?? 0);
+        for (let s = 0; s < t; s++) {
+          n += lambda ** (t - 1 - s) * w[b * T + s];
+          d += dPow(lambda, t - 1 - s) * w[b * T + s];
+        }
+        out[b * T + t] = Math.max(n, 1e-8);
+        dOut[b * T + t] = n > 1e-8 ? d : 0;
+      }
+    }
+    const t = this.#push(out, [B * T, 1], o.decay ? [o.decay] : []);
+    t.backwardFn = () => {
+      let gl = 0;
+      for (let i = 0; i < B * T; i++) gl += t.grad![i] * dOut[i];
+      o.decay?.accumulate(new Float64Array([gl]));
     };
     return t;
   }

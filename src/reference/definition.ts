@@ -1,12 +1,12 @@
 /**
- * The fast logits computed literally from the definition of FWL.md §1: one SGD step per
- * position on the inner loss of the earlier positions, by plain per-position backprop.
- * O(T²) per sequence; it exists only to check the efficient form.
+ * The fast logits computed literally from the definition of FWL.md §1 (and §6): one SGD
+ * step per position on the inner loss of the earlier positions, by plain per-position
+ * backprop. O(T²) per sequence; it exists only to check the efficient form.
  *
  * @module
  */
 
-import { referenceNormalizer } from "./inner_backward.ts";
+import { referenceMean, referenceNormalizer } from "./inner_backward.ts";
 import { referenceCheckCase } from "./slow_forward.ts";
 import type { ReferenceCase } from "./types.ts";
 
@@ -37,7 +37,10 @@ interface Position {
  * `b` and position `t`, the gradient of `Σ_{s<t} w·CE/N` with respect to every fast
  * parameter is accumulated by backprop through each earlier position separately, every
  * parameter takes one SGD step with its own step size, and the slow forward runs at
- * `x[b,t]` with the stepped parameters. The cross-entropy is taken literally
+ * `x[b,t]` with the stepped parameters. With the running mean (FWL.md §6) the inner loss
+ * at `t` is `Σ_{s<t} λ^(t−1−s)·w·CE / N[b,t]`, `N[b,t] = max(n0 + Σ_{s<t} λ^(t−1−s)·w, 1e-8)`
+ * counted from a carried state's count; a carried state's sums (the raw gradients of the
+ * earlier windows) join the sum weighted `λ^t`. The cross-entropy is taken literally
  * (`∂CE/∂z = softmax(z)·Σy − y`), so it agrees with the efficient form whenever each
  * weighted label row sums to 1.
  */
@@ -45,7 +48,10 @@ export function referenceDefinition(c: ReferenceCase): Float64Array {
   referenceCheckCase(c);
   const { B, T, D, size: S, vocabSize: V } = c;
   const eps = c.epsilon ?? 1e-6;
-  const N = referenceNormalizer(c);
+  const mean = referenceMean(c);
+  // The batch or fixed N; a running mean's is per position (below).
+  const fixedN = mean ? 1 : referenceNormalizer(c);
+  const lambda = mean?.decay ?? 1;
   const prm = c.params;
   const slow: Fast = {
     K0: Float64Array.from(prm["dense_0/kernel"]),
@@ -68,16 +74,32 @@ export function referenceDefinition(c: ReferenceCase): Float64Array {
   const dims = { D, S, V, eps, Ku, bu };
   const out = new Float64Array(B * T * V);
 
+  const H = 4 * S;
+  const st = c.carried;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
-      // ∂/∂P Σ_{s<t} w[b,s]·CE(f(θ, x[b,s]), y[b,s]) / N, at the slow parameters
+      // ∂/∂P Σ_{s<t} λ^(t−1−s)·w[b,s]·CE(f(θ, x[b,s]), y[b,s]) / N, at the slow parameters,
+      // the earlier windows' raw gradients (weighted λ^t) included
+      let count = (st?.count[b] ?? 0) * lambda ** t;
+      for (let s = 0; s < t; s++) count += lambda ** (t - 1 - s) * c.weights[b * T + s];
+      const N = mean ? Math.max(mean.prior + count, 1e-8) : fixedN;
       const grad = zerosLike(slow);
+      if (st) {
+        const old = lambda ** t / N;
+        const slice = (u: Float64Array, n: number) => u.subarray(b * n, (b + 1) * n);
+        addScaled(grad.K0, slice(st.s0, D * H), old);
+        addScaled(grad.b0, slice(st.sumH1, H), old);
+        addScaled(grad.K1, slice(st.s1, H * S), old);
+        addScaled(grad.b1, slice(st.sumH2, S), old);
+        addScaled(grad.scale, slice(st.sumGnNhat, S), old);
+        addScaled(grad.bias, slice(st.sumGn, S), old);
+      }
       for (let s = 0; s < t; s++) {
         const p = b * T + s;
         const w = c.weights[p];
         if (w === 0) continue; // no loss term, whatever the label
         const pos = forwardAt(slow, xRow(c, p), dims);
-        backwardAt(slow, pos, labelRow(c, p), w / N, dims, grad);
+        backwardAt(slow, pos, labelRow(c, p), lambda ** (t - 1 - s) * w / N, dims, grad);
       }
       // P[b,t] = P − step_P · grad_P
       const fast = zerosLike(slow);
@@ -102,6 +124,11 @@ type Dims = {
   Ku: Float64Array;
   bu: Float64Array;
 };
+
+/** `acc += factor · u`. */
+function addScaled(acc: Float64Array, u: ArrayLike<number>, factor: number): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += factor * u[i];
+}
 
 function zerosLike(f: Fast): Fast {
   return {

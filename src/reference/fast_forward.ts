@@ -1,32 +1,37 @@
 /**
  * The fast logits by the efficient form of FWL.md §2 (slow forward, one backward, causal
- * linear attention by mixed chunks), in float64.
+ * linear attention by mixed chunks), in float64, with the running-mean normalizer's
+ * decayed sums and per-query normalization (FWL.md §6) and a carried state (FWL.md §3).
  *
  * @module
  */
 
-import { referenceInnerBackward } from "./inner_backward.ts";
+import { referenceInnerBackward, referenceMean } from "./inner_backward.ts";
 import { referenceSlowForward } from "./slow_forward.ts";
-import type { ReferenceCase } from "./types.ts";
+import type { ReferenceCase, ReferenceFastState } from "./types.ts";
 
 /**
- * Exclusive cumulative sum over time within each sequence:
- * `out[b,t] = Σ_{s<t} u[b,s]` for rows of `width` values (`u` is `[B,T,width]`).
+ * Decayed exclusive cumulative sum over time within each sequence, from a carried sum:
+ * `out[b,t] = λ^t·carried[b] + Σ_{s<t} λ^(t−1−s)·u[b,s]` for rows of `width` values (`u`
+ * is `[B,T,width]`, `carried` `[B,width]`; λ = `decay`, default 1: the plain cumsum).
  */
 export function referenceExclusiveCumsum(
   u: ArrayLike<number>,
   B: number,
   T: number,
   width: number,
+  decay = 1,
+  carried?: ArrayLike<number>,
 ): Float64Array {
   const out = new Float64Array(B * T * width);
   for (let b = 0; b < B; b++) {
-    const run = new Float64Array(width); // Σ over the positions already passed
+    // λ-weighted Σ over the positions already passed
+    const run = Float64Array.from({ length: width }, (_, j) => carried?.[b * width + j] ?? 0);
     for (let t = 0; t < T; t++) {
       const row = (b * T + t) * width;
       for (let j = 0; j < width; j++) {
         out[row + j] = run[j];
-        run[j] += u[row + j];
+        run[j] = decay * run[j] + u[row + j];
       }
     }
   }
@@ -34,12 +39,14 @@ export function referenceExclusiveCumsum(
 }
 
 /**
- * Causal linear attention `A(q,k,v)[t] = Σ_{s<t} (q_t·k_s) v_s` per sequence, computed
- * by mixed chunks: `L = ceil(T / chunks)`, chunk `k` is `[k·L, min(T, (k+1)·L))` (so
- * `chunks > T` and `T % chunks != 0` are fine). Inside a chunk: quadratic attention with
- * a strictly-lower-triangular mask; across chunks: the running `Σ k_sᵀ v_s` of the earlier
- * chunks applied to the chunk's queries. `q`, `k` are `[B,T,dq]`, `v` is `[B,T,dv]`;
- * the result is `[B,T,dv]`.
+ * Decayed causal linear attention `A_λ(q,k,v)[t] = λ^t·q_t·S + Σ_{s<t} λ^(t−1−s)·(q_t·k_s)·v_s`
+ * per sequence (`S` the carried `Σ k⊗v` `[B, dq, dv]`, default 0; λ = `decay`, default 1),
+ * computed by mixed chunks as the kernels do: `L = ceil(T / chunks)`, chunk `c` is
+ * `[c·L, min(T, (c+1)·L))` (so `chunks > T` and `T % chunks != 0` are fine). Inside a chunk:
+ * quadratic attention with the mask `λ^(t−1−s)` for `s < t`; across chunks: the running
+ * state, decayed by `λ^(chunk length)` before each chunk adds its
+ * `Σ λ^(end−1−s)·k_s⊗v_s`, applied to a query `t` of a chunk starting at `c0` scaled by
+ * `λ^(t−c0)`. `q`, `k` are `[B,T,dq]`, `v` is `[B,T,dv]`; the result is `[B,T,dv]`.
  */
 export function referenceChunkAttention(
   q: ArrayLike<number>,
@@ -50,6 +57,8 @@ export function referenceChunkAttention(
   dq: number,
   dv: number,
   chunks: number,
+  decay = 1,
+  carried?: ArrayLike<number>,
 ): Float64Array {
   if (!Number.isInteger(chunks) || chunks < 1) {
     throw new RangeError(`chunks must be a positive integer, got ${chunks}`);
@@ -57,31 +66,40 @@ export function referenceChunkAttention(
   const out = new Float64Array(B * T * dv);
   const L = Math.ceil(T / chunks);
   for (let b = 0; b < B; b++) {
-    const state = new Float64Array(dq * dv); // Σ k_s ⊗ v_s over earlier chunks
+    // λ-weighted Σ k_s ⊗ v_s over every position before the chunk
+    const state = Float64Array.from(
+      { length: dq * dv },
+      (_, i) => carried?.[b * dq * dv + i] ?? 0,
+    );
     for (let ck = 0; ck < chunks; ck++) {
       const start = ck * L, end = Math.min(T, (ck + 1) * L);
       if (start >= end) continue; // trailing empty chunks when chunks > T
       for (let t = start; t < end; t++) {
         const qt = (b * T + t) * dq, ot = (b * T + t) * dv;
-        // inter-chunk: q_t · state
+        // inter-chunk: λ^(t−start)·q_t·state
+        const age = decay ** (t - start);
         for (let i = 0; i < dq; i++) {
-          const qi = q[qt + i];
+          const qi = age * q[qt + i];
           for (let j = 0; j < dv; j++) out[ot + j] += qi * state[i * dv + j];
         }
-        // intra-chunk: strictly earlier positions of this chunk
+        // intra-chunk: strictly earlier positions of this chunk, masked λ^(t−1−s)
         for (let s = start; s < t; s++) {
           const ks = (b * T + s) * dq, vs = (b * T + s) * dv;
           let dot = 0;
           for (let i = 0; i < dq; i++) dot += q[qt + i] * k[ks + i];
+          dot *= decay ** (t - 1 - s);
           for (let j = 0; j < dv; j++) out[ot + j] += dot * v[vs + j];
         }
       }
-      // fold this chunk into the state for the chunks after it
+      // decay the state by the chunk's length, then fold the chunk in
+      const fade = decay ** (end - start);
+      for (let i = 0; i < dq * dv; i++) state[i] *= fade;
       for (let s = start; s < end; s++) {
         const ks = (b * T + s) * dq, vs = (b * T + s) * dv;
+        const w = decay ** (end - 1 - s);
         for (let i = 0; i < dq; i++) {
           for (let j = 0; j < dv; j++) {
-            state[i * dv + j] += k[ks + i] * v[vs + j];
+            state[i * dv + j] += w * k[ks + i] * v[vs + j];
           }
         }
       }
@@ -91,8 +109,33 @@ export function referenceChunkAttention(
 }
 
 /**
+ * What a query's update is divided by besides the `N` folded into `g_z`: `N[b,t]` for
+ * the running mean, else 1; and the factor of a carried state's raw sums (`1/N` for a
+ * fixed `N`, whose `g_z` carries it, else 1).
+ */
+function queryScales(
+  c: ReferenceCase,
+  N: number,
+  queryN: Float64Array | undefined,
+): { inv: Float64Array; carry: number } {
+  const P = c.B * c.T;
+  const inv = queryN ? queryN.map((n) => 1 / n) : new Float64Array(P).fill(1);
+  return { inv, carry: 1 / N };
+}
+
+/** `carried[key]` scaled by `factor`, or undefined. */
+function scaled(
+  st: ReferenceFastState | undefined,
+  key: keyof ReferenceFastState,
+  factor: number,
+): Float64Array | undefined {
+  return st?.[key].map((v) => v * factor);
+}
+
+/**
  * The fast logits `[B*T*V]` by the efficient form of FWL.md §2, with mixed chunk
- * attention of `c.attnChunks` chunks.
+ * attention of `c.attnChunks` chunks (and FWL.md §6's decayed sums and per-query
+ * normalization for the running mean; a carried state adds the earlier windows).
  */
 export function referenceFastForward(c: ReferenceCase): Float64Array {
   const slow = referenceSlowForward(c); // also checks the case
@@ -106,35 +149,67 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
   const K1 = prm["dense_1/kernel"], b1 = prm["dense_1/bias"];
   const scale = prm["layer_norm/scale"], bias = prm["layer_norm/bias"];
   const Ku = prm["unembed/kernel"], bu = prm["unembed/bias"];
+  const lambda = referenceMean(c)?.decay ?? 1;
+  const st = c.carried;
+  const { inv, carry } = queryScales(c, g.N, g.queryN);
 
-  // f1 = x·K0 + b0 − step(K0)·A(x, x, g_h1) − step(b0)·excl_cumsum(g_h1)
-  const attn0 = referenceChunkAttention(c.x, c.x, g.gh1, B, T, D, H, C);
-  const cum0 = referenceExclusiveCumsum(g.gh1, B, T, H);
+  // f1 = x·K0 + b0 − (step(K0)·A(x, x, g_h1) + step(b0)·excl_cumsum(g_h1)) / N[t]
+  const attn0 = referenceChunkAttention(
+    c.x,
+    c.x,
+    g.gh1,
+    B,
+    T,
+    D,
+    H,
+    C,
+    lambda,
+    scaled(st, "s0", carry),
+  );
+  const cum0 = referenceExclusiveCumsum(g.gh1, B, T, H, lambda, scaled(st, "sumH1", carry));
   const sK0 = step("dense_0/kernel_step"), sb0 = step("dense_0/bias_step");
   const fa = new Float64Array(P * H);
   for (let i = 0; i < P * H; i++) {
-    const f1 = slow.h1[i] - sK0 * attn0[i] - sb0 * cum0[i];
+    const f1 = slow.h1[i] - (sK0 * attn0[i] + sb0 * cum0[i]) * inv[Math.floor(i / H)];
     const r = Math.max(f1, 0);
     fa[i] = r * r; // fa = relu(f1)²
   }
 
-  // f2 = fa·K1 + b1 − step(K1)·A(fa, a, g_h2) − step(b1)·excl_cumsum(g_h2)
+  // f2 = fa·K1 + b1 − (step(K1)·A(fa, a, g_h2) + step(b1)·excl_cumsum(g_h2)) / N[t]
   // (the query is the fast activation fa, the keys are the slow activation a)
-  const attn1 = referenceChunkAttention(fa, slow.a, g.gh2, B, T, H, S, C);
-  const cum1 = referenceExclusiveCumsum(g.gh2, B, T, S);
+  const attn1 = referenceChunkAttention(
+    fa,
+    slow.a,
+    g.gh2,
+    B,
+    T,
+    H,
+    S,
+    C,
+    lambda,
+    scaled(st, "s1", carry),
+  );
+  const cum1 = referenceExclusiveCumsum(g.gh2, B, T, S, lambda, scaled(st, "sumH2", carry));
   const sK1 = step("dense_1/kernel_step"), sb1 = step("dense_1/bias_step");
   const f2 = new Float64Array(P * S);
   for (let p = 0; p < P; p++) {
     for (let j = 0; j < S; j++) {
       let acc = b1[j];
       for (let i = 0; i < H; i++) acc += fa[p * H + i] * K1[i * S + j];
-      f2[p * S + j] = acc - sK1 * attn1[p * S + j] - sb1 * cum1[p * S + j];
+      f2[p * S + j] = acc - (sK1 * attn1[p * S + j] + sb1 * cum1[p * S + j]) * inv[p];
     }
   }
 
-  // scale_t = scale − step(scale)·excl_cumsum(g_n ⊙ n̂) ; bias_t = bias − step(bias)·excl_cumsum(g_n)
-  const cumScale = referenceExclusiveCumsum(g.gnNhat, B, T, S);
-  const cumBias = referenceExclusiveCumsum(g.gn, B, T, S);
+  // scale_t = scale − step(scale)·excl_cumsum(g_n ⊙ n̂) / N[t] ; bias_t likewise with g_n
+  const cumScale = referenceExclusiveCumsum(
+    g.gnNhat,
+    B,
+    T,
+    S,
+    lambda,
+    scaled(st, "sumGnNhat", carry),
+  );
+  const cumBias = referenceExclusiveCumsum(g.gn, B, T, S, lambda, scaled(st, "sumGn", carry));
   const sScale = step("layer_norm/scale_step");
   const sBias = step("layer_norm/bias_step");
 
@@ -150,8 +225,8 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
     v /= S;
     const rstd = 1 / Math.sqrt(v + eps);
     for (let j = 0; j < S; j++) {
-      const scaleT = scale[j] - sScale * cumScale[p * S + j];
-      const biasT = bias[j] - sBias * cumBias[p * S + j];
+      const scaleT = scale[j] - sScale * cumScale[p * S + j] * inv[p];
+      const biasT = bias[j] - sBias * cumBias[p * S + j] * inv[p];
       n[j] = (f2[p * S + j] - mu) * rstd * scaleT + biasT;
     }
     for (let u = 0; u < V; u++) {
@@ -161,4 +236,54 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
     }
   }
   return logits;
+}
+
+/**
+ * The state after the case's positions (FWL.md §3, §6): the carried state (zero without
+ * one) decayed by `λ^T`, plus each position's raw inner-loss gradient (`g_z = (softmax −
+ * y)·w`, no `N`) weighted `λ^(T−1−s)`, and the count likewise. Feeding it as `carried` to
+ * the next window of the same sequences gives the logits of one long case.
+ */
+export function referenceAdvanceState(c: ReferenceCase): ReferenceFastState {
+  const slow = referenceSlowForward(c); // also checks the case
+  if ((c.normalizer ?? "batch") === "batch") {
+    throw new RangeError("the batch normalizer can't be carried");
+  }
+  const g = referenceInnerBackward(c, slow);
+  const { B, T, D, size: S } = c, H = 4 * S;
+  const lambda = referenceMean(c)?.decay ?? 1;
+  const raw = g.N; // undo a fixed N folded into g_z: the state's sums are raw
+  const st = c.carried;
+  const keep = (key: keyof ReferenceFastState, n: number) =>
+    Float64Array.from({ length: n }, (_, i) => (st?.[key][i] ?? 0) * lambda ** T);
+  const out: ReferenceFastState = {
+    s0: keep("s0", B * D * H),
+    s1: keep("s1", B * H * S),
+    sumH1: keep("sumH1", B * H),
+    sumH2: keep("sumH2", B * S),
+    sumGnNhat: keep("sumGnNhat", B * S),
+    sumGn: keep("sumGn", B * S),
+    count: keep("count", B),
+  };
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const p = b * T + t, w = lambda ** (T - 1 - t) * raw;
+      out.count[b] += lambda ** (T - 1 - t) * c.weights[p];
+      for (let i = 0; i < D; i++) {
+        const xi = w * c.x[p * D + i];
+        for (let j = 0; j < H; j++) out.s0[(b * D + i) * H + j] += xi * g.gh1[p * H + j];
+      }
+      for (let i = 0; i < H; i++) {
+        const ai = w * slow.a[p * H + i];
+        for (let j = 0; j < S; j++) out.s1[(b * H + i) * S + j] += ai * g.gh2[p * S + j];
+      }
+      for (let j = 0; j < H; j++) out.sumH1[b * H + j] += w * g.gh1[p * H + j];
+      for (let j = 0; j < S; j++) {
+        out.sumH2[b * S + j] += w * g.gh2[p * S + j];
+        out.sumGnNhat[b * S + j] += w * g.gnNhat[p * S + j];
+        out.sumGn[b * S + j] += w * g.gn[p * S + j];
+      }
+    }
+  }
+  return out;
 }

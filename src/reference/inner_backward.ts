@@ -1,27 +1,68 @@
 /**
- * The hand-written backward of the inner loss `L_in` (FWL.md §2), in float64.
+ * The hand-written backward of the inner loss `L_in` (FWL.md §2), in float64, and the
+ * normalizers it is divided by (FWL.md §1, §6).
  *
  * @module
  */
 
-import type { ReferenceCase, ReferenceInnerBackward, ReferenceSlowForward } from "./types.ts";
+import type {
+  ReferenceCase,
+  ReferenceInnerBackward,
+  ReferenceMean,
+  ReferenceSlowForward,
+} from "./types.ts";
 
 /**
- * The normalizer `N` of the inner loss: `max(Σ w, 1e-8)` over the whole batch for
- * `"batch"` (the default), else the fixed number the caller asked for.
+ * The normalizer `N` folded into `g_z`: `max(Σ w, 1e-8)` over the whole batch for
+ * `"batch"` (the default), the fixed number the caller asked for, or 1 for the running
+ * mean (whose `N` is per query: {@linkcode referenceQueryNormalizers}).
  */
 export function referenceNormalizer(
   c: Pick<ReferenceCase, "weights" | "normalizer">,
 ): number {
   const mode = c.normalizer ?? "batch";
+  if (typeof mode === "object") return 1;
   if (mode !== "batch") return mode;
   let sum = 0;
   for (let i = 0; i < c.weights.length; i++) sum += c.weights[i];
   return Math.max(sum, 1e-8);
 }
 
+/** The running mean's `λ` and `n0` with defaults, or `undefined` for the other normalizers. */
+export function referenceMean(
+  c: Pick<ReferenceCase, "normalizer">,
+): Required<ReferenceMean> | undefined {
+  const n = c.normalizer;
+  if (typeof n !== "object") return undefined;
+  return { decay: n.decay ?? 1, prior: n.prior ?? 0 };
+}
+
 /**
- * Runs the backward of `L_in` for all positions at once, line by line as FWL.md §2.
+ * `N[b,t] = max(n0 + λ^t·count_b + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` for every position
+ * of a case with the running-mean normalizer (FWL.md §6), `count_b` the carried count
+ * (0 without a carried state); `[B*T]`.
+ */
+export function referenceQueryNormalizers(
+  c: Pick<ReferenceCase, "B" | "T" | "weights" | "normalizer" | "carried">,
+): Float64Array {
+  const mean = referenceMean(c);
+  if (!mean) throw new RangeError("query normalizers need the running-mean normalizer");
+  const { B, T } = c;
+  const out = new Float64Array(B * T);
+  for (let b = 0; b < B; b++) {
+    let count = c.carried?.count[b] ?? 0;
+    for (let t = 0; t < T; t++) {
+      out[b * T + t] = Math.max(mean.prior + count, 1e-8);
+      count = mean.decay * count + c.weights[b * T + t];
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs the backward of `L_in` for all positions at once, line by line as FWL.md §2 (with
+ * the running mean, `g_z = (softmax − y)·w` and each query divides by its own `N`,
+ * FWL.md §6).
  * A position of weight 0 contributes exactly nothing, whatever its label (so its id may
  * be -1 or out of range); a weighted position with an id outside `[0, V)` throws.
  */
@@ -88,5 +129,6 @@ export function referenceInnerBackward(
       gh1[p * H + i] = ga * 2 * Math.max(slow.h1[p * H + i], 0);
     }
   }
-  return { N, gz, gn, gh2, gh1, gnNhat };
+  const queryN = referenceMean(c) ? referenceQueryNormalizers(c) : undefined;
+  return { N, ...(queryN ? { queryN } : {}), gz, gn, gh2, gh1, gnNhat };
 }

@@ -10,12 +10,17 @@
  *   differences and as an independent check of the efficient form.
  *
  * Neither uses `attnChunks`: the result is mathematically independent of the chunking.
+ * Both take FWL.md §6's running mean (its decay λ gets a gradient, `"normalizer/decay"`)
+ * and a carried state (a constant: the earlier windows get no gradient).
  *
  * @module
  */
 
 import { FAST_PARAM_NAMES, PARAM_NAMES, STEP_NAMES } from "../fwl/params.ts";
-import type { ReferenceCase } from "./types.ts";
+import { DECAY_NAME } from "../fwl/normalizer.ts";
+import { referenceMean } from "./inner_backward.ts";
+import { referenceCheckNormalizer } from "./slow_forward.ts";
+import type { ReferenceCase, ReferenceFastState, ReferenceMean } from "./types.ts";
 import { layerNormParts, Tape, type Tensor, weightedCrossEntropy } from "./autodiff.ts";
 
 /** The outer loss and its gradient for every parameter name and for `"x"`. */
@@ -24,7 +29,8 @@ export interface ReferenceLossAndGrads {
   loss: number;
   /**
    * Gradient of `loss` by name: the 14 names of FWL.md §1 (same layout as the parameter;
-   * step sizes as length-1 arrays) and `"x"` (`[B,T,D]`).
+   * step sizes as length-1 arrays), `"x"` (`[B,T,D]`), and for the running mean the
+   * decay λ, `"normalizer/decay"` (length 1).
    */
   grads: Record<string, Float64Array>;
 }
@@ -35,7 +41,8 @@ export interface ReferenceGradOptions {
    * Stop the gradient through every inner gradient (first-order meta-learning): each
    * fast parameter becomes `P − step·stop_gradient(∇P)`, i.e. `g_h1`, `g_h2`, `g_n⊙n̂`,
    * `g_n` and the slow activations `x`, `a` they are paired with in the kernel updates
-   * are constants. Default `false` (the exact, second-order gradient).
+   * are constants, and so is the running mean's decayed, normalized sum (λ gets no
+   * gradient). Default `false` (the exact, second-order gradient).
    */
   firstOrderOnly?: boolean;
 }
@@ -49,8 +56,12 @@ interface Prepared {
   S: number;
   V: number;
   eps: number;
-  /** Inner normalizer `N`. */
+  /** Inner normalizer `N` folded into `g_z` (1 for the running mean). */
   innerN: number;
+  /** The running mean's λ and n0, if it is the normalizer. */
+  mean: Required<ReferenceMean> | undefined;
+  /** The carried state, if any. */
+  carried: ReferenceFastState | undefined;
   /** Outer normalizer `max(Σw, 1e-8)`. */
   outerN: number;
   x: Float64Array;
@@ -88,15 +99,14 @@ function prepare(c: ReferenceCase): Prepared {
     expect(name, v.length, sizes[name] ?? 1);
     p[name] = Float64Array.from(v);
   }
+  referenceCheckNormalizer(c);
   const w = Float64Array.from(c.weights);
   let sumW = 0;
   for (const v of w) sumW += v;
   const outerN = Math.max(sumW, 1e-8);
   const norm = c.normalizer ?? "batch";
-  const innerN = norm === "batch" ? outerN : norm;
-  if (!(innerN > 0)) {
-    throw new RangeError(`normalizer must be positive, got ${norm}`);
-  }
+  const mean = referenceMean(c);
+  const innerN = norm === "batch" ? outerN : typeof norm === "number" ? norm : 1;
   const y = new Float64Array(BT * V);
   if ("ids" in c.labels) {
     const ids = c.labels.ids;
@@ -124,6 +134,8 @@ function prepare(c: ReferenceCase): Prepared {
     V,
     eps: c.epsilon ?? 1e-6,
     innerN,
+    mean,
+    carried: c.carried,
     outerN,
     x: Float64Array.from(c.x),
     w,
@@ -171,6 +183,19 @@ export function referenceLossAndGrads(
   const scale = P["layer_norm/scale"], bias = P["layer_norm/bias"];
   const Ku = P["unembed/kernel"], bu = P["unembed/bias"];
   const [sK0, sb0, sK1, sb1, sScale, sBias] = STEP_NAMES.map((n) => P[n]);
+  // The running mean: λ (a leaf; constant in the update with firstOrderOnly) and N[b,t].
+  const lambda = q.mean ? tape.leaf([q.mean.decay], [1, 1]) : undefined;
+  const decay = lambda && stop(lambda);
+  const queryN = q.mean
+    ? tape.queryNormalizer(q.w, B, T, { decay, prior: q.mean.prior, count: q.carried?.count })
+    : undefined;
+  /** An update's summed terms over its query's `N` (the running mean's; else as they are). */
+  const perQuery = (u: Tensor): Tensor => (queryN ? tape.div(u, queryN) : u);
+  /** Decay and a carried sum (raw, so over a fixed `N` like `g_z`) for a sum over time. */
+  const over = (key: keyof ReferenceFastState) => ({
+    decay,
+    carried: q.carried?.[key].map((v) => v / q.innerN),
+  });
 
   // Slow forward, all positions.
   const h1 = tape.add(tape.matmul(x, K0), b0);
@@ -195,29 +220,29 @@ export function referenceLossAndGrads(
   const gh1 = tape.mul(ga, tape.mul(tape.relu(h1), tape.scalar(2)));
   const gnNhat = tape.mul(gn, nhat);
 
-  // Fast forward (FWL.md §2).
+  // Fast forward (FWL.md §2, §6).
   const f1 = tape.sub(
-    tape.sub(
-      h1,
-      tape.mul(tape.causalLinearAttention(x, stop(x), stop(gh1), B, T), sK0),
-    ),
-    tape.mul(tape.exclCumsum(stop(gh1), B, T), sb0),
+    h1,
+    perQuery(tape.add(
+      tape.mul(tape.causalLinearAttention(x, stop(x), stop(gh1), B, T, over("s0")), sK0),
+      tape.mul(tape.exclCumsum(stop(gh1), B, T, over("sumH1")), sb0),
+    )),
   );
   const fa = tape.square(tape.relu(f1));
   const f2 = tape.sub(
-    tape.sub(
-      tape.add(tape.matmul(fa, K1), b1),
-      tape.mul(tape.causalLinearAttention(fa, stop(a), stop(gh2), B, T), sK1),
-    ),
-    tape.mul(tape.exclCumsum(stop(gh2), B, T), sb1),
+    tape.add(tape.matmul(fa, K1), b1),
+    perQuery(tape.add(
+      tape.mul(tape.causalLinearAttention(fa, stop(a), stop(gh2), B, T, over("s1")), sK1),
+      tape.mul(tape.exclCumsum(stop(gh2), B, T, over("sumH2")), sb1),
+    )),
   );
   const scaleT = tape.sub(
     scale,
-    tape.mul(tape.exclCumsum(stop(gnNhat), B, T), sScale),
+    perQuery(tape.mul(tape.exclCumsum(stop(gnNhat), B, T, over("sumGnNhat")), sScale)),
   );
   const biasT = tape.sub(
     bias,
-    tape.mul(tape.exclCumsum(stop(gn), B, T), sBias),
+    perQuery(tape.mul(tape.exclCumsum(stop(gn), B, T, over("sumGn")), sBias)),
   );
   const fastN = tape.add(
     tape.mul(layerNormParts(tape, f2, q.eps).nhat, scaleT),
@@ -231,6 +256,7 @@ export function referenceLossAndGrads(
   const gradOf = (t: Tensor): Float64Array => t.grad ?? new Float64Array(t.value.length);
   for (const name of PARAM_NAMES) grads[name] = gradOf(P[name]);
   grads["x"] = gradOf(x);
+  if (lambda) grads[DECAY_NAME] = gradOf(lambda);
   return { loss: loss.value[0], grads };
 }
 
@@ -291,44 +317,64 @@ function softmaxOf(z: Float64Array): Float64Array {
 
 /**
  * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` in plain float64 code (no
- * tape), straight from FWL.md §1: for each sequence, each position's fast parameters are
- * the slow ones minus `step ×` the summed inner-loss gradient of the earlier positions.
+ * tape), straight from FWL.md §1 and §6: for each sequence, each position's fast
+ * parameters are the slow ones minus `step ×` the summed inner-loss gradient of the
+ * earlier positions (each weighted `λ^(t−1−s)` and the sum divided by `N[b,t]` for the
+ * running mean; a carried state's raw sums start the sum).
  */
 export function referenceOuterLoss(c: ReferenceCase): number {
   const q = prepare(c);
   const { B, T, D, H, S, V } = q;
   const K1 = q.p["dense_1/kernel"], scale = q.p["layer_norm/scale"];
   const Ku = q.p["unembed/kernel"];
+  const lambda = q.mean?.decay ?? 1;
+  const carriedKey: Record<string, keyof ReferenceFastState> = {
+    "dense_0/kernel": "s0",
+    "dense_0/bias": "sumH1",
+    "dense_1/kernel": "s1",
+    "dense_1/bias": "sumH2",
+    "layer_norm/scale": "sumGnNhat",
+    "layer_norm/bias": "sumGn",
+  };
   let loss = 0;
   for (let b = 0; b < B; b++) {
-    // Summed inner-loss gradient of positions s < t of this sequence, per fast parameter.
+    // Decayed sum of the inner-loss gradients of positions s < t of this sequence (over
+    // a fixed N like g_z; raw for the running mean), per fast parameter, and their count.
     const G: ParamSet = {};
     for (const name of FAST_PARAM_NAMES) {
-      G[name] = new Float64Array(q.p[name].length);
+      const n = q.p[name].length;
+      const carried = q.carried?.[carriedKey[name]];
+      G[name] = Float64Array.from({ length: n }, (_, i) => (carried?.[b * n + i] ?? 0) / q.innerN);
     }
+    let count = q.carried?.count[b] ?? 0;
     for (let t = 0; t < T; t++) {
       const r = b * T + t;
       const xr = q.x.subarray(r * D, (r + 1) * D);
       const w = q.w[r];
-      if (w === 0) continue; // contributes to neither loss
+      const N = q.mean ? Math.max(q.mean.prior + count, 1e-8) : 1;
       const yr = q.y.subarray(r * V, (r + 1) * V);
 
       // Outer loss at t with the fast parameters.
-      const fast: ParamSet = {};
-      FAST_PARAM_NAMES.forEach((name, i) => {
-        const step = q.p[STEP_NAMES[i]][0];
-        fast[name] = q.p[name].map((v, j) => v - step * G[name][j]);
-      });
-      const fz = forwardOne(q, fast, xr).z;
-      const mx = Math.max(...fz);
-      let s = 0;
-      for (const v of fz) s += Math.exp(v - mx);
-      const lse = mx + Math.log(s);
-      let ce = 0;
-      for (let v = 0; v < V; v++) ce -= yr[v] * (fz[v] - lse);
-      loss += w * ce / q.outerN;
+      if (w !== 0) {
+        const fast: ParamSet = {};
+        FAST_PARAM_NAMES.forEach((name, i) => {
+          const step = q.p[STEP_NAMES[i]][0];
+          fast[name] = q.p[name].map((v, j) => v - step * G[name][j] / N);
+        });
+        const fz = forwardOne(q, fast, xr).z;
+        const mx = Math.max(...fz);
+        let s = 0;
+        for (const v of fz) s += Math.exp(v - mx);
+        const lse = mx + Math.log(s);
+        let ce = 0;
+        for (let v = 0; v < V; v++) ce -= yr[v] * (fz[v] - lse);
+        loss += w * ce / q.outerN;
+      }
 
-      // Inner-loss gradient of position t at the slow parameters, added to G.
+      // The earlier terms fade; position t's inner-loss gradient at the slow parameters joins.
+      for (const name of FAST_PARAM_NAMES) G[name] = G[name].map((v) => lambda * v);
+      count = lambda * count + w;
+      if (w === 0) continue;
       const f = forwardOne(q, q.p, xr);
       const pz = softmaxOf(f.z);
       const gz = pz.map((v, j) => (v - yr[j]) * w / q.innerN);

@@ -44,11 +44,34 @@ export function referenceCheckCase(c: ReferenceCase): void {
     if (p === undefined) throw new RangeError(`missing parameter ${name}`);
     expect(name, p.length, shapeSize(shapes[name]));
   }
-  if (
-    c.normalizer !== undefined && c.normalizer !== "batch" &&
-    !(c.normalizer > 0)
-  ) {
-    throw new RangeError(`normalizer must be "batch" or a positive number`);
+  referenceCheckNormalizer(c);
+}
+
+/**
+ * Throws unless the case's normalizer is valid (`"batch"`, `N > 0`, or a running mean
+ * with λ in (0, 1] and n0 ≥ 0) and a carried state, if any, fits it and the sizes.
+ */
+export function referenceCheckNormalizer(
+  c: Pick<ReferenceCase, "B" | "D" | "size" | "normalizer" | "carried">,
+): void {
+  const n = c.normalizer ?? "batch";
+  if (typeof n === "object") {
+    const { decay = 1, prior = 0 } = n;
+    if (!(decay > 0 && decay <= 1)) throw new RangeError(`decay must be in (0, 1], got ${decay}`);
+    if (!(prior >= 0 && Number.isFinite(prior))) {
+      throw new RangeError(`prior must be a finite number >= 0, got ${prior}`);
+    }
+  } else if (n !== "batch" && !(n > 0 && Number.isFinite(n))) {
+    throw new RangeError(`normalizer must be "batch", a positive number or a running mean`);
+  }
+  const st = c.carried;
+  if (st === undefined) return;
+  if (n === "batch") throw new RangeError("the batch normalizer can't be carried");
+  const { B, D, size: S } = c, H = 4 * S;
+  const want = { s0: B * D * H, s1: B * H * S, sumH1: B * H, sumH2: B * S, sumGnNhat: B * S };
+  for (const [k, len] of Object.entries({ ...want, sumGn: B * S, count: B })) {
+    const got = st[k as keyof typeof st]?.length;
+    if (got !== len) throw new RangeError(`carried.${k} has length ${got}, expected ${len}`);
   }
 }
 

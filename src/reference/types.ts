@@ -1,5 +1,5 @@
 /**
- * Shared types of the float64 CPU reference of an FWL block (FWL.md §1–§2).
+ * Shared types of the float64 CPU reference of an FWL block (FWL.md §1–§2, §6).
  *
  * @module
  */
@@ -36,10 +36,52 @@ export interface ReferenceCase {
   weights: Float32Array | Float64Array;
   /** Parameters by FWL.md §1 name; kernels `[in,out]` row-major, step sizes length-1 arrays. */
   params: Record<string, Float32Array | Float64Array>;
-  /** `"batch"` (default): `N = max(Σw, 1e-8)`; a number: that fixed `N`. */
-  normalizer?: "batch" | number;
+  /**
+   * `"batch"` (default): `N = max(Σw, 1e-8)`; a number: that fixed `N`; an object: the
+   * running mean of FWL.md §6, `N[b,t] = max(n0 + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` with
+   * every earlier loss weighted `λ^(t−1−s)` too (`decay` λ default 1, `prior` n0
+   * default 0).
+   */
+  normalizer?: "batch" | number | ReferenceMean;
+  /**
+   * The state the earlier windows of the same sequences left (FWL.md §3, §6): their
+   * positions precede position 0 of this case. Constants: no gradient flows into them.
+   */
+  carried?: ReferenceFastState;
   /** Layer-norm epsilon (default 1e-6). */
   epsilon?: number;
+}
+
+/** The running-mean normalizer of FWL.md §6 as the reference takes it. */
+export interface ReferenceMean {
+  /** λ in (0, 1] (default 1). */
+  decay?: number;
+  /** n0 ≥ 0 (default 0). */
+  prior?: number;
+}
+
+/**
+ * The fast-weight state of `B` sequences after some positions (FWL.md §3, §6): each
+ * sum is the raw (not normalized) inner-loss gradient of one fast parameter over the
+ * earlier positions, each position's term weighted `λ^(age)` (`age` = positions since
+ * it), and `count` the decayed sum of their weights. With a fixed `N` the normalization
+ * is applied when the state is read; the batch normalizer can't be carried.
+ */
+export interface ReferenceFastState {
+  /** `Σ x_s ⊗ g_h1_s`, `[B, D, H]` (the gradient of `dense_0/kernel`). */
+  s0: Float64Array;
+  /** `Σ a_s ⊗ g_h2_s`, `[B, H, size]`. */
+  s1: Float64Array;
+  /** `Σ g_h1`, `[B, H]`. */
+  sumH1: Float64Array;
+  /** `Σ g_h2`, `[B, size]`. */
+  sumH2: Float64Array;
+  /** `Σ g_n ⊙ n̂`, `[B, size]`. */
+  sumGnNhat: Float64Array;
+  /** `Σ g_n`, `[B, size]`. */
+  sumGn: Float64Array;
+  /** `Σ w`, `[B]`. */
+  count: Float64Array;
 }
 
 /**
@@ -68,8 +110,13 @@ export interface ReferenceSlowForward {
  * `referenceInnerBackward`, whose example shows it).
  */
 export interface ReferenceInnerBackward {
-  /** The normalizer `N` actually used. */
+  /**
+   * The normalizer `N` folded into `g_z`: the batch or fixed one; 1 for the running
+   * mean, which divides each query's update by its own `queryN` instead (FWL.md §6).
+   */
   N: number;
+  /** For the running mean: `N[b,t]` of every position, `[B*T]`. */
+  queryN?: Float64Array;
   /** `g_z = (softmax(logits) − y)·w/N`, `[B*T*V]`. */
   gz: Float64Array;
   /** `g_n = g_z·Kuᵀ`, `[B*T*size]`. */
