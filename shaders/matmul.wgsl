@@ -33,6 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     acc3 += a[ak + ra.w] * bv;
   }
   let alpha = matmul_alpha();
+  let beta = matmul_beta(bt);
   let rows = min(4u, m - row0);
   let cols = min(4u, n - col0);
   for (var i = 0u; i < rows; i++) {
@@ -44,9 +45,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       default: { acc = acc3; }
     }
     let r = row0 + i;
+    let ra = row_alpha(bt, r, alpha);
     for (var j = 0u; j < cols; j++) {
       let col = col0 + j;
-      store(c_off + r * p.c_row + col * p.c_col, r, col, acc[j], alpha);
+      store(c_off + r * p.c_row + col * p.c_col, r, col, acc[j], ra, beta);
     }
   }
 }

@@ -1,5 +1,7 @@
 // Shared helpers of the GPU tests: random cases and comparisons against the reference.
 
+import type { GPUContext } from "../src/gpu/context.ts";
+import { readBytes } from "../src/gpu/readback.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { initParams, type ParamName } from "../src/fwl/params.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
@@ -83,6 +85,22 @@ export function sliceCase(
     labels,
     weights: rows(c.weights, 1),
   };
+}
+
+/** `data` in a buffer from `ctx`'s pool (give it back with `ctx.pool.release`). */
+export function uploadTo(ctx: GPUContext, data: Float32Array | Int32Array): GPUBuffer {
+  const b = ctx.pool.acquire(Math.max(4, data.byteLength));
+  ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+  return b;
+}
+
+/** The first `n` floats of a buffer. */
+export async function readFloats(
+  ctx: GPUContext,
+  buffer: GPUBuffer,
+  n: number,
+): Promise<Float32Array> {
+  return new Float32Array(await readBytes(ctx, buffer, n * 4));
 }
 
 /** A random array of normals. */

@@ -310,9 +310,9 @@ Deno.test("exclusive cumsum update (in place, broadcast base, relu² aux)", asyn
     );
     const aux = ctx.pool.acquire(n * 4);
     const rec = new Recorder(ctx);
-    const common = { u: U, steps: St, batch, time, width };
-    cumsumUpdate(rec, { ...common, out: O1, stepIndex: 0, sqreluAux: aux });
-    cumsumUpdate(rec, { ...common, out: O2, stepIndex: 1, broadcastBase: V });
+    const common = { u: U, batch, time, width };
+    cumsumUpdate(rec, { ...common, out: O1, step: { buffer: St, index: 0 }, sqreluAux: aux });
+    cumsumUpdate(rec, { ...common, out: O2, step: { buffer: St, index: 1 }, broadcastBase: V });
     await rec.submit("test");
     const want1 = cs.map((c, i) => base[i] - 0.3 * c);
     assertClose(await read(O1, n), want1, 1e-5, "in place");
@@ -368,8 +368,7 @@ Deno.test("chunk attention equals the direct causal sum for every chunking", asy
         dq,
         dv,
         chunks,
-        steps: St,
-        stepIndex: 0,
+        step: { buffer: St, index: 0 },
         scale: -1,
         // Odd chunk counts: one group per sequence; 2 and 4: so little scratch that
         // the chunks are scanned with a running state; others: everything at once.

@@ -128,7 +128,8 @@ function checkGradients(c: ReferenceCase, what: string, firstOrderOnly = false):
   if (typeof c.normalizer === "object") {
     const mean = c.normalizer;
     const lambda = mean.decay ?? 1;
-    const at = (d: number) => referenceOuterLoss({ ...c, normalizer: { ...mean, decay: lambda + d } });
+    const at = (d: number) =>
+      referenceOuterLoss({ ...c, normalizer: { ...mean, decay: lambda + d } });
     // λ = 1 is the edge of its range: a one-sided difference there (second order too)
     const numeric = lambda < 1
       ? (at(h) - at(-h)) / (2 * h)

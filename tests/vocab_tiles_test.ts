@@ -99,7 +99,7 @@ Deno.test("forward and score streamed over vocabulary tiles match the reference"
             vocabSize: V,
             attnChunks: C,
             epsilon: 1e-6,
-            fixedNormalizer: undefined,
+            normalizer: "batch",
             x,
             labels: l,
             labelsAreIds: !oneHot,

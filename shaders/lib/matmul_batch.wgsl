@@ -2,7 +2,12 @@
 // flags and bindings once): where a batch lies. The fused epilogue is
 // lib/matmul_store.wgsl (C by element) or lib/matmul_store4.wgsl (C by vec4).
 //
-//   C[i, j] = alpha · Σ_k A[i, k] · B[k, j]  (+ bias[j]) (+ beta · C[i, j])
+//   C[i, j] = alpha · r(i) · Σ_k A[i, k] · B[k, j]  (+ bias[j]) (+ beta · C[i, j])
+//
+// where the row factor r(i) (row_alpha) is 1, or with ROW_SCALE rowscale[i] of the batch
+// (a query's 1/N), times λ^i (DECAY_ROWS) or λ^(m−1−i) (DECAY_ROWS_REV), λ the decay of
+// FWL.md §6 at steps[decay_index]; DECAY_CAUSAL weights causal scores (i, j) by
+// λ^(i−1−j), DECAY_BETA makes beta · λ^k (a running state decayed by the chunk it adds).
 //
 // Every operand is addressed through strides, so one kernel serves A·B, A·Bᵀ, Aᵀ·B and
 // the chunks of mixed chunk attention. A batch index z splits into (outer, inner) =
@@ -14,6 +19,7 @@
 struct MatmulBatch {
   m: u32, n: u32, k: u32,
   a_off: u32, b_off: u32, c_off: u32,
+  r_off: u32,
 }
 
 // The clipped extents of batch `wid.z` of this dispatch and its element offsets in A, B, C.
@@ -28,7 +34,36 @@ fn matmul_batch(wid: vec3<u32>) -> MatmulBatch {
     p.a_base + outer * p.a_outer + inner * p.a_inner + wid.z * p.a_rel,
     p.b_base + outer * p.b_outer + inner * p.b_inner + wid.z * p.b_rel,
     p.c_base + outer * p.c_outer + inner * p.c_inner + wid.z * p.c_rel,
+    p.r_base + outer * p.r_outer + inner * p.r_inner + wid.z * p.r_rel,
   );
+}
+
+// λ^e for the decay at steps[decay_index].
+fn decay_pow(e: u32) -> f32 {
+  return pow(steps[p.decay_index], f32(e));
+}
+
+// alpha times the factor of row i of the batch (see above).
+fn row_alpha(bt: MatmulBatch, i: u32, alpha: f32) -> f32 {
+  var a = alpha;
+  if ((p.flags & ROW_SCALE) != 0u) {
+    a *= rowscale[bt.r_off + i];
+  }
+  if ((p.flags & DECAY_ROWS) != 0u) {
+    a *= decay_pow(i);
+  }
+  if ((p.flags & DECAY_ROWS_REV) != 0u) {
+    a *= decay_pow(bt.m - 1u - i);
+  }
+  return a;
+}
+
+// beta, times λ^k with DECAY_BETA.
+fn matmul_beta(bt: MatmulBatch) -> f32 {
+  if ((p.flags & DECAY_BETA) != 0u) {
+    return p.beta * decay_pow(bt.k);
+  }
+  return p.beta;
 }
 
 // alpha, times the learned step size with STEP_ALPHA.

@@ -17,14 +17,24 @@ import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
 import { checkBoolean, checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import {
+  hasDecay,
+  type Normalizer,
+  type NormalizerOption,
+  resolveNormalizer,
+} from "./normalizer.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {
   /**
-   * The inner-loss normalizer N: `"batch"` (the reference default, `max(Σ w, 1e-8)` over
-   * the whole batch) or a fixed positive number (needed for streaming).
+   * The inner-loss normalizer (FWL.md §1, §6): `"batch"` (the reference default,
+   * `max(Σ w, 1e-8)` over the whole batch), a fixed positive number `N` (the update is a
+   * sum over the tokens seen, divided by `N`), or the running mean of FWL.md §6 —
+   * `"mean"` or `{ decay?, prior?, learnDecay? }` — whose update has the same size at
+   * every position of a document of any length, in any batch. Streaming and carried
+   * states need a fixed `N` or the running mean.
    */
-  normalizer?: "batch" | number;
+  normalizer?: NormalizerOption;
   /** Layer-norm epsilon (default 1e-6). */
   epsilon?: number;
   /** Seed of the deterministic initialization (default 0). */
@@ -99,8 +109,8 @@ export class FWLBlock implements ParamHolder {
   readonly vocabSize: number;
   /** Number of chunks of the mixed chunk attention. */
   readonly attnChunks: number;
-  /** The inner-loss normalizer. */
-  readonly normalizer: "batch" | number;
+  /** The inner-loss normalizer, resolved (a running mean as `{ decay, prior, learnDecay }`). */
+  readonly normalizer: Normalizer;
   /** Layer-norm epsilon. */
   readonly epsilon: number;
   /** Initialization seed. */
@@ -131,18 +141,9 @@ export class FWLBlock implements ParamHolder {
     this.attnChunks = checkPositiveInteger(WHERE, "attnChunks", attnChunks);
     checkOptions(WHERE, options);
     const { normalizer = "batch", epsilon = 1e-6, seed = 0, device } = options;
-    if (normalizer !== "batch") {
-      checkNumber(
-        WHERE,
-        "options.normalizer",
-        normalizer,
-        (v) => v > 0,
-        '"batch" or a finite positive number',
-      );
-    }
+    this.normalizer = resolveNormalizer(WHERE, "options.normalizer", normalizer);
     checkNumber(WHERE, "options.epsilon", epsilon, (v) => v > 0, "a finite positive number");
     checkNumber(WHERE, "options.seed", seed, Number.isInteger, "an integer");
-    this.normalizer = normalizer;
     this.epsilon = epsilon;
     this.seed = seed;
     this.#device = device;
@@ -163,10 +164,21 @@ export class FWLBlock implements ParamHolder {
     return this.#state("context").ctx;
   }
 
-  /** Every parameter's shape (needs `build`). */
-  get paramShapes(): Record<ParamName, number[]> {
+  /** Every parameter's shape (needs `build`); `normalizer/decay` too when the normalizer decays. */
+  get paramShapes(): Record<ParamName, number[]> & Record<string, number[]> {
     this.#state("paramShapes");
-    return paramShapes({ inputSize: this.#inputSize!, size: this.size, vocabSize: this.vocabSize });
+    return paramShapes(this.#dims(this.#inputSize!));
+  }
+
+  /** The sizes of the parameters for input width `inputSize` (λ's start, if the block has λ). */
+  #dims(inputSize: number) {
+    const n = this.normalizer;
+    return {
+      inputSize,
+      size: this.size,
+      vocabSize: this.vocabSize,
+      ...(hasDecay(n) ? { decay: n.decay } : {}),
+    };
   }
 
   /**
@@ -179,7 +191,7 @@ export class FWLBlock implements ParamHolder {
     if (this.#disposed) throw new FWLStateError(`${WHERE}.build: the block was disposed`);
     checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
     const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
-    const dims = { inputSize, size: this.size, vocabSize: this.vocabSize };
+    const dims = this.#dims(inputSize);
     const store = ParamStore.create(
       ctx,
       `${WHERE}.build`,
@@ -198,9 +210,9 @@ export class FWLBlock implements ParamHolder {
   }
 
   /**
-   * Replaces parameters. `params` must name every parameter of FWL.md §1 with a
-   * `Float32Array` of the right length (a step size is a length-1 array). Everything is
-   * checked before anything is written.
+   * Replaces parameters. `params` must name every parameter of FWL.md §1 (and
+   * `normalizer/decay` when the block has it) with a `Float32Array` of the right length
+   * (a step size is a length-1 array). Everything is checked before anything is written.
    */
   async setParams(params: Record<string, Float32Array>): Promise<void> {
     this.#state("setParams");
@@ -302,7 +314,7 @@ export class FWLBlock implements ParamHolder {
       out = ctx.pool.acquire(bytes);
       await runForward(ctx, {
         ...headForwardArgs(this, inp),
-        ...(state ? { fixedNormalizer: state.normalizer, state: carried } : {}),
+        ...(state ? { ...state.normalization, state: carried } : {}),
         output: { kind, buffer: out },
         plain: !fastWeights,
       });

@@ -1,5 +1,5 @@
 /**
- * `FWLState`: the fast-weight state of `B` sequences on the GPU (FWL.md §3), the one
+ * `FWLState`: the fast-weight state of `B` sequences on the GPU (FWL.md §3, §6), the one
  * state type of both forms: `block.score(…, { state })` and `block.forward(…, { state })`
  * read it and advance it by a window, an {@linkcode FWLStream} advances it by a position,
  * and either can continue from what the other left.
@@ -9,29 +9,37 @@
 
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
+import type { DecayRef } from "../kernels/running_count.ts";
 import { describeValue } from "../tensor.ts";
 import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
-import { type Head, isHead } from "./head.ts";
+import { type Head, headDecay, isHead } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
+import { isMean, type MeanNormalizer } from "./normalizer.ts";
 import { type FastState, fastStateLengths } from "./pipeline/fast_step.ts";
 
 /** Options of {@linkcode FWLState} (and of `block.state`, `block.stream`). */
 export interface FWLStateOptions {
   /**
-   * The fixed inner-loss normalizer `N` (a finite positive number). Defaults to the
-   * block's `normalizer` when that is a number; the `"batch"` normalizer can't be
-   * carried, since it sums the weights of tokens not seen yet.
+   * A fixed inner-loss normalizer `N` (a finite positive number) for this state instead
+   * of the block's. Default: the block's own, when it can be carried — a fixed `N` or
+   * the running mean of FWL.md §6; the `"batch"` normalizer can't be carried, since it
+   * sums the weights of tokens not seen yet.
    */
   normalizer?: number;
 }
 
+/** The normalizer a carried state uses: a fixed `N` or the block's running mean. */
+export type CarriedNormalizer = number | MeanNormalizer;
+
 /**
- * The sums of FWL.md §3 for `batchSize` sequences of one block, with the fixed
- * normalizer they were made under, and the number of positions they hold. Made by
- * `block.state(batchSize, options)` at position 0 (the slow weights); each call that
- * takes it advances it in place. `clone()` keeps a copy, `reset()` starts over,
- * `dispose()` frees the GPU memory (`4·B·(D·H + H·size + H + 3·size)` bytes, the same at
- * every position).
+ * The sums of FWL.md §3 for `batchSize` sequences of one block, with the normalizer they
+ * were made under (a fixed `N`, whose sums it holds divided by `N`, or the block's running
+ * mean of FWL.md §6, whose raw sums it holds with their decayed count), and the number of
+ * positions they hold. Made by `block.state(batchSize, options)` at position 0 (the slow
+ * weights); each call that takes it advances it in place. `clone()` keeps a copy,
+ * `reset()` starts over (every sequence, or some), `dispose()` frees the GPU memory
+ * (`4·B·(D·H + H·size + H + 3·size)` bytes, plus `4·B` for the running mean's count, the
+ * same at every position).
  *
  * @example
  * ```ts
@@ -53,8 +61,8 @@ export interface FWLStateOptions {
 export class FWLState {
   /** Number of sequences `B`. */
   readonly batchSize: number;
-  /** The fixed inner-loss normalizer `N`. */
-  readonly normalizer: number;
+  /** The normalizer of the sums: a fixed `N` or the block's running mean. */
+  readonly normalizer: CarriedNormalizer;
   readonly #head: Head;
   readonly #ctx: GPUContext;
   readonly #inputSize: number;
@@ -75,14 +83,14 @@ export class FWLState {
     }
     checkPositiveInteger(where, "batchSize", batchSize);
     checkOptions(where, options);
-    this.normalizer = fixedNormalizer(block, options.normalizer);
+    this.normalizer = carriedNormalizer(block, options.normalizer);
     if (!block.built) {
       throw new FWLStateError(
         `${where}: the block is not built: call block.build(inputSize) first`,
       );
     }
     const ctx = block.context, D = block.inputSize!;
-    const lengths = fastStateLengths(batchSize, D, block.size);
+    const lengths = fastStateLengths(batchSize, D, block.size, isMean(this.normalizer));
     const widest = Math.max(...Object.values(lengths)) * 4;
     if (widest > ctx.maxBindingBytes) {
       throw new FWLError(
@@ -102,6 +110,15 @@ export class FWLState {
     this.reset();
   }
 
+  /**
+   * What a call of the block reads the state under: its normalizer, and the block's decay
+   * λ when that normalizer is the block's decaying running mean.
+   */
+  get normalization(): { normalizer: CarriedNormalizer; decay: DecayRef | undefined } {
+    const decay = isMean(this.normalizer) ? headDecay(this.#head) : undefined;
+    return { normalizer: this.normalizer, decay };
+  }
+
   /** Positions (per sequence, weight-0 ones included) carried into the state; 0 after `reset`. */
   get position(): number {
     return this.#position;
@@ -114,26 +131,66 @@ export class FWLState {
 
   /** Bytes of the state on the GPU. */
   get bytes(): number {
-    const lengths = fastStateLengths(this.batchSize, this.#inputSize, this.#head.size);
+    const lengths = this.#lengths();
     return 4 * Object.values(lengths).reduce((a, b) => a + b, 0);
   }
 
-  /** Back to position 0: the slow weights. */
-  reset(): void {
-    const encoder = this.#ctx.device.createCommandEncoder({ label: "FWLState.reset" });
-    for (const b of Object.values(this.#live("FWLState.reset"))) encoder.clearBuffer(b);
+  #lengths(): Record<string, number> {
+    const mean = isMean(this.normalizer);
+    return fastStateLengths(this.batchSize, this.#inputSize, this.#head.size, mean);
+  }
+
+  /**
+   * Back to position 0, the slow weights: every sequence, or only `sequences` (the
+   * indices of those whose document starts again, e.g. when a reader moves one row of a
+   * batch to its next document). `position` goes back to 0 only when every sequence
+   * does.
+   */
+  reset(sequences?: readonly number[]): void {
+    const where = "FWLState.reset";
+    const buffers = this.#live(where);
+    const B = this.batchSize;
+    if (sequences === undefined) {
+      const encoder = this.#ctx.device.createCommandEncoder({ label: where });
+      for (const b of Object.values(buffers)) encoder.clearBuffer(b);
+      this.#ctx.device.queue.submit([encoder.finish()]);
+      this.#position = 0;
+      return;
+    }
+    if (!Array.isArray(sequences)) {
+      throw new FWLInputError(
+        where,
+        "sequences",
+        "an array of sequence indices",
+        describeValue(sequences),
+      );
+    }
+    for (const b of sequences) {
+      if (!Number.isInteger(b) || b < 0 || b >= B) {
+        throw new FWLInputError(where, "sequences", `indices in [0, ${B})`, describeValue(b));
+      }
+    }
+    const lengths = this.#lengths();
+    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
+    for (const b of new Set(sequences)) {
+      for (const [k, n] of Object.entries(lengths)) {
+        const per = n / B; // each buffer is [B, …]
+        encoder.clearBuffer(buffers[k as keyof FastState]!, b * per * 4, per * 4);
+      }
+    }
     this.#ctx.device.queue.submit([encoder.finish()]);
-    this.#position = 0;
+    if (new Set(sequences).size === B) this.#position = 0;
   }
 
   /** An independent copy (copied on the GPU), e.g. to branch or to keep a checkpoint. */
   clone(): FWLState {
     const from = this.#live("FWLState.clone");
-    const copy = new FWLState(this.#head, this.batchSize, { normalizer: this.normalizer });
+    const normalizer = typeof this.normalizer === "number" ? this.normalizer : undefined;
+    const copy = new FWLState(this.#head, this.batchSize, { normalizer });
     const encoder = this.#ctx.device.createCommandEncoder({ label: "FWLState.clone" });
     const to = copy.#buffers!;
     for (const [k, b] of Object.entries(from)) {
-      encoder.copyBufferToBuffer(b, 0, to[k as keyof FastState], 0, b.size);
+      encoder.copyBufferToBuffer(b, 0, to[k as keyof FastState]!, 0, b.size);
     }
     this.#ctx.device.queue.submit([encoder.finish()]);
     copy.#position = this.#position;
@@ -174,6 +231,7 @@ export class FWLState {
     return buffers;
   }
 
+  /** The buffers (a fresh state's are zero), for the library's own snapshot copies. */
   #live(where: string): FastState {
     if (!this.#buffers) throw new FWLStateError(`${where}: the state was disposed`);
     return this.#buffers;
@@ -181,20 +239,21 @@ export class FWLState {
 }
 
 /**
- * The normalizer a state uses: `requested`, else the block's when it is a number.
- * Throws an {@linkcode FWLInputError} that says why and what to pass otherwise.
+ * The normalizer a state uses: `requested`, else the block's when it can be carried (a
+ * number or a running mean). Throws an {@linkcode FWLInputError} that says why and what
+ * to pass otherwise.
  */
-function fixedNormalizer(block: Head, requested: unknown): number {
+function carriedNormalizer(block: Head, requested: unknown): CarriedNormalizer {
   const where = "FWLBlock.state";
   if (requested === undefined) {
-    if (typeof block.normalizer === "number") return block.normalizer;
+    if (block.normalizer !== "batch") return block.normalizer;
     throw new FWLInputError(
       where,
       "options.normalizer",
-      "a fixed positive number N: carrying fast weights can't use the block's \"batch\" " +
-        "normalizer, which sums the weights of the whole batch, tokens not seen yet " +
-        "included. Pass it, as in block.state(batchSize, { normalizer: 512 }), or " +
-        "build the block with { normalizer: N }",
+      'a normalizer that can be carried: the block\'s "batch" normalizer sums the ' +
+        "weights of the whole batch, tokens not seen yet included. Build the block with " +
+        'the running mean ({ normalizer: "mean" }, FWL.md §6) or a fixed N, or pass ' +
+        "one, as in block.state(batchSize, { normalizer: 512 })",
       'nothing, and the block\'s normalizer is "batch"',
     );
   }

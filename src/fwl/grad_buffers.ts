@@ -6,8 +6,9 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import type { Head, ParamBuffers } from "./head.ts";
-import { BUFFER_KEYS, PARAM_NAMES, paramShapes, STEP_NAMES } from "./params.ts";
+import { type Head, headDecay, type ParamBuffers } from "./head.ts";
+import { BUFFER_KEYS, DECAY_INDEX, PARAM_NAMES, paramShapes, STEP_NAMES } from "./params.ts";
+import { DECAY_NAME } from "./normalizer.ts";
 import { shapeSize } from "../util/shape.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBuffers } from "../gpu/readback.ts";
@@ -25,7 +26,9 @@ export type GradBuffers = ParamBuffers;
 function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
   const dims = { inputSize: block.inputSize!, size: block.size, vocabSize: block.vocabSize };
   const shapes = paramShapes(dims);
-  const out = { steps: STEP_NAMES.length } as Record<keyof GradBuffers, number>;
+  // The decay λ's gradient follows the six step sizes' when the block has λ.
+  const steps = STEP_NAMES.length + (headDecay(block) ? 1 : 0);
+  const out = { steps } as Record<keyof GradBuffers, number>;
   for (const [name, key] of Object.entries(BUFFER_KEYS)) {
     out[key] = shapeSize(shapes[name as keyof typeof shapes]);
   }
@@ -103,7 +106,7 @@ export function checkGradBuffers(where: string, block: Head, grads: unknown): Gr
 
 /**
  * Reads gradient buffers back by FWL.md §1 parameter name (step sizes as length-1
- * arrays).
+ * arrays; the decay λ as `normalizer/decay` when the block has it).
  *
  * @example
  * ```ts
@@ -142,6 +145,7 @@ export async function readGradBuffers(
       ? steps.slice(i, i + 1)
       : read(BUFFER_KEYS[name as keyof typeof BUFFER_KEYS]);
   }
+  if (steps.length > DECAY_INDEX) out[DECAY_NAME] = steps.slice(DECAY_INDEX, DECAY_INDEX + 1);
   return out;
 }
 

@@ -6,6 +6,9 @@
  */
 
 import type { GPUContext } from "../gpu/context.ts";
+import type { DecayRef } from "../kernels/running_count.ts";
+import { hasDecay, type Normalizer } from "./normalizer.ts";
+import { DECAY_INDEX } from "./params.ts";
 
 /** GPU buffers of the block's parameters. */
 export interface ParamBuffers {
@@ -25,7 +28,7 @@ export interface ParamBuffers {
   ku: GPUBuffer;
   /** `unembed/bias` [V]. */
   bu: GPUBuffer;
-  /** The six step sizes, in STEP_NAMES order. */
+  /** The six step sizes, in STEP_NAMES order (then the decay λ, if the block has one). */
   steps: GPUBuffer;
 }
 
@@ -49,8 +52,8 @@ export interface Head {
   readonly vocabSize: number;
   /** Number of chunks of the mixed chunk attention. */
   readonly attnChunks: number;
-  /** The inner-loss normalizer. */
-  readonly normalizer: "batch" | number;
+  /** The inner-loss normalizer (FWL.md §1, §6). */
+  readonly normalizer: Normalizer;
   /** Layer-norm epsilon. */
   readonly epsilon: number;
   /** The input width `D`, once built. */
@@ -61,6 +64,14 @@ export interface Head {
   readonly context: GPUContext;
   /** The parameter buffers (throws before `build`). */
   readonly buffers: ParamBuffers;
+}
+
+/**
+ * Where a built head keeps its decay λ (FWL.md §6), or `undefined` when its normalizer
+ * does not decay.
+ */
+export function headDecay(head: Head): DecayRef | undefined {
+  return hasDecay(head.normalizer) ? { buffer: head.buffers.steps, index: DECAY_INDEX } : undefined;
 }
 
 /**

@@ -14,7 +14,15 @@ import { FWLInputError } from "../errors.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { checkBoolean, checkNumber } from "../util/validate.ts";
-import { headForwardArgs, recordHeadForward, TRAIN_TILE_BYTES } from "./pipeline/forward.ts";
+import {
+  headForwardArgs,
+  recordAdvance,
+  recordHeadForward,
+  TRAIN_TILE_BYTES,
+} from "./pipeline/forward.ts";
+import { FWLState } from "./fast_state.ts";
+import type { FastState } from "./pipeline/fast_step.ts";
+import { describeValue } from "../tensor.ts";
 import { planLogitTiles } from "./pipeline/logits_tiles.ts";
 import type { LogitTiling } from "../kernels/vocab_tiles.ts";
 import {
@@ -32,9 +40,18 @@ import { recordOuterBackward } from "./pipeline/outer_backward.ts";
 export interface LossAndGradsOptions {
   /**
    * Drop the second-order path (first-order meta-learning): the inner gradients and the
-   * attention keys they pair with are treated as constants. Default `false`.
+   * attention keys they pair with are treated as constants (and so is the running mean's
+   * decayed, normalized sum: λ gets no gradient). Default `false`.
    */
   firstOrderOnly?: boolean;
+  /**
+   * Train on a window of longer documents (FWL.md §3, §6): the fast weights start from
+   * this state (from `block.state(B)`, the earlier windows of the same sequences) and it
+   * is advanced by the window, as `block.score(…, { state })` does. The earlier windows
+   * are constants: the gradients are those of this window's loss, through this window's
+   * updates and the carried sums as they read them (truncated backpropagation).
+   */
+  state?: FWLState;
 }
 
 /** Options of {@linkcode lossAndGradsGPU}. */
@@ -123,7 +140,11 @@ export async function lossAndGradsGPU(
     upstream,
     checkValues = true,
     tileBytes = TRAIN_TILE_BYTES,
+    state,
   } = options;
+  if (state !== undefined && !(state instanceof FWLState)) {
+    throw new FWLInputError(WHERE, "options.state", "an FWLState", describeValue(state));
+  }
   checkNumber(WHERE, "options.tileBytes", tileBytes, (v) => v > 0, "a positive number");
   for (const [name, value] of Object.entries({ firstOrderOnly, accumulate, checkValues })) {
     checkBoolean(WHERE, `options.${name}`, value);
@@ -148,15 +169,29 @@ export async function lossAndGradsGPU(
     for (const b of inp.uploads) ctx.pool.release(b);
     throw e;
   }
+  let carried: FastState | undefined;
+  try {
+    carried = state?.use(WHERE, block, inp.batch, 0);
+  } catch (e) {
+    for (const b of inp.uploads) ctx.pool.release(b);
+    throw e;
+  }
   const grads = given ?? createGradBuffers(block);
   const dx = ctx.pool.acquire(M * D * 4);
   const loss = upstream ? undefined : ctx.pool.acquire(4);
   try {
     const rec = new Recorder(ctx);
-    const args = headForwardArgs(block, inp);
+    const args = {
+      ...headForwardArgs(block, inp),
+      ...(state && carried ? { ...state.normalization, state: carried } : {}),
+    };
     const kept = recordHeadForward(rec, args, tiling, true);
+    // The backward reads the state as the forward did: a snapshot, then the window joins it.
+    const before = carried && snapshot(rec, carried);
+    if (carried) recordAdvance(rec, args, kept, kept);
     recordOuterBackward(rec, {
       ...args,
+      ...(before ? { state: before } : {}),
       kept,
       grads,
       accumulate,
@@ -167,6 +202,7 @@ export async function lossAndGradsGPU(
       tiling,
     });
     await rec.submit(WHERE);
+    state?.use(WHERE, block, inp.batch, inp.time);
   } catch (e) {
     ctx.pool.release(dx);
     if (loss) ctx.pool.release(loss);
@@ -180,6 +216,17 @@ export async function lossAndGradsGPU(
     dx: ownedGPUTensor(ctx, dx, [inp.batch, inp.time, D], "float32"),
     grads,
   };
+}
+
+/** A copy of a carried state in scratch of `rec` (copied when the recording runs). */
+function snapshot(rec: Recorder, st: FastState): FastState {
+  const out = {} as FastState;
+  for (const [key, buffer] of Object.entries(st) as [keyof FastState, GPUBuffer][]) {
+    const copy = rec.scratch(buffer.size);
+    rec.copy(buffer, 0, copy, 0, buffer.size);
+    out[key] = copy;
+  }
+  return out;
 }
 
 /**
@@ -216,6 +263,7 @@ export async function lossAndGrads(
   checkOptions("lossAndGrads", options);
   const result = await lossAndGradsGPU(block, x, labels, weights, {
     firstOrderOnly: options.firstOrderOnly ?? false,
+    ...(options.state ? { state: options.state } : {}),
   });
   try {
     // The three readbacks overlap.

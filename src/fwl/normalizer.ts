@@ -74,7 +74,7 @@ export const DECAY_NAME = "normalizer/decay";
  * ```ts
  * import { resolveNormalizer } from "./normalizer.ts";
  * console.log(resolveNormalizer("demo", "normalizer", "mean")); // { decay: 1, prior: 0, learnDecay: false }
- * console.log(resolveNormalizer("demo", "normalizer", { decay: 0.99, prior: 8 }).prior); // 8
+ * console.log(resolveNormalizer("demo", "normalizer", { decay: 0.99, prior: 8 })); // { decay: 0.99, prior: 8, learnDecay: false }
  * ```
  */
 export function resolveNormalizer(where: string, name: string, value: unknown): Normalizer {

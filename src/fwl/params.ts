@@ -8,6 +8,7 @@
 import type { ParamSpec } from "../params/store.ts";
 import { SeededRandom } from "../util/random.ts";
 import { shapeSize } from "../util/shape.ts";
+import { DECAY_NAME } from "./normalizer.ts";
 
 /** The names of the parameters that are fast (take one inner SGD step), in a fixed order. */
 export const FAST_PARAM_NAMES = [
@@ -28,6 +29,13 @@ export const STEP_NAMES = [
   "layer_norm/scale_step",
   "layer_norm/bias_step",
 ] as const;
+
+/**
+ * Where a block with a decaying running mean (FWL.md §6) keeps its decay λ
+ * (`normalizer/decay`): right after the six step sizes, in the same buffer, so every
+ * kernel that reads a step size can read λ too.
+ */
+export const DECAY_INDEX: number = 6;
 
 /** Every parameter name of an FWL block, in a fixed order. */
 export const PARAM_NAMES = [
@@ -63,6 +71,11 @@ export interface BlockDims {
   size: number;
   /** Vocabulary size `V`. */
   vocabSize: number;
+  /**
+   * The initial decay λ of a block whose running-mean normalizer decays (FWL.md §6):
+   * the block then has the parameter `normalizer/decay` too. Default: none.
+   */
+  decay?: number;
 }
 
 /**
@@ -75,7 +88,9 @@ export interface BlockDims {
  * console.log(shapes["dense_0/kernel"]); // [8, 16]
  * ```
  */
-export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
+export function paramShapes(
+  dims: BlockDims,
+): Record<ParamName, number[]> & Record<string, number[]> {
   const { inputSize: d, size: s, vocabSize: v } = dims;
   const h = 4 * s;
   const shapes = {
@@ -89,24 +104,33 @@ export function paramShapes(dims: BlockDims): Record<ParamName, number[]> {
     "unembed/bias": [v],
   } as Record<ParamName, number[]>;
   for (const name of STEP_NAMES) shapes[name] = [];
+  if (dims.decay !== undefined) (shapes as Record<string, number[]>)[DECAY_NAME] = [];
   return shapes;
+}
+
+/** The names packed in the buffer `"steps"`: the six step sizes, then λ if the block has it. */
+export function stepsElementNames(dims: Pick<BlockDims, "decay">): readonly string[] {
+  return dims.decay === undefined ? STEP_NAMES : [...STEP_NAMES, DECAY_NAME];
 }
 
 /**
  * The block's parameter buffers for a `ParamStore`: the eight tensors under
- * their names, then the six step sizes packed in one buffer `"steps"`.
+ * their names, then the six step sizes (and the decay λ, if any) packed in one buffer
+ * `"steps"`.
  */
 export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
   const shapes = paramShapes(dims);
+  const elementNames = stepsElementNames(dims);
   return [
     ...Object.keys(BUFFER_KEYS).map((name) => ({ name, shape: shapes[name as ParamName] })),
-    { name: "steps", shape: [STEP_NAMES.length], elementNames: STEP_NAMES },
+    { name: "steps", shape: [elementNames.length], elementNames },
   ];
 }
 
 /**
  * Deterministic initialization as FWL.md §1: dense kernels N(0, 0.05²), unembedding
- * N(0, 1/size), biases 0, layer-norm scale 1, every step size 0.01.
+ * N(0, 1/size), biases 0, layer-norm scale 1, every step size 0.01 (and the decay λ, if
+ * the block has one, at `dims.decay`).
  *
  * @example
  * ```ts
@@ -118,7 +142,7 @@ export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
 export function initParams(
   dims: BlockDims,
   seed = 0,
-): Record<ParamName, Float32Array> {
+): Record<ParamName, Float32Array> & Record<string, Float32Array> {
   const rng = new SeededRandom(seed);
   const shapes = paramShapes(dims);
   const out = {} as Record<ParamName, Float32Array>;
@@ -135,6 +159,9 @@ export function initParams(
       data.fill(0.01);
     }
     out[name] = data;
+  }
+  if (dims.decay !== undefined) {
+    (out as Record<string, Float32Array>)[DECAY_NAME] = new Float32Array([dims.decay]);
   }
   return out;
 }

@@ -1,8 +1,9 @@
 /**
  * `FWLStream`: the recurrent form of the FWL block, for generation (FWL.md §3).
  *
- * With a fixed normalizer `N`, the fast logits at position `t` depend on the earlier
- * positions only through a state of fixed size per sequence (an {@linkcode FWLState}).
+ * With a fixed normalizer `N` or the running mean of FWL.md §6, the fast logits at
+ * position `t` depend on the earlier positions only through a state of fixed size per
+ * sequence (an {@linkcode FWLState}).
  * `predict` runs the slow first layer and the parallel fast pass of a one-position window
  * from the state; `observe` runs the rest of the slow forward and the inner backward of
  * the position just predicted (the same stages as the parallel form) and adds its terms. Both run entirely on the GPU, one
@@ -15,11 +16,13 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { FWLState, type FWLStateOptions } from "./fast_state.ts";
+import { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./fast_state.ts";
 import type { Head, ParamBuffers } from "./head.ts";
 import { checkOptions, checkTargets } from "./inputs.ts";
 import { recordFastPass } from "./pipeline/fast_pass.ts";
 import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
+import { queryScale } from "../kernels/running_count.ts";
+import { isMean } from "./normalizer.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
 import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
 import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
@@ -89,8 +92,8 @@ interface Pending {
 export class FWLStream {
   /** Number of sequences `B`. */
   readonly batchSize: number;
-  /** The fixed inner-loss normalizer `N`. */
-  readonly normalizer: number;
+  /** The inner-loss normalizer: a fixed `N` or the block's running mean (FWL.md §6). */
+  readonly normalizer: CarriedNormalizer;
   readonly #block: Head;
   readonly #ctx: GPUContext;
   readonly #V: number;
@@ -100,7 +103,7 @@ export class FWLStream {
   /** Whether the stream made its state (and so disposes it). */
   #ownsState: boolean;
   readonly #pending: Pending;
-  /** `N` in a one-float buffer, as the softmax-gradient kernel reads it. */
+  /** `N` in a one-float buffer, as the softmax-gradient kernel reads it (1 for the running mean). */
   readonly #norm: GPUBuffer;
   #predicted = false;
   #busy = false;
@@ -157,7 +160,8 @@ export class FWLStream {
     const get = (elements: number) => ctx.pool.acquire(elements * 4);
     this.#pending = { x: get(B * D), h1: get(B * H), a: get(B * H), none: get(B * H) };
     this.#norm = get(1);
-    ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([this.normalizer]));
+    const folded = isMean(this.normalizer) ? 1 : this.normalizer;
+    ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([folded]));
     const encoder = ctx.device.createCommandEncoder({ label: WHERE });
     encoder.clearBuffer(this.#pending.none);
     ctx.device.queue.submit([encoder.finish()]);
@@ -223,6 +227,22 @@ export class FWLStream {
       // The slow first layer (kept for observe), then the fast pass from the state.
       slowFirstLayer(rec, params, this.#dims, pend.x, pend);
       const zero = pend.none;
+      const carried = this.#state.use(where, this.#block, this.batchSize, 0);
+      const { normalizer, decay } = this.#state.normalization;
+      let rowScale: GPUBuffer | undefined;
+      if (isMean(normalizer)) {
+        // This position's 1/N from the count so far (its own weight comes with observe).
+        rowScale = rec.scratch(B * 4);
+        queryScale(rec, {
+          weights: zero,
+          batch: B,
+          time: 1,
+          decay,
+          prior: normalizer.prior,
+          count: carried.count,
+          out: rowScale,
+        });
+      }
       const nf = recordFastPass(rec, {
         ...this.#window(),
         ...pend,
@@ -234,7 +254,9 @@ export class FWLStream {
         gnNhat: zero,
         gh1: zero,
         attentionBytes: () => ctx.maxBindingBytes,
-        carried: this.#state.use(where, this.#block, this.batchSize, 0),
+        carried,
+        ...(rowScale ? { rowScale } : {}),
+        ...(decay ? { decay } : {}),
       }).nf;
       const logits = ctx.pool.acquire(B * V * 4);
       writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
@@ -294,7 +316,8 @@ export class FWLStream {
         norm: this.#norm,
       }, slow);
       const st = this.#state.use(where, this.#block, B, 0);
-      advanceFastState(rec, this.#window(), st, pend, inner);
+      const { decay } = this.#state.normalization;
+      advanceFastState(rec, this.#window(), st, pend, inner, { weights: weightsBuf, decay });
       await rec.submit(where);
       this.#state.use(where, this.#block, B, 1);
       this.#predicted = false;

@@ -1,8 +1,11 @@
 /**
  * Mixed chunk attention (strictly causal linear attention computed chunk by chunk):
- * `out[b,t] += alpha · Σ_{s<t} (q_t·k_s) v_s`. Inside a chunk, quadratic attention with
- * a strictly-lower-triangular mask; across chunks, each chunk's `Σ k_sᵀ v_s`, summed
- * over earlier chunks, applied to the chunk's queries.
+ * `out[b,t] += alpha · r[b,t] · Σ_{s<t} λ^(t−1−s) (q_t·k_s) v_s`. Inside a chunk, quadratic
+ * attention with a strictly-lower-triangular mask (`λ^(t−1−s)` with a decay); across
+ * chunks, each chunk's `Σ λ^(end−1−s) k_sᵀ v_s`, summed over earlier chunks (each decayed
+ * by `λ^L` per chunk), applied to a query `t` of a chunk starting at `c0` scaled by
+ * `λ^(t−c0)`. The decay λ and the per-query factor `r` (a query's 1/N) are those of
+ * FWL.md §6, both optional.
  *
  * @module
  */
@@ -13,14 +16,17 @@ import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import { matmul } from "./matmul.ts";
+import { matmul, type MatmulSpec } from "./matmul.ts";
+import { decayRows } from "./decay_rows.ts";
+import type { DecayRef } from "./running_count.ts";
 
 /** The exclusive prefix over chunk states. */
 const CHUNK_PREFIX = program({
   name: "chunk_prefix",
   body: shaders.chunkPrefix,
-  storage: ["states: rw"],
-  uniforms: ["sequences", "chunks", "elements", "groups_x"],
+  storage: ["states: rw", "steps"],
+  uniforms: ["sequences", "chunks", "elements", "chunk_len", "flags", "decay_index", "groups_x"],
+  constants: { DECAY: 1 },
   snippets: [GRID],
 });
 
@@ -53,17 +59,62 @@ export interface ChunkAttentionSpec {
   dv: number;
   /** Chunks per sequence. */
   chunks: number;
-  /** `alpha = scale · steps[index]` (e.g. scale −1 for `out −= step·A`). */
-  steps: GPUBuffer;
-  /** The index into `steps`. */
-  stepIndex: number;
+  /** `alpha = scale · steps[step.index]` (e.g. scale −1 for `out −= step·A`), or `scale`. */
+  step?: { buffer: GPUBuffer; index: number };
   /** The scale of `alpha`. */
   scale: number;
+  /** Per-query factors `[batch, time]` (a query's 1/N): output row t times `rowScale[b, t]`. */
+  rowScale?: GPUBuffer;
+  /** The decay λ of FWL.md §6 (the buffer `step` reads, when both are given). */
+  decay?: DecayRef;
   /** Largest scratch buffer allowed, in bytes. */
   maxScratchBytes: number;
 }
 
-/** Records `out += scale · steps[stepIndex] · A(q, k, v)`. */
+/**
+ * The epilogue parts every product that writes `out` shares: alpha, the step, the row
+ * scale of chunk `inner` of sequence `outer` (`L` positions a chunk), and the decay.
+ */
+function outputTerms(
+  s: ChunkAttentionSpec,
+  L: number,
+  decay: NonNullable<MatmulSpec["decay"]> | undefined,
+): Pick<MatmulSpec, "beta" | "alpha" | "step" | "rowScale" | "decay"> {
+  return {
+    beta: 1,
+    alpha: s.scale,
+    ...(s.step ? { step: s.step } : {}),
+    ...(s.rowScale ? { rowScale: { buffer: s.rowScale, outer: s.time, inner: L } } : {}),
+    ...(decay ? { decay } : {}),
+  };
+}
+
+/**
+ * `v` weighted by the decay within its chunk of `L` (`"toEnd"` or `"fromStart"`), in
+ * fresh scratch, or `v` itself without a decay.
+ */
+function decayedValues(
+  rec: Recorder,
+  s: ChunkAttentionSpec,
+  L: number,
+  direction: "toEnd" | "fromStart",
+): Binding {
+  if (!s.decay) return s.v;
+  const out = rec.scratch(s.batch * s.time * s.dv * 4);
+  decayRows(rec, {
+    v: s.v,
+    out,
+    batch: s.batch,
+    time: s.time,
+    width: s.dv,
+    chunk: L,
+    direction,
+    decay: s.decay,
+  });
+  return out;
+}
+
+/** Records `out += scale · steps[step.index] · r ⊙ A_λ(q, k, v)` (see the module doc). */
 export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   const { length: L, count: nC } = chunkLayout(s.time, s.chunks);
   const stateElems = s.dq * s.dv;
@@ -81,8 +132,9 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
     1,
     Math.min(s.batch, Math.floor(s.maxScratchBytes / perSequence)),
   );
-  const step = { buffer: s.steps, index: s.stepIndex };
   const clip = (mask: number) => ({ len: s.time, stride: L, mask });
+  // Each chunk's state weighs its positions by their distance to the chunk's end.
+  const keyed = nC > 1 ? decayedValues(rec, s, L, "toEnd") : s.v;
   const states = nC > 1 ? rec.scratch(group * nC * stateElems * 4) : undefined;
   const scores = L > 1 ? rec.scratch(group * nC * L * L * 4) : undefined;
   // Row-major [time, width] per sequence, one batch per chunk.
@@ -96,11 +148,12 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   const qRows = chunkRows(s.q, s.dq);
   const vRows = chunkRows(s.v, s.dv);
   const outRows = chunkRows(s.out, s.dv);
+  const decay = s.decay;
   for (let b0 = 0; b0 < s.batch; b0 += group) {
     const g = Math.min(group, s.batch - b0);
     const z = { batches: g * nC, batchInner: nC, zBase: b0 * nC };
     if (states) {
-      // states[c] = Σ_{s ∈ chunk c} k_sᵀ v_s  ([dq, dv] per chunk)
+      // states[c] = Σ_{s ∈ chunk c} λ^(end−1−s) k_sᵀ v_s  ([dq, dv] per chunk)
       matmul(rec, {
         m: s.dq,
         n: s.dv,
@@ -112,7 +165,7 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
           row: 1,
           col: s.dq,
         },
-        b: vRows,
+        b: { ...vRows, buffer: keyed },
         c: { buffer: states, rel: stateElems, row: s.dv, col: 1 },
         ...z,
         clip: clip(4),
@@ -120,16 +173,19 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
       const grid = spreadInvocations(rec.ctx, g * stateElems, CHUNK_PREFIX);
       rec.dispatch(
         CHUNK_PREFIX,
-        [states],
+        [states, decay?.buffer ?? rec.ctx.dummy(0)],
         CHUNK_PREFIX.uniforms({
           sequences: g,
           chunks: nC,
           elements: stateElems,
+          chunk_len: L,
+          flags: decay ? CHUNK_PREFIX.constants.DECAY : 0,
+          decay_index: decay?.index ?? 0,
           groups_x: grid.groupsX,
         }),
         grid.workgroups,
       );
-      // out[chunk c] += alpha · q[chunk c] · Σ_{c'<c} states[c']
+      // out[chunk c] += alpha · r ⊙ λ^(t−c0) · q[chunk c] · Σ_{c'<c} λ^… states[c']
       matmul(rec, {
         m: L,
         n: s.dv,
@@ -139,13 +195,11 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         c: outRows,
         ...z,
         clip: clip(1),
-        beta: 1,
-        alpha: s.scale,
-        step,
+        ...outputTerms(s, L, decay && { ...decay, rows: true }),
       });
     }
     if (scores) {
-      // scores[c][i, j] = q_i·k_j for j < i inside chunk c
+      // scores[c][i, j] = λ^(i−1−j) q_i·k_j for j < i inside chunk c
       matmul(rec, {
         m: L,
         n: L,
@@ -162,8 +216,9 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         ...z,
         clip: clip(3),
         causal: true,
+        ...(decay ? { decay: { ...decay, causal: true } } : {}),
       });
-      // out[chunk c] += alpha · scores[c] · v[chunk c]
+      // out[chunk c] += alpha · r ⊙ scores[c] · v[chunk c]
       matmul(rec, {
         m: L,
         n: s.dv,
@@ -173,23 +228,24 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         c: outRows,
         ...z,
         clip: clip(5),
-        beta: 1,
-        alpha: s.scale,
-        step,
+        ...outputTerms(s, L, undefined),
       });
     }
   }
   if (states) rec.reuse(states);
   if (scores) rec.reuse(scores);
+  if (keyed !== s.v) rec.reuse(keyed as GPUBuffer);
 }
 
 /**
  * The same attention with a running state, chunk by chunk: `out[c] += alpha·q[c]·S`,
  * then `S += k[c]ᵀ·v[c]`, from the first chunk (causal: `Σ_{t<s}`), or from the last
- * (`reverse`, anti-causal: `Σ_{t>s}`; inside a chunk the scores are then computed
- * transposed, `P[j, i] = k_j·q_i` kept for `j > i` by the causal mask, and stored as
- * `[i, j]`). Needs one `[dq, dv]` state and one chunk's `[L, L]` scores per sequence
- * instead of all of them, at the price of more, smaller dispatches.
+ * (`reverse`, anti-causal: `Σ_{t>s}`, the decay then `λ^(t−1−s)` for `t > s`; inside a
+ * chunk the scores are computed transposed, `P[j, i] = k_j·q_i` kept for `j > i` by the
+ * causal mask, and stored as `[i, j]`). With a decay the state fades by `λ^len` as each
+ * chunk joins it, with its positions weighted by their distance to the chunk's far end.
+ * Needs one `[dq, dv]` state and one chunk's `[L, L]` scores per sequence instead of all
+ * of them, at the price of more, smaller dispatches.
  */
 export function runningChunkAttention(
   rec: Recorder,
@@ -212,7 +268,10 @@ export function runningChunkAttention(
     1,
     Math.min(s.batch, Math.floor(s.maxScratchBytes / (stateBytes + scoreBytes))),
   );
-  const step = { buffer: s.steps, index: s.stepIndex };
+  const decay = s.decay;
+  // The forward's state weighs a chunk's positions by their distance to its end; the
+  // reverse scan's by their distance from its start.
+  const keyed = stateBytes > 0 ? decayedValues(rec, s, L, reverse ? "fromStart" : "toEnd") : s.v;
   const state = stateBytes > 0 ? rec.scratch(group * stateBytes) : undefined;
   const scores = scoreBytes > 0 ? rec.scratch(group * scoreBytes) : undefined;
   const first = reverse ? nC - 1 : 0;
@@ -232,21 +291,15 @@ export function runningChunkAttention(
       });
       const q = rows(s.q, s.dq), k = rows(s.k, s.dq), v = rows(s.v, s.dv);
       const out = rows(s.out, s.dv);
+      const terms = (d: MatmulSpec["decay"]) => ({
+        ...outputTerms(s, L, d),
+        ...(s.rowScale ? { rowScale: { buffer: s.rowScale, base: t0, outer: s.time } } : {}),
+      });
       const stateOp = state && { buffer: state, rel: stateElems, row: s.dv, col: 1 };
       if (stateOp && c !== first) {
-        // out[c] += alpha · q[c] · S, S the sum over the chunks already passed
-        matmul(rec, {
-          m: len,
-          n: s.dv,
-          k: s.dq,
-          a: q,
-          b: stateOp,
-          c: out,
-          ...z,
-          beta: 1,
-          alpha: s.scale,
-          step,
-        });
+        // out[c] += alpha · r ⊙ λ^… · q[c] · S, S the sum over the chunks already passed
+        const fade = decay && { ...decay, ...(reverse ? { reverseRows: true } : { rows: true }) };
+        matmul(rec, { m: len, n: s.dv, k: s.dq, a: q, b: stateOp, c: out, ...z, ...terms(fade) });
       }
       if (scores && len > 1) {
         const scoreOp = { buffer: scores, rel: L * L, row: L, col: 1 };
@@ -260,6 +313,7 @@ export function runningChunkAttention(
           c: reverse ? { ...scoreOp, row: 1, col: L } : scoreOp,
           ...z,
           causal: true,
+          ...(decay ? { decay: { ...decay, causal: true } } : {}),
         });
         matmul(rec, {
           m: len,
@@ -269,26 +323,28 @@ export function runningChunkAttention(
           b: v,
           c: out,
           ...z,
-          beta: 1,
-          alpha: s.scale,
-          step,
+          ...terms(undefined),
         });
       }
       if (stateOp && c !== last) {
-        // S (+)= k[c]ᵀ·v[c]; the first chunk passed overwrites what the scratch held.
+        // S = λ^len·S + k[c]ᵀ·v[c] (decayed values); the first chunk passed overwrites
+        // what the scratch held.
         matmul(rec, {
           m: s.dq,
           n: s.dv,
           k: len,
           a: { ...k, row: 1, col: s.dq },
-          b: v,
+          b: { ...v, buffer: keyed },
           c: stateOp,
           ...z,
-          ...(c !== first ? { beta: 1 } : {}),
+          ...(c !== first
+            ? { beta: 1, ...(decay ? { decay: { ...decay, beta: true } } : {}) }
+            : {}),
         });
       }
     }
   }
   if (state) rec.reuse(state);
   if (scores) rec.reuse(scores);
+  if (keyed !== s.v) rec.reuse(keyed as GPUBuffer);
 }

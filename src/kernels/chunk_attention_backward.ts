@@ -1,8 +1,10 @@
 /**
  * Causal and anti-causal linear attention for the outer backward:
  *
- * - causal:       `out[t] += alpha · Σ_{s<t} (q_t·k_s) v_s`   (the forward's `A(q,k,v)`)
- * - anti-causal:  `out[s] += alpha · Σ_{t>s} (q_s·k_t) v_t`   (`Aʳ(q,k,v)`)
+ * - causal:       `out[t] += alpha · Σ_{s<t} λ^(t−1−s) (q_t·k_s) v_s`   (the forward's `A(q,k,v)`)
+ * - anti-causal:  `out[s] += alpha · Σ_{t>s} λ^(t−1−s) (q_s·k_t) v_t`   (`Aʳ(q,k,v)`)
+ *
+ * (λ the decay of FWL.md §6, 1 without one.)
  *
  * The backward of `O = A(q,k,v)` is `dq = A(dO, v, k)`, `dk = Aʳ(v, dO, q)`,
  * `dv = Aʳ(k, q, dO)`. The causal form is the forward's mixed chunk attention
@@ -17,7 +19,7 @@
 import type { GPUContext } from "../gpu/context.ts";
 import type { Recorder } from "../gpu/recorder.ts";
 import { chunkAttention, chunkLayout, runningChunkAttention } from "./chunk_attention.ts";
-import { fill } from "./elementwise.ts";
+import type { DecayRef } from "./running_count.ts";
 
 /**
  * Scratch budget of one attention call in training (8 MiB): below the per-chunk states of
@@ -68,6 +70,8 @@ export interface SeqAttentionSpec {
   alpha?: number;
   /** Multiplies `alpha` by `steps[index]`, read on the GPU. */
   step?: { buffer: GPUBuffer; index: number };
+  /** The decay λ of FWL.md §6. */
+  decay?: DecayRef;
 }
 
 /**
@@ -76,12 +80,6 @@ export interface SeqAttentionSpec {
  */
 export function seqAttention(rec: Recorder, s: SeqAttentionSpec): void {
   if (s.time < 2) return; // nothing on either side of any position
-  let steps = s.step?.buffer;
-  let ones: GPUBuffer | undefined;
-  if (!steps) {
-    steps = ones = rec.scratch(4);
-    fill(rec, ones, 1, 1);
-  }
   const spec = {
     q: s.q,
     k: s.k,
@@ -92,12 +90,11 @@ export function seqAttention(rec: Recorder, s: SeqAttentionSpec): void {
     dq: s.dq,
     dv: s.dv,
     chunks: s.chunks,
-    steps,
-    stepIndex: s.step?.index ?? 0,
+    ...(s.step ? { step: s.step } : {}),
+    ...(s.decay ? { decay: s.decay } : {}),
     scale: s.alpha ?? 1,
     maxScratchBytes: trainAttentionBytes(rec.ctx, s.time, s.chunks, s.dq, s.dv),
   };
   if (s.reverse) runningChunkAttention(rec, spec, true);
   else chunkAttention(rec, spec);
-  if (ones) rec.reuse(ones);
 }

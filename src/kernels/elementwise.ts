@@ -25,13 +25,15 @@ const ELEMENTWISE = program({
     GATE_STEP: 16,
     STEP: 32,
     ACCUMULATE: 64,
+    B_ROWS: 128,
   },
   snippets: [GRID],
 });
 
 /**
  * `out[i] = alpha · steps[step.index] · a[i] · b(i) · gate(c[i]) (+ beta · out[i])`, every
- * factor optional: `b(i)` is `b[i]`, or `b[i % width]` with `broadcastWidth`; the gate
+ * factor optional: `b(i)` is `b[i]`, `b[i % width]` with `broadcastWidth` (a row vector
+ * for every row), or `b[i / width]` with `rowWidth` (one factor per row); the gate
  * is `2·relu(c)` (`"relu"`, the squared-ReLU derivative) or `2·[c > 0]` (`"step"`).
  * `out` must not alias an input.
  */
@@ -43,6 +45,7 @@ export function elementwise(
     a?: Binding;
     b?: Binding;
     broadcastWidth?: number;
+    rowWidth?: number;
     c?: Binding;
     gate?: "relu" | "step";
     step?: { buffer: GPUBuffer; index: number };
@@ -56,9 +59,14 @@ export function elementwise(
   }
   const ctx = rec.ctx;
   const f = ELEMENTWISE.constants;
+  if (o.broadcastWidth !== undefined && o.rowWidth !== undefined) {
+    throw new Error("elementwise: broadcastWidth and rowWidth exclude each other");
+  }
+  const element = o.broadcastWidth === undefined && o.rowWidth === undefined;
   const flags = (o.a ? f.HAS_A : 0) |
-    (o.b && o.broadcastWidth === undefined ? f.B_ELEMENT : 0) |
+    (o.b && element ? f.B_ELEMENT : 0) |
     (o.b && o.broadcastWidth !== undefined ? f.B_BROADCAST : 0) |
+    (o.b && o.rowWidth !== undefined ? f.B_ROWS : 0) |
     (o.gate === "relu" ? f.GATE_RELU : 0) | (o.gate === "step" ? f.GATE_STEP : 0) |
     (o.step ? f.STEP : 0) | (o.beta !== undefined ? f.ACCUMULATE : 0);
   const { workgroups, groupsX } = spreadInvocations(ctx, o.count, ELEMENTWISE);
@@ -73,7 +81,7 @@ export function elementwise(
     ],
     ELEMENTWISE.uniforms({
       count: o.count,
-      width: o.broadcastWidth ?? 1,
+      width: o.broadcastWidth ?? o.rowWidth ?? 1,
       flags,
       step_index: o.step?.index ?? 0,
       alpha: o.alpha ?? 1,

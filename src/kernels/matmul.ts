@@ -3,7 +3,8 @@
  * can be read as vec4 (along n or along k), a register-tiled kernel generated for this
  * context's tile runs it (`matmul_tiled.ts`, the tile from the adapter, set, or tuned);
  * any other layout runs on the general kernel, `shaders/matmul.wgsl`. Both share the
- * fused epilogue (alpha, learned step, bias, accumulation, causal mask, squared ReLU).
+ * fused epilogue (alpha, learned step, bias, accumulation, causal mask, squared ReLU, a
+ * per-row scale and the decays of FWL.md §6).
  *
  * @module
  */
@@ -39,6 +40,7 @@ const MATMUL_LAYOUT = {
     ...operandFields("c"),
     ...["z_base", "clip_len", "clip_stride", "clip_mask", "flags", "step_index"] as const,
     ...["alpha: f32", "beta: f32", "bias_base"] as const,
+    ...["r_base", "r_outer", "r_inner", "r_rel", "decay_index"] as const,
   ],
 } as const;
 
@@ -56,6 +58,16 @@ const FLAGS = {
   SQRELU_AUX: 16,
   /** `C *= 2·relu(aux)` (the squared-ReLU backward). */
   GATE_AUX: 32,
+  /** Row i of a batch times `rowscale[r_off + i]`. */
+  ROW_SCALE: 64,
+  /** Row i of a batch times `λ^i` (λ = `steps[decay_index]`). */
+  DECAY_ROWS: 128,
+  /** Row i of a batch of m rows times `λ^(m−1−i)`. */
+  DECAY_ROWS_REV: 256,
+  /** Causal scores (i > j) times `λ^(i−1−j)`. */
+  DECAY_CAUSAL: 512,
+  /** `beta·λ^k` for a batch of inner size k. */
+  DECAY_BETA: 1024,
 } as const;
 
 /** The general matmul: any strides, a 4×4 register block per invocation. */
@@ -65,7 +77,7 @@ const GENERAL = program({
   body: shaders.matmul,
   snippets: [MATMUL_BATCH, MATMUL_STORE],
   workgroupSize: [8, 8],
-  storage: ["a: f32", "b: f32", "c: rw", "bias", "aux: rw", "steps"],
+  storage: ["a: f32", "b: f32", "c: rw", "bias", "aux: rw", "steps", "rowscale"],
   // Each invocation owns a 4×4 block: 32 rows and 32 columns per workgroup.
   constants: { ...FLAGS, TILE_M: 32, TILE_N: 32, GROUP_M: 1 },
 });
@@ -95,6 +107,7 @@ function tiledProgram(v: TiledVariant, tile: MatmulTile): MatmulKernel {
       "bias",
       `aux: rw${c4 ? " vec4<f32>" : ""}`,
       "steps",
+      "rowscale",
     ],
     constants: {
       ...FLAGS,
@@ -398,6 +411,25 @@ export interface MatmulSpec {
   sqreluAux?: Binding;
   /** Multiplies C by `2·relu(aux)` (aux has C's layout): the squared-ReLU backward. */
   gateAux?: Binding;
+  /**
+   * Multiplies row i of each batch by `buffer[base + outer·outer + inner·inner + rel·rel
+   * + i]` (the batch's outer and inner index as for the operands; e.g. a query's 1/N).
+   */
+  rowScale?: { buffer: Binding; base?: number; outer?: number; inner?: number; rel?: number };
+  /**
+   * The decay λ of FWL.md §6, read on the GPU at `buffer[index]` (the buffer `step`
+   * reads, when both are given), and where it applies: `rows` multiplies row i of a batch
+   * by `λ^i`, `reverseRows` by `λ^(m−1−i)`; `causal` multiplies causal scores (i > j, with
+   * `causal: true`) by `λ^(i−1−j)`; `beta` makes the accumulation `beta·λ^k`.
+   */
+  decay?: {
+    buffer: GPUBuffer;
+    index: number;
+    rows?: boolean;
+    reverseRows?: boolean;
+    causal?: boolean;
+    beta?: boolean;
+  };
 }
 
 /** The uniform fields of one operand's layout, e.g. `a_base … a_col`. */
@@ -437,11 +469,18 @@ function layout<P extends "a" | "b" | "c">(
  * ```
  */
 export function matmul(rec: Recorder, s: MatmulSpec): void {
+  const d = s.decay;
   const flags = (s.beta !== undefined ? FLAGS.ACCUMULATE : 0) | (s.bias ? FLAGS.BIAS : 0) |
     (s.causal ? FLAGS.CAUSAL : 0) | (s.step ? FLAGS.STEP_ALPHA : 0) |
-    (s.sqreluAux ? FLAGS.SQRELU_AUX : 0) | (s.gateAux ? FLAGS.GATE_AUX : 0);
+    (s.sqreluAux ? FLAGS.SQRELU_AUX : 0) | (s.gateAux ? FLAGS.GATE_AUX : 0) |
+    (s.rowScale ? FLAGS.ROW_SCALE : 0) | (d?.rows ? FLAGS.DECAY_ROWS : 0) |
+    (d?.reverseRows ? FLAGS.DECAY_ROWS_REV : 0) | (d?.causal ? FLAGS.DECAY_CAUSAL : 0) |
+    (d?.beta ? FLAGS.DECAY_BETA : 0);
   if (s.sqreluAux && s.gateAux) {
     throw new Error("matmul: sqreluAux and gateAux exclude each other");
+  }
+  if (d && s.step && d.buffer !== s.step.buffer) {
+    throw new Error("matmul: the step and the decay are read from one buffer");
   }
   const uniforms = GENERAL.uniforms({
     m: s.m,
@@ -460,6 +499,11 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     alpha: s.alpha ?? 1,
     beta: s.beta ?? 0,
     bias_base: s.bias?.base ?? 0,
+    r_base: s.rowScale?.base ?? 0,
+    r_outer: s.rowScale?.outer ?? 0,
+    r_inner: s.rowScale?.inner ?? 0,
+    r_rel: s.rowScale?.rel ?? 0,
+    decay_index: d?.index ?? 0,
   });
   const ctx = rec.ctx;
   const bindings = [
@@ -468,7 +512,8 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
     s.c.buffer,
     s.bias?.buffer ?? ctx.dummy(0),
     s.sqreluAux ?? s.gateAux ?? ctx.dummy(1),
-    s.step?.buffer ?? ctx.dummy(0),
+    s.step?.buffer ?? d?.buffer ?? ctx.dummy(0),
+    s.rowScale?.buffer ?? ctx.dummy(0),
   ];
   const kernel = matmulKernel(ctx, s);
   const { TILE_M, TILE_N } = kernel.constants;

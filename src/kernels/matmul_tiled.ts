@@ -207,14 +207,14 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
     ]));
     out.push(a === "k4" ? "    ak += 1u;" : "    ak += 4u * p.a_col;", "  }");
   }
-  out.push("  let alpha = matmul_alpha();");
+  out.push("  let alpha = matmul_alpha();", "  let beta = matmul_beta(bt);");
   if (c4) {
     // The common epilogues (alpha, a bias, accumulation) written out: one bias load per
     // column for all rows, plain vec4 stores.
     out.push(
       "  if ((p.flags & ~(BIAS | ACCUMULATE)) == 0u) {",
       "    let biased = (p.flags & BIAS) != 0u;",
-      "    let beta = select(0.0, p.beta, (p.flags & ACCUMULATE) != 0u);",
+      "    let plain_beta = select(0.0, p.beta, (p.flags & ACCUMULATE) != 0u);",
       "    let c_row = p.c_row / 4u;",
       "    let c_off = bt.c_off / 4u;",
       ...lines(t.cols, (j) => [
@@ -230,8 +230,8 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
           `      if (row0 + ${i}u < m) {`,
           `        let at${i} = c${j} + (row0 + ${i}u) * c_row;`,
           `        var v${i} = alpha * acc${i}_${j} + bias${j};`,
-          "        if (beta != 0.0) {",
-          `          v${i} += beta * c[at${i}];`,
+          "        if (plain_beta != 0.0) {",
+          `          v${i} += plain_beta * c[at${i}];`,
           "        }",
           `        c[at${i}] = v${i};`,
           "      }",
@@ -250,6 +250,7 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
     "    if (row >= m) {",
     "      break;",
     "    }",
+    "    let ra = row_alpha(bt, row, alpha);",
     ...lines(t.cols, (j) => `    var v${j}: vec4<f32>;`),
     "    switch i {",
     ...lines(t.rows, (i) => [
@@ -271,8 +272,8 @@ export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {
     ),
     "      }",
     c4
-      ? "      store4((bt.c_off + row * p.c_row + first) / 4u, row, first, v, alpha);"
-      : "      store_row(bt.c_off, row, first, min(4u, n - first), m, v, alpha);",
+      ? "      store4((bt.c_off + row * p.c_row + first) / 4u, row, first, v, ra, beta);"
+      : "      store_row(bt.c_off, row, first, min(4u, n - first), m, v, ra, beta);",
     "    }",
     "  }",
   );

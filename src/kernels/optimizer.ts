@@ -56,6 +56,9 @@ const UPDATE = {
     MOMENTUM: 16,
     NESTEROV: 32,
     LOG_SPACE: 64,
+    LOG_COMPLEMENT: 128,
+    /** The floor of a decay learned in log space of its complement, in thousandths. */
+    MIN_DECAY_MILLI: 1,
   },
   snippets: [OPTIMIZER_STEP],
 } as const;
@@ -85,6 +88,7 @@ export const UPDATE_FLAGS: {
   readonly momentum: number;
   readonly nesterov: number;
   readonly logSpace: number;
+  readonly logComplement: number;
 } = {
   /** `g += wd · p` (coupled L2 decay). */
   l2Decay: FLAGS.L2_DECAY,
@@ -100,6 +104,11 @@ export const UPDATE_FLAGS: {
   nesterov: FLAGS.NESTEROV,
   /** Update `u = log p`: the gradient becomes `p·g`, the step `p ← p·exp(−Δ)`. */
   logSpace: FLAGS.LOG_SPACE,
+  /**
+   * Update `u = log(1 − p)` (a decay, FWL.md §6): the gradient becomes `(p − 1)·g`, the
+   * step `p ← 1 − (1 − p)·exp(−Δ)`, then `p ≥ 0.001`.
+   */
+  logComplement: FLAGS.LOG_COMPLEMENT,
 };
 
 /** Workgroups of one sum-of-squares dispatch, at most (bounds the partials buffer). */

@@ -126,9 +126,10 @@ export abstract class Optimizer {
       ctx,
       params,
       { ...options, decayOn: wd > 0 },
-      (decays, nonNegative, logSpace) =>
+      (decays, nonNegative, logSpace, logComplement) =>
         rule.flags | (decays && wd > 0 ? rule.decayFlag : 0) |
-        (nonNegative ? UPDATE_FLAGS.nonNegative : 0) | (logSpace ? UPDATE_FLAGS.logSpace : 0),
+        (nonNegative ? UPDATE_FLAGS.nonNegative : 0) | (logSpace ? UPDATE_FLAGS.logSpace : 0) |
+        (logComplement ? UPDATE_FLAGS.logComplement : 0),
     );
     // Allocate last, so that a failed check leaks nothing.
     this.#slots = new StateSlots(ctx, this.#entries, rule.slots);

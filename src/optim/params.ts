@@ -8,7 +8,8 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
-import { STEP_NAMES } from "../fwl/params.ts";
+import { STEP_NAMES, stepsElementNames } from "../fwl/params.ts";
+import { DECAY_NAME } from "../fwl/normalizer.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../tensor.ts";
 import { checkCount, checkNumber, checkPositiveInteger, quote } from "../util/validate.ts";
@@ -51,7 +52,24 @@ export interface OptimParam {
  * ```
  */
 export function defaultDecayFilter(name: string): boolean {
-  return !(name.endsWith("/bias") || name.includes("layer_norm") || name.endsWith("_step"));
+  return !(name.endsWith("/bias") || name.includes("layer_norm") || name.endsWith("_step") ||
+    isDecayName(name));
+}
+
+/**
+ * Whether a parameter is the decay λ of a running-mean normalizer (FWL.md §6), by name
+ * (`normalizer/decay`, with any prefix such as `head/`). Such an element is learned in
+ * log space of `1 − λ`, so its memory `1/(1 − λ)` moves by factors, and stays in
+ * [0.001, 1); it gets no weight decay and the step sizes' learning-rate multiplier.
+ *
+ * @example
+ * ```ts
+ * import { isDecayName } from "./params.ts";
+ * console.log(isDecayName("head/normalizer/decay"), isDecayName("dense_0/kernel")); // true false
+ * ```
+ */
+export function isDecayName(name: string): boolean {
+  return name === DECAY_NAME || name.endsWith(`/${DECAY_NAME}`);
 }
 
 /**
@@ -103,14 +121,15 @@ export const LOG_SPACE_LR_SCALE = 10;
  * ```
  */
 export function defaultLrScale(name: string): number {
-  return name.endsWith("_step") ? LOG_SPACE_LR_SCALE : 1;
+  return name.endsWith("_step") || isDecayName(name) ? LOG_SPACE_LR_SCALE : 1;
 }
 
 /**
  * The parameters of an {@linkcode FWLBlock} as an optimizer's list, read from
  * `block.buffers`: the eight tensors under their FWL.md §1 names, then the six step
- * sizes as ONE packed entry named `"steps"` (length 6, `elementNames` = `STEP_NAMES`),
- * since they share one buffer. Its gradient is a 6-float buffer in `STEP_NAMES` order
+ * sizes as ONE packed entry named `"steps"` (length 6, `elementNames` = `STEP_NAMES`;
+ * length 7 with `normalizer/decay` last when the block learns its decay λ, FWL.md §6),
+ * since they share one buffer. Its gradient is a 6-float (7-float) buffer in that order
  * under `"steps"`, or one 1-float gradient per step name. Step sizes get no weight
  * decay, are kept ≥ 0 and are learned in log space with a larger learning rate by
  * default ({@linkcode defaultLogSpace}, {@linkcode defaultLrScale}).
@@ -137,13 +156,17 @@ export function blockParams(block: FWLBlock): OptimParam[] {
     ["unembed/kernel", b.ku],
     ["unembed/bias", b.bu],
   ] as const;
+  // The decay λ rides with the step sizes when it is learned (FWL.md §6).
+  const n = block.normalizer;
+  const learned = typeof n === "object" && n.learnDecay;
+  const elementNames = learned ? stepsElementNames({ decay: n.decay }) : STEP_NAMES;
   return [
     ...tensors.map(([name, buffer]) => ({
       name,
       buffer,
       length: shapes[name].reduce((x, y) => x * y, 1),
     })),
-    { name: "steps", buffer: b.steps, length: STEP_NAMES.length, elementNames: STEP_NAMES },
+    { name: "steps", buffer: b.steps, length: elementNames.length, elementNames },
   ];
 }
 
@@ -185,7 +208,12 @@ export function checkParams(
     lrScale?: unknown;
     decayOn: boolean;
   },
-  flagsOf: (decays: boolean, nonNegative: boolean, logSpace: boolean) => number,
+  flagsOf: (
+    decays: boolean,
+    nonNegative: boolean,
+    logSpace: boolean,
+    logComplement: boolean,
+  ) => number,
 ): ParamEntry[] {
   const decays = rules.decayFilter ?? defaultDecayFilter;
   if (typeof decays !== "function") {
@@ -200,8 +228,9 @@ export function checkParams(
     throw new FWLInputError(where, "options.lrScale", expected, describeValue(lrScale));
   }
   const ruleOf = (n: string): [flags: number, lrScale: number] => {
-    const log = Boolean(logSpace(n)), decay = Boolean(decays(n));
-    if (log && decay && rules.decayOn) {
+    const complement = isDecayName(n);
+    const log = Boolean(logSpace(n)) && !complement, decay = Boolean(decays(n));
+    if ((log || complement) && decay && rules.decayOn) {
       throw new FWLInputError(
         where,
         "options.decayFilter",
@@ -216,7 +245,7 @@ export function checkParams(
       (v) => v >= 0,
       "a finite number ≥ 0",
     );
-    return [flagsOf(decay, Boolean(nonNegative(n)), log), scale];
+    return [flagsOf(decay, Boolean(nonNegative(n)) && !complement, log, complement), scale];
   };
   if (!Array.isArray(params) || params.length === 0) {
     const expected = "a non-empty array of { name, buffer, length }";

@@ -422,7 +422,9 @@ export class Tape {
           for (let tt = 0; tt < T; tt++) {
             const gt = g[(b * T + tt) * n + j];
             let d = dPow(lambda, tt) * c0;
-            for (let s = 0; s < tt; s++) d += dPow(lambda, tt - 1 - s) * a.value[(b * T + s) * n + j];
+            for (let s = 0; s < tt; s++) {
+              d += dPow(lambda, tt - 1 - s) * a.value[(b * T + s) * n + j];
+            }
             gl += gt * d;
           }
         }

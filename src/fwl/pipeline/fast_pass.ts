@@ -13,12 +13,15 @@ import { matmulNN } from "../../kernels/matmul.ts";
 import { cumsumUpdate } from "../../kernels/cumsum.ts";
 import { layerNorm } from "../../kernels/layer_norm.ts";
 import type { ParamBuffers } from "../head.ts";
-import { type FastState, subtractCarried } from "./fast_step.ts";
+import { type CarriedReading, type FastState, subtractCarried } from "./fast_step.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowForward } from "./slow_forward.ts";
 
-/** Inputs of {@linkcode recordFastPass}: the slow activations and inner gradients. */
-export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads {
+/**
+ * Inputs of {@linkcode recordFastPass}: the slow activations and inner gradients, and
+ * (FWL.md §6) each query's 1/N (`rowScale`) and the decay λ.
+ */
+export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads, CarriedReading {
   batch: number;
   time: number;
   inputSize: number;
@@ -51,14 +54,21 @@ export interface FastPass {
 
 /**
  * Each layer's slow output minus its step size times the update:
- * `f1 = h1 − s0·A(x, x, g_h1) − s1·cumsum(g_h1)`, `fa = relu(f1)²`,
- * `f2 = fa·K1 + b1 − s2·A(fa, a, g_h2) − s3·cumsum(g_h2)`, per-row scale and bias, and
- * the fast layer norm. `f2` and the per-row bias are given back to the recorder.
+ * `f1 = h1 − r⊙(s0·A(x, x, g_h1) + s1·cumsum(g_h1))`, `fa = relu(f1)²`,
+ * `f2 = fa·K1 + b1 − r⊙(s2·A(fa, a, g_h2) + s3·cumsum(g_h2))`, per-row scale and bias,
+ * and the fast layer norm (`r` each query's 1/N and the sums decayed, for the running
+ * mean; `r = 1` otherwise, `N` being in the inner gradients). `f2` and the per-row bias
+ * are given back to the recorder.
  */
 export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
   const M = f.batch * f.time, D = f.inputSize, S = f.size, H = 4 * S;
   const p = f.params;
   const buf = (elements: number) => rec.scratch(elements * 4);
+  const reading: CarriedReading = {
+    ...(f.rowScale ? { rowScale: f.rowScale } : {}),
+    ...(f.decay ? { decay: f.decay } : {}),
+  };
+  const step = (index: number) => ({ step: { buffer: p.steps, index } });
   const seq = (dq: number, dv: number) => ({
     batch: f.batch,
     time: f.time,
@@ -66,66 +76,50 @@ export function recordFastPass(rec: Recorder, f: FastPassArgs): FastPass {
     dq,
     dv,
     maxScratchBytes: f.attentionBytes(dq, dv),
+    scale: -1,
+    ...reading,
   });
   // The dense kernels' carried terms; the sums' ride in the cumulative sums below.
   const carry = (i: 0 | 2, out: GPUBuffer, q: GPUBuffer) => {
-    if (f.carried) subtractCarried(rec, p, f, f.carried, i, out, q);
+    if (f.carried) subtractCarried(rec, p, f, f.carried, i, out, q, reading);
   };
+  const cumsum = { batch: f.batch, time: f.time, ...reading };
   const f1 = buf(M * H);
   rec.copy(f.h1, 0, f1, 0, M * H * 4);
-  chunkAttention(rec, {
-    ...seq(D, H),
-    q: f.x,
-    k: f.x,
-    v: f.gh1,
-    out: f1,
-    steps: p.steps,
-    stepIndex: 0,
-    scale: -1,
-  });
+  chunkAttention(rec, { ...seq(D, H), q: f.x, k: f.x, v: f.gh1, out: f1, ...step(0) });
   carry(0, f1, f.x);
   const fa = buf(M * H);
   cumsumUpdate(rec, {
+    ...cumsum,
+    ...step(1),
     u: f.gh1,
     out: f1,
-    steps: p.steps,
-    stepIndex: 1,
-    batch: f.batch,
-    time: f.time,
     width: H,
     sqreluAux: fa,
     carried: f.carried?.sumH1,
   });
   const f2 = buf(M * S);
   matmulNN(rec, fa, p.k1, f2, M, H, S, { bias: { buffer: p.b1 } });
-  chunkAttention(rec, {
-    ...seq(H, S),
-    q: fa,
-    k: f.a,
-    v: f.gh2,
-    out: f2,
-    steps: p.steps,
-    stepIndex: 2,
-    scale: -1,
-  });
+  chunkAttention(rec, { ...seq(H, S), q: fa, k: f.a, v: f.gh2, out: f2, ...step(2) });
   carry(2, f2, fa);
-  const cumsum = { steps: p.steps, batch: f.batch, time: f.time, width: S };
   const st = f.carried;
-  cumsumUpdate(rec, { ...cumsum, u: f.gh2, out: f2, stepIndex: 3, carried: st?.sumH2 });
+  cumsumUpdate(rec, { ...cumsum, ...step(3), u: f.gh2, out: f2, width: S, carried: st?.sumH2 });
   const scaleT = buf(M * S), biasT = buf(M * S);
   cumsumUpdate(rec, {
     ...cumsum,
+    ...step(4),
     u: f.gnNhat,
     out: scaleT,
-    stepIndex: 4,
+    width: S,
     broadcastBase: p.scale,
     carried: st?.sumGnNhat,
   });
   cumsumUpdate(rec, {
     ...cumsum,
+    ...step(5),
     u: f.gn,
     out: biasT,
-    stepIndex: 5,
+    width: S,
     broadcastBase: p.bias,
     carried: st?.sumGn,
   });

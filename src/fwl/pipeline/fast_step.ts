@@ -8,6 +8,9 @@
  * Σ g_h1 [H],  Σ g_h2 [size],  Σ g_n ⊙ n̂ [size],  Σ g_n [size]
  * ```
  *
+ * and, for the running mean of FWL.md §6, the count `Σ_{s<t} w_s`; with a decay λ every
+ * term is weighted `λ^(t−1−s)`, so each sum fades by λ per position.
+ *
  * A window of `T` positions (the stream's is one position) reads the state that its
  * predecessors left ({@linkcode subtractCarried}, and the cumulative sums of the fast
  * pass, which start from the state's sums) and adds its own terms
@@ -18,8 +21,10 @@
  */
 
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
-import { matmul, type Operand } from "../../kernels/matmul.ts";
+import { matmul, type MatmulSpec, type Operand } from "../../kernels/matmul.ts";
 import { fill } from "../../kernels/elementwise.ts";
+import { decayRows } from "../../kernels/decay_rows.ts";
+import { advanceCount, type DecayRef } from "../../kernels/running_count.ts";
 import type { ParamBuffers } from "../head.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowForward } from "./slow_forward.ts";
@@ -38,6 +43,8 @@ export interface FastState {
   sumGnNhat: GPUBuffer;
   /** `Σ g_n`, `[B, size]`. */
   sumGn: GPUBuffer;
+  /** The running mean's count `Σ w`, `[B]` (FWL.md §6); absent for a fixed `N`. */
+  count?: GPUBuffer;
 }
 
 /** A window of `batch` sequences of `time` positions, and the head's widths. */
@@ -55,7 +62,8 @@ export function fastStateLengths(
   B: number,
   D: number,
   size: number,
-): Record<keyof FastState, number> {
+  withCount: boolean,
+): Partial<Record<keyof FastState, number>> {
   const S = size, H = 4 * S;
   return {
     s0: B * D * H,
@@ -64,7 +72,16 @@ export function fastStateLengths(
     sumH2: B * S,
     sumGnNhat: B * S,
     sumGn: B * S,
+    ...(withCount ? { count: B } : {}),
   };
+}
+
+/** How a window reads a state besides its sums: each query's 1/N and the decay λ. */
+export interface CarriedReading {
+  /** Per-query factors `[B, T]` (the running mean's 1/N). */
+  rowScale?: GPUBuffer;
+  /** The decay λ. */
+  decay?: DecayRef;
 }
 
 /** A one-float buffer holding 1, read with zero strides as a column of ones. */
@@ -75,10 +92,12 @@ function ones(rec: Recorder): Operand {
 }
 
 /**
- * `out[b, t] −= step_i · (q[b, t] · S_i[b])`: the update of dense kernel `i` (0: `x·S0`,
- * 2: `fa·S1`) by the positions before the window, applied to each of its `T` positions.
- * `out` is `[B, T, width]`; `q` is `[B, T, D]` or `[B, T, H]`. (The four bias-like sums
- * are added by the cumulative sums of the fast pass, which start from them.)
+ * `out[b, t] −= step_i · r[b, t] · λ^t · (q[b, t] · S_i[b])`: the update of dense kernel `i`
+ * (0: `x·S0`, 2: `fa·S1`) by the positions before the window, applied to each of its `T`
+ * positions (`r` a query's 1/N and λ the decay of the running mean, FWL.md §6, when
+ * given). `out` is `[B, T, width]`; `q` is `[B, T, D]` or `[B, T, H]`. (The four
+ * bias-like sums are added by the cumulative sums of the fast pass, which start from
+ * them.)
  */
 export function subtractCarried(
   rec: Recorder,
@@ -88,6 +107,7 @@ export function subtractCarried(
   i: 0 | 2,
   out: Binding,
   q: Binding,
+  reading: CarriedReading = {},
 ): void {
   const T = d.time, S = d.size, H = 4 * S;
   const [state, k, n] = i === 0 ? [st.s0, d.inputSize, H] : [st.s1, H, S];
@@ -102,12 +122,26 @@ export function subtractCarried(
     alpha: -1,
     step: { buffer: p.steps, index: i },
     beta: 1,
+    ...carriedRows(T, reading),
   });
+}
+
+/** Row i of each sequence's window times `r[b, i]·λ^i`: how a query reads a carried sum. */
+export function carriedRows(
+  T: number,
+  reading: CarriedReading,
+): Pick<MatmulSpec, "rowScale" | "decay"> {
+  return {
+    ...(reading.rowScale ? { rowScale: { buffer: reading.rowScale, outer: T } } : {}),
+    ...(reading.decay ? { decay: { ...reading.decay, rows: true } } : {}),
+  };
 }
 
 /**
  * Adds a window's terms to the state: `S0 += xᵀ·g_h1`, `S1 += aᵀ·g_h2` and each sum over
- * the window's positions, per sequence (positions of weight 0 add nothing).
+ * the window's positions, per sequence (positions of weight 0 add nothing); with a decay
+ * λ, the state first fades by `λ^T` and position `t` joins weighted `λ^(T−1−t)`. The
+ * running mean's count advances by the window's weights.
  */
 export function advanceFastState(
   rec: Recorder,
@@ -115,8 +149,19 @@ export function advanceFastState(
   st: FastState,
   slow: { x: GPUBuffer } & Pick<SlowForward, "a">,
   g: InnerGrads,
+  o: { weights: Binding; decay?: DecayRef },
 ): void {
   const T = d.time, S = d.size, H = 4 * S;
+  const decay = o.decay;
+  const aged: GPUBuffer[] = [];
+  /** `value` weighted λ^(T−1−t) (scratch), or itself without a decay. */
+  const age = (value: GPUBuffer, width: number): GPUBuffer => {
+    if (!decay) return value;
+    const out = rec.scratch(d.batch * T * width * 4);
+    decayRows(rec, { v: value, out, ...d, width, chunk: T, direction: "toEnd", decay });
+    aged.push(out);
+    return out;
+  };
   const add = (m: number, n: number, key: Operand, value: Binding, state: Binding) =>
     matmul(rec, {
       m,
@@ -127,12 +172,18 @@ export function advanceFastState(
       b: { buffer: value, outer: T * n, row: n, col: 1 },
       c: { buffer: state, outer: m * n, row: n, col: 1 },
       beta: 1,
+      ...(decay ? { decay: { ...decay, beta: true } } : {}),
     });
   const D = d.inputSize, column = ones(rec);
-  add(D, H, { buffer: slow.x, outer: T * D, row: 1, col: D }, g.gh1, st.s0);
-  add(H, S, { buffer: slow.a, outer: T * H, row: 1, col: H }, g.gh2, st.s1);
-  add(1, H, column, g.gh1, st.sumH1);
-  add(1, S, column, g.gh2, st.sumH2);
-  add(1, S, column, g.gnNhat, st.sumGnNhat);
-  add(1, S, column, g.gn, st.sumGn);
+  const gh1 = age(g.gh1, H), gh2 = age(g.gh2, S);
+  add(D, H, { buffer: slow.x, outer: T * D, row: 1, col: D }, gh1, st.s0);
+  add(H, S, { buffer: slow.a, outer: T * H, row: 1, col: H }, gh2, st.s1);
+  add(1, H, column, gh1, st.sumH1);
+  add(1, S, column, gh2, st.sumH2);
+  add(1, S, column, age(g.gnNhat, S), st.sumGnNhat);
+  add(1, S, column, age(g.gn, S), st.sumGn);
+  for (const b of aged) rec.reuse(b);
+  if (st.count) {
+    advanceCount(rec, { weights: o.weights, batch: d.batch, time: T, decay, count: st.count });
+  }
 }

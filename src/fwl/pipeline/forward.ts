@@ -13,9 +13,11 @@ import type { GPUContext } from "../../gpu/context.ts";
 import { Recorder } from "../../gpu/recorder.ts";
 import { normalizer } from "../../kernels/softmax_xent.ts";
 import { trainAttentionBytes } from "../../kernels/chunk_attention_backward.ts";
+import { type DecayRef, queryScale } from "../../kernels/running_count.ts";
 import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
-import type { Head, ParamBuffers } from "../head.ts";
+import { type Head, headDecay, type ParamBuffers } from "../head.ts";
 import type { HeadInputs } from "../inputs.ts";
+import { isMean, type Normalizer } from "../normalizer.ts";
 import { type FastPass, recordFastPass } from "./fast_pass.ts";
 import { advanceFastState, type FastState } from "./fast_step.ts";
 import { type InnerGrads, recordInnerBackward } from "./inner_backward.ts";
@@ -37,16 +39,19 @@ export interface HeadForwardArgs {
   vocabSize: number;
   attnChunks: number;
   epsilon: number;
-  /** A fixed inner normalizer, or undefined for the batch normalizer. */
-  fixedNormalizer: number | undefined;
+  /** The inner normalizer (FWL.md §1, §6). */
+  normalizer: Normalizer;
+  /** The running mean's decay λ, when it decays. */
+  decay?: DecayRef;
   x: GPUBuffer;
   labels: GPUBuffer;
   labelsAreIds: boolean;
   weights: GPUBuffer;
   params: ParamBuffers;
   /**
-   * The state the earlier windows left (inference only, with a fixed normalizer): read
-   * by the fast pass, then advanced by this window's terms.
+   * The state the earlier windows left (a fixed normalizer or the running mean): read by
+   * the fast pass; the forward advances it by this window's terms, the training forward
+   * leaves that to its caller (after the backward, which reads it).
    */
   state?: FastState;
 }
@@ -58,8 +63,13 @@ export interface HeadForwardArgs {
 export interface HeadActivations extends SlowForward, InnerGrads, FastPass {
   /** Outer normalizer `max(Σw, 1e-8)` (one float; training only). */
   normOut: GPUBuffer;
-  /** Inner normalizer (the same buffer as `normOut` when both are the batch one). */
+  /**
+   * The inner normalizer folded into `g_z` (the same buffer as `normOut` when both are
+   * the batch one; 1 for the running mean).
+   */
   normIn: GPUBuffer;
+  /** The running mean's per-query factors `1/N[b,t]` `[B·T]` (FWL.md §6). */
+  rowScale?: GPUBuffer;
 }
 
 /** Scratch budget for one slow-logits tile of the forward (the rest is O(B·T·H)). */
@@ -83,7 +93,8 @@ export function headForwardArgs(head: Head, inp: HeadInputs): HeadForwardArgs {
     vocabSize: head.vocabSize,
     attnChunks: head.attnChunks,
     epsilon: head.epsilon,
-    fixedNormalizer: head.normalizer === "batch" ? undefined : head.normalizer,
+    normalizer: head.normalizer,
+    decay: headDecay(head),
     x: inp.x,
     labels: inp.labels,
     labelsAreIds: inp.labelsAreIds,
@@ -127,6 +138,32 @@ function recordNormalizer(
 }
 
 /**
+ * The inner normalization of a batch: the `N` folded into `g_z` (the batch one, the
+ * fixed one, or 1 for the running mean) and, for the running mean, each query's `1/N`
+ * (FWL.md §6), counted from the carried state's count.
+ */
+export function recordInnerNormalization(
+  rec: Recorder,
+  f: HeadForwardArgs,
+): { normIn: GPUBuffer; rowScale?: GPUBuffer } {
+  const M = f.batch * f.time, n = f.normalizer;
+  if (!isMean(n)) {
+    return { normIn: recordNormalizer(rec, f.weights, M, n === "batch" ? undefined : n) };
+  }
+  const rowScale = rec.scratch(M * 4);
+  queryScale(rec, {
+    weights: f.weights,
+    batch: f.batch,
+    time: f.time,
+    decay: f.decay,
+    prior: n.prior,
+    count: f.state?.count,
+    out: rowScale,
+  });
+  return { normIn: recordNormalizer(rec, f.weights, M, 1), rowScale };
+}
+
+/**
  * Records slow forward, inner backward and fast pass of the batch into `rec`. With
  * `keep` (training) every activation stays live for the outer backward, the outer
  * (batch) normalizer is formed too and attention runs within `trainAttentionBytes`;
@@ -141,8 +178,8 @@ export function recordHeadForward(
   const ctx = rec.ctx;
   checkActivations(ctx, f);
   const M = f.batch * f.time;
-  const normIn = recordNormalizer(rec, f.weights, M, f.fixedNormalizer);
-  const normOut = !keep || f.fixedNormalizer === undefined
+  const { normIn, rowScale } = recordInnerNormalization(rec, f);
+  const normOut = !keep || f.normalizer === "batch"
     ? normIn
     : recordNormalizer(rec, f.weights, M, undefined);
   const slow = recordSlowForward(rec, f.params, { ...f, rows: M }, f.x);
@@ -158,9 +195,23 @@ export function recordHeadForward(
     nhat: keep ? undefined : slow.nhat,
     rstd: keep ? undefined : slow.rstd,
     carried: f.state,
+    ...(rowScale ? { rowScale } : {}),
   });
-  if (f.state) advanceFastState(rec, f, f.state, { x: f.x, a: slow.a }, inner);
-  return { normOut, normIn, ...slow, ...inner, ...fast };
+  if (f.state && !keep) recordAdvance(rec, f, slow, inner);
+  return { normOut, normIn, ...(rowScale ? { rowScale } : {}), ...slow, ...inner, ...fast };
+}
+
+/** Adds the batch's terms to its carried state (the window's activations still live). */
+export function recordAdvance(
+  rec: Recorder,
+  f: HeadForwardArgs,
+  slow: Pick<SlowForward, "a">,
+  inner: InnerGrads,
+): void {
+  advanceFastState(rec, f, f.state!, { x: f.x, a: slow.a }, inner, {
+    weights: f.weights,
+    decay: f.decay,
+  });
 }
 
 /** Everything one forward needs. */
@@ -195,7 +246,7 @@ export async function runForward(ctx: GPUContext, f: ForwardArgs): Promise<void>
   const tiling = planLogitTiles(ctx, M, V, tileBytes, !f.labelsAreIds);
   let head: GPUBuffer, norm: GPUBuffer;
   if (f.plain) {
-    norm = recordNormalizer(rec, f.weights, M, f.fixedNormalizer);
+    norm = recordNormalizer(rec, f.weights, M, 1); // unused by the outer cross-entropy
     head = recordSlowForward(rec, f.params, { ...f, rows: M }, f.x).n;
   } else {
     const acts = recordHeadForward(rec, f, tiling, false);
