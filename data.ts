@@ -18,3 +18,8 @@
 export type { TokenDataset } from "./src/data/dataset.ts";
 export { SyntheticLanguage, type SyntheticLanguageOptions } from "./src/data/synthetic.ts";
 export { ByteText, type ByteTextOptions, type EvaluationBatch } from "./src/data/text.ts";
+export {
+  DocumentReader,
+  type DocumentReaderOptions,
+  type DocumentWindows,
+} from "./src/data/reader.ts";

@@ -77,7 +77,8 @@ export {
   LOG_SPACE_LR_SCALE,
 } from "./src/optim/mod.ts";
 export { type ArrayOf, type DType } from "./src/tensor.ts";
-export { PARAM_NAMES, type ParamName, STEP_NAMES } from "./src/fwl/params.ts";
+export { DECAY_INDEX, PARAM_NAMES, type ParamName, STEP_NAMES } from "./src/fwl/params.ts";
+export { DECAY_NAME } from "./src/fwl/normalizer.ts";
 export { lossAndGrads, type LossAndGradsOptions } from "./src/fwl/loss_and_grads.ts";
 export type { GradSource, OptimizerKind, OptimizerState } from "./src/optim/mod.ts";
 export type { RandomSource } from "./src/util/random.ts";

@@ -37,7 +37,13 @@ export {
 
 // Long documents and generation: the carried fast-weight state, the recurrent form, sampling.
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
-export { FWLState, type FWLStateOptions } from "./src/fwl/fast_state.ts";
+export { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./src/fwl/fast_state.ts";
+export type {
+  MeanNormalizer,
+  MeanNormalizerOptions,
+  Normalizer,
+  NormalizerOption,
+} from "./src/fwl/normalizer.ts";
 export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
 export { SeededRandom } from "./src/util/random.ts";
 
@@ -79,6 +85,8 @@ export {
   LanguageModel,
   type LanguageModelOptions,
   type TokensOptions,
+  type TrainStepOptions,
   type TrainStepResult,
 } from "./src/lm/language_model.ts";
+export { DocumentState } from "./src/lm/document_state.ts";
 export { perplexity, type PerplexityResult, type TokenScores } from "./src/lm/perplexity.ts";

@@ -9,8 +9,9 @@ import { parseFlags } from "../examples/lib/flags.ts";
 import {
   comparisonFlags,
   comparisonUsage,
+  headNormalizer,
   heldOutDocuments,
-  lossByPosition,
+  lossByPart,
   markdownTable,
   numberFlag,
   parseComparisonFlags,
@@ -169,12 +170,24 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
   assertEquals([c.flags.size, c.flags.steps, c.plot, c.text], [32, 20, "a.svg", undefined]);
   const t = parseComparisonFlags(["--text", "a.md", "--separator", "^## "], flags);
   assertEquals([t?.text, t?.separator?.source, t?.separator?.multiline], ["a.md", "^## ", true]);
-  assertEquals([t?.json, t?.carryFastWeights, t?.dynamicLr, t?.evalTokens], [false, false, 0, 0]);
+  assertEquals([t?.json, t?.restartWindows, t?.dynamicLr, t?.evalTokens], [false, false, 0, 0]);
+  assertEquals([t?.normalizer, t?.decay, t?.prior, t?.fixedDecay, t?.span], [
+    "mean",
+    0.99,
+    0,
+    false,
+    16384,
+  ]);
+  assertEquals(headNormalizer(t!), { decay: 0.99, prior: 0, learnDecay: true });
   const d = parseComparisonFlags(
-    ["--text", "a", "--json", "--carry-fast-weights", "--dynamic-lr", "0.01", "--eval-tokens", "9"],
+    ["--text", "a", "--json", "--restart-windows", "--dynamic-lr", "0.01", "--eval-tokens", "9"],
     flags,
   );
-  assertEquals([d?.json, d?.carryFastWeights, d?.dynamicLr, d?.evalTokens], [true, true, 0.01, 9]);
+  assertEquals([d?.json, d?.restartWindows, d?.dynamicLr, d?.evalTokens], [true, true, 0.01, 9]);
+  const n = parseComparisonFlags(["--normalizer", "512", "--span", "0", "--fixed-decay"], flags);
+  assertEquals([n?.normalizer, n?.span, headNormalizer(n!)], [512, 0, 512]);
+  const m = parseComparisonFlags(["--decay", "1", "--prior", "4"], flags);
+  assertEquals(headNormalizer(m!), { decay: 1, prior: 4, learnDecay: false });
   assertEquals(parseComparisonFlags(["--help"], flags), undefined);
   assertEquals(parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
   const mistakes: [string[], string][] = [
@@ -192,6 +205,13 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
     [["--separator", "^# "], "--separator needs --text"],
     [["--position-plot", "a.svg"], "--position-plot needs --text"],
     [["--carry-fast-weights"], "--carry-fast-weights needs --text"],
+    [["--restart-windows"], "--restart-windows needs --text"],
+    [["--text", "a", "--restart-windows", "--carry-fast-weights"], "exclude each other"],
+    [["--normalizer", "batch"], '--normalizer needs mean or a number > 0, got "batch"'],
+    [["--normalizer", "-3"], "--normalizer needs mean or a number > 0"],
+    [["--decay", "0"], '--decay needs a number in (0, 1], got "0"'],
+    [["--prior", "-1"], '--prior needs a number ≥ 0, got "-1"'],
+    [["--span", "50"], "--span needs 0 or at least --length + 1 (97) tokens"],
     [["--text", "a", "--position-plot", "a.png"], "--position-plot needs a file name ending"],
     [["--dynamic-lr", "-1"], '--dynamic-lr needs a number ≥ 0, got "-1"'],
     [["--json=1"], "--json takes no value"],
@@ -224,7 +244,7 @@ Deno.test("bodies: the two comparisons and --body", () => {
   assertThrows(() => takeBodyFlag(["--body=lstm", "--body=lstm"]), UsageError, "more than once");
 });
 
-Deno.test("compare: held-out documents within a budget; loss by position", () => {
+Deno.test("compare: held-out documents within a budget; loss by part of the documents", () => {
   const docs = [new Uint8Array(10), new Uint8Array(1), new Uint8Array(5), new Uint8Array(8)];
   assertEquals(heldOutDocuments(docs, 0).map((d) => d.length), [10, 5, 8]);
   assertEquals(heldOutDocuments(docs, 13).map((d) => d.length), [10, 5]);
@@ -232,8 +252,11 @@ Deno.test("compare: held-out documents within a budget; loss by position", () =>
   assertEquals(heldOutDocuments(docs, 3).map((d) => d.length), [4]);
   assertEquals(heldOutDocuments([], 3), []);
   const bits = (...v: number[]) => Float32Array.from(v, (b) => b * Math.LN2);
-  const curve = lossByPosition([{ nll: bits(1, 3, 2), count: 3 }, { nll: bits(3), count: 1 }], 2);
-  assertEquals(curve.map(([x, y]) => [x, Number(y.toFixed(5))]), [[1, 2.33333], [3, 2]]);
+  // halves: [1, 3] and [2] of the first document, [3] and [] of the second
+  const halves = lossByPart([{ nll: bits(1, 3, 2) }, { nll: bits(3) }], 2);
+  assertEquals(halves.map((y) => Number(y.toFixed(5))), [2.33333, 2]);
+  const quarters = lossByPart([{ nll: bits(1, 2, 3, 4, 5, 6, 7, 8) }], 4);
+  assertEquals(quarters.map((y) => Number(y.toFixed(5))), [1.5, 3.5, 5.5, 7.5]);
 });
 
 Deno.test("compare: table, perplexity change, smoothed curve", () => {

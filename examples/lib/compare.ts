@@ -15,14 +15,15 @@ import {
   FWLError,
   LanguageModel,
   type ModelBody,
+  type NormalizerOption,
   perplexity,
   SeededRandom,
   tensor,
   type TokenScores,
   warmupCosineSchedule,
 } from "../../mod.ts";
-import { STEP_NAMES } from "../../gpu.ts";
-import { ByteText, SyntheticLanguage, type TokenDataset } from "../../data.ts";
+import { DECAY_NAME, STEP_NAMES } from "../../gpu.ts";
+import { ByteText, DocumentReader, SyntheticLanguage, type TokenDataset } from "../../data.ts";
 import { parseFlags, UsageError } from "./flags.ts";
 import { formatDuration, ProgressBar } from "./progress.ts";
 import { lineChartSVG } from "./svg_plot.ts";
@@ -112,11 +113,22 @@ const COMMON_FLAGS = {
     "a number > 0",
     (v) => v > 0,
   ),
-  normalizer: numberFlag(
-    512,
-    "FWL inner-loss normalizer, a fixed number",
-    "a number > 0",
-    (v) => v > 0,
+  decay: numberFlag(
+    0.99,
+    "--normalizer mean: initial decay λ of the FWL's inner loss (1: a plain mean)",
+    "a number in (0, 1]",
+    (v) => v > 0 && v <= 1,
+  ),
+  prior: numberFlag(
+    0,
+    "--normalizer mean: prior count n0 of the FWL's inner loss",
+    "a number ≥ 0",
+    (v) => v >= 0,
+  ),
+  span: wholeFlag(
+    16384,
+    "tokens per training document, read in consecutive windows with the states carried (0: independent windows)",
+    0,
   ),
   entities: wholeFlag(256, "synthetic data: pool of entity names", 4),
   gap: wholeFlag(20, "synthetic data: fewest tokens between two mentions", 1),
@@ -133,6 +145,11 @@ const COMMON_FLAGS = {
     (v) => v >= 0,
   ),
   "dynamic-segment": wholeFlag(128, "text: tokens per dynamic-evaluation step", 1),
+  "eval-window": wholeFlag(
+    0,
+    "text: tokens per evaluation call (0: the larger of --length and 512, within the body's positions)",
+    0,
+  ),
   sample: wholeFlag(48, "tokens to generate at the end (0: none)", 0),
   temperature: numberFlag(0.8, "sampling temperature (0: greedy)", "a number ≥ 0", (v) => v >= 0),
   "top-k": wholeFlag(0, "sample from the k most likely tokens (0: all)", 0),
@@ -186,8 +203,18 @@ export interface ComparisonConfig {
   lr: number;
   /** Initial value of the six FWL step sizes. */
   stepSize: number;
-  /** FWL inner-loss normalizer (a fixed number). */
-  normalizer: number;
+  /** FWL inner-loss normalizer: `"mean"` (FWL.md §6, with `decay` and `prior`) or a fixed number. */
+  normalizer: "mean" | number;
+  /** `--normalizer mean`: the initial decay λ (learned unless `fixedDecay`). */
+  decay: number;
+  /** `--normalizer mean`: the prior count n0. */
+  prior: number;
+  /** `--fixed-decay`: λ stays as given. */
+  fixedDecay: boolean;
+  /** Tokens per training document read with carried states (0: independent windows). */
+  span: number;
+  /** `--restart-windows`: each evaluation window starts from the slow weights. */
+  restartWindows: boolean;
   /** Synthetic data: pool of entity names. */
   entities: number;
   /** Synthetic data: fewest tokens between two mentions. */
@@ -200,8 +227,8 @@ export interface ComparisonConfig {
   dynamicLr: number;
   /** Text: tokens per dynamic-evaluation step. */
   dynamicSegment: number;
-  /** Text: carry the fast weights from window to window. */
-  carryFastWeights: boolean;
+  /** Text: tokens per evaluation call (0: automatic). */
+  evalWindow: number;
   /** `--json`: a JSON summary as the last line of standard output. */
   json: boolean;
   /** Tokens to generate at the end (0: none). */
@@ -224,8 +251,14 @@ export interface ComparisonConfig {
   flags: Readonly<Record<string, number>>;
 }
 
-const STRING_FLAGS = ["text", "separator", "plot", "position-plot"] as const;
-const BOOLEAN_FLAGS = ["help", "json", "carry-fast-weights"] as const;
+const STRING_FLAGS = ["text", "separator", "plot", "position-plot", "normalizer"] as const;
+const BOOLEAN_FLAGS = [
+  "help",
+  "json",
+  "carry-fast-weights",
+  "restart-windows",
+  "fixed-decay",
+] as const;
 
 /**
  * Parses a comparison's command line against its flag table: `undefined` for `--help`,
@@ -276,14 +309,19 @@ export function parseComparisonFlags(
     seed: common("seed"),
     lr: common("lr"),
     stepSize: common("step-size"),
-    normalizer: common("normalizer"),
+    normalizer: normalizerFlag(args.normalizer),
+    decay: common("decay"),
+    prior: common("prior"),
+    fixedDecay: args["fixed-decay"] === true,
+    span: common("span"),
+    restartWindows: args["restart-windows"] === true,
     entities: common("entities"),
     gap: common("gap"),
     valBatches: common("val-batches"),
     evalTokens: common("eval-tokens"),
     dynamicLr: common("dynamic-lr"),
     dynamicSegment: common("dynamic-segment"),
-    carryFastWeights: args["carry-fast-weights"] === true,
+    evalWindow: common("eval-window"),
     json: args.json === true,
     sample: common("sample"),
     temperature: common("temperature"),
@@ -295,10 +333,16 @@ export function parseComparisonFlags(
     positionPlot: text("position-plot"),
     flags: values,
   };
-  for (const flag of ["separator", "position-plot", "carry-fast-weights"]) {
+  for (const flag of ["separator", "position-plot", "carry-fast-weights", "restart-windows"]) {
     if (args[flag] !== undefined && config.text === undefined) {
       throw new UsageError(`--${flag} needs --text`);
     }
+  }
+  if (args["carry-fast-weights"] !== undefined && config.restartWindows) {
+    throw new UsageError("--carry-fast-weights and --restart-windows exclude each other");
+  }
+  if (config.span > 0 && config.span < config.length + 1) {
+    throw new UsageError(`--span needs 0 or at least --length + 1 (${config.length + 1}) tokens`);
   }
   for (const [flag, file] of [["plot", config.plot], ["position-plot", config.positionPlot]]) {
     if (file !== undefined && !file.endsWith(".svg")) {
@@ -308,6 +352,24 @@ export function parseComparisonFlags(
     }
   }
   return config;
+}
+
+/** `--normalizer`'s value: `"mean"` (default) or a fixed positive number. */
+function normalizerFlag(raw: string | true | undefined): "mean" | number {
+  if (raw === undefined || raw === "mean") return "mean";
+  const v = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+  if (!(Number.isFinite(v) && v > 0)) {
+    throw new UsageError(`--normalizer needs mean or a number > 0, got ${JSON.stringify(raw)}`);
+  }
+  return v;
+}
+
+/** The head's normalizer for `LanguageModel.create`, from the flags. */
+export function headNormalizer(
+  c: Pick<ComparisonConfig, "normalizer" | "decay" | "prior" | "fixedDecay">,
+): NormalizerOption {
+  if (c.normalizer !== "mean") return c.normalizer;
+  return { decay: c.decay, prior: c.prior, learnDecay: !c.fixedDecay && c.decay < 1 };
 }
 
 /** `--separator`'s pattern, checked. */
@@ -374,9 +436,14 @@ ${
                       --allow-read
   --separator REGEX   with --text: each match starts a new document, e.g. '^# '
                       for markdown titles (default: the file is one document)
-  --carry-fast-weights  with --text: carry the FWL's state from window to window
-                      of a document (default: each window starts from the slow
-                      weights, as in training)
+  --normalizer mean|N the FWL's inner-loss normalizer: the running mean (FWL.md
+                      §6; --decay, --prior; default) or a fixed number N
+  --fixed-decay       --normalizer mean: keep the decay λ as given (default:
+                      learned, when below 1)
+  --restart-windows   with --text: start each evaluation window's fast weights
+                      from the slow weights (default: one state carried through
+                      each document, the fast weights too)
+  --carry-fast-weights  with --text: the default, said out loud
   --plot FILE.svg     write both training curves to an SVG chart (asks for write
                       permission, or pass --allow-write)
   --position-plot FILE.svg  with --text: write the validation loss against the
@@ -498,7 +565,7 @@ async function train(
       vocabSize: data.vocabSize,
       headSize: spec.headSize(c),
       attnChunks: 4,
-      normalizer: c.normalizer,
+      normalizer: headNormalizer(c),
       stepSize: c.stepSize,
       seed: c.seed,
       fastWeights: model === "fwl",
@@ -517,14 +584,27 @@ async function train(
       }),
       clipNorm: 1,
     });
-    // Both models see the same batches.
+    // Both models see the same batches: independent windows, or long documents read in
+    // consecutive windows with the head's and the body's states carried.
     const rng = new SeededRandom(c.seed + 1);
+    const reader = c.span > 0
+      ? new DocumentReader(data, { batchSize: c.batch, window: c.length, span: c.span, rng })
+      : undefined;
+    using state = reader ? lm.documentState(c.batch) : undefined;
     const bar = new ProgressBar({ label: HEAD_NAMES[model].padEnd(13), total: c.steps });
     const losses: number[] = [];
     let smooth = NaN;
     for (let i = 0; i < c.steps; i++) {
-      const batch = tensor(data.trainBatch(c.batch, c.length, rng), [c.batch, c.length]);
-      const { loss } = await lm.trainStep(batch, opt);
+      let result;
+      if (reader && state) {
+        const { tokens, restarted } = reader.next();
+        if (restarted.length > 0) state.reset(restarted);
+        result = await lm.trainStep(tensor(tokens, [c.batch, c.length + 1]), opt, { state });
+      } else {
+        const batch = tensor(data.trainBatch(c.batch, c.length, rng), [c.batch, c.length]);
+        result = await lm.trainStep(batch, opt);
+      }
+      const loss = result.loss;
       losses.push(loss);
       smooth = Number.isNaN(smooth) ? loss : 0.9 * smooth + 0.1 * loss;
       bar.tick({ loss: smooth });
@@ -569,17 +649,35 @@ export function heldOutDocuments(
 /**
  * Scores held-out documents one by one, each in consecutive windows of `--length`
  * tokens (a body with `forwardFrom` carries its state from one to the next, the fast
- * weights too with `--carry-fast-weights`), plainly or with dynamic evaluation
+ * weights too unless `--restart-windows`), plainly or with dynamic evaluation
  * (`--dynamic-lr`).
  */
+/**
+ * Tokens per evaluation call: `--eval-window`, or the larger of `--length` and 512 within
+ * the body's positions. With the states carried (the default) it changes the speed only.
+ *
+ * @example
+ * ```ts
+ * import { evaluationWindow } from "./compare.ts";
+ * console.log(evaluationWindow({ evalWindow: 0, length: 64 }), evaluationWindow({ evalWindow: 0, length: 96 }, 96)); // 512 96
+ * ```
+ */
+export function evaluationWindow(
+  c: Pick<ComparisonConfig, "evalWindow" | "length">,
+  maxPositions = Infinity,
+): number {
+  return c.evalWindow > 0 ? c.evalWindow : Math.min(Math.max(c.length, 512), maxPositions);
+}
+
 async function evaluateText(
   trained: Trained,
   documents: readonly Uint8Array[],
   dynamic: boolean,
   c: ComparisonConfig,
+  window: number,
 ): Promise<Row> {
   const model: RowName = dynamic ? `${trained.model}+dynamic` : trained.model;
-  const lm = trained.lm, carryFastWeights = c.carryFastWeights;
+  const lm = trained.lm, carryFastWeights = !c.restartWindows;
   const read = (doc: Uint8Array, progress?: (scored: number) => void) =>
     dynamic
       ? lm.dynamicEvaluate(doc, {
@@ -589,9 +687,9 @@ async function evaluateText(
         carryFastWeights,
         progress,
       })
-      : lm.scoreDocument(doc, { window: c.length, carryFastWeights, progress });
+      : lm.scoreDocument(doc, { window, carryFastWeights, progress });
   // Untimed: the first window compiles the kernels.
-  await read(documents[0].subarray(0, Math.min(documents[0].length, c.length + 1)));
+  await read(documents[0].subarray(0, Math.min(documents[0].length, window + 1)));
   const total = documents.reduce((n, d) => n + d.length - 1, 0);
   const bar = new ProgressBar({ label: `  ${model}`.padEnd(13), total });
   const scores: TokenScores[] = [];
@@ -620,30 +718,27 @@ async function evaluateBatches(
 }
 
 /**
- * Mean loss in bits per token against the position in the document (from 1), in
- * `buckets` equal spans of the longest document: `[first position of the span, bits]`.
+ * Mean loss in bits per token against the position in the document, in `parts` equal
+ * spans of each document's scored positions (in document order), pooled over documents:
+ * `parts = 4` gives the quarters of the `--json` rows.
  *
  * @example
  * ```ts
- * import { lossByPosition } from "./compare.ts";
+ * import { lossByPart } from "./compare.ts";
  * const nll = Float32Array.from([Math.LN2, Math.LN2, 0, 0]);
- * console.log(lossByPosition([{ nll, count: 4 }], 2)); // [ [ 1, 1 ], [ 3, 0 ] ]
+ * console.log(lossByPart([{ nll }, { nll: nll.subarray(0, 2) }], 2)); // [ 1, 0.6666666666666666 ]
  * ```
  */
-export function lossByPosition(
-  scores: readonly Pick<TokenScores, "nll" | "count">[],
-  buckets: number,
-): [number, number][] {
-  const longest = Math.max(...scores.map((s) => s.nll.length));
-  const span = Math.max(1, Math.ceil(longest / buckets));
-  const sums = new Float64Array(Math.ceil(longest / span)), counts = new Float64Array(sums.length);
+export function lossByPart(scores: readonly Pick<TokenScores, "nll">[], parts: number): number[] {
+  const sums = new Float64Array(parts), counts = new Float64Array(parts);
   for (const { nll } of scores) {
     nll.forEach((v, i) => {
-      sums[Math.floor(i / span)] += v;
-      counts[Math.floor(i / span)]++;
+      const q = Math.floor((i * parts) / nll.length);
+      sums[q] += v;
+      counts[q]++;
     });
   }
-  return Array.from(sums, (s, j) => [j * span + 1, s / counts[j] / Math.LN2]);
+  return Array.from(sums, (s, q) => s / counts[q] / Math.LN2);
 }
 
 /** Streams a sample from `lm` after `prompt` to standard output. */
@@ -728,6 +823,12 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
   try {
     c = parseComparisonFlags(argv, spec.flags);
     if (c) spec.check?.(c);
+    const most = c && spec.maxPositions?.(c);
+    if (c && most !== undefined && c.evalWindow > most) {
+      throw new UsageError(
+        `--eval-window needs at most the body's ${most} positions, got ${c.evalWindow}`,
+      );
+    }
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`error: ${e.message}\n\nRun with --help to see every flag.`);
@@ -775,8 +876,9 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
         rows.push(await evaluateBatches(t, data, c));
         continue;
       }
-      rows.push(await evaluateText(t, documents, false, c));
-      if (c.dynamicLr > 0) rows.push(await evaluateText(t, documents, true, c));
+      const window = evaluationWindow(c, spec.maxPositions?.(c));
+      rows.push(await evaluateText(t, documents, false, c, window));
+      if (c.dynamicLr > 0) rows.push(await evaluateText(t, documents, true, c, window));
     }
     const fwl = trained[1];
     const adapter = fwl.lm.context.adapter;
@@ -789,7 +891,9 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
           documents.length === 1 ? "" : "s"
         } of ${(data as ByteText).validationDocuments.length} (${plain.count} predicted bytes` +
           `${c.evalTokens > 0 ? `, at most --eval-tokens ${c.evalTokens}` : ""}), in windows ` +
-          `of ${c.length}${carried(fwl.lm, c.carryFastWeights)}:\n`
+          `of ${evaluationWindow(c, spec.maxPositions?.(c))}${
+            carried(fwl.lm, !c.restartWindows)
+          }:\n`
         : `\nvalidation (${plain.count} predicted tokens):\n`,
     );
     const header = [
@@ -832,12 +936,27 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
       }, the FWL head scores ${(speed(fwlRow) / speed(dynamic)).toFixed(1)}× as fast`;
     }
     console.log(`${summary}.`);
-    const steps = await fwl.lm.head.getParams();
-    const learned = Object.fromEntries(STEP_NAMES.map((n) => [n, steps[n][0]]));
+    if (documents) {
+      // Early against late in the documents: where carried fast weights should gain most.
+      console.log(`\n${bytes ? "bits per byte" : "bits per token"} by quarter of each document:`);
+      const quarters = results.map((
+        r,
+      ) => [r.row.model, ...lossByPart(r.row.scores, 4).map((b) => b.toFixed(3))]);
+      console.log(markdownTable([["model", "1st", "2nd", "3rd", "4th"], ...quarters]));
+    }
+    const params = await fwl.lm.head.getParams();
+    const learned = Object.fromEntries(STEP_NAMES.map((n) => [n, params[n][0]]));
     console.log(
       `FWL step sizes, learned from ${c.stepSize}: ` +
         STEP_NAMES.map((n) => `${n.replace("_step", "")} ${learned[n].toPrecision(2)}`).join(", "),
     );
+    const decay = params[DECAY_NAME]?.[0];
+    if (decay !== undefined) {
+      console.log(
+        `FWL decay λ${c.fixedDecay ? "" : `, learned from ${c.decay}`}: ${decay.toPrecision(4)} ` +
+          `(a memory of about ${Math.round(1 / (1 - decay))} tokens)`,
+      );
+    }
 
     if (c.plot) {
       const svg = lineChartSVG(
@@ -852,16 +971,21 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
       console.log(`training curves written to ${c.plot}`);
     }
     if (c.positionPlot) {
-      // The gain over the plain head, not the loss itself, which the text's content swings.
-      const base = lossByPosition(plain.row.scores, 32);
+      // The gain over the plain head, not the loss itself, which the text's content swings;
+      // by position as a share of each document, the quarters of the --json rows refined.
+      const parts = 32;
+      const base = lossByPart(plain.row.scores, parts);
       const svg = lineChartSVG(
         rows.slice(1).map((r) => ({
           name: r.model,
-          points: lossByPosition(r.scores, 32).map(([x, y], j) => [x, base[j][1] - y]),
+          points: lossByPart(r.scores, parts).map((
+            y,
+            j,
+          ) => [(100 * (j + 0.5)) / parts, base[j] - y]),
         })),
         {
           title: `Gain over the plain head, by position (${c.text?.split(/[\\/]/).at(-1)})`,
-          xLabel: "position in the document (tokens)",
+          xLabel: "position in the document (% of its scored bytes)",
           yLabel: "bits per token saved",
         },
       );
@@ -893,12 +1017,14 @@ export async function runComparison(spec: ComparisonSpec, argv: string[]): Promi
         seed: c.seed,
         adapter,
         step_sizes: learned,
+        ...(decay !== undefined ? { decay } : {}),
         rows: results.map((r) => ({
           model: r.row.model,
           perplexity: r.perplexity,
           bits_per_token: bitsPerToken(r.loss),
           ...(entity ? { entity_perplexity: perplexity(r.row.scores, entity).perplexity } : {}),
           tokens: r.count,
+          ...(documents ? { quarters: lossByPart(r.row.scores, 4) } : {}),
           eval_tokens_per_s: r.count / r.row.seconds,
           train_seconds: r.row.trained.seconds,
         })),

@@ -113,6 +113,36 @@ export class LSTMState implements BodyState {
     return { h: this.#h[l], c: this.#c[l] };
   }
 
+  /**
+   * Back to zero (the start of a document): every sequence, or only `sequences`
+   * (indices in `[0, batchSize)`).
+   */
+  reset(sequences?: readonly number[]): void {
+    const where = "LSTMState.reset";
+    if (this.#owner === undefined) throw new FWLStateError(`${where}: the state was disposed`);
+    const B = this.batchSize;
+    const rows = sequences ?? Array.from({ length: B }, (_, b) => b);
+    if (!Array.isArray(rows)) {
+      throw new FWLInputError(
+        where,
+        "sequences",
+        "an array of sequence indices",
+        describeValue(rows),
+      );
+    }
+    for (const b of rows) {
+      if (!Number.isInteger(b) || b < 0 || b >= B) {
+        throw new FWLInputError(where, "sequences", `indices in [0, ${B})`, describeValue(b));
+      }
+    }
+    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
+    const bytes = this.#owner.hiddenSize * 4; // each buffer is [B, H]
+    for (const buffer of [...this.#h, ...this.#c]) {
+      for (const b of new Set(rows)) encoder.clearBuffer(buffer, b * bytes, bytes);
+    }
+    this.#ctx.device.queue.submit([encoder.finish()]);
+  }
+
   /** Returns the state's buffers to the pool. Idempotent. */
   dispose(): void {
     if (this.#owner === undefined) return;

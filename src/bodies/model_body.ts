@@ -23,6 +23,13 @@ export interface BodyParameter {
 export interface BodyState {
   /** Releases the state's GPU memory. */
   dispose(): void;
+  /**
+   * Back to the start of a document: every sequence, or only `sequences` (indices). Lets
+   * a training loop carry states through documents of different lengths (each row of a
+   * batch starts its next document when it is ready); without it, only all sequences at
+   * once restart (a fresh `initState`).
+   */
+  reset?(sequences?: readonly number[]): void;
 }
 
 /**

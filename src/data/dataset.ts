@@ -32,6 +32,13 @@ export interface TokenDataset {
   /** A training batch `[batchSize, length]` (row-major), drawn from `rng`. */
   trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array;
   /**
+   * One training document (or a piece of one) of at most `maxLength` and, where the
+   * data has one that long, at least `minLength` tokens, drawn from `rng`: what a
+   * `DocumentReader` reads in consecutive windows, for training on long
+   * documents with carried states.
+   */
+  trainDocument?(maxLength: number, rng: RandomSource, minLength?: number): Int32Array;
+  /**
    * The validation set as batches `[batchSize, length]`, the same on every call with
    * the same arguments (at most `maxBatches` of them, default: all there are).
    */

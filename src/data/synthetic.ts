@@ -315,6 +315,21 @@ export class SyntheticLanguage implements TokenDataset {
   }
 
   /**
+   * One training document of `maxLength` tokens (every synthetic document is as long as
+   * asked), for a `DocumentReader`.
+   *
+   * @example
+   * ```ts
+   * import { SyntheticLanguage } from "./synthetic.ts";
+   * import { SeededRandom } from "../util/random.ts";
+   * console.log(new SyntheticLanguage().trainDocument(500, new SeededRandom(0)).length); // 500
+   * ```
+   */
+  trainDocument(maxLength: number, rng: RandomSource): Int32Array {
+    return this.document(maxLength, rng);
+  }
+
+  /**
    * `batchSize` documents of `length` tokens, row-major `[batchSize, length]`.
    *
    * @example

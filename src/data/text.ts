@@ -228,6 +228,43 @@ export class ByteText implements TokenDataset {
   }
 
   /**
+   * One training document of at least `minLength` bytes (default 2), chosen with a
+   * probability proportional to its length, or a random piece of it of `maxLength` bytes
+   * when it is longer. When no training document is that long, a piece of the training
+   * bytes read as one stream (documents one after another).
+   *
+   * @example
+   * ```ts
+   * import { ByteText } from "./text.ts";
+   * import { SeededRandom } from "../util/random.ts";
+   * const t = ByteText.fromString("# a\n" + "x".repeat(300) + "\n# b\nyy\n", { separator: /^# / });
+   * console.log(t.trainDocument(100, new SeededRandom(0), 50).length); // 100
+   * ```
+   */
+  trainDocument(maxLength: number, rng: RandomSource, minLength = 2): Int32Array {
+    const where = "ByteText.trainDocument";
+    checkCount(where, "maxLength", maxLength);
+    checkCount(where, "minLength", minLength);
+    if (rng === null || typeof rng !== "object" || typeof rng.uniform !== "function") {
+      const what = "a random source such as new SeededRandom(seed)";
+      throw new FWLInputError(where, "rng", what, describeValue(rng));
+    }
+    const docs = this.trainDocuments.filter((d) => d.length >= Math.min(minLength, maxLength));
+    const piece = (d: Uint8Array) => {
+      const start = Math.floor(rng.uniform() * (Math.max(0, d.length - maxLength) + 1));
+      return Int32Array.from(d.subarray(start, start + maxLength));
+    };
+    if (docs.length === 0) return piece(this.train);
+    const total = docs.reduce((n, d) => n + d.length, 0);
+    let at = rng.uniform() * total;
+    for (const d of docs) {
+      if (at < d.length) return piece(d);
+      at -= d.length;
+    }
+    return piece(docs[docs.length - 1]);
+  }
+
+  /**
    * Windows over every byte of the held-out documents, document by document, grouped
    * into batches of at most `batchSize` rows of equal length. A document is cut into
    * windows of `length` bytes that overlap by one byte (the next window starts at the

@@ -11,6 +11,7 @@
 
 import type { ModelBody } from "../bodies/model_body.ts";
 import { FWLInputError } from "../errors.ts";
+import type { MeanNormalizer, Normalizer } from "../fwl/normalizer.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import { checkObject, checkStringRecord, firstNonFinite } from "../util/validate.ts";
 import { readBuffers } from "../gpu/readback.ts";
@@ -64,6 +65,14 @@ export const CHECKPOINT_METADATA = {
   vocabSize: "fwl.vocab_size",
   /** The head's `inputSize` (`D`, a language model's `body.hiddenSize`). */
   inputSize: "fwl.input_size",
+  /**
+   * The head's inner-loss normalizer, as JSON (`"batch"`, a number, or `{ decay, prior,
+   * learnDecay }`): a file loads only into a head with the same kind of one — the same
+   * `N`, or a running mean with the same prior and with a decay parameter exactly when
+   * the file has one (its λ is then loaded) — and files without it, from earlier
+   * versions, into any.
+   */
+  normalizer: "fwl.normalizer",
   /** The optimizer's kind (`"sgd"`, `"adam"`, `"adamw"`), when stored. */
   optimizer: "fwl.optimizer",
   /** The optimizer's step count, when stored. */
@@ -174,7 +183,9 @@ export async function loadCheckpointBytes(
   options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
   const parts = [holderPart(block, "")];
-  return { metadata: await load("loadCheckpointBytes", "bytes", parts, bytes, options) };
+  return {
+    metadata: await load("loadCheckpointBytes", "bytes", parts, bytes, options, block),
+  };
 }
 
 /**
@@ -226,7 +237,8 @@ export async function loadCheckpoint(
 ): Promise<LoadedCheckpoint> {
   const where = "loadCheckpoint";
   const bytes = await readFileBytes(where, path, "loadCheckpointBytes");
-  return { metadata: await load(where, String(path), [holderPart(block, "")], bytes, options) };
+  const parts = [holderPart(block, "")];
+  return { metadata: await load(where, String(path), parts, bytes, options, block) };
 }
 
 /**
@@ -283,7 +295,25 @@ export function loadLanguageModelBytes(
 ): Promise<Record<string, string>> {
   const where = "LanguageModel.load";
   const parts = [holderPart(model.head, HEAD_PREFIX), bodyPart(where, model)];
-  return load(where, source, parts, bytes, options);
+  return load(where, source, parts, bytes, options, model.head);
+}
+
+/**
+ * What must match between a file's normalizer (its JSON) and a head's: `N`, or the
+ * running mean's prior and whether it has a decay parameter (whose value is loaded).
+ */
+function sameKind(n: string | Normalizer): string {
+  let v: unknown = n;
+  if (typeof n === "string" && n !== "batch") {
+    try {
+      v = JSON.parse(n);
+    } catch {
+      return n;
+    }
+  }
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  const mean = v as Partial<MeanNormalizer>;
+  return JSON.stringify({ prior: mean.prior, decays: mean.learnDecay || (mean.decay ?? 1) < 1 });
 }
 
 function headMetadata(head: FWLBlock): Record<string, string> {
@@ -292,6 +322,7 @@ function headMetadata(head: FWLBlock): Record<string, string> {
     [CHECKPOINT_METADATA.size]: String(head.size),
     [CHECKPOINT_METADATA.vocabSize]: String(head.vocabSize),
     [CHECKPOINT_METADATA.inputSize]: String(head.inputSize),
+    [CHECKPOINT_METADATA.normalizer]: JSON.stringify(head.normalizer),
   };
 }
 
@@ -354,6 +385,7 @@ async function load(
   parts: Part[],
   bytes: Uint8Array,
   options: LoadCheckpointOptions,
+  head: FWLBlock,
 ): Promise<Record<string, string>> {
   checkObject(where, "options", options, "an object { optimizer? }");
   if (!(bytes instanceof Uint8Array)) {
@@ -372,6 +404,16 @@ async function load(
   const { tensors, metadata } = decoded;
   const fail = (name: string, expected: string, received: string) =>
     new FWLInputError(where, `${source}: ${name}`, expected, received);
+  // The inner loss the head was trained with (not a tensor, but part of the model).
+  const normalizer = metadata[CHECKPOINT_METADATA.normalizer];
+  if (normalizer !== undefined && sameKind(normalizer) !== sameKind(head.normalizer)) {
+    throw fail(
+      `metadata ${CHECKPOINT_METADATA.normalizer}`,
+      `a normalizer like the head's, ${JSON.stringify(head.normalizer)} (build the head ` +
+        "with the file's to load it)",
+      normalizer,
+    );
+  }
 
   for (const name of Object.keys(tensors)) {
     if (!shapes.has(name) && !name.startsWith(OPTIMIZER_PREFIX)) {

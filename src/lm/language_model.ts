@@ -56,6 +56,8 @@ import {
 import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
 import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
+import { carriesBody, DocumentState } from "./document_state.ts";
+import type { NormalizerOption } from "../fwl/normalizer.ts";
 
 const WHERE = "LanguageModel";
 
@@ -81,12 +83,14 @@ export interface CreateLanguageModelOptions extends LanguageModelOptions {
   /**
    * The head's inner-loss normalizer (default 512). A fixed number keeps each sequence
    * independent of the others in its batch, so scores do not depend on batching, and
-   * generation (which streams, and needs a fixed normalizer) matches training. `"batch"`
-   * is the reference's `Σ weights` of the whole batch. Only `stepSize / normalizer`
-   * matters at the start: the optimizers learn the step sizes in log space, which is
-   * blind to their scale.
+   * generation (which streams) matches training. The running mean of FWL.md §6 (`"mean"`
+   * or `{ decay, prior, learnDecay }`) does too, and also keeps the update's size the
+   * same at every position of a long document, so the fast weights can be carried
+   * through it. `"batch"` is the reference's `Σ weights` of the whole batch. Only
+   * `stepSize / normalizer` matters at the start: the optimizers learn the step sizes in
+   * log space, which is blind to their scale.
    */
-  normalizer?: number | "batch";
+  normalizer?: NormalizerOption;
   /**
    * Initial value of the six learned step sizes (default 0.001; the block alone starts
    * at FWL.md §1's 0.01). With the default normalizer the fast updates start close to
@@ -109,6 +113,19 @@ export interface CreateLanguageModelOptions extends LanguageModelOptions {
 export interface TokensOptions {
   /** A padding id: positions whose token or next token is `padId` are not scored. */
   padId?: number;
+}
+
+/** Options of {@linkcode LanguageModel.trainStep}. */
+export interface TrainStepOptions extends TokensOptions {
+  /**
+   * Continue `B` documents from where the last call on this state left them (from
+   * `lm.documentState(B)`): the head's fast weights and the body's state (when it can
+   * carry one) start from there, and are advanced by this window. The tokens `[B, L]`
+   * then read as a window of `L − 1` predictions: positions `0 … L−2` are read, tokens
+   * `1 … L−1` predicted, so the next window starts with this one's last token. No
+   * gradient flows into earlier windows.
+   */
+  state?: DocumentState;
 }
 
 /** What {@linkcode LanguageModel.trainStep} returns. */
@@ -478,27 +495,93 @@ export class LanguageModel {
   async trainStep(
     tokens: Tensor<"int32">,
     optimizer: Optimizer,
-    options: TokensOptions = {},
+    options: TrainStepOptions = {},
   ): Promise<TrainStepResult> {
     const where = `${WHERE}.trainStep`;
     return await this.#run("trainStep", () => this.#trainStep(where, tokens, optimizer, options));
   }
 
-  /** `trainStep` without the busy mark (also one segment of dynamic evaluation). */
+  /** `trainStep` without the busy mark. */
   async #trainStep(
     where: string,
     tokens: Tensor<"int32">,
     optimizer: Optimizer,
-    options: TokensOptions,
+    options: TrainStepOptions,
   ): Promise<TrainStepResult> {
     const plan = this.#checkOptimizer(where, optimizer);
-    const { B, T, labels, weights } = this.#prepare(where, tokens, options);
-    const hidden = await this.#forward(where, tokens, B, T);
-    try {
-      return await this.#learn(where, hidden, labels, weights, optimizer, plan);
-    } finally {
-      hidden.dispose();
+    const { state, ...rest } = options;
+    const { B, T, labels, weights } = this.#prepare(where, tokens, rest);
+    if (state === undefined) {
+      const hidden = await this.#forward(where, tokens, B, T);
+      try {
+        return await this.#learn(where, hidden, labels, weights, optimizer, plan);
+      } finally {
+        hidden.dispose();
+      }
     }
+    this.#checkDocumentState(where, state, B);
+    // A window of T − 1 predictions: the last token is only a target (the next window's first).
+    const window = (t: Tensor, dtype: "int32" | "float32") => {
+      const data = t.hostData!;
+      const out = dtype === "int32" ? new Int32Array(B * (T - 1)) : new Float32Array(B * (T - 1));
+      for (let b = 0; b < B; b++) out.set(data.subarray(b * T, b * T + T - 1), b * (T - 1));
+      return tensor(out, [B, T - 1]);
+    };
+    const inputs = window(tokens, "int32") as Tensor<"int32">;
+    const body = this.body, bodyState = state.body;
+    const hidden = bodyState
+      ? await body.forwardFrom!(inputs, bodyState)
+      : await this.#forward(where, inputs, B, T - 1);
+    try {
+      if (bodyState) checkHidden(where, hidden, [B, T - 1, body.hiddenSize], "forwardFrom");
+      const w = window(weights, "float32") as Tensor<"float32">;
+      const result = await this.#learn(
+        where,
+        hidden,
+        window(labels, "int32"),
+        w,
+        optimizer,
+        plan,
+        state,
+      );
+      state.advance(T - 1);
+      return result;
+    } finally {
+      if (hidden instanceof Tensor) hidden.dispose();
+    }
+  }
+
+  /**
+   * A state to read `batchSize` documents side by side in consecutive windows (see
+   * {@linkcode DocumentState}): the head's fast weights (with the fast weights on) and
+   * the body's state (when the body has `initState` and `forwardFrom`). The head's
+   * normalizer must be one that can be carried (a number or the running mean), or pass a
+   * fixed `normalizer`.
+   *
+   * @param batchSize number of documents read side by side
+   * @param options a fixed normalizer for the head's state instead of the head's own
+   * @throws {FWLInputError} for a bad batch size or normalizer, or a head whose normalizer is `"batch"`
+   *
+   * @example
+   * ```ts
+   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
+   * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4, normalizer: "mean" });
+   * using state = lm.documentState(4);
+   * console.log(state.batchSize, state.carriesBody, state.head !== undefined); // 4 true true
+   * ```
+   */
+  documentState(batchSize: number, options: { normalizer?: number } = {}): DocumentState {
+    const where = `${WHERE}.documentState`;
+    this.#live("documentState");
+    checkPositiveInteger(where, "batchSize", batchSize);
+    checkOptions(where, options);
+    return new DocumentState(
+      this.body,
+      this.fastWeights ? this.head : undefined,
+      batchSize,
+      options.normalizer,
+    );
   }
 
   /** The gradient step of `trainStep` from the body's hidden states (left to the caller). */
@@ -509,12 +592,14 @@ export class LanguageModel {
     weights: Tensor<"float32">,
     optimizer: Optimizer,
     plan: { trainBody: boolean; bodyParams: BodyParameter[] },
+    state?: DocumentState,
   ): Promise<TrainStepResult> {
     this.#grads ??= createGradBuffers(this.head);
     const grads = this.#grads;
     // checkValues (the default) rejects non-finite hidden states before anything runs.
     const result = await lossAndGradsGPU(this.head, hidden, labels, weights, {
       gradBuffers: grads,
+      ...(state?.head ? { state: state.head } : {}),
     });
     let loss: number;
     try {
@@ -663,7 +748,7 @@ export class LanguageModel {
     const { ids, window, context, normalizer, carryFastWeights, progress } = d;
     const n = ids.length - 1, body = this.body, fastWeights = this.fastWeights;
     const nll = new Float32Array(n);
-    const carries = typeof body.forwardFrom === "function" && typeof body.initState === "function";
+    const carries = carriesBody(body);
     // A window that starts from the slow weights needs a state only for a normalizer
     // other than the head's own.
     const state = fastWeights && (carryFastWeights || normalizer !== undefined)
@@ -979,6 +1064,22 @@ export class LanguageModel {
   #zeroSteps(): void {
     const ctx = this.head.context;
     ctx.device.queue.writeBuffer(this.head.buffers.steps, 0, new Float32Array(STEP_NAMES.length));
+  }
+
+  /** Throws unless `state` is a live document state of this model for `B` rows. */
+  #checkDocumentState(where: string, state: unknown, B: number): asserts state is DocumentState {
+    if (!(state instanceof DocumentState) || state.disposed) {
+      const what = "a live DocumentState (from lm.documentState(B))";
+      throw new FWLInputError(where, "options.state", what, describeValue(state));
+    }
+    if (state.batchSize !== B) {
+      const what = `a state of ${B} rows (the batch's)`;
+      throw new FWLInputError(where, "options.state", what, `one of ${state.batchSize}`);
+    }
+    if ((state.head !== undefined) !== this.fastWeights) {
+      const what = "a state made by this model's documentState";
+      throw new FWLInputError(where, "options.state", what, "one of another model");
+    }
   }
 
   /** Checks the tokens and makes the next-token labels and weights. */
