@@ -45,7 +45,7 @@ export type {
   NormalizerOption,
 } from "./src/fwl/normalizer.ts";
 export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
-export { SeededRandom } from "./src/util/random.ts";
+export { type RandomSource, SeededRandom } from "./src/util/random.ts";
 
 // Training through the update, and the optimizers.
 export {
@@ -84,6 +84,7 @@ export {
   type GenerateOptions,
   LanguageModel,
   type LanguageModelOptions,
+  LM_NORMALIZER,
   type TokensOptions,
   type TrainStepOptions,
   type TrainStepResult,

@@ -1,11 +1,14 @@
 // Fast weights on real text: the same body trained twice on a text file you give it,
-// once with an FWL head and once with a plain head, then four ways of reading the
-// held-out documents, in windows with the body's state carried:
+// once with an FWL head and once with a plain head, both reading long stretches of the
+// training text in consecutive windows with their states carried; then four ways of
+// reading each held-out document from its first byte to its last, with one carried state:
 //
 //   plain           the plain head
 //   plain+dynamic   the plain head with dynamic evaluation (Krause et al., 2018): after
-//                   each window, one RMS-normalized gradient step on it
-//   fwl             the FWL head: its fast weights learn from the window as they read it
+//                   every 128 bytes, one RMS-normalized gradient step on them
+//   fwl             the FWL head: its fast weights learn from everything read so far
+//                   (the running mean of FWL.md §6: every earlier byte, the recent ones
+//                   most, whatever the position)
 //   fwl+dynamic     both
 //
 // It prints bits per byte, perplexity, evaluation tokens per second and training time
@@ -22,9 +25,11 @@
 // permission flag is needed: --text asks to read its file and the plots to write theirs.
 //
 // The flags, the training loop and the report are those of examples/rnn.ts and
-// examples/transformer.ts (examples/lib/compare.ts), with defaults for real text: long
-// training windows (2 × 512 bytes), dynamic evaluation on, and the first 16,384 held-out
-// bytes scored (--eval-tokens 0 scores them all).
+// examples/transformer.ts (examples/lib/compare.ts), with defaults for real text: 16 rows
+// of 16,384-byte stretches read in windows of 64, dynamic evaluation on, and every
+// held-out byte scored up to 65,536 (--eval-tokens 0: all of them, whatever the size;
+// --restart-windows: each window's fast weights start from the slow weights, the way of
+// version 0.2).
 
 import { runComparison } from "./lib/compare.ts";
 import {
@@ -35,11 +40,15 @@ import {
 } from "./lib/bodies.ts";
 import { UsageError } from "./lib/flags.ts";
 
+// Long documents: 16 rows of the training text read in consecutive windows of 64 bytes
+// with the states carried (more rows than 2 × 512 keep the batches apart; the carried
+// state, not the window, holds the document), every held-out byte of a text up to 64 KiB
+// scored with one carried state per document.
 const REAL_TEXT: FlagDefaults = {
-  batch: 2,
-  length: 512,
+  batch: 16,
+  length: 64,
   "dynamic-lr": 0.002,
-  "eval-tokens": 16384,
+  "eval-tokens": 65536,
   sample: 0,
 };
 const ABOUT = `Trains a body with an FWL head and with a plain head on a text file, then scores its

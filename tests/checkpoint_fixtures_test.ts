@@ -46,6 +46,7 @@ Deno.test("a version-1 language-model checkpoint with Adam state loads with the 
     headSize: 2,
     attnChunks: 1,
     seed: 8,
+    normalizer: 512, // the default of the version that wrote it
   });
   using opt = new Adam(lm.context, lm.parameters(), { lr: 0.01 });
   const metadata = await lm.load(new URL("lm_v1.safetensors", dir), { optimizer: opt });

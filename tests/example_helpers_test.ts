@@ -174,11 +174,11 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
   assertEquals([t?.normalizer, t?.decay, t?.prior, t?.fixedDecay, t?.span], [
     "mean",
     0.99,
-    0,
+    16,
     false,
     16384,
   ]);
-  assertEquals(headNormalizer(t!), { decay: 0.99, prior: 0, learnDecay: true });
+  assertEquals(headNormalizer(t!), { decay: 0.99, prior: 16, learnDecay: true });
   const d = parseComparisonFlags(
     ["--text", "a", "--json", "--restart-windows", "--dynamic-lr", "0.01", "--eval-tokens", "9"],
     flags,

@@ -14,6 +14,7 @@ import {
   Adam,
   FWLError,
   LanguageModel,
+  LM_NORMALIZER,
   type ModelBody,
   type NormalizerOption,
   perplexity,
@@ -39,6 +40,8 @@ export interface NumericFlag {
   meta: "N" | "X";
   /** One line of help. */
   help: string;
+  /** How the help shows the default, when not `value` itself. */
+  shown?: string;
   /** What a valid value is, for error messages (e.g. `"a whole number ≥ 1"`). */
   expected: string;
   /** Whether a value is valid. */
@@ -87,6 +90,12 @@ export function numberFlag(
   return { value, meta: "X", help, expected, valid };
 }
 
+/**
+ * Tokens per training document by default with `--text`: long documents read in
+ * consecutive windows with the states carried (positions as far in as evaluation reads).
+ */
+const TEXT_SPAN = 16384;
+
 /** The flags every comparison has, in help order; a body's own flags come after `length`. */
 const COMMON_FLAGS = {
   steps: wholeFlag(200, "training steps for each model", 1),
@@ -114,22 +123,25 @@ const COMMON_FLAGS = {
     (v) => v > 0,
   ),
   decay: numberFlag(
-    0.99,
+    LM_NORMALIZER.decay!,
     "--normalizer mean: initial decay λ of the FWL's inner loss (1: a plain mean)",
     "a number in (0, 1]",
     (v) => v > 0 && v <= 1,
   ),
   prior: numberFlag(
-    0,
+    LM_NORMALIZER.prior!,
     "--normalizer mean: prior count n0 of the FWL's inner loss",
     "a number ≥ 0",
     (v) => v >= 0,
   ),
-  span: wholeFlag(
-    16384,
-    "tokens per training document, read in consecutive windows with the states carried (0: independent windows)",
-    0,
-  ),
+  span: {
+    ...wholeFlag(
+      -1,
+      "tokens per training document, read in consecutive windows with the states carried (0: independent windows)",
+      0,
+    ),
+    shown: `${TEXT_SPAN} with --text, else 0`,
+  },
   entities: wholeFlag(256, "synthetic data: pool of entity names", 4),
   gap: wholeFlag(20, "synthetic data: fewest tokens between two mentions", 1),
   "val-batches": wholeFlag(4, "synthetic data: validation batches scored at the end", 1),
@@ -313,7 +325,8 @@ export function parseComparisonFlags(
     decay: common("decay"),
     prior: common("prior"),
     fixedDecay: args["fixed-decay"] === true,
-    span: common("span"),
+    // Long training documents for text; the synthetic documents are scored one window each.
+    span: values.span >= 0 ? values.span : args.text === undefined ? 0 : TEXT_SPAN,
     restartWindows: args["restart-windows"] === true,
     entities: common("entities"),
     gap: common("gap"),
@@ -425,8 +438,8 @@ ${spec.about}
 
 Flags:
 ${
-    Object.entries(spec.flags).map(([name, { value, meta, help }]) =>
-      `  --${`${name} ${meta}`.padEnd(17)} ${help} (default ${value})`
+    Object.entries(spec.flags).map(([name, { value, meta, help, shown }]) =>
+      `  --${`${name} ${meta}`.padEnd(17)} ${help} (default ${shown ?? value})`
     ).join("\n")
   }
   --text FILE         train on the bytes of a text file (vocabulary 256) instead

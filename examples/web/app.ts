@@ -9,6 +9,8 @@ import { SAMPLES } from "./samples.ts";
 
 /** The figures the page shows, for the test suite. */
 export interface DemoReport {
+  /** Which size ran: `"tiny"` or `"default"` (overrides in the address make it `"custom"`). */
+  size: string;
   fwl: number;
   plain: number;
   /** Characters coloured (predicted) in each panel. */
@@ -19,17 +21,30 @@ export interface DemoReport {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
-const size: DemoSize = { ...SIZES[params.get("size") === "tiny" ? "tiny" : "default"] };
+const sizeName = params.get("size") === "tiny" ? "tiny" : "default";
+const size: DemoSize = { ...SIZES[sizeName] };
+let custom = false;
 // Any field can be overridden in the address, e.g. ?steps=300&length=96&body=transformer.
 for (
   const key of ["steps", "batch", "length", "scoreLength", "width", "head", "maxChars"] as const
 ) {
   const v = Number(params.get(key));
-  if (Number.isInteger(v) && v > 0) size[key] = v;
+  if (Number.isInteger(v) && v > 0) {
+    size[key] = v;
+    custom = true;
+  }
 }
-const stepSize = Number(params.get("stepSize") ?? NaN);
-if (stepSize >= 0) size.stepSize = stepSize;
-if (params.get("body") === "transformer") size.body = "transformer";
+for (const key of ["stepSize", "decay", "prior"] as const) {
+  const v = Number(params.get(key) ?? NaN);
+  if (v >= 0 && (key !== "decay" || (v > 0 && v <= 1))) {
+    size[key] = v;
+    custom = true;
+  }
+}
+if (params.get("body") === "transformer") {
+  size.body = "transformer";
+  custom = true;
+}
 
 const sample = $<HTMLSelectElement>("sample");
 const textArea = $<HTMLTextAreaElement>("text");
@@ -74,19 +89,18 @@ function paint(
 
 /**
  * Positions of the characters of names (capitalized words) that already came earlier in
- * the same scoring window: where reading the text can help, and a plain head can't.
+ * the text: where reading the text can help, and a plain head can't.
  */
-function repeatedNames(chars: string[], window: number): number[] {
+function repeatedNames(chars: string[]): number[] {
   const positions: number[] = [];
   const seen = new Set<string>();
   for (const m of chars.join("").matchAll(/\p{Lu}\p{Ll}{2,}/gu)) {
     // Indices in code points (the arrays are per character).
     const start = [...chars.join("").slice(0, m.index)].length;
-    const key = `${Math.floor(start / window)}:${m[0]}`;
-    if (seen.has(key)) {
+    if (seen.has(m[0])) {
       for (let i = 1; i < [...m[0]].length; i++) positions.push(start + i);
     }
-    seen.add(key);
+    seen.add(m[0]);
   }
   return positions;
 }
@@ -114,9 +128,10 @@ async function run(): Promise<DemoReport> {
     const chars = [...textArea.value.replace(/\r\n?/g, "\n")].slice(0, size.maxChars);
     if (chars.length < 2) throw new Error("the text needs at least 2 characters");
     // The models learn from the other samples, then read this text for the first time.
-    const training = Object.values(SAMPLES).filter((t) => t !== textArea.value).join("\n\n");
+    const others = Object.values(SAMPLES).filter((t) => t !== textArea.value);
+    const training = others.join("\n\n");
     const vocab = new CharVocab(training + chars.join(""));
-    const [train, ids] = [vocab.encode(training), vocab.encode(chars.join(""))];
+    const train = others.map((t) => vocab.encode(t)), ids = vocab.encode(chars.join(""));
     progress.max = 2 * size.steps;
     const runs: ModelRun[] = [];
     for (const [k, fastWeights] of [true, false].entries()) {
@@ -135,7 +150,7 @@ async function run(): Promise<DemoReport> {
     const scored = saved.filter((v) => Number.isFinite(v));
     $("ppl-fwl").textContent = fwl.perplexity.toFixed(2);
     $("ppl-plain").textContent = plain.perplexity.toFixed(2);
-    const names = repeatedNames(chars, size.scoreLength);
+    const names = repeatedNames(chars);
     $("helped").textContent = names.length
       ? `${meanBits(fwl.bits, names).toFixed(2)} vs ${meanBits(plain.bits, names).toFixed(2)}`
       : "none in this text";
@@ -144,14 +159,16 @@ async function run(): Promise<DemoReport> {
     paint($("plain"), chars, plain.bits, surpriseColour);
     const seconds = fwl.seconds + plain.seconds;
     $("timing").textContent =
-      `${chars.length} characters read in windows of ${size.scoreLength}, ` +
+      `${chars.length} characters read from the first to the last with one carried state, ` +
       `vocabulary ${vocab.size}; ` +
-      `trained on the other samples (${[...training].length} characters), ${size.steps} steps ` +
+      `trained on the other samples (${[...training].length} characters, read in consecutive ` +
+      `windows with the states carried), ${size.steps} steps ` +
       `of ${size.batch}×${size.length} characters per model, in ` +
       `${fwl.seconds.toFixed(1)} s + ${plain.seconds.toFixed(1)} s on ${await adapterName()}.`;
     $("results").hidden = false;
     status.textContent = "done";
     return {
+      size: custom ? "custom" : sizeName,
       fwl: fwl.perplexity,
       plain: plain.perplexity,
       tokens: scored.length,

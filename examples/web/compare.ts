@@ -1,17 +1,20 @@
 // The demo's model work, without the page: a character vocabulary, one language model
-// trained on random windows of a training text — with the FWL head or with the plain
-// head — and the per-character surprise under it of a text it has not seen.
+// trained on the training documents read in consecutive windows with its states carried
+// — with the FWL head or with the plain head — and the per-character surprise under it
+// of a text it has not seen, read from its first character to its last with one state.
 
 import {
   Adam,
   LanguageModel,
   LSTMBody,
   type ModelBody,
+  type RandomSource,
   SeededRandom,
   tensor,
   TransformerBody,
   warmupCosineSchedule,
 } from "../../mod.ts";
+import { DocumentReader, type TokenDataset } from "../../data.ts";
 
 /** How big a run is. */
 export interface DemoSize {
@@ -23,7 +26,7 @@ export interface DemoSize {
   batch: number;
   /** Characters per training window. */
   length: number;
-  /** Characters per scoring window (the FWL head adapts within one). */
+  /** Characters per scoring call (the states carry through the whole text). */
   scoreLength: number;
   /** LSTM width (embedding and hidden). */
   width: number;
@@ -31,6 +34,10 @@ export interface DemoSize {
   head: number;
   /** Initial value of the FWL head's six step sizes. */
   stepSize: number;
+  /** Initial decay λ of the FWL head's running mean (FWL.md §6), learned. */
+  decay: number;
+  /** Prior count n0 of the running mean. */
+  prior: number;
   /** The text is cut to this many characters. */
   maxChars: number;
 }
@@ -45,7 +52,9 @@ export const SIZES: Record<"tiny" | "default", DemoSize> = {
     scoreLength: 128,
     width: 16,
     head: 8,
-    stepSize: 4,
+    stepSize: 0.01,
+    decay: 0.99,
+    prior: 4,
     maxChars: 300,
   },
   default: {
@@ -56,7 +65,9 @@ export const SIZES: Record<"tiny" | "default", DemoSize> = {
     scoreLength: 256,
     width: 32,
     head: 16,
-    stepSize: 4,
+    stepSize: 0.01,
+    decay: 0.99,
+    prior: 4,
     maxChars: 1500,
   },
 };
@@ -98,12 +109,45 @@ export interface ModelRun {
 export type OnStep = (step: number, loss: number) => void | Promise<void>;
 
 /**
- * Trains a language model with the FWL head (`fastWeights`) or the plain head on random
- * windows of `train`, then scores `text` window by window. Same seed, same batches for
- * both heads.
+ * The training documents as a data set a `DocumentReader` reads: each document, or a
+ * random piece of one, chosen in proportion to its length.
+ */
+function documentsOf(docs: readonly Int32Array[], vocabSize: number): TokenDataset {
+  const total = docs.reduce((n, d) => n + d.length, 0);
+  return {
+    name: "the other samples",
+    vocabSize,
+    trainBatch: () => {
+      throw new Error("the demo reads whole documents");
+    },
+    validationBatches: () => [],
+    decode: (ids) => Array.from(ids).join(" "),
+    trainDocument(maxLength: number, rng: RandomSource, minLength = 2): Int32Array {
+      let at = rng.uniform() * total;
+      let doc = docs[docs.length - 1];
+      for (const d of docs) {
+        if (at < d.length) {
+          doc = d;
+          break;
+        }
+        at -= d.length;
+      }
+      if (doc.length < minLength) doc = docs.reduce((a, b) => (b.length > a.length ? b : a));
+      const start = Math.floor(rng.uniform() * (Math.max(0, doc.length - maxLength) + 1));
+      return doc.subarray(start, start + maxLength);
+    },
+  };
+}
+
+/**
+ * Trains a language model with the FWL head (`fastWeights`) or the plain head on the
+ * training documents, read in consecutive windows of `size.length` characters with the
+ * head's and the body's states carried through each document (as the text will be read),
+ * then scores `text` from its first character to its last with one carried state. Same
+ * seed, same batches for both heads.
  */
 export async function trainAndScore(
-  train: Int32Array,
+  train: readonly Int32Array[],
   text: Int32Array,
   vocabSize: number,
   size: DemoSize,
@@ -124,7 +168,7 @@ export async function trainAndScore(
   const lm = await LanguageModel.create(body, {
     vocabSize,
     headSize: head,
-    normalizer: batch * (length - 1),
+    normalizer: { decay: size.decay, prior: size.prior, learnDecay: size.decay < 1 },
     stepSize: size.stepSize,
     seed: 1,
     fastWeights,
@@ -138,36 +182,32 @@ export async function trainAndScore(
     }),
     clipNorm: 1,
   });
+  const state = lm.documentState(batch);
   try {
-    const rng = new SeededRandom(2);
+    const reader = new DocumentReader(documentsOf(train, vocabSize), {
+      batchSize: batch,
+      window: length,
+      span: Math.max(...train.map((d) => d.length)),
+      rng: new SeededRandom(2),
+    });
     const losses: number[] = [];
     const start = performance.now();
     for (let i = 0; i < steps; i++) {
-      const windows = new Int32Array(batch * length);
-      for (let b = 0; b < batch; b++) {
-        const from = Math.floor(rng.uniform() * Math.max(1, train.length - length));
-        for (let t = 0; t < length; t++) windows[b * length + t] = train[(from + t) % train.length];
-      }
-      const { loss } = await lm.trainStep(tensor(windows, [batch, length]), opt);
+      const { tokens, restarted } = reader.next();
+      if (restarted.length > 0) state.reset(restarted);
+      const { loss } = await lm.trainStep(tensor(tokens, [batch, length + 1]), opt, { state });
       losses.push(loss);
       await onStep(i + 1, loss);
     }
     const seconds = (performance.now() - start) / 1000;
-    // Score the text in consecutive windows (the tail padded with id 0, not scored).
-    const L = scoreLength;
-    const rows = Math.ceil(text.length / L);
-    const tokens = new Int32Array(rows * L);
-    tokens.set(text);
-    const scores = await lm.score(tensor(tokens, [rows, L]), { padId: 0 });
+    // The text from its first character to its last: every character after the first is
+    // predicted from everything before it.
+    const scores = await lm.scoreDocument(text, { window: scoreLength });
     const bits = new Float64Array(text.length).fill(NaN);
-    for (let r = 0; r < rows; r++) {
-      for (let t = 0; t + 1 < L; t++) {
-        const q = r * (L - 1) + t;
-        if (scores.targets[q] >= 0) bits[r * L + t + 1] = scores.nll[q] / Math.LN2;
-      }
-    }
+    scores.nll.forEach((nll, t) => bits[t + 1] = nll / Math.LN2);
     return { bits, perplexity: scores.perplexity, losses, seconds };
   } finally {
+    state.dispose();
     opt.dispose();
     lm.dispose();
   }

@@ -58,8 +58,9 @@ export interface HeadCallOptions {
    * (from `block.state(B)`, earlier windows of the same sequences, or a stream) update
    * the fast weights of every position of this call, as if they preceded it in one long
    * call; afterwards the state also holds this call's positions (it is advanced in place:
-   * `state.clone()` first to keep the old one). The inner loss uses the state's fixed
-   * normalizer.
+   * `state.clone()` first to keep the old one). The inner loss uses the state's
+   * normalizer (a fixed `N`, or the block's running mean, counted from the start of the
+   * document).
    */
   state?: FWLState;
 }
@@ -359,8 +360,9 @@ export class FWLBlock implements ParamHolder {
   /**
    * The recurrent form, for generation (FWL.md §3): a stream of `batchSize` sequences
    * whose state lives on the GPU. `predict(x_t)` gives the fast logits of a position,
-   * `observe(labels_t, weights_t)` learns from it. Streaming needs a fixed normalizer:
-   * `options.normalizer`, or the block's when it is a number.
+   * `observe(labels_t, weights_t)` learns from it. Streaming needs a normalizer that can
+   * be carried: the block's when it is a number or the running mean (FWL.md §6), or a
+   * fixed `options.normalizer`.
    *
    * @example
    * ```ts
@@ -381,9 +383,11 @@ export class FWLBlock implements ParamHolder {
    * A zeroed fast-weight state of `batchSize` sequences (FWL.md §3) to carry across
    * calls: score a document longer than one window, window by window, in memory that
    * does not grow with its length, every position's fast weights having seen the whole
-   * prefix. Needs a fixed normalizer: `options.normalizer`, or the block's when it is a
-   * number. A stream can continue from it (`block.stream(B, { state })`) and vice versa
-   * (`stream.state`).
+   * prefix. Needs a normalizer that can be carried: the block's when it is a number or
+   * the running mean of FWL.md §6 (whose update keeps its size at any position, so the
+   * fast weights can be carried through a document of any length), or a fixed
+   * `options.normalizer`. A stream can continue from it (`block.stream(B, { state })`) and
+   * vice versa (`stream.state`).
    *
    * @example
    * ```ts

@@ -74,7 +74,7 @@ export class FWLState {
    *
    * @param block a built {@linkcode FWLBlock}
    * @param batchSize number of sequences `B`
-   * @param options the fixed normalizer `N` (default: the block's, when it is a number)
+   * @param options a fixed normalizer `N` (default: the block's, when it can be carried)
    */
   constructor(block: Head, batchSize: number, options: FWLStateOptions = {}) {
     const where = "FWLState";
@@ -257,7 +257,8 @@ function carriedNormalizer(block: Head, requested: unknown): CarriedNormalizer {
       'nothing, and the block\'s normalizer is "batch"',
     );
   }
-  const want = "a finite positive number N (carried fast weights need a fixed normalizer; " +
+  const want =
+    "a finite positive number N (carried fast weights need a fixed N or the running mean; " +
     '"batch" depends on tokens not seen yet)';
   return checkNumber(where, "options.normalizer", requested, (v) => v > 0, want);
 }

@@ -63,7 +63,7 @@ interface Pending {
  * A batch of `B` sequences generated token by token with an FWL block, its state on the
  * GPU. For each position: `predict(x_t)` gives the fast logits from the state, then
  * `observe(labels_t, weights_t)` learns from that position. The logits equal those of
- * `block.forward` over the whole sequence with the same fixed normalizer.
+ * `block.forward` over the whole sequence with the same normalizer.
  *
  * Usually made with `block.stream(batchSize, options)`.
  *
@@ -116,7 +116,7 @@ export class FWLStream {
    *
    * @param block a built {@linkcode FWLBlock}
    * @param batchSize number of sequences `B`
-   * @param options the fixed normalizer `N` (default: the block's, when it is a number),
+   * @param options a fixed normalizer `N` (default: the block's, when it can be carried),
    *   or a state to continue from
    */
   constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {

@@ -57,9 +57,22 @@ import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
 import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
 import { carriesBody, DocumentState } from "./document_state.ts";
-import type { NormalizerOption } from "../fwl/normalizer.ts";
+import type { MeanNormalizerOptions, NormalizerOption } from "../fwl/normalizer.ts";
 
 const WHERE = "LanguageModel";
+
+/**
+ * The inner-loss normalizer `LanguageModel.create` gives a head by default: the running
+ * mean of FWL.md §6, its decay λ learned from 0.99 (a memory of about 100 tokens; on the
+ * Node.js docs an LSTM's head learned 0.995) and a prior count of 16, so a document's
+ * first tokens move the fast weights less. Measured on real text (`examples/real_text.ts`,
+ * README): the best of the settings tried for heads trained on long documents.
+ */
+export const LM_NORMALIZER: Readonly<MeanNormalizerOptions> = Object.freeze({
+  decay: 0.99,
+  prior: 16,
+  learnDecay: true,
+});
 
 /** Options of the {@linkcode LanguageModel} constructor. */
 export interface LanguageModelOptions {
@@ -81,14 +94,16 @@ export interface CreateLanguageModelOptions extends LanguageModelOptions {
   /** Chunks of the head's mixed chunk attention (default 4). */
   attnChunks?: number;
   /**
-   * The head's inner-loss normalizer (default 512). A fixed number keeps each sequence
-   * independent of the others in its batch, so scores do not depend on batching, and
-   * generation (which streams) matches training. The running mean of FWL.md §6 (`"mean"`
-   * or `{ decay, prior, learnDecay }`) does too, and also keeps the update's size the
-   * same at every position of a long document, so the fast weights can be carried
-   * through it. `"batch"` is the reference's `Σ weights` of the whole batch. Only
-   * `stepSize / normalizer` matters at the start: the optimizers learn the step sizes in
-   * log space, which is blind to their scale.
+   * The head's inner-loss normalizer (default {@linkcode LM_NORMALIZER}: the running
+   * mean of FWL.md §6 with a learned decay from 0.99 and a prior count of 16). The running
+   * mean keeps each sequence independent of the others in its batch, so scores do not
+   * depend on batching and generation (which streams) matches training, and keeps the
+   * update's size the same at every position of a long document, so the fast weights can
+   * be carried through it (`scoreDocument`, `trainStep` with a `DocumentState`). A fixed
+   * number `N` (the default before version 0.3 was 512) is independent of the batch too,
+   * but its update grows with every token carried. `"batch"` is the reference's
+   * `Σ weights` of the whole batch. The optimizers learn the step sizes in log space,
+   * which is blind to their scale.
    */
   normalizer?: NormalizerOption;
   /**
@@ -149,8 +164,9 @@ export interface GenerateOptions {
   /** Seed of the sampler (default 0): same seed, same tokens. */
   seed?: number;
   /**
-   * The fixed normalizer of the head's stream; default: the head's own, which must then
-   * be a number (train with the same number so generation matches training).
+   * A fixed normalizer for the head's stream; default: the head's own, which must then
+   * be one that can be carried (a number or the running mean; generation then matches
+   * training).
    */
   normalizer?: number;
 }
@@ -165,17 +181,19 @@ export interface DocumentOptions {
    */
   context?: number;
   /**
-   * The fixed normalizer of the head's carried state; default the head's own, which
-   * must then be a number (use the one it was trained with).
+   * A fixed normalizer for the head's carried state; default the head's own, which
+   * must then be one that can be carried (a number or the running mean).
    */
   normalizer?: number;
   /**
    * Whether the head's fast-weight state is carried from window to window (default
    * `true`: every position's fast weights learn from the whole document before it).
    * `false` starts each window's fast weights from the slow weights, so they learn from
-   * at most `window` tokens, as in training on windows of that length: with a fixed
-   * normalizer the update grows with the number of tokens it has seen (FWL.md §3), and a
-   * head trained on short windows is out of its range far into a long document.
+   * at most `window` tokens, as in training on independent windows of that length. With
+   * a fixed normalizer the update grows with the number of tokens it has seen (FWL.md
+   * §3), so a head trained on short windows is out of its range far into a long document;
+   * the running mean (FWL.md §6) keeps the update's size, and a head trained on long
+   * documents (`trainStep` with a `DocumentState`) reads them best carried.
    */
   carryFastWeights?: boolean;
   /** Called after each window with the tokens scored so far and the document's total. */
@@ -343,8 +361,13 @@ export class LanguageModel {
       const what = "an object with at least { vocabSize }";
       throw new FWLInputError(where, "options", what, describeValue(options));
     }
-    const { vocabSize, headSize = 32, attnChunks = 4, normalizer = 512, stepSize = 0.001 } =
-      options;
+    const {
+      vocabSize,
+      headSize = 32,
+      attnChunks = 4,
+      normalizer = LM_NORMALIZER,
+      stepSize = 0.001,
+    } = options;
     const { seed = 0, device, fastWeights = true } = options;
     if (stepSize !== undefined) checkNonNegative(where, "options.stepSize", stepSize);
     const head = new FWLBlock(headSize, vocabSize, attnChunks, { normalizer, seed, device });
@@ -629,13 +652,14 @@ export class LanguageModel {
    * length: the negative log-likelihood of every token after the first. With the fast
    * weights on, the head's fast-weight state (FWL.md §3) is carried from window to
    * window, so every position's fast weights have learned from the whole document
-   * before it, exactly as one long call would (same fixed normalizer). A body with
+   * before it, exactly as one long call would (same normalizer). A body with
    * `forwardFrom` and `initState` (the LSTM) carries its own state too; any other body
    * re-reads `context` tokens before each window (not scored again).
    *
    * @param tokens the document's token ids (at least 2)
    * @param options `window` (predicted tokens per call, default 256), `context` (default
-   *   0), `normalizer` (of the carried state; default the head's, which must then be a number)
+   *   0), `normalizer` (of the carried state; default the head's, which must then be one
+   *   that can be carried)
    * @returns per-token NLL `[1, n − 1]` and the mean loss and perplexity
    *
    * @example

@@ -109,18 +109,11 @@ export function referenceChunkAttention(
 }
 
 /**
- * What a query's update is divided by besides the `N` folded into `g_z`: `N[b,t]` for
- * the running mean, else 1; and the factor of a carried state's raw sums (`1/N` for a
- * fixed `N`, whose `g_z` carries it, else 1).
+ * What each query's update is divided by besides the `N` folded into `g_z` (`N[b,t]` for
+ * the running mean, else 1), as factors `[P]`.
  */
-function queryScales(
-  c: ReferenceCase,
-  N: number,
-  queryN: Float64Array | undefined,
-): { inv: Float64Array; carry: number } {
-  const P = c.B * c.T;
-  const inv = queryN ? queryN.map((n) => 1 / n) : new Float64Array(P).fill(1);
-  return { inv, carry: 1 / N };
+function queryFactors(P: number, queryN: Float64Array | undefined): Float64Array {
+  return queryN ? queryN.map((n) => 1 / n) : new Float64Array(P).fill(1);
 }
 
 /** `carried[key]` scaled by `factor`, or undefined. */
@@ -151,7 +144,9 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
   const Ku = prm["unembed/kernel"], bu = prm["unembed/bias"];
   const lambda = referenceMean(c)?.decay ?? 1;
   const st = c.carried;
-  const { inv, carry } = queryScales(c, g.N, g.queryN);
+  const inv = queryFactors(P, g.queryN);
+  // A carried state's sums are raw: a fixed N (folded into g_z) divides them too.
+  const carry = 1 / g.N;
 
   // f1 = x·K0 + b0 − (step(K0)·A(x, x, g_h1) + step(b0)·excl_cumsum(g_h1)) / N[t]
   const attn0 = referenceChunkAttention(
