@@ -186,7 +186,9 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
   assertEquals([d?.json, d?.restartWindows, d?.dynamicLr, d?.evalTokens], [true, true, 0.01, 9]);
   const n = parseComparisonFlags(["--normalizer", "512", "--span", "0", "--fixed-decay"], flags);
   assertEquals([n?.normalizer, n?.span, headNormalizer(n!)], [512, 0, 512]);
-  const m = parseComparisonFlags(["--decay", "1", "--prior", "4"], flags);
+  // Without --text: version 0.2's fixed normalizer and independent windows.
+  assertEquals([c.normalizer, c.span], [512, 0]);
+  const m = parseComparisonFlags(["--normalizer", "mean", "--decay", "1", "--prior", "4"], flags);
   assertEquals(headNormalizer(m!), { decay: 1, prior: 4, learnDecay: false });
   assertEquals(parseComparisonFlags(["--help"], flags), undefined);
   assertEquals(parseComparisonFlags(["-h", "--steps", "x"], flags), undefined);
@@ -233,6 +235,18 @@ Deno.test("bodies: the two comparisons and --body", () => {
   assertEquals(lstmComparison("x.ts", "X.", { length: 512 }).flags.length.value, 512);
   const t = transformerComparison("x.ts", "X.", { "dynamic-lr": 0.002 });
   assertEquals([t.flags["step-size"].value, t.flags["dynamic-lr"].value], [0.3, 0.002]);
+  // With --text the transformer's step sizes start at 0.03, a default given for all stands.
+  assertEquals([t.flags["step-size"].textValue, t.flags["dynamic-lr"].textValue], [
+    0.03,
+    undefined,
+  ]);
+  const text = parseComparisonFlags(["--text", "a.md"], t.flags);
+  assertEquals([text?.stepSize, text?.dynamicLr, text?.span], [0.03, 0.002, 16384]);
+  assert(
+    comparisonUsage({ script: "x.ts", about: "X.", flags: t.flags }).includes(
+      "(default 0.3; 0.03 with --text)",
+    ),
+  );
   assertEquals(takeBodyFlag(["--steps", "5"]), { body: "lstm", rest: ["--steps", "5"] });
   assertEquals(takeBodyFlag(["--body=transformer", "-h"]), { body: "transformer", rest: ["-h"] });
   assertThrows(
