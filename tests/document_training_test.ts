@@ -203,3 +203,45 @@ Deno.test("DocumentReader: overlapping windows, restarts, spans, errors", () => 
     "trainDocument",
   );
 });
+
+Deno.test("one carried state reads a 500 kB document in flat memory", async () => {
+  // Bytes of a long text (a repeated paragraph with a counter), read as one document.
+  const line = (i: number) => `Line ${i}: the fast weights keep learning as they read. `;
+  const window = 2048;
+  const all = new TextEncoder().encode(Array.from({ length: 9000 }, (_, i) => line(i)).join(""));
+  // Whole windows (a shorter last one would take scratch of other sizes, once).
+  const text = all.subarray(0, Math.floor((all.length - 1) / window) * window + 1);
+  assert(text.length >= 500_000, `${text.length} bytes`);
+  const rng = new SeededRandom(3);
+  const table = new Float32Array(256 * D).map(() => rng.normal());
+  const body: ModelBody = {
+    hiddenSize: D,
+    forward: (tokens: Tensor<"int32">) => {
+      const ids = tokens.hostData as Int32Array;
+      const out = new Float32Array(ids.length * D);
+      ids.forEach((id, i) => out.set(table.subarray(id * D, (id + 1) * D), i * D));
+      return Promise.resolve(tensor(out, [...tokens.shape, D]));
+    },
+  };
+  using lm = await LanguageModel.create(body, { vocabSize: 256, headSize: 4, stepSize: 0.05 });
+  const pool = lm.context.pool;
+  const held: number[] = [];
+  const scores = await lm.scoreDocument(text, {
+    window,
+    progress: () => held.push(pool.allocatedBytes),
+  });
+  assertEquals(scores.count, text.length - 1);
+  assert(scores.nll.every(Number.isFinite), "every byte scored");
+  // After the first windows (pipelines, pooled scratch), nothing more is held.
+  const steady = held.slice(2);
+  assert(steady.every((b) => b === steady[0]), `pool bytes by window: ${held.join(", ")}`);
+  // The state was carried: windows restarted from the slow weights score otherwise.
+  const prefix = text.subarray(0, 3 * window + 1);
+  const restarted = await lm.scoreDocument(prefix, { window, carryFastWeights: false });
+  const later = (a: Float32Array) => a.subarray(window, 3 * window);
+  let differ = 0;
+  later(restarted.nll).forEach((v, i) =>
+    differ = Math.max(differ, Math.abs(v - later(scores.nll)[i]))
+  );
+  assert(differ > 1e-3, `carried and restarted windows differ by ${differ}`);
+});
