@@ -5,6 +5,8 @@ import { readBytes } from "../src/gpu/readback.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { initParams, type ParamName } from "../src/fwl/params.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
+import { FWLBlock } from "../src/fwl/block.ts";
+import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 
 /** Throws unless |actual − expected| ≤ tol·(1 + |expected|) everywhere; returns the worst ratio. */
 export function assertClose(
@@ -181,4 +183,32 @@ export function randomCase(
     normalizer,
   };
   return { params, x, ids, oneHot, weights, ref };
+}
+
+/**
+ * A block built for a random case's shape with its parameters, under `normalizer` (a
+ * running mean's λ, when the block has one, set to the option's `decay`).
+ */
+export async function caseBlock(
+  c: { params: Record<string, Float32Array> },
+  s: CaseShape,
+  normalizer: MeanNormalizerOptions | number,
+): Promise<FWLBlock> {
+  const block = new FWLBlock(s.size, s.V, s.C, { normalizer });
+  await block.build(s.D);
+  const params: Record<string, Float32Array> = { ...c.params };
+  if (typeof normalizer === "object" && (normalizer.learnDecay || (normalizer.decay ?? 1) < 1)) {
+    params[DECAY_NAME] = new Float32Array([normalizer.decay!]);
+  }
+  await block.setParams(params);
+  return block;
+}
+
+/** The reference's normalizer for a block's option (λ and n0; learning λ is the block's). */
+export function referenceNormalizerOf(
+  normalizer: MeanNormalizerOptions | number,
+): ReferenceCase["normalizer"] {
+  return typeof normalizer === "number"
+    ? normalizer
+    : { decay: normalizer.decay ?? 1, prior: normalizer.prior ?? 0 };
 }

@@ -4,13 +4,18 @@
 // truncated backpropagation) and advance it, and gradient accumulation.
 
 import { assert, assertEquals } from "@std/assert";
-import { FWLBlock } from "../src/fwl/block.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import { referenceAdvanceState } from "../src/reference/fast_forward.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
 import { tensor } from "../src/tensor.ts";
-import { type CaseShape, randomCase, sliceCase } from "./helpers.ts";
+import {
+  caseBlock,
+  type CaseShape,
+  randomCase,
+  referenceNormalizerOf,
+  sliceCase,
+} from "./helpers.ts";
 
 const TOLERANCE = 1e-3;
 
@@ -27,20 +32,8 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 type Case = ReturnType<typeof randomCase>;
 
-async function meanBlock(s: CaseShape, c: Case, mean: MeanNormalizerOptions | number) {
-  const block = new FWLBlock(s.size, s.V, s.C, { normalizer: mean });
-  await block.build(s.D);
-  const params: Record<string, Float32Array> = { ...c.params };
-  if (typeof mean === "object" && (mean.learnDecay || (mean.decay ?? 1) < 1)) {
-    params[DECAY_NAME] = new Float32Array([mean.decay!]);
-  }
-  await block.setParams(params);
-  return block;
-}
-
-function refNormalizer(mean: MeanNormalizerOptions | number): ReferenceCase["normalizer"] {
-  return typeof mean === "number" ? mean : { decay: mean.decay ?? 1, prior: mean.prior ?? 0 };
-}
+const meanBlock = (s: CaseShape, c: Case, n: MeanNormalizerOptions | number) => caseBlock(c, s, n);
+const refNormalizer = referenceNormalizerOf;
 
 /** The block's inputs for a reference case. */
 function inputs(r: ReferenceCase) {

@@ -10,7 +10,15 @@ import type { FWLState } from "../src/fwl/fast_state.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 import { referenceDefinition, referenceFastForward } from "../src/reference/mod.ts";
 import { tensor } from "../src/tensor.ts";
-import { assertClose, type CaseShape, randomCase, relativeError, sliceCase } from "./helpers.ts";
+import {
+  assertClose,
+  caseBlock,
+  type CaseShape,
+  randomCase,
+  referenceNormalizerOf,
+  relativeError,
+  sliceCase,
+} from "./helpers.ts";
 
 const TOL = 2e-4;
 
@@ -31,24 +39,12 @@ const SHAPES: CaseShape[] = [
 
 type Case = ReturnType<typeof randomCase>;
 
-/** A built block with the case's parameters (and λ, when the block has it). */
-async function meanBlock(c: Case, s: CaseShape, normalizer: MeanNormalizerOptions | number) {
-  const block = new FWLBlock(s.size, s.V, s.C, { normalizer });
-  await block.build(s.D);
-  const params: Record<string, Float32Array> = { ...c.params };
-  if (typeof normalizer === "object" && (normalizer.learnDecay || (normalizer.decay ?? 1) < 1)) {
-    params[DECAY_NAME] = new Float32Array([normalizer.decay!]);
-  }
-  await block.setParams(params);
-  return block;
-}
+/** A block with the case's parameters (`caseBlock`). */
+const meanBlock = (c: Case, s: CaseShape, n: MeanNormalizerOptions | number) => caseBlock(c, s, n);
 
-/** The reference case of `c` under a normalizer (λ, n0; `learnDecay` is the block's business). */
+/** The reference case of `c` under a normalizer. */
 function refCase(c: Case, normalizer: MeanNormalizerOptions | number) {
-  const n = typeof normalizer === "number"
-    ? normalizer
-    : { decay: normalizer.decay ?? 1, prior: normalizer.prior ?? 0 };
-  return { ...c.ref, normalizer: n };
+  return { ...c.ref, normalizer: referenceNormalizerOf(normalizer) };
 }
 
 /** The block's inputs for positions `[t0, t1)` of every sequence. */

@@ -24,6 +24,7 @@ import { checkFiniteTensor } from "../kernels/validate.ts";
 import { lstmBackward, lstmForward, lstmGather } from "../kernels/lstm.ts";
 import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { checkTokens, readTokenIds } from "./tokens.ts";
+import { checkSequences } from "../util/validate.ts";
 import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
 import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
 
@@ -121,24 +122,13 @@ export class LSTMState implements BodyState {
     const where = "LSTMState.reset";
     if (this.#owner === undefined) throw new FWLStateError(`${where}: the state was disposed`);
     const B = this.batchSize;
-    const rows = sequences ?? Array.from({ length: B }, (_, b) => b);
-    if (!Array.isArray(rows)) {
-      throw new FWLInputError(
-        where,
-        "sequences",
-        "an array of sequence indices",
-        describeValue(rows),
-      );
-    }
-    for (const b of rows) {
-      if (!Number.isInteger(b) || b < 0 || b >= B) {
-        throw new FWLInputError(where, "sequences", `indices in [0, ${B})`, describeValue(b));
-      }
-    }
+    const rows = sequences === undefined
+      ? Array.from({ length: B }, (_, b) => b)
+      : checkSequences(where, "sequences", sequences, B);
     const encoder = this.#ctx.device.createCommandEncoder({ label: where });
     const bytes = this.#owner.hiddenSize * 4; // each buffer is [B, H]
     for (const buffer of [...this.#h, ...this.#c]) {
-      for (const b of new Set(rows)) encoder.clearBuffer(buffer, b * bytes, bytes);
+      for (const b of rows) encoder.clearBuffer(buffer, b * bytes, bytes);
     }
     this.#ctx.device.queue.submit([encoder.finish()]);
   }

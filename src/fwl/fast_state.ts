@@ -11,7 +11,7 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import type { DecayRef } from "../kernels/running_count.ts";
 import { describeValue } from "../tensor.ts";
-import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import { checkNumber, checkPositiveInteger, checkSequences } from "../util/validate.ts";
 import { type Head, headDecay, isHead } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
 import { isMean, type MeanNormalizer } from "./normalizer.ts";
@@ -157,29 +157,17 @@ export class FWLState {
       this.#position = 0;
       return;
     }
-    if (!Array.isArray(sequences)) {
-      throw new FWLInputError(
-        where,
-        "sequences",
-        "an array of sequence indices",
-        describeValue(sequences),
-      );
-    }
-    for (const b of sequences) {
-      if (!Number.isInteger(b) || b < 0 || b >= B) {
-        throw new FWLInputError(where, "sequences", `indices in [0, ${B})`, describeValue(b));
-      }
-    }
+    const rows = checkSequences(where, "sequences", sequences, B);
     const lengths = this.#lengths();
     const encoder = this.#ctx.device.createCommandEncoder({ label: where });
-    for (const b of new Set(sequences)) {
+    for (const b of rows) {
       for (const [k, n] of Object.entries(lengths)) {
         const per = n / B; // each buffer is [B, …]
         encoder.clearBuffer(buffers[k as keyof FastState]!, b * per * 4, per * 4);
       }
     }
     this.#ctx.device.queue.submit([encoder.finish()]);
-    if (new Set(sequences).size === B) this.#position = 0;
+    if (rows.length === B) this.#position = 0;
   }
 
   /** An independent copy (copied on the GPU), e.g. to branch or to keep a checkpoint. */

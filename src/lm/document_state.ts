@@ -8,10 +8,10 @@
  */
 
 import type { BodyState, ModelBody } from "../bodies/model_body.ts";
-import { FWLInputError, FWLStateError } from "../errors.ts";
+import { FWLStateError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import type { FWLState } from "../fwl/fast_state.ts";
-import { describeValue } from "../tensor.ts";
+import { checkSequences } from "../util/validate.ts";
 
 /**
  * The carried state of `batchSize` documents read side by side, one row each: the
@@ -107,18 +107,10 @@ export class DocumentState {
   reset(sequences?: readonly number[]): void {
     const where = "DocumentState.reset";
     this.#live("reset");
-    if (sequences !== undefined) {
-      if (!Array.isArray(sequences)) {
-        const what = "an array of row indices";
-        throw new FWLInputError(where, "sequences", what, describeValue(sequences));
-      }
-      for (const b of sequences) {
-        if (!Number.isInteger(b) || b < 0 || b >= this.batchSize) {
-          throw new FWLInputError(where, "sequences", `indices in [0, ${this.batchSize})`, `${b}`);
-        }
-      }
-    }
-    const all = sequences === undefined || new Set(sequences).size === this.batchSize;
+    const rows = sequences === undefined
+      ? undefined
+      : checkSequences(where, "sequences", sequences, this.batchSize);
+    const all = rows === undefined || rows.length === this.batchSize;
     const body = this.#body;
     if (body && !all && typeof body.reset !== "function") {
       throw new FWLStateError(
@@ -126,9 +118,9 @@ export class DocumentState {
           "reset(sequences)); restart every row with reset()",
       );
     }
-    this.head?.reset(all ? undefined : sequences);
+    this.head?.reset(all ? undefined : rows);
     if (body) {
-      if (typeof body.reset === "function") body.reset(all ? undefined : sequences);
+      if (typeof body.reset === "function") body.reset(all ? undefined : rows);
       else {
         body.dispose();
         this.#body = this.#model.initState!(this.batchSize);

@@ -56,6 +56,27 @@ export function checkCount(where: string, name: string, value: unknown): number 
   return checkNumber(where, name, value, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
 }
 
+/**
+ * The distinct sequence indices of `value`, each an integer in `[0, batchSize)`, or an
+ * {@linkcode FWLInputError} (the rows to restart of a state, for instance).
+ */
+export function checkSequences(
+  where: string,
+  name: string,
+  value: unknown,
+  batchSize: number,
+): number[] {
+  if (!Array.isArray(value)) {
+    throw new FWLInputError(where, name, "an array of sequence indices", describeValue(value));
+  }
+  for (const b of value) {
+    if (!Number.isInteger(b) || b < 0 || b >= batchSize) {
+      throw new FWLInputError(where, name, `indices in [0, ${batchSize})`, describeValue(b));
+    }
+  }
+  return [...new Set(value as number[])];
+}
+
 /** Throws unless `value` is an integer (of either sign). */
 export function checkInteger(where: string, name: string, value: unknown): number {
   return checkNumber(where, name, value, Number.isInteger, "an integer");
