@@ -155,7 +155,11 @@ const COMMON_FLAGS = {
     "a number ≥ 0",
     (v) => v >= 0,
   ),
-  "dynamic-segment": wholeFlag(128, "text: tokens per dynamic-evaluation step", 1),
+  "dynamic-segment": wholeFlag(
+    128,
+    "text: tokens per dynamic-evaluation step (at most the evaluation window)",
+    1,
+  ),
   "eval-window": wholeFlag(
     0,
     "text: tokens per evaluation call (0: the larger of --length and 512, within the body's positions)",
@@ -708,7 +712,8 @@ async function evaluateText(
     dynamic
       ? lm.dynamicEvaluate(doc, {
         lr: c.dynamicLr,
-        segment: c.dynamicSegment,
+        // A body with learned positions reads at most `window` tokens at a time.
+        segment: Math.min(c.dynamicSegment, window),
         method: "rms",
         carryFastWeights,
         progress,
