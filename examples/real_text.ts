@@ -26,7 +26,7 @@
 //
 // The flags, the training loop and the report are those of examples/rnn.ts and
 // examples/transformer.ts (examples/lib/compare.ts), with defaults for real text: 16 rows
-// of 16,384-byte stretches read in windows of 64, dynamic evaluation on, and every
+// of 2,048-byte stretches read in windows of 64, dynamic evaluation on, and every
 // held-out byte scored up to 65,536 (--eval-tokens 0: all of them, whatever the size;
 // --restart-windows: each window's fast weights start from the slow weights, the way of
 // version 0.2).
@@ -40,7 +40,8 @@ import {
 } from "./lib/bodies.ts";
 import { UsageError } from "./lib/flags.ts";
 
-// Long documents: 16 rows of the training text read in consecutive windows of 64 bytes
+// Long documents: 16 rows of the training text read in consecutive windows of 64 bytes,
+// 32 windows a stretch,
 // with the states carried (more rows than 2 × 512 keep the batches apart; the carried
 // state, not the window, holds the document), every held-out byte of a text up to 64 KiB
 // scored with one carried state per document.

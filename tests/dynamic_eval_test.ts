@@ -107,6 +107,26 @@ Deno.test("scoreDocument: an LSTM carries its state too; other bodies re-read co
   const windowed = await lm2.scoreDocument(ids, { window: 8 });
   assertClose(windowed.nll.subarray(0, 8), whole.nll.subarray(0, 8), 2e-4, "first window");
   assert(maxAbsDiff(windowed.nll, whole.nll) > 1e-3, "the restarts show");
+  // The body in pieces side by side (with context) under larger head windows: the scores
+  // of windows of the pieces' length, the head's state carried the same.
+  // A decaying running mean too: re-read context is no position of the document.
+  const decaying = await LanguageModel.create(forwardOnly, {
+    vocabSize: V,
+    headSize: 4,
+    normalizer: { decay: 0.8, prior: 1 },
+    stepSize: 0.5,
+  });
+  for (const m of [lm2, decaying]) {
+    for (const [window, context] of [[8, 0], [8, 3]]) {
+      const small = await m.scoreDocument(ids, { window, context });
+      for (const big of [16, 29, 64]) {
+        const pieces = await m.scoreDocument(ids, { window: big, bodyWindow: window, context });
+        assertClose(pieces.nll, small.nll, 2e-4, `head windows of ${big}, pieces of ${window}`);
+      }
+    }
+  }
+  decaying.head.dispose();
+  await assertRejects(() => lm2.scoreDocument(ids, { bodyWindow: 0 }), FWLInputError, "bodyWindow");
   // forwardFrom's state: this body's, of the batch's size, live.
   const two = body.initState(2);
   await assertRejects(() => body.forwardFrom(tensor(ids, [1, 30]), two), FWLInputError, "tokens");

@@ -176,7 +176,7 @@ Deno.test("compare: parsing a command line, and every kind of mistake", () => {
     0.99,
     16,
     false,
-    16384,
+    2048,
   ]);
   assertEquals(headNormalizer(t!), { decay: 0.99, prior: 16, learnDecay: true });
   const d = parseComparisonFlags(
@@ -241,7 +241,7 @@ Deno.test("bodies: the two comparisons and --body", () => {
     undefined,
   ]);
   const text = parseComparisonFlags(["--text", "a.md"], t.flags);
-  assertEquals([text?.stepSize, text?.dynamicLr, text?.span], [0.03, 0.002, 16384]);
+  assertEquals([text?.stepSize, text?.dynamicLr, text?.span], [0.03, 0.002, 2048]);
   assert(
     comparisonUsage({ script: "x.ts", about: "X.", flags: t.flags }).includes(
       "(default 0.3; 0.03 with --text)",

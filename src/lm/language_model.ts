@@ -13,13 +13,14 @@ import type { BodyParameter, BodyState, ModelBody } from "../bodies/model_body.t
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { FWLBlock } from "../fwl/block.ts";
 import type { FWLStream } from "../fwl/stream.ts";
+import type { FWLState } from "../fwl/fast_state.ts";
 import { makeLabels } from "../fwl/labels.ts";
 import { STEP_NAMES } from "../fwl/params.ts";
 import { SeededRandom } from "../util/random.ts";
 import { shapeSize } from "../util/shape.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { describeValue, Tensor, tensor } from "../tensor.ts";
+import { describeValue, ownedGPUTensor, Tensor, tensor } from "../tensor.ts";
 import {
   createGradBuffers,
   type GradBuffers,
@@ -177,9 +178,19 @@ export interface DocumentOptions {
   window?: number;
   /**
    * For a body without `forwardFrom` (whose state can't be carried across windows): the
-   * tokens before each window it re-reads for context (not scored again; default 0).
+   * tokens before each window (or piece, with `bodyWindow`) it re-reads for context (not
+   * scored again; default 0).
    */
   context?: number;
+  /**
+   * For a body without `forwardFrom` (`scoreDocument` only): it reads each window in
+   * pieces of at most `bodyWindow` tokens, side by side in one batch, each piece with its
+   * own `context` (default: the whole window at once). The head still reads `window`
+   * tokens a call with its state carried, so a body with few positions (a transformer's
+   * `maxLength`) is scored in large, fast head windows; the scores are those of windows
+   * of `bodyWindow` tokens.
+   */
+  bodyWindow?: number;
   /**
    * A fixed normalizer for the head's carried state; default the head's own, which
    * must then be one that can be carried (a number or the running mean).
@@ -201,7 +212,7 @@ export interface DocumentOptions {
 }
 
 /** Options of {@linkcode LanguageModel.dynamicEvaluate}. */
-export interface DynamicEvaluationOptions extends Omit<DocumentOptions, "window"> {
+export interface DynamicEvaluationOptions extends Omit<DocumentOptions, "window" | "bodyWindow"> {
   /** Learning rate of the adaptation step (required; > 0). */
   lr: number;
   /** Tokens per segment: scored, then learned from (default 128). */
@@ -243,6 +254,7 @@ interface DocumentParts {
   ids: Int32Array;
   window: number;
   context: number;
+  bodyWindow: number;
   normalizer: number | undefined;
   carryFastWeights: boolean;
   progress: ((scored: number, total: number) => void) | undefined;
@@ -781,20 +793,30 @@ export class LanguageModel {
     let bodyState: BodyState | undefined;
     try {
       bodyState = carries ? body.initState!(1) : undefined;
+      // A stateless body read in pieces side by side (scoring only: learning needs one call).
+      const pieces = !carries && !learn && d.bodyWindow < window;
       for (let t0 = 0; t0 < n; t0 += window) {
         // Positions from…end−1 go through the body; t0…end−1 are scored (and learned from).
-        const end = Math.min(n, t0 + window), from = carries ? t0 : Math.max(0, t0 - context);
+        const end = Math.min(n, t0 + window);
+        const from = carries || pieces ? t0 : Math.max(0, t0 - context);
         if (!carryFastWeights) state?.reset();
         const T = end - from, shape = [1, T];
-        const tokens = tensor(ids.slice(from, end), shape);
         const labels = tensor(ids.slice(from + 1, end + 1), shape);
         const weights = tensor(new Float32Array(T).fill(1, t0 - from), shape);
-        const hidden =
-          await (bodyState ? body.forwardFrom!(tokens, bodyState) : body.forward(tokens));
+        const hidden = pieces
+          ? await this.#piecewise(where, ids, t0, end, d.bodyWindow, context)
+          : await (async () => {
+            const tokens = tensor(ids.slice(from, end), shape);
+            const h =
+              await (bodyState ? body.forwardFrom!(tokens, bodyState) : body.forward(tokens));
+            checkHidden(where, h, [1, T, body.hiddenSize], carries ? "forwardFrom" : "forward");
+            return h;
+          })();
         try {
-          checkHidden(where, hidden, [1, T, body.hiddenSize], carries ? "forwardFrom" : "forward");
-          const part = await this.head.score(hidden, labels, weights, { state, fastWeights });
-          nll.set(part.nll.subarray(t0 - from), t0);
+          // The head reads the window's own positions only: re-read context is no new
+          // position of the document (a decaying state would age over it).
+          const part = await this.#scoreTail(hidden, ids, from, t0, end, state, fastWeights);
+          nll.set(part, t0);
           if (!nll.subarray(t0, end).every(Number.isFinite)) {
             throw new FWLError(`${where}: a non-finite loss at tokens ${t0 + 1}…${end}`);
           }
@@ -812,6 +834,110 @@ export class LanguageModel {
     return { shape, nll, targets: ids.slice(1), loss, perplexity: Math.exp(loss), count: n };
   }
 
+  /**
+   * The head's per-position NLL of positions `t0 … end−1`, from the hidden states of
+   * positions `from … end−1` (the first `t0 − from` being context, left out).
+   */
+  async #scoreTail(
+    hidden: Tensor<"float32">,
+    ids: Int32Array,
+    from: number,
+    t0: number,
+    end: number,
+    state: FWLState | undefined,
+    fastWeights: boolean,
+  ): Promise<Float32Array> {
+    const T = end - t0, D = this.body.hiddenSize, skip = t0 - from;
+    const labels = tensor(ids.slice(t0 + 1, end + 1), [1, T]);
+    const weights = tensor(new Float32Array(T).fill(1), [1, T]);
+    if (skip === 0) {
+      return (await this.head.score(hidden, labels, weights, { state, fastWeights })).nll;
+    }
+    const ctx = this.head.context;
+    const resident = hidden.gpuBuffer(ctx);
+    let tail: Tensor<"float32">;
+    if (resident) {
+      const buffer = ctx.pool.acquire(T * D * 4);
+      const rec = new Recorder(ctx);
+      rec.copy(resident, skip * D * 4, buffer, 0, T * D * 4);
+      await rec.submit("LanguageModel.scoreDocument");
+      tail = ownedGPUTensor(ctx, buffer, [1, T, D], "float32");
+    } else {
+      tail = tensor((hidden.hostData as Float32Array).slice(skip * D), [1, T, D]);
+    }
+    try {
+      return (await this.head.score(tail, labels, weights, { state, fastWeights })).nll;
+    } finally {
+      tail.dispose();
+    }
+  }
+
+  /**
+   * The hidden states `[1, end − t0, D]` of positions `t0 … end−1` from a stateless body
+   * read in pieces of `piece` tokens, each after up to `context` tokens before it: pieces
+   * of one shape go through the body together, as one batch.
+   */
+  async #piecewise(
+    where: string,
+    ids: Int32Array,
+    t0: number,
+    end: number,
+    piece: number,
+    context: number,
+  ): Promise<Tensor<"float32">> {
+    const D = this.body.hiddenSize, T = end - t0;
+    // Pieces by shape: (context read before it, positions it scores).
+    const groups = new Map<string, { before: number; len: number; starts: number[] }>();
+    for (let p0 = t0; p0 < end; p0 += piece) {
+      const before = Math.min(context, p0), len = Math.min(piece, end - p0);
+      const key = `${before}:${len}`;
+      if (!groups.has(key)) groups.set(key, { before, len, starts: [] });
+      groups.get(key)!.starts.push(p0);
+    }
+    const ctx = this.head.context;
+    let host: Float32Array | undefined;
+    let gpu: GPUBuffer | undefined;
+    try {
+      for (const { before, len, starts } of groups.values()) {
+        const L = before + len, R = starts.length;
+        const rows = new Int32Array(R * L);
+        starts.forEach((p0, r) => rows.set(ids.subarray(p0 - before, p0 + len), r * L));
+        const hidden = await this.body.forward(tensor(rows, [R, L]));
+        try {
+          checkHidden(where, hidden, [R, L, D], "forward");
+          const resident = hidden.gpuBuffer(ctx);
+          if (resident) {
+            gpu ??= ctx.pool.acquire(T * D * 4);
+            const rec = new Recorder(ctx);
+            starts.forEach((p0, r) =>
+              rec.copy(resident, (r * L + before) * D * 4, gpu!, (p0 - t0) * D * 4, len * D * 4)
+            );
+            await rec.submit(where);
+          } else {
+            host ??= new Float32Array(T * D);
+            const data = hidden.hostData as Float32Array;
+            starts.forEach((p0, r) =>
+              host!.set(data.subarray((r * L + before) * D, (r * L + L) * D), (p0 - t0) * D)
+            );
+          }
+        } finally {
+          if (hidden instanceof Tensor) hidden.dispose();
+        }
+      }
+      if (gpu && host) {
+        throw new FWLError(
+          `${where}: the body gave GPU tensors for some pieces and host data for others`,
+        );
+      }
+      if (host) return tensor(host, [1, T, D]);
+      const out = ownedGPUTensor(ctx, gpu!, [1, T, D], "float32");
+      gpu = undefined;
+      return out;
+    } finally {
+      if (gpu) ctx.pool.release(gpu);
+    }
+  }
+
   /** Checks a document and its window options. */
   #document(
     where: string,
@@ -821,6 +947,8 @@ export class LanguageModel {
     checkOptions(where, options);
     const { window = 256, context = 0, normalizer, carryFastWeights = true, progress } = options;
     checkPositiveInteger(where, "options.window", window);
+    const bodyWindow = options.bodyWindow ?? window;
+    checkPositiveInteger(where, "options.bodyWindow", bodyWindow);
     checkCount(where, "options.context", context);
     checkBoolean(where, "options.carryFastWeights", carryFastWeights);
     if (progress !== undefined && typeof progress !== "function") {
@@ -830,7 +958,7 @@ export class LanguageModel {
       ? (tokens.disposed || tokens.dtype !== "int32" ? undefined : tokens.hostData)
       : tokens;
     const ids = tokenIds(where, "tokens", data, 2, this.vocabSize);
-    return { ids, window, context, normalizer, carryFastWeights, progress };
+    return { ids, window, context, bodyWindow, normalizer, carryFastWeights, progress };
   }
 
   /**
