@@ -133,6 +133,23 @@ export class LSTMState implements BodyState {
     this.#ctx.device.queue.submit([encoder.finish()]);
   }
 
+  /** Makes this state a copy of `from`, a state of the same body and batch size (on the GPU). */
+  copyFrom(from: BodyState): void {
+    const where = "LSTMState.copyFrom";
+    if (this.#owner === undefined) throw new FWLStateError(`${where}: the state was disposed`);
+    if (
+      !(from instanceof LSTMState) || from.#owner !== this.#owner ||
+      from.batchSize !== this.batchSize
+    ) {
+      const want = `a live state of the same body with ${this.batchSize} sequences`;
+      throw new FWLInputError(where, "from", want, describeValue(from));
+    }
+    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
+    const to = [...this.#h, ...this.#c];
+    [...from.#h, ...from.#c].forEach((b, i) => encoder.copyBufferToBuffer(b, 0, to[i], 0, b.size));
+    this.#ctx.device.queue.submit([encoder.finish()]);
+  }
+
   /** Returns the state's buffers to the pool. Idempotent. */
   dispose(): void {
     if (this.#owner === undefined) return;
@@ -503,51 +520,87 @@ export class LSTMBody implements ModelBody, ParamHolder {
     if (state.disposed) {
       throw new FWLStateError(`${where}: the state was disposed`);
     }
-    const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
-    const out = ctx.pool.acquire(B * H * 4);
+    const out = ctx.pool.acquire(B * this.hiddenSize * 4);
     try {
       const rec = new Recorder(ctx);
-      const x = rec.scratch(B * E * 4);
-      lstmGather(rec, {
-        tokens: tokens.gpuBuffer(ctx) ?? rec.upload(ids),
-        embedding: params.get("embedding")!.buffer,
-        x,
-        rows: B,
-        width: E,
-        time: 1,
-        padded: false,
-      });
-      let input = x, width = E;
-      for (let l = 0; l < this.layers; l++) {
-        const { h, c } = state.buffers(l);
-        const gates = rec.scratch(B * G * 4);
-        matmulNN(rec, input, params.get(`lstm_${l}/kernel`)!.buffer, gates, B, width, G, {
-          bias: { buffer: params.get(`lstm_${l}/bias`)!.buffer },
-        });
-        const layout = { base: 0, seq: H };
-        lstmForward(rec, {
-          batch: B,
-          time: 1,
-          hidden: H,
-          gates,
-          gatesLayout: { base: 0, seq: G },
-          recurrent: params.get(`lstm_${l}/recurrent_kernel`)!.buffer,
-          h,
-          c,
-          stateLayout: layout,
-          initLayout: layout,
-          zeroInit: false,
-          out: l === this.layers - 1 ? { buffer: out, layout } : undefined,
-        });
-        input = h;
-        width = H;
-      }
+      this.#recordStep(rec, params, state, tokens.gpuBuffer(ctx) ?? rec.upload(ids), out);
       await rec.submit(where);
     } catch (e) {
       ctx.pool.release(out);
       throw e;
     }
-    return ownedGPUTensor(ctx, out, [B, H], "float32");
+    return ownedGPUTensor(ctx, out, [B, this.hiddenSize], "float32");
+  }
+
+  /**
+   * Records `step` into `rec` without submitting: the token ids `[B]` (int32, valid ids:
+   * not checked) are read from a GPU buffer, the hidden states `[B, H]` written to `out`,
+   * and `state` advanced when the recording runs. Lets a whole token loop run on the GPU
+   * (`LanguageModel.generate`).
+   *
+   * @example
+   * ```ts
+   * import { LSTMBody } from "@x/fwl";
+   * import { readBytes, Recorder } from "@x/fwl/gpu";
+   * using body = await LSTMBody.create({ vocabSize: 10, embedSize: 4, hiddenSize: 4 });
+   * using state = body.initState(1);
+   * const ctx = body.context, rec = new Recorder(ctx), out = ctx.pool.acquire(16);
+   * body.recordStep(rec, rec.upload(new Int32Array([7])), state, out);
+   * await rec.submit("one step");
+   * console.log(new Float32Array(await readBytes(ctx, out, 16)).length); // 4
+   * ctx.pool.release(out);
+   * ```
+   */
+  recordStep(rec: Recorder, tokens: GPUBuffer, state: BodyState, out: GPUBuffer): void {
+    const where = `${WHERE}.recordStep`;
+    const { params } = this.#state("recordStep");
+    const st = this.#checkState(where, state, (state as LSTMState).batchSize);
+    this.#recordStep(rec, params, st, tokens, out);
+  }
+
+  #recordStep(
+    rec: Recorder,
+    params: ParamStore,
+    state: LSTMState,
+    tokens: GPUBuffer,
+    out: GPUBuffer,
+  ): void {
+    const B = state.batchSize, H = this.hiddenSize, E = this.embedSize, G = 4 * H;
+    const x = rec.scratch(B * E * 4);
+    lstmGather(rec, {
+      tokens,
+      embedding: params.get("embedding")!.buffer,
+      x,
+      rows: B,
+      width: E,
+      time: 1,
+      padded: false,
+    });
+    let input = x, width = E;
+    for (let l = 0; l < this.layers; l++) {
+      const { h, c } = state.buffers(l);
+      const gates = rec.scratch(B * G * 4);
+      matmulNN(rec, input, params.get(`lstm_${l}/kernel`)!.buffer, gates, B, width, G, {
+        bias: { buffer: params.get(`lstm_${l}/bias`)!.buffer },
+      });
+      const layout = { base: 0, seq: H };
+      lstmForward(rec, {
+        batch: B,
+        time: 1,
+        hidden: H,
+        gates,
+        gatesLayout: { base: 0, seq: G },
+        recurrent: params.get(`lstm_${l}/recurrent_kernel`)!.buffer,
+        h,
+        c,
+        stateLayout: layout,
+        initLayout: layout,
+        zeroInit: false,
+        out: l === this.layers - 1 ? { buffer: out, layout } : undefined,
+      });
+      input = h;
+      width = H;
+    }
   }
 
   /** Releases every GPU buffer: parameters, gradients, saved activations, live states. */

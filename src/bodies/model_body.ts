@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Recorder } from "../gpu/recorder.ts";
 import type { Tensor } from "../tensor.ts";
 
 /** One trainable parameter of a body, with its gradient buffer. */
@@ -30,6 +31,13 @@ export interface BodyState {
    * once restart (a fresh `initState`).
    */
   reset?(sequences?: readonly number[]): void;
+  /**
+   * Makes this state a copy of `from` (another state of the same body and batch size),
+   * on the GPU. Lets a loop keep a snapshot (a second `initState`) to come back to, e.g.
+   * when `LanguageModel.generate` stops or is cancelled inside a submission of several
+   * tokens; without it such a loop submits one token at a time.
+   */
+  copyFrom?(from: BodyState): void;
 }
 
 /**
@@ -84,6 +92,13 @@ export interface ModelBody {
   forwardFrom?(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">>;
   /** Hidden states `[B, hiddenSize]` for one token per sequence (`[B]` int32), advancing `state`. */
   step?(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">>;
+  /**
+   * `step` recorded into `rec` without submitting: token ids `[B]` (int32, valid) read
+   * from a GPU buffer, hidden states `[B, hiddenSize]` written to `out`, `state` advanced
+   * when the recording runs. With it `LanguageModel.generate` keeps the whole token loop
+   * (body step, head, sampling, the next input) on the GPU, several tokens per submission.
+   */
+  recordStep?(rec: Recorder, tokens: GPUBuffer, state: BodyState, out: GPUBuffer): void;
   /** Releases the body's GPU memory. */
   dispose?(): void;
 }

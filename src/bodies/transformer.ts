@@ -136,6 +136,29 @@ export class TransformerState implements BodyState {
     return internals.get(this)?.disposed ?? true;
   }
 
+  /**
+   * Makes this state a copy of `from`, a state of the same body and batch size: its
+   * cached positions and its length (on the GPU).
+   */
+  copyFrom(from: BodyState): void {
+    const where = "TransformerState.copyFrom";
+    const s = internals.get(this);
+    if (!s || s.disposed) throw new FWLStateError(`${where}: the state was disposed`);
+    const f = from instanceof TransformerState ? internals.get(from) : undefined;
+    if (
+      !f || f.disposed || f.body !== s.body ||
+      (from as TransformerState).batchSize !== this.batchSize
+    ) {
+      const want = `a live state of the same body with ${this.batchSize} sequences`;
+      throw new FWLInputError(where, "from", want, describeValue(from));
+    }
+    const encoder = s.ctx.device.createCommandEncoder({ label: where });
+    f.keys.forEach((b, l) => encoder.copyBufferToBuffer(b, 0, s.keys[l], 0, b.size));
+    f.values.forEach((b, l) => encoder.copyBufferToBuffer(b, 0, s.values[l], 0, b.size));
+    s.ctx.device.queue.submit([encoder.finish()]);
+    s.length = f.length;
+  }
+
   /** Releases the key/value cache. Idempotent. */
   dispose(): void {
     const s = internals.get(this);
@@ -617,6 +640,58 @@ export class TransformerBody implements ModelBody, ParamHolder {
   async step(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">> {
     const where = `${WHERE}.step`;
     const { ctx, params } = this.#state("step");
+    const st = this.#stepState(where, state);
+    const B = (state as TransformerState).batchSize;
+    checkTensor(where, "tokens", tokens);
+    checkDType(where, "tokens", tokens, "int32");
+    checkShape(where, "tokens", tokens, [B], "one token id per sequence of the state");
+    this.#checkRoom(where, st);
+    const ids = await readTokenIds(where, tokens, this.vocabSize);
+    const out = ctx.pool.acquire(B * this.hiddenSize * 4);
+    try {
+      const rec = new Recorder(ctx);
+      this.#recordStep(rec, params, st, B, rec.upload(ids), out);
+      await rec.submit(where);
+    } catch (e) {
+      ctx.pool.release(out);
+      st.length--;
+      throw e;
+    }
+    return ownedGPUTensor(ctx, out, [B, this.hiddenSize], "float32");
+  }
+
+  /**
+   * Records `step` into `rec` without submitting: the token ids `[B]` (int32, valid ids:
+   * not checked) are read from a GPU buffer and the hidden states `[B, hiddenSize]`
+   * written to `out`; the state's length advances now (each recorded step gets the next
+   * position). Past `maxLength` it throws an {@linkcode FWLStateError} and records
+   * nothing. Lets a whole token loop run on the GPU (`LanguageModel.generate`).
+   *
+   * @example
+   * ```ts
+   * import { TransformerBody } from "@x/fwl";
+   * import { readBytes, Recorder } from "@x/fwl/gpu";
+   * using body = await TransformerBody.create({
+   *   vocabSize: 10, hiddenSize: 8, layers: 1, heads: 2, maxLength: 4,
+   * });
+   * using state = body.initState(1);
+   * const ctx = body.context, rec = new Recorder(ctx), out = ctx.pool.acquire(32);
+   * body.recordStep(rec, rec.upload(new Int32Array([7])), state, out);
+   * await rec.submit("one step");
+   * console.log(state.length, new Float32Array(await readBytes(ctx, out, 32)).length); // 1 8
+   * ctx.pool.release(out);
+   * ```
+   */
+  recordStep(rec: Recorder, tokens: GPUBuffer, state: BodyState, out: GPUBuffer): void {
+    const where = `${WHERE}.recordStep`;
+    const { params } = this.#state("recordStep");
+    const st = this.#stepState(where, state);
+    this.#checkRoom(where, st);
+    this.#recordStep(rec, params, st, (state as TransformerState).batchSize, tokens, out);
+  }
+
+  /** `state`'s internals, when it is a live state of this body. */
+  #stepState(where: string, state: BodyState): StateInternals {
     const st = state instanceof TransformerState ? internals.get(state) : undefined;
     if (!st || st.body !== this) {
       throw new FWLInputError(
@@ -627,21 +702,29 @@ export class TransformerBody implements ModelBody, ParamHolder {
       );
     }
     if (st.disposed) throw new FWLStateError(`${where}: the state was disposed`);
-    const B = (state as TransformerState).batchSize;
-    checkTensor(where, "tokens", tokens);
-    checkDType(where, "tokens", tokens, "int32");
-    checkShape(where, "tokens", tokens, [B], "one token id per sequence of the state");
-    const pos = st.length;
-    if (pos >= this.maxLength) {
+    return st;
+  }
+
+  #checkRoom(where: string, st: StateInternals): void {
+    if (st.length >= this.maxLength) {
       throw new FWLStateError(
         `${where}: the state already holds maxLength = ${this.maxLength} positions, the ` +
           `most the body was built for; start a new state or build a body with a larger maxLength`,
       );
     }
-    const ids = await readTokenIds(where, tokens, this.vocabSize);
+  }
+
+  /** One position of `B` sequences at the state's next position; advances its length. */
+  #recordStep(
+    rec: Recorder,
+    params: ParamStore,
+    st: StateInternals,
+    B: number,
+    idsBuffer: GPUBuffer,
+    out: GPUBuffer,
+  ): void {
+    const pos = st.length;
     const D = this.hiddenSize, H = this.heads, M = this.mlpSize, dh = D / H, L = this.maxLength;
-    const rec = new Recorder(ctx);
-    const idsBuffer = rec.upload(ids);
     const x = rec.scratch(B * D * 4);
     const ln = rec.scratch(B * D * 4);
     const nhat = rec.scratch(B * D * 4);
@@ -710,16 +793,8 @@ export class TransformerBody implements ModelBody, ParamHolder {
         beta: 1,
       });
     }
-    const out = ctx.pool.acquire(B * D * 4);
-    try {
-      norm(param("final_layer_norm/scale"), param("final_layer_norm/bias"), out);
-      await rec.submit(where);
-    } catch (e) {
-      ctx.pool.release(out);
-      throw e;
-    }
+    norm(param("final_layer_norm/scale"), param("final_layer_norm/bias"), out);
     st.length = pos + 1;
-    return ownedGPUTensor(ctx, out, [B, D], "float32");
   }
 
   /** Releases every GPU buffer of the body, its generation states' too. It can't be used afterwards. */

@@ -172,17 +172,34 @@ export class FWLState {
 
   /** An independent copy (copied on the GPU), e.g. to branch or to keep a checkpoint. */
   clone(): FWLState {
-    const from = this.#live("FWLState.clone");
+    this.#live("FWLState.clone");
     const normalizer = typeof this.normalizer === "number" ? this.normalizer : undefined;
     const copy = new FWLState(this.#head, this.batchSize, { normalizer });
-    const encoder = this.#ctx.device.createCommandEncoder({ label: "FWLState.clone" });
-    const to = copy.#buffers!;
-    for (const [k, b] of Object.entries(from)) {
+    copy.copyFrom(this);
+    return copy;
+  }
+
+  /**
+   * Makes this state a copy of `from` (a state of the same block, batch size and
+   * normalizer), position included, on the GPU: e.g. to come back to a snapshot.
+   */
+  copyFrom(from: FWLState): void {
+    const where = "FWLState.copyFrom";
+    const to = this.#live(where);
+    const same = from instanceof FWLState && from.#head === this.#head &&
+      from.batchSize === this.batchSize && from.#inputSize === this.#inputSize &&
+      JSON.stringify(from.normalizer) === JSON.stringify(this.normalizer);
+    if (!same) {
+      const want = "a state of the same block, batch size and normalizer";
+      throw new FWLInputError(where, "from", want, describeValue(from));
+    }
+    const src = from.#live(where);
+    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
+    for (const [k, b] of Object.entries(src)) {
       encoder.copyBufferToBuffer(b, 0, to[k as keyof FastState]!, 0, b.size);
     }
     this.#ctx.device.queue.submit([encoder.finish()]);
-    copy.#position = this.#position;
-    return copy;
+    this.#position = from.#position;
   }
 
   /** Releases the GPU memory; later uses throw {@linkcode FWLStateError}. Idempotent. */

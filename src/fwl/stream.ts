@@ -205,68 +205,24 @@ export class FWLStream {
     const where = `${WHERE}.predict`;
     const { ctx, params } = this.#enter("predict");
     try {
-      if (this.#predicted) {
-        throw new FWLStateError(
-          `${where}: position ${this.position} was already predicted; call ` +
-            `observe(labels, weights) for it before predicting the next position`,
-        );
-      }
       const B = this.batchSize, D = this.#dims.inputSize, V = this.#V;
       checkTensor(where, "x", x);
       checkDType(where, "x", x, "float32");
       checkShape(where, "x", x, [B, D], "hidden states [B, D]");
       checkFinite(where, "x", x.hostData ?? await x.read());
 
-      const pend = this.#pending;
       const rec = new Recorder(ctx);
       const resident = x.gpuBuffer(ctx);
-      if (resident) rec.copy(resident, 0, pend.x, 0, B * D * 4);
-      else {
-        ctx.device.queue.writeBuffer(pend.x, 0, x.hostData as ArrayBufferView<ArrayBuffer>);
-      }
-      // The slow first layer (kept for observe), then the fast pass from the state.
-      slowFirstLayer(rec, params, this.#dims, pend.x, pend);
-      const zero = pend.none;
-      const carried = this.#state.use(where, this.#block, this.batchSize, 0);
-      const { normalizer, decay } = this.#state.normalization;
-      let rowScale: GPUBuffer | undefined;
-      if (isMean(normalizer)) {
-        // This position's 1/N from the count so far (its own weight comes with observe).
-        rowScale = rec.scratch(B * 4);
-        queryScale(rec, {
-          weights: zero,
-          batch: B,
-          time: 1,
-          decay,
-          prior: normalizer.prior,
-          count: carried.count,
-          out: rowScale,
-        });
-      }
-      const nf = recordFastPass(rec, {
-        ...this.#window(),
-        ...pend,
-        attnChunks: 1,
-        epsilon: this.#dims.epsilon,
-        params,
-        gn: zero,
-        gh2: zero,
-        gnNhat: zero,
-        gh1: zero,
-        attentionBytes: () => ctx.maxBindingBytes,
-        carried,
-        ...(rowScale ? { rowScale } : {}),
-        ...(decay ? { decay } : {}),
-      }).nf;
+      const input = resident ?? rec.upload(x.hostData!);
       const logits = ctx.pool.acquire(B * V * 4);
-      writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
+      this.#recordPredict(rec, params, input, logits);
       try {
         await rec.submit(where);
       } catch (e) {
         ctx.pool.release(logits);
+        this.#predicted = false;
         throw e;
       }
-      this.#predicted = true;
       return ownedGPUTensor(ctx, logits, [B, V], "float32");
     } finally {
       this.#leave();
@@ -286,13 +242,7 @@ export class FWLStream {
     const where = `${WHERE}.observe`;
     const { ctx, params } = this.#enter("observe");
     try {
-      if (!this.#predicted) {
-        throw new FWLStateError(
-          `${where}: position ${this.position} has not been predicted; call ` +
-            `predict(x) for it first`,
-        );
-      }
-      const B = this.batchSize, S = this.#dims.size, V = this.#V;
+      const B = this.batchSize, V = this.#V;
       const labelsAreIds = checkTargets(where, labels, weights, [B], "B", V);
       const w = weights.hostData ?? await weights.read();
       checkWeights(where, "weights", w);
@@ -300,30 +250,148 @@ export class FWLStream {
       if (labelsAreIds) checkIds(where, "labels", l, w, V);
       else checkFinite(where, "labels", l);
 
-      const pend = this.#pending;
       const rec = new Recorder(ctx);
-      const buf = (elements: number) => rec.scratch(elements * 4);
       const upload = (t: Tensor) => t.gpuBuffer(ctx) ?? rec.upload(t.hostData!);
-      const labelsBuf = upload(labels), weightsBuf = upload(weights);
-      // The slow forward and inner backward of this position (h1 and a came from predict).
-      const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };
-      slowSecondLayer(rec, params, this.#dims, pend.a, slow);
-      const inner = recordInnerBackward(rec, params, {
-        ...this.#logits(params),
-        labels: labelsBuf,
-        labelsAreIds,
-        weights: weightsBuf,
-        norm: this.#norm,
-      }, slow);
-      const st = this.#state.use(where, this.#block, B, 0);
-      const { decay } = this.#state.normalization;
-      advanceFastState(rec, this.#window(), st, pend, inner, { weights: weightsBuf, decay });
-      await rec.submit(where);
-      this.#state.use(where, this.#block, B, 1);
-      this.#predicted = false;
+      this.#recordObserve(rec, params, upload(labels), labelsAreIds, upload(weights));
+      try {
+        await rec.submit(where);
+      } catch (e) {
+        this.#predicted = true;
+        this.#state.use(where, this.#block, B, -1);
+        throw e;
+      }
     } finally {
       this.#leave();
     }
+  }
+
+  /**
+   * Records `predict` of the current position into `rec` (nothing is submitted): the
+   * hidden states `x` `[B, D]` are read from a GPU buffer and the logits `[B, V]` written
+   * to `logits`. For the library's own loops that keep whole token loops on the GPU
+   * (`LanguageModel.generate`); no input checks beyond the stream's order of calls.
+   *
+   * @example
+   * ```ts
+   * import { FWLBlock } from "@x/fwl";
+   * import { readBytes, Recorder } from "@x/fwl/gpu";
+   * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
+   * await block.build(8);
+   * using stream = block.stream(1);
+   * const ctx = block.context, rec = new Recorder(ctx);
+   * const x = rec.upload(new Float32Array(8).fill(0.1)), logits = ctx.pool.acquire(40);
+   * stream.recordPredict(rec, x, logits);
+   * stream.recordObserve(rec, rec.upload(new Int32Array([3])), rec.upload(new Float32Array([1])));
+   * await rec.submit("one position");
+   * console.log(new Float32Array(await readBytes(ctx, logits, 40)).length, stream.position); // 10 1
+   * ctx.pool.release(logits);
+   * ```
+   */
+  recordPredict(rec: Recorder, x: GPUBuffer, logits: GPUBuffer): void {
+    const { params } = this.#enter("recordPredict");
+    try {
+      this.#recordPredict(rec, params, x, logits);
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /**
+   * Records `observe` of the position just predicted into `rec` (nothing is submitted):
+   * `labels` are token ids `[B]` int32 on the GPU, `weights` `[B]` float32. The state's
+   * position advances now. See {@linkcode FWLStream.recordPredict}.
+   */
+  recordObserve(rec: Recorder, labels: GPUBuffer, weights: GPUBuffer): void {
+    const { params } = this.#enter("recordObserve");
+    try {
+      this.#recordObserve(rec, params, labels, true, weights);
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /** The slow first layer (kept for observe), then the fast pass from the state. */
+  #recordPredict(rec: Recorder, params: ParamBuffers, x: GPUBuffer, logits: GPUBuffer): void {
+    const where = `${WHERE}.predict`;
+    if (this.#predicted) {
+      throw new FWLStateError(
+        `${where}: position ${this.position} was already predicted; call ` +
+          `observe(labels, weights) for it before predicting the next position`,
+      );
+    }
+    const ctx = this.#ctx, B = this.batchSize, D = this.#dims.inputSize;
+    const pend = this.#pending;
+    rec.copy(x, 0, pend.x, 0, B * D * 4);
+    slowFirstLayer(rec, params, this.#dims, pend.x, pend);
+    const zero = pend.none;
+    const carried = this.#state.use(where, this.#block, B, 0);
+    const { normalizer, decay } = this.#state.normalization;
+    let rowScale: GPUBuffer | undefined;
+    if (isMean(normalizer)) {
+      // This position's 1/N from the count so far (its own weight comes with observe).
+      rowScale = rec.scratch(B * 4);
+      queryScale(rec, {
+        weights: zero,
+        batch: B,
+        time: 1,
+        decay,
+        prior: normalizer.prior,
+        count: carried.count,
+        out: rowScale,
+      });
+    }
+    const nf = recordFastPass(rec, {
+      ...this.#window(),
+      ...pend,
+      attnChunks: 1,
+      epsilon: this.#dims.epsilon,
+      params,
+      gn: zero,
+      gh2: zero,
+      gnNhat: zero,
+      gh1: zero,
+      attentionBytes: () => ctx.maxBindingBytes,
+      carried,
+      ...(rowScale ? { rowScale } : {}),
+      ...(decay ? { decay } : {}),
+    }).nf;
+    writeLogits(rec, this.#logits(params), nf, logits, ctx.maxBindingBytes);
+    this.#predicted = true;
+  }
+
+  /** The slow forward and inner backward of the predicted position, added to the state. */
+  #recordObserve(
+    rec: Recorder,
+    params: ParamBuffers,
+    labels: GPUBuffer,
+    labelsAreIds: boolean,
+    weights: GPUBuffer,
+  ): void {
+    const where = `${WHERE}.observe`;
+    if (!this.#predicted) {
+      throw new FWLStateError(
+        `${where}: position ${this.position} has not been predicted; call ` +
+          `predict(x) for it first`,
+      );
+    }
+    const B = this.batchSize, S = this.#dims.size;
+    const pend = this.#pending;
+    const buf = (elements: number) => rec.scratch(elements * 4);
+    // h1 and a came from predict.
+    const slow = { ...pend, nhat: buf(B * S), rstd: buf(B), n: buf(B * S) };
+    slowSecondLayer(rec, params, this.#dims, pend.a, slow);
+    const inner = recordInnerBackward(rec, params, {
+      ...this.#logits(params),
+      labels,
+      labelsAreIds,
+      weights,
+      norm: this.#norm,
+    }, slow);
+    const st = this.#state.use(where, this.#block, B, 0);
+    const { decay } = this.#state.normalization;
+    advanceFastState(rec, this.#window(), st, pend, inner, { weights, decay });
+    this.#state.use(where, this.#block, B, 1);
+    this.#predicted = false;
   }
 
   /** Forgets every observed position: back to position 0 (the slow parameters). */
