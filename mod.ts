@@ -90,4 +90,5 @@ export {
   type TrainStepResult,
 } from "./src/lm/language_model.ts";
 export { DocumentState } from "./src/lm/document_state.ts";
+export { TOKENS_PER_SUBMISSION } from "./src/lm/generate.ts";
 export { perplexity, type PerplexityResult, type TokenScores } from "./src/lm/perplexity.ts";

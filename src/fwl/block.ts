@@ -16,7 +16,7 @@ import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
-import { checkBoolean, checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import { checkBoolean, checkNumber, checkPositiveInteger, checkSignal } from "../util/validate.ts";
 import {
   hasDecay,
   type Normalizer,
@@ -63,6 +63,11 @@ export interface HeadCallOptions {
    * document).
    */
   state?: FWLState;
+  /**
+   * Cancels the call: already aborted, it rejects with `signal.reason` and changes
+   * nothing. (One call is one submission, which completes once started.)
+   */
+  signal?: AbortSignal;
 }
 
 function checkHeadCallOptions(
@@ -79,6 +84,8 @@ function checkHeadCallOptions(
     const why = "no state with fastWeights: false (the plain head has no fast weights)";
     throw new FWLInputError(where, "options.state", why, "a state");
   }
+  // Last, so that a bad argument is reported before an abort.
+  checkSignal(where, "options.signal", options.signal);
   return { fastWeights, state };
 }
 

@@ -12,7 +12,6 @@
 import type { BodyParameter, BodyState, ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { FWLBlock } from "../fwl/block.ts";
-import type { FWLStream } from "../fwl/stream.ts";
 import type { FWLState } from "../fwl/fast_state.ts";
 import { makeLabels } from "../fwl/labels.ts";
 import { STEP_NAMES } from "../fwl/params.ts";
@@ -46,6 +45,7 @@ import {
   checkNumber,
   checkPositive,
   checkPositiveInteger,
+  checkSignal,
 } from "../util/validate.ts";
 import { checkOptions } from "../fwl/inputs.ts";
 import {
@@ -58,6 +58,8 @@ import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
 import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
 import { carriesBody, DocumentState } from "./document_state.ts";
+import { type GenerateOptions, generateTokens, TOKENS_PER_SUBMISSION } from "./generate.ts";
+export type { GenerateOptions };
 import type { MeanNormalizerOptions, NormalizerOption } from "../fwl/normalizer.ts";
 
 const WHERE = "LanguageModel";
@@ -142,6 +144,12 @@ export interface TrainStepOptions extends TokensOptions {
    * gradient flows into earlier windows.
    */
   state?: DocumentState;
+  /**
+   * Cancels the step before it starts: it rejects with `signal.reason` and changes
+   * nothing, so a training loop that passes its signal to every step stops within one
+   * window, the model and the state at the last completed window.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode LanguageModel.trainStep} returns. */
@@ -150,26 +158,6 @@ export interface TrainStepResult {
   loss: number;
   /** Whether the body was trained too (it has `backward` and its parameters were in the optimizer). */
   trainedBody: boolean;
-}
-
-/** Options of {@linkcode LanguageModel.generate}. */
-export interface GenerateOptions {
-  /** Number of tokens to generate after the prompt (default 32). */
-  maxTokens?: number;
-  /** Softmax temperature (default 1); 0 is greedy. */
-  temperature?: number;
-  /** Keep only the `topK` most likely tokens. */
-  topK?: number;
-  /** Nucleus sampling: the smallest set of most likely tokens with probability ≥ `topP`. */
-  topP?: number;
-  /** Seed of the sampler (default 0): same seed, same tokens. */
-  seed?: number;
-  /**
-   * A fixed normalizer for the head's stream; default: the head's own, which must then
-   * be one that can be carried (a number or the running mean; generation then matches
-   * training).
-   */
-  normalizer?: number;
 }
 
 /** Options of {@linkcode LanguageModel.scoreDocument}. */
@@ -209,6 +197,12 @@ export interface DocumentOptions {
   carryFastWeights?: boolean;
   /** Called after each window with the tokens scored so far and the document's total. */
   progress?: (scored: number, total: number) => void;
+  /**
+   * Cancels the call between windows: it rejects with `signal.reason` within one window;
+   * the model is left as before the call (`dynamicEvaluate` restores the trained
+   * weights) and every buffer released.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of {@linkcode LanguageModel.dynamicEvaluate}. */
@@ -258,13 +252,14 @@ interface DocumentParts {
   normalizer: number | undefined;
   carryFastWeights: boolean;
   progress: ((scored: number, total: number) => void) | undefined;
+  signal: AbortSignal | undefined;
 }
 
 function checkDynamicOptions(
   where: string,
   options: DynamicEvaluationOptions,
 ):
-  & Required<Omit<DynamicEvaluationOptions, "normalizer" | "carryFastWeights" | "progress">>
+  & Required<Omit<DynamicEvaluationOptions, "normalizer" | "carryFastWeights" | "progress" | "signal">>
   & DynamicEvaluationOptions {
   checkOptions(where, options);
   const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;
@@ -544,8 +539,9 @@ export class LanguageModel {
     options: TrainStepOptions,
   ): Promise<TrainStepResult> {
     const plan = this.#checkOptimizer(where, optimizer);
-    const { state, ...rest } = options;
+    const { state, signal, ...rest } = options;
     const { B, T, labels, weights } = this.#prepare(where, tokens, rest);
+    checkSignal(where, "options.signal", signal);
     if (state === undefined) {
       const hidden = await this.#forward(where, tokens, B, T);
       try {
@@ -796,6 +792,7 @@ export class LanguageModel {
       // A stateless body read in pieces side by side (scoring only: learning needs one call).
       const pieces = !carries && !learn && d.bodyWindow < window;
       for (let t0 = 0; t0 < n; t0 += window) {
+        d.signal?.throwIfAborted();
         // Positions from…end−1 go through the body; t0…end−1 are scored (and learned from).
         const end = Math.min(n, t0 + window);
         const from = carries || pieces ? t0 : Math.max(0, t0 - context);
@@ -958,19 +955,24 @@ export class LanguageModel {
       ? (tokens.disposed || tokens.dtype !== "int32" ? undefined : tokens.hostData)
       : tokens;
     const ids = tokenIds(where, "tokens", data, 2, this.vocabSize);
-    return { ids, window, context, bodyWindow, normalizer, carryFastWeights, progress };
+    const signal = checkSignal(where, "options.signal", options.signal);
+    return { ids, window, context, bodyWindow, normalizer, carryFastWeights, progress, signal };
   }
 
   /**
    * Generates tokens after `prompt`, yielding each one as soon as it is chosen. The body
-   * runs one token at a time (`initState` + `step`) and the head as an
-   * {@linkcode FWLStream}, so each token costs the same whatever its position, and the
-   * fast weights learn from the prompt and from every generated token. Options are
-   * checked when `generate` is called; GPU state is released when the loop ends (also
-   * on `break`).
+   * runs one token at a time and the head as an `FWLStream`, so each token
+   * costs the same whatever its position, and the fast weights learn from the prompt and
+   * from every generated token. With a body that records its step (`recordStep`: both
+   * built-in bodies) the whole loop — body, head, sampler, the next input — stays on the
+   * GPU for `tokensPerSubmission` tokens at a time and only the chosen ids are read back;
+   * any other body with `initState` + `step` goes through the host, choosing the same
+   * tokens. Options are checked when `generate` is called; GPU memory is released when
+   * the loop ends (also on `break` and on abort).
    *
    * @param prompt one sequence of token ids (at least one)
-   * @param options `maxTokens`, `temperature`, `topK`, `topP`, `seed`, `normalizer`
+   * @param options `maxTokens`, `temperature`, `topK`, `topP`, `seed`, `stop`,
+   *   `tokensPerSubmission`, `normalizer`, `state`, `signal`
    *
    * @example
    * ```ts
@@ -981,6 +983,17 @@ export class LanguageModel {
    * const options = { maxTokens: 6, temperature: 0.8, topK: 5, seed: 1 };
    * for await (const t of lm.generate([5, 9, 2], options)) out.push(t);
    * console.log(out.length); // 6
+   * // Stop: an AbortSignal ends the loop (the pending next() rejects with its reason).
+   * const stop = new AbortController();
+   * const kept: number[] = [];
+   * try {
+   *   for await (const t of lm.generate([5], { maxTokens: 100, signal: stop.signal })) {
+   *     kept.push(t);
+   *     if (kept.length === 3) stop.abort();
+   *   }
+   * } catch (e) {
+   *   console.log((e as Error).name, kept.length); // AbortError 3
+   * }
    * ```
    */
   generate(prompt: ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<number> {
@@ -995,85 +1008,61 @@ export class LanguageModel {
     }
     checkOptions(where, options);
     const ids = tokenIds(where, "prompt", prompt, 1, this.vocabSize);
-    const { maxTokens = 32, temperature = 1, topK, topP, seed = 0, normalizer } = options;
+    const {
+      maxTokens = 32,
+      temperature = 1,
+      topK,
+      topP = 1,
+      seed = 0,
+      normalizer,
+      stop = [],
+      tokensPerSubmission = TOKENS_PER_SUBMISSION,
+      state,
+      signal,
+    } = options;
     checkCount(where, "options.maxTokens", maxTokens);
-    checkNumber(where, "options.seed", seed, Number.isInteger, "an integer");
-    const rng = new SeededRandom(seed);
-    const sample = { temperature, topK, topP, rng };
+    checkNumber(where, "options.seed", seed, Number.isSafeInteger, "a safe integer");
+    checkPositiveInteger(where, "options.tokensPerSubmission", tokensPerSubmission);
     // Checks temperature, topK and topP now (sampleToken validates its options first).
     try {
-      sampleToken(new Float32Array([0]), { ...sample, rng: new SeededRandom(0) });
+      sampleToken(new Float32Array([0]), { temperature, topK, topP, rng: new SeededRandom(0) });
     } catch (e) {
       rethrowAt(where, e);
     }
-    // Checks the normalizer now: a stream of the head's is made and dropped.
-    this.head.stream(1, normalizer === undefined ? {} : { normalizer }).dispose();
-    return this.#generate(ids, maxTokens, sample, normalizer);
-  }
-
-  async *#generate(
-    prompt: Int32Array,
-    maxTokens: number,
-    sample: Parameters<typeof sampleToken>[1],
-    normalizer: number | undefined,
-  ): AsyncGenerator<number> {
-    const where = `${WHERE}.generate`;
-    if (maxTokens === 0) return;
-    // The model is marked busy while this loop computes, not while the caller holds a token.
-    let holding = false;
-    const enter = () => {
-      this.#enter("generate");
-      holding = true;
-    };
-    const leave = () => {
-      holding = false;
-      this.#leave();
-    };
-    enter();
-    const body = this.body;
-    let stream: FWLStream | undefined;
-    let state: BodyState | undefined;
-    let logits: Tensor<"float32"> | undefined;
-    const one = tensor(new Float32Array([1]), [1]);
-    const id = (token: number) => tensor(new Int32Array([token]), [1]);
-    const advance = async (token: number) => {
-      const hidden = await body.step!(id(token), state!);
-      try {
-        checkHidden(where, hidden, [1, body.hiddenSize], "step");
-        logits = await stream!.predict(hidden);
-      } finally {
-        if (hidden instanceof Tensor) hidden.dispose();
+    const stopIds = tokenIds(
+      where,
+      "options.stop",
+      typeof stop === "number" ? [stop] : stop,
+      0,
+      this.vocabSize,
+    );
+    checkSignal(where, "options.signal", signal);
+    if (state !== undefined) {
+      this.#checkDocumentState(where, state, 1);
+      if (normalizer !== undefined) {
+        const what = "nothing (the state's head state carries its normalizer)";
+        throw new FWLInputError(where, "options.normalizer", what, describeValue(normalizer));
       }
-    };
-    try {
-      stream = this.head.stream(1, normalizer === undefined ? {} : { normalizer });
-      state = body.initState!(1);
-      for (let i = 0; i < prompt.length; i++) {
-        await advance(prompt[i]);
-        if (i + 1 < prompt.length) {
-          logits!.dispose();
-          logits = undefined;
-          await stream.observe(id(prompt[i + 1]), one);
-        }
-      }
-      for (let n = 0; n < maxTokens; n++) {
-        const row = await logits!.read();
-        logits!.dispose();
-        logits = undefined;
-        const token = sampleToken(row, sample);
-        leave();
-        yield token;
-        enter();
-        if (n + 1 === maxTokens) break;
-        await stream.observe(id(token), one);
-        await advance(token);
-      }
-    } finally {
-      logits?.dispose();
-      stream?.dispose();
-      state?.dispose();
-      if (holding) leave();
+    } else {
+      // Checks the normalizer now: a stream of the head's is made and dropped.
+      this.head.stream(1, normalizer === undefined ? {} : { normalizer }).dispose();
     }
+    return generateTokens({
+      where,
+      body,
+      head: this.head,
+      vocabSize: this.vocabSize,
+      prompt: ids,
+      maxTokens,
+      sampling: { temperature, topK, topP, seed },
+      stop: new Set(stopIds),
+      tokensPerSubmission,
+      normalizer,
+      state,
+      signal,
+      enter: () => this.#enter("generate"),
+      leave: () => this.#leave(),
+    });
   }
 
   /**

@@ -124,6 +124,23 @@ export function checkBoolean(where: string, name: string, value: unknown): boole
   return value;
 }
 
+/**
+ * Throws an {@linkcode FWLInputError} unless `value` is an `AbortSignal` or undefined, and
+ * the signal's reason if it is already aborted (a call then does nothing).
+ */
+export function checkSignal(
+  where: string,
+  name: string,
+  value: unknown,
+): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) {
+    throw new FWLInputError(where, name, "an AbortSignal", describeValue(value));
+  }
+  value.throwIfAborted();
+  return value;
+}
+
 /** `name` in double quotes, as error messages show names. */
 export function quote(name: string): string {
   return JSON.stringify(name);
