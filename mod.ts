@@ -45,7 +45,7 @@ export type {
   NormalizerOption,
 } from "./src/fwl/normalizer.ts";
 export { greedy, type SampleOptions, sampleToken, sampleTokens } from "./src/fwl/sampling.ts";
-export { type RandomSource, SeededRandom } from "./src/util/random.ts";
+export { counterUniform, type RandomSource, SeededRandom } from "./src/util/random.ts";
 
 // Training through the update, and the optimizers.
 export {

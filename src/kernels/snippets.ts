@@ -68,6 +68,12 @@ export const WORKGROUP_MAX: Snippet = workgroupReduce(
 );
 
 /**
+ * `counter_uniform(key0, key1, position, sequence)`: src/util/random.ts's
+ * `counterUniform` on the GPU, the key from `counterKey(seed)`.
+ */
+export const COUNTER_RANDOM: Snippet = { name: "counter_random", code: shaders.libCounterRandom };
+
+/**
  * `label(j, id, label_row)`: the label of vocabulary entry `j` of a row, from its id
  * (`p.label_mode == IDS`) or its one-hot row at `labels[label_row + j]`.
  */
