@@ -67,6 +67,13 @@ export const WORKGROUP_MAX: Snippet = workgroupReduce(
   (a, b) => `max(${a}, ${b})`,
 );
 
+/** `workgroup_max_u32(value: u32, lane)`. */
+export const WORKGROUP_MAX_U32: Snippet = workgroupReduce(
+  "workgroup_max_u32",
+  "u32",
+  (a, b) => `max(${a}, ${b})`,
+);
+
 /**
  * `counter_uniform(key0, key1, position, sequence)`: src/util/random.ts's
  * `counterUniform` on the GPU, the key from `counterKey(seed)`.
