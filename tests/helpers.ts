@@ -212,3 +212,37 @@ export function referenceNormalizerOf(
     ? normalizer
     : { decay: normalizer.decay ?? 1, prior: normalizer.prior ?? 0 };
 }
+
+/** The chi-square critical value at p = 0.001 for `df` degrees of freedom (Wilson–Hilferty). */
+export function chiSquareCritical(df: number): number {
+  const z = 3.0902323; // the standard normal's 0.999 quantile
+  const a = 2 / (9 * df);
+  return df * (1 - a + z * Math.sqrt(a)) ** 3;
+}
+
+/**
+ * Pearson's statistic of `counts` against `probs` (bins expecting fewer than 5 pooled),
+ * after checking that no draw fell on a token of probability 0.
+ */
+export function chiSquare(
+  counts: Float64Array,
+  probs: Float64Array,
+  what: string,
+): { stat: number; df: number } {
+  const n = counts.reduce((a, b) => a + b, 0);
+  const bins: [number, number][] = [];
+  let rest: [number, number] = [0, 0];
+  probs.forEach((p, i) => {
+    if (p === 0) {
+      if (counts[i] !== 0) throw new Error(`${what}: token ${i} was cut but drawn ${counts[i]}×`);
+    } else if (p * n < 5) rest = [rest[0] + counts[i], rest[1] + p * n];
+    else bins.push([counts[i], p * n]);
+  });
+  if (rest[1] >= 5) bins.push(rest);
+  else if (rest[1] > 0) {
+    bins.sort((a, b) => a[1] - b[1]);
+    bins[0] = [bins[0][0] + rest[0], bins[0][1] + rest[1]];
+  }
+  const stat = bins.reduce((s, [o, e]) => s + (o - e) ** 2 / e, 0);
+  return { stat, df: bins.length - 1 };
+}

@@ -5,7 +5,13 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { FWLInputError } from "../src/errors.ts";
 import { SeededRandom } from "../src/util/random.ts";
-import { greedy, type SampleOptions, sampleToken, sampleTokens } from "../src/fwl/sampling.ts";
+import {
+  greedy,
+  sampleDistribution,
+  type SampleOptions,
+  sampleToken,
+  sampleTokens,
+} from "../src/fwl/sampling.ts";
 
 /** Empirical frequencies of `draws` samples. */
 function frequencies(
@@ -145,6 +151,39 @@ Deno.test("top-p keeps the smallest nucleus that reaches p", () => {
   // Top-k, then top-p within it: the top 3 renormalized are 0.53, 0.32, 0.16.
   const both = frequencies(logits, { topK: 3, topP: 0.8, rng }, draws);
   assertFrequencies(both, expected(logits, 1, [0, 1]), draws, "top-3, p 0.8");
+});
+
+Deno.test("sampleDistribution is the kept softmax; sampleToken walks it in index order", () => {
+  const probs = [0.5, 0.3, 0.15, 0.05];
+  const logits = new Float32Array(probs.map(Math.log));
+  const close = (a: Float64Array, b: Float64Array, what: string) =>
+    a.forEach((v, i) => assert(Math.abs(v - b[i]) < 1e-12, `${what}: token ${i}`));
+  close(sampleDistribution(LOGITS, {}), expected(LOGITS, 1, [...LOGITS.keys()]), "all");
+  close(
+    sampleDistribution(LOGITS, { temperature: 2, topK: 3 }),
+    expected(LOGITS, 2, [3, 0, 5]),
+    "k",
+  );
+  close(sampleDistribution(logits, { topK: 3, topP: 0.8 }), expected(logits, 1, [0, 1]), "k, p");
+  assertEquals([...sampleDistribution(LOGITS, { temperature: 0 })], [0, 0, 0, 1, 0, 0, 0]);
+  // Ties at the cuts keep the lowest indices, and only as many as needed.
+  const tied = new Float32Array([0.2, 0.4, 0.2, 0.2].map(Math.log));
+  close(sampleDistribution(tied, { topP: 0.5 }), expected(tied, 1, [1, 0]), "p ties");
+  close(sampleDistribution(tied, { topP: 0.7 }), expected(tied, 1, [1, 0, 2]), "p ties");
+  close(sampleDistribution(tied, { topK: 2 }), expected(tied, 1, [1, 0]), "k ties");
+  // The draw: the first kept token, in index order, whose cumulative probability passes u.
+  const p = sampleDistribution(LOGITS, { topK: 4 });
+  let cum = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === 0) continue;
+    const below = cum;
+    cum += p[i];
+    for (const u of [below + 1e-9, (below + cum) / 2, cum - 1e-9]) {
+      assertEquals(sampleToken(LOGITS, { topK: 4, rng: { uniform: () => u } }), i, `u ${u}`);
+    }
+  }
+  assertThrows(() => sampleDistribution(LOGITS, { topP: 2 }), FWLInputError, "topP");
+  assertThrows(() => sampleDistribution(new Float32Array([NaN]), {}), FWLInputError, "logits");
 });
 
 Deno.test("-Infinity masks a token", () => {

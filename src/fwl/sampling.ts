@@ -25,7 +25,7 @@ export interface SampleOptions {
    * temperature and top-k) reaches `topP`, in `(0, 1]` (default 1: all).
    */
   topP?: number;
-  /** The random source; needed unless `temperature` is 0. */
+  /** The random source; needed unless `temperature` is 0 (not by `sampleDistribution`). */
   rng?: RandomSource;
 }
 
@@ -85,7 +85,7 @@ interface Checked {
   rng: RandomSource | undefined;
 }
 
-function checkOptions(where: string, options: unknown): Checked {
+function checkOptions(where: string, options: unknown, needRng = true): Checked {
   if (options === null || typeof options !== "object") {
     const what = "an object such as { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) }";
     throw new FWLInputError(where, "options", what, describeValue(options));
@@ -104,7 +104,7 @@ function checkOptions(where: string, options: unknown): Checked {
     const what = "an object with uniform(): number, such as new SeededRandom(seed)";
     throw new FWLInputError(where, "options.rng", what, describeValue(rng));
   }
-  if (temperature > 0 && rng === undefined) {
+  if (needRng && temperature > 0 && rng === undefined) {
     const what = "a random source such as new SeededRandom(seed) (or temperature 0 for greedy)";
     throw new FWLInputError(where, "options.rng", what, "nothing");
   }
@@ -121,56 +121,99 @@ function draw(where: string, rng: RandomSource): number {
   return u;
 }
 
+/**
+ * The weight of each token after temperature, top-k and top-p, unnormalized, in float64
+ * (0 for a token cut or masked); `o.temperature` > 0. The one definition of what is kept.
+ */
+function keptWeights(logits: Logits, o: Checked): Float64Array {
+  const V = logits.length;
+  const max = logits[argmax(logits)];
+  const weights = new Float64Array(V);
+  for (let i = 0; i < V; i++) {
+    const v = logits[i];
+    weights[i] = v === -Infinity ? 0 : Math.exp((v - max) / o.temperature);
+  }
+  if (o.topK !== undefined && o.topK < V || o.topP < 1) {
+    // The cuts follow the order most likely first, lower index first on ties.
+    const order = new Uint32Array(V);
+    for (let i = 0; i < V; i++) order[i] = i;
+    order.sort((i, j) => logits[j] - logits[i] || i - j);
+    let count = Math.min(V, o.topK ?? V);
+    if (o.topP < 1) {
+      // The smallest prefix of that order whose probability reaches topP.
+      let total = 0;
+      for (let r = 0; r < count; r++) total += weights[order[r]];
+      let cum = 0;
+      let keep = 0;
+      while (keep < count) {
+        cum += weights[order[keep++]];
+        if (cum >= o.topP * total) break;
+      }
+      count = keep;
+    }
+    for (let r = count; r < V; r++) weights[order[r]] = 0;
+  }
+  return weights;
+}
+
 /** Samples one row; `logits` and `o` are already checked. */
 function sampleChecked(where: string, logits: Logits, o: Checked): number {
   if (o.temperature === 0) return argmax(logits);
-  const V = logits.length;
-  // Candidates, most likely first when a cut needs the order (ties: lower index first).
-  let order: Uint32Array | undefined;
-  let count = V;
-  if (o.topK !== undefined && o.topK < V || o.topP < 1) {
-    order = new Uint32Array(V);
-    for (let i = 0; i < V; i++) order[i] = i;
-    order.sort((i, j) => logits[j] - logits[i] || i - j);
-    count = Math.min(V, o.topK ?? V);
-  }
-  const at = (r: number): number => order ? order[r] : r;
-  const max = logits[argmax(logits)];
-  const weights = new Float64Array(count);
+  const weights = keptWeights(logits, o);
+  // Inverse CDF over the kept tokens in index order, as the GPU sampler walks them
+  // (src/kernels/sample.ts): the same u picks the same token but at rounding boundaries.
   let total = 0;
-  for (let r = 0; r < count; r++) {
-    const v = logits[at(r)];
-    const w = v === -Infinity ? 0 : Math.exp((v - max) / o.temperature);
-    weights[r] = w;
-    total += w;
-  }
-  if (o.topP < 1) {
-    // The smallest prefix (most likely first) whose probability reaches topP.
-    let cum = 0;
-    let keep = 0;
-    while (keep < count) {
-      cum += weights[keep++];
-      if (cum >= o.topP * total) break;
-    }
-    count = keep;
-    total = cum;
-  }
+  for (let i = 0; i < weights.length; i++) total += weights[i];
   const target = draw(where, o.rng!) * total;
   let cum = 0;
   let last = 0;
-  for (let r = 0; r < count; r++) {
-    if (weights[r] === 0) continue;
-    cum += weights[r];
-    last = r;
-    if (target < cum) return at(r);
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i] === 0) continue;
+    cum += weights[i];
+    last = i;
+    if (target < cum) return i;
   }
-  return at(last); // rounding: the target landed on the total
+  return last; // rounding: the target landed on the total
+}
+
+/**
+ * The exact distribution {@linkcode sampleToken} draws from, in float64: each token's
+ * probability after temperature, top-k and top-p (0 for the tokens cut or masked).
+ * Temperature 0 puts all the mass on the {@linkcode greedy} token. `options.rng` is not
+ * needed.
+ *
+ * @example
+ * ```ts
+ * import { sampleDistribution } from "./sampling.ts";
+ * const logits = new Float32Array([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
+ * const p = sampleDistribution(logits, { topK: 2 });
+ * console.log(p.map((x) => Math.round(x * 1000) / 1000)); // Float64Array(3) [ 0.625, 0.375, 0 ]
+ * ```
+ */
+export function sampleDistribution(
+  logits: Float32Array | Float64Array,
+  options: SampleOptions,
+): Float64Array {
+  const where = "sampleDistribution";
+  const o = checkOptions(where, options, false);
+  const row = checkLogits(where, logits);
+  if (o.temperature === 0) {
+    const p = new Float64Array(row.length);
+    p[argmax(row)] = 1;
+    return p;
+  }
+  const weights = keptWeights(row, o);
+  let total = 0;
+  for (let i = 0; i < weights.length; i++) total += weights[i];
+  return weights.map((w) => w / total);
 }
 
 /**
  * Chooses a token from one row of logits: divided by `temperature`, cut to the `topK`
  * most likely, then to the nucleus of probability `topP`, renormalized, and drawn with
- * one `rng.uniform()`. Temperature 0 is {@linkcode greedy}. -Infinity masks a token.
+ * one `rng.uniform()` (inverse CDF over the kept tokens in index order): a draw from
+ * {@linkcode sampleDistribution}. Temperature 0 is {@linkcode greedy}. -Infinity masks a
+ * token.
  *
  * @example
  * ```ts

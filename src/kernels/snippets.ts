@@ -67,6 +67,19 @@ export const WORKGROUP_MAX: Snippet = workgroupReduce(
   (a, b) => `max(${a}, ${b})`,
 );
 
+/** `workgroup_max_u32(value: u32, lane)`. */
+export const WORKGROUP_MAX_U32: Snippet = workgroupReduce(
+  "workgroup_max_u32",
+  "u32",
+  (a, b) => `max(${a}, ${b})`,
+);
+
+/**
+ * `counter_uniform(key0, key1, position, sequence)`: src/util/random.ts's
+ * `counterUniform` on the GPU, the key from `counterKey(seed)`.
+ */
+export const COUNTER_RANDOM: Snippet = { name: "counter_random", code: shaders.libCounterRandom };
+
 /**
  * `label(j, id, label_row)`: the label of vocabulary entry `j` of a row, from its id
  * (`p.label_mode == IDS`) or its one-hot row at `labels[label_row + j]`.

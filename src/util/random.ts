@@ -5,6 +5,9 @@
  * @module
  */
 
+import { FWLInputError } from "../errors.ts";
+import { describeValue } from "../tensor.ts";
+
 /**
  * A source of uniform random numbers, e.g. a {@linkcode SeededRandom} or
  * `{ uniform: Math.random }`.
@@ -65,4 +68,110 @@ export class SeededRandom implements RandomSource {
     this.#spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
   }
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * One round of the counter generator's mixing: xor-shift, multiply, xor-shift, multiply,
+ * xor-shift on a u32 (a bijection). Written once more, word for word, in
+ * `shaders/lib/counter_random.wgsl`; a test checks the two agree bit for bit.
+ */
+function counterMix(v: number): number {
+  let x = Math.imul(v ^ (v >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+function checkSeed(where: string, seed: unknown): number {
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
+    throw new FWLInputError(where, "seed", "a safe integer", describeValue(seed));
+  }
+  return seed;
+}
+
+function checkCounter(where: string, name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value >= TWO_32) {
+    throw new FWLInputError(where, name, "an integer in [0, 2^32)", describeValue(value));
+  }
+  return value;
+}
+
+/**
+ * The key of the counter generator ({@linkcode counterUniform}) for `seed`, any safe
+ * integer (negative too): two u32 words, what a GPU kernel drawing the same numbers gets
+ * in its uniforms. The seed's low and high 32 bits are mixed into both words, one-to-one,
+ * so distinct seeds give distinct keys.
+ *
+ * @example
+ * ```ts
+ * import { counterKey } from "./random.ts";
+ * const [k0, k1] = counterKey(-3);
+ * console.log(k0 >>> 0 === k0 && k1 >>> 0 === k1); // true
+ * console.log(counterKey(1)[0] !== counterKey(2 ** 32 + 1)[0]); // true
+ * ```
+ */
+export function counterKey(seed: number): [number, number] {
+  checkSeed("counterKey", seed);
+  return keyOf(seed);
+}
+
+function keyOf(seed: number): [number, number] {
+  // Two's complement words of the 64-bit seed (exact: safe integers, power-of-two division).
+  const lo = seed >>> 0 === seed ? seed : ((seed % TWO_32) + TWO_32) % TWO_32;
+  const hi = Math.floor(seed / TWO_32) >>> 0;
+  const k1 = counterMix((hi ^ 0x9e3779b9) >>> 0);
+  return [counterMix((lo ^ k1) >>> 0), k1];
+}
+
+/**
+ * {@linkcode counterUniform} from a key of {@linkcode counterKey}: the function the GPU
+ * kernels compute (`counter_uniform` in `shaders/lib/counter_random.wgsl`), without the
+ * checks: for loops that draw many numbers from one seed.
+ *
+ * @example
+ * ```ts
+ * import { counterKey, counterUniform, counterUniformKeyed } from "./random.ts";
+ * const key = counterKey(9);
+ * console.log(counterUniformKeyed(key, 3, 1) === counterUniform(9, 3, 1)); // true
+ * ```
+ */
+export function counterUniformKeyed(
+  key: readonly [number, number],
+  position: number,
+  sequence: number,
+): number {
+  const [k0, k1] = key;
+  // Each step is a bijection of the one before, so for a fixed key, distinct positions
+  // (one sequence) or distinct sequences (one position) never share a draw; the key enters
+  // again at the end so that two seeds' streams are not shifts of each other.
+  let h = counterMix((k0 ^ position) >>> 0);
+  h = counterMix((h ^ sequence) >>> 0);
+  h = counterMix((h ^ k1) >>> 0);
+  h = counterMix((h + k0) >>> 0);
+  // 24 bits: exactly representable in float32, so the GPU's number is the same.
+  return (h >>> 8) * 2 ** -24;
+}
+
+/**
+ * A uniform number in `[0, 1)` (24-bit resolution) that depends only on `(seed, position,
+ * sequence)`: a counter-based generator, with no state to carry, so a GPU kernel
+ * (`shaders/lib/counter_random.wgsl`) and the host draw the same number bit for bit
+ * wherever they run. `seed` is any safe integer; `position` and `sequence` are integers in
+ * `[0, 2^32)` (a token's position and its row, for sampling).
+ *
+ * @example
+ * ```ts
+ * import { counterUniform } from "./random.ts";
+ * const u = counterUniform(42, 7, 0);
+ * console.log(u >= 0 && u < 1); // true
+ * console.log(u === counterUniform(42, 7, 0), u !== counterUniform(42, 8, 0)); // true true
+ * ```
+ */
+export function counterUniform(seed: number, position: number, sequence: number): number {
+  const where = "counterUniform";
+  checkSeed(where, seed);
+  checkCounter(where, "position", position);
+  checkCounter(where, "sequence", sequence);
+  return counterUniformKeyed(keyOf(seed), position, sequence);
 }
