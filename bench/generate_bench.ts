@@ -95,7 +95,7 @@ for (const config of CONFIGS) {
   await rate(host); // compiles every pipeline of both loops
   await rate(lm);
   const hostRates: number[] = [], gpuRates: number[] = [];
-  const perSubmission = new Map<number, number[]>([1, 4, 16, 64].map((k) => [k, []]));
+  const perSubmission = new Map<number, number[]>([1, 4, 16, 32, 64].map((k) => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
     hostRates.push(await rate(host));
     gpuRates.push(await rate(lm));

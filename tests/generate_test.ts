@@ -131,7 +131,7 @@ Deno.test("generate: a document state is left at the last token yielded (float64
   const ref = await referenceState(lm, read);
   const gpu = await headState(lm, state);
   for (const [k, v] of Object.entries(ref)) {
-    const err = relativeError(gpu[k], v as Float64Array);
+    const err = relativeError(gpu[k].subarray(0, v.length), v as Float64Array);
     assert(err < 1e-4, `${k}: relative error ${err}`);
   }
   // a step size large enough that skipping the update would show
@@ -143,7 +143,7 @@ Deno.test("generate: a document state is left at the last token yielded (float64
   for await (const _ of lm.generate(PROMPT, { ...options, state: broken })) if (++n === 5) break;
   const after = await headState(lm, broken);
   const five = await referenceState(lm, [...PROMPT, ...all.slice(0, 5)]);
-  assert(relativeError(after.s0, five.s0) < 1e-4);
+  assert(relativeError(after.s0.subarray(0, five.s0.length), five.s0) < 1e-4);
   assertEquals(broken.position, PROMPT.length + 4);
   // the next call continues the document: its prompt starts with the last token yielded
   const more = await run(lm, [all[4]], { ...options, maxTokens: 6, state: broken });
@@ -185,7 +185,8 @@ Deno.test("generate: an AbortSignal rejects with its reason and leaves the model
   const kept = await stopAt(7, state);
   assertEquals(state.position, PROMPT.length - 1 + 7);
   const ref = await referenceState(lm, [...PROMPT, ...kept]);
-  assert(relativeError((await headState(lm, state)).s0, ref.s0) < 1e-4);
+  const s0 = (await headState(lm, state)).s0.subarray(0, ref.s0.length);
+  assert(relativeError(s0, ref.s0) < 1e-4);
   const after = await lm.score(batch);
   assertEquals(after.loss, before.loss, "the model scores exactly as before");
 });

@@ -259,7 +259,9 @@ function checkDynamicOptions(
   where: string,
   options: DynamicEvaluationOptions,
 ):
-  & Required<Omit<DynamicEvaluationOptions, "normalizer" | "carryFastWeights" | "progress" | "signal">>
+  & Required<
+    Omit<DynamicEvaluationOptions, "normalizer" | "carryFastWeights" | "progress" | "signal">
+  >
   & DynamicEvaluationOptions {
   checkOptions(where, options);
   const { lr, segment = 128, method = "sgd", decay = 0, beta2 = 0.99, eps = 1e-8 } = options;

@@ -156,7 +156,7 @@ export function advanceFastState(
   const aged: GPUBuffer[] = [];
   /** `value` weighted λ^(T−1−t) (scratch), or itself without a decay. */
   const age = (value: GPUBuffer, width: number): GPUBuffer => {
-    if (!decay) return value;
+    if (!decay || T === 1) return value; // one position: λ^0 (a stream's observe)
     const out = rec.scratch(d.batch * T * width * 4);
     decayRows(rec, { v: value, out, ...d, width, chunk: T, direction: "toEnd", decay });
     aged.push(out);
