@@ -7,6 +7,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { LSTMBody } from "../src/bodies/lstm.ts";
 import type { ModelBody } from "../src/bodies/model_body.ts";
 import { TransformerBody } from "../src/bodies/transformer.ts";
+import { FWLStateError } from "../src/errors.ts";
 import { LanguageModel } from "../src/lm/language_model.ts";
 import { referenceAdvanceState } from "../src/reference/fast_forward.ts";
 import type { ReferenceFastState } from "../src/reference/types.ts";
@@ -75,6 +76,32 @@ for (const [name, make] of [["LSTM", lstmModel], ["transformer", transformerMode
   });
 }
 
+Deno.test("generate: past a transformer's maxLength both loops yield the tokens before it, then throw", async () => {
+  const body = await TransformerBody.create({
+    vocabSize: V,
+    hiddenSize: 8,
+    layers: 1,
+    heads: 2,
+    maxLength: 20,
+    seed: 3,
+  });
+  using lm = await LanguageModel.create(body, { vocabSize: V, headSize: 4, seed: 4 });
+  const until = async (model: LanguageModel, tokensPerSubmission?: number) => {
+    const out: number[] = [];
+    const err = await assertRejects(async () => {
+      for await (const t of model.generate([1, 2, 3, 4], { maxTokens: 30, tokensPerSubmission })) {
+        out.push(t);
+      }
+    }, FWLStateError);
+    assert(err.message.includes("maxLength"), err.message);
+    return out;
+  };
+  const host = await until(hostLoop(lm));
+  assertEquals(host.length, 17, "positions 3 … 19 choose a token each");
+  assertEquals(await until(lm), host);
+  assertEquals(await until(lm, 5), host);
+});
+
 Deno.test("generate: a stop id ends the stream at its first occurrence", async () => {
   using lm = await lstmModel();
   const options = { maxTokens: 60, temperature: 1, seed: 2 };
@@ -133,6 +160,16 @@ Deno.test("generate: a document state is left at the last token yielded (float64
   for (const [k, v] of Object.entries(ref)) {
     const err = relativeError(gpu[k].subarray(0, v.length), v as Float64Array);
     assert(err < 1e-4, `${k}: relative error ${err}`);
+  }
+  // several submissions in flight, no rewind: every input the GPU chose for itself is read
+  using whole = lm.documentState(1);
+  const long = await run(lm, PROMPT, { ...options, tokensPerSubmission: 7, state: whole });
+  assertEquals(long, all);
+  const longRef = await referenceState(lm, [...PROMPT, ...long]);
+  const longGPU = await headState(lm, whole);
+  for (const [k, v] of Object.entries(longRef)) {
+    const err = relativeError(longGPU[k].subarray(0, v.length), v as Float64Array);
+    assert(err < 1e-4, `${k} after ${long.length} tokens: relative error ${err}`);
   }
   // a step size large enough that skipping the update would show
   const zero = await referenceState(lm, read.slice(0, 2));

@@ -17,10 +17,9 @@ import type { FWLState } from "../fwl/fast_state.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { readBytes } from "../gpu/readback.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { recordSample } from "../kernels/sample.ts";
-import { tensor } from "../tensor.ts";
+import { type Tensor, tensor } from "../tensor.ts";
 import { counterKey, counterUniformKeyed } from "../util/random.ts";
 import type { DocumentState } from "./document_state.ts";
 import { checkHidden } from "./plug.ts";
@@ -143,8 +142,7 @@ export async function* generateTokens(plan: GenerationPlan): AsyncGenerator<numb
     plan.signal?.throwIfAborted();
     loop = new TokenLoop(plan);
     while (yielded < plan.maxTokens) {
-      const remaining = plan.maxTokens - yielded;
-      const fresh = await loop.advance(remaining);
+      const fresh = await loop.advance();
       for (const token of fresh) {
         plan.signal?.throwIfAborted();
         yielded++; // before the yield: a `break` there returns from it
@@ -166,29 +164,52 @@ export async function* generateTokens(plan: GenerationPlan): AsyncGenerator<numb
         }
       }
     } finally {
-      loop?.dispose();
+      await loop?.dispose();
       if (holding) leave();
     }
   }
 }
 
-/** The GPU buffers and states of one run. */
+/** A submission of sampled tokens on its way: its ids come back through `slot`. */
+interface InFlight {
+  slot: Slot;
+  /** Tokens it samples. */
+  count: number;
+  /** Resolves when `slot.staging` is mapped (the submission finished). */
+  mapped: Promise<void>;
+}
+
+/** One of the two sets of buffers that let two submissions be in flight at once. */
+interface Slot {
+  /** The ids sampled by a submission. */
+  ids: GPUBuffer;
+  /** Their copy, mapped for reading. */
+  staging: GPUBuffer;
+  /** The states just before that submission, with its iteration count (rewinding only). */
+  snapshot: { head: FWLState; body: BodyState; done: number } | undefined;
+}
+
+/** The buffers and states of one run, and the tokens read so far. */
 class TokenLoop {
   readonly #plan: GenerationPlan;
   readonly #ctx: GPUContext;
   readonly #stream: FWLStream;
   readonly #body: BodyState;
   readonly #ownsBody: boolean;
-  /** The prompt, then every token chosen (some possibly not yielded yet). */
+  /** The prompt, then every token chosen and read back. */
   readonly #tokens: number[];
-  /** Iterations run: token `t` has been read for every `t < #done`. */
+  /** Iterations submitted: token `t` has been (or is being) read for every `t < #done`. */
   #done = 0;
+  /** Tokens sampled in submissions so far, read back or in flight. */
+  #sampled = 0;
   readonly #gpu: GPUResources | undefined;
-  /** Where the states stood before the last submission (to come back to). */
-  #snapshot: { head: FWLState; body: BodyState; done: number } | undefined;
+  readonly #inFlight: InFlight[] = [];
+  /** An error met while recording, thrown once the tokens before it are read. */
+  #failure: unknown;
   readonly #perSubmission: number;
   /** The document position of token 0 (the random numbers are keyed by position). */
   readonly #origin: number;
+  readonly #made: (() => void)[] = [];
 
   constructor(plan: GenerationPlan) {
     this.#plan = plan;
@@ -196,50 +217,49 @@ class TokenLoop {
     const { body, head, state, normalizer } = plan;
     this.#ctx = head.context;
     this.#tokens = Array.from(plan.prompt);
-    const made: { dispose(): void }[] = [];
+    const made = this.#made;
     try {
       const streamOptions = state?.head
         ? { state: state.head }
         : normalizer === undefined
         ? {}
         : { normalizer };
-      this.#stream = head.stream(1, streamOptions);
-      made.push(this.#stream);
+      const stream = head.stream(1, streamOptions);
+      made.push(() => stream.dispose());
+      this.#stream = stream;
       const carried = state?.carriesBody ? state.body : undefined;
       this.#body = carried ?? body.initState!(1);
       this.#ownsBody = carried === undefined;
-      if (this.#ownsBody) made.push(this.#body);
+      if (this.#ownsBody) made.push(() => this.#body.dispose());
       const canRewind = typeof this.#body.copyFrom === "function";
       this.#perSubmission = state && !canRewind ? 1 : plan.tokensPerSubmission;
       if (recordsSteps(body)) {
         const pool = this.#ctx.pool;
-        const acquire = (bytes: number) => {
-          const b = pool.acquire(bytes);
-          made.push({ dispose: () => pool.release(b) });
+        const acquire = (bytes: number, usage?: number) => {
+          const b = pool.acquire(bytes, usage);
+          made.push(() => pool.release(b));
           return b;
+        };
+        const K = this.#perSubmission;
+        const slot = (): Slot => {
+          let snapshot: Slot["snapshot"];
+          if (state && canRewind) {
+            snapshot = { head: this.#stream.state.clone(), body: body.initState!(1), done: 0 };
+            made.push(() => snapshot!.head.dispose(), () => snapshot!.body.dispose());
+          }
+          return { ids: acquire(K * 4), staging: acquire(K * 4, MAP_READ_USAGE), snapshot };
         };
         this.#gpu = {
           current: acquire(4),
           hidden: acquire(body.hiddenSize * 4),
           logits: acquire(plan.vocabSize * 4),
           ones: acquire(4),
-          ids: acquire(this.#perSubmission * 4),
-          release: () => {
-            for (const b of [gpu.current, gpu.hidden, gpu.logits, gpu.ones, gpu.ids]) {
-              pool.release(b);
-            }
-          },
+          slots: [slot(), slot()],
         };
-        const gpu = this.#gpu;
-        this.#ctx.device.queue.writeBuffer(gpu.ones, 0, new Float32Array([1]));
-        if (state && canRewind) {
-          const snapshot = { head: this.#stream.state.clone(), body: body.initState!(1), done: 0 };
-          made.push(snapshot.head, snapshot.body);
-          this.#snapshot = snapshot;
-        }
+        this.#ctx.device.queue.writeBuffer(this.#gpu.ones, 0, new Float32Array([1]));
       }
     } catch (e) {
-      for (const m of made.reverse()) m.dispose();
+      for (const release of made.reverse()) release();
       throw e;
     }
   }
@@ -250,34 +270,47 @@ class TokenLoop {
   }
 
   /**
-   * Runs iterations until up to `remaining` (at most one submission's worth) new tokens
-   * are chosen; returns them.
+   * The next tokens chosen: on the GPU, the ids of the oldest submission in flight, with
+   * the next one submitted first, so the GPU computes while the host reads and yields;
+   * through the host, one token (after the prompt). Throws an error met while recording
+   * once the tokens before it are returned.
    */
-  async advance(remaining: number): Promise<number[]> {
-    const P = this.#plan.prompt.length;
-    const known = this.#tokens.length;
-    if (this.#gpu) {
-      // Prompt positions first, in long forced runs; then sampled runs.
-      const forced = known - 1 - this.#done;
-      const count = forced > 0
-        ? Math.min(forced, PROMPT_TOKENS_PER_SUBMISSION)
-        : Math.min(remaining, this.#perSubmission);
-      if (forced <= 0) this.#takeSnapshot();
-      await this.#submit(count);
-    } else {
-      await this.#hostIteration();
+  async advance(): Promise<number[]> {
+    if (!this.#gpu) return await this.#hostIteration();
+    const known = this.#tokens.length, max = this.#plan.maxTokens;
+    // The prompt's positions: no ids to read, so nothing waits for them.
+    while (this.#failure === undefined && this.#done < known - 1) {
+      await this.#submit(Math.min(known - 1 - this.#done, PROMPT_TOKENS_PER_SUBMISSION));
     }
-    // Every token past the prompt that is known now and was not returned before.
-    const from = Math.max(P, known);
-    return this.#tokens.slice(from);
+    while (
+      this.#failure === undefined && this.#inFlight.length < 2 && this.#sampled < max
+    ) {
+      await this.#submit(Math.min(max - this.#sampled, this.#perSubmission));
+    }
+    const oldest = this.#inFlight.shift();
+    if (!oldest) {
+      if (this.#failure !== undefined) throw this.#failure;
+      return [];
+    }
+    await oldest.mapped;
+    const staging = oldest.slot.staging;
+    const ids = Array.from(new Int32Array(staging.getMappedRange(0, oldest.count * 4)));
+    staging.unmap();
+    this.#tokens.push(...ids);
+    return ids;
   }
 
   /** Brings the states back to just after token `P + yielded − 1` was chosen. */
   async rewind(yielded: number): Promise<void> {
+    await this.#settle();
     const target = this.#plan.prompt.length - 1 + yielded;
     if (this.#done <= target) return;
-    const snap = this.#snapshot;
-    if (!snap || snap.done > target) return; // nothing ran ahead that can be undone
+    let snap: Slot["snapshot"];
+    for (const slot of this.#gpu?.slots ?? []) {
+      const s = slot.snapshot;
+      if (s && s.done <= target && (!snap || s.done > snap.done)) snap = s;
+    }
+    if (!snap) return; // nothing ran ahead that can be undone
     this.#tokens.length = target + 1;
     this.#stream.state.copyFrom(snap.head);
     this.#body.copyFrom!(snap.body);
@@ -287,32 +320,45 @@ class TokenLoop {
     }
   }
 
-  /** Keeps the states as they are now, before a submission that samples. */
-  #takeSnapshot(): void {
-    const snap = this.#snapshot;
-    if (!snap) return;
-    snap.head.copyFrom(this.#stream.state);
-    snap.body.copyFrom!(this.#body);
-    snap.done = this.#done;
-  }
-
   /**
-   * One submission of `count` iterations on the GPU: known tokens are copied in as the
-   * next input (forced), the rest sampled; the sampled ids are read back and appended.
+   * One submission of `count` iterations on the GPU: while the tokens are known (the
+   * prompt, a replay) each is copied in as the next input; past them, each is sampled
+   * into a free slot, whose ids are read back when the submission finishes.
    */
   async #submit(count: number): Promise<void> {
     const plan = this.#plan, gpu = this.#gpu!, ctx = this.#ctx;
     const t0 = this.#done, tokens = this.#tokens;
     const forced = Math.max(0, Math.min(count, tokens.length - 1 - t0));
     const rec = new Recorder(ctx);
-    ctx.device.queue.writeBuffer(gpu.current, 0, new Int32Array([tokens[t0]]));
+    // A known first token is written in; else `current` holds the one the submission
+    // before this one sampled last (not read back yet).
+    if (t0 < tokens.length) {
+      ctx.device.queue.writeBuffer(gpu.current, 0, new Int32Array([tokens[t0]]));
+    }
     const next = forced > 0
       ? rec.upload(Int32Array.from(tokens.slice(t0 + 1, t0 + 1 + forced)))
       : undefined;
+    // The slot no submission in flight uses; its snapshot is the states as they are now.
+    const slot = forced < count
+      ? gpu.slots.find((s) => !this.#inFlight.some((f) => f.slot === s))!
+      : undefined;
+    if (slot?.snapshot) {
+      slot.snapshot.head.copyFrom(this.#stream.state);
+      slot.snapshot.body.copyFrom!(this.#body);
+      slot.snapshot.done = t0;
+    }
     const key = counterKey(plan.sampling.seed);
+    let recorded = 0;
     for (let i = 0; i < count; i++) {
       const t = t0 + i;
-      plan.body.recordStep!(rec, gpu.current, this.#body, gpu.hidden);
+      try {
+        plan.body.recordStep!(rec, gpu.current, this.#body, gpu.hidden);
+      } catch (e) {
+        // Such as a transformer's last position: the iterations before it still run.
+        if (i === 0) throw e;
+        this.#failure = e;
+        break;
+      }
       this.#stream.recordPredict(rec, gpu.hidden, gpu.logits);
       if (i < forced) rec.copy(next!, i * 4, gpu.current, 0, 4);
       else {
@@ -325,31 +371,47 @@ class TokenLoop {
           topP: plan.sampling.topP,
           seedKey: key,
           position: this.#origin + t + 1,
-          out: gpu.ids,
+          out: slot!.ids,
           outIndex: i - forced,
           next: gpu.current,
         });
       }
       this.#stream.recordObserve(rec, gpu.current, gpu.ones);
+      recorded++;
     }
+    const sampled = recorded - Math.min(forced, recorded);
+    if (sampled > 0) rec.copy(slot!.ids, 0, slot!.staging, 0, sampled * 4);
     await rec.submit(plan.where);
-    this.#done = t0 + count;
-    const sampled = count - forced;
+    this.#done = t0 + recorded;
     if (sampled > 0) {
-      const ids = new Int32Array(await readBytes(ctx, gpu.ids, sampled * 4, plan.where));
-      tokens.push(...ids);
+      this.#sampled += sampled;
+      const mapped = slot!.staging.mapAsync(GPUMapMode.READ, 0, sampled * 4);
+      this.#inFlight.push({ slot: slot!, count: sampled, mapped });
+    }
+  }
+
+  /** Waits for the submissions in flight (their ids are not needed any more). */
+  async #settle(): Promise<void> {
+    for (const f of this.#inFlight.splice(0)) {
+      try {
+        await f.mapped;
+        f.slot.staging.unmap();
+      } catch {
+        // A failed submission: its buffers are released all the same.
+      }
     }
   }
 
   /** One iteration through the host: the body's `step`, the head's stream, `sampleToken`. */
-  async #hostIteration(): Promise<void> {
+  async #hostIteration(): Promise<number[]> {
     const plan = this.#plan, t = this.#done, tokens = this.#tokens;
     const id = (token: number) => tensor(new Int32Array([token]), [1]);
     const hidden = await plan.body.step!(id(tokens[t]), this.#body);
     let token: number;
+    let logits: Tensor<"float32"> | undefined;
     try {
       checkHidden(plan.where, hidden, [1, plan.body.hiddenSize], "step");
-      using logits = await this.#stream.predict(hidden);
+      logits = await this.#stream.predict(hidden);
       if (t + 1 < tokens.length) token = tokens[t + 1];
       else {
         const { temperature, topK, topP, seed } = plan.sampling;
@@ -357,21 +419,24 @@ class TokenLoop {
         token = sampleToken(await logits.read(), { temperature, topK, topP, rng: { uniform } });
       }
     } finally {
+      logits?.dispose(); // no `using`: not every browser has it
       hidden.dispose();
     }
     await this.#stream.observe(id(token), tensor(new Float32Array([1]), [1]));
-    if (t + 1 === tokens.length) tokens.push(token);
     this.#done = t + 1;
+    if (t + 1 < tokens.length) return [];
+    tokens.push(token);
+    return [token];
   }
 
-  dispose(): void {
-    this.#gpu?.release();
-    this.#stream.dispose();
-    if (this.#ownsBody) this.#body.dispose();
-    this.#snapshot?.head.dispose();
-    this.#snapshot?.body.dispose();
+  /** Waits for the GPU work in flight, then releases every buffer and state of the run. */
+  async dispose(): Promise<void> {
+    await this.#settle();
+    for (const release of this.#made.reverse()) release();
   }
 }
+
+const MAP_READ_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
 
 /** The GPU loop's buffers. */
 interface GPUResources {
@@ -381,7 +446,6 @@ interface GPUResources {
   logits: GPUBuffer;
   /** The observe weight 1. */
   ones: GPUBuffer;
-  /** The ids sampled in one submission. */
-  ids: GPUBuffer;
-  release(): void;
+  /** Two, so that one submission computes while the other's ids are read. */
+  slots: [Slot, Slot];
 }
