@@ -5,13 +5,17 @@
 // host round trip each; the table subtracts that round trip (the median time of a 4-byte
 // copy, profiled the same way) from every op, so the rest is the kernels' own time.
 //
-//   deno task profile [--kernels | --grids] [--paper]
+//   deno task profile [--kernels | --grids] [--paper | --generate]
 //
 // `--kernels` lists single kernels instead of families, `--grids` also keeps a kernel's
 // dispatch grids (its shapes) apart; `--paper` profiles the paper-like shape (B=1,
-// T=4096, D=1024, size=256, V=32000, C=16) once instead of three times.
+// T=4096, D=1024, size=256, V=32000, C=16) once instead of three times; `--generate`
+// profiles `lm.generate` per token instead (64 tokens, temperature 0.8, top-p 0.95) at
+// the examples' sizes: an LSTM of width 64 + head 32 and a transformer of width 32 × 2
+// blocks + head 16, vocabulary 256.
 
 import { KernelProfiler, Recorder } from "../gpu.ts";
+import { LanguageModel, LSTMBody, TransformerBody } from "../mod.ts";
 import { benchBatch, gpuTrainStep, PAPER_SHAPE, SMALL_SHAPE } from "./bench_utils.ts";
 
 const paper = Deno.args.includes("--paper");
@@ -35,8 +39,52 @@ const { block, x, ids, weights } = batch;
 const ctx = block.context;
 const training = gpuTrainStep(batch);
 
-const forward = () => block.score(x, ids, weights);
-const trainStep = training.step;
+/** What is profiled, and what its figures are divided by (a call, or a generated token). */
+interface Profiled {
+  what: string;
+  run: () => Promise<unknown>;
+  per: number;
+}
+const TOKENS = 64;
+/** A `generate` call of `TOKENS` tokens after a one-token prompt (`TOKENS` iterations). */
+const generation = (lm: LanguageModel) => async () => {
+  const options = { maxTokens: TOKENS, temperature: 0.8, topP: 0.95, seed: 1 };
+  for await (const _ of lm.generate([1], options));
+};
+const profiled: Profiled[] = Deno.args.includes("--generate")
+  ? [
+    {
+      what: "generate, LSTM 64 + head 32, V 256, per token",
+      run: generation(
+        await LanguageModel.create(
+          await LSTMBody.create({ vocabSize: 256, embedSize: 64, hiddenSize: 64, seed: 1 }),
+          { vocabSize: 256, headSize: 32, seed: 1 },
+        ),
+      ),
+      per: TOKENS,
+    },
+    {
+      what: "generate, transformer 32 × 2 + head 16, V 256, per token",
+      run: generation(
+        await LanguageModel.create(
+          await TransformerBody.create({
+            vocabSize: 256,
+            hiddenSize: 32,
+            layers: 2,
+            heads: 2,
+            maxLength: 128,
+            seed: 1,
+          }),
+          { vocabSize: 256, headSize: 16, seed: 1 },
+        ),
+      ),
+      per: TOKENS,
+    },
+  ]
+  : [
+    { what: "forward (score)", run: () => block.score(x, ids, weights), per: 1 },
+    { what: "training step", run: training.step, per: 1 },
+  ];
 const grids = Deno.args.includes("--grids");
 const perKernel = grids || Deno.args.includes("--kernels");
 /** The profiler's own cost of one op: a 4-byte copy, submitted and waited for. */
@@ -59,7 +107,7 @@ async function roundTripMs(): Promise<number> {
 }
 const overhead = await roundTripMs();
 console.log(`round trip of one profiled op: ${overhead.toFixed(1)} ms, subtracted below`);
-for (const [what, run] of [["forward (score)", forward], ["training step", trainStep]] as const) {
+for (const { what, run, per } of profiled) {
   await run(); // compile outside the profile
   const profiler = new KernelProfiler({ grids });
   ctx.profiler = profiler;
@@ -67,17 +115,21 @@ for (const [what, run] of [["forward (score)", forward], ["training step", train
   ctx.profiler = undefined;
   const rows = (perKernel ? profiler.kernels : profiler.byFamily(kernelFamily)).map((r) => ({
     ...r,
-    ms: Math.max(0, r.ms / ROUNDS - overhead * r.count / ROUNDS),
-    count: r.count / ROUNDS,
+    ms: Math.max(0, (r.ms - overhead * r.count) / (ROUNDS * per)),
+    count: r.count / (ROUNDS * per),
   })).sort((a, b) => b.ms - a.ms);
   const total = rows.reduce((sum, r) => sum + r.ms, 0);
   const ops = rows.reduce((sum, r) => sum + r.count, 0);
-  console.log(`\n${what}: ${total.toFixed(0)} ms in ${ops} ops (${ctx.adapter})\n`);
+  const digits = per > 1 ? 2 : 0;
+  console.log(
+    `\n${what}: ${total.toFixed(digits)} ms in ${+ops.toFixed(2)} ops (${ctx.adapter})\n`,
+  );
   console.log(`| ${perKernel ? "kernel" : "kernel family"} | ms | share | ops |`);
   console.log("| --- | ---: | ---: | ---: |");
   for (const r of rows) {
     console.log(
-      `| ${r.name} | ${r.ms.toFixed(1)} | ${(100 * r.ms / total).toFixed(1)} % | ${r.count} |`,
+      `| ${r.name} | ${r.ms.toFixed(digits + 1)} | ${(100 * r.ms / total).toFixed(1)} % | ${+r.count
+        .toFixed(2)} |`,
     );
   }
 }
