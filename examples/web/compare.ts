@@ -1,7 +1,8 @@
 // The demo's model work, without the page: a character vocabulary, one language model
 // trained on the training documents read in consecutive windows with its states carried
 // — with the FWL head or with the plain head — and the per-character surprise under it
-// of a text it has not seen, read from its first character to its last with one state.
+// of a text it has not seen, read from its first character to its last with one state;
+// then the trained models continue that text side by side (`continueText`).
 
 import {
   Adam,
@@ -94,6 +95,11 @@ export class CharVocab {
   encode(text: string): Int32Array {
     return Int32Array.from([...text], (c) => this.#ids.get(c) ?? 0);
   }
+
+  /** The character of `id`; padding (id 0, never in a text) and unknown ids are `""`. */
+  decode(id: number): string {
+    return this.chars[id] ?? "";
+  }
 }
 
 /** What one trained model gives the page. */
@@ -106,6 +112,8 @@ export interface ModelRun {
   losses: number[];
   /** Training time, seconds. */
   seconds: number;
+  /** The trained model, kept for `continueText`: the caller owns it and must dispose it. */
+  model: LanguageModel;
 }
 
 /** Progress of a run: the step done (1-based) and its loss. */
@@ -147,7 +155,8 @@ function documentsOf(docs: readonly Int32Array[], vocabSize: number): TokenDatas
  * training documents, read in consecutive windows of `size.length` characters with the
  * head's and the body's states carried through each document (as the text will be read),
  * then scores `text` from its first character to its last with one carried state. Same
- * seed, same batches for both heads.
+ * seed, same batches for both heads. The model is returned (`model`), not disposed; on an
+ * error it is disposed before the error is thrown.
  */
 export async function trainAndScore(
   train: readonly Int32Array[],
@@ -186,6 +195,7 @@ export async function trainAndScore(
     clipNorm: 1,
   });
   const state = lm.documentState(batch);
+  let kept = false;
   try {
     const reader = new DocumentReader(documentsOf(train, vocabSize), {
       batchSize: batch,
@@ -208,10 +218,115 @@ export async function trainAndScore(
     const scores = await lm.scoreDocument(text, { window: scoreLength });
     const bits = new Float64Array(text.length).fill(NaN);
     scores.nll.forEach((nll, t) => bits[t + 1] = nll / Math.LN2);
-    return { bits, perplexity: scores.perplexity, losses, seconds };
+    kept = true;
+    return { bits, perplexity: scores.perplexity, losses, seconds, model: lm };
   } finally {
     state.dispose();
     opt.dispose();
-    lm.dispose();
+    if (!kept) lm.dispose();
   }
+}
+
+/** How the models continue the text (the page's "Continue the text"). */
+export interface ContinueSettings {
+  /** Characters each model writes. */
+  maxTokens: number;
+  temperature: number;
+  /** Nucleus sampling: the most likely characters up to this probability. */
+  topP: number;
+  /** The sampler's seed, the same for both models. */
+  seed: number;
+}
+
+/** The page's defaults. */
+export const CONTINUE: ContinueSettings = {
+  maxTokens: 300,
+  temperature: 0.8,
+  topP: 0.95,
+  seed: 12345,
+};
+
+/** What one model wrote. */
+export interface Continuation {
+  /** The ids it chose, in order (fewer than asked when stopped). */
+  ids: number[];
+  /** Time spent waiting for this model's characters, prompt reading included, seconds. */
+  seconds: number;
+  /** Time until its first character: reading the prompt and the first submission, seconds. */
+  firstSeconds: number;
+  /** Characters per second over `seconds`. */
+  tokensPerSecond: number;
+}
+
+/**
+ * The prompt and the number of characters that fit the model's body: all of them for an
+ * LSTM; a transformer holds at most `maxLength` positions, so the prompt keeps its end and
+ * the count is cut to what is left.
+ */
+export function fitPrompt(
+  lm: LanguageModel,
+  prompt: Int32Array,
+  maxTokens: number,
+): { prompt: Int32Array; maxTokens: number } {
+  if (!(lm.body instanceof TransformerBody)) return { prompt, maxTokens };
+  // Reading the prompt and choosing n characters reads prompt.length + n − 1 positions.
+  const room = lm.body.maxLength;
+  const keep = Math.max(1, Math.min(prompt.length, room + 1 - maxTokens));
+  return {
+    prompt: prompt.subarray(prompt.length - keep),
+    maxTokens: Math.max(0, Math.min(maxTokens, room + 1 - keep)),
+  };
+}
+
+/**
+ * Continues `prompt` with each model (`lm.generate`, the same settings and seed), taking
+ * one character from each in turn so that both panels fill together, and calls
+ * `onToken(model, id)` for each as it arrives. Each model's time is the time spent
+ * waiting for its own characters. When `signal` aborts, both runs end (their GPU memory
+ * is released) and the promise rejects with the signal's reason (an `AbortError`); on
+ * any error the other run is closed too. The models stay usable.
+ */
+export async function continueText(
+  models: readonly LanguageModel[],
+  prompt: Int32Array,
+  settings: ContinueSettings,
+  signal: AbortSignal,
+  onToken: (model: number, id: number) => void,
+): Promise<Continuation[]> {
+  const { maxTokens, temperature, topP, seed } = settings;
+  const runs: AsyncGenerator<number>[] = [];
+  const out = models.map(() => ({ ids: [] as number[], ms: 0, firstMs: NaN }));
+  try {
+    for (const lm of models) {
+      const fit = fitPrompt(lm, prompt, maxTokens);
+      const options = { maxTokens: fit.maxTokens, temperature, topP, seed, signal };
+      runs.push(lm.generate(fit.prompt, options));
+    }
+    const live = new Set(runs.keys());
+    while (live.size > 0) {
+      for (const k of [...live]) {
+        signal.throwIfAborted();
+        const t0 = performance.now();
+        const next = await runs[k].next();
+        const o = out[k];
+        o.ms += performance.now() - t0;
+        if (next.done) live.delete(k);
+        else {
+          if (o.ids.length === 0) o.firstMs = o.ms;
+          o.ids.push(next.value);
+          onToken(k, next.value);
+        }
+      }
+    }
+  } finally {
+    // A run that did not end (the other one failed, or was stopped) is closed here: its
+    // loop releases its GPU memory.
+    await Promise.allSettled(runs.map((r) => r.return(undefined)));
+  }
+  return out.map((o) => ({
+    ids: o.ids,
+    seconds: o.ms / 1000,
+    firstSeconds: o.firstMs / 1000,
+    tokensPerSecond: o.ids.length / Math.max(o.ms / 1000, 1e-9),
+  }));
 }

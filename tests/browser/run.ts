@@ -1,10 +1,11 @@
 // The browser test suite: bundles tests/browser/suite.ts and the demo page
 // (examples/web/), serves them on 127.0.0.1 (a secure context, so pages get
 // navigator.gpu), starts headless Chromium with WebGPU and a DevTools port, runs the
-// suite and the demo at its default size through the DevTools protocol, prints every result
-// with the adapter and the counts, saves a screenshot of the demo, and exits non-zero on
-// any failure. The browser (its whole process group), the server and the bundler are
-// always stopped: on success, on failure, on SIGINT/SIGTERM and on the overall timeout.
+// suite and the demo at its default size through the DevTools protocol (training, the
+// figures shown, "Continue the text" and its Stop), prints every result with the adapter
+// and the counts, saves a screenshot of the demo, and exits non-zero on any failure. The
+// browser (its whole process group), the server and the bundler are always stopped: on
+// success, on failure, on SIGINT/SIGTERM and on the overall timeout.
 //
 //   deno task test:browser
 //   deno task test:browser --browser /usr/bin/chromium --timeout 300
@@ -21,10 +22,17 @@ import {
   type StaticServer,
 } from "../../examples/web/serve.ts";
 import { bundle } from "../../examples/web/serve.ts";
+import type { DemoReport, GenerationReport } from "../../examples/web/app.ts";
+import { SAMPLES } from "../../examples/web/samples.ts";
 import { CDPSession } from "./cdp.ts";
 import type { SuiteReport } from "./suite.ts";
 
 const HERE = new URL("./", import.meta.url);
+
+/** Characters each demo model writes after training (the page's `&generate=N`). */
+const GENERATE = 120;
+/** Characters asked of the run that Stop cuts short (far more than it gets to). */
+const LONG_RUN = 100_000;
 
 interface Options {
   browser: string | undefined;
@@ -230,19 +238,188 @@ function printResult(r: Result): void {
   else console.log(`FAIL  ${r.name} (${time})\n      ${r.error?.replaceAll("\n", "\n      ")}`);
 }
 
+/** Characters the models may write: those of the samples (the training text and the text read). */
+const ALPHABET = new Set([...Object.values(SAMPLES).join("")]);
+
+/** What is wrong with one continuation report and what the page shows (none: `[]`). */
+function continuationProblems(
+  g: GenerationReport,
+  vocab: number,
+  shown: { fwl: string; plain: string },
+): string[] {
+  const problems: string[] = [];
+  for (const [name, c] of [["FWL", g.fwl], ["plain", g.plain]] as const) {
+    const badIds = c.ids.filter((id) => !(Number.isInteger(id) && id >= 0 && id < vocab));
+    if (badIds.length) problems.push(`${name}: ids outside [0, ${vocab}): ${badIds.slice(0, 5)}`);
+    const chars = [...c.text];
+    // Padding (id 0) decodes to nothing; every other id to one character.
+    const expected = c.ids.filter((id) => id !== 0).length;
+    if (chars.length !== expected) {
+      problems.push(`${name}: ${chars.length} characters decoded from ${expected} non-padding ids`);
+    }
+    const strange = chars.filter((ch) => !ALPHABET.has(ch));
+    if (strange.length) problems.push(`${name}: characters not in the samples: ${strange}`);
+    if (shown[name === "FWL" ? "fwl" : "plain"] !== c.text) {
+      problems.push(`${name}: the panel shows other text than the report's`);
+    }
+    if (!(c.tokensPerSecond > 0 && Number.isFinite(c.tokensPerSecond))) {
+      problems.push(`${name}: ${c.tokensPerSecond} characters/s`);
+    }
+  }
+  return problems;
+}
+
+/** What the continuation panels show (the written part) and their speed lines. */
+const SHOWN_CONTINUATION = `({
+  fwl: document.querySelector("#gen-fwl .out")?.textContent ?? "",
+  plain: document.querySelector("#gen-plain .out")?.textContent ?? "",
+  speeds: [...document.querySelectorAll("#gen-fwl-speed, #gen-plain-speed")].map((p) => p.textContent),
+})`;
+
+/**
+ * An expression that starts a long continuation, presses Stop once both panels have
+ * characters, and reports how the run ended, the characters counted at Stop, when the
+ * run ended and half a second later, and which buttons are enabled afterwards.
+ */
+const STOP_SCENARIO = `(async () => {
+  const count = () => ["#gen-fwl", "#gen-plain"].map((s) => Number(document.querySelector(s).dataset.tokens));
+  const button = (id) => !document.querySelector(id).disabled;
+  const started = performance.now();
+  const ended = globalThis.fwlDemoGenerate(${LONG_RUN}).then(
+    (r) => "resolved with " + r.fwl.ids.length + " + " + r.plain.ids.length + " characters",
+    (e) => (e && e.name) + ": " + (e && e.message),
+  );
+  let waited = false;
+  while (Math.min(...count()) < 1) {
+    if (performance.now() - started > 180000) { waited = true; break; }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const stopEnabled = button("#stop"), busy = { generate: button("#generate"), train: button("#run") };
+  document.querySelector("#stop").click();
+  const atStop = count();
+  const outcome = await ended;
+  const atEnd = count();
+  await new Promise((r) => setTimeout(r, 500));
+  return {
+    timedOut: waited, stopEnabled, busy, atStop, atEnd, later: count(), outcome,
+    after: { generate: button("#generate"), stop: button("#stop"), train: button("#run") },
+    status: document.querySelector("#gen-status").textContent,
+    ms: performance.now() - started,
+  };
+})()`;
+
+/**
+ * "Continue the text": the continuation of the autorun (`&generate=N`), then Stop on a long
+ * one, then a second continuation, which must repeat the first (same seed, fresh states)
+ * without the buffer pool growing.
+ */
+async function checkContinuation(
+  page: CDPSession,
+  report: DemoReport,
+  check: (name: string, ok: boolean, detail: string, took?: number) => void,
+): Promise<void> {
+  const g = report.generated;
+  if (!g) {
+    check("Continue the text", false, "the report has no `generated` (the page ignored &generate)");
+    return;
+  }
+  const shown = await page.evaluate<{ fwl: string; plain: string; speeds: string[] }>(
+    SHOWN_CONTINUATION,
+  );
+  check(
+    `Continue the text: each model wrote ${GENERATE} characters after the ${g.prompt} read`,
+    g.requested === GENERATE && g.fwl.ids.length === GENERATE && g.plain.ids.length === GENERATE,
+    `FWL ${g.fwl.ids.length}, plain ${g.plain.ids.length} of ${g.requested}; ` +
+      `${g.fwl.tokensPerSecond.toFixed(1)} and ${g.plain.tokensPerSecond.toFixed(1)} characters/s`,
+  );
+  const problems = continuationProblems(g, report.vocab, shown);
+  const pads = [g.fwl, g.plain].map((c) => c.ids.filter((id) => id === 0).length);
+  check(
+    "the characters written are the samples' and the panels show them as they were written",
+    problems.length === 0,
+    problems.length
+      ? problems.join("; ")
+      : `FWL ${JSON.stringify(g.fwl.text.slice(0, 40))}…, plain ${
+        JSON.stringify(g.plain.text.slice(0, 40))
+      }… (padding drawn ${pads.join(" and ")} times)`,
+  );
+  check(
+    "each panel shows its characters per second",
+    shown.speeds.length === 2 && shown.speeds.every((s) => s.includes("characters/s")),
+    shown.speeds.join(" | "),
+  );
+
+  const stop = await page.evaluate<{
+    timedOut: boolean;
+    stopEnabled: boolean;
+    busy: { generate: boolean; train: boolean };
+    atStop: number[];
+    atEnd: number[];
+    later: number[];
+    outcome: string;
+    after: { generate: boolean; stop: boolean; train: boolean };
+    status: string;
+    ms: number;
+  }>(STOP_SCENARIO);
+  check(
+    "Stop: the running continuation rejects with an AbortError",
+    stop.outcome.startsWith("AbortError") && !stop.timedOut && stop.stopEnabled,
+    `${stop.outcome}; Stop enabled while running: ${stop.stopEnabled}` +
+      (stop.timedOut ? "; no character came in 180 s, Stop pressed anyway" : "") +
+      `; status "${stop.status}"`,
+    stop.ms,
+  );
+  const same = (a: number[], b: number[]) => a.every((v, i) => v === b[i]);
+  check(
+    "Stop: no character comes after Stop",
+    stop.atStop.every((n) => n > 0 && n < LONG_RUN) && same(stop.atStop, stop.atEnd) &&
+      same(stop.atEnd, stop.later),
+    `characters (FWL, plain) at Stop ${stop.atStop}, when the run ended ${stop.atEnd}, ` +
+      `0.5 s later ${stop.later}`,
+  );
+  check(
+    "Stop: the page is usable again (Continue and Train enabled, Stop disabled)",
+    !stop.busy.generate && !stop.busy.train && stop.after.generate && stop.after.train &&
+      !stop.after.stop,
+    `while running: Continue ${stop.busy.generate}, Train ${stop.busy.train}; after: ` +
+      `Continue ${stop.after.generate}, Stop ${stop.after.stop}, Train ${stop.after.train}`,
+  );
+
+  const t0 = Date.now();
+  const again = await page.evaluate<GenerationReport>(`globalThis.fwlDemoGenerate(${GENERATE})`);
+  const shownAgain = await page.evaluate<{ fwl: string; plain: string }>(SHOWN_CONTINUATION);
+  const repeats = same(again.fwl.ids, g.fwl.ids) && same(again.plain.ids, g.plain.ids) &&
+    again.fwl.ids.length === GENERATE && again.plain.ids.length === GENERATE;
+  const againProblems = continuationProblems(again, report.vocab, shownAgain);
+  check(
+    "after Stop, Continue writes the same characters again (same seed, fresh states)",
+    repeats && againProblems.length === 0,
+    repeats
+      ? `${again.fwl.ids.length} + ${again.plain.ids.length} characters, identical`
+      : `FWL ${JSON.stringify(again.fwl.text.slice(0, 40))}… against ` +
+        `${JSON.stringify(g.fwl.text.slice(0, 40))}…; plain ` +
+        `${JSON.stringify(again.plain.text.slice(0, 40))}… against ` +
+        `${JSON.stringify(g.plain.text.slice(0, 40))}…` +
+        (againProblems.length ? `; ${againProblems.join("; ")}` : ""),
+    Date.now() - t0,
+  );
+  check(
+    "the stopped run kept no GPU memory (the buffer pool did not grow)",
+    again.poolBytes === g.poolBytes,
+    `${g.poolBytes} bytes pooled after the first continuation, ${again.poolBytes} after Stop ` +
+      `and a second one`,
+  );
+}
+
 /** Runs the demo at its given size and checks what it shows; returns one result per check. */
 async function runDemo(devtools: string, origin: string, o: Options): Promise<Result[]> {
   const started = Date.now();
-  const page = await openPage(devtools, `${origin}/web/?${o.demo}&autorun=1`);
+  const page = await openPage(
+    devtools,
+    `${origin}/web/?${o.demo}&autorun=1&generate=${GENERATE}`,
+  );
   try {
-    const report = await page.evaluate<{
-      fwl: number;
-      plain: number;
-      tokens: number;
-      vocab: number;
-      seconds: number;
-      size: string;
-    }>(awaitGlobal("fwlDemo"));
+    const report = await page.evaluate<DemoReport>(awaitGlobal("fwlDemo"));
     const ms = Date.now() - started;
     const shown = await page.evaluate<{ fwl: string; plain: string; spans: number[] }>(`({
       fwl: document.querySelector("#ppl-fwl").textContent,
@@ -250,11 +427,11 @@ async function runDemo(devtools: string, origin: string, o: Options): Promise<Re
       spans: [...document.querySelectorAll(".tokens")].map((p) => p.querySelectorAll("span.t").length),
     })`);
     const results: Result[] = [];
-    const check = (name: string, ok: boolean, detail: string) =>
+    const check = (name: string, ok: boolean, detail: string, took?: number) =>
       results.push({
         name: `demo: ${name}`,
         ok,
-        ms: results.length ? 0 : ms,
+        ms: took ?? (results.length ? 0 : ms),
         detail,
         error: detail,
       });
@@ -286,6 +463,11 @@ async function runDemo(devtools: string, origin: string, o: Options): Promise<Re
       shown.spans.length === 3 && shown.spans.every((n) => n === report.tokens),
       `${shown.spans.join(", ")} coloured of ${report.tokens} tokens`,
     );
+    try {
+      await checkContinuation(page, report, check);
+    } catch (e) {
+      check("Continue the text and Stop", false, `the page failed: ${e}`);
+    }
     const { height } = await page.evaluate<{ height: number }>(
       `({ height: document.documentElement.scrollHeight })`,
     );
