@@ -17,6 +17,7 @@ import {
   TransformerBody,
 } from "../mod.ts";
 import { median } from "./bench_utils.ts";
+import { generationModels } from "./generation_models.ts";
 
 const TOKENS = 200;
 const args = Deno.args;
@@ -24,44 +25,7 @@ const at = args.indexOf("--rounds");
 const ROUNDS = at >= 0 ? Number(args[at + 1]) : 3;
 const SAMPLING = { temperature: 0.8, topP: 0.95, seed: 1 };
 
-interface Config {
-  name: string;
-  make(): Promise<LanguageModel>;
-}
-
-const CONFIGS: Config[] = [
-  {
-    name: "LSTM 64 + head 32, V 256",
-    make: async () =>
-      await LanguageModel.create(
-        await LSTMBody.create({ vocabSize: 256, embedSize: 64, hiddenSize: 64, seed: 1 }),
-        { vocabSize: 256, headSize: 32, seed: 1 },
-      ),
-  },
-  {
-    name: "transformer 32 × 2 + head 16, V 256",
-    make: async () =>
-      await LanguageModel.create(
-        await TransformerBody.create({
-          vocabSize: 256,
-          hiddenSize: 32,
-          layers: 2,
-          heads: 2,
-          maxLength: 256,
-          seed: 1,
-        }),
-        { vocabSize: 256, headSize: 16, seed: 1 },
-      ),
-  },
-  {
-    name: "LSTM 256 + head 128, V 4096 (small shape)",
-    make: async () =>
-      await LanguageModel.create(
-        await LSTMBody.create({ vocabSize: 4096, embedSize: 256, hiddenSize: 256, seed: 1 }),
-        { vocabSize: 4096, headSize: 128, seed: 1 },
-      ),
-  },
-];
+const CONFIGS = generationModels<LanguageModel>({ LanguageModel, LSTMBody, TransformerBody });
 
 /** The same model through a body without `recordStep`: the host loop. */
 function hostLoop(lm: LanguageModel): LanguageModel {

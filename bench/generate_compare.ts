@@ -7,37 +7,14 @@
 //
 //   deno run -A --import-map=tests/offline_import_map.json bench/generate_compare.ts /path/to/checkout
 
+import type { LanguageModel } from "../mod.ts";
+import { generationModels } from "./generation_models.ts";
+
 const checkout = Deno.args[0] ?? new URL("..", import.meta.url).pathname;
 const fwl = await import(new URL("mod.ts", `file://${checkout.replace(/\/?$/, "/")}`).href);
-const { LanguageModel, LSTMBody, TransformerBody } = fwl;
-
-const MODELS: Record<string, () => Promise<typeof LanguageModel.prototype>> = {
-  lstm: async () =>
-    await LanguageModel.create(
-      await LSTMBody.create({ vocabSize: 256, embedSize: 64, hiddenSize: 64, seed: 1 }),
-      { vocabSize: 256, headSize: 32, seed: 1 },
-    ),
-  transformer: async () =>
-    await LanguageModel.create(
-      await TransformerBody.create({
-        vocabSize: 256,
-        hiddenSize: 32,
-        layers: 2,
-        heads: 2,
-        maxLength: 256,
-        seed: 1,
-      }),
-      { vocabSize: 256, headSize: 16, seed: 1 },
-    ),
-  small: async () =>
-    await LanguageModel.create(
-      await LSTMBody.create({ vocabSize: 4096, embedSize: 256, hiddenSize: 256, seed: 1 }),
-      { vocabSize: 4096, headSize: 128, seed: 1 },
-    ),
-};
 
 const rates: Record<string, number> = {};
-for (const [name, make] of Object.entries(MODELS)) {
+for (const { key, make } of generationModels<LanguageModel>(fwl)) {
   const lm = await make();
   const prompt = Array.from({ length: 16 }, (_, i) => (i * 37) % lm.vocabSize);
   const rate = async () => {
@@ -47,7 +24,7 @@ for (const [name, make] of Object.entries(MODELS)) {
     return (n - 1) / ((performance.now() - t0) / 1000);
   };
   await rate(); // compiles the kernels
-  rates[name] = await rate();
+  rates[key] = await rate();
   lm.dispose();
 }
 console.log(JSON.stringify(rates));

@@ -17,6 +17,7 @@
 import { KernelProfiler, Recorder } from "../gpu.ts";
 import { LanguageModel, LSTMBody, TransformerBody } from "../mod.ts";
 import { benchBatch, gpuTrainStep, PAPER_SHAPE, SMALL_SHAPE } from "./bench_utils.ts";
+import { generationModels } from "./generation_models.ts";
 
 const paper = Deno.args.includes("--paper");
 const ROUNDS = paper ? 1 : 3;
@@ -52,35 +53,15 @@ const generation = (lm: LanguageModel) => async () => {
   for await (const _ of lm.generate([1], options));
 };
 const profiled: Profiled[] = Deno.args.includes("--generate")
-  ? [
-    {
-      what: "generate, LSTM 64 + head 32, V 256, per token",
-      run: generation(
-        await LanguageModel.create(
-          await LSTMBody.create({ vocabSize: 256, embedSize: 64, hiddenSize: 64, seed: 1 }),
-          { vocabSize: 256, headSize: 32, seed: 1 },
-        ),
-      ),
-      per: TOKENS,
-    },
-    {
-      what: "generate, transformer 32 × 2 + head 16, V 256, per token",
-      run: generation(
-        await LanguageModel.create(
-          await TransformerBody.create({
-            vocabSize: 256,
-            hiddenSize: 32,
-            layers: 2,
-            heads: 2,
-            maxLength: 128,
-            seed: 1,
-          }),
-          { vocabSize: 256, headSize: 16, seed: 1 },
-        ),
-      ),
-      per: TOKENS,
-    },
-  ]
+  ? await Promise.all(
+    generationModels<LanguageModel>({ LanguageModel, LSTMBody, TransformerBody }, 128)
+      .filter((m) => m.key !== "small")
+      .map(async (m) => ({
+        what: `generate, ${m.name}, per token`,
+        run: generation(await m.make()),
+        per: TOKENS,
+      })),
+  )
   : [
     { what: "forward (score)", run: () => block.score(x, ids, weights), per: 1 },
     { what: "training step", run: training.step, per: 1 },
