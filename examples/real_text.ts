@@ -7,7 +7,7 @@
 //   plain+dynamic   the plain head with dynamic evaluation (Krause et al., 2018): after
 //                   every 128 bytes, one RMS-normalized gradient step on them
 //   fwl             the FWL head: its fast weights learn from everything read so far
-//                   (the running mean of FWL.md §6: every earlier byte, the recent ones
+//                   (the running mean of docs/definition.md §6: every earlier byte, the recent ones
 //                   most, whatever the position)
 //   fwl+dynamic     both
 //

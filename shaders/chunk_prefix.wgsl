@@ -1,6 +1,6 @@
 // Exclusive prefix over the chunks of each sequence, in place: chunk c's state becomes the
 // sum of the states of chunks 0..c−1 (what mixed chunk attention applies to the queries of
-// chunk c). With DECAY (FWL.md §6) each earlier sum is decayed by λ^chunk_len, λ =
+// chunk c). With DECAY (docs/definition.md §6) each earlier sum is decayed by λ^chunk_len, λ =
 // steps[decay_index], before the next chunk's state joins it. One invocation per
 // (sequence, state element).
 

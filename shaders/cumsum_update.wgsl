@@ -2,9 +2,9 @@
 //   out[b, t, j] = base + coef(b, t) · Z[b, t, j],   Z[b, t, j] = Σ_{s<t} λ^(t−1−s) · u[b, s, j]
 // where base is out[b, t, j] itself (in place), a shared vector base[j] (BROADCAST) or 0
 // (OVERWRITE), and coef = alpha (· steps[step_index] with STEP) (· rowscale[b, t], a
-// query's 1/N, with ROW_SCALE). With DECAY, λ = steps[decay_index] (FWL.md §6), else 1.
+// query's 1/N, with ROW_SCALE). With DECAY, λ = steps[decay_index] (docs/definition.md §6), else 1.
 // With SQRELU_AUX it also writes aux = relu(out)², the activation of the fast pass.
-// With CARRY the sum starts from carry[b, j], the positions before the window (FWL.md §3):
+// With CARRY the sum starts from carry[b, j], the positions before the window (docs/definition.md §3):
 // Z[b, t] then includes λ^t · carry[b].
 
 @compute @workgroup_size(WG)

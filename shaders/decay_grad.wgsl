@@ -1,4 +1,4 @@
-// The last part of the gradient of the running mean's decay λ (FWL.md §6), in one
+// The last part of the gradient of the running mean's decay λ (docs/definition.md §6), in one
 // workgroup: every update term's dot products per query were summed into eps[b, t]
 // (ε_t = Σ_k s_k·⟨Z_k(t), ĝ_k(t)⟩, Z_k the decayed sum the query read, ĝ_k its cotangent
 // over N[b,t]), and the terms weighted by the age of each earlier position into part[0].

@@ -1,4 +1,4 @@
-// A copy of v [B, T, width] with each row weighted by the decay of FWL.md §6 within its
+// A copy of v [B, T, width] with each row weighted by the decay of docs/definition.md §6 within its
 // chunk of `chunk` positions (the last chunk may be shorter), λ = steps[decay_index]:
 //   out[b, t, :] = λ^(end − 1 − t) · v[b, t, :]   (TO_END: a chunk's keys as its state holds them)
 //   out[b, t, :] = λ^(t − start) · v[b, t, :]     (otherwise: as a reverse scan's state holds them)

@@ -4,7 +4,7 @@
 // ACCUMULATE). Used for the step-size gradients (dot products) and the loss. With STEP,
 // alpha is times steps[step_index]; with POSITION each element i of a [B, T, width]
 // tensor is weighted by its position t + offset (t = (i / width) % time), for the decay's
-// gradient (FWL.md §6).
+// gradient (docs/definition.md §6).
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

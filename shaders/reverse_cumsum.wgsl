@@ -1,7 +1,7 @@
 // Reverse exclusive cumulative sum over time, one invocation per (sequence, column):
 //   out[b, t, j] = Σ_{s>t} λ^(s−1−t) · u[b, s, j]
 // the backward of the (decayed) exclusive cumsum of the fast-weight updates; λ =
-// steps[decay_index] with DECAY (FWL.md §6), else 1. With CARRY_OUT it also writes
+// steps[decay_index] with DECAY (docs/definition.md §6), else 1. With CARRY_OUT it also writes
 // carry_out[b, j] = Σ_s λ^s · u[b, s, j], the cotangent of a carried sum that starts the
 // forward's (its λ^t · carry term).
 

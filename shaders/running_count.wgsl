@@ -1,4 +1,4 @@
-// The running mean's count of FWL.md §6, one invocation per sequence b, scanning its
+// The running mean's count of docs/definition.md §6, one invocation per sequence b, scanning its
 // positions t of weights w[b, t]:
 //   count_t = λ^t · count[b] + Σ_{s<t} λ^(t−1−s) · w[b, s]     (count[b] carried, with CARRY)
 // QUERY_SCALE writes out[b, t] = 1 / max(prior + count_t, 1e-8), what a query's update is

@@ -1,4 +1,4 @@
-// Tests of fast weights carried across windows (FWL.md §3): windows scored one after
+// Tests of fast weights carried across windows (docs/definition.md §3): windows scored one after
 // another with an FWLState equal the float64 reference over the whole sequence, one long
 // call, and the token-by-token stream; state and stream continue from each other; memory
 // is flat over windows; misuse raises typed errors.

@@ -1,4 +1,4 @@
-// The kernels of FWL.md §6 against the float64 reference at odd shapes: the decayed
+// The kernels of docs/definition.md §6 against the float64 reference at odd shapes: the decayed
 // cumsum update (carry, row scale, overwrite) and its reverse (carry cotangent), decayed
 // mixed chunk attention in every chunking (all states, one group per sequence, a running
 // state) and the anti-causal form, the decayed row copies and the running count.

@@ -1,4 +1,4 @@
-// Training on long documents (FWL.md §6): LanguageModel.trainStep with a DocumentState
+// Training on long documents (docs/definition.md §6): LanguageModel.trainStep with a DocumentState
 // reads consecutive windows with the head's and the body's states carried — its losses
 // equal scoreDocument's on the same windows — restarts rows on their own, learns the
 // decay λ, and checks its inputs; DocumentReader cuts documents into overlapping windows.

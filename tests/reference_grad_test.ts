@@ -1,4 +1,4 @@
-// Outer-loss gradients of the float64 reference (FWL.md §4) against central finite
+// Outer-loss gradients of the float64 reference (docs/definition.md §4) against central finite
 // differences of the tape-free outer loss.
 
 import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";

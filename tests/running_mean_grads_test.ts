@@ -1,4 +1,4 @@
-// Training through FWL.md §6's running mean on the GPU against the float64 reference's
+// Training through docs/definition.md §6's running mean on the GPU against the float64 reference's
 // second-order gradients: every parameter's gradient, x's and the decay λ's, at odd
 // shapes and chunk counts, first order, windows that read a carried state (a constant:
 // truncated backpropagation) and advance it, and gradient accumulation.

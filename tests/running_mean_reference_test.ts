@@ -1,4 +1,4 @@
-// The float64 reference of FWL.md §6 (the running-mean normalizer): the efficient form
+// The float64 reference of docs/definition.md §6 (the running-mean normalizer): the efficient form
 // against the literal definition, windows carried against one long case, batch
 // independence, and the outer gradients (the decay λ included) against central finite
 // differences, with and without a carried state.

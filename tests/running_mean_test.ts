@@ -1,4 +1,4 @@
-// The running-mean normalizer of FWL.md §6 on the GPU against the float64 reference: the
+// The running-mean normalizer of docs/definition.md §6 on the GPU against the float64 reference: the
 // parallel form at odd shapes and chunk counts, windows carried through a state (split at
 // arbitrary points), the token-by-token stream, a sequence alone against it in a batch,
 // the decay as a parameter, and the typed errors.

@@ -1,4 +1,4 @@
-// Tests of FWLStream, the recurrent form (FWL.md §3): the logits streamed position by
+// Tests of FWLStream, the recurrent form (docs/definition.md §3): the logits streamed position by
 // position equal the float64 reference and block.forward with the same fixed
 // normalizer; clone branches; reset; every misuse raises a typed error; memory is flat.
 

@@ -5,7 +5,7 @@
  * `bench/peers/peer_bench.ts`, `bench/peers/matmul_bench.ts`) and is checked against the float64
  * reference by `bench/peers/check_peer.ts`. Nothing under `src/` or `mod.ts` imports it.
  *
- * What it computes (FWL.md §2, the efficient form):
+ * What it computes (docs/definition.md §2, the efficient form):
  * - the slow forward of all positions, then the inner backward written by hand with
  *   ordinary differentiable ops (not `tf.grad`): `g_z`, `g_n`, layer-norm backward
  *   `g_h2`, `g_h1`;
@@ -94,7 +94,7 @@ export interface PeerOptions {
 export type PeerParams = Record<ParamName, tf.Tensor>;
 
 /**
- * Uploads parameters (FWL.md §1 names, row-major Float32Arrays) as tfjs tensors of the
+ * Uploads parameters (docs/definition.md §1 names, row-major Float32Arrays) as tfjs tensors of the
  * active backend. Dispose them with {@linkcode disposePeerParams}.
  *
  * @example
@@ -169,7 +169,7 @@ function exclCumsum(u: tf.Tensor): tf.Tensor {
 
 /**
  * Causal linear attention `A(q,k,v)[t] = Σ_{s<t} (q_t·k_s) v_s` per sequence, by mixed
- * chunks (FWL.md §2). `q`, `k` are `[B,T,dq]`, `v` is `[B,T,dv]`; returns `[B,T,dv]`.
+ * chunks (docs/definition.md §2). `q`, `k` are `[B,T,dq]`, `v` is `[B,T,dv]`; returns `[B,T,dv]`.
  */
 function chunkAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, chunks: number): tf.Tensor {
   const [B, T, dq] = q.shape as [number, number, number];
@@ -238,7 +238,7 @@ function fastLogits(
   const { nhat, rstd } = normalize(h2, eps);
   const z = tf.add(tf.matMul(tf.add(tf.mul(nhat, scale), bias), Ku), bu);
 
-  // Inner backward (FWL.md §2), by hand.
+  // Inner backward (docs/definition.md §2), by hand.
   const w = tf.reshape(weights, [B * T, 1]);
   const N = opts.normalizer === undefined || opts.normalizer === "batch"
     ? tf.maximum(tf.sum(weights), 1e-8)
@@ -274,7 +274,7 @@ function fastLogits(
 }
 
 /**
- * The fast logits `[B, T, V]` (FWL.md §2) on the active tfjs backend. `labels` are int32
+ * The fast logits `[B, T, V]` (docs/definition.md §2) on the active tfjs backend. `labels` are int32
  * ids `[B, T]` (any id where the weight is 0) or float32 `[B, T, V]`; `weights` `[B, T]`.
  * The intermediates are freed (`tf.tidy`); the caller owns the result.
  *
@@ -316,7 +316,7 @@ export interface PeerLossAndGrads {
 }
 
 /**
- * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` (FWL.md §4) and `tf.grads` of
+ * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` (docs/definition.md §4) and `tf.grads` of
  * it with respect to every parameter and `x`, through the inner gradients (second order).
  *
  * @example

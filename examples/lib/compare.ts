@@ -225,7 +225,7 @@ export interface ComparisonConfig {
   lr: number;
   /** Initial value of the six FWL step sizes. */
   stepSize: number;
-  /** FWL inner-loss normalizer: `"mean"` (FWL.md §6, with `decay` and `prior`) or a fixed number. */
+  /** FWL inner-loss normalizer: `"mean"` (docs/definition.md §6, with `decay` and `prior`) or a fixed number. */
   normalizer: "mean" | number;
   /** `--normalizer mean`: the initial decay λ (learned unless `fixedDecay`). */
   decay: number;
@@ -467,9 +467,10 @@ ${
                       --allow-read
   --separator REGEX   with --text: each match starts a new document, e.g. '^# '
                       for markdown titles (default: the file is one document)
-  --normalizer mean|N the FWL's inner-loss normalizer: the running mean (FWL.md
-                      §6; --decay, --prior; the default with --text) or a fixed
-                      number N (default 512 without --text)
+  --normalizer mean|N the FWL's inner-loss normalizer: the running mean
+                      (docs/definition.md §6; --decay, --prior; the default
+                      with --text) or a fixed number N (default 512 without
+                      --text)
   --fixed-decay       --normalizer mean: keep the decay λ as given (default:
                       learned, when below 1)
   --restart-windows   with --text: start each evaluation window's fast weights

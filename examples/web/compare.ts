@@ -35,7 +35,7 @@ export interface DemoSize {
   head: number;
   /** Initial value of the FWL head's six step sizes. */
   stepSize: number;
-  /** Initial decay λ of the FWL head's running mean (FWL.md §6), learned. */
+  /** Initial decay λ of the FWL head's running mean (docs/definition.md §6), learned. */
   decay: number;
   /** Prior count n0 of the running mean. */
   prior: number;

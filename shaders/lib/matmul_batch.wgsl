@@ -6,7 +6,7 @@
 //
 // where the row factor r(i) (row_alpha) is 1, or with ROW_SCALE rowscale[i] of the batch
 // (a query's 1/N), times λ^i (DECAY_ROWS) or λ^(m−1−i) (DECAY_ROWS_REV), λ the decay of
-// FWL.md §6 at steps[decay_index]; DECAY_CAUSAL weights causal scores (i, j) by
+// docs/definition.md §6 at steps[decay_index]; DECAY_CAUSAL weights causal scores (i, j) by
 // λ^(i−1−j), DECAY_BETA makes beta · λ^k (a running state decayed by the chunk it adds).
 //
 // Every operand is addressed through strides, so one kernel serves A·B, A·Bᵀ, Aᵀ·B and

@@ -27,9 +27,9 @@ import {
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {
   /**
-   * The inner-loss normalizer (FWL.md §1, §6): `"batch"` (the reference default,
+   * The inner-loss normalizer (docs/definition.md §1, §6): `"batch"` (the reference default,
    * `max(Σ w, 1e-8)` over the whole batch), a fixed positive number `N` (the update is a
-   * sum over the tokens seen, divided by `N`), or the running mean of FWL.md §6 —
+   * sum over the tokens seen, divided by `N`), or the running mean of docs/definition.md §6 —
    * `"mean"` or `{ decay?, prior?, learnDecay? }` — whose update has the same size at
    * every position of a document of any length, in any batch. Streaming and carried
    * states need a fixed `N` or the running mean.
@@ -54,7 +54,7 @@ export interface HeadCallOptions {
    */
   fastWeights?: boolean;
   /**
-   * Carry the fast weights across calls (FWL.md §3): the positions held by this state
+   * Carry the fast weights across calls (docs/definition.md §3): the positions held by this state
    * (from `block.state(B)`, earlier windows of the same sequences, or a stream) update
    * the fast weights of every position of this call, as if they preceded it in one long
    * call; afterwards the state also holds this call's positions (it is advanced in place:
@@ -92,7 +92,7 @@ function checkHeadCallOptions(
 /**
  * A Fast Weight Layer block: dense → squared ReLU → dense → layer norm → unembedding,
  * whose fast parameters take one SGD step on the loss of the tokens seen so far, for
- * every position at once (FWL.md). Constructed, like the reference, with `size`,
+ * every position at once (docs/definition.md). Constructed, like the reference, with `size`,
  * `vocabSize` and `attnChunks`.
  *
  * @example
@@ -105,7 +105,7 @@ function checkHeadCallOptions(
  * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
  * using logits = await block.forward(x, ids, w);
  * console.log(logits.shape); // [2, 6, 10]
- * const params = await block.getParams(); // by FWL.md §1 name
+ * const params = await block.getParams(); // by docs/definition.md §1 name
  * params["dense_0/kernel_step"][0] = 0.1;
  * await block.setParams(params);
  * ```
@@ -191,7 +191,7 @@ export class FWLBlock implements ParamHolder {
 
   /**
    * Allocates the parameters on the GPU and initializes them deterministically from
-   * `options.seed` (FWL.md §1). Building again with another width starts afresh. A
+   * `options.seed` (docs/definition.md §1). Building again with another width starts afresh. A
    * parameter larger than the device's buffer or binding limit throws an `FWLSizeError`
    * before anything is initialized or allocated.
    */
@@ -218,7 +218,7 @@ export class FWLBlock implements ParamHolder {
   }
 
   /**
-   * Replaces parameters. `params` must name every parameter of FWL.md §1 (and
+   * Replaces parameters. `params` must name every parameter of docs/definition.md §1 (and
    * `normalizer/decay` when the block has it) with a `Float32Array` of the right length
    * (a step size is a length-1 array). Everything is checked before anything is written.
    */
@@ -227,7 +227,7 @@ export class FWLBlock implements ParamHolder {
     await this.#store!.set(`${WHERE}.setParams`, params, { partial: false });
   }
 
-  /** Reads every parameter back from the GPU, by FWL.md §1 name. */
+  /** Reads every parameter back from the GPU, by docs/definition.md §1 name. */
   async getParams(): Promise<Record<string, Float32Array>> {
     this.#state("getParams");
     return await this.#store!.read(`${WHERE}.getParams`);
@@ -338,7 +338,7 @@ export class FWLBlock implements ParamHolder {
 
   /**
    * The outer loss `Σ w·CE(fast_logits, y) / max(Σ w, 1e-8)` and its exact gradient for
-   * each of the 14 parameters (by FWL.md §1 name; step sizes as length-1 arrays) and for
+   * each of the 14 parameters (by docs/definition.md §1 name; step sizes as length-1 arrays) and for
    * `"x"` `[B, T, D]`, through the fast-weight update (the second-order path; drop it
    * with `firstOrderOnly`). Logits are streamed in row tiles: no `[B, T, V]` buffer.
    * `lossAndGradsGPU` keeps everything on the GPU (accumulation, an upstream gradient).
@@ -365,10 +365,10 @@ export class FWLBlock implements ParamHolder {
   }
 
   /**
-   * The recurrent form, for generation (FWL.md §3): a stream of `batchSize` sequences
+   * The recurrent form, for generation (docs/definition.md §3): a stream of `batchSize` sequences
    * whose state lives on the GPU. `predict(x_t)` gives the fast logits of a position,
    * `observe(labels_t, weights_t)` learns from it. Streaming needs a normalizer that can
-   * be carried: the block's when it is a number or the running mean (FWL.md §6), or a
+   * be carried: the block's when it is a number or the running mean (docs/definition.md §6), or a
    * fixed `options.normalizer`.
    *
    * @example
@@ -387,11 +387,11 @@ export class FWLBlock implements ParamHolder {
   }
 
   /**
-   * A zeroed fast-weight state of `batchSize` sequences (FWL.md §3) to carry across
+   * A zeroed fast-weight state of `batchSize` sequences (docs/definition.md §3) to carry across
    * calls: score a document longer than one window, window by window, in memory that
    * does not grow with its length, every position's fast weights having seen the whole
    * prefix. Needs a normalizer that can be carried: the block's when it is a number or
-   * the running mean of FWL.md §6 (whose update keeps its size at any position, so the
+   * the running mean of docs/definition.md §6 (whose update keeps its size at any position, so the
    * fast weights can be carried through a document of any length), or a fixed
    * `options.normalizer`. A stream can continue from it (`block.stream(B, { state })`) and
    * vice versa (`stream.state`).

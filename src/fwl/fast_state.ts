@@ -1,5 +1,5 @@
 /**
- * `FWLState`: the fast-weight state of `B` sequences on the GPU (FWL.md §3, §6), the one
+ * `FWLState`: the fast-weight state of `B` sequences on the GPU (docs/definition.md §3, §6), the one
  * state type of both forms: `block.score(…, { state })` and `block.forward(…, { state })`
  * read it and advance it by a window, an {@linkcode FWLStream} advances it by a position,
  * and either can continue from what the other left.
@@ -22,7 +22,7 @@ export interface FWLStateOptions {
   /**
    * A fixed inner-loss normalizer `N` (a finite positive number) for this state instead
    * of the block's. Default: the block's own, when it can be carried — a fixed `N` or
-   * the running mean of FWL.md §6; the `"batch"` normalizer can't be carried, since it
+   * the running mean of docs/definition.md §6; the `"batch"` normalizer can't be carried, since it
    * sums the weights of tokens not seen yet.
    */
   normalizer?: number;
@@ -32,9 +32,9 @@ export interface FWLStateOptions {
 export type CarriedNormalizer = number | MeanNormalizer;
 
 /**
- * The sums of FWL.md §3 for `batchSize` sequences of one block, with the normalizer they
+ * The sums of docs/definition.md §3 for `batchSize` sequences of one block, with the normalizer they
  * were made under (a fixed `N`, whose sums it holds divided by `N`, or the block's running
- * mean of FWL.md §6, whose raw sums it holds with their decayed count), and the number of
+ * mean of docs/definition.md §6, whose raw sums it holds with their decayed count), and the number of
  * positions they hold. Made by `block.state(batchSize, options)` at position 0 (the slow
  * weights); each call that takes it advances it in place. `clone()` keeps a copy,
  * `reset()` starts over (every sequence, or some), `dispose()` frees the GPU memory
@@ -257,7 +257,7 @@ function carriedNormalizer(block: Head, requested: unknown): CarriedNormalizer {
       "options.normalizer",
       'a normalizer that can be carried: the block\'s "batch" normalizer sums the ' +
         "weights of the whole batch, tokens not seen yet included. Build the block with " +
-        'the running mean ({ normalizer: "mean" }, FWL.md §6) or a fixed N, or pass ' +
+        'the running mean ({ normalizer: "mean" }, docs/definition.md §6) or a fixed N, or pass ' +
         "one, as in block.state(batchSize, { normalizer: 512 })",
       'nothing, and the block\'s normalizer is "batch"',
     );

@@ -105,7 +105,7 @@ export function checkGradBuffers(where: string, block: Head, grads: unknown): Gr
 }
 
 /**
- * Reads gradient buffers back by FWL.md §1 parameter name (step sizes as length-1
+ * Reads gradient buffers back by docs/definition.md §1 parameter name (step sizes as length-1
  * arrays; the decay λ as `normalizer/decay` when the block has it).
  *
  * @example
@@ -151,7 +151,7 @@ export async function readGradBuffers(
 
 /**
  * The gradient buffers under the names `blockParams` gives the optimizer (the eight
- * tensors by FWL.md §1 name, the six step sizes packed as `"steps"`), for `opt.step`.
+ * tensors by docs/definition.md §1 name, the six step sizes packed as `"steps"`), for `opt.step`.
  *
  * @example
  * ```ts

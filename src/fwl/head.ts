@@ -52,7 +52,7 @@ export interface Head {
   readonly vocabSize: number;
   /** Number of chunks of the mixed chunk attention. */
   readonly attnChunks: number;
-  /** The inner-loss normalizer (FWL.md §1, §6). */
+  /** The inner-loss normalizer (docs/definition.md §1, §6). */
   readonly normalizer: Normalizer;
   /** Layer-norm epsilon. */
   readonly epsilon: number;
@@ -67,7 +67,7 @@ export interface Head {
 }
 
 /**
- * Where a built head keeps its decay λ (FWL.md §6), or `undefined` when its normalizer
+ * Where a built head keeps its decay λ (docs/definition.md §6), or `undefined` when its normalizer
  * does not decay.
  */
 export function headDecay(head: Head): DecayRef | undefined {

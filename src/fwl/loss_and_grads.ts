@@ -1,5 +1,5 @@
 /**
- * The outer loss of an FWL block and its exact gradients (FWL.md §4) on the GPU:
+ * The outer loss of an FWL block and its exact gradients (docs/definition.md §4) on the GPU:
  * `L = Σ w·CE(fast_logits, y) / max(Σw, 1e-8)`, differentiated with respect to all 14
  * parameters and the hidden states `x`, through the fast-weight update (the
  * second-order path) — "training through the update".
@@ -45,7 +45,7 @@ export interface LossAndGradsOptions {
    */
   firstOrderOnly?: boolean;
   /**
-   * Train on a window of longer documents (FWL.md §3, §6): the fast weights start from
+   * Train on a window of longer documents (docs/definition.md §3, §6): the fast weights start from
    * this state (from `block.state(B)`, the earlier windows of the same sequences) and it
    * is advanced by the window, as `block.score(…, { state })` does. The earlier windows
    * are constants: the gradients are those of this window's loss, through this window's
@@ -231,7 +231,7 @@ function snapshot(rec: Recorder, st: FastState): FastState {
 
 /**
  * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` and its gradient for each of
- * the 14 parameters (by FWL.md §1 name, same layout; step sizes as length-1 arrays) and
+ * the 14 parameters (by docs/definition.md §1 name, same layout; step sizes as length-1 arrays) and
  * for `"x"` (`[B, T, D]` flattened), read back to the host.
  *
  * @param block a built block

@@ -1,5 +1,5 @@
 /**
- * The inner-loss normalizers of an FWL block (FWL.md §1 and §6): what the summed inner
+ * The inner-loss normalizers of an FWL block (docs/definition.md §1 and §6): what the summed inner
  * gradient of the tokens seen so far is divided by before the fast weights take their
  * step.
  *
@@ -7,7 +7,7 @@
  *   `FWLBlock`). Ties the update's size to the batch and window; can't be carried.
  * - a number `N`: the update is a plain sum over every token seen, divided by `N`. Exact
  *   in every form, but carried across a long document it grows with every token.
- * - a running mean (`"mean"` or `{ decay, prior, learnDecay }`, FWL.md §6): for sequence
+ * - a running mean (`"mean"` or `{ decay, prior, learnDecay }`, docs/definition.md §6): for sequence
  *   `b` at position `t`, counted from the start of the document,
  *   `N[b,t] = max(n0 + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)`, and each earlier token's inner
  *   loss is weighted `λ^(t−1−s)` too. `λ = 1` is the mean of every token's gradient so
@@ -23,7 +23,7 @@ import { describeValue } from "../tensor.ts";
 import { checkBoolean, checkNumber } from "../util/validate.ts";
 
 /**
- * The running-mean normalizer of FWL.md §6, as a caller writes it. Every field is
+ * The running-mean normalizer of docs/definition.md §6, as a caller writes it. Every field is
  * optional: `{}` (or `"mean"`) is the plain running mean, `λ = 1`, `n0 = 0`.
  */
 export interface MeanNormalizerOptions {

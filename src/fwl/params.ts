@@ -1,6 +1,6 @@
 /**
  * Parameter names, shapes and deterministic initialization of an FWL block
- * (FWL.md §1). Shared by the GPU block and the float64 reference.
+ * (docs/definition.md §1). Shared by the GPU block and the float64 reference.
  *
  * @module
  */
@@ -31,7 +31,7 @@ export const STEP_NAMES = [
 ] as const;
 
 /**
- * Where a block with a decaying running mean (FWL.md §6) keeps its decay λ
+ * Where a block with a decaying running mean (docs/definition.md §6) keeps its decay λ
  * (`normalizer/decay`): right after the six step sizes, in the same buffer, so every
  * kernel that reads a step size can read λ too.
  */
@@ -72,7 +72,7 @@ export interface BlockDims {
   /** Vocabulary size `V`. */
   vocabSize: number;
   /**
-   * The initial decay λ of a block whose running-mean normalizer decays (FWL.md §6):
+   * The initial decay λ of a block whose running-mean normalizer decays (docs/definition.md §6):
    * the block then has the parameter `normalizer/decay` too. Default: none.
    */
   decay?: number;
@@ -128,7 +128,7 @@ export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
 }
 
 /**
- * Deterministic initialization as FWL.md §1: dense kernels N(0, 0.05²), unembedding
+ * Deterministic initialization as docs/definition.md §1: dense kernels N(0, 0.05²), unembedding
  * N(0, 1/size), biases 0, layer-norm scale 1, every step size 0.01 (and the decay λ, if
  * the block has one, at `dims.decay`).
  *

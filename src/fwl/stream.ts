@@ -1,7 +1,7 @@
 /**
- * `FWLStream`: the recurrent form of the FWL block, for generation (FWL.md §3).
+ * `FWLStream`: the recurrent form of the FWL block, for generation (docs/definition.md §3).
  *
- * With a fixed normalizer `N` or the running mean of FWL.md §6, the fast logits at
+ * With a fixed normalizer `N` or the running mean of docs/definition.md §6, the fast logits at
  * position `t` depend on the earlier positions only through a state of fixed size per
  * sequence (an {@linkcode FWLState}).
  * `predict` runs the slow first layer and the parallel fast pass of a one-position window
@@ -92,7 +92,7 @@ interface Pending {
 export class FWLStream {
   /** Number of sequences `B`. */
   readonly batchSize: number;
-  /** The inner-loss normalizer: a fixed `N` or the block's running mean (FWL.md §6). */
+  /** The inner-loss normalizer: a fixed `N` or the block's running mean (docs/definition.md §6). */
   readonly normalizer: CarriedNormalizer;
   readonly #block: Head;
   readonly #ctx: GPUContext;

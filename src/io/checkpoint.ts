@@ -1,6 +1,6 @@
 /**
  * The checkpoint format, one for a block and a language model: a `.safetensors` file
- * holding every parameter under its name (a block's under its FWL.md §1 names; a
+ * holding every parameter under its name (a block's under its docs/definition.md §1 names; a
  * language model's head under `head/…` and its body under `body/…`), optionally an
  * optimizer's slots under `optimizer/<parameter>/<slot>` (shaped like their parameter),
  * and `fwl.*` metadata. Loading checks every name, shape and value (and the optimizer's
@@ -159,7 +159,7 @@ export function checkpointBytes(
 
 /**
  * Loads parameters (and optionally optimizer state) from `.safetensors` bytes into a
- * built block. Every parameter of FWL.md §1 must be present with its exact shape
+ * built block. Every parameter of docs/definition.md §1 must be present with its exact shape
  * (step sizes `[]`) and finite values, and no unknown name may appear (`optimizer/…`
  * entries are allowed); F32 is read bit-exactly, F16/BF16/F64 are converted. Nothing is
  * written unless everything checks out. `source` names the bytes in errors.
@@ -215,7 +215,7 @@ export async function saveCheckpoint(
 
 /**
  * Reads a checkpoint file written by {@linkcode saveCheckpoint} (or any `.safetensors`
- * file with the FWL.md §1 names) into a built block, with the checks of
+ * file with the docs/definition.md §1 names) into a built block, with the checks of
  * {@linkcode loadCheckpointBytes}. Needs `--allow-read`.
  *
  * @example

@@ -5,7 +5,7 @@
  * chunks, each chunk's `Σ λ^(end−1−s) k_sᵀ v_s`, summed over earlier chunks (each decayed
  * by `λ^L` per chunk), applied to a query `t` of a chunk starting at `c0` scaled by
  * `λ^(t−c0)`. The decay λ and the per-query factor `r` (a query's 1/N) are those of
- * FWL.md §6, both optional.
+ * docs/definition.md §6, both optional.
  *
  * @module
  */
@@ -65,7 +65,7 @@ export interface ChunkAttentionSpec {
   scale: number;
   /** Per-query factors `[batch, time]` (a query's 1/N): output row t times `rowScale[b, t]`. */
   rowScale?: GPUBuffer;
-  /** The decay λ of FWL.md §6 (the buffer `step` reads, when both are given). */
+  /** The decay λ of docs/definition.md §6 (the buffer `step` reads, when both are given). */
   decay?: DecayRef;
   /** Largest scratch buffer allowed, in bytes. */
   maxScratchBytes: number;

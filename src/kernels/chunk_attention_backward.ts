@@ -4,7 +4,7 @@
  * - causal:       `out[t] += alpha · Σ_{s<t} λ^(t−1−s) (q_t·k_s) v_s`   (the forward's `A(q,k,v)`)
  * - anti-causal:  `out[s] += alpha · Σ_{t>s} λ^(t−1−s) (q_s·k_t) v_t`   (`Aʳ(q,k,v)`)
  *
- * (λ the decay of FWL.md §6, 1 without one.)
+ * (λ the decay of docs/definition.md §6, 1 without one.)
  *
  * The backward of `O = A(q,k,v)` is `dq = A(dO, v, k)`, `dk = Aʳ(v, dO, q)`,
  * `dv = Aʳ(k, q, dO)`. The causal form is the forward's mixed chunk attention
@@ -70,7 +70,7 @@ export interface SeqAttentionSpec {
   alpha?: number;
   /** Multiplies `alpha` by `steps[index]`, read on the GPU. */
   step?: { buffer: GPUBuffer; index: number };
-  /** The decay λ of FWL.md §6. */
+  /** The decay λ of docs/definition.md §6. */
   decay?: DecayRef;
 }
 

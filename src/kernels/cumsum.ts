@@ -1,6 +1,6 @@
 /**
  * Cumulative sums over time: the exclusive-cumsum update of the fast weights and its
- * backward, the reverse cumsum, both decayed by the λ of FWL.md §6 when given.
+ * backward, the reverse cumsum, both decayed by the λ of docs/definition.md §6 when given.
  *
  * @module
  */

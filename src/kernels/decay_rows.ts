@@ -1,5 +1,5 @@
 /**
- * Rows weighted by the decay of FWL.md §6 within their chunk: what a chunk's (or a
+ * Rows weighted by the decay of docs/definition.md §6 within their chunk: what a chunk's (or a
  * window's) keys or values contribute to a decayed running state.
  *
  * @module

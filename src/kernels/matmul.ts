@@ -4,7 +4,7 @@
  * context's tile runs it (`matmul_tiled.ts`, the tile from the adapter, set, or tuned);
  * any other layout runs on the general kernel, `shaders/matmul.wgsl`. Both share the
  * fused epilogue (alpha, learned step, bias, accumulation, causal mask, squared ReLU, a
- * per-row scale and the decays of FWL.md §6).
+ * per-row scale and the decays of docs/definition.md §6).
  *
  * @module
  */
@@ -417,7 +417,7 @@ export interface MatmulSpec {
    */
   rowScale?: { buffer: Binding; base?: number; outer?: number; inner?: number; rel?: number };
   /**
-   * The decay λ of FWL.md §6, read on the GPU at `buffer[index]` (the buffer `step`
+   * The decay λ of docs/definition.md §6, read on the GPU at `buffer[index]` (the buffer `step`
    * reads, when both are given), and where it applies: `rows` multiplies row i of a batch
    * by `λ^i`, `reverseRows` by `λ^(m−1−i)`; `causal` multiplies causal scores (i > j, with
    * `causal: true`) by `λ^(i−1−j)`; `beta` makes the accumulation `beta·λ^k`.

@@ -105,7 +105,7 @@ export const UPDATE_FLAGS: {
   /** Update `u = log p`: the gradient becomes `p·g`, the step `p ← p·exp(−Δ)`. */
   logSpace: FLAGS.LOG_SPACE,
   /**
-   * Update `u = log(1 − p)` (a decay, FWL.md §6): the gradient becomes `(p − 1)·g`, the
+   * Update `u = log(1 − p)` (a decay, docs/definition.md §6): the gradient becomes `(p − 1)·g`, the
    * step `p ← 1 − (1 − p)·exp(−Δ)`, then `p ≥ 0.001`.
    */
   logComplement: FLAGS.LOG_COMPLEMENT,

@@ -1,5 +1,5 @@
 /**
- * The running mean's count (FWL.md §6): the decayed sum of the weights of the positions
+ * The running mean's count (docs/definition.md §6): the decayed sum of the weights of the positions
  * seen so far, per sequence, from which each query's normalizer `N[b,t]` comes
  * ({@linkcode queryScale}), which a carried state keeps ({@linkcode advanceCount}), and
  * through which the decay's gradient ends ({@linkcode decayGrad}).
@@ -30,7 +30,7 @@ const DECAY_GRAD = program({
   snippets: [WORKGROUP_SUM],
 });
 
-/** The decay λ of FWL.md §6, read on the GPU at `buffer[index]`. */
+/** The decay λ of docs/definition.md §6, read on the GPU at `buffer[index]`. */
 export interface DecayRef {
   /** The buffer holding λ (the head's step sizes). */
   buffer: GPUBuffer;

@@ -1,6 +1,6 @@
 /**
  * `DocumentState`: what a language model carries from one window of a batch of documents
- * to the next — the head's fast-weight state (FWL.md §3, §6) and, when the body can carry
+ * to the next — the head's fast-weight state (docs/definition.md §3, §6) and, when the body can carry
  * its own (`initState` + `forwardFrom`), the body's — so that training (and scoring) read
  * long documents in consecutive windows, with gradients inside each window.
  *

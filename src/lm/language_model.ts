@@ -66,7 +66,7 @@ const WHERE = "LanguageModel";
 
 /**
  * The inner-loss normalizer `LanguageModel.create` gives a head by default: the running
- * mean of FWL.md §6, its decay λ learned from 0.99 (a memory of about 100 tokens; on the
+ * mean of docs/definition.md §6, its decay λ learned from 0.99 (a memory of about 100 tokens; on the
  * Node.js docs an LSTM's head learned 0.995) and a prior count of 16, so a document's
  * first tokens move the fast weights less. Measured on real text (`examples/real_text.ts`,
  * README): the best of the settings tried for heads trained on long documents.
@@ -98,7 +98,7 @@ export interface CreateLanguageModelOptions extends LanguageModelOptions {
   attnChunks?: number;
   /**
    * The head's inner-loss normalizer (default {@linkcode LM_NORMALIZER}: the running
-   * mean of FWL.md §6 with a learned decay from 0.99 and a prior count of 16). The running
+   * mean of docs/definition.md §6 with a learned decay from 0.99 and a prior count of 16). The running
    * mean keeps each sequence independent of the others in its batch, so scores do not
    * depend on batching and generation (which streams) matches training, and keeps the
    * update's size the same at every position of a long document, so the fast weights can
@@ -111,7 +111,7 @@ export interface CreateLanguageModelOptions extends LanguageModelOptions {
   normalizer?: NormalizerOption;
   /**
    * Initial value of the six learned step sizes (default 0.001; the block alone starts
-   * at FWL.md §1's 0.01). With the default normalizer the fast updates start close to
+   * at docs/definition.md §1's 0.01). With the default normalizer the fast updates start close to
    * zero, so an untrained FWL head behaves like the plain head, and training grows the
    * step sizes (the optimizers learn `*_step` in log space, with 10× the learning rate)
    * to the size the data and the window length want: by factors of 10–1000 in a few
@@ -189,9 +189,9 @@ export interface DocumentOptions {
    * `true`: every position's fast weights learn from the whole document before it).
    * `false` starts each window's fast weights from the slow weights, so they learn from
    * at most `window` tokens, as in training on independent windows of that length. With
-   * a fixed normalizer the update grows with the number of tokens it has seen (FWL.md
+   * a fixed normalizer the update grows with the number of tokens it has seen (docs/definition.md
    * §3), so a head trained on short windows is out of its range far into a long document;
-   * the running mean (FWL.md §6) keeps the update's size, and a head trained on long
+   * the running mean (docs/definition.md §6) keeps the update's size, and a head trained on long
    * documents (`trainStep` with a `DocumentState`) reads them best carried.
    */
   carryFastWeights?: boolean;
@@ -411,7 +411,7 @@ export class LanguageModel {
   }
 
   /**
-   * The trainable parameters, for an optimizer: the head's (FWL.md §1 names under
+   * The trainable parameters, for an optimizer: the head's (docs/definition.md §1 names under
    * `"head/"`, the six step sizes as one packed `"head/steps"` entry — left out when the
    * fast weights are off), then the body's under `"body/"` when the body has `backward`
    * and `parameters`. Leave some out of the optimizer to freeze them.
@@ -660,7 +660,7 @@ export class LanguageModel {
   /**
    * Scores one long document window by window in memory that does not grow with its
    * length: the negative log-likelihood of every token after the first. With the fast
-   * weights on, the head's fast-weight state (FWL.md §3) is carried from window to
+   * weights on, the head's fast-weight state (docs/definition.md §3) is carried from window to
    * window, so every position's fast weights have learned from the whole document
    * before it, exactly as one long call would (same normalizer). A body with
    * `forwardFrom` and `initState` (the LSTM) carries its own state too; any other body

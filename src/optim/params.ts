@@ -57,7 +57,7 @@ export function defaultDecayFilter(name: string): boolean {
 }
 
 /**
- * Whether a parameter is the decay λ of a running-mean normalizer (FWL.md §6), by name
+ * Whether a parameter is the decay λ of a running-mean normalizer (docs/definition.md §6), by name
  * (`normalizer/decay`, with any prefix such as `head/`). Such an element is learned in
  * log space of `1 − λ`, so its memory `1/(1 − λ)` moves by factors, and stays in
  * [0.001, 1); it gets no weight decay and the step sizes' learning-rate multiplier.
@@ -126,9 +126,9 @@ export function defaultLrScale(name: string): number {
 
 /**
  * The parameters of an {@linkcode FWLBlock} as an optimizer's list, read from
- * `block.buffers`: the eight tensors under their FWL.md §1 names, then the six step
+ * `block.buffers`: the eight tensors under their docs/definition.md §1 names, then the six step
  * sizes as ONE packed entry named `"steps"` (length 6, `elementNames` = `STEP_NAMES`;
- * length 7 with `normalizer/decay` last when the block learns its decay λ, FWL.md §6),
+ * length 7 with `normalizer/decay` last when the block learns its decay λ, docs/definition.md §6),
  * since they share one buffer. Its gradient is a 6-float (7-float) buffer in that order
  * under `"steps"`, or one 1-float gradient per step name. Step sizes get no weight
  * decay, are kept ≥ 0 and are learned in log space with a larger learning rate by
@@ -156,7 +156,7 @@ export function blockParams(block: FWLBlock): OptimParam[] {
     ["unembed/kernel", b.ku],
     ["unembed/bias", b.bu],
   ] as const;
-  // The decay λ rides with the step sizes when it is learned (FWL.md §6).
+  // The decay λ rides with the step sizes when it is learned (docs/definition.md §6).
   const n = block.normalizer;
   const learned = typeof n === "object" && n.learnDecay;
   const elementNames = learned ? stepsElementNames({ decay: n.decay }) : STEP_NAMES;

@@ -1,6 +1,6 @@
 /**
  * A small, plain reverse-mode automatic differentiation over float64 2-D tensors,
- * used by the float64 reference of the FWL outer-loss gradients (FWL.md §4).
+ * used by the float64 reference of the FWL outer-loss gradients (docs/definition.md §4).
  *
  * Every tensor is a row-major `[rows, cols]` matrix (a row vector is `[1, n]`, a column
  * `[m, 1]`, a scalar `[1, 1]`). A {@linkcode Tape} records each operation as a node with
@@ -376,7 +376,7 @@ export class Tape {
   }
 
   /**
-   * Decayed exclusive cumulative sum over time from a carried sum (FWL.md §6): rows are
+   * Decayed exclusive cumulative sum over time from a carried sum (docs/definition.md §6): rows are
    * `B` sequences of `T` positions (`[B*T, n]`), and row `(b,t)` of the result is
    * `λ^t·carried[b] + Σ_{s<t} λ^(t−1−s)·a[(b,s)]`. `decay` (λ, a `[1,1]` node; default the
    * constant 1) gets its gradient too; `carried` (`[B*n]`, default 0) is a constant.
@@ -437,7 +437,7 @@ export class Tape {
 
   /**
    * Strictly-causal linear attention per sequence, decayed and from a carried state
-   * (FWL.md §2, §6): `A(q,k,v)[t] = λ^t·q_t·S_b + Σ_{s<t} λ^(t−1−s)·(q_t·k_s)·v_s`, with `q`,
+   * (docs/definition.md §2, §6): `A(q,k,v)[t] = λ^t·q_t·S_b + Σ_{s<t} λ^(t−1−s)·(q_t·k_s)·v_s`, with `q`,
    * `k` `[B*T, dk]` and `v` `[B*T, dv]` → `[B*T, dv]` (plain quadratic loops). `decay` (λ,
    * a `[1,1]` node; default the constant 1) gets its gradient too; `carried` (`S`,
    * `[B, dk, dv]`, default 0) is a constant.
@@ -535,7 +535,7 @@ export class Tape {
   }
 
   /**
-   * The running mean's per-query normalizer (FWL.md §6) as a `[B*T, 1]` node:
+   * The running mean's per-query normalizer (docs/definition.md §6) as a `[B*T, 1]` node:
    * `N[b,t] = max(prior + λ^t·count_b + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` for constant
    * weights `w` `[B*T]` and carried counts `count` `[B]` (default 0); `decay` (λ, a
    * `[1,1]` node, default the constant 1) gets its gradient (none where the floor holds).

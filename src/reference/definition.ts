@@ -1,5 +1,5 @@
 /**
- * The fast logits computed literally from the definition of FWL.md §1 (and §6): one SGD
+ * The fast logits computed literally from the definition of docs/definition.md §1 (and §6): one SGD
  * step per position on the inner loss of the earlier positions, by plain per-position
  * backprop. O(T²) per sequence; it exists only to check the efficient form.
  *
@@ -33,11 +33,11 @@ interface Position {
 }
 
 /**
- * The fast logits `[B*T*V]` straight from the definition (FWL.md §1): for each sequence
+ * The fast logits `[B*T*V]` straight from the definition (docs/definition.md §1): for each sequence
  * `b` and position `t`, the gradient of `Σ_{s<t} w·CE/N` with respect to every fast
  * parameter is accumulated by backprop through each earlier position separately, every
  * parameter takes one SGD step with its own step size, and the slow forward runs at
- * `x[b,t]` with the stepped parameters. With the running mean (FWL.md §6) the inner loss
+ * `x[b,t]` with the stepped parameters. With the running mean (docs/definition.md §6) the inner loss
  * at `t` is `Σ_{s<t} λ^(t−1−s)·w·CE / N[b,t]`, `N[b,t] = max(n0 + Σ_{s<t} λ^(t−1−s)·w, 1e-8)`
  * counted from a carried state's count; a carried state's sums (the raw gradients of the
  * earlier windows) join the sum weighted `λ^t`. The cross-entropy is taken literally
@@ -160,7 +160,7 @@ function labelRow(c: ReferenceCase, p: number): Float64Array {
   return y;
 }
 
-/** The slow forward `f(θ, x)` of FWL.md §1 at one position. */
+/** The slow forward `f(θ, x)` of docs/definition.md §1 at one position. */
 function forwardAt(f: Fast, x: Float64Array, d: Dims): Position {
   const { D, S, V, eps, Ku, bu } = d;
   const H = 4 * S;

@@ -1,7 +1,7 @@
 /**
- * The fast logits by the efficient form of FWL.md §2 (slow forward, one backward, causal
+ * The fast logits by the efficient form of docs/definition.md §2 (slow forward, one backward, causal
  * linear attention by mixed chunks), in float64, with the running-mean normalizer's
- * decayed sums and per-query normalization (FWL.md §6) and a carried state (FWL.md §3).
+ * decayed sums and per-query normalization (docs/definition.md §6) and a carried state (docs/definition.md §3).
  *
  * @module
  */
@@ -126,8 +126,8 @@ function scaled(
 }
 
 /**
- * The fast logits `[B*T*V]` by the efficient form of FWL.md §2, with mixed chunk
- * attention of `c.attnChunks` chunks (and FWL.md §6's decayed sums and per-query
+ * The fast logits `[B*T*V]` by the efficient form of docs/definition.md §2, with mixed chunk
+ * attention of `c.attnChunks` chunks (and docs/definition.md §6's decayed sums and per-query
  * normalization for the running mean; a carried state adds the earlier windows).
  */
 export function referenceFastForward(c: ReferenceCase): Float64Array {
@@ -234,7 +234,7 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
 }
 
 /**
- * The state after the case's positions (FWL.md §3, §6): the carried state (zero without
+ * The state after the case's positions (docs/definition.md §3, §6): the carried state (zero without
  * one) decayed by `λ^T`, plus each position's raw inner-loss gradient (`g_z = (softmax −
  * y)·w`, no `N`) weighted `λ^(T−1−s)`, and the count likewise. Feeding it as `carried` to
  * the next window of the same sequences gives the logits of one long case.

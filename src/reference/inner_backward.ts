@@ -1,6 +1,6 @@
 /**
- * The hand-written backward of the inner loss `L_in` (FWL.md §2), in float64, and the
- * normalizers it is divided by (FWL.md §1, §6).
+ * The hand-written backward of the inner loss `L_in` (docs/definition.md §2), in float64, and the
+ * normalizers it is divided by (docs/definition.md §1, §6).
  *
  * @module
  */
@@ -39,7 +39,7 @@ export function referenceMean(
 
 /**
  * `N[b,t] = max(n0 + λ^t·count_b + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` for every position
- * of a case with the running-mean normalizer (FWL.md §6), `count_b` the carried count
+ * of a case with the running-mean normalizer (docs/definition.md §6), `count_b` the carried count
  * (0 without a carried state); `[B*T]`.
  */
 export function referenceQueryNormalizers(
@@ -60,9 +60,9 @@ export function referenceQueryNormalizers(
 }
 
 /**
- * Runs the backward of `L_in` for all positions at once, line by line as FWL.md §2 (with
+ * Runs the backward of `L_in` for all positions at once, line by line as docs/definition.md §2 (with
  * the running mean, `g_z = (softmax − y)·w` and each query divides by its own `N`,
- * FWL.md §6).
+ * docs/definition.md §6).
  * A position of weight 0 contributes exactly nothing, whatever its label (so its id may
  * be -1 or out of range); a weighted position with an id outside `[0, V)` throws.
  */

@@ -1,6 +1,6 @@
 /**
  * The plain float64 CPU reference of an FWL block: the oracle the GPU kernels are
- * tested against (FWL.md §1–§2).
+ * tested against (docs/definition.md §1–§2).
  *
  * @example
  * ```ts

@@ -1,16 +1,16 @@
 /**
- * The float64 CPU reference of the FWL outer loss and its gradients (FWL.md §4): the
+ * The float64 CPU reference of the FWL outer loss and its gradients (docs/definition.md §4): the
  * oracle the GPU gradient kernels are checked against.
  *
- * - {@linkcode referenceLossAndGrads} records the efficient form (FWL.md §2) on an
+ * - {@linkcode referenceLossAndGrads} records the efficient form (docs/definition.md §2) on an
  *   autodiff {@linkcode Tape}, with the inner backward written in differentiable ops, so
  *   the gradient includes the second-order path through `g_h1`, `g_h2`, `g_n`, `g_n⊙n̂`.
  * - {@linkcode referenceOuterLoss} is plain float64 code with no tape, written from the
- *   definition of FWL.md §1 (explicit per-position fast parameters), for finite
+ *   definition of docs/definition.md §1 (explicit per-position fast parameters), for finite
  *   differences and as an independent check of the efficient form.
  *
  * Neither uses `attnChunks`: the result is mathematically independent of the chunking.
- * Both take FWL.md §6's running mean (its decay λ gets a gradient, `"normalizer/decay"`)
+ * Both take docs/definition.md §6's running mean (its decay λ gets a gradient, `"normalizer/decay"`)
  * and a carried state (a constant: the earlier windows get no gradient).
  *
  * @module
@@ -28,7 +28,7 @@ export interface ReferenceLossAndGrads {
   /** `Σ w·CE(fast_logits, y) / max(Σ w, 1e-8)`. */
   loss: number;
   /**
-   * Gradient of `loss` by name: the 14 names of FWL.md §1 (same layout as the parameter;
+   * Gradient of `loss` by name: the 14 names of docs/definition.md §1 (same layout as the parameter;
    * step sizes as length-1 arrays), `"x"` (`[B,T,D]`), and for the running mean the
    * decay λ, `"normalizer/decay"` (length 1).
    */
@@ -146,7 +146,7 @@ function prepare(c: ReferenceCase): Prepared {
 
 /**
  * The outer loss and its exact gradients (second-order path included) for every
- * parameter and for `x`, by reverse-mode autodiff of the efficient form (FWL.md §2).
+ * parameter and for `x`, by reverse-mode autodiff of the efficient form (docs/definition.md §2).
  */
 export function referenceLossAndGrads(
   c: ReferenceCase,
@@ -205,7 +205,7 @@ export function referenceLossAndGrads(
   const n = tape.add(tape.mul(nhat, scale), bias);
   const z = tape.add(tape.matmul(n, Ku), bu);
 
-  // Inner backward (FWL.md §2), in differentiable ops.
+  // Inner backward (docs/definition.md §2), in differentiable ops.
   const gz = tape.mul(tape.sub(tape.softmax(z), y), innerW);
   const gn = tape.matmulTransB(gz, Ku);
   const gnh = tape.mul(gn, scale);
@@ -220,7 +220,7 @@ export function referenceLossAndGrads(
   const gh1 = tape.mul(ga, tape.mul(tape.relu(h1), tape.scalar(2)));
   const gnNhat = tape.mul(gn, nhat);
 
-  // Fast forward (FWL.md §2, §6).
+  // Fast forward (docs/definition.md §2, §6).
   const f1 = tape.sub(
     h1,
     perQuery(tape.add(
@@ -260,7 +260,7 @@ export function referenceLossAndGrads(
   return { loss: loss.value[0], grads };
 }
 
-/** Fast-parameter values of one position (FWL.md §1 names, float64). */
+/** Fast-parameter values of one position (docs/definition.md §1 names, float64). */
 type ParamSet = Record<string, Float64Array>;
 
 /** Everything one position's forward keeps. */
@@ -272,7 +272,7 @@ interface PositionForward {
   z: Float64Array;
 }
 
-/** The slow forward `f(θ, x)` of one position (FWL.md §1), parameters `p`. */
+/** The slow forward `f(θ, x)` of one position (docs/definition.md §1), parameters `p`. */
 function forwardOne(
   q: Prepared,
   p: ParamSet,
@@ -317,7 +317,7 @@ function softmaxOf(z: Float64Array): Float64Array {
 
 /**
  * The outer loss `Σ w·CE(fast_logits, y) / max(Σw, 1e-8)` in plain float64 code (no
- * tape), straight from FWL.md §1 and §6: for each sequence, each position's fast
+ * tape), straight from docs/definition.md §1 and §6: for each sequence, each position's fast
  * parameters are the slow ones minus `step ×` the summed inner-loss gradient of the
  * earlier positions (each weighted `λ^(t−1−s)` and the sum divided by `N[b,t]` for the
  * running mean; a carried state's raw sums start the sum).

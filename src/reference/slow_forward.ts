@@ -1,5 +1,5 @@
 /**
- * The slow forward `f(θ, x)` of FWL.md §1 for every position, in float64.
+ * The slow forward `f(θ, x)` of docs/definition.md §1 for every position, in float64.
  *
  * @module
  */
@@ -76,7 +76,7 @@ export function referenceCheckNormalizer(
 }
 
 /**
- * Runs the slow forward of FWL.md §1 at every position and keeps the intermediates the
+ * Runs the slow forward of docs/definition.md §1 at every position and keeps the intermediates the
  * inner backward needs.
  */
 export function referenceSlowForward(c: ReferenceCase): ReferenceSlowForward {

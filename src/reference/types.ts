@@ -1,5 +1,5 @@
 /**
- * Shared types of the float64 CPU reference of an FWL block (FWL.md §1–§2, §6).
+ * Shared types of the float64 CPU reference of an FWL block (docs/definition.md §1–§2, §6).
  *
  * @module
  */
@@ -34,17 +34,17 @@ export interface ReferenceCase {
   labels: Labels;
   /** Loss weight of every position `[B,T]`. */
   weights: Float32Array | Float64Array;
-  /** Parameters by FWL.md §1 name; kernels `[in,out]` row-major, step sizes length-1 arrays. */
+  /** Parameters by docs/definition.md §1 name; kernels `[in,out]` row-major, step sizes length-1 arrays. */
   params: Record<string, Float32Array | Float64Array>;
   /**
    * `"batch"` (default): `N = max(Σw, 1e-8)`; a number: that fixed `N`; an object: the
-   * running mean of FWL.md §6, `N[b,t] = max(n0 + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` with
+   * running mean of docs/definition.md §6, `N[b,t] = max(n0 + Σ_{s<t} λ^(t−1−s)·w[b,s], 1e-8)` with
    * every earlier loss weighted `λ^(t−1−s)` too (`decay` λ default 1, `prior` n0
    * default 0).
    */
   normalizer?: "batch" | number | ReferenceMean;
   /**
-   * The state the earlier windows of the same sequences left (FWL.md §3, §6): their
+   * The state the earlier windows of the same sequences left (docs/definition.md §3, §6): their
    * positions precede position 0 of this case. Constants: no gradient flows into them.
    */
   carried?: ReferenceFastState;
@@ -52,7 +52,7 @@ export interface ReferenceCase {
   epsilon?: number;
 }
 
-/** The running-mean normalizer of FWL.md §6 as the reference takes it. */
+/** The running-mean normalizer of docs/definition.md §6 as the reference takes it. */
 export interface ReferenceMean {
   /** λ in (0, 1] (default 1). */
   decay?: number;
@@ -61,7 +61,7 @@ export interface ReferenceMean {
 }
 
 /**
- * The fast-weight state of `B` sequences after some positions (FWL.md §3, §6): each
+ * The fast-weight state of `B` sequences after some positions (docs/definition.md §3, §6): each
  * sum is the raw (not normalized) inner-loss gradient of one fast parameter over the
  * earlier positions, each position's term weighted `λ^(age)` (`age` = positions since
  * it), and `count` the decayed sum of their weights. With a fixed `N` the normalization
@@ -106,13 +106,13 @@ export interface ReferenceSlowForward {
 }
 
 /**
- * The hand-written backward of the inner loss (FWL.md §2), float64 row-major (made by
+ * The hand-written backward of the inner loss (docs/definition.md §2), float64 row-major (made by
  * `referenceInnerBackward`, whose example shows it).
  */
 export interface ReferenceInnerBackward {
   /**
    * The normalizer `N` folded into `g_z`: the batch or fixed one; 1 for the running
-   * mean, which divides each query's update by its own `queryN` instead (FWL.md §6).
+   * mean, which divides each query's update by its own `queryN` instead (docs/definition.md §6).
    */
   N: number;
   /** For the running mean: `N[b,t]` of every position, `[B*T]`. */

@@ -1,5 +1,5 @@
 /**
- * The fast pass of FWL.md §2 (`src/reference/fast_forward.ts`) in its parallel form,
+ * The fast pass of docs/definition.md §2 (`src/reference/fast_forward.ts`) in its parallel form,
  * recorded once for the forward, the training forward (`forward.ts`) and the stream (one
  * position); with a carried state (`fast_step.ts`) the positions before the window count
  * too.
@@ -19,7 +19,7 @@ import type { SlowForward } from "./slow_forward.ts";
 
 /**
  * Inputs of {@linkcode recordFastPass}: the slow activations and inner gradients, and
- * (FWL.md §6) each query's 1/N (`rowScale`) and the decay λ.
+ * (docs/definition.md §6) each query's 1/N (`rowScale`) and the decay λ.
  */
 export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads, CarriedReading {
   batch: number;
@@ -35,7 +35,7 @@ export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads,
   /** Where the fast layer norm writes `nhat` and `rstd` (fresh scratch when omitted). */
   nhat?: GPUBuffer;
   rstd?: GPUBuffer;
-  /** The state the earlier windows left (FWL.md §3), read here, not advanced. */
+  /** The state the earlier windows left (docs/definition.md §3), read here, not advanced. */
   carried?: FastState;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The fast-weight state of FWL.md §3: the sums over every earlier position that the
+ * The fast-weight state of docs/definition.md §3: the sums over every earlier position that the
  * parallel pass (`fast_pass.ts`) forms inside a window by attention and cumulative sums,
  * kept per sequence at a fixed size,
  *
@@ -8,7 +8,7 @@
  * Σ g_h1 [H],  Σ g_h2 [size],  Σ g_n ⊙ n̂ [size],  Σ g_n [size]
  * ```
  *
- * and, for the running mean of FWL.md §6, the count `Σ_{s<t} w_s`; with a decay λ every
+ * and, for the running mean of docs/definition.md §6, the count `Σ_{s<t} w_s`; with a decay λ every
  * term is weighted `λ^(t−1−s)`, so each sum fades by λ per position.
  *
  * A window of `T` positions (the stream's is one position) reads the state that its
@@ -43,7 +43,7 @@ export interface FastState {
   sumGnNhat: GPUBuffer;
   /** `Σ g_n`, `[B, size]`. */
   sumGn: GPUBuffer;
-  /** The running mean's count `Σ w`, `[B]` (FWL.md §6); absent for a fixed `N`. */
+  /** The running mean's count `Σ w`, `[B]` (docs/definition.md §6); absent for a fixed `N`. */
   count?: GPUBuffer;
 }
 
@@ -94,7 +94,7 @@ function ones(rec: Recorder): Operand {
 /**
  * `out[b, t] −= step_i · r[b, t] · λ^t · (q[b, t] · S_i[b])`: the update of dense kernel `i`
  * (0: `x·S0`, 2: `fa·S1`) by the positions before the window, applied to each of its `T`
- * positions (`r` a query's 1/N and λ the decay of the running mean, FWL.md §6, when
+ * positions (`r` a query's 1/N and λ the decay of the running mean, docs/definition.md §6, when
  * given). `out` is `[B, T, width]`; `q` is `[B, T, D]` or `[B, T, H]`. (The four
  * bias-like sums are added by the cumulative sums of the fast pass, which start from
  * them.)

@@ -1,5 +1,5 @@
 /**
- * The parallel forward of the FWL block (FWL.md §2) as a composition of the stages:
+ * The parallel forward of the FWL block (docs/definition.md §2) as a composition of the stages:
  * slow forward, inner backward, fast pass, then a consumer of the fast logits. The same
  * composition serves `FWLBlock.forward`/`score` ({@linkcode runForward}) and the
  * training forward ({@linkcode recordHeadForward} with `keep`, whose activations the
@@ -39,7 +39,7 @@ export interface HeadForwardArgs {
   vocabSize: number;
   attnChunks: number;
   epsilon: number;
-  /** The inner normalizer (FWL.md §1, §6). */
+  /** The inner normalizer (docs/definition.md §1, §6). */
   normalizer: Normalizer;
   /** The running mean's decay λ, when it decays. */
   decay?: DecayRef;
@@ -68,7 +68,7 @@ export interface HeadActivations extends SlowForward, InnerGrads, FastPass {
    * the batch one; 1 for the running mean).
    */
   normIn: GPUBuffer;
-  /** The running mean's per-query factors `1/N[b,t]` `[B·T]` (FWL.md §6). */
+  /** The running mean's per-query factors `1/N[b,t]` `[B·T]` (docs/definition.md §6). */
   rowScale?: GPUBuffer;
 }
 
@@ -140,7 +140,7 @@ function recordNormalizer(
 /**
  * The inner normalization of a batch: the `N` folded into `g_z` (the batch one, the
  * fixed one, or 1 for the running mean) and, for the running mean, each query's `1/N`
- * (FWL.md §6), counted from the carried state's count.
+ * (docs/definition.md §6), counted from the carried state's count.
  */
 export function recordInnerNormalization(
   rec: Recorder,

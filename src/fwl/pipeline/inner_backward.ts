@@ -1,5 +1,5 @@
 /**
- * The inner backward of FWL.md §2 (`src/reference/inner_backward.ts`), shared by the
+ * The inner backward of docs/definition.md §2 (`src/reference/inner_backward.ts`), shared by the
  * parallel forward, the training forward and the stream: the gradients of the inner
  * loss `Σ w·CE(n·Ku + bu, y) / N` at the slow activations, by position:
  * `g_n = g_z·Kuᵀ` with `g_z = w/N·(softmax(z) − y)` (the logits in tiles),

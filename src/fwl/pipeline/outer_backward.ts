@@ -1,6 +1,6 @@
 /**
- * The hand-written backward of the FWL outer loss (FWL.md §4) through the efficient
- * form (FWL.md §2), second-order path included, recorded into one command encoder.
+ * The hand-written backward of the FWL outer loss (docs/definition.md §4) through the efficient
+ * form (docs/definition.md §2), second-order path included, recorded into one command encoder.
  *
  * Forward (per position; `C` = exclusive cumsum over time, `A(q,k,v)[t] = Σ_{s<t} (q_t·k_s) v_s`):
  *
@@ -28,7 +28,7 @@
  *    `w/N·(diag p − p pᵀ)`, per row tile again) and the slow forward into θ and `x`.
  * 5. `dK0 += xᵀdh1`, `db0 += Σ dh1`, `dx += dh1·K0ᵀ`.
  *
- * With the running mean of FWL.md §6 each update is divided by its query's `N[b,t]`
+ * With the running mean of docs/definition.md §6 each update is divided by its query's `N[b,t]`
  * (`r = 1/N`, kept by the forward) and its sums decay by λ: every update's cotangent is
  * taken over its query's `N` first (`ĝ = r⊙df1`, …), every `A`, `Aʳ`, `C`, `Cʳ` above is
  * the decayed one, and a carried state (a constant) adds its terms: `λ^t·ĝ·Sᵀ` into the

@@ -1,5 +1,5 @@
 /**
- * The slow forward of FWL.md §2 (`src/reference/slow_forward.ts`), shared by the
+ * The slow forward of docs/definition.md §2 (`src/reference/slow_forward.ts`), shared by the
  * parallel forward, the training forward and the stream's per-token step:
  * `h1 = x·K0 + b0`, `a = relu(h1)²`, `n = LN(a·K1 + b1) ⊙ scale + bias`.
  *
