@@ -55,6 +55,17 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
   return diff / Math.max(scale, 1e-30);
 }
 
+/** ‖a − b‖₂ / max(‖b‖₂, 1e-6): a whole gradient's error, relative to its size. */
+export function relativeNormError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
+  let diff = 0, size = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    size += b[i] ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(size), 1e-6);
+}
+
 /**
  * Positions `[t0, t1)` of sequences `[b0, b1)` of a reference case (default: every
  * sequence), as a case of its own (its carried state left out).

@@ -14,16 +14,10 @@ import { normalizer } from "../src/kernels/softmax_xent.ts";
 import { softmaxXentGrad } from "../src/kernels/softmax_xent.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
-import { assertClose, randomNormal } from "./helpers.ts";
+import { assertClose, randomNormal, uploadTo } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const rng = new SeededRandom(2024);
-
-function upload(data: Float32Array | Int32Array): GPUBuffer {
-  const b = ctx.pool.acquire(data.byteLength);
-  ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-  return b;
-}
 
 async function read(buffer: GPUBuffer, n: number): Promise<Float32Array> {
   return new Float32Array(await readBytes(ctx, buffer, n * 4));
@@ -74,9 +68,9 @@ Deno.test("matmul: A·B, A·Bᵀ, Aᵀ·B with bias, alpha, accumulate and step 
       transpose(a, m, k),
       bias,
       steps,
-    ].map(upload);
+    ].map((d) => uploadTo(ctx, d));
     const out1 = ctx.pool.acquire(m * n * 4),
-      out2 = upload(c0),
+      out2 = uploadTo(ctx, c0),
       out3 = ctx.pool.acquire(m * n * 4);
     const rec = new Recorder(ctx);
     matmulNN(rec, A, Bf, out1, m, k, n, { bias: { buffer: bb } });
@@ -119,7 +113,7 @@ Deno.test("matmul: squared-ReLU and gate epilogues", async () => {
       b = randomNormal(rng, k * n),
       g = randomNormal(rng, m * n);
     const want = cpuMatmul(a, b, m, k, n);
-    const [A, Bf, G] = [a, b, g].map(upload);
+    const [A, Bf, G] = [a, b, g].map((d) => uploadTo(ctx, d));
     const out = ctx.pool.acquire(m * n * 4), aux = ctx.pool.acquire(m * n * 4);
     const rec = new Recorder(ctx);
     matmulNN(rec, A, Bf, out, m, k, n, { sqreluAux: aux });
@@ -175,7 +169,7 @@ Deno.test("layer norm forward (shared and per-row affine) and inner backward", a
         wantGs[i] = gn[i] * wantNhat[i];
       }
     }
-    const [X, S, Bb, GN] = [x, scale, bias, gn].map(upload);
+    const [X, S, Bb, GN] = [x, scale, bias, gn].map((d) => uploadTo(ctx, d));
     const size = rows * width * 4;
     const [out, nhat, rstd, outRow, gx, gs] = [
       size,
@@ -263,7 +257,7 @@ Deno.test("softmax cross-entropy gradient (ids and one-hot) and the normalizer",
         want[r * vocab + j] = (Math.exp(row[j] - mx) / s - (ids[r] === j ? 1 : 0)) * w[r] / N;
       }
     }
-    const [Z1, Z2, I, O, W] = [z, z.slice(), ids, oneHot, w].map(upload);
+    const [Z1, Z2, I, O, W] = [z, z.slice(), ids, oneHot, w].map((d) => uploadTo(ctx, d));
     const norm = ctx.pool.acquire(4), fixed = ctx.pool.acquire(4);
     const rec = new Recorder(ctx);
     normalizer(rec, { weights: W, norm, count: rows, fixed: undefined });
@@ -306,7 +300,7 @@ Deno.test("exclusive cumsum update (in place, broadcast base, relu² aux)", asyn
     const steps = new Float32Array([0.3, 0.7]);
     const cs = referenceExclusiveCumsum(u, batch, time, width);
     const [U, O1, V, O2, St] = [u, base, vec, new Float32Array(n), steps].map(
-      upload,
+      (d) => uploadTo(ctx, d),
     );
     const aux = ctx.pool.acquire(n * 4);
     const rec = new Recorder(ctx);
@@ -348,7 +342,7 @@ Deno.test("chunk attention equals the direct causal sum for every chunking", asy
     const want = referenceChunkAttention(q, k, v, batch, time, dq, dv, 1);
     for (const chunks of [1, 2, 3, 4, 7, 20]) {
       const [Q, K, Vb, O, St] = [q, k, v, out0, new Float32Array([0.6])].map(
-        upload,
+        (d) => uploadTo(ctx, d),
       );
       const rec = new Recorder(ctx);
       // A scratch limit of one sequence forces one group per sequence.
@@ -416,7 +410,7 @@ Deno.test("dense layer fused with layer norm equals matmul + bias + layer norm",
       }
     }
     assertEquals(linearLayerNormFits(k, n), true);
-    const [X, W, Bb, S, L] = [x, w, biasShift, scale, lnBias].map(upload);
+    const [X, W, Bb, S, L] = [x, w, biasShift, scale, lnBias].map((d) => uploadTo(ctx, d));
     const [out, nhat, rstd] = [rows * n * 4, rows * n * 4, rows * 4].map((b) =>
       ctx.pool.acquire(b)
     );

@@ -24,6 +24,7 @@ import {
   SGD,
 } from "../src/optim/mod.ts";
 import { constantSchedule, type Schedule, warmupCosineSchedule } from "../src/optim/mod.ts";
+import { assertClose } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
@@ -134,23 +135,6 @@ async function read(b: GPUBuffer, n: number, offset = 0): Promise<Float32Array> 
   return all.slice(offset, offset + n);
 }
 
-function assertClose(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  what: string,
-  tol = 2e-5,
-): void {
-  assertEquals(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < got.length; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= tol * (1 + Math.abs(want[i])))) {
-      throw new Error(
-        `${what}[${i}]: got ${got[i]}, want ${want[i]} (|err| ${err})`,
-      );
-    }
-  }
-}
-
 interface Spec {
   name: string;
   length: number;
@@ -227,6 +211,7 @@ async function compare(
         assertClose(
           all.subarray(off, off + specs[i].length),
           cpu[i],
+          2e-5,
           `step ${step + 1} ${specs[i].name}`,
         );
         for (let j = 0; j < all.length; j++) {
@@ -720,7 +705,7 @@ Deno.test("blockParams: names, lengths, packed steps with per-element rules", as
       await opt.step(grads);
       ref.step(refParams, order.map((n) => Float64Array.from(g[n])));
       const got = await block.getParams();
-      order.forEach((n, i) => assertClose(got[n], refParams[i], `step ${step + 1} ${n}`));
+      order.forEach((n, i) => assertClose(got[n], refParams[i], 2e-5, `step ${step + 1} ${n}`));
     }
     const got = await block.getParams();
     assertEquals(got["dense_0/kernel_step"][0], 0, "clamped");

@@ -17,21 +17,12 @@ import {
   referenceNormalizer,
   referenceSlowForward,
 } from "../src/reference/mod.ts";
+import { maxAbsDiff, relativeError } from "./helpers.ts";
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
-}
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assertEquals(a.length, b.length, "length");
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-/** max |a − b| relative to max |b| (absolute when b is ~0). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return maxAbsDiff(a, b) / Math.max(maxAbs(b), 1e-30);
 }
 /** The rows `[b*T, (b+1)*T)` of a `[B*T*width]` array. */
 function seqSlice(
@@ -135,7 +126,7 @@ Deno.test("efficient form equals the definition (ids and one-hot)", () => {
     const fast = referenceFastForward(c);
     const def = referenceDefinition(c);
     const slow = referenceSlowForward(c).logits;
-    const err = relErr(fast, def);
+    const err = relativeError(fast, def);
     assert(err <= 1e-9, `case ${k}: efficient vs definition ${err}`);
     // ids and one-hot labels describe the same targets
     assert(
@@ -167,7 +158,7 @@ Deno.test("each step size alone: efficient form equals the definition", () => {
     const c = randomCase(7, spec);
     for (const name of STEP_NAMES) c.params[name][0] = name === only ? 0.5 : 0;
     const fast = referenceFastForward(c);
-    const err = relErr(fast, referenceDefinition(c));
+    const err = relativeError(fast, referenceDefinition(c));
     assert(err <= 1e-9, `${only}: efficient vs definition ${err}`);
     const moved = maxAbsDiff(fast, referenceSlowForward(c).logits);
     assert(moved > 1e-2, `${only}: fast logits moved only ${moved}`);
@@ -179,7 +170,7 @@ Deno.test("fast logits do not depend on attnChunks", () => {
   const base = referenceFastForward(randomCase(3, spec));
   for (const C of [2, 3, 4, 5, 13, 20]) {
     const c = randomCase(3, { ...spec, C });
-    assert(relErr(referenceFastForward(c), base) <= 1e-12, `C = ${C}`);
+    assert(relativeError(referenceFastForward(c), base) <= 1e-12, `C = ${C}`);
   }
 });
 
@@ -398,7 +389,7 @@ Deno.test("a fixed normalizer scales the update", () => {
   const batch = referenceFastForward(c);
   // normalizer = Σw is the batch normalizer
   assert(
-    relErr(referenceFastForward({ ...c, normalizer: N0 }), batch) <= 1e-14,
+    relativeError(referenceFastForward({ ...c, normalizer: N0 }), batch) <= 1e-14,
   );
   // the update is step/N · grad: k·N with every step ×k changes nothing
   const k = 2.5;
@@ -407,12 +398,12 @@ Deno.test("a fixed normalizer scales the update", () => {
     params[name] = new Float64Array([c.params[name][0] * k]);
   }
   const scaled = referenceFastForward({ ...c, normalizer: k * N0, params });
-  assert(relErr(scaled, batch) <= 1e-12, "k·N with k·steps differs");
+  assert(relativeError(scaled, batch) <= 1e-12, "k·N with k·steps differs");
   // a larger normalizer gives a smaller update, and the definition agrees
   const c2: ReferenceCase = { ...c, normalizer: 2 * N0 };
   const half = referenceFastForward(c2);
   assert(maxAbsDiff(half, batch) > 1e-2, "normalizer had no effect");
-  assert(relErr(half, referenceDefinition(c2)) <= 1e-9);
+  assert(relativeError(half, referenceDefinition(c2)) <= 1e-9);
   const slow = referenceSlowForward(c).logits;
   assert(maxAbsDiff(half, slow) < maxAbsDiff(batch, slow), "not smaller");
   // all weights 0 with the batch normalizer: no update at all
@@ -513,5 +504,5 @@ Deno.test("makeLabels feeds the reference: ids and one-hot agree", () => {
   const withHot = { ...withIds, labels: { oneHot: lab.oneHot } };
   const f = referenceFastForward(withIds);
   assertEquals(maxAbsDiff(f, referenceFastForward(withHot)), 0);
-  assert(relErr(f, referenceDefinition(withHot)) <= 1e-9);
+  assert(relativeError(f, referenceDefinition(withHot)) <= 1e-9);
 });

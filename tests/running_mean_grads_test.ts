@@ -14,21 +14,11 @@ import {
   type CaseShape,
   randomCase,
   referenceNormalizerOf,
+  relativeNormError,
   sliceCase,
 } from "./helpers.ts";
 
 const TOLERANCE = 1e-3;
-
-/** ‖a − b‖ / ‖b‖ (‖b‖ floored at 1e-6: some gradients are exactly 0, e.g. steps at T = 1). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assertEquals(a.length, b.length, "length");
-  let d = 0, n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-6);
-}
 
 type Case = ReturnType<typeof randomCase>;
 
@@ -55,7 +45,7 @@ function compare(
     `${what}: loss ${got.loss} vs ${want.loss}`,
   );
   for (const name of names) {
-    const err = relErr(got.grads[name], want.grads[name]);
+    const err = relativeNormError(got.grads[name], want.grads[name]);
     assert(err <= TOLERANCE, `${what}: ${name} relative error ${err.toExponential(2)}`);
   }
 }

@@ -14,6 +14,7 @@ import type { ReferenceCase } from "../src/reference/types.ts";
 import { gpuTensor, tensor } from "../src/tensor.ts";
 import { createGradBuffers, readGradBuffers, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
 import { lossAndGrads, lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
+import { relativeNormError } from "./helpers.ts";
 
 const GRAD_NAMES = [...PARAM_NAMES, "x"];
 const TOLERANCE = 1e-3;
@@ -22,14 +23,6 @@ function norm(a: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * a[i];
   return Math.sqrt(s);
-}
-
-/** ‖a − b‖ / ‖b‖, with ‖b‖ floored at 1e-6 (a gradient that is exactly 0, e.g. steps at T = 1). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assertEquals(a.length, b.length, "length");
-  const d = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) d[i] = a[i] - b[i];
-  return norm(d) / Math.max(norm(b), 1e-6);
 }
 
 interface Shape {
@@ -159,7 +152,7 @@ function compare(
   for (const name of GRAD_NAMES) {
     const g = got.grads[name];
     assert(g !== undefined, `${what}: no gradient for ${name}`);
-    const e = relErr(g, ref.grads[name]);
+    const e = relativeNormError(g, ref.grads[name]);
     worst[name] = Math.max(worst[name] ?? 0, e);
     assert(
       e <= TOLERANCE,
@@ -203,7 +196,7 @@ Deno.test("loss and all 15 gradients match the float64 reference (full and first
     // moves far beyond the tolerance (the reference's own first-order check, on the GPU).
     if (s.T >= 5 && s.size >= 2) {
       for (const name of GRAD_NAMES.filter((n) => !n.endsWith("_step"))) {
-        const d = relErr(first.grads[name], full.grads[name]);
+        const d = relativeNormError(first.grads[name], full.grads[name]);
         assert(
           d > 20 * TOLERANCE,
           `${what}: ${name} first order differs from full by only ${d.toExponential(2)}`,
@@ -327,7 +320,7 @@ Deno.test("gradients accumulate into caller buffers; without accumulate they are
     for (const name of PARAM_NAMES) twice[name] = ref.grads[name].map((v) => 2 * v);
     const got = await readGradBuffers(block, grads);
     for (const name of PARAM_NAMES) {
-      const e = relErr(got[name], twice[name]);
+      const e = relativeNormError(got[name], twice[name]);
       assert(e <= TOLERANCE, `accumulated ${name}: ${e.toExponential(2)}`);
     }
   } finally {

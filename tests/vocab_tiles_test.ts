@@ -8,7 +8,6 @@ import { assert, assertEquals } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
 import { runForward } from "../src/fwl/pipeline/forward.ts";
 import { PARAM_NAMES } from "../src/fwl/params.ts";
-import type { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
 import { logitTiling } from "../src/kernels/vocab_tiles.ts";
 import { referenceFastForward } from "../src/reference/mod.ts";
@@ -16,7 +15,7 @@ import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import { tensor } from "../src/tensor.ts";
 import { readGradBuffers, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
-import { assertClose, type CaseShape, randomCase } from "./helpers.ts";
+import { assertClose, type CaseShape, randomCase, relativeNormError, uploadTo } from "./helpers.ts";
 
 const TOL = 2e-4;
 /** 64 rows × 32 columns: V = 97 streams in column tiles of 32, 32, 32 and 1. */
@@ -33,12 +32,6 @@ Deno.test("logitTiling keeps full-row tiles when 64 rows fit, else tiles the voc
   assertEquals(logitTiling(4096, 2 ** 20, 2 ** 25), { rows: 64, cols: 131072 });
   assertEquals(logitTiling(4096, 2 ** 20, 2 ** 25, 2 ** 27), { rows: 31, cols: 270592 });
 });
-
-function upload(ctx: GPUContext, data: Float32Array | Int32Array): GPUBuffer {
-  const b = ctx.pool.acquire(data.byteLength);
-  ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-  return b;
-}
 
 /** Per-position cross-entropy of reference logits (0 where the weight is 0). */
 function referenceNll(
@@ -80,9 +73,9 @@ Deno.test("forward and score streamed over vocabulary tiles match the reference"
     for (const [k, oneHot] of [false, true, false, true].entries()) {
       if (k === 2) before = ctx.pool.allocatedBytes;
       const [x, l, w] = [
-        upload(ctx, c.x),
-        upload(ctx, oneHot ? c.oneHot : c.ids),
-        upload(ctx, c.weights),
+        uploadTo(ctx, c.x),
+        uploadTo(ctx, oneHot ? c.oneHot : c.ids),
+        uploadTo(ctx, c.weights),
       ];
       const run = async (
         output: "logits" | "nll",
@@ -126,20 +119,6 @@ Deno.test("forward and score streamed over vocabulary tiles match the reference"
     assertEquals(ctx.pool.allocatedBytes, before, "no pool growth");
   }
 });
-
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
-/** ‖a − b‖ / max(‖b‖, 1e-6). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assertEquals(a.length, b.length, "length");
-  const d = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) d[i] = a[i] - b[i];
-  return norm(d) / Math.max(norm(b), 1e-6);
-}
 
 /** `dL/dlogits` of the built-in loss, from the reference fast logits. */
 function referenceUpstream(
@@ -212,7 +191,7 @@ Deno.test("loss and all 15 gradients streamed over vocabulary tiles match the re
             assert(e <= 1e-5, `${what}: loss ${loss} vs ${want.loss}`);
           }
           for (const name of [...PARAM_NAMES, "x"]) {
-            const e = relErr(grads[name], want.grads[name]);
+            const e = relativeNormError(grads[name], want.grads[name]);
             assert(e <= 1e-3, `${what}: ${name} relative error ${e.toExponential(2)}`);
           }
         } finally {
