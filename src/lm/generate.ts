@@ -20,7 +20,7 @@ import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { recordSample } from "../kernels/sample.ts";
 import { type Tensor, tensor } from "../tensor.ts";
-import { counterKey, counterUniformKeyed } from "../util/random.ts";
+import { counterKey, counterUniform } from "../util/random.ts";
 import type { DocumentState } from "./document_state.ts";
 import { checkHidden } from "./plug.ts";
 
@@ -114,7 +114,7 @@ export interface GenerationPlan {
 }
 
 /** Whether `body` can keep the whole token loop on the GPU. */
-export function recordsSteps(body: ModelBody): boolean {
+function recordsSteps(body: ModelBody): boolean {
   return typeof body.recordStep === "function";
 }
 
@@ -415,7 +415,7 @@ class TokenLoop {
       if (t + 1 < tokens.length) token = tokens[t + 1];
       else {
         const { temperature, topK, topP, seed } = plan.sampling;
-        const uniform = () => counterUniformKeyed(counterKey(seed), this.#origin + t + 1, 0);
+        const uniform = () => counterUniform(seed, this.#origin + t + 1, 0);
         token = sampleToken(await logits.read(), { temperature, topK, topP, rng: { uniform } });
       }
     } finally {
