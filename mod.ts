@@ -80,7 +80,8 @@ export {
 } from "./src/io/checkpoint.ts";
 
 // Language models: a body under an FWL head.
-export type { BodyParameter, BodyState, ModelBody } from "./src/bodies/model_body.ts";
+export type { BodyState, ModelBody } from "./src/bodies/model_body.ts";
+export type { BodyParameter } from "./src/params/parameter.ts";
 export { LSTMBody, type LSTMBodyOptions } from "./src/bodies/lstm.ts";
 export { TransformerBody, type TransformerBodyOptions } from "./src/bodies/transformer.ts";
 export {

@@ -7,6 +7,7 @@
 import { FWLInputError, FWLStateError } from "./errors.ts";
 import type { GPUContext } from "./gpu/context.ts";
 import { readBytes } from "./gpu/readback.ts";
+import { describeValue } from "./util/describe.ts";
 import { shapeSize } from "./util/shape.ts";
 
 /** The element types a tensor can hold. */
@@ -130,7 +131,7 @@ export class Tensor<D extends DType = DType> {
   }
 }
 
-function checkShape(where: string, shape: readonly number[]): void {
+function checkDims(where: string, shape: readonly number[]): void {
   if (
     !Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)
   ) {
@@ -172,7 +173,7 @@ export function tensor(
   data: Float32Array | Int32Array,
   shape: readonly number[],
 ): Tensor<"float32"> | Tensor<"int32"> {
-  checkShape("tensor", shape);
+  checkDims("tensor", shape);
   const dtype = data instanceof Float32Array
     ? "float32"
     : data instanceof Int32Array
@@ -216,7 +217,7 @@ export function gpuTensor<D extends DType = "float32">(
   shape: readonly number[],
   dtype: D = "float32" as D,
 ): Tensor<D> {
-  checkShape("gpuTensor", shape);
+  checkDims("gpuTensor", shape);
   const bytes = shapeSize(shape) * 4;
   if (buffer.size < bytes) {
     throw new FWLInputError(
@@ -239,10 +240,45 @@ export function ownedGPUTensor<D extends DType>(
   return new Tensor<D>(shape, dtype, undefined, { ctx, buffer, pooled: true });
 }
 
-/** A short description of any value for error messages. */
-export function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (typeof value === "object") return value.constructor?.name ?? "object";
-  return `${typeof value} ${String(value)}`;
+/** Throws unless `value` is a {@linkcode Tensor} (not disposed). */
+export function checkTensor(
+  where: string,
+  name: string,
+  value: unknown,
+): Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new FWLInputError(where, name, "a Tensor (see tensor())", describeValue(value));
+  }
+  if (value.disposed) {
+    throw new FWLInputError(where, name, "a live tensor", "a disposed tensor");
+  }
+  return value;
+}
+
+/** Throws unless `t` has exactly `shape` (entries `undefined` match anything). */
+export function checkShape(
+  where: string,
+  name: string,
+  t: Tensor,
+  shape: readonly (number | undefined)[],
+  meaning: string,
+): void {
+  const ok = t.shape.length === shape.length &&
+    shape.every((d, i) => d === undefined || d === t.shape[i]);
+  if (!ok) {
+    const want = shape.map((d) => d ?? "?").join(", ");
+    throw new FWLInputError(where, name, `shape [${want}] (${meaning})`, `[${t.shape.join(", ")}]`);
+  }
+}
+
+/** Throws unless `t` has dtype `dtype`. */
+export function checkDType(
+  where: string,
+  name: string,
+  t: Tensor,
+  dtype: string,
+): void {
+  if (t.dtype !== dtype) {
+    throw new FWLInputError(where, name, `dtype ${dtype}`, t.dtype);
+  }
 }

@@ -7,7 +7,7 @@
 // checkpoints see it like any body's parameter.
 
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import type { BodyParameter, BodyState, ModelBody } from "../src/bodies/model_body.ts";
+import type { BodyState, ModelBody } from "../src/bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
 import { makeLabels } from "../src/fwl/labels.ts";
@@ -20,6 +20,7 @@ import { perplexity } from "../src/lm/perplexity.ts";
 import { ownedGPUTensor, type Tensor, tensor } from "../src/tensor.ts";
 import { Adam, LOG_SPACE_LR_SCALE, SGD } from "../src/optim/mod.ts";
 import { assertClose } from "./helpers.ts";
+import type { BodyParameter } from "../src/params/parameter.ts";
 
 const ctx = await GPUContext.default();
 const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST

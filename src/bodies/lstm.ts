@@ -10,23 +10,19 @@ import { FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
-import {
-  checkDType,
-  checkInteger,
-  checkObject,
-  checkPositiveInteger,
-  checkTensor,
-} from "../util/validate.ts";
+import { checkInteger, checkObject, checkPositiveInteger } from "../util/validate.ts";
 import { matmulNN, matmulNT, matmulTN } from "../kernels/matmul.ts";
 import { colsum } from "../kernels/reductions.ts";
 import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
 import { checkFiniteTensor } from "../kernels/validate.ts";
 import { lstmBackward, lstmForward, lstmGather } from "../kernels/lstm.ts";
-import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkDType, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { checkTokens, readTokenIds } from "./tokens.ts";
 import { checkSequences } from "../util/validate.ts";
 import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
-import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
+import type { BodyState, ModelBody } from "./model_body.ts";
+import { describeValue } from "../util/describe.ts";
+import type { BodyParameter } from "../params/parameter.ts";
 
 /** Options of an {@linkcode LSTMBody}. */
 export interface LSTMBodyOptions {
@@ -125,12 +121,12 @@ export class LSTMState implements BodyState {
     const rows = sequences === undefined
       ? Array.from({ length: B }, (_, b) => b)
       : checkSequences(where, "sequences", sequences, B);
-    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
     const bytes = this.#owner.hiddenSize * 4; // each buffer is [B, H]
-    for (const buffer of [...this.#h, ...this.#c]) {
-      for (const b of rows) encoder.clearBuffer(buffer, b * bytes, bytes);
-    }
-    this.#ctx.device.queue.submit([encoder.finish()]);
+    this.#ctx.encodeNow(where, (encoder) => {
+      for (const buffer of [...this.#h, ...this.#c]) {
+        for (const b of rows) encoder.clearBuffer(buffer, b * bytes, bytes);
+      }
+    });
   }
 
   /** Makes this state a copy of `from`, a state of the same body and batch size (on the GPU). */
@@ -144,10 +140,12 @@ export class LSTMState implements BodyState {
       const want = `a live state of the same body with ${this.batchSize} sequences`;
       throw new FWLInputError(where, "from", want, describeValue(from));
     }
-    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
-    const to = [...this.#h, ...this.#c];
-    [...from.#h, ...from.#c].forEach((b, i) => encoder.copyBufferToBuffer(b, 0, to[i], 0, b.size));
-    this.#ctx.device.queue.submit([encoder.finish()]);
+    this.#ctx.encodeNow(where, (encoder) => {
+      const to = [...this.#h, ...this.#c];
+      [...from.#h, ...from.#c].forEach((b, i) =>
+        encoder.copyBufferToBuffer(b, 0, to[i], 0, b.size)
+      );
+    });
   }
 
   /** Returns the state's buffers to the pool. Idempotent. */

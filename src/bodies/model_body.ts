@@ -6,19 +6,8 @@
  */
 
 import type { Recorder } from "../gpu/recorder.ts";
+import type { BodyParameter } from "../params/parameter.ts";
 import type { Tensor } from "../tensor.ts";
-
-/** One trainable parameter of a body, with its gradient buffer. */
-export interface BodyParameter {
-  /** Unique name, used by optimizers and checkpoints (e.g. `"lstm_0/kernel"`). */
-  name: string;
-  /** Row-major shape. */
-  shape: number[];
-  /** The parameter on the GPU (float32, storage usage). */
-  buffer: GPUBuffer;
-  /** Its gradient, written by `backward` (same length). */
-  grad: GPUBuffer;
-}
 
 /** Opaque per-sequence state of a body during generation (e.g. an RNN's h and c). */
 export interface BodyState {

@@ -6,7 +6,7 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { Tensor } from "../tensor.ts";
-import { checkDType, checkTensor } from "../util/validate.ts";
+import { checkDType, checkTensor } from "../tensor.ts";
 
 /** Checks an int32 tensor of `rank` positive dimensions (`[B, T]` or `[B]`); returns its shape. */
 export function checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[] {

@@ -17,17 +17,10 @@ import { colsum } from "../kernels/reductions.ts";
 import { segmentsByKey, segmentSum } from "../kernels/segment_sum.ts";
 import { causalAttention, causalAttentionBackward, embed, gelu } from "../kernels/transformer.ts";
 import { checkFiniteTensor } from "../kernels/validate.ts";
-import {
-  checkDType,
-  checkInteger,
-  checkObject,
-  checkPositiveInteger,
-  checkShape,
-  checkTensor,
-} from "../util/validate.ts";
-import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkInteger, checkObject, checkPositiveInteger } from "../util/validate.ts";
+import { checkDType, checkShape, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { checkTokens, readTokenIds } from "./tokens.ts";
-import type { BodyParameter, BodyState, ModelBody } from "./model_body.ts";
+import type { BodyState, ModelBody } from "./model_body.ts";
 import {
   blockParamName,
   initTransformerParams,
@@ -36,6 +29,8 @@ import {
   type TransformerDims,
   transformerParamShapes,
 } from "./transformer_params.ts";
+import { describeValue } from "../util/describe.ts";
+import type { BodyParameter } from "../params/parameter.ts";
 
 /** Options of a {@linkcode TransformerBody}. */
 export interface TransformerBodyOptions {
@@ -152,10 +147,10 @@ export class TransformerState implements BodyState {
       const want = `a live state of the same body with ${this.batchSize} sequences`;
       throw new FWLInputError(where, "from", want, describeValue(from));
     }
-    const encoder = s.ctx.device.createCommandEncoder({ label: where });
-    f.keys.forEach((b, l) => encoder.copyBufferToBuffer(b, 0, s.keys[l], 0, b.size));
-    f.values.forEach((b, l) => encoder.copyBufferToBuffer(b, 0, s.values[l], 0, b.size));
-    s.ctx.device.queue.submit([encoder.finish()]);
+    s.ctx.encodeNow(where, (encoder) => {
+      f.keys.forEach((b, l) => encoder.copyBufferToBuffer(b, 0, s.keys[l], 0, b.size));
+      f.values.forEach((b, l) => encoder.copyBufferToBuffer(b, 0, s.values[l], 0, b.size));
+    });
     s.length = f.length;
   }
 

@@ -6,10 +6,10 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
 import type { RandomSource } from "../util/random.ts";
 import { checkPositiveInteger } from "../util/validate.ts";
 import type { TokenDataset } from "./dataset.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of a {@linkcode DocumentReader}. */
 export interface DocumentReaderOptions {

@@ -11,8 +11,8 @@
 
 import { FWLInputError } from "../errors.ts";
 import { type RandomSource, SeededRandom } from "../util/random.ts";
-import { describeValue } from "../tensor.ts";
 import type { TokenDataset } from "./dataset.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of {@linkcode SyntheticLanguage}. */
 export interface SyntheticLanguageOptions {
@@ -112,7 +112,7 @@ const TEMPLATES = {
   ].map(parse),
 };
 
-function checkInteger(where: string, name: string, value: unknown, min: number): number {
+function checkIntegerAtLeast(where: string, name: string, value: unknown, min: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
     throw new FWLInputError(where, name, `an integer ≥ ${min}`, describeValue(value));
   }
@@ -187,9 +187,9 @@ export class SyntheticLanguage implements TokenDataset {
       minGap = 20,
       entityRate = 0.9,
     } = options;
-    this.seed = checkInteger(where, "options.seed", seed, -(2 ** 31));
-    this.entityCount = checkInteger(where, "options.entityPool", entityPool, 2);
-    this.entitiesPerDocument = checkInteger(
+    this.seed = checkIntegerAtLeast(where, "options.seed", seed, -(2 ** 31));
+    this.entityCount = checkIntegerAtLeast(where, "options.entityPool", entityPool, 2);
+    this.entitiesPerDocument = checkIntegerAtLeast(
       where,
       "options.entitiesPerDocument",
       entitiesPerDocument,
@@ -203,7 +203,7 @@ export class SyntheticLanguage implements TokenDataset {
         `${entitiesPerDocument}`,
       );
     }
-    this.minGap = checkInteger(where, "options.minGap", minGap, 1);
+    this.minGap = checkIntegerAtLeast(where, "options.minGap", minGap, 1);
     if (!(typeof entityRate === "number" && entityRate >= 0 && entityRate <= 1)) {
       throw new FWLInputError(
         where,
@@ -274,7 +274,7 @@ export class SyntheticLanguage implements TokenDataset {
    */
   document(length: number, rng: RandomSource): Int32Array {
     const where = "SyntheticLanguage.document";
-    checkInteger(where, "length", length, 1);
+    checkIntegerAtLeast(where, "length", length, 1);
     checkRandom(where, rng);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(rng.uniform() * list.length)];
     // The document's entities: distinct names from the pool.
@@ -341,8 +341,8 @@ export class SyntheticLanguage implements TokenDataset {
    */
   trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array {
     const where = "SyntheticLanguage.trainBatch";
-    checkInteger(where, "batchSize", batchSize, 1);
-    checkInteger(where, "length", length, 1);
+    checkIntegerAtLeast(where, "batchSize", batchSize, 1);
+    checkIntegerAtLeast(where, "length", length, 1);
     checkRandom(where, rng);
     const out = new Int32Array(batchSize * length);
     for (let b = 0; b < batchSize; b++) out.set(this.document(length, rng), b * length);
@@ -362,7 +362,7 @@ export class SyntheticLanguage implements TokenDataset {
    * ```
    */
   validationBatches(batchSize: number, length: number, maxBatches = 4): Int32Array[] {
-    checkInteger("SyntheticLanguage.validationBatches", "maxBatches", maxBatches, 1);
+    checkIntegerAtLeast("SyntheticLanguage.validationBatches", "maxBatches", maxBatches, 1);
     const rng = new SeededRandom(this.seed + 1_000_003);
     return Array.from({ length: maxBatches }, () => this.trainBatch(batchSize, length, rng));
   }

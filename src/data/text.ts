@@ -8,8 +8,9 @@
 import { FWLError, FWLInputError } from "../errors.ts";
 import { readFileBytes } from "../io/files.ts";
 import type { RandomSource } from "../util/random.ts";
-import { describeValue } from "../tensor.ts";
 import type { TokenDataset } from "./dataset.ts";
+import { describeValue } from "../util/describe.ts";
+import { checkPositiveInteger } from "../util/validate.ts";
 
 /** Options of {@linkcode ByteText}. */
 export interface ByteTextOptions {
@@ -202,8 +203,8 @@ export class ByteText implements TokenDataset {
    */
   trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array {
     const where = "ByteText.trainBatch";
-    checkCount(where, "batchSize", batchSize);
-    checkCount(where, "length", length);
+    checkPositiveInteger(where, "batchSize", batchSize);
+    checkPositiveInteger(where, "length", length);
     if (rng === null || typeof rng !== "object" || typeof rng.uniform !== "function") {
       throw new FWLInputError(
         where,
@@ -243,8 +244,8 @@ export class ByteText implements TokenDataset {
    */
   trainDocument(maxLength: number, rng: RandomSource, minLength = 2): Int32Array {
     const where = "ByteText.trainDocument";
-    checkCount(where, "maxLength", maxLength);
-    checkCount(where, "minLength", minLength);
+    checkPositiveInteger(where, "maxLength", maxLength);
+    checkPositiveInteger(where, "minLength", minLength);
     if (rng === null || typeof rng !== "object" || typeof rng.uniform !== "function") {
       const what = "a random source such as new SeededRandom(seed)";
       throw new FWLInputError(where, "rng", what, describeValue(rng));
@@ -284,7 +285,7 @@ export class ByteText implements TokenDataset {
    */
   evaluationBatches(batchSize: number, length: number, maxTokens = Infinity): EvaluationBatch[] {
     const where = "ByteText.evaluationBatches";
-    checkCount(where, "batchSize", batchSize);
+    checkPositiveInteger(where, "batchSize", batchSize);
     if (typeof length !== "number" || !Number.isInteger(length) || length < 2) {
       throw new FWLInputError(where, "length", "an integer ≥ 2", describeValue(length));
     }
@@ -327,8 +328,8 @@ export class ByteText implements TokenDataset {
    */
   validationBatches(batchSize: number, length: number, maxBatches = Infinity): Int32Array[] {
     const where = "ByteText.validationBatches";
-    checkCount(where, "batchSize", batchSize);
-    checkCount(where, "length", length);
+    checkPositiveInteger(where, "batchSize", batchSize);
+    checkPositiveInteger(where, "length", length);
     if (!(maxBatches >= 1)) {
       throw new FWLInputError(where, "maxBatches", "a number ≥ 1", describeValue(maxBatches));
     }
@@ -372,12 +373,6 @@ export class ByteText implements TokenDataset {
    */
   encode(text: string): Int32Array {
     return Int32Array.from(new TextEncoder().encode(text));
-  }
-}
-
-function checkCount(where: string, name: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new FWLInputError(where, name, "a positive integer", describeValue(value));
   }
 }
 

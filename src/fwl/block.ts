@@ -8,7 +8,6 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { GPUContext } from "../gpu/context.ts";
 import { type ParamHolder, ParamStore } from "../params/store.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { describeValue } from "../tensor.ts";
 import type { ParamBuffers } from "./head.ts";
 import { headForwardArgs, runForward } from "./pipeline/forward.ts";
 import { checkOptions, prepareHeadInputs } from "./inputs.ts";
@@ -23,6 +22,7 @@ import {
   type NormalizerOption,
   resolveNormalizer,
 } from "./normalizer.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of an {@linkcode FWLBlock}. */
 export interface FWLBlockOptions {

@@ -10,12 +10,12 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import type { DecayRef } from "../kernels/running_count.ts";
-import { describeValue } from "../tensor.ts";
 import { checkNumber, checkPositiveInteger, checkSequences } from "../util/validate.ts";
 import { type Head, headDecay, isHead } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
 import { isMean, type MeanNormalizer } from "./normalizer.ts";
 import { type FastState, fastStateLengths } from "./pipeline/fast_step.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of {@linkcode FWLState} (and of `block.state`, `block.stream`). */
 export interface FWLStateOptions {
@@ -151,22 +151,22 @@ export class FWLState {
     const buffers = this.#live(where);
     const B = this.batchSize;
     if (sequences === undefined) {
-      const encoder = this.#ctx.device.createCommandEncoder({ label: where });
-      for (const b of Object.values(buffers)) encoder.clearBuffer(b);
-      this.#ctx.device.queue.submit([encoder.finish()]);
+      this.#ctx.encodeNow(where, (encoder) => {
+        for (const b of Object.values(buffers)) encoder.clearBuffer(b);
+      });
       this.#position = 0;
       return;
     }
     const rows = checkSequences(where, "sequences", sequences, B);
     const lengths = this.#lengths();
-    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
-    for (const b of rows) {
-      for (const [k, n] of Object.entries(lengths)) {
-        const per = n / B; // each buffer is [B, …]
-        encoder.clearBuffer(buffers[k as keyof FastState]!, b * per * 4, per * 4);
+    this.#ctx.encodeNow(where, (encoder) => {
+      for (const b of rows) {
+        for (const [k, n] of Object.entries(lengths)) {
+          const per = n / B; // each buffer is [B, …]
+          encoder.clearBuffer(buffers[k as keyof FastState]!, b * per * 4, per * 4);
+        }
       }
-    }
-    this.#ctx.device.queue.submit([encoder.finish()]);
+    });
     if (rows.length === B) this.#position = 0;
   }
 
@@ -194,11 +194,11 @@ export class FWLState {
       throw new FWLInputError(where, "from", want, describeValue(from));
     }
     const src = from.#live(where);
-    const encoder = this.#ctx.device.createCommandEncoder({ label: where });
-    for (const [k, b] of Object.entries(src)) {
-      encoder.copyBufferToBuffer(b, 0, to[k as keyof FastState]!, 0, b.size);
-    }
-    this.#ctx.device.queue.submit([encoder.finish()]);
+    this.#ctx.encodeNow(where, (encoder) => {
+      for (const [k, b] of Object.entries(src)) {
+        encoder.copyBufferToBuffer(b, 0, to[k as keyof FastState]!, 0, b.size);
+      }
+    });
     this.#position = from.#position;
   }
 

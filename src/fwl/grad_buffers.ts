@@ -12,7 +12,7 @@ import { DECAY_NAME } from "./normalizer.ts";
 import { shapeSize } from "../util/shape.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBuffers } from "../gpu/readback.ts";
-import { describeValue } from "../tensor.ts";
+import { describeValue } from "../util/describe.ts";
 
 /**
  * Gradient buffers, one per parameter buffer of the block (`block.buffers` has the same

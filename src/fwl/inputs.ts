@@ -8,16 +8,10 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { describeValue, type Tensor } from "../tensor.ts";
+import { checkDType, checkShape, checkTensor, type Tensor } from "../tensor.ts";
 import { type GPUCheck, runGPUChecks } from "../kernels/validate.ts";
-import {
-  checkDType,
-  checkFinite,
-  checkIds,
-  checkShape,
-  checkTensor,
-  checkWeights,
-} from "../util/validate.ts";
+import { checkFinite, checkIds, checkWeights } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /**
  * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.

@@ -5,8 +5,9 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue, type Tensor, tensor } from "../tensor.ts";
-import { checkNumber, checkPositiveInteger, checkTensor } from "../util/validate.ts";
+import { checkTensor, type Tensor, tensor } from "../tensor.ts";
+import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of {@linkcode makeLabels}. */
 export interface MakeLabelsOptions {

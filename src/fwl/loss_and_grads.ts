@@ -22,7 +22,6 @@ import {
 } from "./pipeline/forward.ts";
 import { FWLState } from "./fast_state.ts";
 import type { FastState } from "./pipeline/fast_step.ts";
-import { describeValue } from "../tensor.ts";
 import { planLogitTiles } from "./pipeline/logits_tiles.ts";
 import type { LogitTiling } from "../kernels/vocab_tiles.ts";
 import {
@@ -35,6 +34,7 @@ import {
 import type { Head } from "./head.ts";
 import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { recordOuterBackward } from "./pipeline/outer_backward.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of {@linkcode lossAndGrads}. */
 export interface LossAndGradsOptions {

@@ -19,8 +19,8 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
 import { checkBoolean, checkNumber } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /**
  * The running-mean normalizer of docs/definition.md §6, as a caller writes it. Every field is

@@ -7,9 +7,9 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
 import type { RandomSource } from "../util/random.ts";
 import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** How {@linkcode sampleToken} chooses. */
 export interface SampleOptions {

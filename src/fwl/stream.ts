@@ -15,7 +15,7 @@
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { describeValue, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkDType, checkShape, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./fast_state.ts";
 import type { Head, ParamBuffers } from "./head.ts";
 import { checkOptions, checkTargets } from "./inputs.ts";
@@ -26,14 +26,8 @@ import { isMean } from "./normalizer.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
 import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
 import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
-import {
-  checkDType,
-  checkFinite,
-  checkIds,
-  checkShape,
-  checkTensor,
-  checkWeights,
-} from "../util/validate.ts";
+import { checkFinite, checkIds, checkWeights } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of an {@linkcode FWLStream}. */
 export interface FWLStreamOptions extends FWLStateOptions {
@@ -162,9 +156,9 @@ export class FWLStream {
     this.#norm = get(1);
     const folded = isMean(this.normalizer) ? 1 : this.normalizer;
     ctx.device.queue.writeBuffer(this.#norm, 0, new Float32Array([folded]));
-    const encoder = ctx.device.createCommandEncoder({ label: WHERE });
-    encoder.clearBuffer(this.#pending.none);
-    ctx.device.queue.submit([encoder.finish()]);
+    ctx.encodeNow(WHERE, (encoder) => {
+      encoder.clearBuffer(this.#pending.none);
+    });
   }
 
   /** The next position to predict (the number of positions the state holds). */
@@ -416,12 +410,14 @@ export class FWLStream {
       const state = this.#state.clone();
       const copy = new FWLStream(this.#block, this.batchSize, { state });
       copy.#ownsState = true;
-      const encoder = this.#ctx.device.createCommandEncoder({ label: `${WHERE}.clone` });
       const to = Object.values(copy.#pending);
-      Object.values(this.#pending).forEach((src, i) =>
-        encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size)
+      this.#ctx.encodeNow(
+        `${WHERE}.clone`,
+        (encoder) =>
+          Object.values(this.#pending).forEach((src, i) =>
+            encoder.copyBufferToBuffer(src, 0, to[i], 0, src.size)
+          ),
       );
-      this.#ctx.device.queue.submit([encoder.finish()]);
       copy.#predicted = this.#predicted;
       return copy;
     } finally {

@@ -46,6 +46,9 @@ export class GPUContext {
   profiler: KernelProfiler | undefined;
   readonly #pipelines = new Map<string, Promise<GPUComputePipeline>>();
   readonly #uncaptured: GPUError[] = [];
+  /** Errors caught by the scopes of {@linkcode GPUContext.encodeNow}, thrown at the next check. */
+  readonly #scoped: { where: string; error: GPUError }[] = [];
+  #pendingScopes: Promise<void>[] = [];
   #lost: string | undefined;
   #dummies: GPUBuffer[] = [];
 
@@ -113,6 +116,11 @@ export class GPUContext {
     if (this.#lost !== undefined) {
       throw new GPUKernelError(where, "device-lost", this.#lost);
     }
+    const scoped = this.#scoped.shift();
+    if (scoped) {
+      this.#scoped.length = 0;
+      throw new GPUKernelError(scoped.where, kindOf(scoped.error), scoped.error.message);
+    }
     const error = this.#uncaptured.shift();
     if (error) {
       this.#uncaptured.length = 0;
@@ -165,6 +173,50 @@ export class GPUContext {
 
   /**
    * Runs `encode` on a new command encoder inside validation and out-of-memory error
+   * scopes and submits it at once, without waiting: for the synchronous copies and clears
+   * of states (snapshot, reset, clone). An error the scopes catch is thrown, naming
+   * `where`, by the next {@linkcode GPUContext.submit} (which waits for those scopes) or
+   * {@linkcode GPUContext.check}.
+   *
+   * @example
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { GPUContext, readBuffers } from "@x/fwl/gpu";
+   * const ctx = await GPUContext.default();
+   * const a = ctx.pool.acquire(16), b = ctx.pool.acquire(16);
+   * ctx.device.queue.writeBuffer(a, 0, new Float32Array([1, 2, 3, 4]));
+   * ctx.encodeNow("copy a to b", (encoder) => encoder.copyBufferToBuffer(a, 0, b, 0, 16));
+   * const [bytes] = await readBuffers(ctx, [{ buffer: b, bytes: 16 }]);
+   * assertEquals([...new Float32Array(bytes)], [1, 2, 3, 4]);
+   * ctx.pool.release(a);
+   * ctx.pool.release(b);
+   * ```
+   */
+  encodeNow(where: string, encode: (encoder: GPUCommandEncoder) => void): void {
+    this.check(where);
+    const device = this.device;
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    const encoder = device.createCommandEncoder({ label: where });
+    let thrown: unknown;
+    try {
+      encode(encoder);
+      device.queue.submit([encoder.finish()]);
+    } catch (cause) {
+      thrown = cause;
+    }
+    const scopes = [device.popErrorScope(), device.popErrorScope()];
+    this.#pendingScopes.push(
+      Promise.all(scopes).then(([validation, oom]) => {
+        const error = validation ?? oom;
+        if (error) this.#scoped.push({ where, error });
+      }),
+    );
+    if (thrown) throw thrown;
+  }
+
+  /**
+   * Runs `encode` on a new command encoder inside validation and out-of-memory error
    * scopes, submits it, and throws a {@linkcode GPUKernelError} naming `where` (and the
    * pass labels WebGPU quotes) if anything failed.
    */
@@ -172,6 +224,11 @@ export class GPUContext {
     where: string,
     encode: (encoder: GPUCommandEncoder) => void,
   ): Promise<void> {
+    if (this.#pendingScopes.length > 0) {
+      const pending = this.#pendingScopes;
+      this.#pendingScopes = [];
+      await Promise.all(pending);
+    }
     this.check(where);
     const device = this.device;
     device.pushErrorScope("out-of-memory");

@@ -15,9 +15,7 @@ import type { MeanNormalizer, Normalizer } from "../fwl/normalizer.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import { checkObject, checkStringRecord, firstNonFinite } from "../util/validate.ts";
 import { readBuffers } from "../gpu/readback.ts";
-import { BODY_PREFIX, bodyParameters, HEAD_PREFIX } from "../lm/plug.ts";
 import type { ParamHolder } from "../params/store.ts";
-import { describeValue } from "../tensor.ts";
 import type { Optimizer, OptimizerKind, OptimizerState } from "../optim/mod.ts";
 import { listSome } from "../util/names.ts";
 import { readFileBytes, writeFileAtomic } from "./files.ts";
@@ -28,6 +26,8 @@ import {
   encodeSafetensors,
   type SafetensorsTensor,
 } from "./safetensors.ts";
+import { describeValue } from "../util/describe.ts";
+import { BODY_PREFIX, bodyParameters, HEAD_PREFIX } from "../params/parameter.ts";
 
 /** Options of {@linkcode checkpointBytes} and {@linkcode languageModelBytes}. */
 export interface SaveCheckpointOptions {
@@ -435,7 +435,7 @@ async function load(
           "nothing (missing)",
         );
       }
-      checkTensor(fail, part.prefix + name, t, [shape]);
+      checkStoredTensor(fail, part.prefix + name, t, [shape]);
       out[name] = t.data;
     }
     return out;
@@ -494,7 +494,7 @@ function optimizerState(
       );
     }
     // Shaped like its parameter, or flat (as version-1 language-model files stored it).
-    checkTensor(fail, name, t, [slotShape(key, length, shapes), [length]]);
+    checkStoredTensor(fail, name, t, [slotShape(key, length, shapes), [length]]);
     slots[key] = t.data;
   }
   for (const key of Object.keys(expected)) {
@@ -519,7 +519,7 @@ function optimizerState(
 }
 
 /** Throws unless `t` has one of the `allowed` shapes (the first is named) and finite values. */
-function checkTensor(
+function checkStoredTensor(
   fail: (name: string, expected: string, received: string) => FWLInputError,
   name: string,
   t: DecodedSafetensors["tensors"][string],

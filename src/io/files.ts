@@ -8,7 +8,7 @@
  */
 
 import { FWLError, FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** The file functions of Deno's namespace used here. */
 interface DenoFiles {

@@ -18,9 +18,9 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
 import { shapeSize } from "../util/shape.ts";
 import { checkObject, checkStringRecord } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** A float32 tensor to write: row-major data and its shape (`[]` for a scalar). */
 export interface SafetensorsTensor {

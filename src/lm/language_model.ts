@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { BodyParameter, BodyState, ModelBody } from "../bodies/model_body.ts";
+import type { BodyState, ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import { FWLBlock } from "../fwl/block.ts";
 import type { FWLState } from "../fwl/fast_state.ts";
@@ -19,7 +19,7 @@ import { SeededRandom } from "../util/random.ts";
 import { shapeSize } from "../util/shape.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { describeValue, ownedGPUTensor, Tensor, tensor } from "../tensor.ts";
+import { ownedGPUTensor, Tensor, tensor } from "../tensor.ts";
 import {
   createGradBuffers,
   type GradBuffers,
@@ -56,11 +56,18 @@ import {
 } from "../io/checkpoint.ts";
 import { readFileBytes, writeFileAtomic } from "../io/files.ts";
 import type { TokenScores } from "./perplexity.ts";
-import { BODY_PREFIX, bodyParameters, checkBody, checkHidden, HEAD_PREFIX } from "./plug.ts";
+import { checkBody, checkHidden } from "./plug.ts";
 import { carriesBody, DocumentState } from "./document_state.ts";
 import { type GenerateOptions, generateTokens, TOKENS_PER_SUBMISSION } from "./generate.ts";
-export type { GenerateOptions };
+import { describeValue } from "../util/describe.ts";
 import type { MeanNormalizerOptions, NormalizerOption } from "../fwl/normalizer.ts";
+import {
+  BODY_PREFIX,
+  type BodyParameter,
+  bodyParameters,
+  HEAD_PREFIX,
+} from "../params/parameter.ts";
+export type { GenerateOptions };
 
 const WHERE = "LanguageModel";
 
@@ -737,12 +744,13 @@ export class LanguageModel {
       const params = this.parameters().filter((p) => p.name !== `${HEAD_PREFIX}steps`);
       const trained = params.map((p) => ctx.pool.acquire(p.length * 4));
       const copy = (toTrained: boolean) => {
-        const encoder = ctx.device.createCommandEncoder({ label: where });
-        params.forEach(({ buffer, offset = 0, length }, i) => {
-          if (toTrained) encoder.copyBufferToBuffer(buffer, offset * 4, trained[i], 0, length * 4);
-          else encoder.copyBufferToBuffer(trained[i], 0, buffer, offset * 4, length * 4);
+        ctx.encodeNow(where, (encoder) => {
+          params.forEach(({ buffer, offset = 0, length }, i) => {
+            if (toTrained) {
+              encoder.copyBufferToBuffer(buffer, offset * 4, trained[i], 0, length * 4);
+            } else encoder.copyBufferToBuffer(trained[i], 0, buffer, offset * 4, length * 4);
+          });
         });
-        ctx.device.queue.submit([encoder.finish()]);
       };
       copy(true);
       const optimizer = o.method === "sgd"

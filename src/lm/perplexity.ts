@@ -5,7 +5,7 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
+import { describeValue } from "../util/describe.ts";
 
 /**
  * The scores of a batch of `B` sequences of `T` tokens: one entry per predicted token,

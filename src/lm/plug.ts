@@ -5,15 +5,10 @@
  * @module
  */
 
-import type { BodyParameter, ModelBody } from "../bodies/model_body.ts";
+import type { ModelBody } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError } from "../errors.ts";
-import { describeValue, Tensor } from "../tensor.ts";
-import { shapeSize } from "../util/shape.ts";
-
-/** Prefix of the head's parameter names in `LanguageModel.parameters()` and checkpoints. */
-export const HEAD_PREFIX = "head/";
-/** Prefix of the body's parameter names in `LanguageModel.parameters()` and checkpoints. */
-export const BODY_PREFIX = "body/";
+import { Tensor } from "../tensor.ts";
+import { describeValue } from "../util/describe.ts";
 
 /**
  * Throws an {@linkcode FWLInputError} unless `body` looks like a {@linkcode ModelBody}:
@@ -36,44 +31,6 @@ export function checkBody(where: string, body: unknown): asserts body is ModelBo
       throw new FWLInputError(where, `body.${m}`, "a function or nothing", describeValue(b[m]));
     }
   }
-}
-
-/**
- * The body's parameters (none without `parameters()`), checked: unique names, positive
- * shapes, and buffers and gradients large enough.
- */
-export function bodyParameters(where: string, body: ModelBody): BodyParameter[] {
-  if (!body.parameters) return [];
-  const list = body.parameters();
-  if (!Array.isArray(list)) {
-    throw new FWLInputError(where, "body.parameters()", "an array", describeValue(list));
-  }
-  const seen = new Set<string>();
-  for (const p of list) {
-    const ok = p !== null && typeof p === "object" && typeof p.name === "string" &&
-      p.name !== "" && Array.isArray(p.shape) &&
-      p.shape.every((d) => Number.isInteger(d) && d >= 1) && p.buffer instanceof GPUBuffer &&
-      p.grad instanceof GPUBuffer;
-    if (!ok) {
-      const what = "BodyParameter { name, shape, buffer: GPUBuffer, grad: GPUBuffer } entries";
-      throw new FWLInputError(where, "body.parameters()", what, describeValue(p));
-    }
-    const bytes = shapeSize(p.shape) * 4;
-    if (p.buffer.size < bytes || p.grad.size < bytes) {
-      throw new FWLInputError(
-        where,
-        `body parameter ${JSON.stringify(p.name)}`,
-        `buffer and grad of at least ${bytes} bytes (shape [${p.shape.join(", ")}])`,
-        `${p.buffer.size} and ${p.grad.size} bytes`,
-      );
-    }
-    if (seen.has(p.name)) {
-      const twice = `${JSON.stringify(p.name)} twice`;
-      throw new FWLInputError(where, "body.parameters()", "unique names", twice);
-    }
-    seen.add(p.name);
-  }
-  return list;
 }
 
 /**

@@ -9,11 +9,11 @@ import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import type { Recorder } from "../gpu/recorder.ts";
 import { adamUpdate, UPDATE_FLAGS } from "../kernels/optimizer.ts";
-import { describeValue } from "../tensor.ts";
 import { checkBoolean, checkFraction, checkPositive } from "../util/validate.ts";
 import { Optimizer, type OptimizerOptions, type SegmentUpdate } from "./optimizer.ts";
 import type { OptimParam } from "./params.ts";
 import type { OptimizerKind } from "./state.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of {@linkcode Adam} and {@linkcode AdamW}. */
 export interface AdamOptions extends OptimizerOptions {

@@ -7,9 +7,10 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import { describeValue, Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import { quote } from "../util/validate.ts";
 import { type ParamEntry, type Segment, STORAGE_USAGE } from "./params.ts";
+import { describeValue } from "../util/describe.ts";
 
 /**
  * A gradient: a GPU buffer of float32 holding the gradient from element 0, or a

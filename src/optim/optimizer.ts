@@ -10,13 +10,13 @@ import { FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { type Binding, Recorder } from "../gpu/recorder.ts";
 import { UPDATE_FLAGS, type UpdateScalars } from "../kernels/optimizer.ts";
-import { describeValue } from "../tensor.ts";
 import { checkNonNegative, checkNumber, checkPositive } from "../util/validate.ts";
 import { GlobalNormClip } from "./clipping.ts";
 import { bindingOf, type GradSource, resolveGrads } from "./grads.ts";
 import { checkParams, type OptimParam, type ParamEntry } from "./params.ts";
 import type { Schedule } from "./schedules.ts";
 import { type OptimizerKind, type OptimizerState, StateSlots } from "./state.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options shared by every optimizer. */
 export interface OptimizerOptions {

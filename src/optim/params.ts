@@ -11,8 +11,8 @@ import type { FWLBlock } from "../fwl/block.ts";
 import { STEP_NAMES, stepsElementNames } from "../fwl/params.ts";
 import { DECAY_NAME } from "../fwl/normalizer.ts";
 import type { GPUContext } from "../gpu/context.ts";
-import { describeValue } from "../tensor.ts";
 import { checkCount, checkNumber, checkPositiveInteger, quote } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** `GPUBufferUsage.STORAGE`, spelled out so that this module loads without WebGPU. */
 export const STORAGE_USAGE = 0x80;

@@ -6,8 +6,8 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
 import { checkCount, checkNonNegative } from "../util/validate.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** A learning-rate schedule: `step` (0 for the first update) → learning rate. */
 export type Schedule = (step: number) => number;

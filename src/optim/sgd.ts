@@ -8,11 +8,11 @@ import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import type { Recorder } from "../gpu/recorder.ts";
 import { sgdUpdate, UPDATE_FLAGS } from "../kernels/optimizer.ts";
-import { describeValue } from "../tensor.ts";
 import { checkFraction } from "../util/validate.ts";
 import { Optimizer, type OptimizerOptions, type SegmentUpdate } from "./optimizer.ts";
 import type { OptimParam } from "./params.ts";
 import type { OptimizerKind } from "./state.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** Options of {@linkcode SGD}. */
 export interface SGDOptions extends OptimizerOptions {

@@ -9,9 +9,9 @@
 import { FWLInputError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBuffers } from "../gpu/readback.ts";
-import { describeValue } from "../tensor.ts";
 import { checkCount, firstNonFinite, quote } from "../util/validate.ts";
 import type { ParamEntry } from "./params.ts";
+import { describeValue } from "../util/describe.ts";
 
 /** The kind of an optimizer, as stored in its state. */
 export type OptimizerKind = "sgd" | "adam" | "adamw";

@@ -7,14 +7,14 @@
  * @module
  */
 
-import type { BodyParameter } from "../bodies/model_body.ts";
 import { FWLError, FWLInputError, FWLSizeError } from "../errors.ts";
 import { checkFinite, checkObject } from "../util/validate.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { readBuffers } from "../gpu/readback.ts";
-import { describeValue } from "../tensor.ts";
 import { listSome } from "../util/names.ts";
 import { shapeSize } from "../util/shape.ts";
+import { describeValue } from "../util/describe.ts";
+import type { BodyParameter } from "./parameter.ts";
 
 /**
  * One parameter buffer: its name and shape. A *packed* buffer holds several scalar
@@ -50,8 +50,8 @@ type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
  *
  * @example
  * ```ts
- * import type { ParamHolder } from "./store.ts";
- * import { LSTMBody } from "../bodies/lstm.ts";
+ * import type { ParamHolder } from "@x/fwl/gpu";
+ * import { LSTMBody } from "@x/fwl";
  * using body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
  * const holder: ParamHolder = body; // or an FWLBlock, a TransformerBody
  * const params = await holder.getParams();

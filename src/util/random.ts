@@ -6,7 +6,7 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue } from "../tensor.ts";
+import { describeValue } from "./describe.ts";
 
 /**
  * A source of uniform random numbers, e.g. a {@linkcode SeededRandom} or

@@ -6,7 +6,7 @@
  */
 
 import { FWLInputError } from "../errors.ts";
-import { describeValue, Tensor } from "../tensor.ts";
+import { describeValue } from "./describe.ts";
 
 /**
  * Throws unless `value` is a finite number that `ok` accepts; `expected` says what was
@@ -144,49 +144,6 @@ export function checkSignal(
 /** `name` in double quotes, as error messages show names. */
 export function quote(name: string): string {
   return JSON.stringify(name);
-}
-
-/** Throws unless `value` is a {@linkcode Tensor} (not disposed). */
-export function checkTensor(
-  where: string,
-  name: string,
-  value: unknown,
-): Tensor {
-  if (!(value instanceof Tensor)) {
-    throw new FWLInputError(where, name, "a Tensor (see tensor())", describeValue(value));
-  }
-  if (value.disposed) {
-    throw new FWLInputError(where, name, "a live tensor", "a disposed tensor");
-  }
-  return value;
-}
-
-/** Throws unless `t` has exactly `shape` (entries `undefined` match anything). */
-export function checkShape(
-  where: string,
-  name: string,
-  t: Tensor,
-  shape: readonly (number | undefined)[],
-  meaning: string,
-): void {
-  const ok = t.shape.length === shape.length &&
-    shape.every((d, i) => d === undefined || d === t.shape[i]);
-  if (!ok) {
-    const want = shape.map((d) => d ?? "?").join(", ");
-    throw new FWLInputError(where, name, `shape [${want}] (${meaning})`, `[${t.shape.join(", ")}]`);
-  }
-}
-
-/** Throws unless `t` has dtype `dtype`. */
-export function checkDType(
-  where: string,
-  name: string,
-  t: Tensor,
-  dtype: string,
-): void {
-  if (t.dtype !== dtype) {
-    throw new FWLInputError(where, name, `dtype ${dtype}`, t.dtype);
-  }
 }
 
 /** The index and value of the first non-finite entry, or undefined. */
