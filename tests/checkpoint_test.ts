@@ -303,10 +303,9 @@ function randomGrads(
   return grads;
 }
 
-const blockA = await randomBlock(1);
-const blockB = await randomBlock(2);
-
 Deno.test("block checkpoint: every §1 name, shapes, bit-exact round trip", async () => {
+  using blockA = await randomBlock(1);
+  using blockB = await randomBlock(2);
   const bytes = await checkpointBytes(blockA, { metadata: { run: "t1" } });
   const { tensors, metadata } = decodeSafetensors(bytes);
   assertEquals(Object.keys(tensors).sort(), [...PARAM_NAMES].sort());
@@ -343,6 +342,8 @@ Deno.test("block checkpoint: every §1 name, shapes, bit-exact round trip", asyn
 });
 
 Deno.test("block checkpoint with optimizer state: round trip and resume", async () => {
+  using blockA = await randomBlock(1);
+  using blockB = await randomBlock(2);
   const rng = new SeededRandom(3);
   const optA = new Adam(blockA.context, blockParams(blockA), {
     lr: 0.01,
@@ -413,6 +414,8 @@ function decodedParams(bytes: Uint8Array): Record<string, SafetensorsTensor> {
 }
 
 Deno.test("bad checkpoints are rejected with clear messages, nothing written", async () => {
+  using blockA = await randomBlock(1);
+  using blockB = await randomBlock(2);
   const good = decodedParams(await checkpointBytes(blockA));
   const before = await blockB.getParams();
   const rejects = async (
@@ -480,6 +483,8 @@ Deno.test({
   name: "saveCheckpoint / loadCheckpoint through a file",
   ignore: !canWrite,
   fn: async () => {
+    using blockA = await randomBlock(1);
+    using blockB = await randomBlock(2);
     const dir = await Deno.makeTempDir();
     try {
       const path = `${dir}/fwl.safetensors`;
@@ -511,9 +516,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
-
-Deno.test("dispose the shared blocks", () => {
-  blockA.dispose();
-  blockB.dispose();
 });

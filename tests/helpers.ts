@@ -102,7 +102,20 @@ export function sliceCase(
 
 /** `data` in a buffer from `ctx`'s pool (give it back with `ctx.pool.release`). */
 export function uploadTo(ctx: GPUContext, data: Float32Array | Int32Array): GPUBuffer {
-  const b = ctx.pool.acquire(Math.max(4, data.byteLength));
+  const b = ctx.pool.acquire(Math.max(16, data.byteLength)); // vec4 kernels read 16 bytes
+  ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+  return b;
+}
+
+/**
+ * `data` in a new buffer of exactly its size (at least 16 bytes), for tests of size checks
+ * that a pooled, rounded-up buffer would pass; destroy it when done.
+ */
+export function uploadExact(ctx: GPUContext, data: Float32Array): GPUBuffer {
+  const b = ctx.device.createBuffer({
+    size: Math.max(16, data.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
   ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
   return b;
 }

@@ -3,7 +3,6 @@
 
 import { assertEquals } from "@std/assert";
 import { GPUContext } from "../src/gpu/context.ts";
-import { readBytes } from "../src/gpu/readback.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
 import { chunkAttention, chunkLayout } from "../src/kernels/chunk_attention.ts";
 import { matmul, matmulNN, matmulNT } from "../src/kernels/matmul.ts";
@@ -14,14 +13,10 @@ import { normalizer } from "../src/kernels/softmax_xent.ts";
 import { softmaxXentGrad } from "../src/kernels/softmax_xent.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
-import { assertClose, randomNormal, uploadTo } from "./helpers.ts";
+import { assertClose, randomNormal, readFloats, uploadTo } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const rng = new SeededRandom(2024);
-
-async function read(buffer: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await readBytes(ctx, buffer, n * 4));
-}
 
 function cpuMatmul(
   a: Float32Array,
@@ -89,18 +84,18 @@ Deno.test("matmul: A·B, A·Bᵀ, Aᵀ·B with bias, alpha, accumulate and step 
     });
     await rec.submit("test");
     assertClose(
-      await read(out1, m * n),
+      await readFloats(ctx, out1, m * n),
       want.map((v, i) => v + bias[i % n]),
       1e-5,
       `NN ${m}×${k}×${n}`,
     );
     assertClose(
-      await read(out2, m * n),
+      await readFloats(ctx, out2, m * n),
       want.map((v, i) => 0.5 * c0[i] - 1.5 * v),
       1e-5,
       `NT ${m}×${k}×${n}`,
     );
-    assertClose(await read(out3, m * n), want, 1e-5, `TN ${m}×${k}×${n}`);
+    assertClose(await readFloats(ctx, out3, m * n), want, 1e-5, `TN ${m}×${k}×${n}`);
     for (const buf of [A, Bf, Bt, At, bb, sb, out1, out2, out3]) {
       ctx.pool.release(buf);
     }
@@ -120,13 +115,13 @@ Deno.test("matmul: squared-ReLU and gate epilogues", async () => {
     matmulNN(rec, A, Bf, G, m, k, n, { gateAux: out });
     await rec.submit("test");
     assertClose(
-      await read(aux, m * n),
+      await readFloats(ctx, aux, m * n),
       want.map((v) => Math.max(v, 0) ** 2),
       1e-5,
       "relu²",
     );
     assertClose(
-      await read(G, m * n),
+      await readFloats(ctx, G, m * n),
       want.map((v) => v * 2 * Math.max(v, 0)),
       1e-4,
       "gate",
@@ -217,21 +212,21 @@ Deno.test("layer norm forward (shared and per-row affine) and inner backward", a
     });
     await rec.submit("test");
     const what = `${rows}×${width}`;
-    assertClose(await read(out, rows * width), wantN, 1e-4, `ln ${what}`);
-    assertClose(await read(rstd, rows), wantR, 1e-4, `rstd ${what}`);
+    assertClose(await readFloats(ctx, out, rows * width), wantN, 1e-4, `ln ${what}`);
+    assertClose(await readFloats(ctx, rstd, rows), wantR, 1e-4, `rstd ${what}`);
     assertClose(
-      await read(outRow, rows * width),
+      await readFloats(ctx, outRow, rows * width),
       wantRow,
       1e-4,
       `ln per-row ${what}`,
     );
     assertClose(
-      await read(gx, rows * width),
+      await readFloats(ctx, gx, rows * width),
       wantGx,
       1e-4,
       `ln backward ${what}`,
     );
-    assertClose(await read(gs, rows * width), wantGs, 1e-4, `g_n⊙nhat ${what}`);
+    assertClose(await readFloats(ctx, gs, rows * width), wantGs, 1e-4, `g_n⊙nhat ${what}`);
     for (
       const buf of [X, S, Bb, GN, out, nhat, rstd, outRow, gx, gs, nhat2, rstd2]
     ) ctx.pool.release(buf);
@@ -273,16 +268,16 @@ Deno.test("softmax cross-entropy gradient (ids and one-hot) and the normalizer",
     softmaxXentGrad(rec, { ...common, z: Z1, labels: I, labelsAreIds: true });
     softmaxXentGrad(rec, { ...common, z: Z2, labels: O, labelsAreIds: false });
     await rec.submit("test");
-    assertClose(await read(norm, 1), [N], 1e-6, "N");
-    assertClose(await read(fixed, 1), [2.5], 0, "fixed N");
+    assertClose(await readFloats(ctx, norm, 1), [N], 1e-6, "N");
+    assertClose(await readFloats(ctx, fixed, 1), [2.5], 0, "fixed N");
     assertClose(
-      await read(Z1, rows * vocab),
+      await readFloats(ctx, Z1, rows * vocab),
       want,
       1e-5,
       `ids ${rows}×${vocab}`,
     );
     assertClose(
-      await read(Z2, rows * vocab),
+      await readFloats(ctx, Z2, rows * vocab),
       want,
       1e-5,
       `one-hot ${rows}×${vocab}`,
@@ -309,15 +304,15 @@ Deno.test("exclusive cumsum update (in place, broadcast base, relu² aux)", asyn
     cumsumUpdate(rec, { ...common, out: O2, step: { buffer: St, index: 1 }, broadcastBase: V });
     await rec.submit("test");
     const want1 = cs.map((c, i) => base[i] - 0.3 * c);
-    assertClose(await read(O1, n), want1, 1e-5, "in place");
+    assertClose(await readFloats(ctx, O1, n), want1, 1e-5, "in place");
     assertClose(
-      await read(aux, n),
+      await readFloats(ctx, aux, n),
       want1.map((v) => Math.max(v, 0) ** 2),
       1e-5,
       "aux",
     );
     assertClose(
-      await read(O2, n),
+      await readFloats(ctx, O2, n),
       cs.map((c, i) => vec[i % width] - 0.7 * c),
       1e-5,
       "broadcast",
@@ -373,7 +368,7 @@ Deno.test("chunk attention equals the direct causal sum for every chunking", asy
           : 1 << 26,
       });
       await rec.submit("test");
-      const got = await read(O, batch * time * dv);
+      const got = await readFloats(ctx, O, batch * time * dv);
       assertClose(
         got,
         want.map((a, i) => out0[i] - 0.6 * a),
@@ -430,9 +425,14 @@ Deno.test("dense layer fused with layer norm equals matmul + bias + layer norm",
       eps: 1e-6,
     });
     await rec.submit("test");
-    assertClose(await read(out, rows * n), want, 2e-4, `fused ${rows}×${k}×${n}`);
-    assertClose(await read(nhat, rows * n), wantNhat, 2e-4, `fused nhat ${rows}×${k}×${n}`);
-    assertClose(await read(rstd, rows), wantR, 2e-4, `fused rstd ${rows}×${k}×${n}`);
+    assertClose(await readFloats(ctx, out, rows * n), want, 2e-4, `fused ${rows}×${k}×${n}`);
+    assertClose(
+      await readFloats(ctx, nhat, rows * n),
+      wantNhat,
+      2e-4,
+      `fused nhat ${rows}×${k}×${n}`,
+    );
+    assertClose(await readFloats(ctx, rstd, rows), wantR, 2e-4, `fused rstd ${rows}×${k}×${n}`);
     for (const buf of [X, W, Bb, S, L, out, nhat, rstd]) ctx.pool.release(buf);
   }
   assertEquals(linearLayerNormFits(16, 260), false);

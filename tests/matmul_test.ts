@@ -4,7 +4,6 @@
 
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { GPUContext } from "../src/gpu/context.ts";
-import { readBytes } from "../src/gpu/readback.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
 import { FWLInputError } from "../src/errors.ts";
 import {
@@ -19,7 +18,7 @@ import {
   tuneMatmulTile,
 } from "../src/kernels/matmul.ts";
 import { SeededRandom } from "../src/util/random.ts";
-import { assertClose, randomNormal } from "./helpers.ts";
+import { assertClose, randomNormal, readFloats, uploadTo } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const rng = new SeededRandom(13);
@@ -54,16 +53,6 @@ const LAYOUTS: Layout[] = ["A·B", "A·Bᵀ", "Aᵀ·B", "Aᵀ·Bᵀ"];
 const transposedA = (l: Layout) => l.startsWith("Aᵀ");
 const transposedB = (l: Layout) => l.endsWith("Bᵀ");
 
-function upload(data: Float32Array): GPUBuffer {
-  const b = ctx.pool.acquire(Math.max(16, data.byteLength));
-  ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-  return b;
-}
-
-async function read(buffer: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await readBytes(ctx, buffer, n * 4));
-}
-
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(a.length);
   for (let i = 0; i < rows; i++) {
@@ -93,8 +82,8 @@ function operands(
   k: number,
   n: number,
 ) {
-  const A = transposedA(layout) ? upload(transpose(a, m, k)) : upload(a);
-  const B = transposedB(layout) ? upload(transpose(b, k, n)) : upload(b);
+  const A = transposedA(layout) ? uploadTo(ctx, transpose(a, m, k)) : uploadTo(ctx, a);
+  const B = transposedB(layout) ? uploadTo(ctx, transpose(b, k, n)) : uploadTo(ctx, b);
   const aOp: Operand = transposedA(layout)
     ? { buffer: A, row: 1, col: m }
     : { buffer: A, row: k, col: 1 };
@@ -129,7 +118,9 @@ Deno.test("matmul: every layout, tile and tail against float64, with bias, alpha
         const a = randomNormal(rng, m * k), b = randomNormal(rng, k * n);
         const bias = randomNormal(rng, n + 3), c0 = randomNormal(rng, m * n);
         const want = product(a, b, m, k, n);
-        const [biasBuf, steps] = [bias, new Float32Array([0, 0.75, 0, 0])].map(upload);
+        const [biasBuf, steps] = [bias, new Float32Array([0, 0.75, 0, 0])].map((d) =>
+          uploadTo(ctx, d)
+        );
         const rec = new Recorder(ctx);
         const checks: [GPUBuffer, Float64Array, string][] = [];
         const release: (() => void)[] = [];
@@ -139,7 +130,7 @@ Deno.test("matmul: every layout, tile and tail against float64, with bias, alpha
           // Plain, with a bias at an offset, and accumulating with alpha and a learned step.
           const plain = ctx.pool.acquire(m * n * 4);
           const biased = ctx.pool.acquire(m * n * 4);
-          const acc = upload(c0);
+          const acc = uploadTo(ctx, c0);
           const transposed = ctx.pool.acquire(m * n * 4);
           release.push(() => [plain, biased, acc, transposed].forEach((x) => ctx.pool.release(x)));
           const c = (buffer: GPUBuffer): Operand => ({ buffer, row: n, col: 1 });
@@ -183,7 +174,7 @@ Deno.test("matmul: every layout, tile and tail against float64, with bias, alpha
         await rec.submit("matmul test");
         const label = tile ? `tile ${JSON.stringify(tile)}` : "adapter tile";
         for (const [buf, expected, what] of checks) {
-          assertClose(await read(buf, m * n), expected, 1e-5, `${label}: ${what}`);
+          assertClose(await readFloats(ctx, buf, m * n), expected, 1e-5, `${label}: ${what}`);
         }
         for (const f of release) f();
         for (const x of [biasBuf, steps]) ctx.pool.release(x);
@@ -220,7 +211,7 @@ Deno.test("matmul: causal, squared-ReLU and gate epilogues on every kernel", asy
         for (const layout of LAYOUTS) {
           const { aOp, bOp, release } = operands(layout, a, b, m, k, n);
           const [out, aux, causal] = [0, 1, 2].map(() => ctx.pool.acquire(m * n * 4));
-          const gated = upload(g);
+          const gated = uploadTo(ctx, g);
           const c = (buffer: GPUBuffer): Operand => ({ buffer, row: n, col: 1 });
           const rec = new Recorder(ctx);
           matmul(rec, { m, n, k, a: aOp, b: bOp, c: c(out), sqreluAux: aux });
@@ -230,21 +221,21 @@ Deno.test("matmul: causal, squared-ReLU and gate epilogues on every kernel", asy
           const what = `${layout} ${m}×${k}×${n} ${
             kernelOf({ m, n, k, a: aOp, b: bOp, c: c(out) })
           }`;
-          assertClose(await read(out, m * n), want, 1e-5, `${what}: C`);
+          assertClose(await readFloats(ctx, out, m * n), want, 1e-5, `${what}: C`);
           assertClose(
-            await read(aux, m * n),
+            await readFloats(ctx, aux, m * n),
             want.map((v) => Math.max(v, 0) ** 2),
             1e-4,
             `${what}: relu²`,
           );
           assertClose(
-            await read(gated, m * n),
+            await readFloats(ctx, gated, m * n),
             want.map((v, i) => (v + g[i]) * 2 * Math.max(v, 0)),
             1e-4,
             `${what}: gate`,
           );
           assertClose(
-            await read(causal, m * n),
+            await readFloats(ctx, causal, m * n),
             want.map((v, i) => Math.floor(i / n) > i % n ? v : 0),
             1e-5,
             `${what}: causal`,
@@ -267,7 +258,9 @@ Deno.test("matmul: batches with outer and inner strides, offsets and clipped chu
         const clip = { len: 2 * 4 + 3, stride: 4, mask };
         const a = randomNormal(rng, 4 + batches * m * k),
           b = randomNormal(rng, 8 + batches * k * n);
-        const aBuf = upload(a), bBuf = upload(b), cBuf = ctx.pool.acquire(batches * m * n * 4);
+        const aBuf = uploadTo(ctx, a),
+          bBuf = uploadTo(ctx, b),
+          cBuf = ctx.pool.acquire(batches * m * n * 4);
         const rec = new Recorder(ctx);
         for (const layout of ["A·B", "A·Bᵀ"] as const) {
           const spec: MatmulSpec = {
@@ -288,7 +281,7 @@ Deno.test("matmul: batches with outer and inner strides, offsets and clipped chu
           ctx.device.queue.writeBuffer(cBuf, 0, before);
           matmul(rec, spec);
           await rec.submit("batched matmul test");
-          const got = await read(cBuf, batches * m * n);
+          const got = await readFloats(ctx, cBuf, batches * m * n);
           const want = Float64Array.from(before);
           for (let z = zBase; z < batches; z++) {
             const rem = clip.len - (z % inner) * clip.stride;
@@ -322,7 +315,7 @@ Deno.test("matmulTN: weight gradients into a strided slice, at odd and aligned s
       for (const [rows, m, n] of [[5, 3, 7], [33, 8, 12], [64, 20, 8]]) {
         const x = randomNormal(rng, rows * m), g = randomNormal(rng, rows * n);
         const outRow = n + 4, c0 = randomNormal(rng, m * outRow + 4);
-        const [X, G, C] = [x, g, c0].map(upload);
+        const [X, G, C] = [x, g, c0].map((d) => uploadTo(ctx, d));
         const rec = new Recorder(ctx);
         matmulTN(rec, { x: X, g: G, out: C, rows, m, n, outBase: 4, outRow, beta: 1 });
         await rec.submit("matmulTN test");
@@ -331,7 +324,7 @@ Deno.test("matmulTN: weight gradients into a strided slice, at odd and aligned s
         for (let i = 0; i < m; i++) {
           for (let j = 0; j < n; j++) want[4 + i * outRow + j] += xt[i * n + j];
         }
-        assertClose(await read(C, c0.length), want, 1e-5, `TN ${rows}×${m}×${n}`);
+        assertClose(await readFloats(ctx, C, c0.length), want, 1e-5, `TN ${rows}×${m}×${n}`);
         for (const b of [X, G, C]) ctx.pool.release(b);
       }
     });

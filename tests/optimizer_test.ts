@@ -7,7 +7,6 @@ import { FWLBlock } from "../src/fwl/block.ts";
 import { STEP_NAMES } from "../src/fwl/params.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { GPUContext } from "../src/gpu/context.ts";
-import { readBytes } from "../src/gpu/readback.ts";
 import { tensor } from "../src/tensor.ts";
 import {
   Adam,
@@ -24,10 +23,9 @@ import {
   SGD,
 } from "../src/optim/mod.ts";
 import { constantSchedule, type Schedule, warmupCosineSchedule } from "../src/optim/mod.ts";
-import { assertClose } from "./helpers.ts";
+import { assertClose, readFloats, uploadExact } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
-const USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 
 // ---------------------------------------------------------------------------------------
 // The float64 CPU optimizer (the oracle).
@@ -121,20 +119,6 @@ function randomArray(rng: SeededRandom, n: number, sd = 1): Float32Array {
   return a;
 }
 
-function upload(data: Float32Array, bytes = data.byteLength): GPUBuffer {
-  const b = ctx.device.createBuffer({
-    size: Math.max(16, Math.ceil(bytes / 4) * 4),
-    usage: USAGE,
-  });
-  ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-  return b;
-}
-
-async function read(b: GPUBuffer, n: number, offset = 0): Promise<Float32Array> {
-  const all = new Float32Array(await readBytes(ctx, b, (offset + n) * 4));
-  return all.slice(offset, offset + n);
-}
-
 interface Spec {
   name: string;
   length: number;
@@ -168,7 +152,7 @@ async function compare(
     const off = s.offset ?? 0;
     const data = new Float32Array(off + s.length + 3).fill(12345);
     data.set(start[i], off);
-    return upload(data);
+    return uploadExact(ctx, data);
   });
   const params: OptimParam[] = specs.map((s, i) => ({
     name: s.name,
@@ -198,7 +182,7 @@ async function compare(
       });
       const grads: Record<string, GradSource> = {};
       specs.forEach((s, i) => {
-        const b = upload(g[i]);
+        const b = uploadExact(ctx, g[i]);
         gradBuffers.push(b);
         grads[s.name] = b;
       });
@@ -207,7 +191,7 @@ async function compare(
       norms.gpu.push(await opt.lastGradNorm());
       for (let i = 0; i < specs.length; i++) {
         const off = specs[i].offset ?? 0;
-        const all = await read(buffers[i], off + specs[i].length + 3);
+        const all = await readFloats(ctx, buffers[i], off + specs[i].length + 3);
         assertClose(
           all.subarray(off, off + specs[i].length),
           cpu[i],
@@ -303,16 +287,16 @@ Deno.test("bias correction changes the first steps (the test can tell)", async (
   // With correction the first step moves each element by ≈ lr; without, by ≈ lr·(1−β1)/sqrt(1−β2).
   const rng = new SeededRandom(3);
   const start = randomArray(rng, 7);
-  const grad = upload(randomArray(rng, 7));
+  const grad = uploadExact(ctx, randomArray(rng, 7));
   const moved: number[] = [];
   for (const biasCorrection of [true, false]) {
-    const b = upload(start);
+    const b = uploadExact(ctx, start);
     const opt = new Adam(ctx, [{ name: "w", buffer: b, length: 7 }], {
       lr: 0.1,
       biasCorrection,
     });
     await opt.step({ w: grad });
-    const after = await read(b, 7);
+    const after = await readFloats(ctx, b, 7);
     moved.push(Math.abs(after[0] - start[0]));
     opt.dispose();
     b.destroy();
@@ -351,7 +335,7 @@ Deno.test("Adam L2 and AdamW decoupled decay skip biases, layer norm and steps",
       logRules: (n) => [false, defaultLrScale(n)],
     },
   );
-  const b = upload(new Float32Array(2));
+  const b = uploadExact(ctx, new Float32Array(2));
   assertThrows(
     () =>
       new AdamW(ctx, [{ name: "x_step", buffer: b, length: 1 }], { lr: 1, decayFilter: filter }),
@@ -397,8 +381,8 @@ Deno.test("log-space parameters: float64 match, factors, own learning rate", asy
   );
   // A step size moves by orders of magnitude: 100 Adam steps at lr 0.01 (0.1 for step
   // sizes) with a gradient that keeps asking for more multiply it by more than e^9.
-  const b = upload(new Float32Array([0.01, 0, 2]));
-  const g = upload(new Float32Array([-1e-3, -5, 1e-3]));
+  const b = uploadExact(ctx, new Float32Array([0.01, 0, 2]));
+  const g = uploadExact(ctx, new Float32Array([-1e-3, -5, 1e-3]));
   const opt = new Adam(ctx, [{
     name: "s",
     buffer: b,
@@ -408,7 +392,7 @@ Deno.test("log-space parameters: float64 match, factors, own learning rate", asy
     lr: 0.01,
   });
   for (let i = 0; i < 100; i++) await opt.step({ s: g });
-  const [up, zero, down] = await read(b, 3);
+  const [up, zero, down] = await readFloats(ctx, b, 3);
   assert(Math.log(up / 0.01) > 9, `grew ${up / 0.01}×`);
   assertEquals(zero, 0, "a step size at 0 stays at 0");
   // Shrinking, its log-space gradient shrinks too: Adam's v remembers the larger ones.
@@ -425,7 +409,7 @@ Deno.test("Adam with decoupledWeightDecay is AdamW (kind, updates, options)", as
     (p) => new Adam(ctx, p, { lr: 0.05, weightDecay: 0.5, decoupledWeightDecay: true }),
     { kind: "adamw", lr: 0.05, weightDecay: 0.5 },
   );
-  const b = upload(new Float32Array(2));
+  const b = uploadExact(ctx, new Float32Array(2));
   const p = [{ name: "w", buffer: b, length: 2 }];
   const kinds = [
     new Adam(ctx, p, { lr: 1 }),
@@ -492,8 +476,8 @@ Deno.test("global-norm clipping: norm on the GPU, updates scaled", async () => {
     { kind: "adam", lr: 0.01, eps: 0.05, clipNorm: 2 },
   );
   // Without clipNorm there is no norm to report.
-  const b = upload(new Float32Array(3));
-  const g = upload(new Float32Array([1, 2, 3]));
+  const b = uploadExact(ctx, new Float32Array(3));
+  const g = uploadExact(ctx, new Float32Array([1, 2, 3]));
   const opt = new SGD(ctx, [{ name: "w", buffer: b, length: 3 }], { lr: 1 });
   await opt.step({ w: g });
   assertEquals(await opt.lastGradNorm(), undefined);
@@ -555,10 +539,10 @@ Deno.test("an optimizer follows its schedule, step by step", async () => {
     lr,
     momentum: 0.5,
   }, { steps: 6 });
-  const b = upload(new Float32Array(1));
+  const b = uploadExact(ctx, new Float32Array(1));
   const opt = new SGD(ctx, [{ name: "w", buffer: b, length: 1 }], { lr });
   assertEquals(opt.learningRate, lr(0));
-  const g = upload(new Float32Array([1]));
+  const g = uploadExact(ctx, new Float32Array([1]));
   await opt.step({ w: g });
   assertEquals(opt.learningRate, lr(1));
   const bad = new SGD(ctx, [{ name: "w", buffer: b, length: 1 }], {
@@ -600,21 +584,21 @@ Deno.test("non-negative parameters are clamped after each update", async () => {
     { gradMean: 3, decides: (n) => [defaultDecayFilter(n), n !== "w"] },
   );
   // The clamp bites: a step size pushed below 0 ends at exactly 0.
-  const b = upload(new Float32Array([0.01, 0.01]));
-  const g = upload(new Float32Array([5, 5]));
+  const b = uploadExact(ctx, new Float32Array([0.01, 0.01]));
+  const g = uploadExact(ctx, new Float32Array([5, 5]));
   const opt = new SGD(ctx, [{ name: "x_step", buffer: b, length: 2 }], {
     lr: 1,
     logSpace: [],
   });
   await opt.step({ x_step: g });
-  assertEquals([...await read(b, 2)], [0, 0]);
+  assertEquals([...await readFloats(ctx, b, 2)], [0, 0]);
   opt.dispose();
   // In log space (the default for step sizes) it shrinks by a factor instead:
   // 0.01·exp(−lr·10·(0.01·5)).
   ctx.device.queue.writeBuffer(b, 0, new Float32Array([0.01, 0.01]));
   const logOpt = new SGD(ctx, [{ name: "x_step", buffer: b, length: 2 }], { lr: 1 });
   await logOpt.step({ x_step: g });
-  for (const v of await read(b, 2)) assertAlmostEquals(v, 0.01 * Math.exp(-0.5), 1e-7);
+  for (const v of await readFloats(ctx, b, 2)) assertAlmostEquals(v, 0.01 * Math.exp(-0.5), 1e-7);
   logOpt.dispose();
   b.destroy();
   g.destroy();
@@ -700,7 +684,7 @@ Deno.test("blockParams: names, lengths, packed steps with per-element rules", as
         );
       } else {
         // … or one gradient per step name.
-        for (const n of STEP_NAMES) grads[n] = upload(g[n]);
+        for (const n of STEP_NAMES) grads[n] = uploadExact(ctx, g[n]);
       }
       await opt.step(grads);
       ref.step(refParams, order.map((n) => Float64Array.from(g[n])));
@@ -729,12 +713,12 @@ Deno.test("state / loadState round trip resumes bit-exactly", async () => {
   const rng = new SeededRandom(5);
   const start = [randomArray(rng, 7), randomArray(rng, 1000)];
   const grads = Array.from({ length: 4 }, () => [
-    upload(randomArray(rng, 7)),
-    upload(randomArray(rng, 1000)),
+    uploadExact(ctx, randomArray(rng, 7)),
+    uploadExact(ctx, randomArray(rng, 1000)),
   ]);
   const names = ["p/kernel", "q/kernel"];
   const setup = () => {
-    const buffers = start.map((s) => upload(s));
+    const buffers = start.map((s) => uploadExact(ctx, s));
     const params = names.map((name, i) => ({
       name,
       buffer: buffers[i],
@@ -767,8 +751,8 @@ Deno.test("state / loadState round trip resumes bit-exactly", async () => {
     await run(resumed, 2, 4);
     for (let i = 0; i < 2; i++) {
       assertEquals(
-        await read(b.buffers[i], start[i].length),
-        await read(a.buffers[i], start[i].length),
+        await readFloats(ctx, b.buffers[i], start[i].length),
+        await readFloats(ctx, a.buffers[i], start[i].length),
       );
     }
     const s1 = await straight.state(), s2 = await resumed.state();
@@ -784,8 +768,8 @@ Deno.test("state / loadState round trip resumes bit-exactly", async () => {
 // Errors and memory.
 
 Deno.test("bad parameters, options, gradients and states are rejected", async () => {
-  const b = upload(new Float32Array(8));
-  const g = upload(new Float32Array(8));
+  const b = uploadExact(ctx, new Float32Array(8));
+  const g = uploadExact(ctx, new Float32Array(8));
   const p = [{ name: "w", buffer: b, length: 8 }];
   const err = (f: () => unknown, msg: string) => assertThrows(f, FWLInputError, msg);
   err(() => new Adam(ctx, [], { lr: 1 }), "params");
@@ -833,13 +817,13 @@ Deno.test("bad parameters, options, gradients and states are rejected", async ()
       msg,
     );
   await rejects({}, 'grads["w"]: expected a GPUBuffer or float32 Tensor of 8 values');
-  await rejects({ w: upload(new Float32Array(4)) }, "≥ 32 bytes");
+  await rejects({ w: uploadExact(ctx, new Float32Array(4)) }, "≥ 32 bytes");
   await rejects({ w: b }, "a parameter or state buffer");
   await rejects({ w: tensor(new Float32Array(3), [3]) }, "shape [3]");
   await rejects({ w: new Float32Array(8) }, "Float32Array");
   assertEquals(opt.stepCount, 0, "nothing ran");
   assertEquals(
-    [...await read(b, 8)],
+    [...await readFloats(ctx, b, 8)],
     [0, 0, 0, 0, 0, 0, 0, 0],
     "nothing written",
   );
@@ -876,9 +860,9 @@ Deno.test("bad parameters, options, gradients and states are rejected", async ()
 
 Deno.test("repeated steps do not grow the buffer pool", async () => {
   const rng = new SeededRandom(9);
-  const b = upload(randomArray(rng, 1000));
-  const s = upload(randomArray(rng, 6));
-  const g = upload(randomArray(rng, 1000));
+  const b = uploadExact(ctx, randomArray(rng, 1000));
+  const s = uploadExact(ctx, randomArray(rng, 6));
+  const g = uploadExact(ctx, randomArray(rng, 1000));
   const opt = new Adam(ctx, [
     { name: "w", buffer: b, length: 1000 },
     { name: "steps", buffer: s, length: 6, elementNames: [...STEP_NAMES] },

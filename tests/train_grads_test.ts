@@ -104,26 +104,13 @@ function makeCase(s: Shape, seed: number): Case {
   };
 }
 
-/** One block per configuration, reused across tests (shader compilation is slow). */
-const blocks = new Map<string, FWLBlock>();
+/** A block of the shape holding the case's parameters (pipelines are cached per device). */
 async function blockFor(s: Shape, c: Case): Promise<FWLBlock> {
-  const key = JSON.stringify([
-    s.D,
-    s.size,
-    s.V,
-    s.chunks,
-    s.normalizer,
-    s.epsilon,
-  ]);
-  let block = blocks.get(key);
-  if (!block) {
-    block = new FWLBlock(s.size, s.V, s.chunks, {
-      normalizer: s.normalizer ?? "batch",
-      epsilon: s.epsilon ?? 1e-6,
-    });
-    await block.build(s.D);
-    blocks.set(key, block);
-  }
+  const block = new FWLBlock(s.size, s.V, s.chunks, {
+    normalizer: s.normalizer ?? "batch",
+    epsilon: s.epsilon ?? 1e-6,
+  });
+  await block.build(s.D);
   await block.setParams(c.params);
   return block;
 }
@@ -136,9 +123,6 @@ function inputs(s: Shape, c: Case) {
   };
 }
 
-/** Largest relative error seen per gradient name, over every case (reported at the end). */
-const worst: Record<string, number> = {};
-
 function compare(
   what: string,
   got: { loss?: number; grads: Record<string, Float32Array> },
@@ -147,13 +131,11 @@ function compare(
   if (got.loss !== undefined) {
     const e = Math.abs(got.loss - ref.loss) / Math.max(1, Math.abs(ref.loss));
     assert(e <= 1e-5, `${what}: loss ${got.loss} vs ${ref.loss}`);
-    worst["loss"] = Math.max(worst["loss"] ?? 0, e);
   }
   for (const name of GRAD_NAMES) {
     const g = got.grads[name];
     assert(g !== undefined, `${what}: no gradient for ${name}`);
     const e = relativeNormError(g, ref.grads[name]);
-    worst[name] = Math.max(worst[name] ?? 0, e);
     assert(
       e <= TOLERANCE,
       `${what}: ${name} relative error ${e.toExponential(2)} (‖ref‖ ${
@@ -177,7 +159,7 @@ const SHAPES: Shape[] = [
 Deno.test("loss and all 15 gradients match the float64 reference (full and first order)", async () => {
   for (const [i, s] of SHAPES.entries()) {
     const c = makeCase(s, 100 + i);
-    const block = await blockFor(s, c);
+    using block = await blockFor(s, c);
     const { x, labels, weights } = inputs(s, c);
     const full = await lossAndGrads(block, x, labels, weights);
     const first = await lossAndGrads(block, x, labels, weights, {
@@ -209,7 +191,7 @@ Deno.test("loss and all 15 gradients match the float64 reference (full and first
 Deno.test("logits streamed in several row tiles give the same loss and gradients", async () => {
   const s: Shape = { B: 2, T: 41, D: 3, size: 3, V: 7, chunks: 3, oneHot: true };
   const c = makeCase(s, 7);
-  const block = await blockFor(s, c);
+  using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
   const tileBytes = 64 * s.V * 4; // 64 rows per tile: tiles of 64 and 18 rows
   const r = await lossAndGradsGPU(block, x, labels, weights, { tileBytes });
@@ -262,7 +244,7 @@ Deno.test("an upstream dL/dlogits replaces the built-in loss", async () => {
   ];
   for (const [s, tileBytes] of cases) {
     const c = makeCase(s, 11);
-    const block = await blockFor(s, c);
+    using block = await blockFor(s, c);
     const upstream = tensor(await upstreamOf(block, s, c), [s.B, s.T, s.V]);
     const { labels, weights } = inputs(s, c);
     // x already on the GPU (as a model body would hand it over), values not re-checked.
@@ -293,7 +275,7 @@ Deno.test("gradients accumulate into caller buffers; without accumulate they are
   const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3 };
   const c = makeCase(s, 21);
   const other = makeCase(s, 22);
-  const block = await blockFor(s, c);
+  using block = await blockFor(s, c);
   const grads = createGradBuffers(block);
   try {
     // Leave other numbers in the buffers first: the next call must overwrite them.
@@ -331,7 +313,7 @@ Deno.test("gradients accumulate into caller buffers; without accumulate they are
 Deno.test("repeated calls do not grow the buffer pool", async () => {
   const s: Shape = { B: 3, T: 13, D: 5, size: 3, V: 11, chunks: 4 };
   const c = makeCase(s, 31);
-  const block = await blockFor(s, c);
+  using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
   const pool = block.context.pool;
   await lossAndGrads(block, x, labels, weights);
@@ -346,7 +328,7 @@ Deno.test("repeated calls do not grow the buffer pool", async () => {
 Deno.test("bad inputs throw typed errors", async () => {
   const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3 };
   const c = makeCase(s, 41);
-  const block = await blockFor(s, c);
+  using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
   await assertRejects(
     () => lossAndGradsGPU(block, x, labels, weights, { accumulate: true }),
@@ -407,10 +389,4 @@ Deno.test("bad inputs throw typed errors", async () => {
     () => lossAndGrads(unbuilt, x, labels, weights),
     FWLStateError,
   );
-});
-
-Deno.test("worst relative errors (report)", () => {
-  const lines = Object.entries(worst).map(([k, v]) => `${k.padEnd(24)} ${v.toExponential(2)}`);
-  console.log(lines.join("\n"));
-  for (const block of blocks.values()) block.dispose();
 });

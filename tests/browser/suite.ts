@@ -28,7 +28,13 @@ import {
 } from "../../src/reference/mod.ts";
 import { referenceLossAndGrads } from "../../src/reference/outer_grad.ts";
 import { howToGetAnAdapter } from "../../src/errors.ts";
-import { assertClose, type CaseShape, maxAbsDiff, randomCase } from "../helpers.ts";
+import {
+  assertClose,
+  type CaseShape,
+  maxAbsDiff,
+  randomCase,
+  relativeNormError,
+} from "../helpers.ts";
 
 /** What the page reports to the driver. */
 export interface SuiteReport {
@@ -111,16 +117,6 @@ function referenceNll(
     weight += c.weights[i];
   }
   return { nll, loss: total / weight };
-}
-
-/** ‖a − b‖ / max(‖b‖, 1e-6). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-6);
 }
 
 const tests: { name: string; run: () => Promise<string | void> }[] = [];
@@ -238,7 +234,7 @@ test("lossAndGrads: loss and all 15 gradients against the reference", async () =
         const names = [...PARAM_NAMES, "x"];
         check(Object.keys(got.grads).length === names.length, `${what}: gradient names`);
         for (const name of names) {
-          const e = relErr(got.grads[name], want.grads[name]);
+          const e = relativeNormError(got.grads[name], want.grads[name]);
           check(e <= GRAD_TOL, `${what}: ${name} relative error ${e.toExponential(2)}`);
           worst = Math.max(worst, e);
         }
