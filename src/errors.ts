@@ -20,9 +20,12 @@ export class FWLError extends Error {
  *
  * @example
  * ```ts
- * import { FWLInputError } from "./errors.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { FWLError, FWLInputError } from "./errors.ts";
  * const e = new FWLInputError("FWLBlock", "size", "a positive integer", "-1");
- * console.log(e.message); // FWLBlock: size: expected a positive integer, got -1
+ * assertEquals(e.message, "FWLBlock: size: expected a positive integer, got -1");
+ * assertEquals([e.argument, e.expected, e.received], ["size", "a positive integer", "-1"]);
+ * assertEquals(e instanceof FWLError, true);
  * ```
  */
 export class FWLInputError extends FWLError {
@@ -53,9 +56,11 @@ export class FWLInputError extends FWLError {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLStateError } from "./errors.ts";
  * const e = new FWLStateError("FWLBlock.forward: call build(inputSize) first");
- * console.log(e.name, e.message); // FWLStateError FWLBlock.forward: call build(inputSize) first
+ * assertEquals(e.name, "FWLStateError");
+ * assertEquals(e.message, "FWLBlock.forward: call build(inputSize) first");
  * ```
  */
 export class FWLStateError extends FWLError {
@@ -73,8 +78,9 @@ export class FWLStateError extends FWLError {
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { howToGetAnAdapter } from "./errors.ts";
- * console.log(howToGetAnAdapter().startsWith("No WebGPU adapter")); // true
+ * assert(howToGetAnAdapter().startsWith("No WebGPU adapter was found."));
  * ```
  */
 export function howToGetAnAdapter(): string {
@@ -99,9 +105,10 @@ export function howToGetAnAdapter(): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUUnavailableError } from "./errors.ts";
  * const e = new GPUUnavailableError("no adapter");
- * console.log(e.name); // GPUUnavailableError
+ * assertEquals([e.name, e.message], ["GPUUnavailableError", "no adapter"]);
  * ```
  */
 export class GPUUnavailableError extends FWLError {
@@ -118,9 +125,13 @@ export class GPUUnavailableError extends FWLError {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUKernelError } from "./errors.ts";
  * const e = new GPUKernelError("matmul", "validation", "binding too large");
- * console.log(e.kernel); // matmul
+ * assertEquals([e.kernel, e.kind, e.name], ["matmul", "validation", "GPUKernelError"]);
+ * assertEquals(e.message, "WebGPU validation error in kernel matmul: binding too large");
+ * // Out-of-memory errors keep the class but say so in their name.
+ * assertEquals(new GPUKernelError("matmul", "out-of-memory", "").name, "GPUOutOfMemoryError");
  * ```
  */
 export class GPUKernelError extends FWLError {
@@ -144,9 +155,10 @@ export class GPUKernelError extends FWLError {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLSizeError } from "./errors.ts";
  * const e = new FWLSizeError("FWLBlock.build", "unembed/kernel", [1024, 1 << 20], 134217728);
- * console.log(e.bytes); // 4294967296
+ * assertEquals([e.parameter, e.bytes, e.limit], ["unembed/kernel", 4294967296, 134217728]);
  * ```
  */
 export class FWLSizeError extends FWLError {
