@@ -21,7 +21,7 @@ export class FWLError extends Error {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { FWLError, FWLInputError } from "./errors.ts";
+ * import { FWLError, FWLInputError } from "@x/fwl";
  * const e = new FWLInputError("FWLBlock", "size", "a positive integer", "-1");
  * assertEquals(e.message, "FWLBlock: size: expected a positive integer, got -1");
  * assertEquals([e.argument, e.expected, e.received], ["size", "a positive integer", "-1"]);
@@ -57,7 +57,7 @@ export class FWLInputError extends FWLError {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { FWLStateError } from "./errors.ts";
+ * import { FWLStateError } from "@x/fwl";
  * const e = new FWLStateError("FWLBlock.forward: call build(inputSize) first");
  * assertEquals(e.name, "FWLStateError");
  * assertEquals(e.message, "FWLBlock.forward: call build(inputSize) first");
@@ -106,7 +106,7 @@ export function howToGetAnAdapter(): string {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { GPUUnavailableError } from "./errors.ts";
+ * import { GPUUnavailableError } from "@x/fwl";
  * const e = new GPUUnavailableError("no adapter");
  * assertEquals([e.name, e.message], ["GPUUnavailableError", "no adapter"]);
  * ```
@@ -126,7 +126,7 @@ export class GPUUnavailableError extends FWLError {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { GPUKernelError } from "./errors.ts";
+ * import { GPUKernelError } from "@x/fwl";
  * const e = new GPUKernelError("matmul", "validation", "binding too large");
  * assertEquals([e.kernel, e.kind, e.name], ["matmul", "validation", "GPUKernelError"]);
  * assertEquals(e.message, "WebGPU validation error in kernel matmul: binding too large");
@@ -156,7 +156,7 @@ export class GPUKernelError extends FWLError {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { FWLSizeError } from "./errors.ts";
+ * import { FWLSizeError } from "@x/fwl";
  * const e = new FWLSizeError("FWLBlock.build", "unembed/kernel", [1024, 1 << 20], 134217728);
  * assertEquals([e.parameter, e.bytes, e.limit], ["unembed/kernel", 4294967296, 134217728]);
  * ```

@@ -24,7 +24,7 @@ export interface KernelTime {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { KernelProfiler } from "./profiler.ts";
+ * import { KernelProfiler } from "@x/fwl/gpu";
  * const profiler = new KernelProfiler();
  * profiler.add("matmul_vec4", 2);
  * profiler.add("matmul_tn", 1);
@@ -49,7 +49,7 @@ export class KernelProfiler {
    * @example
    * ```ts
    * import { assertEquals } from "@std/assert";
-   * import { KernelProfiler } from "./profiler.ts";
+   * import { KernelProfiler } from "@x/fwl/gpu";
    * const profiler = new KernelProfiler({ grids: true });
    * profiler.add("matmul", 2, [250, 16, 1]);
    * profiler.add("matmul", 1, [2, 16, 1]);

@@ -15,7 +15,7 @@ import { describeValue } from "./describe.ts";
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * import { type RandomSource, SeededRandom } from "./random.ts";
+ * import { type RandomSource, SeededRandom } from "@x/fwl";
  * const rng: RandomSource = new SeededRandom(42);
  * const u = rng.uniform();
  * assert(u >= 0 && u < 1);
@@ -33,7 +33,7 @@ export interface RandomSource {
  * @example
  * ```ts
  * import { assertEquals, assertNotEquals } from "@std/assert";
- * import { SeededRandom } from "./random.ts";
+ * import { SeededRandom } from "@x/fwl";
  * const a = new SeededRandom(7), b = new SeededRandom(7);
  * assertEquals([a.normal(), a.uniform()], [b.normal(), b.uniform()]); // same seed, same stream
  * assertNotEquals(new SeededRandom(8).uniform(), new SeededRandom(7).uniform());
@@ -173,8 +173,7 @@ export function counterUniformKeyed(
  * @example
  * ```ts
  * import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
- * import { FWLInputError } from "../errors.ts";
- * import { counterUniform } from "./random.ts";
+ * import { counterUniform, FWLInputError } from "@x/fwl";
  * const u = counterUniform(42, 7, 0);
  * assert(u >= 0 && u < 1);
  * assertEquals(Math.round(u * 2 ** 24), u * 2 ** 24); // 24-bit resolution
