@@ -53,7 +53,8 @@ export class KernelProfiler {
    * const profiler = new KernelProfiler({ grids: true });
    * profiler.add("matmul", 2, [250, 16, 1]);
    * profiler.add("matmul", 1, [2, 16, 1]);
-   * assertEquals(profiler.kernels.map((t) => t.name), ["matmul [250×16×1]", "matmul [2×16×1]"]);
+   * const names = profiler.kernels.map((t) => t.name);
+   * assertEquals(names, ["matmul [250×16×1]", "matmul [2×16×1]"]);
    * ```
    */
   constructor(options: { grids?: boolean } = {}) {

@@ -130,7 +130,8 @@ export function checkObject<T>(
 /**
  * Throws unless `value` is a record of strings; `reserved` refuses keys with that prefix.
  *
- * @throws {FWLInputError} If `value` is not an object, a value is not a string, or a key starts with `reserved`.
+ * @throws {FWLInputError} If `value` is not an object, a value is not a string, or a key
+ * starts with `reserved`.
  */
 export function checkStringRecord(
   where: string,
