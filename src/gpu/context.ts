@@ -217,20 +217,9 @@ export class GPUContext {
    */
   encodeNow(where: string, encode: (encoder: GPUCommandEncoder) => void): void {
     this.check(where);
-    const device = this.device;
-    device.pushErrorScope("out-of-memory");
-    device.pushErrorScope("validation");
-    const encoder = device.createCommandEncoder({ label: where });
-    let thrown: unknown;
-    try {
-      encode(encoder);
-      device.queue.submit([encoder.finish()]);
-    } catch (cause) {
-      thrown = cause;
-    }
-    const scopes = [device.popErrorScope(), device.popErrorScope()];
+    const { errors, thrown } = this.#encodeInScopes(where, encode);
     this.#pendingScopes.push(
-      Promise.all(scopes).then(([validation, oom]) => {
+      errors.then(([validation, oom]) => {
         const error = validation ?? oom;
         if (error) this.#scoped.push({ where, error });
       }),
@@ -256,6 +245,27 @@ export class GPUContext {
       await Promise.all(pending);
     }
     this.check(where);
+    const { errors, thrown } = this.#encodeInScopes(where, encode);
+    const [validation, oom] = await errors;
+    if (thrown) throw thrown;
+    const error = validation ?? oom;
+    if (error) {
+      const label = /"([a-z0-9_:]+)"/i.exec(error.message)?.[1];
+      throw new GPUKernelError(label ?? where, kindOf(error), error.message);
+    }
+    this.check(where);
+  }
+
+  /**
+   * What {@linkcode GPUContext.encodeNow} and {@linkcode GPUContext.submit} share: runs
+   * `encode` on a new command encoder inside validation and out-of-memory error scopes,
+   * submits it, and pops both scopes at once, so that no other work's scopes come
+   * between. `thrown` is what `encode` or the submission threw.
+   */
+  #encodeInScopes(
+    where: string,
+    encode: (encoder: GPUCommandEncoder) => void,
+  ): { errors: Promise<[GPUError | null, GPUError | null]>; thrown: unknown } {
     const device = this.device;
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
@@ -267,15 +277,9 @@ export class GPUContext {
     } catch (cause) {
       thrown = cause;
     }
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (thrown) throw thrown;
-    const error = validation ?? oom;
-    if (error) {
-      const label = /"([a-z0-9_:]+)"/i.exec(error.message)?.[1];
-      throw new GPUKernelError(label ?? where, kindOf(error), error.message);
-    }
-    this.check(where);
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    return { errors: Promise.all([validation, oom]), thrown };
   }
 }
 
