@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Base class of every error thrown by @x/fwl. */
+/**
+ * Base class of every error thrown by @x/fwl: one `instanceof` check catches them all.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { FWLError, tensor } from "@x/fwl";
+ * assertThrows(() => tensor(new Float32Array(3), [2, 2]), FWLError); // 3 values for 4
+ * ```
+ */
 export class FWLError extends Error {
   /** Creates an error with a message. */
   constructor(message: string, options?: ErrorOptions) {
