@@ -110,7 +110,7 @@ function checkCounter(where: string, name: string, value: unknown): number {
  * @example
  * ```ts
  * import { assert, assertNotEquals, assertThrows } from "@std/assert";
- * import { FWLInputError } from "../errors.ts";
+ * import { FWLInputError } from "@x/fwl";
  * import { counterKey } from "./random.ts";
  * const [k0, k1] = counterKey(-3);
  * assert(k0 >>> 0 === k0 && k1 >>> 0 === k1); // two u32 words
