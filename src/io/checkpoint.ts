@@ -152,10 +152,7 @@ function bodyPart(where: string, model: CheckpointedModel): Part {
  * assertEquals(tensors["unembed/kernel"].data, (await block.getParams())["unembed/kernel"]);
  * assertEquals([metadata.run, metadata[CHECKPOINT_METADATA.vocabSize]], ["wiki-1", "5"]);
  * // The fwl.* keys are the library's own.
- * await assertRejects(
- *   () => checkpointBytes(block, { metadata: { "fwl.size": "9" } }),
- *   FWLInputError,
- * );
+ * await assertRejects(() => checkpointBytes(block, { metadata: { "fwl.x": "" } }), FWLInputError);
  * ```
  *
  * @throws {FWLStateError} (rejects) If the block is not built or was disposed, or the
@@ -234,11 +231,9 @@ export async function loadCheckpointBytes(
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
- * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, or an
- * option is bad (as for {@linkcode checkpointBytes}).
- * @throws {FWLStateError} (rejects) If the block is not built or was disposed, or the
- * optimizer was disposed.
- * @throws {GPUKernelError} (rejects) If reading the parameters back fails.
+ * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, or as
+ * for {@linkcode checkpointBytes}, which also says when an
+ * `FWLStateError` or `GPUKernelError` comes.
  */
 export async function saveCheckpoint(
   block: FWLBlock,
@@ -270,12 +265,9 @@ export async function saveCheckpoint(
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
- * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, or the
- * file does not fit the block (as for {@linkcode loadCheckpointBytes}); Deno's own
- * errors (such as `NotFound`) pass through.
- * @throws {FWLStateError} (rejects) If the block is not built or was disposed, or the
- * optimizer was disposed.
- * @throws {GPUKernelError} (rejects) If writing to the GPU fails.
+ * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, or as
+ * for {@linkcode loadCheckpointBytes}, which also says when an `FWLStateError`
+ * or `GPUKernelError` comes; Deno's errors (such as `NotFound`) pass through.
  */
 export async function loadCheckpoint(
   block: FWLBlock,
@@ -345,11 +337,7 @@ export function languageModelBytes(
  * assertEquals(metadata.run, "a");
  * // A file without the model's parameters is refused, naming the source.
  * const empty = encodeSafetensors({});
- * await assertRejects(
- *   () => loadLanguageModelBytes(lm, empty, "empty.safetensors"),
- *   FWLInputError,
- *   "empty.safetensors",
- * );
+ * await assertRejects(() => loadLanguageModelBytes(lm, empty, "x.st"), FWLInputError, "x.st");
  * ```
  *
  * @throws {FWLInputError} (rejects) If `bytes` is not a valid `.safetensors` file, a
