@@ -5,11 +5,16 @@
  *
  * @example
  * ```ts
- * import { SyntheticLanguage } from "@x/fwl/data";
+ * import { assertEquals } from "@std/assert";
  * import { SeededRandom } from "@x/fwl";
+ * import { SyntheticLanguage } from "@x/fwl/data";
  * const data = new SyntheticLanguage({ seed: 1 });
  * const batch = data.trainBatch(2, 16, new SeededRandom(0)); // 2 documents of 16 tokens
- * console.log(batch.length, data.decode(batch.subarray(0, 16)));
+ * assertEquals(batch.length, 2 * 16);
+ * assertEquals(
+ *   data.decode(batch.subarray(0, 16)),
+ *   "<doc> there , Mutul described the river . Lukonath visited the warm shop . there ,",
+ * );
  * ```
  *
  * @module

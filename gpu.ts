@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUContext, matmulNN, readBytes, Recorder } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const upload = (data: Float32Array<ArrayBuffer>) => {
@@ -21,7 +22,7 @@
  * const rec = new Recorder(ctx);
  * matmulNN(rec, x, w, out, 2, 2, 3); // out[2, 3] = x · w
  * await rec.submit("my matmul");
- * console.log(new Float32Array(await readBytes(ctx, out, 2 * 3 * 4))); // [3, 2, 2, 7, 4, 4]
+ * assertEquals([...new Float32Array(await readBytes(ctx, out, 2 * 3 * 4))], [3, 2, 2, 7, 4, 4]);
  * for (const b of [x, w, out]) ctx.pool.release(b);
  * ```
  *

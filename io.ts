@@ -6,11 +6,13 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { decodeSafetensors, encodeSafetensors } from "@x/fwl/io";
  * const bytes = encodeSafetensors({
  *   w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) },
  * });
- * console.log(decodeSafetensors(bytes).tensors.w.shape); // [2]
+ * const { w } = decodeSafetensors(bytes).tensors;
+ * assertEquals([w.shape, w.data], [[2], new Float32Array([1, 2])]);
  * ```
  *
  * @module

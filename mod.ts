@@ -7,6 +7,7 @@
  *
  * @example
  * ```ts
+ * import { assert, assertEquals } from "@std/assert";
  * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
  * const [V, D, T] = [16, 8, 6];
  * using block = new FWLBlock(4, V, 2, { seed: 1 }); // size 4, vocabulary V, 2 attention chunks
@@ -15,7 +16,8 @@
  * const { labels, weights } = makeLabels(tokens, V); // next-token targets
  * const x = tensor(new Float32Array(T * D).map((_, i) => Math.sin(i)), [1, T, D]);
  * using logits = await block.forward(x, labels, weights);
- * console.log(logits.shape); // [1, 6, 16]
+ * assertEquals(logits.shape, [1, T, V]); // next-token logits at every position
+ * assert((await logits.read()).every(Number.isFinite));
  * ```
  *
  * @module

@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Base class of every error thrown by @x/fwl. */
+/**
+ * Base class of every error thrown by @x/fwl: one `instanceof` check catches them all.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { FWLError, tensor } from "@x/fwl";
+ * assertThrows(() => tensor(new Float32Array(3), [2, 2]), FWLError); // 3 values for 4
+ * ```
+ */
 export class FWLError extends Error {
   /** Creates an error with a message. */
   constructor(message: string, options?: ErrorOptions) {
@@ -20,9 +29,12 @@ export class FWLError extends Error {
  *
  * @example
  * ```ts
- * import { FWLInputError } from "./errors.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { FWLError, FWLInputError } from "@x/fwl";
  * const e = new FWLInputError("FWLBlock", "size", "a positive integer", "-1");
- * console.log(e.message); // FWLBlock: size: expected a positive integer, got -1
+ * assertEquals(e.message, "FWLBlock: size: expected a positive integer, got -1");
+ * assertEquals([e.argument, e.expected, e.received], ["size", "a positive integer", "-1"]);
+ * assertEquals(e instanceof FWLError, true);
  * ```
  */
 export class FWLInputError extends FWLError {
@@ -53,9 +65,11 @@ export class FWLInputError extends FWLError {
  *
  * @example
  * ```ts
- * import { FWLStateError } from "./errors.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { FWLStateError } from "@x/fwl";
  * const e = new FWLStateError("FWLBlock.forward: call build(inputSize) first");
- * console.log(e.name, e.message); // FWLStateError FWLBlock.forward: call build(inputSize) first
+ * assertEquals(e.name, "FWLStateError");
+ * assertEquals(e.message, "FWLBlock.forward: call build(inputSize) first");
  * ```
  */
 export class FWLStateError extends FWLError {
@@ -73,8 +87,9 @@ export class FWLStateError extends FWLError {
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { howToGetAnAdapter } from "./errors.ts";
- * console.log(howToGetAnAdapter().startsWith("No WebGPU adapter")); // true
+ * assert(howToGetAnAdapter().startsWith("No WebGPU adapter was found."));
  * ```
  */
 export function howToGetAnAdapter(): string {
@@ -99,9 +114,10 @@ export function howToGetAnAdapter(): string {
  *
  * @example
  * ```ts
- * import { GPUUnavailableError } from "./errors.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { GPUUnavailableError } from "@x/fwl";
  * const e = new GPUUnavailableError("no adapter");
- * console.log(e.name); // GPUUnavailableError
+ * assertEquals([e.name, e.message], ["GPUUnavailableError", "no adapter"]);
  * ```
  */
 export class GPUUnavailableError extends FWLError {
@@ -118,9 +134,13 @@ export class GPUUnavailableError extends FWLError {
  *
  * @example
  * ```ts
- * import { GPUKernelError } from "./errors.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { GPUKernelError } from "@x/fwl";
  * const e = new GPUKernelError("matmul", "validation", "binding too large");
- * console.log(e.kernel); // matmul
+ * assertEquals([e.kernel, e.kind, e.name], ["matmul", "validation", "GPUKernelError"]);
+ * assertEquals(e.message, "WebGPU validation error in kernel matmul: binding too large");
+ * // Out-of-memory errors keep the class but say so in their name.
+ * assertEquals(new GPUKernelError("matmul", "out-of-memory", "").name, "GPUOutOfMemoryError");
  * ```
  */
 export class GPUKernelError extends FWLError {
@@ -144,9 +164,10 @@ export class GPUKernelError extends FWLError {
  *
  * @example
  * ```ts
- * import { FWLSizeError } from "./errors.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { FWLSizeError } from "@x/fwl";
  * const e = new FWLSizeError("FWLBlock.build", "unembed/kernel", [1024, 1 << 20], 134217728);
- * console.log(e.bytes); // 4294967296
+ * assertEquals([e.parameter, e.bytes, e.limit], ["unembed/kernel", 4294967296, 134217728]);
  * ```
  */
 export class FWLSizeError extends FWLError {

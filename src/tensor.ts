@@ -31,10 +31,13 @@ interface GPUStorage {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { FWLStateError, tensor } from "@x/fwl";
  * const t = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
- * console.log(t.shape, t.size); // [2, 3] 6
- * console.log(await t.read()); // Float32Array [1, 2, 3, 4, 5, 6]
+ * assertEquals([t.shape, t.size, t.dtype, t.isGPUResident], [[2, 3], 6, "float32", false]);
+ * assertEquals(await t.read(), new Float32Array([1, 2, 3, 4, 5, 6]));
+ * t.dispose();
+ * await assertRejects(() => t.read(), FWLStateError);
  * ```
  */
 export class Tensor<D extends DType = DType> {
@@ -74,7 +77,11 @@ export class Tensor<D extends DType = DType> {
     return this.#disposed;
   }
 
-  /** The host data, when this tensor was made from host data (no copy). */
+  /**
+   * The host data, when this tensor was made from host data (no copy).
+   *
+   * @throws {FWLStateError} If the tensor was disposed.
+   */
   get hostData(): ArrayOf<D> | undefined {
     this.#assertLive("hostData");
     return this.#host;
@@ -84,6 +91,9 @@ export class Tensor<D extends DType = DType> {
    * The GPU buffer of a GPU-resident tensor on `ctx`'s device, or `undefined` for host
    * data (which our ops upload into scratch for the length of one call, so a host
    * tensor never holds GPU memory).
+   *
+   * @throws {FWLStateError} If the tensor was disposed.
+   * @throws {FWLInputError} If the tensor lives on another device than `ctx`'s.
    */
   gpuBuffer(ctx: GPUContext): GPUBuffer | undefined {
     this.#assertLive("gpuBuffer");
@@ -101,6 +111,9 @@ export class Tensor<D extends DType = DType> {
 
   /**
    * The data as a row-major typed array (a copy for GPU tensors).
+   *
+   * @throws {FWLStateError} (rejects) If the tensor was disposed.
+   * @throws {GPUKernelError} (rejects) If reading a GPU tensor back fails.
    */
   async read(): Promise<ArrayOf<D>> {
     this.#assertLive("read");
@@ -150,21 +163,37 @@ function checkDims(where: string, shape: readonly number[]): void {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError, tensor } from "@x/fwl";
  * const ids = tensor(new Int32Array([3, 1, 4]), [1, 3]);
- * console.log(ids.dtype); // int32
+ * assertEquals([ids.dtype, ids.shape], ["int32", [1, 3]]);
+ * assertEquals(ids.hostData, new Int32Array([3, 1, 4])); // the caller's array, not a copy
+ * assertThrows(() => tensor(new Float32Array(5), [2, 3]), FWLInputError); // 5 ≠ 2 × 3
  * ```
+ *
+ * @throws {FWLInputError} If `shape` is not an array of non-negative integers, `data` is
+ * neither a `Float32Array` nor an `Int32Array`, or its length is not the shape's size.
  */
 export function tensor(
   data: Float32Array,
   shape: readonly number[],
 ): Tensor<"float32">;
-/** A tensor of token ids (int32) from host data. */
+/**
+ * A tensor of token ids (int32) from host data.
+ *
+ * @throws {FWLInputError} If `shape` is not an array of non-negative integers or
+ * `data`'s length is not its size.
+ */
 export function tensor(
   data: Int32Array,
   shape: readonly number[],
 ): Tensor<"int32">;
-/** A float32 or int32 tensor from host data. */
+/**
+ * A float32 or int32 tensor from host data.
+ *
+ * @throws {FWLInputError} If `shape` is not an array of non-negative integers, `data` is
+ * neither a `Float32Array` nor an `Int32Array`, or its length is not the shape's size.
+ */
 export function tensor(
   data: Float32Array | Int32Array,
   shape: readonly number[],
@@ -197,8 +226,9 @@ export function tensor(
  *
  * @example
  * ```ts
- * import { gpuTensor } from "./tensor.ts";
- * import { GPUContext } from "./gpu/context.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { GPUContext, gpuTensor } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const buffer = ctx.device.createBuffer({
  *   size: 6 * 4,
@@ -206,10 +236,16 @@ export function tensor(
  * });
  * ctx.device.queue.writeBuffer(buffer, 0, new Float32Array([1, 2, 3, 4, 5, 6]));
  * const hidden = gpuTensor(ctx, buffer, [1, 2, 3]);
- * console.log(await hidden.read()); // Float32Array [1, 2, 3, 4, 5, 6]
+ * assertEquals(hidden.isGPUResident, true);
+ * assertEquals(hidden.gpuBuffer(ctx), buffer); // used in place
+ * assertEquals(await hidden.read(), new Float32Array([1, 2, 3, 4, 5, 6]));
  * hidden.dispose(); // the buffer stays the caller's
+ * assertThrows(() => gpuTensor(ctx, buffer, [2, 4]), FWLInputError); // 32 bytes > 24
  * buffer.destroy();
  * ```
+ *
+ * @throws {FWLInputError} If `shape` is not an array of non-negative integers, or
+ * `buffer` is smaller than the shape's size × 4 bytes.
  */
 export function gpuTensor<D extends DType = "float32">(
   ctx: GPUContext,
@@ -240,7 +276,11 @@ export function ownedGPUTensor<D extends DType>(
   return new Tensor<D>(shape, dtype, undefined, { ctx, buffer, pooled: true });
 }
 
-/** Throws unless `value` is a {@linkcode Tensor} (not disposed). */
+/**
+ * Throws unless `value` is a {@linkcode Tensor} (not disposed).
+ *
+ * @throws {FWLInputError} If `value` is not a Tensor, or was disposed.
+ */
 export function checkTensor(
   where: string,
   name: string,
@@ -255,7 +295,11 @@ export function checkTensor(
   return value;
 }
 
-/** Throws unless `t` has exactly `shape` (entries `undefined` match anything). */
+/**
+ * Throws unless `t` has exactly `shape` (entries `undefined` match anything).
+ *
+ * @throws {FWLInputError} If `t`'s shape differs from `shape`.
+ */
 export function checkShape(
   where: string,
   name: string,
@@ -271,7 +315,11 @@ export function checkShape(
   }
 }
 
-/** Throws unless `t` has dtype `dtype`. */
+/**
+ * Throws unless `t` has dtype `dtype`.
+ *
+ * @throws {FWLInputError} If `t`'s dtype is not `dtype`.
+ */
 export function checkDType(
   where: string,
   name: string,

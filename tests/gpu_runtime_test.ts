@@ -34,6 +34,18 @@ Deno.test("a bad dispatch throws a GPUKernelError naming the kernel, and the dev
   assertEquals(await t.read(), new Float32Array([1, 2, 3]));
 });
 
+Deno.test("an error in encodeNow's copy is thrown by the next submit, naming it", async () => {
+  const a = ctx.pool.acquire(16), b = ctx.pool.acquire(16);
+  // Far past the end of both buffers: a validation error, caught by encodeNow's scopes.
+  ctx.encodeNow("oversized copy", (encoder) => encoder.copyBufferToBuffer(a, 0, b, 0, 1 << 20));
+  const error = await assertRejects(() => ctx.submit("next", () => {}), GPUKernelError);
+  assertEquals([error.kernel, error.kind], ["oversized copy", "validation"]);
+  // Thrown once: the device goes on.
+  await ctx.submit("after", () => {});
+  ctx.pool.release(a);
+  ctx.pool.release(b);
+});
+
 Deno.test("the pool reuses released buffers by size bucket", () => {
   const a = ctx.pool.acquire(1000);
   const before = ctx.pool.allocatedBytes;

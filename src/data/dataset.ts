@@ -12,16 +12,19 @@ import type { RandomSource } from "../util/random.ts";
  *
  * @example
  * ```ts
- * import type { TokenDataset } from "./dataset.ts";
- * import { SeededRandom } from "../util/random.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { SeededRandom } from "@x/fwl";
+ * import type { TokenDataset } from "@x/fwl/data";
  * const digits: TokenDataset = {
  *   name: "digits",
  *   vocabSize: 10,
- *   trainBatch: (b, t, rng) => Int32Array.from({ length: b * t }, () => Math.floor(rng.uniform() * 10)),
+ *   trainBatch: (b, t, rng) =>
+ *     Int32Array.from({ length: b * t }, () => Math.floor(rng.uniform() * 10)),
  *   validationBatches: (b, t) => [new Int32Array(b * t)],
  *   decode: (ids) => Array.from(ids).join(""),
  * };
- * console.log(digits.trainBatch(2, 3, new SeededRandom(1)).length); // 6
+ * assertEquals(digits.trainBatch(2, 3, new SeededRandom(1)).length, 6);
+ * assertEquals(digits.decode([4, 2]), "42");
  * ```
  */
 export interface TokenDataset {

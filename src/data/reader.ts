@@ -44,17 +44,24 @@ export interface DocumentWindows {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError, SeededRandom } from "@x/fwl";
  * import { DocumentReader, SyntheticLanguage } from "@x/fwl/data";
- * import { SeededRandom } from "@x/fwl";
+ * const rng = new SeededRandom(0);
  * const reader = new DocumentReader(new SyntheticLanguage(), {
  *   batchSize: 2,
  *   window: 8,
  *   span: 17, // two windows a document
- *   rng: new SeededRandom(0),
+ *   rng,
  * });
  * const first = reader.next(), second = reader.next(), third = reader.next();
- * console.log(first.restarted, second.restarted, third.restarted); // [ 0, 1 ] [] [ 0, 1 ]
- * console.log(first.tokens[8] === second.tokens[0]); // true: windows overlap by one token
+ * assertEquals([first.restarted, second.restarted, third.restarted], [[0, 1], [], [0, 1]]);
+ * assertEquals(first.tokens.length, 2 * 9); // [batchSize, window + 1]
+ * assertEquals(second.tokens[0], first.tokens[8]); // windows overlap by one token
+ * assertThrows(
+ *   () => new DocumentReader(new SyntheticLanguage(), { batchSize: 2, window: 8, span: 8, rng }),
+ *   FWLInputError, // span < window + 1
+ * );
  * ```
  */
 export class DocumentReader {
@@ -70,8 +77,14 @@ export class DocumentReader {
   readonly #offsets: number[];
 
   /**
+   * Creates a reader whose rows have no document yet: the first {@linkcode DocumentReader.next}
+   * starts one in every row.
+   *
    * @param data a data set with `trainDocument` (`ByteText`, `SyntheticLanguage`)
    * @param options rows, window, span, random source
+   * @throws {FWLInputError} If `data` has no `trainDocument`, `options` is not an object,
+   * `batchSize` or `window` is not a positive integer, `span` is not an integer
+   * ≥ `window + 1`, or `rng` is not a random source.
    */
   constructor(data: TokenDataset, options: DocumentReaderOptions) {
     const where = "DocumentReader";
@@ -106,7 +119,12 @@ export class DocumentReader {
     this.#offsets = Array(this.batchSize).fill(0);
   }
 
-  /** The next window of every row (rows whose document ran out start another). */
+  /**
+   * The next window of every row (rows whose document ran out start another).
+   *
+   * @throws {FWLInputError} If the data set gives a training document shorter than
+   * `window + 1` tokens.
+   */
   next(): DocumentWindows {
     const L = this.window + 1, B = this.batchSize;
     const tokens = new Int32Array(B * L);

@@ -31,32 +31,29 @@ export interface SyntheticLanguageOptions {
   entityRate?: number;
 }
 
-const ARTICLES = ["the", "a"] as const;
-// deno-fmt-ignore
-const ADJECTIVES = [
-  "old", "new", "small", "large", "red", "quiet", "busy", "dark",
-  "bright", "cold", "warm", "long", "narrow", "green", "empty", "famous",
-] as const;
-// deno-fmt-ignore
-const NOUNS = [
-  "river", "city", "market", "house", "road", "bridge", "garden", "village",
-  "harbor", "tower", "forest", "school", "station", "library", "field", "castle",
-  "church", "mill", "farm", "island", "valley", "mountain", "lake", "square",
-  "hall", "shop", "factory", "museum", "palace", "port", "hill", "temple",
-] as const;
-// deno-fmt-ignore
-const VERBS = [
-  "visited", "built", "painted", "sold", "bought", "found", "left", "crossed",
-  "watched", "guarded", "cleaned", "opened", "closed", "described", "repaired", "entered",
-  "owned", "studied", "praised", "reached", "mapped", "explored", "drew", "remembered",
-] as const;
-const PREPOSITIONS = ["near", "in", "by", "behind", "beside", "across", "under", "above"] as const;
-// deno-fmt-ignore
-const OTHER = [
-  ".", ",", "and", "said", "that", "met", "with", "later",
-  "then", "again", "was", "to", "went", "it", "they", "there",
-  "<doc>",
-] as const;
+/** The words of a space-separated list, in order (their ids follow this order). */
+function wordList(words: string): readonly string[] {
+  return words.trim().split(/\s+/);
+}
+
+const ARTICLES = wordList("the a");
+const ADJECTIVES = wordList(`
+  old new small large red quiet busy dark
+  bright cold warm long narrow green empty famous`);
+const NOUNS = wordList(`
+  river city market house road bridge garden village
+  harbor tower forest school station library field castle
+  church mill farm island valley mountain lake square
+  hall shop factory museum palace port hill temple`);
+const VERBS = wordList(`
+  visited built painted sold bought found left crossed
+  watched guarded cleaned opened closed described repaired entered
+  owned studied praised reached mapped explored drew remembered`);
+const PREPOSITIONS = wordList("near in by behind beside across under above");
+const OTHER = wordList(`
+  . , and said that met with later
+  then again was to went it they there
+  <doc>`);
 
 const COMMON: readonly string[] = [
   ...OTHER,
@@ -142,13 +139,14 @@ function checkRandom(where: string, rng: unknown): RandomSource {
  *
  * @example
  * ```ts
- * import { SyntheticLanguage } from "./synthetic.ts";
- * import { SeededRandom } from "../util/random.ts";
+ * import { assert, assertEquals } from "@std/assert";
+ * import { SeededRandom } from "@x/fwl";
+ * import { SyntheticLanguage } from "@x/fwl/data";
  * const lang = new SyntheticLanguage({ seed: 1, entityPool: 64 });
  * const doc = lang.document(40, new SeededRandom(2));
- * console.log(doc.length, lang.vocabSize); // 40 163
- * console.log(lang.decode(doc.subarray(0, 8)));
- * console.log(doc.some((id) => lang.isEntity(id))); // true
+ * assertEquals([doc.length, lang.entityStart, lang.vocabSize], [40, 99, 99 + 64]);
+ * assertEquals(lang.decode(doc.subarray(0, 8)), "<doc> Bripais built the famous church . Foutir");
+ * assert(doc.some((id) => lang.isEntity(id)));
  * ```
  */
 export class SyntheticLanguage implements TokenDataset {
@@ -174,6 +172,9 @@ export class SyntheticLanguage implements TokenDataset {
    * Makes the vocabulary and the entity names.
    *
    * @param options seed, pool size, entities per document, gap, entity rate
+   * @throws {FWLInputError} If `options` is not an object, `seed` is not an integer
+   * ≥ −2³¹, `entityPool` not one ≥ 2, `entitiesPerDocument` not one in
+   * `[1, entityPool]`, `minGap` not one ≥ 1, or `entityRate` not a number in [0, 1].
    */
   constructor(options: SyntheticLanguageOptions = {}) {
     const where = "SyntheticLanguage";
@@ -230,9 +231,11 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { SyntheticLanguage } from "@x/fwl/data";
    * const lang = new SyntheticLanguage();
-   * console.log(lang.isEntity(0), lang.isEntity(lang.entityStart)); // false true
+   * assertEquals([lang.isEntity(0), lang.isEntity(lang.entityStart)], [false, true]);
+   * assertEquals(lang.isEntity(lang.vocabSize), false); // out of range
    * ```
    */
   isEntity(id: number): boolean {
@@ -244,9 +247,16 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
-   * console.log(new SyntheticLanguage().id("river") >= 0); // true
+   * import { assertEquals, assertThrows } from "@std/assert";
+   * import { FWLInputError } from "@x/fwl";
+   * import { SyntheticLanguage } from "@x/fwl/data";
+   * const lang = new SyntheticLanguage();
+   * assertEquals(lang.words[lang.id("river")], "river");
+   * assertEquals(lang.id("<doc>"), 16);
+   * assertThrows(() => lang.id("nowhere"), FWLInputError);
    * ```
+   *
+   * @throws {FWLInputError} If `word` is not a word of the language.
    */
   id(word: string): number {
     const id = this.#ids.get(word);
@@ -266,11 +276,18 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
-   * import { SeededRandom } from "../util/random.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { SeededRandom } from "@x/fwl";
+   * import { SyntheticLanguage } from "@x/fwl/data";
    * const lang = new SyntheticLanguage();
-   * console.log(lang.decode(lang.document(12, new SeededRandom(0))).startsWith("<doc>")); // true
+   * const doc = lang.document(12, new SeededRandom(0));
+   * assertEquals(doc.length, 12);
+   * assertEquals(doc[0], lang.id("<doc>"));
+   * assertEquals(lang.document(12, new SeededRandom(0)), doc); // the same seed, the same document
    * ```
+   *
+   * @throws {FWLInputError} If `length` is not a positive integer or `rng` is not a
+   * random source.
    */
   document(length: number, rng: RandomSource): Int32Array {
     const where = "SyntheticLanguage.document";
@@ -320,10 +337,14 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
-   * import { SeededRandom } from "../util/random.ts";
-   * console.log(new SyntheticLanguage().trainDocument(500, new SeededRandom(0)).length); // 500
+   * import { assertEquals } from "@std/assert";
+   * import { SeededRandom } from "@x/fwl";
+   * import { SyntheticLanguage } from "@x/fwl/data";
+   * assertEquals(new SyntheticLanguage().trainDocument(500, new SeededRandom(0)).length, 500);
    * ```
+   *
+   * @throws {FWLInputError} If `maxLength` is not a positive integer or `rng` is not a
+   * random source.
    */
   trainDocument(maxLength: number, rng: RandomSource): Int32Array {
     return this.document(maxLength, rng);
@@ -334,10 +355,18 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
-   * import { SeededRandom } from "../util/random.ts";
-   * console.log(new SyntheticLanguage().trainBatch(4, 32, new SeededRandom(0)).length); // 128
+   * import { assertEquals, assertThrows } from "@std/assert";
+   * import { FWLInputError, SeededRandom } from "@x/fwl";
+   * import { SyntheticLanguage } from "@x/fwl/data";
+   * const lang = new SyntheticLanguage();
+   * const batch = lang.trainBatch(4, 32, new SeededRandom(0));
+   * assertEquals(batch.length, 4 * 32);
+   * assertEquals([0, 32, 64, 96].map((i) => batch[i]), [16, 16, 16, 16]); // each row is a document
+   * assertThrows(() => lang.trainBatch(0, 32, new SeededRandom(0)), FWLInputError);
    * ```
+   *
+   * @throws {FWLInputError} If `batchSize` or `length` is not a positive integer, or `rng`
+   * is not a random source.
    */
   trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array {
     const where = "SyntheticLanguage.trainBatch";
@@ -356,10 +385,16 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { SyntheticLanguage } from "@x/fwl/data";
    * const lang = new SyntheticLanguage();
-   * console.log(lang.validationBatches(2, 16, 3).length); // 3
+   * const batches = lang.validationBatches(2, 16, 3);
+   * assertEquals(batches.map((b) => b.length), [32, 32, 32]);
+   * assertEquals(lang.validationBatches(2, 16, 3), batches); // the same on every call
    * ```
+   *
+   * @throws {FWLInputError} If `batchSize` or `length` is not a positive integer, or
+   * `maxBatches` is not an integer ≥ 1.
    */
   validationBatches(batchSize: number, length: number, maxBatches = 4): Int32Array[] {
     checkIntegerAtLeast("SyntheticLanguage.validationBatches", "maxBatches", maxBatches, 1);
@@ -372,9 +407,10 @@ export class SyntheticLanguage implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { SyntheticLanguage } from "./synthetic.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { SyntheticLanguage } from "@x/fwl/data";
    * const lang = new SyntheticLanguage();
-   * console.log(lang.decode([lang.id("the"), lang.id("river")])); // the river
+   * assertEquals(lang.decode([lang.id("the"), lang.id("river"), -1]), "the river <-1>");
    * ```
    */
   decode(ids: ArrayLike<number>): string {

@@ -48,14 +48,17 @@ export interface EvaluationBatch {
  *
  * @example
  * ```ts
- * import { ByteText } from "./text.ts";
- * import { SeededRandom } from "../util/random.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { SeededRandom } from "@x/fwl";
+ * import { ByteText } from "@x/fwl/data";
  * const text = ByteText.fromString("the cat sat on the mat. ".repeat(20));
- * console.log(text.vocabSize, text.train.length, text.validation.length); // 256 432 48
+ * assertEquals([text.vocabSize, text.train.length, text.validation.length], [256, 432, 48]);
  * const batch = text.trainBatch(2, 16, new SeededRandom(0));
- * console.log(text.decode(batch.subarray(0, 16)).length); // 16
- * const docs = ByteText.fromString("# a\nxx\n# b\nyy\n# c\nzz\n", { separator: /^# /, validationFraction: 0.4 });
- * console.log(docs.documents.length, docs.validationDocuments.length); // 3 1
+ * assertEquals(text.decode(batch.subarray(0, 16)), "t sat on the mat");
+ * const markdown = "# a\nxx\n# b\nyy\n# c\nzz\n";
+ * const docs = ByteText.fromString(markdown, { separator: /^# /, validationFraction: 0.4 });
+ * assertEquals([docs.documents.length, docs.validationDocuments.length], [3, 1]);
+ * assertEquals(docs.decode(docs.validationDocuments[0]), "# c\nzz\n");
  * ```
  */
 export class ByteText implements TokenDataset {
@@ -80,6 +83,9 @@ export class ByteText implements TokenDataset {
    *
    * @param bytes the text's bytes (at least 4)
    * @param options validation share, name, separator
+   * @throws {FWLInputError} If `bytes` is not a `Uint8Array` of at least 4 bytes,
+   * `options` is not an object, `validationFraction` is not a number in (0, 1), or
+   * `separator` is neither a non-empty string nor a `RegExp`.
    */
   constructor(bytes: Uint8Array, options: ByteTextOptions = {}) {
     const where = "ByteText";
@@ -135,10 +141,22 @@ export class ByteText implements TokenDataset {
    * throws an error that names the path.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { assertEquals, assertRejects } from "@std/assert";
+   * import { FWLError } from "@x/fwl";
    * import { ByteText } from "@x/fwl/data";
-   * const text = await ByteText.fromFile("book.txt");
+   * const path = await Deno.makeTempFile({ suffix: ".txt" });
+   * await Deno.writeTextFile(path, "a short book. ".repeat(10));
+   * const text = await ByteText.fromFile(path);
+   * assertEquals(text.train.length + text.validation.length, 140);
+   * await Deno.remove(path);
+   * await assertRejects(() => ByteText.fromFile(path), FWLError, "no such file");
    * ```
+   *
+   * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, the
+   * file has fewer than 4 bytes, or an option is bad (as for the constructor).
+   * @throws {FWLError} (rejects) If the file cannot be read (missing, a directory, no
+   * permission), or files are not available outside Deno.
    */
   static async fromFile(path: string | URL, options: ByteTextOptions = {}): Promise<ByteText> {
     const where = "ByteText.fromFile";
@@ -172,9 +190,17 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
-   * console.log(ByteText.fromString("hello world, hello moon").vocabSize); // 256
+   * import { assertEquals, assertThrows } from "@std/assert";
+   * import { FWLInputError } from "@x/fwl";
+   * import { ByteText } from "@x/fwl/data";
+   * const text = ByteText.fromString("hello world, hello moon");
+   * assertEquals(text.vocabSize, 256);
+   * assertEquals(text.name, "text (21 training bytes, 2 validation bytes)");
+   * assertThrows(() => ByteText.fromString("hi"), FWLInputError); // under 4 bytes
    * ```
+   *
+   * @throws {FWLInputError} If `text` is not a string, its UTF-8 bytes are fewer than 4,
+   * or an option is bad (as for the constructor).
    */
   static fromString(text: string, options: ByteTextOptions = {}): ByteText {
     if (typeof text !== "string") {
@@ -195,11 +221,17 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
-   * import { SeededRandom } from "../util/random.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { SeededRandom } from "@x/fwl";
+   * import { ByteText } from "@x/fwl/data";
    * const t = ByteText.fromString("abcdefghij".repeat(10));
-   * console.log(t.trainBatch(3, 8, new SeededRandom(1)).length); // 24
+   * const batch = t.trainBatch(3, 8, new SeededRandom(1));
+   * assertEquals(batch.length, 3 * 8);
+   * assertEquals(t.trainBatch(3, 8, new SeededRandom(1)), batch); // the same seed, the same batch
    * ```
+   *
+   * @throws {FWLInputError} If `batchSize` or `length` is not a positive integer, or `rng`
+   * is not a random source.
    */
   trainBatch(batchSize: number, length: number, rng: RandomSource): Int32Array {
     const where = "ByteText.trainBatch";
@@ -236,11 +268,17 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
-   * import { SeededRandom } from "../util/random.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { SeededRandom } from "@x/fwl";
+   * import { ByteText } from "@x/fwl/data";
    * const t = ByteText.fromString("# a\n" + "x".repeat(300) + "\n# b\nyy\n", { separator: /^# / });
-   * console.log(t.trainDocument(100, new SeededRandom(0), 50).length); // 100
+   * const piece = t.trainDocument(100, new SeededRandom(0), 50); // only "# a…" is ≥ 50 bytes
+   * assertEquals(piece.length, 100);
+   * assertEquals(piece.every((b) => b === "x".charCodeAt(0)), true);
    * ```
+   *
+   * @throws {FWLInputError} If `maxLength` or `minLength` is not a positive integer, or
+   * `rng` is not a random source.
    */
   trainDocument(maxLength: number, rng: RandomSource, minLength = 2): Int32Array {
     const where = "ByteText.trainDocument";
@@ -277,11 +315,16 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { ByteText } from "@x/fwl/data";
    * const t = ByteText.fromString("x".repeat(90) + "y".repeat(10));
    * const batches = t.evaluationBatches(4, 5); // 10 held-out bytes: windows of 5, 5, 2
-   * console.log(batches.map((b) => b.shape)); // [ [ 2, 5 ], [ 1, 2 ] ]
+   * assertEquals(batches.map((b) => b.shape), [[2, 5], [1, 2]]);
+   * assertEquals(t.decode(batches[1].tokens), "yy");
    * ```
+   *
+   * @throws {FWLInputError} If `batchSize` is not a positive integer, `length` is not an
+   * integer ≥ 2, or `maxTokens` is not a number ≥ 1.
    */
   evaluationBatches(batchSize: number, length: number, maxTokens = Infinity): EvaluationBatch[] {
     const where = "ByteText.evaluationBatches";
@@ -321,10 +364,15 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
-   * const t = ByteText.fromString("x".repeat(1000));
-   * console.log(t.validationBatches(2, 25).length); // 2
+   * import { assertEquals } from "@std/assert";
+   * import { ByteText } from "@x/fwl/data";
+   * const t = ByteText.fromString("x".repeat(1000)); // 100 validation bytes: 4 windows of 25
+   * assertEquals(t.validationBatches(2, 25).map((b) => b.length), [50, 50]);
+   * assertEquals(t.validationBatches(2, 25, 1).length, 1);
    * ```
+   *
+   * @throws {FWLInputError} If `batchSize` or `length` is not a positive integer, or
+   * `maxBatches` is not a number ≥ 1.
    */
   validationBatches(batchSize: number, length: number, maxBatches = Infinity): Int32Array[] {
     const where = "ByteText.validationBatches";
@@ -354,8 +402,11 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
-   * console.log(ByteText.fromString("hi there").decode([104, 105])); // hi
+   * import { assertEquals } from "@std/assert";
+   * import { ByteText } from "@x/fwl/data";
+   * const text = ByteText.fromString("hi there");
+   * assertEquals(text.decode([104, 105]), "hi");
+   * assertEquals(text.decode([0xff]), "\uFFFD"); // not UTF-8
    * ```
    */
   decode(ids: ArrayLike<number>): string {
@@ -367,8 +418,11 @@ export class ByteText implements TokenDataset {
    *
    * @example
    * ```ts
-   * import { ByteText } from "./text.ts";
-   * console.log([...ByteText.fromString("abcd").encode("ab")]); // [97, 98]
+   * import { assertEquals } from "@std/assert";
+   * import { ByteText } from "@x/fwl/data";
+   * const text = ByteText.fromString("abcd");
+   * assertEquals(text.encode("ab"), new Int32Array([97, 98]));
+   * assertEquals(text.decode(text.encode("é")), "é"); // two bytes, one character
    * ```
    */
   encode(text: string): Int32Array {

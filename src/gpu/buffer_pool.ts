@@ -13,6 +13,14 @@ export const STORAGE_USAGE: number = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC |
 /**
  * Rounds a byte size up to its bucket: a multiple of 256 below 64 KiB, else the next
  * of 8 steps per power of two (at most 12.5 % slack).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { bucketSize } from "./buffer_pool.ts";
+ * assertEquals([bucketSize(0), bucketSize(1000), bucketSize(65536)], [256, 1024, 65536]);
+ * assertEquals(bucketSize(65537), 73728); // 64 KiB + 8 KiB, the next eighth
+ * ```
  */
 export function bucketSize(bytes: number): number {
   const min = Math.max(16, bytes);
@@ -29,13 +37,17 @@ export function bucketSize(bytes: number): number {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
+ * import { FWLStateError } from "@x/fwl";
  * import { GPUContext } from "@x/fwl/gpu";
  * const { pool } = await GPUContext.default();
  * const b = pool.acquire(1000); // rounded up to its size bucket
+ * assertEquals(b.size, 1024);
  * pool.release(b);
  * const again = pool.acquire(1024);
- * console.log(again === b); // true: the same bucket hands the buffer out again
+ * assertStrictEquals(again, b); // the same bucket hands the buffer out again
  * pool.release(again);
+ * assertThrows(() => pool.release(again), FWLStateError); // released twice
  * ```
  */
 export class BufferPool {
@@ -85,6 +97,8 @@ export class BufferPool {
    * Returns a buffer obtained from `acquire` to the pool. Throws an
    * {@linkcode FWLStateError} for a buffer already released (two owners would share it)
    * or not from this pool.
+   *
+   * @throws {FWLStateError} If `buffer` was already released or is not from this pool.
    */
   release(buffer: GPUBuffer): void {
     const free = this.#isFree.get(buffer);

@@ -27,9 +27,13 @@ export interface KernelSpec {
  *
  * @example
  * ```ts
+ * import { assert, assertStrictEquals } from "@std/assert";
  * import { GPUContext } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default(); // one shared context per process
- * console.log(ctx === await GPUContext.default(), ctx.maxBindingBytes >= 128 << 20); // true true
+ * assertStrictEquals(await GPUContext.default(), ctx);
+ * assertStrictEquals(GPUContext.forDevice(ctx.device), ctx); // one wrapper per device
+ * assert(ctx.maxBindingBytes >= 128 << 20); // the WebGPU default at least
+ * ctx.check("example"); // nothing failed: no throw
  * ```
  */
 export class GPUContext {
@@ -68,7 +72,12 @@ export class GPUContext {
     });
   }
 
-  /** The shared default context (high-performance adapter, limits raised to the adapter's). */
+  /**
+   * The shared default context (high-performance adapter, limits raised to the adapter's).
+   *
+   * @throws {GPUUnavailableError} (rejects) If WebGPU has no adapter, or the adapter
+   * refuses a device; the next call tries again.
+   */
   static default(): Promise<GPUContext> {
     if (!GPUContext.#default) {
       GPUContext.#default = requestDevice().then((d) => GPUContext.forDevice(d));
@@ -111,7 +120,12 @@ export class GPUContext {
     return this.#dummies[slot];
   }
 
-  /** Throws if the device is lost or an uncaptured error happened since the last check. */
+  /**
+   * Throws if the device is lost or an uncaptured error happened since the last check.
+   *
+   * @throws {GPUKernelError} If the device was lost, or WebGPU reported an error (caught
+   * by {@linkcode GPUContext.encodeNow}'s scopes, or uncaptured) since the last check.
+   */
   check(where: string): void {
     if (this.#lost !== undefined) {
       throw new GPUKernelError(where, "device-lost", this.#lost);
@@ -128,7 +142,13 @@ export class GPUContext {
     }
   }
 
-  /** The compute pipeline of a kernel, compiled once per device. */
+  /**
+   * The compute pipeline of a kernel, compiled once per device.
+   *
+   * @throws {GPUKernelError} (rejects) If the WGSL does not compile or the pipeline is
+   * invalid (the message quotes the first error and its source line), or a check before
+   * compiling fails.
+   */
   pipeline(spec: KernelSpec): Promise<GPUComputePipeline> {
     const key = `${spec.name}\u0000${spec.entryPoint}\u0000${spec.code}`;
     let p = this.#pipelines.get(key);
@@ -191,23 +211,15 @@ export class GPUContext {
    * ctx.pool.release(a);
    * ctx.pool.release(b);
    * ```
+   *
+   * @throws {GPUKernelError} If the device is lost or an earlier error is pending
+   * ({@linkcode GPUContext.check}); errors of this encoding come at the next check.
    */
   encodeNow(where: string, encode: (encoder: GPUCommandEncoder) => void): void {
     this.check(where);
-    const device = this.device;
-    device.pushErrorScope("out-of-memory");
-    device.pushErrorScope("validation");
-    const encoder = device.createCommandEncoder({ label: where });
-    let thrown: unknown;
-    try {
-      encode(encoder);
-      device.queue.submit([encoder.finish()]);
-    } catch (cause) {
-      thrown = cause;
-    }
-    const scopes = [device.popErrorScope(), device.popErrorScope()];
+    const { errors, thrown } = this.#encodeInScopes(where, encode);
     this.#pendingScopes.push(
-      Promise.all(scopes).then(([validation, oom]) => {
+      errors.then(([validation, oom]) => {
         const error = validation ?? oom;
         if (error) this.#scoped.push({ where, error });
       }),
@@ -219,6 +231,9 @@ export class GPUContext {
    * Runs `encode` on a new command encoder inside validation and out-of-memory error
    * scopes, submits it, and throws a {@linkcode GPUKernelError} naming `where` (and the
    * pass labels WebGPU quotes) if anything failed.
+   *
+   * @throws {GPUKernelError} (rejects) If WebGPU reports a validation or out-of-memory
+   * error for this submission, the device is lost, or an earlier error is pending.
    */
   async submit(
     where: string,
@@ -230,6 +245,27 @@ export class GPUContext {
       await Promise.all(pending);
     }
     this.check(where);
+    const { errors, thrown } = this.#encodeInScopes(where, encode);
+    const [validation, oom] = await errors;
+    if (thrown) throw thrown;
+    const error = validation ?? oom;
+    if (error) {
+      const label = /"([a-z0-9_:]+)"/i.exec(error.message)?.[1];
+      throw new GPUKernelError(label ?? where, kindOf(error), error.message);
+    }
+    this.check(where);
+  }
+
+  /**
+   * What {@linkcode GPUContext.encodeNow} and {@linkcode GPUContext.submit} share: runs
+   * `encode` on a new command encoder inside validation and out-of-memory error scopes,
+   * submits it, and pops both scopes at once, so that no other work's scopes come
+   * between. `thrown` is what `encode` or the submission threw.
+   */
+  #encodeInScopes(
+    where: string,
+    encode: (encoder: GPUCommandEncoder) => void,
+  ): { errors: Promise<[GPUError | null, GPUError | null]>; thrown: unknown } {
     const device = this.device;
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
@@ -241,15 +277,9 @@ export class GPUContext {
     } catch (cause) {
       thrown = cause;
     }
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (thrown) throw thrown;
-    const error = validation ?? oom;
-    if (error) {
-      const label = /"([a-z0-9_:]+)"/i.exec(error.message)?.[1];
-      throw new GPUKernelError(label ?? where, kindOf(error), error.message);
-    }
-    this.check(where);
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    return { errors: Promise.all([validation, oom]), thrown };
   }
 }
 

@@ -20,6 +20,9 @@ const WANTED_LIMITS = [
 
 /**
  * Requests an adapter and a device whose limits are raised to the adapter's own.
+ *
+ * @throws {GPUUnavailableError} (rejects) If `navigator.gpu` is missing, no adapter is
+ * found, or the adapter refuses a device.
  */
 export async function requestDevice(
   powerPreference: GPUPowerPreference = "high-performance",
@@ -51,9 +54,10 @@ export async function requestDevice(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { describeDevice, GPUContext } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
- * console.log(describeDevice(ctx.device) === ctx.adapter); // true
+ * assertEquals(describeDevice(ctx.device), ctx.adapter);
  * ```
  */
 export function describeDevice(device: GPUDevice): string {

@@ -25,6 +25,9 @@ export interface Grid {
 /**
  * Spreads `groups` workgroups over x and y (and `z` along z), x being as long as the
  * device allows.
+ *
+ * @throws {FWLInputError} If `groups` is not a non-negative integer, or needs more than
+ * `maxWorkgroups²` workgroups.
  */
 export function spreadGroups(ctx: GPUContext, groups: number, z = 1): Grid {
   if (!Number.isInteger(groups) || groups < 0) {
@@ -39,7 +42,12 @@ export function spreadGroups(ctx: GPUContext, groups: number, z = 1): Grid {
   return { workgroups: [groups === 0 ? 0 : groupsX, rows, z], groupsX };
 }
 
-/** {@linkcode spreadGroups} for `count` invocations of `kernel`, one per element. */
+/**
+ * {@linkcode spreadGroups} for `count` invocations of `kernel`, one per element.
+ *
+ * @throws {FWLInputError} If `count` is negative or not a number, or needs more than
+ * `maxWorkgroups²` workgroups.
+ */
 export function spreadInvocations(
   ctx: GPUContext,
   count: number,

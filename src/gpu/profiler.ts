@@ -23,12 +23,19 @@ export interface KernelTime {
  *
  * @example
  * ```ts
- * import { KernelProfiler } from "./profiler.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { KernelProfiler } from "@x/fwl/gpu";
  * const profiler = new KernelProfiler();
  * profiler.add("matmul_vec4", 2);
  * profiler.add("matmul_tn", 1);
  * profiler.add("copy", 0.5);
- * console.log(profiler.byFamily((name) => name.split("_")[0]).map((t) => [t.name, t.ms])); // [ [ "matmul", 3 ], [ "copy", 0.5 ] ]
+ * assertEquals(profiler.byFamily((name) => name.split("_")[0]), [
+ *   { name: "matmul", ms: 3, count: 2 },
+ *   { name: "copy", ms: 0.5, count: 1 },
+ * ]);
+ * assertEquals(profiler.totalMs, 3.5);
+ * profiler.clear();
+ * assertEquals(profiler.kernels, []);
  * ```
  */
 export class KernelProfiler {
@@ -41,11 +48,13 @@ export class KernelProfiler {
    *
    * @example
    * ```ts
-   * import { KernelProfiler } from "./profiler.ts";
+   * import { assertEquals } from "@std/assert";
+   * import { KernelProfiler } from "@x/fwl/gpu";
    * const profiler = new KernelProfiler({ grids: true });
    * profiler.add("matmul", 2, [250, 16, 1]);
    * profiler.add("matmul", 1, [2, 16, 1]);
-   * console.log(profiler.kernels.map((t) => t.name)); // [ "matmul [250×16×1]", "matmul [2×16×1]" ]
+   * const names = profiler.kernels.map((t) => t.name);
+   * assertEquals(names, ["matmul [250×16×1]", "matmul [2×16×1]"]);
    * ```
    */
   constructor(options: { grids?: boolean } = {}) {

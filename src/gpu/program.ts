@@ -94,8 +94,9 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
  *
  * @example
  * ```ts
- * import { program } from "./program.ts";
- * import { GPUContext, readBytes, Recorder } from "@x/fwl/gpu";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { GPUContext, program, readBytes, Recorder } from "@x/fwl/gpu";
  * const SCALE = program({
  *   name: "scale",
  *   body: `@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -110,8 +111,11 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * const rec = new Recorder(ctx);
  * rec.dispatch(SCALE, [x], SCALE.uniforms({ count: 3, alpha: 2 }), [1, 1, 1]);
  * await rec.submit("scale");
- * console.log(new Float32Array(await readBytes(ctx, x, 12))); // Float32Array(3) [ 2, 4, 6 ]
+ * assertEquals([...new Float32Array(await readBytes(ctx, x, 12))], [2, 4, 6]);
  * ctx.pool.release(x);
+ * assertEquals(SCALE.bindingCount, 1); // the uniforms are bound after the storage
+ * // Uniforms are packed by name: a missing field is refused.
+ * assertThrows(() => SCALE.uniforms({ count: 3 } as never), FWLInputError);
  * ```
  */
 export class Program<
@@ -134,7 +138,12 @@ export class Program<
   readonly headerLines: number;
   readonly #fields: readonly (readonly [string, UniformType])[];
 
-  /** Declares a kernel (see {@linkcode program}). */
+  /**
+   * Declares a kernel (see {@linkcode program}).
+   *
+   * @throws {FWLInputError} If a storage binding or uniform field is malformed, a name is
+   * not a WGSL identifier, or a constant is not a u32.
+   */
   constructor(decl: ProgramDecl<readonly string[], C>) {
     this.name = decl.name;
     this.entryPoint = decl.entryPoint ?? "main";
@@ -156,6 +165,9 @@ export class Program<
   /**
    * Packs the uniform fields by name into a buffer padded to 16 bytes; every declared
    * field must be given, and nothing else.
+   *
+   * @throws {FWLInputError} If a declared field is missing or not a number (NaN only for
+   * `f32`), or an undeclared one is given.
    */
   uniforms(values: { readonly [K in U]: number }): ArrayBuffer {
     const given = values as Record<string, number>;
@@ -182,7 +194,12 @@ export class Program<
   }
 }
 
-/** Declares a kernel: see {@linkcode Program}. */
+/**
+ * Declares a kernel: see {@linkcode Program}.
+ *
+ * @throws {FWLInputError} If a storage binding or uniform field is malformed, a name is
+ * not a WGSL identifier, or a constant is not a u32.
+ */
 export function program<
   const U extends readonly string[] = readonly [],
   const C extends Record<string, number> = Record<never, number>,

@@ -13,13 +13,17 @@ const MAP_READ_COPY_DST = 0x01 | 0x08;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUContext, readBytes } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const buffer = ctx.pool.acquire(8);
  * ctx.device.queue.writeBuffer(buffer, 0, new Int32Array([7, -1]));
- * console.log(new Int32Array(await readBytes(ctx, buffer, 8))); // Int32Array(2) [ 7, -1 ]
+ * assertEquals([...new Int32Array(await readBytes(ctx, buffer, 8))], [7, -1]);
  * ctx.pool.release(buffer);
  * ```
+ *
+ * @throws {GPUKernelError} (rejects) If WebGPU reports an error for the copy, the device
+ * is lost, or an earlier error is pending.
  */
 export async function readBytes(
   ctx: GPUContext,
@@ -40,16 +44,21 @@ export const STAGING_BYTES = 64 * 2 ** 20;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUContext, readBuffers } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const a = ctx.pool.acquire(8), b = ctx.pool.acquire(4);
  * ctx.device.queue.writeBuffer(a, 0, new Int32Array([7, -1]));
  * ctx.device.queue.writeBuffer(b, 0, new Int32Array([3]));
  * const [x, y] = await readBuffers(ctx, [{ buffer: a, bytes: 8 }, { buffer: b, bytes: 4 }]);
- * console.log(new Int32Array(x), new Int32Array(y)); // Int32Array(2) [ 7, -1 ] Int32Array(1) [ 3 ]
+ * assertEquals([...new Int32Array(x)], [7, -1]);
+ * assertEquals([...new Int32Array(y)], [3]);
  * ctx.pool.release(a);
  * ctx.pool.release(b);
  * ```
+ *
+ * @throws {GPUKernelError} (rejects) If WebGPU reports an error for the copies, the
+ * device is lost, or an earlier error is pending.
  */
 export async function readBuffers(
   ctx: GPUContext,

@@ -51,6 +51,8 @@ interface CopyOp {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLStateError } from "@x/fwl";
  * import { GPUContext, matmulNT, readBytes, Recorder } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const rec = new Recorder(ctx);
@@ -58,8 +60,13 @@ interface CopyOp {
  * const out = ctx.pool.acquire(4);
  * matmulNT(rec, x, x, out, 1, 2, 1); // out[1, 1] = x · xᵀ
  * await rec.submit("squared norm"); // one submission for everything recorded
- * console.log(new Float32Array(await readBytes(ctx, out, 4))); // Float32Array(1) [ 25 ]
+ * assertEquals([...new Float32Array(await readBytes(ctx, out, 4))], [25]);
  * ctx.pool.release(out);
+ * // A scratch buffer given back with reuse() is dead: giving it back again is refused.
+ * const scratch = rec.scratch(16);
+ * rec.reuse(scratch);
+ * assertThrows(() => rec.reuse(scratch), FWLStateError);
+ * await rec.submit("nothing"); // releases the scratch buffer
  * ```
  */
 export class Recorder {
@@ -116,6 +123,8 @@ export class Recorder {
    * hands it out again, or that reads it (without writing) right after it was handed
    * out again, throws an {@linkcode FWLStateError} naming the kernel. A buffer not from
    * this recorder's `scratch` is left alone.
+   *
+   * @throws {FWLStateError} If `buffer` was already given back since it was handed out.
    */
   reuse(buffer: GPUBuffer): void {
     const life = this.#life.get(buffer);
@@ -158,6 +167,10 @@ export class Recorder {
   /**
    * Records one dispatch. Storage bindings take `@binding(0..n-1)` in order; the
    * uniforms, if any, take `@binding(n)`.
+   *
+   * @throws {FWLStateError} If a binding is a scratch buffer given back with
+   * {@linkcode Recorder.reuse} and not handed out again, or one handed out again that the
+   * kernel only reads before anything wrote it.
    */
   dispatch(
     spec: KernelSpec,
@@ -186,7 +199,12 @@ export class Recorder {
     this.#ops.push({ kind: "dispatch", spec, bindings, uniforms, workgroups });
   }
 
-  /** Records a buffer-to-buffer copy. */
+  /**
+   * Records a buffer-to-buffer copy.
+   *
+   * @throws {FWLStateError} If `src` or `dst` is a scratch buffer given back with
+   * {@linkcode Recorder.reuse}, or `src` one handed out again and not written since.
+   */
   copy(
     src: GPUBuffer,
     srcOffset: number,
@@ -203,7 +221,13 @@ export class Recorder {
     }
   }
 
-  /** Compiles what is missing, encodes every op into one encoder, submits, and releases scratch. */
+  /**
+   * Compiles what is missing, encodes every op into one encoder, submits, and releases scratch.
+   *
+   * @throws {GPUKernelError} (rejects) If a kernel does not compile, a bind group or the
+   * submission is invalid (naming the kernel where WebGPU does), memory runs out, or the
+   * device is lost.
+   */
   async submit(where: string): Promise<void> {
     const ctx = this.ctx;
     const ops = this.#ops.splice(0);

@@ -141,14 +141,25 @@ function bodyPart(where: string, model: CheckpointedModel): Part {
  *
  * @example
  * ```ts
- * import { checkpointBytes, FWLBlock } from "@x/fwl";
- * import { decodeSafetensors } from "@x/fwl/io";
- * using block = new FWLBlock(2, 5, 1);
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { checkpointBytes, FWLBlock, FWLInputError } from "@x/fwl";
+ * import { CHECKPOINT_METADATA, decodeSafetensors } from "@x/fwl/io";
+ * using block = new FWLBlock(2, 5, 1); // size 2, vocabulary 5
  * await block.build(3);
  * const bytes = await checkpointBytes(block, { metadata: { run: "wiki-1" } });
  * const { tensors, metadata } = decodeSafetensors(bytes);
- * console.log(tensors["unembed/kernel"].shape, metadata.run); // [2, 5] wiki-1
+ * assertEquals(tensors["unembed/kernel"].shape, [2, 5]);
+ * assertEquals(tensors["unembed/kernel"].data, (await block.getParams())["unembed/kernel"]);
+ * assertEquals([metadata.run, metadata[CHECKPOINT_METADATA.vocabSize]], ["wiki-1", "5"]);
+ * // The fwl.* keys are the library's own.
+ * await assertRejects(() => checkpointBytes(block, { metadata: { "fwl.x": "" } }), FWLInputError);
  * ```
+ *
+ * @throws {FWLStateError} (rejects) If the block is not built or was disposed, or the
+ * optimizer was disposed.
+ * @throws {FWLInputError} (rejects) If `options` is not an object or `options.metadata`
+ * is not a record of strings, or has a key starting with `fwl.`.
+ * @throws {GPUKernelError} (rejects) If reading the parameters back fails.
  */
 export function checkpointBytes(
   block: FWLBlock,
@@ -166,16 +177,29 @@ export function checkpointBytes(
  *
  * @example
  * ```ts
- * import { checkpointBytes, FWLBlock, loadCheckpointBytes } from "@x/fwl";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { checkpointBytes, FWLBlock, FWLInputError, loadCheckpointBytes } from "@x/fwl";
  * using a = new FWLBlock(2, 5, 1, { seed: 1 });
  * using b = new FWLBlock(2, 5, 1, { seed: 2 });
  * await a.build(3);
  * await b.build(3);
  * const bytes = await checkpointBytes(a, { metadata: { run: "a" } });
  * const { metadata } = await loadCheckpointBytes(b, bytes);
- * const [pa, pb] = [await a.getParams(), await b.getParams()];
- * console.log(metadata.run, pa["unembed/kernel"][0] === pb["unembed/kernel"][0]); // a true
+ * assertEquals(metadata.run, "a");
+ * assertEquals(await b.getParams(), await a.getParams()); // bit for bit
+ * // A block of another shape refuses the file, and keeps its own parameters.
+ * using c = new FWLBlock(2, 5, 1);
+ * await c.build(4);
+ * await assertRejects(() => loadCheckpointBytes(c, bytes), FWLInputError);
  * ```
+ *
+ * @throws {FWLStateError} (rejects) If the block is not built or was disposed, or the
+ * optimizer was disposed.
+ * @throws {FWLInputError} (rejects) If `bytes` is not a valid `.safetensors` file, a
+ * parameter is missing, unknown, of the wrong shape or not finite, the normalizer
+ * differs from the block's, or `options.optimizer` is given and the file holds no
+ * state for it (or state of another kind or shape); nothing is written then.
+ * @throws {GPUKernelError} (rejects) If writing to the GPU fails.
  */
 export async function loadCheckpointBytes(
   block: FWLBlock,
@@ -195,14 +219,21 @@ export async function loadCheckpointBytes(
  *
  * @example
  * ```ts
- * import { FWLBlock, saveCheckpoint } from "@x/fwl";
+ * import { assertEquals } from "@std/assert";
+ * import { checkpointBytes, FWLBlock, saveCheckpoint } from "@x/fwl";
  * using block = new FWLBlock(2, 5, 1);
  * await block.build(3);
  * const dir = await Deno.makeTempDir();
  * await saveCheckpoint(block, `${dir}/fwl.safetensors`);
- * console.log((await Deno.stat(`${dir}/fwl.safetensors`)).size > 0); // true
+ * // The file holds exactly the checkpoint bytes, and nothing else is left in the folder.
+ * assertEquals(await Deno.readFile(`${dir}/fwl.safetensors`), await checkpointBytes(block));
+ * assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["fwl.safetensors"]);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, or as
+ * for {@linkcode checkpointBytes}, which also says when an
+ * `FWLStateError` or `GPUKernelError` comes.
  */
 export async function saveCheckpoint(
   block: FWLBlock,
@@ -220,15 +251,23 @@ export async function saveCheckpoint(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, loadCheckpoint, saveCheckpoint } from "@x/fwl";
- * using block = new FWLBlock(2, 5, 1);
+ * using block = new FWLBlock(2, 5, 1, { seed: 1 });
+ * using other = new FWLBlock(2, 5, 1, { seed: 2 });
  * await block.build(3);
+ * await other.build(3);
  * const dir = await Deno.makeTempDir();
  * await saveCheckpoint(block, `${dir}/fwl.safetensors`, { metadata: { step: "100" } });
- * const { metadata } = await loadCheckpoint(block, `${dir}/fwl.safetensors`);
- * console.log(metadata.step); // 100
+ * const { metadata } = await loadCheckpoint(other, `${dir}/fwl.safetensors`);
+ * assertEquals(metadata.step, "100");
+ * assertEquals(await other.getParams(), await block.getParams());
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or URL, or as
+ * for {@linkcode loadCheckpointBytes}, which also says when an `FWLStateError`
+ * or `GPUKernelError` comes; Deno's errors (such as `NotFound`) pass through.
  */
 export async function loadCheckpoint(
   block: FWLBlock,
@@ -247,14 +286,24 @@ export async function loadCheckpoint(
  *
  * @example
  * ```ts
+ * import { assert, assertEquals } from "@std/assert";
  * import { LanguageModel, LSTMBody } from "@x/fwl";
- * import { decodeSafetensors, languageModelBytes } from "@x/fwl/io";
+ * import { CHECKPOINT_METADATA, decodeSafetensors, languageModelBytes } from "@x/fwl/io";
  * const body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
  * using lm = await LanguageModel.create(body, { vocabSize: 5, headSize: 2, attnChunks: 1 });
  * const bytes = await languageModelBytes(lm, { metadata: { run: "a" } });
- * const names = Object.keys(decodeSafetensors(bytes).tensors);
- * console.log(names.includes("head/unembed/kernel"), names.includes("body/embedding")); // true true
+ * const { tensors, metadata } = decodeSafetensors(bytes);
+ * assertEquals(tensors["head/unembed/kernel"].shape, [2, 5]);
+ * assertEquals(tensors["body/embedding"].shape, [5, 2]);
+ * assert(Object.keys(tensors).every((n) => n.startsWith("head/") || n.startsWith("body/")));
+ * assertEquals([metadata.run, metadata[CHECKPOINT_METADATA.body]], ["a", "true"]);
  * ```
+ *
+ * @throws {FWLInputError} (rejects) If `options` is not an object, `options.metadata`
+ * is not a record of strings or has a key starting with `fwl.`, or the body declares
+ * bad parameters.
+ * @throws {FWLStateError} (rejects) If the model or the optimizer was disposed.
+ * @throws {GPUKernelError} (rejects) If reading the parameters back fails.
  */
 export function languageModelBytes(
   model: CheckpointedModel,
@@ -278,14 +327,25 @@ export function languageModelBytes(
  *
  * @example
  * ```ts
- * import { LanguageModel, LSTMBody } from "@x/fwl";
- * import { languageModelBytes, loadLanguageModelBytes } from "@x/fwl/io";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { FWLInputError, LanguageModel, LSTMBody } from "@x/fwl";
+ * import { encodeSafetensors, languageModelBytes, loadLanguageModelBytes } from "@x/fwl/io";
  * const body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
  * using lm = await LanguageModel.create(body, { vocabSize: 5, headSize: 2, attnChunks: 1 });
  * const bytes = await languageModelBytes(lm, { metadata: { run: "a" } });
  * const metadata = await loadLanguageModelBytes(lm, bytes, "run.safetensors");
- * console.log(metadata.run); // a
+ * assertEquals(metadata.run, "a");
+ * // A file without the model's parameters is refused, naming the source.
+ * const empty = encodeSafetensors({});
+ * await assertRejects(() => loadLanguageModelBytes(lm, empty, "x.st"), FWLInputError, "x.st");
  * ```
+ *
+ * @throws {FWLInputError} (rejects) If `bytes` is not a valid `.safetensors` file, a
+ * parameter is missing, unknown, of the wrong shape or not finite, the normalizer
+ * differs from the head's, or `options.optimizer` is given and the file holds no state
+ * for it (or state of another kind or shape); nothing is written then.
+ * @throws {FWLStateError} (rejects) If the model or the optimizer was disposed.
+ * @throws {GPUKernelError} (rejects) If writing to the GPU fails.
  */
 export function loadLanguageModelBytes(
   model: CheckpointedModel,

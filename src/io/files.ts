@@ -35,6 +35,9 @@ function checkPath(where: string, path: unknown): void {
 /**
  * The bytes of the file at `path` (Deno's errors, such as `NotFound`, pass through).
  * Needs `--allow-read`.
+ *
+ * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or a URL.
+ * @throws {FWLError} (rejects) Outside Deno, naming `elsewhere` to use instead.
  */
 export async function readFileBytes(
   where: string,
@@ -49,6 +52,9 @@ export async function readFileBytes(
  * Writes `bytes()` to `path` through a temporary file and a rename, so an interrupted save
  * never leaves a truncated file under `path`. The path is checked before `bytes` runs.
  * Needs `--allow-write`.
+ *
+ * @throws {FWLInputError} (rejects) If `path` is not a non-empty string or a URL.
+ * @throws {FWLError} (rejects) Outside Deno, naming `elsewhere` to use instead.
  */
 export async function writeFileAtomic(
   where: string,

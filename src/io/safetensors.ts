@@ -80,14 +80,28 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { decodeSafetensors, encodeSafetensors } from "@x/fwl/io";
  * const bytes = encodeSafetensors(
  *   { w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } },
  *   { note: "hi" },
  * );
+ * assertEquals(bytes.length % 8, 0); // 8-byte length, padded header, 2 × 4 data bytes
  * const { tensors, metadata } = decodeSafetensors(bytes);
- * console.log(tensors.w.data, metadata.note); // Float32Array [1, 2] hi
+ * assertEquals(tensors.w.data, new Float32Array([1, 2]));
+ * assertEquals(metadata, { note: "hi" });
+ * // Shape and data must agree.
+ * assertThrows(
+ *   () => encodeSafetensors({ w: { dtype: "F32", shape: [3], data: new Float32Array(2) } }),
+ *   FWLInputError,
+ * );
  * ```
+ *
+ * @throws {FWLInputError} If `tensors` is not a record, a name is empty or
+ * `"__metadata__"`, a tensor's dtype is not `"F32"`, its shape is not an array of
+ * integers ≥ 0, its data is not a `Float32Array` of the shape's size, or `metadata` is
+ * not a record of strings.
  */
 export function encodeSafetensors(
   tensors: Record<string, SafetensorsTensor>,
@@ -190,12 +204,21 @@ interface HeaderEntry {
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { decodeSafetensors, encodeSafetensors } from "@x/fwl/io";
  * const bytes = encodeSafetensors({
  *   s: { dtype: "F32", shape: [], data: new Float32Array([0.5]) },
  * });
- * console.log(decodeSafetensors(bytes).tensors.s.shape); // []
+ * const { s } = decodeSafetensors(bytes).tensors;
+ * assertEquals([s.shape, s.data, s.storedDtype], [[], new Float32Array([0.5]), "F32"]);
+ * // A truncated file is an error, never a partial result.
+ * assertThrows(() => decodeSafetensors(bytes.subarray(0, bytes.length - 1)), FWLInputError);
  * ```
+ *
+ * @throws {FWLInputError} If `bytes` is not a `Uint8Array`, or breaks a rule of the
+ * format (truncated, a bad header, an unknown or unreadable dtype, offsets that do not
+ * match the shapes or do not tile the data, metadata that is not a string map).
  */
 export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   const where = "decodeSafetensors";

@@ -40,12 +40,25 @@ export interface AdamOptions extends OptimizerOptions {
  * as PyTorch's `Adam`); for decoupled decay use {@linkcode AdamW}.
  *
  * @example
- * ```ts ignore
- * import { Adam, blockParams, warmupCosineSchedule } from "@x/fwl";
- * const lr = warmupCosineSchedule({ peak: 1e-3, warmupSteps: 100, totalSteps: 10_000 });
- * const opt = new Adam(block.context, blockParams(block), { lr, clipNorm: 1 });
- * await opt.step(grads);
+ * ```ts
+ * import { assertAlmostEquals, assertEquals } from "@std/assert";
+ * import { Adam, tensor, warmupCosineSchedule } from "@x/fwl";
+ * import { GPUContext, readBytes } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const w = ctx.pool.acquire(8);
+ * ctx.device.queue.writeBuffer(w, 0, new Float32Array([1, 2]));
+ * const lr = warmupCosineSchedule({ peak: 0.2, warmupSteps: 2, totalSteps: 100 });
+ * using opt = new Adam(ctx, [{ name: "w", buffer: w, length: 2 }], { lr, clipNorm: 1 });
+ * assertEquals(opt.learningRate, 0.1); // warm-up: step 0 of 2
+ * await opt.step({ w: tensor(new Float32Array([3, -4]), [2]) });
+ * assertAlmostEquals((await opt.lastGradNorm())!, 5, 1e-6); // before clipping
+ * // The first bias-corrected step moves each value by lr against its gradient's sign.
+ * const [a, b] = new Float32Array(await readBytes(ctx, w, 8));
+ * assertAlmostEquals(a, 0.9, 1e-6);
+ * assertAlmostEquals(b, 2.1, 1e-6);
  * const state = await opt.state(); // moments as Float32Arrays
+ * assertEquals([state.kind, state.step, Object.keys(state.slots)], ["adam", 1, ["w/m", "w/v"]]);
+ * ctx.pool.release(w);
  * ```
  */
 export class Adam extends Optimizer {
@@ -62,6 +75,10 @@ export class Adam extends Optimizer {
    * @param ctx the GPU context of the parameters (e.g. `block.context`)
    * @param params the parameters to update (e.g. {@linkcode blockParams}`(block)`)
    * @param options learning rate (or schedule), betas, ε, weight decay, clipping, …
+   * @throws {FWLInputError} If `ctx`, a parameter or an option is bad: a beta not in
+   * [0, 1), a non-positive `eps`, a negative `lr` or `weightDecay`, a non-positive
+   * `clipNorm`, duplicate or overlapping parameters, weight decay on a log-space
+   * parameter, and so on (the message names it).
    */
   constructor(ctx: GPUContext, params: readonly OptimParam[], options: AdamOptions) {
     const o = options ?? {} as AdamOptions;
@@ -116,10 +133,21 @@ export class Adam extends Optimizer {
  * `new Adam(ctx, params, { ...options, decoupledWeightDecay: true })` with that default.
  *
  * @example
- * ```ts ignore
- * import { AdamW, blockParams } from "@x/fwl";
- * const opt = new AdamW(block.context, blockParams(block), { lr: 1e-3, weightDecay: 0.1 });
- * await opt.step(grads);
+ * ```ts
+ * import { assertAlmostEquals, assertEquals } from "@std/assert";
+ * import { AdamW, tensor } from "@x/fwl";
+ * import { GPUContext, readBytes } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const w = ctx.pool.acquire(8);
+ * ctx.device.queue.writeBuffer(w, 0, new Float32Array([1, 2]));
+ * using opt = new AdamW(ctx, [{ name: "w", buffer: w, length: 2 }], { lr: 0.1, weightDecay: 0.1 });
+ * assertEquals(opt.kind, "adamw");
+ * await opt.step({ w: tensor(new Float32Array([3, -4]), [2]) });
+ * // w −= 0.1·0.1·w (decay), then the Adam step of 0.1 against the gradient's sign.
+ * const [a, b] = new Float32Array(await readBytes(ctx, w, 8));
+ * assertAlmostEquals(a, 0.99 - 0.1, 1e-6);
+ * assertAlmostEquals(b, 1.98 + 0.1, 1e-6);
+ * ctx.pool.release(w);
  * ```
  */
 export class AdamW extends Adam {
@@ -129,6 +157,8 @@ export class AdamW extends Adam {
    * @param ctx the GPU context of the parameters (e.g. `block.context`)
    * @param params the parameters to update (e.g. {@linkcode blockParams}`(block)`)
    * @param options learning rate (or schedule), betas, ε, weight decay, clipping, …
+   * @throws {FWLInputError} If `options` is not an object, or `ctx`, a parameter or an
+   * option is bad (as for {@linkcode Adam}).
    */
   constructor(
     ctx: GPUContext,

@@ -44,7 +44,11 @@ export class GlobalNormClip {
     clipScale(rec, { partials, count, clip: this.buffer, clipNorm: this.#clipNorm });
   }
 
-  /** The global norm of the last finished step, or `undefined` when there is none. */
+  /**
+   * The global norm of the last finished step, or `undefined` when there is none.
+   *
+   * @throws {GPUKernelError} (rejects) If reading it back fails.
+   */
   async lastNorm(where: string): Promise<number | undefined> {
     if (!this.hasNorm) return undefined;
     return new Float32Array(await readBytes(this.#ctx, this.buffer, 8, where))[1];

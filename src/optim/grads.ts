@@ -40,6 +40,9 @@ export function bindingOf(rec: Recorder, buffer: GPUBuffer): Binding {
  * 1-element gradient per element name) into update segments. Every gradient is checked
  * before host data is uploaded (into `rec`'s scratch, each distinct array once); a
  * gradient may not be one of the buffers in `own` (parameters and optimizer state).
+ *
+ * @throws {FWLInputError} If `grads` is not a record, or a gradient is missing, disposed,
+ * not float32, of the wrong length, without storage usage, or one of the `own` buffers.
  */
 export function resolveGrads(
   where: string,

@@ -1,7 +1,8 @@
 /**
  * The optimizer base: what `SGD`, `Adam` and `AdamW` share. It holds the checked
- * parameter list, the state slots and the clipping state, and drives a step: the clipping passes and every parameter's update are recorded
- * into one command encoder and submitted once; each optimizer only records its update.
+ * parameter list, the state slots and the clipping state, and drives a step: the
+ * clipping passes and every parameter's update are recorded into one command encoder
+ * and submitted once; each optimizer only records its update.
  *
  * @module
  */
@@ -75,6 +76,30 @@ const NEUTRAL_SCALARS = { eps: 1, beta1: 0, beta2: 0, bc1: 1, bc2: 1, momentum: 
 /**
  * What SGD, Adam and AdamW share: parameter bookkeeping, gradient resolution, global
  * norm clipping, state I/O and disposal. Use a subclass.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { FWLInputError, FWLStateError, SGD, tensor } from "@x/fwl";
+ * import { GPUContext } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const w = ctx.pool.acquire(12);
+ * const params = [{ name: "w", buffer: w, length: 3 }];
+ * const opt = new SGD(ctx, params, { lr: 0.1, momentum: 0.9 });
+ * await opt.step({ w: tensor(new Float32Array([1, 2, 3]), [3]) });
+ * const state = await opt.state(); // what a checkpoint saves
+ * assertEquals([state.step, state.slots["w/momentum"]], [1, new Float32Array([1, 2, 3])]);
+ * // The state goes into another optimizer of the same kind and parameters, checked first.
+ * using again = new SGD(ctx, params, { lr: 0.1, momentum: 0.9 });
+ * await again.loadState(state);
+ * assertEquals(again.stepCount, 1);
+ * await assertRejects(() => again.loadState({ ...state, kind: "adam" }), FWLInputError);
+ * // A gradient must name a parameter's values: a missing one is refused before any work.
+ * await assertRejects(() => again.step({}), FWLInputError);
+ * opt.dispose();
+ * await assertRejects(() => opt.state(), FWLStateError);
+ * ctx.pool.release(w);
+ * ```
  */
 export abstract class Optimizer {
   /** The GPU context the parameters live on. */
@@ -95,6 +120,8 @@ export abstract class Optimizer {
    * parameter for each slot. Every element's update carries `rule.flags`, plus
    * `rule.decayFlag` where it decays (and `weightDecay > 0`), the non-negative flag
    * where it is kept ≥ 0 and the log-space flag where it is learned in log space.
+   *
+   * @throws {FWLInputError} If `ctx`, `params` or `options` is bad (the message names it).
    */
   protected constructor(
     where: string,
@@ -141,7 +168,11 @@ export abstract class Optimizer {
     return this.#step;
   }
 
-  /** The learning rate the next `step` will use. */
+  /**
+   * The learning rate the next `step` will use.
+   *
+   * @throws {FWLInputError} If the schedule gives a negative or non-finite rate.
+   */
   get learningRate(): number {
     return this.#lrAt(this.#step);
   }
@@ -155,6 +186,12 @@ export abstract class Optimizer {
    * Applies one update to every parameter. `grads` maps each parameter's name to its
    * gradient (a packed parameter may instead get one 1-element gradient per element
    * name); other names are ignored. Everything is checked before anything runs.
+   *
+   * @throws {FWLStateError} (rejects) If the optimizer was disposed.
+   * @throws {FWLInputError} (rejects) If a gradient is missing, of the wrong length or
+   * dtype, disposed, one of the parameter or state buffers, or `grads` is not a record;
+   * or the schedule gives a bad rate.
+   * @throws {GPUKernelError} (rejects) If the GPU work fails.
    */
   async step(grads: Record<string, GradSource>): Promise<void> {
     const where = `${this.#where}.step`;
@@ -195,13 +232,19 @@ export abstract class Optimizer {
    * The global gradient norm of the last `step` (before clipping), read back from the
    * GPU; `undefined` without `clipNorm`, or before the first step since construction or
    * `loadState`.
+   *
+   * @throws {FWLStateError} (rejects) If the optimizer was disposed.
    */
   async lastGradNorm(): Promise<number | undefined> {
     this.#live("lastGradNorm");
     return await this.#clip?.lastNorm(`${this.#where}.lastGradNorm`);
   }
 
-  /** Reads the optimizer state back to the host (for checkpoints). */
+  /**
+   * Reads the optimizer state back to the host (for checkpoints).
+   *
+   * @throws {FWLStateError} (rejects) If the optimizer was disposed.
+   */
   async state(): Promise<OptimizerState> {
     this.#live("state");
     const slots = await this.#slots.read(`${this.#where}.state`);
@@ -217,12 +260,21 @@ export abstract class Optimizer {
    * Throws an {@linkcode FWLInputError} saying what is wrong unless `state` fits this
    * optimizer (same kind, every slot present with the right length and finite values,
    * no unknown slot). {@linkcode Optimizer.loadState} runs it first.
+   *
+   * @throws {FWLInputError} If `state` does not fit this optimizer.
    */
   validateState(state: OptimizerState): void {
     this.#slots.validate(`${this.#where}.loadState`, this.kind, state);
   }
 
-  /** Replaces the state (moments and step count) with `state`, after checking all of it. */
+  /**
+   * Replaces the state (moments and step count) with `state`, after checking all of it.
+   *
+   * @throws {FWLStateError} (rejects) If the optimizer was disposed.
+   * @throws {FWLInputError} (rejects) If `state` does not fit this optimizer (see
+   * {@linkcode Optimizer.validateState}).
+   * @throws {GPUKernelError} (rejects) If writing it to the GPU fails.
+   */
   async loadState(state: OptimizerState): Promise<void> {
     this.#live("loadState");
     this.validateState(state);

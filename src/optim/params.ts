@@ -45,10 +45,11 @@ export interface OptimParam {
  *
  * @example
  * ```ts
- * import { defaultDecayFilter } from "./params.ts";
- * console.log(defaultDecayFilter("dense_0/kernel")); // true
- * console.log(defaultDecayFilter("dense_0/bias")); // false
- * console.log(defaultDecayFilter("layer_norm/scale")); // false
+ * import { assertEquals } from "@std/assert";
+ * import { defaultDecayFilter } from "@x/fwl/gpu";
+ * const names = ["dense_0/kernel", "dense_0/bias", "layer_norm/scale", "dense_0/kernel_step"];
+ * assertEquals(names.map(defaultDecayFilter), [true, false, false, false]);
+ * assertEquals(defaultDecayFilter("head/normalizer/decay"), false);
  * ```
  */
 export function defaultDecayFilter(name: string): boolean {
@@ -64,8 +65,10 @@ export function defaultDecayFilter(name: string): boolean {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { isDecayName } from "./params.ts";
- * console.log(isDecayName("head/normalizer/decay"), isDecayName("dense_0/kernel")); // true false
+ * const names = ["normalizer/decay", "head/normalizer/decay", "dense_0/kernel", "my_decay"];
+ * assertEquals(names.map(isDecayName), [true, true, false, false]);
  * ```
  */
 export function isDecayName(name: string): boolean {
@@ -77,8 +80,10 @@ export function isDecayName(name: string): boolean {
  *
  * @example
  * ```ts
- * import { defaultNonNegative } from "./params.ts";
- * console.log(defaultNonNegative("dense_1/kernel_step")); // true
+ * import { assertEquals } from "@std/assert";
+ * import { defaultNonNegative } from "@x/fwl/gpu";
+ * assertEquals(defaultNonNegative("dense_1/kernel_step"), true);
+ * assertEquals(defaultNonNegative("dense_1/kernel"), false);
  * ```
  */
 export function defaultNonNegative(name: string): boolean {
@@ -94,8 +99,10 @@ export function defaultNonNegative(name: string): boolean {
  *
  * @example
  * ```ts
- * import { defaultLogSpace } from "./params.ts";
- * console.log(defaultLogSpace("layer_norm/scale_step"), defaultLogSpace("layer_norm/scale")); // true false
+ * import { assertEquals } from "@std/assert";
+ * import { defaultLogSpace } from "@x/fwl/gpu";
+ * assertEquals(defaultLogSpace("layer_norm/scale_step"), true);
+ * assertEquals(defaultLogSpace("layer_norm/scale"), false);
  * ```
  */
 export function defaultLogSpace(name: string): boolean {
@@ -116,8 +123,11 @@ export const LOG_SPACE_LR_SCALE = 10;
  *
  * @example
  * ```ts
- * import { defaultLrScale } from "./params.ts";
- * console.log(defaultLrScale("dense_0/kernel_step"), defaultLrScale("dense_0/kernel")); // 10 1
+ * import { assertEquals } from "@std/assert";
+ * import { defaultLrScale, LOG_SPACE_LR_SCALE } from "@x/fwl/gpu";
+ * assertEquals(defaultLrScale("dense_0/kernel_step"), LOG_SPACE_LR_SCALE); // 10
+ * assertEquals(defaultLrScale("normalizer/decay"), LOG_SPACE_LR_SCALE);
+ * assertEquals(defaultLrScale("dense_0/kernel"), 1);
  * ```
  */
 export function defaultLrScale(name: string): number {
@@ -138,9 +148,25 @@ export function defaultLrScale(name: string): number {
  * new optimizer.
  *
  * @example
- * ```ts ignore
- * import { Adam, blockParams } from "@x/fwl";
- * const opt = new Adam(block.context, blockParams(block), { lr: 1e-3 });
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Adam, blockParams, FWLBlock } from "@x/fwl";
+ * using block = new FWLBlock(4, 16, 2, { seed: 1 }); // size 4, vocabulary 16
+ * await block.build(8); // input size 8
+ * const params = blockParams(block);
+ * assertEquals(params.map((p) => [p.name, p.length]), [
+ *   ["dense_0/kernel", 8 * 16], // input → 4 × size
+ *   ["dense_0/bias", 16],
+ *   ["dense_1/kernel", 16 * 4],
+ *   ["dense_1/bias", 4],
+ *   ["layer_norm/scale", 4],
+ *   ["layer_norm/bias", 4],
+ *   ["unembed/kernel", 4 * 16],
+ *   ["unembed/bias", 16],
+ *   ["steps", 6], // the six step sizes, packed
+ * ]);
+ * using opt = new Adam(block.context, params, { lr: 1e-3 });
+ * assertEquals(opt.paramNames.length, 9);
  * ```
  */
 export function blockParams(block: FWLBlock): OptimParam[] {
@@ -196,6 +222,10 @@ export interface ParamEntry extends Required<Omit<OptimParam, "elementNames">> {
  * which `flagsOf` computes from whether the element decays, is kept non-negative and is
  * learned in log space, and by their learning-rate multiplier. `decayOn` says whether
  * weight decay is on at all: a log-space element may not decay then.
+ *
+ * @throws {FWLInputError} If `params` is empty or not an array, a parameter is malformed,
+ * named twice, outside its buffer's first binding or overlapping another, or a rule is
+ * not a function (or list of names), gives a bad multiplier, or decays a log-space element.
  */
 export function checkParams(
   where: string,

@@ -17,10 +17,15 @@ export type Schedule = (step: number) => number;
  *
  * @example
  * ```ts
- * import { constantSchedule } from "./schedules.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { constantSchedule } from "@x/fwl/gpu";
  * const lr = constantSchedule(3e-4);
- * console.log(lr(0), lr(1000)); // 0.0003 0.0003
+ * assertEquals([lr(0), lr(1000)], [3e-4, 3e-4]);
+ * assertThrows(() => constantSchedule(-1), FWLInputError);
  * ```
+ *
+ * @throws {FWLInputError} If `lr` is not a finite number ≥ 0.
  */
 export function constantSchedule(lr: number): Schedule {
   const value = checkNonNegative("constantSchedule", "lr", lr);
@@ -50,10 +55,20 @@ export interface WarmupCosineOptions {
  *
  * @example
  * ```ts
- * import { warmupCosineSchedule } from "./schedules.ts";
+ * import { assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError, warmupCosineSchedule } from "@x/fwl";
  * const lr = warmupCosineSchedule({ peak: 1, warmupSteps: 4, totalSteps: 12 });
- * console.log(lr(0), lr(3), lr(8), lr(12)); // 0.25 1 0.5 0
+ * assertEquals([lr(0), lr(3), lr(4), lr(12), lr(100)], [0.25, 1, 1, 0, 0]);
+ * assertAlmostEquals(lr(8), 0.5); // half way through the cosine
+ * assertThrows(
+ *   () => warmupCosineSchedule({ peak: 1, warmupSteps: 4, totalSteps: 2 }),
+ *   FWLInputError, // totalSteps < warmupSteps
+ * );
  * ```
+ *
+ * @throws {FWLInputError} If `options` is not an object, `peak` or `final` is not a
+ * finite number ≥ 0, `warmupSteps` or `totalSteps` is not an integer ≥ 0, or
+ * `totalSteps < warmupSteps`.
  */
 export function warmupCosineSchedule(options: WarmupCosineOptions): Schedule {
   const where = "warmupCosineSchedule";

@@ -29,10 +29,22 @@ export interface SGDOptions extends OptimizerOptions {
  * accepts).
  *
  * @example
- * ```ts ignore
- * import { blockParams, SGD } from "@x/fwl";
- * const opt = new SGD(block.context, blockParams(block), { lr: 0.1, momentum: 0.9 });
- * await opt.step(grads);
+ * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError, SGD, tensor } from "@x/fwl";
+ * import { GPUContext, readBytes } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const w = ctx.pool.acquire(8); // one parameter of 2 values
+ * ctx.device.queue.writeBuffer(w, 0, new Float32Array([1, 2]));
+ * const params = [{ name: "w", buffer: w, length: 2 }];
+ * using opt = new SGD(ctx, params, { lr: 0.5, momentum: 0.5 });
+ * const grad = tensor(new Float32Array([1, -2]), [2]);
+ * await opt.step({ w: grad }); // buf = g; w −= 0.5·buf
+ * await opt.step({ w: grad }); // buf = 0.5·buf + g = 1.5·g; w −= 0.5·buf
+ * assertEquals([...new Float32Array(await readBytes(ctx, w, 8))], [-0.25, 4.5]);
+ * assertEquals(opt.stateShape, { "w/momentum": 2 });
+ * assertThrows(() => new SGD(ctx, params, { lr: 0.5, nesterov: true }), FWLInputError);
+ * ctx.pool.release(w);
  * ```
  */
 export class SGD extends Optimizer {
@@ -47,6 +59,10 @@ export class SGD extends Optimizer {
    * @param ctx the GPU context of the parameters (e.g. `block.context`)
    * @param params the parameters to update (e.g. {@linkcode blockParams}`(block)`)
    * @param options learning rate (or schedule), momentum, weight decay, clipping, …
+   * @throws {FWLInputError} If `ctx`, a parameter or an option is bad: `momentum` not
+   * in [0, 1), `nesterov` without momentum, a negative `lr` or `weightDecay`, a
+   * non-positive `clipNorm`, duplicate or overlapping parameters, weight decay on a
+   * log-space parameter, and so on (the message names it).
    */
   constructor(ctx: GPUContext, params: readonly OptimParam[], options: SGDOptions) {
     const where = "SGD";

@@ -96,6 +96,9 @@ export class StateSlots {
   /**
    * Throws an {@linkcode FWLInputError} saying what is wrong unless `state` is of `kind`
    * and has every slot with the right length and finite values, and no other slot.
+   *
+   * @throws {FWLInputError} If `state` is not an object, of another kind, has a bad step
+   * count, or a slot missing, unknown, of the wrong length or with a non-finite value.
    */
   validate(where: string, kind: OptimizerKind, state: OptimizerState): void {
     if (state === null || typeof state !== "object") {

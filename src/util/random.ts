@@ -14,9 +14,11 @@ import { describeValue } from "./describe.ts";
  *
  * @example
  * ```ts
- * import { type RandomSource, SeededRandom } from "./random.ts";
+ * import { assert } from "@std/assert";
+ * import { type RandomSource, SeededRandom } from "@x/fwl";
  * const rng: RandomSource = new SeededRandom(42);
- * console.log(rng.uniform() < 1); // true
+ * const u = rng.uniform();
+ * assert(u >= 0 && u < 1);
  * ```
  */
 export interface RandomSource {
@@ -30,9 +32,11 @@ export interface RandomSource {
  *
  * @example
  * ```ts
- * import { SeededRandom } from "./random.ts";
+ * import { assertEquals, assertNotEquals } from "@std/assert";
+ * import { SeededRandom } from "@x/fwl";
  * const a = new SeededRandom(7), b = new SeededRandom(7);
- * console.log(a.normal() === b.normal()); // true
+ * assertEquals([a.normal(), a.uniform()], [b.normal(), b.uniform()]); // same seed, same stream
+ * assertNotEquals(new SeededRandom(8).uniform(), new SeededRandom(7).uniform());
  * ```
  */
 export class SeededRandom implements RandomSource {
@@ -105,11 +109,16 @@ function checkCounter(where: string, name: string, value: unknown): number {
  *
  * @example
  * ```ts
+ * import { assert, assertNotEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
  * import { counterKey } from "./random.ts";
  * const [k0, k1] = counterKey(-3);
- * console.log(k0 >>> 0 === k0 && k1 >>> 0 === k1); // true
- * console.log(counterKey(1)[0] !== counterKey(2 ** 32 + 1)[0]); // true
+ * assert(k0 >>> 0 === k0 && k1 >>> 0 === k1); // two u32 words
+ * assertNotEquals(counterKey(1), counterKey(2 ** 32 + 1)); // the high bits count
+ * assertThrows(() => counterKey(0.5), FWLInputError);
  * ```
+ *
+ * @throws {FWLInputError} If `seed` is not a safe integer.
  */
 export function counterKey(seed: number): [number, number] {
   checkSeed("counterKey", seed);
@@ -131,9 +140,10 @@ function keyOf(seed: number): [number, number] {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { counterKey, counterUniform, counterUniformKeyed } from "./random.ts";
  * const key = counterKey(9);
- * console.log(counterUniformKeyed(key, 3, 1) === counterUniform(9, 3, 1)); // true
+ * assertEquals(counterUniformKeyed(key, 3, 1), counterUniform(9, 3, 1));
  * ```
  */
 export function counterUniformKeyed(
@@ -162,11 +172,18 @@ export function counterUniformKeyed(
  *
  * @example
  * ```ts
- * import { counterUniform } from "./random.ts";
+ * import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+ * import { counterUniform, FWLInputError } from "@x/fwl";
  * const u = counterUniform(42, 7, 0);
- * console.log(u >= 0 && u < 1); // true
- * console.log(u === counterUniform(42, 7, 0), u !== counterUniform(42, 8, 0)); // true true
+ * assert(u >= 0 && u < 1);
+ * assertEquals(Math.round(u * 2 ** 24), u * 2 ** 24); // 24-bit resolution
+ * assertEquals(counterUniform(42, 7, 0), u); // no state: the same arguments, the same draw
+ * assertNotEquals(counterUniform(42, 8, 0), u);
+ * assertThrows(() => counterUniform(42, -1, 0), FWLInputError);
  * ```
+ *
+ * @throws {FWLInputError} If `seed` is not a safe integer, or `position` or `sequence`
+ * is not an integer in `[0, 2^32)`.
  */
 export function counterUniform(seed: number, position: number, sequence: number): number {
   const where = "counterUniform";

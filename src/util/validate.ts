@@ -11,6 +11,8 @@ import { describeValue } from "./describe.ts";
 /**
  * Throws unless `value` is a finite number that `ok` accepts; `expected` says what was
  * wanted (e.g. `"a number in [0, 1)"`).
+ *
+ * @throws {FWLInputError} If `value` is not a finite number that `ok` accepts.
  */
 export function checkNumber(
   where: string,
@@ -25,22 +27,38 @@ export function checkNumber(
   return value;
 }
 
-/** Throws unless `value` is a finite number ≥ 0. */
+/**
+ * Throws unless `value` is a finite number ≥ 0.
+ *
+ * @throws {FWLInputError} If `value` is not a finite number ≥ 0.
+ */
 export function checkNonNegative(where: string, name: string, value: unknown): number {
   return checkNumber(where, name, value, (v) => v >= 0, "a finite number ≥ 0");
 }
 
-/** Throws unless `value` is a finite number > 0. */
+/**
+ * Throws unless `value` is a finite number > 0.
+ *
+ * @throws {FWLInputError} If `value` is not a finite number > 0.
+ */
 export function checkPositive(where: string, name: string, value: unknown): number {
   return checkNumber(where, name, value, (v) => v > 0, "a finite number > 0");
 }
 
-/** Throws unless `value` is a number in [0, 1) (a decay rate, a momentum). */
+/**
+ * Throws unless `value` is a number in [0, 1) (a decay rate, a momentum).
+ *
+ * @throws {FWLInputError} If `value` is not a number in [0, 1).
+ */
 export function checkFraction(where: string, name: string, value: unknown): number {
   return checkNumber(where, name, value, (v) => v >= 0 && v < 1, "a number in [0, 1)");
 }
 
-/** Throws unless `value` is a positive integer. */
+/**
+ * Throws unless `value` is a positive integer.
+ *
+ * @throws {FWLInputError} If `value` is not a positive integer.
+ */
 export function checkPositiveInteger(where: string, name: string, value: unknown): number {
   return checkNumber(
     where,
@@ -51,7 +69,11 @@ export function checkPositiveInteger(where: string, name: string, value: unknown
   );
 }
 
-/** Throws unless `value` is an integer ≥ 0. */
+/**
+ * Throws unless `value` is an integer ≥ 0.
+ *
+ * @throws {FWLInputError} If `value` is not an integer ≥ 0.
+ */
 export function checkCount(where: string, name: string, value: unknown): number {
   return checkNumber(where, name, value, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
 }
@@ -59,6 +81,8 @@ export function checkCount(where: string, name: string, value: unknown): number 
 /**
  * The distinct sequence indices of `value`, each an integer in `[0, batchSize)`, or an
  * {@linkcode FWLInputError} (the rows to restart of a state, for instance).
+ *
+ * @throws {FWLInputError} If `value` is not an array, or holds an index outside `[0, batchSize)`.
  */
 export function checkSequences(
   where: string,
@@ -77,12 +101,20 @@ export function checkSequences(
   return [...new Set(value as number[])];
 }
 
-/** Throws unless `value` is an integer (of either sign). */
+/**
+ * Throws unless `value` is an integer (of either sign).
+ *
+ * @throws {FWLInputError} If `value` is not an integer.
+ */
 export function checkInteger(where: string, name: string, value: unknown): number {
   return checkNumber(where, name, value, Number.isInteger, "an integer");
 }
 
-/** Throws unless `value` is a non-null object; `expected` says which (e.g. `"an object { seed? }"`). */
+/**
+ * Throws unless `value` is a non-null object; `expected` says which (e.g. `"an object { seed? }"`).
+ *
+ * @throws {FWLInputError} If `value` is null or not an object.
+ */
 export function checkObject<T>(
   where: string,
   name: string,
@@ -95,7 +127,12 @@ export function checkObject<T>(
   return value as T & object;
 }
 
-/** Throws unless `value` is a record of strings; `reserved` refuses keys with that prefix. */
+/**
+ * Throws unless `value` is a record of strings; `reserved` refuses keys with that prefix.
+ *
+ * @throws {FWLInputError} If `value` is not an object, a value is not a string, or a key
+ * starts with `reserved`.
+ */
 export function checkStringRecord(
   where: string,
   name: string,
@@ -116,7 +153,11 @@ export function checkStringRecord(
   return { ...(value as Record<string, string>) };
 }
 
-/** Throws unless `value` is a boolean. */
+/**
+ * Throws unless `value` is a boolean.
+ *
+ * @throws {FWLInputError} If `value` is not a boolean.
+ */
 export function checkBoolean(where: string, name: string, value: unknown): boolean {
   if (typeof value !== "boolean") {
     throw new FWLInputError(where, name, "a boolean", describeValue(value));
@@ -127,6 +168,8 @@ export function checkBoolean(where: string, name: string, value: unknown): boole
 /**
  * Throws an {@linkcode FWLInputError} unless `value` is an `AbortSignal` or undefined, and
  * the signal's reason if it is already aborted (a call then does nothing).
+ *
+ * @throws {FWLInputError} If `value` is neither undefined nor an `AbortSignal`.
  */
 export function checkSignal(
   where: string,
@@ -156,7 +199,11 @@ export function firstNonFinite(
   return undefined;
 }
 
-/** Throws if `data` holds NaN or ±Infinity. */
+/**
+ * Throws if `data` holds NaN or ±Infinity.
+ *
+ * @throws {FWLInputError} If `data` holds NaN or ±Infinity.
+ */
 export function checkFinite(
   where: string,
   name: string,
@@ -168,7 +215,11 @@ export function checkFinite(
   }
 }
 
-/** Throws if `weights` holds a negative or non-finite entry. */
+/**
+ * Throws if `weights` holds a negative or non-finite entry.
+ *
+ * @throws {FWLInputError} If `weights` holds a negative or non-finite entry.
+ */
 export function checkWeights(
   where: string,
   name: string,
@@ -182,7 +233,11 @@ export function checkWeights(
   }
 }
 
-/** Throws if an id at a position with non-zero weight lies outside [0, vocabSize). */
+/**
+ * Throws if an id at a position with non-zero weight lies outside [0, vocabSize).
+ *
+ * @throws {FWLInputError} If an id with non-zero weight lies outside `[0, vocabSize)`.
+ */
 export function checkIds(
   where: string,
   name: string,
