@@ -17,10 +17,10 @@ import { FWLStateError } from "../errors.ts";
  * import { FWLStateError } from "@x/fwl";
  * import { CallGuard } from "./busy.ts";
  * const guard = new CallGuard("Model");
- * let release!: () => void;
- * const first = guard.run("score", () => new Promise<void>((r) => release = r));
+ * const gate = Promise.withResolvers<void>();
+ * const first = guard.run("score", () => gate.promise);
  * await assertRejects(() => guard.run("score", async () => {}), FWLStateError, "still running");
- * release();
+ * gate.resolve();
  * await first;
  * assertEquals(await guard.run("score", async () => 7), 7); // free again
  * assertEquals([guard.dispose(), guard.dispose()], [true, false]);

@@ -71,6 +71,7 @@ const WHERE = "LanguageModel";
  *
  * @example
  * ```ts
+ * import { assert, assertEquals } from "@std/assert";
  * import { Adam, LanguageModel, LSTMBody, tensor } from "@x/fwl";
  * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
  * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
@@ -82,7 +83,8 @@ const WHERE = "LanguageModel";
  * for await (const token of lm.generate([1, 2, 3], { maxTokens: 4, temperature: 0.8 })) {
  *   out.push(token);
  * }
- * console.log(loss, perplexity, out.length); // … … 4
+ * assert(Number.isFinite(loss) && perplexity > 1);
+ * assertEquals(out.length, 4);
  * opt.dispose();
  * ```
  */
@@ -105,6 +107,9 @@ export class LanguageModel {
    * @param body the model body
    * @param head an FWL head built with `inputSize = body.hiddenSize`
    * @param options `fastWeights` (default true)
+   * @throws {FWLInputError} If `body` is no {@linkcode ModelBody}, `head` no FWLBlock
+   *   built for `body.hiddenSize`, or an option is bad.
+   * @throws {FWLStateError} If `head` is not built.
    */
   constructor(body: ModelBody, head: FWLBlock, options: LanguageModelOptions = {}) {
     checkBody(WHERE, body);
@@ -127,8 +132,11 @@ export class LanguageModel {
   /**
    * Builds an FWL head for `body` and returns the model.
    *
+   * @throws {FWLInputError} If `body` is no {@linkcode ModelBody} or an option is bad.
+   *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const options = { vocabSize: 16, embedSize: 8, hiddenSize: 8 };
    * using fwl = await LanguageModel.create(await LSTMBody.create(options), {
@@ -139,7 +147,7 @@ export class LanguageModel {
    *   vocabSize: 16,
    *   fastWeights: false, // the baseline: same head, step sizes held at 0
    * });
-   * console.log(fwl.parameters().length, plain.parameters().length); // one fewer: no "head/steps"
+   * assertEquals(plain.parameters().length, fwl.parameters().length - 1); // no "head/steps"
    * ```
    */
   static async create(
@@ -157,7 +165,11 @@ export class LanguageModel {
     }
   }
 
-  /** The GPU context of the head (the body's parameters must live on its device). */
+  /**
+   * The GPU context of the head (the body's parameters must live on its device).
+   *
+   * @throws {FWLStateError} If the model was disposed.
+   */
   get context(): GPUContext {
     this.#guard.live("context");
     return this.head.context;
@@ -179,14 +191,17 @@ export class LanguageModel {
    * fast weights are off), then the body's under `"body/"` when the body has `backward`
    * and `parameters`. Leave some out of the optimizer to freeze them.
    *
+   * @throws {FWLStateError} If the model was disposed.
+   *
    * @example
    * ```ts
-   * import { Adam } from "@x/fwl";
-   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * import { assert } from "@std/assert";
+   * import { Adam, LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const all = new Adam(lm.context, lm.parameters(), { lr: 3e-3, clipNorm: 1 });
    * const head = lm.parameters().filter((p) => p.name.startsWith("head/"));
+   * assert(head.length < lm.parameters().length); // the rest are "body/…"
    * const headOnly = new Adam(lm.context, head, { lr: 1e-3 }); // the body stays frozen
    * all.dispose(), headOnly.dispose();
    * ```
@@ -204,16 +219,20 @@ export class LanguageModel {
    * @param tokens token ids `[B, T]` (int32 host data, `T ≥ 2`)
    * @param options a padding id
    * @returns per-token NLL `[B, T − 1]`, the targets, mean loss and perplexity
+   * @throws {FWLStateError} If the model was disposed or another call is running.
+   * @throws {FWLInputError} For bad tokens or options.
+   * @throws {FWLError} If the body returns hidden states of the wrong shape.
    *
    * @example
    * ```ts
-   * import { tensor } from "@x/fwl";
-   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * import { assertAlmostEquals, assertEquals } from "@std/assert";
+   * import { LanguageModel, LSTMBody, tensor } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const ids = new Int32Array(4 * 8).map((_, i) => (i * 5) % 16);
-   * const { nll, loss, perplexity } = await lm.score(tensor(ids, [4, 8]));
-   * console.log(nll.length, loss, perplexity); // 28 … …
+   * const { nll, count, loss, perplexity } = await lm.score(tensor(ids, [4, 8]));
+   * assertEquals([nll.length, count], [28, 28]);
+   * assertAlmostEquals(perplexity, Math.exp(loss));
    * ```
    */
   async score(tokens: Tensor<"int32">, options: TokensOptions = {}): Promise<TokenScores> {
@@ -231,17 +250,25 @@ export class LanguageModel {
    *
    * @param tokens token ids `[B, T]` (int32 host data, `T ≥ 2`)
    * @param optimizer an optimizer over `lm.parameters()` (or some of them)
-   * @param options a padding id
+   * @param options a padding id, a document state, an abort signal
+   * @throws {FWLStateError} If the model was disposed or another call is running.
+   * @throws {FWLInputError} For bad tokens, optimizer, options or state.
+   * @throws {FWLError} If the loss is not finite (nothing is updated) or the body returns
+   *   hidden states of the wrong shape.
    *
    * @example
    * ```ts
-   * import { Adam, tensor } from "@x/fwl";
-   * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * import { assert, assertEquals } from "@std/assert";
+   * import { Adam, LanguageModel, LSTMBody, tensor } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const opt = new Adam(lm.context, lm.parameters(), { lr: 3e-3 });
    * const batch = tensor(new Int32Array(2 * 8).map((_, i) => (3 * i) % 16), [2, 8]);
-   * for (let i = 0; i < 3; i++) console.log((await lm.trainStep(batch, opt)).loss);
+   * for (let i = 0; i < 3; i++) {
+   *   const { loss, trainedBody } = await lm.trainStep(batch, opt);
+   *   assert(Number.isFinite(loss));
+   *   assertEquals(trainedBody, true); // the LSTM's parameters are in the optimizer
+   * }
    * opt.dispose();
    * ```
    */
@@ -266,15 +293,18 @@ export class LanguageModel {
    *
    * @param batchSize number of documents read side by side
    * @param options a fixed normalizer for the head's state instead of the head's own
-   * @throws {FWLInputError} for a bad batch size or normalizer, or a head whose normalizer is `"batch"`
+   * @throws {FWLInputError} For a bad batch size or normalizer, or a head whose normalizer
+   *   is `"batch"`.
+   * @throws {FWLStateError} If the model was disposed.
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4, normalizer: "mean" });
    * using state = lm.documentState(4);
-   * console.log(state.batchSize, state.carriesBody, state.head !== undefined); // 4 true true
+   * assertEquals([state.batchSize, state.carriesBody, state.head !== undefined], [4, true, true]);
    * ```
    */
   documentState(batchSize: number, options: { normalizer?: number } = {}): DocumentState {
@@ -304,15 +334,21 @@ export class LanguageModel {
    *   0), `normalizer` (of the carried state; default the head's, which must then be one
    *   that can be carried)
    * @returns per-token NLL `[1, n − 1]` and the mean loss and perplexity
+   * @throws {FWLStateError} If the model was disposed or another call is running.
+   * @throws {FWLInputError} For a bad document or options.
+   * @throws {FWLError} If a loss is not finite or the body returns hidden states of the
+   *   wrong shape.
    *
    * @example
    * ```ts
+   * import { assert, assertEquals } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const ids = Array.from({ length: 40 }, (_, i) => (i * 7) % 16);
-   * const { loss, count } = await lm.scoreDocument(ids, { window: 16 });
-   * console.log(count, loss / Math.LN2, "bits per token"); // 39 … bits per token
+   * const { nll, loss, count } = await lm.scoreDocument(ids, { window: 16 });
+   * assertEquals([nll.length, count], [39, 39]);
+   * assert(loss / Math.LN2 > 0); // bits per token
    * ```
    */
   async scoreDocument(
@@ -345,16 +381,24 @@ export class LanguageModel {
    * @param options `lr` (required), `segment` (default 128), `method`, `decay`, `beta2`,
    *   `eps`, `context`, `normalizer`
    * @returns per-token NLL `[1, n − 1]` as each token was scored
+   * @throws {FWLStateError} If the model was disposed or another call is running.
+   * @throws {FWLInputError} For a bad document or options.
+   * @throws {FWLError} If a loss is not finite or the body returns hidden states of the
+   *   wrong shape.
    *
    * @example
    * ```ts
+   * import { assert, assertEquals } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const ids = Array.from({ length: 40 }, (_, i) => (i * 7) % 16);
    * const base = await lm.scoreDocument(ids, { window: 16 });
    * const dyn = await lm.dynamicEvaluate(ids, { segment: 16, lr: 0.01, method: "rms" });
-   * console.log(base.perplexity, dyn.perplexity);
+   * assertEquals(dyn.count, base.count);
+   * assert(Number.isFinite(dyn.perplexity));
+   * const again = await lm.scoreDocument(ids, { window: 16 }); // the trained weights are back
+   * assertEquals(again.nll, base.nll);
    * ```
    */
   async dynamicEvaluate(
@@ -382,27 +426,30 @@ export class LanguageModel {
    * @param prompt one sequence of token ids (at least one)
    * @param options `maxTokens`, `temperature`, `topK`, `topP`, `seed`, `stop`,
    *   `tokensPerSubmission`, `normalizer`, `state`, `signal`
+   * @throws {FWLStateError} If the model was disposed or the body can't generate (and,
+   *   from the first `next()`, if another call is running).
+   * @throws {FWLInputError} For a bad prompt, option or state.
    *
    * @example
    * ```ts
+   * import { assertEquals, assertRejects } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const out: number[] = [];
    * const options = { maxTokens: 6, temperature: 0.8, topK: 5, seed: 1 };
    * for await (const t of lm.generate([5, 9, 2], options)) out.push(t);
-   * console.log(out.length); // 6
+   * assertEquals(out.length, 6);
    * // Stop: an AbortSignal ends the loop (the pending next() rejects with its reason).
    * const stop = new AbortController();
    * const kept: number[] = [];
-   * try {
+   * const error = await assertRejects(async () => {
    *   for await (const t of lm.generate([5], { maxTokens: 100, signal: stop.signal })) {
    *     kept.push(t);
    *     if (kept.length === 3) stop.abort();
    *   }
-   * } catch (e) {
-   *   console.log((e as Error).name, kept.length); // AbortError 3
-   * }
+   * });
+   * assertEquals([(error as Error).name, kept.length], ["AbortError", 3]);
    * ```
    */
   generate(prompt: ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<number> {
@@ -418,13 +465,19 @@ export class LanguageModel {
    * `"optimizer/"`, and `fwl.lm.*` metadata. A body without `parameters` (an external
    * model) is not stored.
    *
+   * @throws {FWLStateError} If the model was disposed.
+   * @throws {FWLInputError} For bad options (such as an optimizer over other parameters).
+   *
    * @example
    * ```ts
+   * import { assert } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
+   * import { decodeSafetensors } from "@x/fwl/io";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const bytes = await lm.checkpointBytes();
-   * console.log(bytes.length > 0); // true
+   * const names = Object.keys(decodeSafetensors(bytes).tensors);
+   * assert(names.includes("head/unembed/kernel") && names.includes("body/embedding"));
    * ```
    */
   checkpointBytes(options: SaveCheckpointOptions = {}): Promise<Uint8Array> {
@@ -437,14 +490,18 @@ export class LanguageModel {
    * (same shapes). Every name, shape and value is checked before anything is written.
    * With the fast weights off, the step sizes stay 0 whatever the file holds.
    *
+   * @throws {FWLStateError} If the model was disposed.
+   * @throws {FWLInputError} If the bytes are no checkpoint of this model's shapes.
+   *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
-   * const bytes = await lm.checkpointBytes();
+   * const bytes = await lm.checkpointBytes({ metadata: { run: "a" } });
    * const metadata = await lm.loadCheckpointBytes(bytes); // the same model again
-   * console.log(Object.keys(metadata).length > 0); // true
+   * assertEquals(metadata.run, "a");
    * ```
    */
   async loadCheckpointBytes(
@@ -459,13 +516,19 @@ export class LanguageModel {
    * Writes the checkpoint to a `.safetensors` file (through a temporary file, then a
    * rename). Needs `--allow-write`.
    *
+   * @throws {FWLStateError} If the model was disposed.
+   * @throws {FWLInputError} For a bad path or options.
+   * @throws {FWLError} Outside Deno (no file API: use `checkpointBytes`).
+   *
    * @example
    * ```ts
+   * import { assert } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const dir = await Deno.makeTempDir();
    * await lm.save(`${dir}/lm.safetensors`);
+   * assert((await Deno.stat(`${dir}/lm.safetensors`)).size > 0);
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
@@ -478,15 +541,21 @@ export class LanguageModel {
    * Reads a checkpoint file written by {@linkcode LanguageModel.save}, with the checks of
    * {@linkcode LanguageModel.loadCheckpointBytes}. Needs `--allow-read`.
    *
+   * @throws {FWLStateError} If the model was disposed.
+   * @throws {FWLInputError} For a bad path, or a file that is no checkpoint of this
+   *   model's shapes.
+   * @throws {FWLError} Outside Deno (no file API: use `loadCheckpointBytes`).
+   *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { LanguageModel, LSTMBody } from "@x/fwl";
    * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
    * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
    * const dir = await Deno.makeTempDir();
    * try {
-   *   await lm.save(`${dir}/lm.safetensors`);
-   *   await lm.load(`${dir}/lm.safetensors`);
+   *   await lm.save(`${dir}/lm.safetensors`, { metadata: { run: "a" } });
+   *   assertEquals((await lm.load(`${dir}/lm.safetensors`)).run, "a");
    * } finally {
    *   await Deno.remove(dir, { recursive: true });
    * }

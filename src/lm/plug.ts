@@ -17,6 +17,17 @@ import { describeValue } from "../util/describe.ts";
  * optional methods.
  *
  * @throws {FWLInputError} If `body` is no ModelBody.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { checkBody } from "./plug.ts";
+ * const body = { hiddenSize: 8, forward: () => Promise.reject(new Error("not run here")) };
+ * checkBody("demo", body); // a ModelBody: nothing thrown
+ * assertThrows(() => checkBody("demo", { ...body, hiddenSize: 0 }), FWLInputError, "demo: body:");
+ * assertThrows(() => checkBody("demo", { ...body, step: 1 }), FWLInputError, "body.step");
+ * ```
  */
 export function checkBody(where: string, body: unknown): asserts body is ModelBody {
   const b = body as ModelBody;
@@ -41,6 +52,20 @@ export function checkBody(where: string, body: unknown): asserts body is ModelBo
  * float32 tensor of exactly `shape`.
  *
  * @throws {FWLError} If `hidden` is not float32 hidden states of `shape`.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { FWLError, tensor } from "@x/fwl";
+ * import { checkHidden } from "./plug.ts";
+ * const hidden = tensor(new Float32Array(6), [1, 2, 3]);
+ * checkHidden("demo", hidden, [1, 2, 3], "forward"); // the shape asked for: nothing thrown
+ * assertThrows(
+ *   () => checkHidden("demo", hidden, [1, 3, 2], "forward"),
+ *   FWLError,
+ *   "demo: body.forward returned a float32 tensor [1, 2, 3]; expected float32 hidden states [1, 3, 2]",
+ * );
+ * ```
  */
 export function checkHidden(
   where: string,
