@@ -369,11 +369,12 @@ export class LanguageModel {
    * gradient step on that segment's loss from the same forward (as `trainStep`: the head,
    * and the body when it has `backward`; a carried body state is a constant), and the
    * adapted weights score the next segment (the carried states keep what earlier weights
-   * made of earlier segments, as an RNN's hidden state does in the paper). θ is every parameter of `lm.parameters()` but the step sizes (the fast
-   * weights' own learning rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`:
-   * `θ −= lr·g / (√v̂ + eps)` with `v` a running mean of `g²` over the document's segments so far (decay `beta2`, bias
-   * corrected: the paper's RMS normalization, its statistics gathered on the fly rather
-   * than on training data). With `decay` λ, each step is followed by
+   * made of earlier segments, as an RNN's hidden state does in the paper). θ is every
+   * parameter of `lm.parameters()` but the step sizes (the fast weights' own learning
+   * rates stay as trained). `method: "sgd"`: `θ −= lr·g`; `"rms"`:
+   * `θ −= lr·g / (√v̂ + eps)` with `v` a running mean of `g²` over the document's segments so far (decay `beta2`,
+   * bias corrected: the paper's RMS normalization, its statistics gathered on the fly
+   * rather than on training data). With `decay` λ, each step is followed by
    * `θ += λ·(θ_trained − θ)`. The trained weights are restored when the call ends
    * (also on error): one call is one document.
    *

@@ -10,8 +10,7 @@
  */
 
 import { FWLError, FWLInputError } from "../errors.ts";
-import type { GradBuffers } from "../fwl/grad_buffers.ts";
-import { namedGrads } from "../fwl/grad_buffers.ts";
+import { type GradBuffers, namedGrads } from "../fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../fwl/loss_and_grads.ts";
 import { type GradSource, Optimizer } from "../optim/mod.ts";
 import {
