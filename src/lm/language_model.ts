@@ -6,6 +6,10 @@
  * `lossAndGradsGPU(head, hidden, …)` → `dL/dhidden` → `body.backward` → one optimizer
  * step over the head's and the body's parameters.
  *
+ * The class checks liveness and the one-call-at-a-time rule (`busy.ts`) and hands each
+ * job to its module: `scoring.ts`, `training.ts`, `dynamic_evaluation.ts`,
+ * `generation_plan.ts` + `generate.ts`, `checkpoints.ts`, `head.ts` (what `create` builds).
+ *
  * @module
  */
 
