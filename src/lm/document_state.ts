@@ -23,6 +23,7 @@ import { checkSequences } from "../util/validate.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { Adam, LanguageModel, LSTMBody, tensor } from "@x/fwl";
  * const body = await LSTMBody.create({ vocabSize: 16, embedSize: 8, hiddenSize: 8 });
  * using lm = await LanguageModel.create(body, { vocabSize: 16, headSize: 4 });
@@ -34,7 +35,7 @@ import { checkSequences } from "../util/validate.ts";
  *   const window = tensor(Int32Array.from(rows.flatMap((r) => [...r])), [2, rows[0].length]);
  *   await lm.trainStep(window, opt, { state });
  * }
- * console.log(state.position, state.carriesBody); // 24 true
+ * assertEquals([state.position, state.carriesBody], [24, true]);
  * opt.dispose();
  * ```
  */
@@ -78,7 +79,11 @@ export class DocumentState {
     return this.#body !== undefined;
   }
 
-  /** The body's state, for the model's own use. */
+  /**
+   * The body's state, for the model's own use.
+   *
+   * @throws {FWLStateError} If the state was disposed.
+   */
   get body(): BodyState | undefined {
     this.#live("body");
     return this.#body;
@@ -103,6 +108,10 @@ export class DocumentState {
    * Back to the start of a document: every row, or only `sequences` (row indices), e.g.
    * the rows whose document ended. A body state without its own `reset` can only restart
    * every row at once.
+   *
+   * @throws {FWLStateError} If the state was disposed, or if only some rows are asked for
+   *   and the body's state can't restart some rows only.
+   * @throws {FWLInputError} If `sequences` are no distinct row indices.
    */
   reset(sequences?: readonly number[]): void {
     const where = "DocumentState.reset";

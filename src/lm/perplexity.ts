@@ -42,9 +42,12 @@ export interface PerplexityResult {
  * passes `select` (all of them by default): `exp(mean NLL)`. Use it to pool batches and
  * to measure a kind of token, such as rare entity names.
  *
+ * @throws {FWLInputError} If `scores` are no {@linkcode TokenScores} or `select` no function.
+ *
  * @example
  * ```ts
- * import { perplexity, type TokenScores } from "./perplexity.ts";
+ * import { assertEquals } from "@std/assert";
+ * import { perplexity, type TokenScores } from "@x/fwl";
  * const scores: TokenScores = {
  *   shape: [1, 3],
  *   nll: new Float32Array([1, 3, 0]),
@@ -53,8 +56,8 @@ export interface PerplexityResult {
  *   perplexity: Math.exp(2),
  *   count: 2,
  * };
- * console.log(perplexity(scores).count); // 2
- * console.log(perplexity(scores, (id) => id >= 40).loss); // 3
+ * assertEquals(perplexity(scores), { perplexity: Math.exp(2), loss: 2, count: 2 });
+ * assertEquals(perplexity(scores, (id) => id >= 40).loss, 3); // the rare ids only
  * ```
  */
 export function perplexity(
