@@ -5,22 +5,14 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { formatDuration, ProgressBar } from "../examples/lib/progress.ts";
 import { lineChartSVG, niceTicks } from "../examples/lib/svg_plot.ts";
-import { parseFlags } from "../examples/lib/flags.ts";
-import {
-  comparisonFlags,
-  comparisonUsage,
-  headNormalizer,
-  heldOutDocuments,
-  lossByPart,
-  markdownTable,
-  numberFlag,
-  parseComparisonFlags,
-  perplexityChange,
-  runComparison,
-  smoothCurve,
-  UsageError,
-  wholeFlag,
-} from "../examples/lib/compare.ts";
+import { parseFlags, UsageError } from "../examples/lib/flags.ts";
+import { runComparison } from "../examples/lib/compare.ts";
+import { comparisonFlags, numberFlag, wholeFlag } from "../examples/lib/comparison_options.ts";
+import { comparisonUsage, parseComparisonFlags } from "../examples/lib/comparison_cli.ts";
+import { heldOutDocuments, lossByPart } from "../examples/lib/evaluation.ts";
+import { markdownTable, perplexityChange } from "../examples/lib/report.ts";
+import { smoothCurve } from "../examples/lib/comparison_plots.ts";
+import { headNormalizer } from "../examples/lib/training.ts";
 import { lstmComparison, takeBodyFlag, transformerComparison } from "../examples/lib/bodies.ts";
 import { LSTMBody } from "../src/bodies/lstm.ts";
 import { TransformerBody } from "../src/bodies/transformer.ts";

@@ -12,9 +12,9 @@ import {
   type ComparisonConfig,
   comparisonFlags,
   type ComparisonSpec,
-  UsageError,
   wholeFlag,
-} from "./compare.ts";
+} from "./comparison_options.ts";
+import { UsageError } from "./flags.ts";
 
 /** Default values of common flags that an example changes. */
 export type FlagDefaults = Partial<Record<CommonFlagName, number>>;
