@@ -113,6 +113,12 @@ Deno.test("flags: values, booleans, aliases, and every mistake", () => {
   for (const [argv, message] of mistakes) {
     assertThrows(() => parseFlags(argv, spec), UsageError, message);
   }
+  // parseArgs's conventions: `--` ends the flags (and no example takes positionals), a
+  // boolean takes a literal true/false after it, and a negative number needs no `=`.
+  assertThrows(() => parseFlags(["--", "x"], spec), UsageError, 'unexpected argument "x"');
+  assertEquals(parseFlags(["--help", "false", "--steps", "3"], spec), { steps: "3" });
+  assertEquals(parseFlags(["--lr", "-.5", "--steps=-2"], spec), { lr: "-.5", steps: "-2" });
+  assertThrows(() => parseFlags(["-hx"], spec), UsageError, "unknown flag -hx");
 });
 
 Deno.test("compare: flag tables, defaults, the body's flags after --length, help text", () => {
@@ -248,6 +254,7 @@ Deno.test("bodies: the two comparisons and --body", () => {
   );
   assertThrows(() => takeBodyFlag(["--body"]), UsageError, 'got ""');
   assertThrows(() => takeBodyFlag(["--body=lstm", "--body=lstm"]), UsageError, "more than once");
+  assertEquals(takeBodyFlag(["--", "--body", "x"]), { body: "lstm", rest: ["--", "--body", "x"] });
 });
 
 Deno.test("compare: held-out documents within a budget; loss by part of the documents", () => {

@@ -31,6 +31,8 @@ const BOOLEAN_FLAGS = [
  * else every setting (defaults for flags not given). A mistake (unknown flag, bad value,
  * a flag given twice, `--plot` not ending in `.svg`) throws a {@linkcode UsageError}.
  *
+ * @throws {UsageError} For any mistake on the command line.
+ *
  * @example
  * ```ts
  * import { assertEquals, assertThrows } from "@std/assert";
