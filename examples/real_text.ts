@@ -24,6 +24,10 @@
 // /usr/share/doc/nodejs/api/), e.g. fs.md, stream.md and http.md concatenated. No
 // permission flag is needed: --text asks to read its file and the plots to write theirs.
 //
+// The flags are read with parseArgs from jsr:@std/cli (deno.json's imports). Without
+// access to JSR, add --import-map=tests/offline_import_map.json, which maps it to the
+// stand-in in tests/offline/.
+//
 // The flags, the training loop and the report are those of examples/rnn.ts and
 // examples/transformer.ts (examples/lib/compare.ts), with defaults for real text: 16 rows
 // of 2,048-byte stretches read in windows of 64, dynamic evaluation on, and every

@@ -11,6 +11,10 @@
 // No permission flag is needed: --text asks to read its file and --plot to write its
 // chart (or pass --allow-read / --allow-write).
 //
+// The flags are read with parseArgs from jsr:@std/cli (deno.json's imports). Without
+// access to JSR, add --import-map=tests/offline_import_map.json, which maps it to the
+// stand-in in tests/offline/.
+//
 // Without --text the data is generated (src/data/synthetic.ts): a small word language in
 // which each document picks a few names from a large pool and keeps coming back to them,
 // always at least --gap tokens apart. Which names a document uses can't be learned from

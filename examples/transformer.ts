@@ -11,6 +11,10 @@
 // No permission flag is needed: --text asks to read its file and --plot to write its
 // chart (or pass --allow-read / --allow-write).
 //
+// The flags are read with parseArgs from jsr:@std/cli (deno.json's imports). Without
+// access to JSR, add --import-map=tests/offline_import_map.json, which maps it to the
+// stand-in in tests/offline/.
+//
 // The data is that of examples/rnn.ts (src/data/synthetic.ts): documents that keep
 // coming back to a few names drawn from a large pool. Unlike an LSTM, attention can
 // copy a name from earlier in the context by itself; the FWL head adds what it learns

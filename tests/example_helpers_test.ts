@@ -5,22 +5,14 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { formatDuration, ProgressBar } from "../examples/lib/progress.ts";
 import { lineChartSVG, niceTicks } from "../examples/lib/svg_plot.ts";
-import { parseFlags } from "../examples/lib/flags.ts";
-import {
-  comparisonFlags,
-  comparisonUsage,
-  headNormalizer,
-  heldOutDocuments,
-  lossByPart,
-  markdownTable,
-  numberFlag,
-  parseComparisonFlags,
-  perplexityChange,
-  runComparison,
-  smoothCurve,
-  UsageError,
-  wholeFlag,
-} from "../examples/lib/compare.ts";
+import { parseFlags, UsageError } from "../examples/lib/flags.ts";
+import { runComparison } from "../examples/lib/compare.ts";
+import { comparisonFlags, numberFlag, wholeFlag } from "../examples/lib/comparison_options.ts";
+import { comparisonUsage, parseComparisonFlags } from "../examples/lib/comparison_cli.ts";
+import { heldOutDocuments, lossByPart } from "../examples/lib/evaluation.ts";
+import { markdownTable, perplexityChange } from "../examples/lib/report.ts";
+import { smoothCurve } from "../examples/lib/comparison_plots.ts";
+import { headNormalizer } from "../examples/lib/training.ts";
 import { lstmComparison, takeBodyFlag, transformerComparison } from "../examples/lib/bodies.ts";
 import { LSTMBody } from "../src/bodies/lstm.ts";
 import { TransformerBody } from "../src/bodies/transformer.ts";
@@ -121,6 +113,12 @@ Deno.test("flags: values, booleans, aliases, and every mistake", () => {
   for (const [argv, message] of mistakes) {
     assertThrows(() => parseFlags(argv, spec), UsageError, message);
   }
+  // parseArgs's conventions: `--` ends the flags (and no example takes positionals), a
+  // boolean takes a literal true/false after it, and a negative number needs no `=`.
+  assertThrows(() => parseFlags(["--", "x"], spec), UsageError, 'unexpected argument "x"');
+  assertEquals(parseFlags(["--help", "false", "--steps", "3"], spec), { steps: "3" });
+  assertEquals(parseFlags(["--lr", "-.5", "--steps=-2"], spec), { lr: "-.5", steps: "-2" });
+  assertThrows(() => parseFlags(["-hx"], spec), UsageError, "unknown flag -hx");
 });
 
 Deno.test("compare: flag tables, defaults, the body's flags after --length, help text", () => {
@@ -256,6 +254,7 @@ Deno.test("bodies: the two comparisons and --body", () => {
   );
   assertThrows(() => takeBodyFlag(["--body"]), UsageError, 'got ""');
   assertThrows(() => takeBodyFlag(["--body=lstm", "--body=lstm"]), UsageError, "more than once");
+  assertEquals(takeBodyFlag(["--", "--body", "x"]), { body: "lstm", rest: ["--", "--body", "x"] });
 });
 
 Deno.test("compare: held-out documents within a budget; loss by part of the documents", () => {

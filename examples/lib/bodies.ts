@@ -12,9 +12,9 @@ import {
   type ComparisonConfig,
   comparisonFlags,
   type ComparisonSpec,
-  UsageError,
   wholeFlag,
-} from "./compare.ts";
+} from "./comparison_options.ts";
+import { UsageError } from "./flags.ts";
 
 /** Default values of common flags that an example changes. */
 export type FlagDefaults = Partial<Record<CommonFlagName, number>>;
@@ -27,9 +27,10 @@ const halfWidth = (c: ComparisonConfig): number => Math.max(1, Math.floor(c.flag
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { lstmComparison } from "./bodies.ts";
  * const spec = lstmComparison("examples/rnn.ts", "Trains an LSTM.");
- * console.log(spec.flags.size.value); // 64
+ * assertEquals(spec.flags.size.value, 64);
  * ```
  */
 export function lstmComparison(
@@ -60,9 +61,10 @@ export function lstmComparison(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { transformerComparison } from "./bodies.ts";
  * const spec = transformerComparison("examples/transformer.ts", "Trains a transformer.");
- * console.log(spec.flags.layers.value, spec.flags["step-size"].value); // 2 0.3
+ * assertEquals([spec.flags.layers.value, spec.flags["step-size"].value], [2, 0.3]);
  * ```
  */
 export function transformerComparison(
@@ -114,13 +116,19 @@ export function transformerComparison(
 
 /**
  * `--body lstm|transformer` (or `--body=…`; default `lstm`) taken out of `argv`, the
- * other arguments left in order. A missing, unknown or repeated value throws a
- * {@linkcode UsageError}.
+ * other arguments left in order. It picks the flag table before the command line is
+ * parsed (`parseArgs`, in `flags.ts`), so it only looks for `--body`, up to `--`.
+ *
+ * @throws {UsageError} If the value is missing or unknown, or `--body` is repeated.
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { takeBodyFlag } from "./bodies.ts";
- * console.log(takeBodyFlag(["--steps", "5", "--body", "transformer"])); // { body: "transformer", rest: [ "--steps", "5" ] }
+ * assertEquals(takeBodyFlag(["--steps", "5", "--body", "transformer"]), {
+ *   body: "transformer",
+ *   rest: ["--steps", "5"],
+ * });
  * ```
  */
 export function takeBodyFlag(
@@ -129,6 +137,11 @@ export function takeBodyFlag(
   const rest: string[] = [];
   let body: string | undefined;
   for (let i = 0; i < argv.length; i++) {
+    // After `--` nothing is a flag (parseArgs's rule, which the full parse then applies).
+    if (argv[i] === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
     const m = /^--body(?:=(.*))?$/s.exec(argv[i]);
     if (!m) {
       rest.push(argv[i]);

@@ -27,8 +27,13 @@ export interface ProgressBarOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { formatDuration } from "./progress.ts";
- * console.log(formatDuration(90), formatDuration(4000)); // 1:30 1:06:40
+ * assertEquals([formatDuration(90), formatDuration(4000), formatDuration(NaN)], [
+ *   "1:30",
+ *   "1:06:40",
+ *   "--:--",
+ * ]);
  * ```
  */
 export function formatDuration(seconds: number): string {
@@ -44,13 +49,14 @@ export function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { ProgressBar } from "./progress.ts";
  * const lines: string[] = [];
  * const writer = { writeSync: (p: Uint8Array) => (lines.push(new TextDecoder().decode(p)), p.length) };
  * const bar = new ProgressBar({ label: "train", total: 4, writer, interactive: false });
  * for (let i = 0; i < 4; i++) bar.tick({ loss: 2 - i / 4 });
  * bar.done();
- * console.log(lines.at(-1)?.includes("4/4")); // true
+ * assert(lines.at(-1)?.includes("4/4"));
  * ```
  */
 export class ProgressBar {

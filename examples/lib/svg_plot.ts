@@ -42,8 +42,9 @@ function esc(text: string): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { niceTicks } from "./svg_plot.ts";
- * console.log(niceTicks(0, 97, 5)); // [0, 20, 40, 60, 80, 100]
+ * assertEquals(niceTicks(0, 97, 5), [0, 20, 40, 60, 80, 100]);
  * ```
  */
 export function niceTicks(min: number, max: number, count = 5): number[] {
@@ -69,12 +70,13 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { lineChartSVG } from "./svg_plot.ts";
  * const svg = lineChartSVG(
  *   [{ name: "loss", points: [[0, 5], [1, 4], [2, 3.5]] }],
  *   { title: "training", xLabel: "step", yLabel: "nats" },
  * );
- * console.log(svg.startsWith("<svg"), svg.includes("polyline")); // true true
+ * assert(svg.startsWith("<svg") && svg.includes("<polyline"));
  * ```
  */
 export function lineChartSVG(series: readonly Series[], options: LineChartOptions = {}): string {

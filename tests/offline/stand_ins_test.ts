@@ -1,4 +1,4 @@
-// Quick checks of the offline stand-in for @std/assert.
+// Quick checks of the offline stand-ins for @std/assert and @std/cli (parseArgs).
 // Run with: deno test --import-map=tests/offline_import_map.json tests/offline/
 // The expected values below are the documented behaviour of the real
 // package, so these tests should also pass against jsr:@std/assert.
@@ -23,6 +23,7 @@ import {
   fail,
   unreachable,
 } from "@std/assert";
+import { parseArgs } from "@std/cli";
 
 // Minimal compile-time equality check (no @std/testing offline).
 type IsExact<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -220,5 +221,172 @@ Deno.test("assertRejects overloads", async () => {
   await assertRejects(
     () => assertRejects(() => Promise.reject(new TypeError("t")), RangeError),
     AssertionError,
+  );
+});
+
+// ------------------------------------------------------------- parseArgs --
+// `assertEquals<unknown>`: the real parseArgs infers a result type from the options.
+
+Deno.test("parseArgs: long flags, values, booleans and positionals", () => {
+  assertEquals<unknown>(parseArgs(["--foo", "--bar=baz", "./quux.txt"]), {
+    _: ["./quux.txt"],
+    foo: true,
+    bar: "baz",
+  });
+  // Without options: the next argument is the value; numbers become numbers.
+  assertEquals<unknown>(parseArgs(["--n", "5", "--x=0x10", "-1.5", "7", "a"]), {
+    _: [7, "a"],
+    n: 5,
+    x: 16,
+    "1": 0.5,
+  });
+  const spec = { string: ["steps", "text"], boolean: ["help", "json"] };
+  assertEquals<unknown>(parseArgs(["--steps", "20", "--text=a=b", "--json", "x"], spec), {
+    _: ["x"],
+    steps: "20",
+    text: "a=b",
+    json: true,
+    help: false,
+  });
+  // A value never starts with "-": a string flag before a flag, or last, is "".
+  assertEquals<unknown>(parseArgs(["--text", "--steps"], spec), {
+    _: [],
+    text: "",
+    steps: "",
+    help: false,
+    json: false,
+  });
+  assertEquals<unknown>(parseArgs(["--text="], spec).text, "");
+  // Booleans take only a literal true/false after them, and read "--b=value" as a boolean.
+  assertEquals<unknown>(parseArgs(["--json", "false", "--help=yes"], spec), {
+    _: [],
+    json: false,
+    help: true,
+  });
+  assertEquals<unknown>(parseArgs(["--help=false", "--json", "true"], spec), {
+    _: [],
+    help: false,
+    json: true,
+  });
+  // "-" alone is a positional argument; "_" in string keeps positionals as strings.
+  assertEquals<unknown>(parseArgs(["-", "3"], { string: ["_"] }), { _: ["-", "3"] });
+  assertEquals<unknown>(parseArgs(["--steps=007"], spec).steps, "007");
+  assertEquals<unknown>(parseArgs(["--steps=007"]).steps, 7);
+  assertEquals<unknown>(parseArgs([" ", "1e3"])._, [" ", 1000]);
+  // `boolean: true`: every --flag without "=" is a boolean.
+  assertEquals<unknown>(parseArgs(["--a", "b", "--c=d"], { boolean: true }), {
+    _: ["b"],
+    a: true,
+    c: "d",
+  });
+});
+
+Deno.test("parseArgs: short flags and aliases", () => {
+  assertEquals<unknown>(parseArgs(["-abc", "-n5", "-f=x.txt", "-o", "out", "-v"]), {
+    _: [],
+    a: true,
+    b: true,
+    c: true,
+    n: 5,
+    f: "x.txt",
+    o: "out",
+    v: true,
+  });
+  const opts = { boolean: ["help"], string: ["out"], alias: { h: "help", o: "out" } };
+  assertEquals<unknown>(parseArgs(["-h", "x", "-o", "a.svg"], opts), {
+    _: ["x"],
+    help: true,
+    h: true,
+    out: "a.svg",
+    o: "a.svg",
+  });
+  assertEquals<unknown>(parseArgs(["--help", "--out=b"], opts), {
+    _: [],
+    help: true,
+    h: true,
+    out: "b",
+    o: "b",
+  });
+  assertEquals<unknown>(parseArgs([], opts), { _: [], help: false, h: false });
+  // A list of aliases: every name holds the value.
+  assertEquals<unknown>(
+    parseArgs(["-v"], { boolean: ["verbose"], alias: { verbose: ["v", "V"] } }),
+    {
+      _: [],
+      verbose: true,
+      v: true,
+      V: true,
+    },
+  );
+});
+
+Deno.test("parseArgs: default, negatable, collect", () => {
+  const opts = {
+    boolean: ["color"],
+    string: ["name"],
+    negatable: ["color"],
+    default: { color: true, name: "x", n: 3 },
+  };
+  assertEquals<unknown>(parseArgs([], opts), { _: [], color: true, name: "x", n: 3 });
+  assertEquals<unknown>(parseArgs(["--no-color", "--name", "y"], opts), {
+    _: [],
+    color: false,
+    name: "y",
+    n: 3,
+  });
+  // Not negatable: --no-x is the flag "no-x".
+  assertEquals<unknown>(parseArgs(["--no-x"]), { _: [], "no-x": true });
+  const collect = { string: ["file"], boolean: ["v"], collect: ["file", "v"] };
+  assertEquals<unknown>(parseArgs(["--file", "a", "--file=b", "-v", "-v"], collect), {
+    _: [],
+    file: ["a", "b"],
+    v: [true, true],
+  });
+  assertEquals<unknown>(parseArgs([], collect), { _: [], file: [], v: [] });
+  // Not collected: the last value wins.
+  assertEquals<unknown>(parseArgs(["--file", "a", "--file", "b"], { string: ["file"] }).file, "b");
+});
+
+Deno.test("parseArgs: --, stopEarly and unknown", () => {
+  assertEquals<unknown>(parseArgs(["--a", "1", "--", "--b", "-c", "2"]), {
+    _: ["--b", "-c", "2"],
+    a: 1,
+  });
+  assertEquals<unknown>(parseArgs(["x", "--", "--b"], { "--": true }), { _: ["x"], "--": ["--b"] });
+  assertEquals<unknown>(parseArgs(["x"], { "--": true }), { _: ["x"], "--": [] });
+  assertEquals<unknown>(parseArgs(["--a", "x", "--b", "y"], { boolean: ["a"], stopEarly: true }), {
+    _: ["x", "--b", "y"],
+    a: true,
+  });
+  const seen: unknown[][] = [];
+  const args = parseArgs(["--known", "1", "--what", "2", "-z", "pos", "--", "after"], {
+    string: ["known"],
+    unknown: (arg, key, value) => {
+      seen.push([arg, key, value]);
+      return key === "what";
+    },
+  });
+  assertEquals<unknown>(args, { _: ["after"], known: "1", what: 2 });
+  // "-z" took "pos" as its value; nothing after "--" is offered to the callback.
+  assertEquals(seen, [["--what", "what", "2"], ["-z", "z", "pos"]]);
+  seen.length = 0;
+  assertEquals<unknown>(
+    parseArgs(["a", "--x"], { boolean: ["x"], unknown: (...a) => seen.push(a) }),
+    {
+      _: ["a"],
+      x: true,
+    },
+  );
+  assertEquals(seen, [["a"]]);
+  // The callback may throw to refuse an unknown flag.
+  assertThrows(
+    () =>
+      parseArgs(["--bogus"], {
+        unknown: (arg) => {
+          throw new RangeError(`unknown flag ${arg}`);
+        },
+      }),
+    RangeError,
+    "unknown flag --bogus",
   );
 });
