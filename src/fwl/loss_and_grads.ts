@@ -20,10 +20,9 @@ import {
   recordHeadForward,
   TRAIN_TILE_BYTES,
 } from "./pipeline/forward.ts";
-import { FWLState } from "./fast_state.ts";
-import type { FastState } from "./pipeline/fast_step.ts";
-import { planLogitTiles } from "./pipeline/logits_tiles.ts";
-import type { LogitTiling } from "../kernels/vocab_tiles.ts";
+import { FWLState } from "./state.ts";
+import type { FastStateBuffers } from "./pipeline/fast_step.ts";
+import { type LogitTiling, planLogitTiles } from "./pipeline/logit_tile_plan.ts";
 import {
   checkGradBuffers,
   createGradBuffers,
@@ -169,7 +168,7 @@ export async function lossAndGradsGPU(
     for (const b of inp.uploads) ctx.pool.release(b);
     throw e;
   }
-  let carried: FastState | undefined;
+  let carried: FastStateBuffers | undefined;
   try {
     carried = state?.use(WHERE, block, inp.batch, 0);
   } catch (e) {
@@ -219,9 +218,9 @@ export async function lossAndGradsGPU(
 }
 
 /** A copy of a carried state in scratch of `rec` (copied when the recording runs). */
-function snapshot(rec: Recorder, st: FastState): FastState {
-  const out = {} as FastState;
-  for (const [key, buffer] of Object.entries(st) as [keyof FastState, GPUBuffer][]) {
+function snapshot(rec: Recorder, st: FastStateBuffers): FastStateBuffers {
+  const out = {} as FastStateBuffers;
+  for (const [key, buffer] of Object.entries(st) as [keyof FastStateBuffers, GPUBuffer][]) {
     const copy = rec.scratch(buffer.size);
     rec.copy(buffer, 0, copy, 0, buffer.size);
     out[key] = copy;

@@ -14,20 +14,14 @@ import { Recorder } from "../../gpu/recorder.ts";
 import { normalizer } from "../../kernels/softmax_xent.ts";
 import { trainAttentionBytes } from "../../kernels/chunk_attention_backward.ts";
 import { type DecayRef, queryScale } from "../../kernels/running_count.ts";
-import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
+import { type LogitTiling, planLogitTiles } from "./logit_tile_plan.ts";
 import { type Head, headDecay, type ParamBuffers } from "../head.ts";
 import type { HeadInputs } from "../inputs.ts";
 import { isMean, type Normalizer } from "../normalizer.ts";
 import { type FastPass, recordFastPass } from "./fast_pass.ts";
-import { advanceFastState, type FastState } from "./fast_step.ts";
+import { advanceFastState, type FastStateBuffers } from "./fast_step.ts";
 import { type InnerGrads, recordInnerBackward } from "./inner_backward.ts";
-import {
-  crossEntropyRows,
-  type Logits,
-  planLogitTiles,
-  type Targets,
-  writeLogits,
-} from "./logits_tiles.ts";
+import { crossEntropyRows, type Logits, type Targets, writeLogits } from "./logits_tiles.ts";
 import { recordSlowForward, type SlowForward } from "./slow_forward.ts";
 
 /** Everything the forward of a batch reads. */
@@ -53,7 +47,7 @@ export interface HeadForwardArgs {
    * the fast pass; the forward advances it by this window's terms, the training forward
    * leaves that to its caller (after the backward, which reads it).
    */
-  state?: FastState;
+  state?: FastStateBuffers;
 }
 
 /**
