@@ -131,12 +131,14 @@ function product(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { Tape } from "./autodiff.ts";
  * const tape = new Tape();
  * const x = tape.leaf(new Float64Array([1, 2, 3, 4]), [2, 2]);
  * const loss = tape.sum(tape.square(x));
  * tape.backward(loss);
- * console.log(loss.value[0], x.grad); // 30 Float64Array [2, 4, 6, 8]
+ * assertEquals(loss.value[0], 30);
+ * assertEquals([...x.grad!], [2, 4, 6, 8]);
  * ```
  */
 export class Tape {
