@@ -43,6 +43,7 @@ export type CarriedNormalizer = number | MeanNormalizer;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, tensor } from "@x/fwl";
  * using block = new FWLBlock(4, 10, 2);
  * await block.build(8);
@@ -55,7 +56,8 @@ export type CarriedNormalizer = number | MeanNormalizer;
  * }
  * using kept = state.clone(); // the state after 12 positions
  * state.reset();
- * console.log(kept.position, state.position, kept.bytes); // 12 0 …
+ * assertEquals([kept.position, state.position], [12, 0]);
+ * assertEquals(kept.bytes, state.bytes); // a fixed size, whatever the position
  * ```
  */
 export class FWLState {
@@ -75,6 +77,11 @@ export class FWLState {
    * @param block a built {@linkcode FWLBlock}
    * @param batchSize number of sequences `B`
    * @param options a fixed normalizer `N` (default: the block's, when it can be carried)
+   *
+   * @throws {FWLInputError} If `block` is not a block, `batchSize` not a positive integer,
+   * or the normalizer can't be carried.
+   * @throws {FWLStateError} If the block is not built.
+   * @throws {FWLError} If the state exceeds the device's binding limit.
    */
   constructor(block: Head, batchSize: number, options: FWLStateOptions = {}) {
     const where = "FWLState";
@@ -145,6 +152,9 @@ export class FWLState {
    * indices of those whose document starts again, e.g. when a reader moves one row of a
    * batch to its next document). `position` goes back to 0 only when every sequence
    * does.
+   *
+   * @throws {FWLStateError} If the state was disposed.
+   * @throws {FWLInputError} If `sequences` are not distinct indices below the batch size.
    */
   reset(sequences?: readonly number[]): void {
     const where = "FWLState.reset";
@@ -170,7 +180,11 @@ export class FWLState {
     if (rows.length === B) this.#position = 0;
   }
 
-  /** An independent copy (copied on the GPU), e.g. to branch or to keep a checkpoint. */
+  /**
+   * An independent copy (copied on the GPU), e.g. to branch or to keep a checkpoint.
+   *
+   * @throws {FWLStateError} If the state was disposed.
+   */
   clone(): FWLState {
     this.#live("FWLState.clone");
     const normalizer = typeof this.normalizer === "number" ? this.normalizer : undefined;
@@ -182,6 +196,10 @@ export class FWLState {
   /**
    * Makes this state a copy of `from` (a state of the same block, batch size and
    * normalizer), position included, on the GPU: e.g. to come back to a snapshot.
+   *
+   * @throws {FWLStateError} If either state was disposed.
+   * @throws {FWLInputError} If `from` is not a state of the same block, batch size and
+   * normalizer.
    */
   copyFrom(from: FWLState): void {
     const where = "FWLState.copyFrom";
@@ -218,6 +236,9 @@ export class FWLState {
    * The buffers, for a call of `block` over `batchSize` sequences, after checking that
    * the state belongs to it and is live (the library's own use); `advance` adds to
    * `position`.
+   *
+   * @throws {FWLStateError} If the state was disposed or its block rebuilt.
+   * @throws {FWLInputError} If the state belongs to another block or batch size.
    */
   use(where: string, block: Head, batchSize: number, advance: number): FastStateBuffers {
     const buffers = this.#live(where);

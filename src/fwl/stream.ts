@@ -64,6 +64,7 @@ interface Pending {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, FWLStream, greedy, tensor } from "@x/fwl";
  * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
  * await block.build(8);
@@ -78,7 +79,7 @@ interface Pending {
  * }
  * using branch = stream.clone(); // continues independently from position 4
  * stream.reset(); // back to position 0, the slow weights
- * console.log(tokens.length, branch.position, stream.position); // 4 4 0
+ * assertEquals([tokens.length, branch.position, stream.position], [4, 4, 0]);
  * // continue a state carried through windows of block.score(…, { state })
  * using state = block.state(1);
  * using next = block.stream(1, { state });
@@ -113,6 +114,11 @@ export class FWLStream {
    * @param batchSize number of sequences `B`
    * @param options a fixed normalizer `N` (default: the block's, when it can be carried),
    *   or a state to continue from
+   *
+   * @throws {FWLInputError} If `batchSize`, the normalizer or `options.state` is invalid, or
+   * the batch is wider than the device allows.
+   * @throws {FWLStateError} If the block is not built or `options.state` was disposed.
+   * @throws {FWLError} If the logits of the batch exceed one binding.
    */
   constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
     checkOptions(WHERE, options);
@@ -195,6 +201,10 @@ export class FWLStream {
    *
    * @param x the hidden states of this position, `[B, D]` float32 (host or GPU-resident)
    * @returns a GPU-resident tensor (dispose it when done); `await logits.read()` gives the values
+   *
+   * @throws {FWLInputError} If `x` is not a finite float32 `[B, D]` tensor.
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
    */
   async predict(x: Tensor): Promise<Tensor<"float32">> {
     const where = `${WHERE}.predict`;
@@ -232,6 +242,10 @@ export class FWLStream {
    *   -1), or one-hot (any distribution) rows `[B, V]` float32
    * @param weights the loss weight of each sequence's position, `[B]` float32, ≥ 0
    *   (0 for padding: the state does not change)
+   *
+   * @throws {FWLInputError} If the labels or weights are invalid.
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
    */
   async observe(labels: Tensor, weights: Tensor): Promise<void> {
     const where = `${WHERE}.observe`;
@@ -266,8 +280,11 @@ export class FWLStream {
    * to `logits`. For the library's own loops that keep whole token loops on the GPU
    * (`LanguageModel.generate`); no input checks beyond the stream's order of calls.
    *
+   * @throws {FWLStateError} If the position was already predicted, or as for `predict`.
+   *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { FWLBlock } from "@x/fwl";
    * import { readBytes, Recorder } from "@x/fwl/gpu";
    * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
@@ -278,7 +295,8 @@ export class FWLStream {
    * stream.recordPredict(rec, x, logits);
    * stream.recordObserve(rec, rec.upload(new Int32Array([3])), rec.upload(new Float32Array([1])));
    * await rec.submit("one position");
-   * console.log(new Float32Array(await readBytes(ctx, logits, 40)).length, stream.position); // 10 1
+   * assertEquals(new Float32Array(await readBytes(ctx, logits, 40)).length, 10); // [B, V]
+   * assertEquals(stream.position, 1);
    * ctx.pool.release(logits);
    * ```
    */
@@ -295,6 +313,8 @@ export class FWLStream {
    * Records `observe` of the position just predicted into `rec` (nothing is submitted):
    * `labels` are token ids `[B]` int32 on the GPU, `weights` `[B]` float32. The state's
    * position advances now. See {@linkcode FWLStream.recordPredict}.
+   *
+   * @throws {FWLStateError} If the position was not predicted yet, or as for `observe`.
    */
   recordObserve(rec: Recorder, labels: GPUBuffer, weights: GPUBuffer): void {
     const { params } = this.#enter("recordObserve");
@@ -389,7 +409,12 @@ export class FWLStream {
     this.#predicted = false;
   }
 
-  /** Forgets every observed position: back to position 0 (the slow parameters). */
+  /**
+   * Forgets every observed position: back to position 0 (the slow parameters).
+   *
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
+   */
   reset(): void {
     this.#enter("reset");
     try {
@@ -404,6 +429,9 @@ export class FWLStream {
    * An independent copy of this stream (state, position, and a pending prediction),
    * copied on the GPU: observing different tokens on the copy and on the original
    * branches the sequences, e.g. for beam search.
+   *
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
    */
   clone(): FWLStream {
     this.#enter("clone");

@@ -79,6 +79,20 @@ export interface VocabTile {
   rowOffset: number;
 }
 
+/** The uniforms of {@linkcode TILE_FIELDS} for a tile and its labels. */
+function tileFields(
+  o: VocabTile & VocabTileLabels,
+): Record<typeof TILE_FIELDS[number], number> {
+  return {
+    rows: o.rows,
+    cols: o.cols,
+    col0: o.v0,
+    row_offset: o.rowOffset,
+    label_base: o.labelBase,
+    label_stride: o.vocab,
+  };
+}
+
 /**
  * Folds the tile `z` (`[rows, cols]`, compact) into the running statistics
  * `stats[rowOffset + r]` (`vec4` per row). `first` restarts them; with `dg` (a tile of
@@ -113,15 +127,7 @@ export function vocabTileStats(
       o.stats,
       o.finish?.out ?? ctx.dummy(1),
     ],
-    VOCAB_TILE_STATS.uniforms({
-      rows: o.rows,
-      cols: o.cols,
-      col0: o.v0,
-      row_offset: o.rowOffset,
-      label_base: o.labelBase,
-      label_stride: o.vocab,
-      flags,
-    }),
+    VOCAB_TILE_STATS.uniforms({ ...tileFields(o), flags }),
     [o.rows, 1, 1],
   );
 }
@@ -147,12 +153,7 @@ export function vocabTileApply(
     VOCAB_TILE_APPLY,
     [o.z, o.dg ?? rec.ctx.dummy(1), o.labels, o.weights, o.norm, o.stats],
     VOCAB_TILE_APPLY.uniforms({
-      rows: o.rows,
-      cols: o.cols,
-      col0: o.v0,
-      row_offset: o.rowOffset,
-      label_base: o.labelBase,
-      label_stride: o.vocab,
+      ...tileFields(o),
       mode: VOCAB_TILE_APPLY
         .constants[o.mode === "inner" ? "INNER" : o.mode === "outer" ? "OUTER" : "VJP"],
       one_hot: o.labelsAreIds ? 0 : 1,
@@ -191,6 +192,20 @@ export function vocabTileColsum(
   );
 }
 
+/** Where a tile lies in `Ku` `[size, vocab]`: columns `v0 .. v0+cols`, for `rows` rows. */
+export interface KuTile {
+  /** Rows of the tile (positions). */
+  rows: number;
+  /** Columns of the tile. */
+  cols: number;
+  /** Width of the unembedding input (rows of `Ku`). */
+  size: number;
+  /** The vocabulary size (columns of `Ku`). */
+  vocab: number;
+  /** The first vocabulary column. */
+  v0: number;
+}
+
 /**
  * `out[rows, cols] = x[xBase.., size] · Ku[:, v0..v0+cols] (+ bu[v0..])`: one tile of
  * logits (`out` at element `outBase`, row stride `outRow`, default compact).
@@ -205,12 +220,7 @@ export function logitsTile(
     out: Binding;
     outBase?: number;
     outRow?: number;
-    rows: number;
-    cols: number;
-    size: number;
-    vocab: number;
-    v0: number;
-  },
+  } & KuTile,
 ): void {
   matmul(rec, {
     m: o.rows,
@@ -236,13 +246,8 @@ export function backpropTile(
     ku: Binding;
     out: Binding;
     outBase: number;
-    rows: number;
-    cols: number;
-    size: number;
-    vocab: number;
-    v0: number;
     accumulate: boolean;
-  },
+  } & KuTile,
 ): void {
   matmul(rec, {
     m: o.rows,
@@ -268,12 +273,7 @@ export function kernelGradTile(
     gBase?: number;
     gRow?: number;
     gku: Binding;
-    rows: number;
-    cols: number;
-    size: number;
-    vocab: number;
-    v0: number;
-  },
+  } & KuTile,
 ): void {
   matmulTN(rec, {
     x: o.x,

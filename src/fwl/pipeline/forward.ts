@@ -162,6 +162,8 @@ export function recordInnerNormalization(
  * `keep` (training) every activation stays live for the outer backward, the outer
  * (batch) normalizer is formed too and attention runs within `trainAttentionBytes`;
  * without, the fast layer norm writes over the slow one's dead `nhat` and `rstd`.
+ *
+ * @throws {FWLError} If the activations of the call exceed the device's binding limit.
  */
 export function recordHeadForward(
   rec: Recorder,
@@ -224,6 +226,8 @@ export interface ForwardArgs extends HeadForwardArgs {
 /**
  * Records and submits the whole forward: the composition above, then the fast logits
  * (or the slow ones, for the plain head) written out or scored.
+ *
+ * @throws {FWLError} If the activations or the logits exceed the device's binding limit.
  */
 export async function runForward(ctx: GPUContext, f: ForwardArgs): Promise<void> {
   const M = f.batch * f.time, V = f.vocabSize;
