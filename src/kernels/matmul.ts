@@ -22,12 +22,12 @@ import {
   tiledMatmulBody,
   type TiledVariant,
 } from "./matmul_tiled.ts";
-import { matmulTile, type TuneOptions, tuneTile } from "./matmul_tiles.ts";
+import { matmulTile, tuneTile } from "./matmul_tiles.ts";
 import type { MatmulSpec, Operand } from "./matmul_spec.ts";
 
 export type { MatmulTile } from "./matmul_tiled.ts";
 export type { MatmulSpec, Operand } from "./matmul_spec.ts";
-export { matmulTile, setMatmulTile, type TuneOptions } from "./matmul_tiles.ts";
+export { matmulTile, setMatmulTile } from "./matmul_tiles.ts";
 
 /** The uniform fields of one operand's layout (see {@linkcode Operand}), e.g. `a_base … a_col`. */
 function operandFields<P extends "a" | "b" | "c">(p: P) {
@@ -416,7 +416,7 @@ export function matmulTN(
  */
 export function tuneMatmulTile(
   ctx: GPUContext,
-  options: TuneOptions = {},
+  options: { size?: number; candidates?: readonly MatmulTile[]; repeats?: number } = {},
 ): Promise<MatmulTile> {
   return tuneTile(ctx, options, (rec, a, b, c, size) => {
     matmulNN(rec, a, b, c, size, size, size);
