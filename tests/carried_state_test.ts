@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { FWLState } from "../src/fwl/fast_state.ts";
+import { FWLState } from "../src/fwl/state.ts";
 import { referenceFastForward } from "../src/reference/mod.ts";
 import { tensor } from "../src/tensor.ts";
 import { assertClose, type CaseShape, maxAbsDiff, randomCase } from "./helpers.ts";

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { FWLInputError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import type { FWLState } from "../src/fwl/fast_state.ts";
+import type { FWLState } from "../src/fwl/state.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 import { referenceDefinition, referenceFastForward } from "../src/reference/mod.ts";
 import { tensor } from "../src/tensor.ts";

@@ -9,7 +9,7 @@ import { FWLBlock } from "../src/fwl/block.ts";
 import { runForward } from "../src/fwl/pipeline/forward.ts";
 import { PARAM_NAMES } from "../src/fwl/params.ts";
 import { readBytes } from "../src/gpu/readback.ts";
-import { logitTiling } from "../src/kernels/vocab_tiles.ts";
+import { logitTiling } from "../src/fwl/pipeline/logit_tile_plan.ts";
 import { referenceFastForward } from "../src/reference/mod.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import { tensor } from "../src/tensor.ts";

@@ -42,6 +42,7 @@ function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
  *
  * @example
  * ```ts
+ * import { assertAlmostEquals } from "@std/assert";
  * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
  * import { createGradBuffers, lossAndGradsGPU, readGradBuffers, releaseGradBuffers } from "@x/fwl/gpu";
  * using block = new FWLBlock(2, 5, 1);
@@ -50,12 +51,14 @@ function gradBufferLengths(block: Head): Record<keyof GradBuffers, number> {
  * const x = tensor(new Float32Array(12).map((_, i) => Math.sin(i)), [1, 4, 3]);
  * const grads = createGradBuffers(block);
  * const first = await lossAndGradsGPU(block, x, labels, weights, { gradBuffers: grads });
+ * const once = (await readGradBuffers(block, grads))["unembed/bias"];
  * const again = await lossAndGradsGPU(block, x, labels, weights, {
  *   gradBuffers: grads,
  *   accumulate: true, // adds to the gradients already there
  * });
  * for (const r of [first, again]) r.loss?.dispose(), r.dx.dispose();
- * console.log((await readGradBuffers(block, grads))["unembed/bias"]); // twice one call's gradient
+ * const twice = (await readGradBuffers(block, grads))["unembed/bias"];
+ * once.forEach((g, i) => assertAlmostEquals(twice[i], 2 * g, 1e-6));
  * releaseGradBuffers(block, grads);
  * ```
  */
@@ -82,6 +85,8 @@ export function releaseGradBuffers(block: Head, grads: GradBuffers): void {
 /**
  * Throws an {@linkcode FWLInputError} unless `grads` holds the nine gradient buffers,
  * each large enough for the block.
+ *
+ * @throws {FWLInputError} If `grads` is not a set of gradient buffers of this block.
  */
 export function checkGradBuffers(where: string, block: Head, grads: unknown): GradBuffers {
   if (grads === null || typeof grads !== "object") {
@@ -110,6 +115,7 @@ export function checkGradBuffers(where: string, block: Head, grads: unknown): Gr
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, makeLabels, tensor } from "@x/fwl";
  * import { lossAndGradsGPU, readGradBuffers, releaseGradBuffers } from "@x/fwl/gpu";
  * using block = new FWLBlock(2, 5, 1);
@@ -119,7 +125,8 @@ export function checkGradBuffers(where: string, block: Head, grads: unknown): Gr
  * const { loss, dx, grads } = await lossAndGradsGPU(block, x, labels, weights);
  * loss?.dispose(), dx.dispose();
  * const host = await readGradBuffers(block, grads);
- * console.log(host["dense_0/kernel_step"].length, host["unembed/kernel"].length); // 1 10
+ * assertEquals(host["dense_0/kernel_step"].length, 1);
+ * assertEquals(host["unembed/kernel"].length, 10); // [size, V] = [2, 5]
  * releaseGradBuffers(block, grads);
  * ```
  */
@@ -155,6 +162,7 @@ export async function readGradBuffers(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { blockParams, FWLBlock, makeLabels, SGD, tensor } from "@x/fwl";
  * import { lossAndGradsGPU, namedGrads, releaseGradBuffers } from "@x/fwl/gpu";
  * using block = new FWLBlock(2, 5, 1);
@@ -165,7 +173,7 @@ export async function readGradBuffers(
  * const { loss, dx, grads } = await lossAndGradsGPU(block, x, labels, weights);
  * loss?.dispose(), dx.dispose();
  * await opt.step(namedGrads(grads)); // one optimizer step, all on the GPU
- * console.log(Object.keys(namedGrads(grads)).length); // 9
+ * assertEquals(Object.keys(namedGrads(grads)).length, 9); // 8 tensors and "steps"
  * releaseGradBuffers(block, grads);
  * opt.dispose();
  * ```

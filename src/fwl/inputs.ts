@@ -15,6 +15,8 @@ import { describeValue } from "../util/describe.ts";
 
 /**
  * Throws an {@linkcode FWLInputError} unless the options bag of a head call is an object.
+ *
+ * @throws {FWLInputError} If `options` is not an object.
  */
 export function checkOptions(where: string, options: unknown): void {
   if (options === null || typeof options !== "object") {
@@ -52,6 +54,8 @@ function pooled(ctx: GPUContext, uploads: GPUBuffer[]): (bytes: number) => GPUBu
  * Checks the targets of `lead` positions (`[B, T]` or a stream's `[B]`, named `names`):
  * `labels` ids `[...lead]` int32 or one-hot `[...lead, V]` float32, `weights` `[...lead]`
  * float32. Returns whether the labels are ids.
+ *
+ * @throws {FWLInputError} If the labels or weights are not tensors of the expected dtype and shape.
  */
 export function checkTargets(
   where: string,
@@ -93,6 +97,10 @@ export interface HeadInputs {
  * `weights [B,T]` and `upstream [B,T,V]`, then uploads host tensors into pooled
  * buffers (listed in `uploads`). With `checkValues`, values are checked too: host data
  * on the host, GPU-resident tensors on the GPU (only a first offending index comes back).
+ *
+ * @throws {FWLInputError} If `x`, the labels, the weights or `upstream` have the wrong dtype
+ * or shape, or (with checking on) hold non-finite values, negative weights or ids
+ * outside the vocabulary.
  */
 export async function prepareHeadInputs(
   where: string,

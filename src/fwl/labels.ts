@@ -31,13 +31,18 @@ export interface LabelsAndWeights {
  * 1 except 0 at each sequence's last position (no next token) and, with `padId`, where
  * the token or the next token is padding.
  *
+ * @throws {FWLInputError} If `tokens` is not a host int32 `[B, T]` tensor of ids in
+ * `[0, vocabSize)`, or an option is invalid.
+ *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { makeLabels } from "./labels.ts";
  * import { tensor } from "../tensor.ts";
  * const tokens = tensor(new Int32Array([5, 2, 7, 1]), [1, 4]);
  * const { labels, weights } = makeLabels(tokens, 10);
- * console.log(labels.hostData, weights.hostData); // [2, 7, 1, -1] [1, 1, 1, 0]
+ * assertEquals([...labels.hostData!], [2, 7, 1, -1]);
+ * assertEquals([...weights.hostData!], [1, 1, 1, 0]);
  * ```
  */
 export function makeLabels(

@@ -70,11 +70,23 @@ export const DECAY_NAME = "normalizer/decay";
  * Checks and resolves a normalizer option (an {@linkcode FWLInputError} names `name`
  * and says what is accepted).
  *
+ * @throws {FWLInputError} If `value` is not `"batch"`, `"mean"`, a finite `N > 0` or running-mean
+ * options (decay in (0, 1], prior ≥ 0, learnDecay a boolean).
+ *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { resolveNormalizer } from "./normalizer.ts";
- * console.log(resolveNormalizer("demo", "normalizer", "mean")); // { decay: 1, prior: 0, learnDecay: false }
- * console.log(resolveNormalizer("demo", "normalizer", { decay: 0.99, prior: 8 })); // { decay: 0.99, prior: 8, learnDecay: false }
+ * assertEquals(resolveNormalizer("demo", "normalizer", "mean"), {
+ *   decay: 1,
+ *   prior: 0,
+ *   learnDecay: false,
+ * });
+ * assertEquals(resolveNormalizer("demo", "normalizer", { decay: 0.99, prior: 8 }), {
+ *   decay: 0.99,
+ *   prior: 8,
+ *   learnDecay: false,
+ * });
  * ```
  */
 export function resolveNormalizer(where: string, name: string, value: unknown): Normalizer {
@@ -147,8 +159,12 @@ export function hasDecay(n: Normalizer): n is MeanNormalizer {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { describeNormalizer } from "./normalizer.ts";
- * console.log(describeNormalizer({ decay: 0.99, prior: 0, learnDecay: true })); // running mean (λ 0.99, learned)
+ * assertEquals(
+ *   describeNormalizer({ decay: 0.99, prior: 0, learnDecay: true }),
+ *   "running mean (λ 0.99, learned)",
+ * );
  * ```
  */
 export function describeNormalizer(n: Normalizer): string {

@@ -68,10 +68,14 @@ function argmax(logits: Logits): number {
 /**
  * The most likely token: the index of the largest logit (the lowest index on ties).
  *
+ * @throws {FWLInputError} If `logits` is not a float array with at least one finite value
+ * (or holds NaN or +Infinity).
+ *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { greedy } from "./sampling.ts";
- * console.log(greedy(new Float32Array([0.1, 2, -1, 2]))); // 1
+ * assertEquals(greedy(new Float32Array([0.1, 2, -1, 2])), 1); // the first of the ties
  * ```
  */
 export function greedy(logits: Float32Array | Float64Array): number {
@@ -182,12 +186,18 @@ function sampleChecked(where: string, logits: Logits, o: Checked): number {
  * Temperature 0 puts all the mass on the {@linkcode greedy} token. `options.rng` is not
  * needed.
  *
+ * @throws {FWLInputError} If the logits or an option are invalid (a temperature < 0,
+ * `topK` not a positive integer, `topP` outside (0, 1], no `rng` for temperature > 0).
+ *
  * @example
  * ```ts
+ * import { assertAlmostEquals, assertEquals } from "@std/assert";
  * import { sampleDistribution } from "./sampling.ts";
  * const logits = new Float32Array([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
  * const p = sampleDistribution(logits, { topK: 2 });
- * console.log(p.map((x) => Math.round(x * 1000) / 1000)); // Float64Array(3) [ 0.625, 0.375, 0 ]
+ * assertAlmostEquals(p[0], 0.625, 1e-6);
+ * assertAlmostEquals(p[1], 0.375, 1e-6);
+ * assertEquals(p[2], 0); // cut by topK
  * ```
  */
 export function sampleDistribution(
@@ -215,15 +225,19 @@ export function sampleDistribution(
  * {@linkcode sampleDistribution}. Temperature 0 is {@linkcode greedy}. -Infinity masks a
  * token.
  *
+ * @throws {FWLInputError} If the logits or an option are invalid (a temperature < 0,
+ * `topK` not a positive integer, `topP` outside (0, 1], no `rng` for temperature > 0).
+ *
  * @example
  * ```ts
+ * import { assert, assertEquals } from "@std/assert";
  * import { sampleToken } from "./sampling.ts";
  * import { SeededRandom } from "../util/random.ts";
  * const rng = new SeededRandom(7);
  * const logits = new Float32Array([2, 1, 0.5, -3]);
  * const token = sampleToken(logits, { temperature: 0.8, topK: 3, topP: 0.9, rng });
- * console.log(token >= 0 && token < 3); // true
- * console.log(sampleToken(logits, { temperature: 0 })); // 0
+ * assert(token >= 0 && token < 3); // the last token is cut by topK
+ * assertEquals(sampleToken(logits, { temperature: 0 }), 0);
  * ```
  */
 export function sampleToken(logits: Float32Array | Float64Array, options: SampleOptions): number {
@@ -236,15 +250,19 @@ export function sampleToken(logits: Float32Array | Float64Array, options: Sample
  * Chooses one token per row of a `[rows, V]` row-major logits matrix (such as what
  * `FWLStream.predict` returns, read to the host), row by row from the same `rng`.
  *
+ * @throws {FWLInputError} If the logits or an option are invalid (a temperature < 0,
+ * `topK` not a positive integer, `topP` outside (0, 1], no `rng` for temperature > 0).
+ *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { sampleTokens } from "./sampling.ts";
  * import { SeededRandom } from "../util/random.ts";
  * const logits = new Float32Array([0, 5, 0, 9, 0, 0]); // 2 rows, V = 3
  * const ids = sampleTokens(logits, 2, { temperature: 0 });
- * console.log([...ids]); // [1, 0]
+ * assertEquals([...ids], [1, 0]);
  * const sampled = sampleTokens(logits, 2, { rng: new SeededRandom(1) });
- * console.log(sampled.length); // 2
+ * assertEquals(sampled.length, 2);
  * ```
  */
 export function sampleTokens(

@@ -16,7 +16,7 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { checkDType, checkShape, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
-import { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./fast_state.ts";
+import { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./state.ts";
 import type { Head, ParamBuffers } from "./head.ts";
 import { checkOptions, checkTargets } from "./inputs.ts";
 import { recordFastPass } from "./pipeline/fast_pass.ts";
@@ -24,7 +24,8 @@ import { advanceFastState, type WindowDims } from "./pipeline/fast_step.ts";
 import { queryScale } from "../kernels/running_count.ts";
 import { isMean } from "./normalizer.ts";
 import { recordInnerBackward } from "./pipeline/inner_backward.ts";
-import { type Logits, planLogitTiles, writeLogits } from "./pipeline/logits_tiles.ts";
+import { type Logits, writeLogits } from "./pipeline/logits_tiles.ts";
+import { planLogitTiles } from "./pipeline/logit_tile_plan.ts";
 import { type SlowDims, slowFirstLayer, slowSecondLayer } from "./pipeline/slow_forward.ts";
 import { checkFinite, checkIds, checkWeights } from "../util/validate.ts";
 import { describeValue } from "../util/describe.ts";
@@ -63,6 +64,7 @@ interface Pending {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, FWLStream, greedy, tensor } from "@x/fwl";
  * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
  * await block.build(8);
@@ -77,7 +79,7 @@ interface Pending {
  * }
  * using branch = stream.clone(); // continues independently from position 4
  * stream.reset(); // back to position 0, the slow weights
- * console.log(tokens.length, branch.position, stream.position); // 4 4 0
+ * assertEquals([tokens.length, branch.position, stream.position], [4, 4, 0]);
  * // continue a state carried through windows of block.score(…, { state })
  * using state = block.state(1);
  * using next = block.stream(1, { state });
@@ -112,6 +114,11 @@ export class FWLStream {
    * @param batchSize number of sequences `B`
    * @param options a fixed normalizer `N` (default: the block's, when it can be carried),
    *   or a state to continue from
+   *
+   * @throws {FWLInputError} If `batchSize`, the normalizer or `options.state` is invalid, or
+   * the batch is wider than the device allows.
+   * @throws {FWLStateError} If the block is not built or `options.state` was disposed.
+   * @throws {FWLError} If the logits of the batch exceed one binding.
    */
   constructor(block: Head, batchSize: number, options: FWLStreamOptions = {}) {
     checkOptions(WHERE, options);
@@ -194,6 +201,10 @@ export class FWLStream {
    *
    * @param x the hidden states of this position, `[B, D]` float32 (host or GPU-resident)
    * @returns a GPU-resident tensor (dispose it when done); `await logits.read()` gives the values
+   *
+   * @throws {FWLInputError} If `x` is not a finite float32 `[B, D]` tensor.
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
    */
   async predict(x: Tensor): Promise<Tensor<"float32">> {
     const where = `${WHERE}.predict`;
@@ -231,6 +242,10 @@ export class FWLStream {
    *   -1), or one-hot (any distribution) rows `[B, V]` float32
    * @param weights the loss weight of each sequence's position, `[B]` float32, ≥ 0
    *   (0 for padding: the state does not change)
+   *
+   * @throws {FWLInputError} If the labels or weights are invalid.
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
    */
   async observe(labels: Tensor, weights: Tensor): Promise<void> {
     const where = `${WHERE}.observe`;
@@ -265,8 +280,11 @@ export class FWLStream {
    * to `logits`. For the library's own loops that keep whole token loops on the GPU
    * (`LanguageModel.generate`); no input checks beyond the stream's order of calls.
    *
+   * @throws {FWLStateError} If the position was already predicted, or as for `predict`.
+   *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { FWLBlock } from "@x/fwl";
    * import { readBytes, Recorder } from "@x/fwl/gpu";
    * using block = new FWLBlock(4, 10, 2, { normalizer: 64 });
@@ -277,7 +295,8 @@ export class FWLStream {
    * stream.recordPredict(rec, x, logits);
    * stream.recordObserve(rec, rec.upload(new Int32Array([3])), rec.upload(new Float32Array([1])));
    * await rec.submit("one position");
-   * console.log(new Float32Array(await readBytes(ctx, logits, 40)).length, stream.position); // 10 1
+   * assertEquals(new Float32Array(await readBytes(ctx, logits, 40)).length, 10); // [B, V]
+   * assertEquals(stream.position, 1);
    * ctx.pool.release(logits);
    * ```
    */
@@ -294,6 +313,8 @@ export class FWLStream {
    * Records `observe` of the position just predicted into `rec` (nothing is submitted):
    * `labels` are token ids `[B]` int32 on the GPU, `weights` `[B]` float32. The state's
    * position advances now. See {@linkcode FWLStream.recordPredict}.
+   *
+   * @throws {FWLStateError} If the position was not predicted yet, or as for `observe`.
    */
   recordObserve(rec: Recorder, labels: GPUBuffer, weights: GPUBuffer): void {
     const { params } = this.#enter("recordObserve");
@@ -388,7 +409,12 @@ export class FWLStream {
     this.#predicted = false;
   }
 
-  /** Forgets every observed position: back to position 0 (the slow parameters). */
+  /**
+   * Forgets every observed position: back to position 0 (the slow parameters).
+   *
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
+   */
   reset(): void {
     this.#enter("reset");
     try {
@@ -403,6 +429,9 @@ export class FWLStream {
    * An independent copy of this stream (state, position, and a pending prediction),
    * copied on the GPU: observing different tokens on the copy and on the original
    * branches the sequences, e.g. for beam search.
+   *
+   * @throws {FWLStateError} If the stream was disposed, another call on it is still running, or its
+   * block was disposed, rebuilt or moved since the stream was made.
    */
   clone(): FWLStream {
     this.#enter("clone");

@@ -114,7 +114,12 @@ function decayedValues(
   return out;
 }
 
-/** Records `out += scale · steps[step.index] · r ⊙ A_λ(q, k, v)` (see the module doc). */
+/**
+ * Records `out += scale · steps[step.index] · r ⊙ A_λ(q, k, v)` (see the module doc).
+ *
+ * @throws {FWLError} If even the running form needs more scratch per sequence than one
+ * buffer holds (use more chunks).
+ */
 export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   const { length: L, count: nC } = chunkLayout(s.time, s.chunks);
   const stateElems = s.dq * s.dv;
@@ -148,6 +153,8 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
   const qRows = chunkRows(s.q, s.dq);
   const vRows = chunkRows(s.v, s.dv);
   const outRows = chunkRows(s.out, s.dv);
+  // kᵀ of each chunk: k's rows read as columns.
+  const kCols = { ...chunkRows(s.k, s.dq), row: 1, col: s.dq };
   const decay = s.decay;
   for (let b0 = 0; b0 < s.batch; b0 += group) {
     const g = Math.min(group, s.batch - b0);
@@ -158,13 +165,7 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         m: s.dq,
         n: s.dv,
         k: L,
-        a: {
-          buffer: s.k,
-          outer: s.time * s.dq,
-          inner: L * s.dq,
-          row: 1,
-          col: s.dq,
-        },
+        a: kCols,
         b: { ...vRows, buffer: keyed },
         c: { buffer: states, rel: stateElems, row: s.dv, col: 1 },
         ...z,
@@ -205,13 +206,7 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
         n: L,
         k: s.dq,
         a: qRows,
-        b: {
-          buffer: s.k,
-          outer: s.time * s.dq,
-          inner: L * s.dq,
-          row: 1,
-          col: s.dq,
-        },
+        b: kCols,
         c: { buffer: scores, rel: L * L, row: L, col: 1 },
         ...z,
         clip: clip(3),
@@ -246,6 +241,9 @@ export function chunkAttention(rec: Recorder, s: ChunkAttentionSpec): void {
  * chunk joins it, with its positions weighted by their distance to the chunk's far end.
  * Needs one `[dq, dv]` state and one chunk's `[L, L]` scores per sequence instead of all
  * of them, at the price of more, smaller dispatches.
+ *
+ * @throws {FWLError} If one chunk's state or scores exceed the scratch limit of one buffer
+ * (use more chunks).
  */
 export function runningChunkAttention(
   rec: Recorder,

@@ -35,6 +35,29 @@ const REVERSE_CUMSUM = program({
   constants: { DECAY: 1, CARRY_OUT: 2 },
 });
 
+/** A `[batch, time, width]` input `u` and output `out` of a cumsum over time, decayed by λ. */
+interface OverTime {
+  /** The input `[batch, time, width]`. */
+  u: Binding;
+  /** The output `[batch, time, width]`. */
+  out: Binding;
+  batch: number;
+  time: number;
+  width: number;
+  /** The decay λ of docs/definition.md §6 (none: λ = 1). */
+  decay?: DecayRef;
+}
+
+/** The uniforms every cumsum kernel starts with. */
+function overTime(o: OverTime): { batch: number; time: number; width: number } {
+  return { batch: o.batch, time: o.time, width: o.width };
+}
+
+/** The grid of a cumsum kernel: workgroups across the width, one row per sequence. */
+function timeGrid(o: OverTime, wg: number): [number, number, number] {
+  return [Math.ceil(o.width / wg), o.batch, 1];
+}
+
 /**
  * `out[b,t,j] = base + alpha · steps[step.index] · rowScale[b,t] · Z[b,t,j]` with
  * `Z[b,t] = λ^t·carried[b] + Σ_{s<t} λ^(t−1−s)·u[b,s]`; `base` is `out[b,t,j]` (default),
@@ -44,12 +67,7 @@ const REVERSE_CUMSUM = program({
  */
 export function cumsumUpdate(
   rec: Recorder,
-  o: {
-    u: Binding;
-    out: Binding;
-    batch: number;
-    time: number;
-    width: number;
+  o: OverTime & {
     step?: { buffer: GPUBuffer; index: number };
     alpha?: number;
     broadcastBase?: Binding;
@@ -57,7 +75,6 @@ export function cumsumUpdate(
     sqreluAux?: Binding;
     carried?: Binding;
     rowScale?: Binding;
-    decay?: DecayRef;
   },
 ): void {
   const ctx = rec.ctx;
@@ -77,9 +94,7 @@ export function cumsumUpdate(
       o.sqreluAux ?? ctx.dummy(1),
     ],
     CUMSUM_UPDATE.uniforms({
-      batch: o.batch,
-      time: o.time,
-      width: o.width,
+      ...overTime(o),
       flags: (o.broadcastBase ? f.BROADCAST : 0) | (o.sqreluAux ? f.SQRELU_AUX : 0) |
         (o.carried ? f.CARRY : 0) | (o.step ? f.STEP : 0) | (o.rowScale ? f.ROW_SCALE : 0) |
         (o.decay ? f.DECAY : 0) | (o.overwrite ? f.OVERWRITE : 0),
@@ -87,7 +102,7 @@ export function cumsumUpdate(
       decay_index: o.decay?.index ?? 0,
       alpha: o.alpha ?? -1,
     }),
-    [Math.ceil(o.width / CUMSUM_UPDATE.workgroupSize[0]), o.batch, 1],
+    timeGrid(o, CUMSUM_UPDATE.workgroupSize[0]),
   );
 }
 
@@ -98,15 +113,7 @@ export function cumsumUpdate(
  */
 export function reverseCumsum(
   rec: Recorder,
-  o: {
-    u: Binding;
-    out: Binding;
-    batch: number;
-    time: number;
-    width: number;
-    decay?: DecayRef;
-    carryOut?: Binding;
-  },
+  o: OverTime & { carryOut?: Binding },
 ): void {
   const ctx = rec.ctx;
   const f = REVERSE_CUMSUM.constants;
@@ -114,12 +121,10 @@ export function reverseCumsum(
     REVERSE_CUMSUM,
     [o.u, o.decay?.buffer ?? ctx.dummy(0), o.out, o.carryOut ?? ctx.dummy(1)],
     REVERSE_CUMSUM.uniforms({
-      batch: o.batch,
-      time: o.time,
-      width: o.width,
+      ...overTime(o),
       flags: (o.decay ? f.DECAY : 0) | (o.carryOut ? f.CARRY_OUT : 0),
       decay_index: o.decay?.index ?? 0,
     }),
-    [Math.ceil(o.width / REVERSE_CUMSUM.workgroupSize[0]), o.batch, 1],
+    timeGrid(o, REVERSE_CUMSUM.workgroupSize[0]),
   );
 }

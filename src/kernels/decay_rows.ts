@@ -5,11 +5,11 @@
  * @module
  */
 
-import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import type { DecayRef } from "./running_count.ts";
+import { dispatchPerElement } from "./per_element.ts";
 import { GRID } from "./snippets.ts";
 
 const DECAY_ROWS = program({
@@ -42,19 +42,11 @@ export function decayRows(
 ): void {
   const count = o.batch * o.time * o.width;
   if (count === 0) return;
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, DECAY_ROWS);
-  rec.dispatch(
-    DECAY_ROWS,
-    [o.v, o.decay.buffer, o.out],
-    DECAY_ROWS.uniforms({
-      count,
-      width: o.width,
-      time: o.time,
-      chunk: o.chunk,
-      flags: o.direction === "toEnd" ? DECAY_ROWS.constants.TO_END : 0,
-      decay_index: o.decay.index,
-      groups_x: groupsX,
-    }),
-    workgroups,
-  );
+  dispatchPerElement(rec, DECAY_ROWS, [o.v, o.decay.buffer, o.out], count, {
+    width: o.width,
+    time: o.time,
+    chunk: o.chunk,
+    flags: o.direction === "toEnd" ? DECAY_ROWS.constants.TO_END : 0,
+    decay_index: o.decay.index,
+  });
 }

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
+import { dispatchPerElement } from "./per_element.ts";
 
 /** The elementwise kernel. */
 const ELEMENTWISE = program({
@@ -69,27 +69,15 @@ export function elementwise(
     (o.b && o.rowWidth !== undefined ? f.B_ROWS : 0) |
     (o.gate === "relu" ? f.GATE_RELU : 0) | (o.gate === "step" ? f.GATE_STEP : 0) |
     (o.step ? f.STEP : 0) | (o.beta !== undefined ? f.ACCUMULATE : 0);
-  const { workgroups, groupsX } = spreadInvocations(ctx, o.count, ELEMENTWISE);
-  rec.dispatch(
-    ELEMENTWISE,
-    [
-      o.a ?? ctx.dummy(0),
-      o.b ?? ctx.dummy(0),
-      o.c ?? ctx.dummy(0),
-      o.step?.buffer ?? ctx.dummy(0),
-      o.out,
-    ],
-    ELEMENTWISE.uniforms({
-      count: o.count,
-      width: o.broadcastWidth ?? o.rowWidth ?? 1,
-      flags,
-      step_index: o.step?.index ?? 0,
-      alpha: o.alpha ?? 1,
-      beta: o.beta ?? 0,
-      groups_x: groupsX,
-    }),
-    workgroups,
-  );
+  const dummy = ctx.dummy(0);
+  const bindings = [o.a ?? dummy, o.b ?? dummy, o.c ?? dummy, o.step?.buffer ?? dummy, o.out];
+  dispatchPerElement(rec, ELEMENTWISE, bindings, o.count, {
+    width: o.broadcastWidth ?? o.rowWidth ?? 1,
+    flags,
+    step_index: o.step?.index ?? 0,
+    alpha: o.alpha ?? 1,
+    beta: o.beta ?? 0,
+  });
 }
 
 /**

@@ -30,22 +30,16 @@ const LSTM_GATHER = program({
 });
 /** The uniforms both recurrence kernels start with. */
 const RECURRENCE_FIELDS = ["time", "hidden", "batch", "flags", "groups_x"] as const;
+/** The uniforms of operands addressed by a base and a stride per sequence: `p_base`, `p_seq`. */
+function perSequence<const P extends string>(...operands: P[]): (`${P}_base` | `${P}_seq`)[] {
+  return operands.flatMap((p) => [`${p}_base` as const, `${p}_seq` as const]);
+}
 /** The recurrence kernel, forward. */
 const LSTM_FORWARD = program({
   name: "lstm_forward",
   body: shaders.lstmForward,
   storage: ["g: rw", "u: vec4<f32>", "hbuf: rw", "cbuf: rw", "out: rw", "zbuf: rw vec4<f32>"],
-  uniforms: [
-    ...RECURRENCE_FIELDS,
-    "g_base",
-    "g_seq",
-    "h_base",
-    "h_seq",
-    "s_base",
-    "s_seq",
-    "out_base",
-    "out_seq",
-  ],
+  uniforms: [...RECURRENCE_FIELDS, ...perSequence("g", "h", "s", "out")],
   constants: { S: 4, ZERO_INIT: 1, WRITE_OUT: 2 },
   snippets: [GRID],
 });
@@ -54,18 +48,7 @@ const LSTM_BACKWARD = program({
   name: "lstm_backward",
   body: shaders.lstmBackward,
   storage: ["a", "cbuf", "ut: vec4<f32>", "dh_ext", "dz: rw", "carry: rw"],
-  uniforms: [
-    ...RECURRENCE_FIELDS,
-    "a_base",
-    "a_seq",
-    "c_base",
-    "c_seq",
-    "dh_base",
-    "dh_seq",
-    "z_base",
-    "z_seq",
-    "quads",
-  ],
+  uniforms: [...RECURRENCE_FIELDS, ...perSequence("a", "c", "dh", "z"), "quads"],
   constants: { S: 4, ZERO_ROW: 1 },
   snippets: [GRID],
 });

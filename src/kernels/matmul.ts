@@ -1,19 +1,18 @@
 /**
  * The batched, strided matrix product and its common layouts (A·B, A·Bᵀ, Aᵀ·B). Where B
  * can be read as vec4 (along n or along k), a register-tiled kernel generated for this
- * context's tile runs it (`matmul_tiled.ts`, the tile from the adapter, set, or tuned);
- * any other layout runs on the general kernel, `shaders/matmul.wgsl`. Both share the
- * fused epilogue (alpha, learned step, bias, accumulation, causal mask, squared ReLU, a
- * per-row scale and the decays of docs/definition.md §6).
+ * context's tile runs it (`matmul_tiled.ts`; the tile policy, from the adapter, set or
+ * tuned, is `matmul_tiles.ts`); any other layout runs on the general kernel,
+ * `shaders/matmul.wgsl`. Both share the fused epilogue (alpha, learned step, bias,
+ * accumulation, causal mask, squared ReLU, a per-row scale and the decays of
+ * docs/definition.md §6), which a dispatch's `MatmulSpec` (`matmul_spec.ts`) asks for.
  *
  * @module
  */
 
 import type { GPUContext, KernelSpec } from "../gpu/context.ts";
 import { type Program, program } from "../gpu/program.ts";
-import { readBytes } from "../gpu/readback.ts";
-import { type Binding, Recorder } from "../gpu/recorder.ts";
-import { FWLInputError } from "../errors.ts";
+import type { Binding, Recorder } from "../gpu/recorder.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { MATMUL_BATCH, MATMUL_STORE, MATMUL_STORE4 } from "./snippets.ts";
 import {
@@ -23,8 +22,12 @@ import {
   tiledMatmulBody,
   type TiledVariant,
 } from "./matmul_tiled.ts";
+import { matmulTile, tuneTile } from "./matmul_tiles.ts";
+import type { MatmulSpec, Operand } from "./matmul_spec.ts";
 
 export type { MatmulTile } from "./matmul_tiled.ts";
+export type { MatmulSpec, Operand } from "./matmul_spec.ts";
+export { matmulTile, setMatmulTile } from "./matmul_tiles.ts";
 
 /** The uniform fields of one operand's layout (see {@linkcode Operand}), e.g. `a_base … a_col`. */
 function operandFields<P extends "a" | "b" | "c">(p: P) {
@@ -131,199 +134,6 @@ function tiled(v: TiledVariant, tile: MatmulTile): MatmulKernel {
   return kernel;
 }
 
-/** Tiles set (by {@linkcode setMatmulTile} or {@linkcode tuneMatmulTile}) per context. */
-const CHOSEN_TILES = new WeakMap<GPUContext, MatmulTile>();
-
-/** Whether the adapter is a CPU rasterizer (its SIMD lanes are the invocations of a workgroup). */
-function cpuLanes(ctx: GPUContext): number | undefined {
-  if (!/llvmpipe|lavapipe|swiftshader|warp|software|cpu/i.test(ctx.adapter)) return undefined;
-  const bits = Number(/(\d+) bits/.exec(ctx.adapter)?.[1] ?? 256);
-  return Math.max(4, Math.min(16, bits / 32));
-}
-
-/**
- * The register tile an adapter gets without tuning. A CPU adapter (llvmpipe) runs the
- * invocations of a workgroup in its SIMD lanes: one row of lanes sharing 16 rows (A's
- * loads are then one load for all lanes), 4 vec4 columns each. A GPU gets 4×4 blocks in
- * a 16×16 workgroup, within the device's limits.
- */
-function adapterTile(ctx: GPUContext): MatmulTile {
-  const lanes = cpuLanes(ctx);
-  if (lanes !== undefined) return { rows: 16, cols: 4, workgroup: [lanes, 1], group: 16 };
-  const limits = ctx.device.limits;
-  const x = Math.min(16, limits.maxComputeWorkgroupSizeX);
-  let y = Math.min(16, limits.maxComputeWorkgroupSizeY);
-  while (y > 1 && x * y > limits.maxComputeInvocationsPerWorkgroup) y /= 2;
-  return { rows: 4, cols: 1, workgroup: [x, y], group: 8 };
-}
-
-/**
- * The register tile the matmul uses on this context: the one set by
- * {@linkcode setMatmulTile} or {@linkcode tuneMatmulTile}, else one chosen from the
- * adapter (a CPU adapter's SIMD width, a GPU's workgroup limits).
- *
- * @example
- * ```ts
- * import { GPUContext, matmulTile } from "@x/fwl/gpu";
- * const ctx = await GPUContext.default();
- * const tile = matmulTile(ctx);
- * console.log(tile.rows > 0 && tile.cols > 0); // true
- * ```
- */
-export function matmulTile(ctx: GPUContext): MatmulTile {
-  return CHOSEN_TILES.get(ctx) ?? adapterTile(ctx);
-}
-
-/**
- * Throws unless `tile` fits the device: 1–32 rows, 1–8 vec4 columns, a valid workgroup,
- * a group of 1–256 row blocks.
- */
-function checkTile(ctx: GPUContext, tile: MatmulTile, where: string): void {
-  const int = (v: unknown, lo: number, hi: number) =>
-    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
-  if (!int(tile?.rows, 1, 32)) {
-    throw new FWLInputError(where, "tile.rows", "an integer in 1..32", String(tile?.rows));
-  }
-  if (!int(tile.cols, 1, 8)) {
-    throw new FWLInputError(where, "tile.cols", "an integer in 1..8", String(tile.cols));
-  }
-  if (tile.group !== undefined && !int(tile.group, 1, 256)) {
-    throw new FWLInputError(where, "tile.group", "an integer in 1..256", String(tile.group));
-  }
-  const limits = ctx.device.limits;
-  const [x, y] = tile.workgroup ?? [];
-  if (
-    !int(x, 1, limits.maxComputeWorkgroupSizeX) || !int(y, 1, limits.maxComputeWorkgroupSizeY) ||
-    x * y > limits.maxComputeInvocationsPerWorkgroup
-  ) {
-    throw new FWLInputError(
-      where,
-      "tile.workgroup",
-      `[x, y] within the device's workgroup limits (${limits.maxComputeInvocationsPerWorkgroup} invocations)`,
-      JSON.stringify(tile.workgroup),
-    );
-  }
-}
-
-/**
- * Sets the register tile of every later matmul recorded on `ctx` (`undefined` goes back
- * to the adapter's default).
- *
- * @example
- * ```ts
- * import { GPUContext, matmulTile, setMatmulTile } from "@x/fwl/gpu";
- * const ctx = await GPUContext.default();
- * setMatmulTile(ctx, { rows: 8, cols: 2, workgroup: [8, 2] });
- * console.log(matmulTile(ctx).rows); // 8
- * setMatmulTile(ctx, undefined);
- * ```
- */
-export function setMatmulTile(ctx: GPUContext, tile: MatmulTile | undefined): void {
-  if (tile === undefined) {
-    CHOSEN_TILES.delete(ctx);
-    return;
-  }
-  checkTile(ctx, tile, "setMatmulTile");
-  CHOSEN_TILES.set(ctx, {
-    rows: tile.rows,
-    cols: tile.cols,
-    workgroup: [...tile.workgroup],
-    group: tile.group ?? adapterTile(ctx).group,
-  });
-}
-
-/** The tiles {@linkcode tuneMatmulTile} tries by default, the adapter's own first. */
-function candidateTiles(ctx: GPUContext): MatmulTile[] {
-  const own = adapterTile(ctx);
-  const [x] = own.workgroup;
-  const more: MatmulTile[] = cpuLanes(ctx) !== undefined
-    ? [
-      { rows: 8, cols: 4, workgroup: [x, 1] },
-      { rows: 16, cols: 2, workgroup: [x, 1] },
-      { rows: 8, cols: 4, workgroup: [x, 4] },
-    ]
-    : [
-      { rows: 8, cols: 1, workgroup: [16, 8] },
-      { rows: 4, cols: 2, workgroup: [8, 16] },
-      { rows: 8, cols: 2, workgroup: [8, 8] },
-    ];
-  const limits = ctx.device.limits;
-  return [
-    own,
-    ...more.filter((t) =>
-      t.workgroup[0] <= limits.maxComputeWorkgroupSizeX &&
-      t.workgroup[1] <= limits.maxComputeWorkgroupSizeY &&
-      t.workgroup[0] * t.workgroup[1] <= limits.maxComputeInvocationsPerWorkgroup
-    ),
-  ];
-}
-
-/**
- * Times a few register tiles on a `size³` product (A·B and A·Bᵀ) and keeps the fastest
- * for `ctx` (see {@linkcode matmulTile}); returns it. It takes a few seconds on a CPU
- * adapter; the choice lasts as long as the context.
- *
- * @example
- * ```ts
- * import { GPUContext, matmulTile, setMatmulTile, tuneMatmulTile } from "@x/fwl/gpu";
- * const ctx = await GPUContext.default();
- * const tile = await tuneMatmulTile(ctx, { size: 64, repeats: 1 }); // default size: 512
- * console.log(matmulTile(ctx) === tile); // true
- * setMatmulTile(ctx, undefined); // back to the adapter's default
- * ```
- */
-export async function tuneMatmulTile(
-  ctx: GPUContext,
-  options: { size?: number; candidates?: readonly MatmulTile[]; repeats?: number } = {},
-): Promise<MatmulTile> {
-  const size = options.size ?? 512;
-  const repeats = options.repeats ?? 3;
-  if (!Number.isInteger(size) || size < 4 || size % 4 !== 0) {
-    throw new FWLInputError("tuneMatmulTile", "size", "a multiple of 4, at least 4", String(size));
-  }
-  const candidates = options.candidates ?? candidateTiles(ctx);
-  for (const t of candidates) checkTile(ctx, t, "tuneMatmulTile");
-  const group = adapterTile(ctx).group;
-  const copies = candidates.map((t): MatmulTile => ({
-    ...t,
-    workgroup: [...t.workgroup],
-    group: t.group ?? group,
-  }));
-  const bytes = size * size * 4;
-  const [a, b, c] = [0, 1, 2].map(() => ctx.pool.acquire(bytes));
-  const before = CHOSEN_TILES.get(ctx);
-  let best: { tile: MatmulTile; ms: number } | undefined;
-  try {
-    const data = new Float32Array(size * size).map((_, i) => (i % 7) / 7 - 0.5);
-    for (const buf of [a, b]) ctx.device.queue.writeBuffer(buf, 0, data);
-    for (const tile of copies) {
-      CHOSEN_TILES.set(ctx, tile);
-      const run = async () => {
-        const rec = new Recorder(ctx);
-        matmulNN(rec, a, b, c, size, size, size);
-        matmulNT(rec, a, b, c, size, size, size, { beta: 1 });
-        await rec.submit("tuneMatmulTile");
-        await readBytes(ctx, c, 16);
-      };
-      await run(); // compiles
-      const times: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        await run();
-        times.push(performance.now() - t0);
-      }
-      const ms = times.sort((x, y) => x - y)[times.length >> 1];
-      if (!best || ms < best.ms) best = { tile, ms };
-    }
-  } finally {
-    if (before) CHOSEN_TILES.set(ctx, before);
-    else CHOSEN_TILES.delete(ctx);
-    for (const buf of [a, b, c]) ctx.pool.release(buf);
-  }
-  CHOSEN_TILES.set(ctx, best!.tile);
-  return best!.tile;
-}
-
 /** Whether the clip shrinks extent `bit` (1 m, 2 n, 4 k). */
 function clips(s: MatmulSpec, bit: number): boolean {
   return ((s.clip?.mask ?? 0) & bit) !== 0;
@@ -356,82 +166,6 @@ function aLoad(s: MatmulSpec, b: BLoad, tile: MatmulTile): ALoad {
   return "scalar";
 }
 
-/** How one operand is laid out: element (i, j) of batch (outer, inner, rel) sits at
- * `base + outer·outer + inner·inner + rel·rel + i·row + j·col`. */
-export interface Operand {
-  /** The buffer (or byte range) holding the operand. */
-  buffer: Binding;
-  /** Element offset of the first element. */
-  base?: number;
-  /** Stride between outer batches (sequences). */
-  outer?: number;
-  /** Stride between inner batches (chunks). */
-  inner?: number;
-  /** Stride between batches of one dispatch (scratch holding a group of batches). */
-  rel?: number;
-  /** Stride between rows (A: i, B: k, C: i). */
-  row: number;
-  /** Stride between columns (A: k, B: j, C: j). */
-  col: number;
-}
-
-/** One matmul dispatch: `C = alpha·A·B (+ bias) (+ beta·C)` over `batches` batches. */
-export interface MatmulSpec {
-  /** Rows of A and C. */
-  m: number;
-  /** Columns of B and C. */
-  n: number;
-  /** Columns of A, rows of B. */
-  k: number;
-  /** The left operand `[m, k]`. */
-  a: Operand;
-  /** The right operand `[k, n]`. */
-  b: Operand;
-  /** The result `[m, n]`. */
-  c: Operand;
-  /** Number of batches in this dispatch (default 1). */
-  batches?: number;
-  /** Inner batches (chunks) per outer batch (default 1). */
-  batchInner?: number;
-  /** Index of this dispatch's first batch (default 0). */
-  zBase?: number;
-  /** Shrinks m (mask 1), n (2), k (4) of chunk `inner` to `len − inner·stride`. */
-  clip?: { len: number; stride: number; mask: number };
-  /** Adds `bias[base + j]`. */
-  bias?: { buffer: Binding; base?: number };
-  /** Adds `beta·C` (accumulate in place). */
-  beta?: number;
-  /** Keeps only entries with i > j (strictly causal attention scores). */
-  causal?: boolean;
-  /** Scales the product (default 1). */
-  alpha?: number;
-  /** Multiplies alpha by `steps[index]` read on the GPU (a learned step size). */
-  step?: { buffer: GPUBuffer; index: number };
-  /** Also writes `relu(C)²` here (same layout as C). */
-  sqreluAux?: Binding;
-  /** Multiplies C by `2·relu(aux)` (aux has C's layout): the squared-ReLU backward. */
-  gateAux?: Binding;
-  /**
-   * Multiplies row i of each batch by `buffer[base + outer·outer + inner·inner + rel·rel
-   * + i]` (the batch's outer and inner index as for the operands; e.g. a query's 1/N).
-   */
-  rowScale?: { buffer: Binding; base?: number; outer?: number; inner?: number; rel?: number };
-  /**
-   * The decay λ of docs/definition.md §6, read on the GPU at `buffer[index]` (the buffer `step`
-   * reads, when both are given), and where it applies: `rows` multiplies row i of a batch
-   * by `λ^i`, `reverseRows` by `λ^(m−1−i)`; `causal` multiplies causal scores (i > j, with
-   * `causal: true`) by `λ^(i−1−j)`; `beta` makes the accumulation `beta·λ^k`.
-   */
-  decay?: {
-    buffer: GPUBuffer;
-    index: number;
-    rows?: boolean;
-    reverseRows?: boolean;
-    causal?: boolean;
-    beta?: boolean;
-  };
-}
-
 /** The uniform fields of one operand's layout, e.g. `a_base … a_col`. */
 function layout<P extends "a" | "b" | "c">(
   p: P,
@@ -453,6 +187,7 @@ function layout<P extends "a" | "b" | "c">(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUContext, matmul, readBytes, Recorder } from "@x/fwl/gpu";
  * const ctx = await GPUContext.default();
  * const a = ctx.pool.acquire(4 * 4), c = ctx.pool.acquire(4 * 4);
@@ -464,7 +199,7 @@ function layout<P extends "a" | "b" | "c">(
  *   a: { buffer: a, row: 1, col: 2 }, b: { buffer: a, row: 2, col: 1 }, c: { buffer: c, row: 2, col: 1 },
  * });
  * await rec.submit("gram");
- * console.log(new Float32Array(await readBytes(ctx, c, 16))); // Float32Array(4) [ 20, 28, 28, 40 ]
+ * assertEquals([...new Float32Array(await readBytes(ctx, c, 16))], [20, 28, 28, 40]);
  * for (const b of [a, c]) ctx.pool.release(b);
  * ```
  */
@@ -530,11 +265,12 @@ export function matmul(rec: Recorder, s: MatmulSpec): void {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { GPUContext } from "@x/fwl/gpu";
  * import { matmulKernel } from "./matmul.ts";
  * const ctx = await GPUContext.default();
  * const b = ctx.dummy(0), odd = { buffer: b, row: 5, col: 1 };
- * console.log(matmulKernel(ctx, { m: 3, n: 5, k: 2, a: odd, b: odd, c: odd }).name); // matmul
+ * assertEquals(matmulKernel(ctx, { m: 3, n: 5, k: 2, a: odd, b: odd, c: odd }).name, "matmul");
  * ```
  */
 export function matmulKernel(ctx: GPUContext, s: MatmulSpec): MatmulKernel {
@@ -656,5 +392,34 @@ export function matmulTN(
     b: { buffer: g, base: gBase ?? 0, row: gRow ?? n, col: 1 },
     c: { buffer: out, base: outBase ?? 0, row: outRow ?? n, col: 1 },
     ...epilogue,
+  });
+}
+
+/**
+ * Times a few register tiles on a `size³` product (A·B and A·Bᵀ) and keeps the fastest
+ * for `ctx` (see {@linkcode matmulTile}); returns it. It takes a few seconds on a CPU
+ * adapter; the choice lasts as long as the context. The policy and the timing loop are
+ * `matmul_tiles.ts`; this names the products timed.
+ *
+ * @throws {FWLInputError} If `size` is not a multiple of 4 (at least 4), or a candidate
+ * tile does not fit the device (see {@linkcode setMatmulTile}).
+ *
+ * @example
+ * ```ts
+ * import { assertStrictEquals } from "@std/assert";
+ * import { GPUContext, matmulTile, setMatmulTile, tuneMatmulTile } from "@x/fwl/gpu";
+ * const ctx = await GPUContext.default();
+ * const tile = await tuneMatmulTile(ctx, { size: 64, repeats: 1 }); // default size: 512
+ * assertStrictEquals(matmulTile(ctx), tile);
+ * setMatmulTile(ctx, undefined); // back to the adapter's default
+ * ```
+ */
+export function tuneMatmulTile(
+  ctx: GPUContext,
+  options: { size?: number; candidates?: readonly MatmulTile[]; repeats?: number } = {},
+): Promise<MatmulTile> {
+  return tuneTile(ctx, options, (rec, a, b, c, size) => {
+    matmulNN(rec, a, b, c, size, size, size);
+    matmulNT(rec, a, b, c, size, size, size, { beta: 1 });
   });
 }

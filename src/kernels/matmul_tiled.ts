@@ -82,10 +82,11 @@ const SUB = ["x", "y", "z", "w"];
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { tiledMatmulBody } from "./matmul_tiled.ts";
  * const tile = { rows: 2, cols: 1, workgroup: [8, 1] } as const;
  * const wgsl = tiledMatmulBody({ a: "scalar", b: "n4", c4: false, by4: false }, tile);
- * console.log(wgsl.includes("acc1_0")); // true
+ * assert(wgsl.includes("acc1_0")); // one named accumulator per row and vec4 column
  * ```
  */
 export function tiledMatmulBody(v: TiledVariant, t: MatmulTile): string {

@@ -84,8 +84,12 @@ function checkU32(where: string, name: string, value: unknown): number {
  * can repeat (`sampleToken` with that u picks the same token but at float32 rounding
  * boundaries). Within float32 rounding the distribution is `sampleDistribution`'s.
  *
+ * @throws {FWLInputError} If a size, the temperature, `topK`, `topP`, the seed key or an
+ * output binding is out of range.
+ *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { recordSample } from "./sample.ts";
  * import { counterKey } from "../util/random.ts";
  * import { GPUContext, readBytes, Recorder } from "@x/fwl/gpu";
@@ -96,7 +100,7 @@ function checkU32(where: string, name: string, value: unknown): number {
  * const seedKey = counterKey(7);
  * recordSample(rec, { logits, rows: 2, vocab: 3, temperature: 0, seedKey, position: 0, out });
  * await rec.submit("sample");
- * console.log(new Int32Array(await readBytes(ctx, out, 8))); // Int32Array(2) [ 1, 0 ]
+ * assertEquals([...new Int32Array(await readBytes(ctx, out, 8))], [1, 0]); // greedy
  * ctx.pool.release(out);
  * ```
  */

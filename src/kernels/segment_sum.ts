@@ -6,11 +6,11 @@
  * @module
  */
 
-import { spreadInvocations } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
+import { dispatchPerElement } from "./per_element.ts";
 
 /** The segment-sum kernel. */
 const SEGMENT_SUM = program({
@@ -37,14 +37,8 @@ export function segmentSum(
     width: number;
   },
 ): void {
-  const count = o.segments * o.width;
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, SEGMENT_SUM);
-  rec.dispatch(
-    SEGMENT_SUM,
-    [o.offsets, o.index, o.src, o.out],
-    SEGMENT_SUM.uniforms({ count, width: o.width, groups_x: groupsX }),
-    workgroups,
-  );
+  const bindings = [o.offsets, o.index, o.src, o.out];
+  dispatchPerElement(rec, SEGMENT_SUM, bindings, o.segments * o.width, { width: o.width });
 }
 
 /**
@@ -54,9 +48,11 @@ export function segmentSum(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { segmentsByKey } from "./segment_sum.ts";
  * const { offsets, index } = segmentsByKey(new Int32Array([2, 0, 2]), 3);
- * console.log(Array.from(offsets), Array.from(index)); // [0, 1, 1, 3] [1, 0, 2]
+ * assertEquals([...offsets], [0, 1, 1, 3]);
+ * assertEquals([...index], [1, 0, 2]);
  * ```
  */
 export function segmentsByKey(

@@ -7,12 +7,13 @@
  * @module
  */
 
-import { spreadGroups, spreadInvocations } from "../gpu/grid.ts";
+import { spreadGroups } from "../gpu/grid.ts";
 import { program, type Snippet } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { GRID } from "./snippets.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import type { GPUContext } from "../gpu/context.ts";
+import { dispatchPerElement } from "./per_element.ts";
 
 /** Token + position embedding gather. */
 const TRANSFORMER_EMBED = program({
@@ -50,20 +51,12 @@ export function embed(
     vocab: number;
   },
 ): void {
-  const count = o.rows * o.width;
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, count, TRANSFORMER_EMBED);
-  rec.dispatch(
+  dispatchPerElement(
+    rec,
     TRANSFORMER_EMBED,
     [o.ids, o.tokens, o.positions, o.out],
-    TRANSFORMER_EMBED.uniforms({
-      count,
-      width: o.width,
-      time: o.time,
-      pos_base: o.posBase,
-      vocab: o.vocab,
-      groups_x: groupsX,
-    }),
-    workgroups,
+    o.rows * o.width,
+    { width: o.width, time: o.time, pos_base: o.posBase, vocab: o.vocab },
   );
 }
 
@@ -326,15 +319,6 @@ export function gelu(
   rec: Recorder,
   o: { x: Binding; g: Binding; count: number; mode: "forward" | "backward" },
 ): void {
-  const { workgroups, groupsX } = spreadInvocations(rec.ctx, o.count, TRANSFORMER_GELU);
-  rec.dispatch(
-    TRANSFORMER_GELU,
-    [o.x, o.g],
-    TRANSFORMER_GELU.uniforms({
-      count: o.count,
-      mode: o.mode === "forward" ? 0 : 1,
-      groups_x: groupsX,
-    }),
-    workgroups,
-  );
+  const mode = o.mode === "forward" ? 0 : 1;
+  dispatchPerElement(rec, TRANSFORMER_GELU, [o.x, o.g], o.count, { mode });
 }

@@ -78,6 +78,8 @@ export async function runGPUChecks(
 /**
  * Throws an {@linkcode FWLInputError} unless every value of the float32 tensor `t` is
  * finite: checked where it lives, on the host or on the GPU.
+ *
+ * @throws {FWLInputError} If a value is not finite.
  */
 export async function checkFiniteTensor(
   where: string,

@@ -1,11 +1,12 @@
 /**
- * Logits streamed over vocabulary tiles: when 64 rows of the whole vocabulary do not fit
- * a tile budget, a `[rows, cols]` tile holds vocabulary columns `v0 .. v0+cols`, the
- * softmax statistics of each row are accumulated across the tiles with a running
- * log-sum-exp (`shaders/vocab_tile_stats.wgsl`, as in cut cross-entropy), and a second
+ * The kernels of logits streamed over vocabulary tiles: when 64 rows of the whole
+ * vocabulary do not fit a tile budget, a `[rows, cols]` tile holds vocabulary columns
+ * `v0 .. v0+cols`, the softmax statistics of each row are accumulated across the tiles
+ * with a running log-sum-exp (`shaders/vocab_tile_stats.wgsl`, as in cut cross-entropy), and a second
  * sweep recomputes each tile to form its gradient (`shaders/vocab_tile_apply.wgsl`).
  * Column tiles of `Ku` `[size, V]` are plain strided matmul operands (base `v0`, row
- * stride `V`).
+ * stride `V`). How many rows and columns a tile has, and which range of a buffer it binds,
+ * is the plan of the tile engine (`fwl/pipeline/logit_tile_plan.ts`).
  *
  * @module
  */
@@ -13,7 +14,6 @@
 import { MIN_WORKGROUPS_PER_DIMENSION } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
-import { FWLError } from "../errors.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
 import { matmul, matmulTN } from "./matmul.ts";
 
@@ -44,87 +44,14 @@ const VOCAB_TILE_COLSUM = program({
   uniforms: ["rows", "cols", "a_base", "a_row", "out_base"],
 });
 
-/** Bytes of slack an aligned-down binding offset may add (minStorageBufferOffsetAlignment). */
-const ALIGN = 256;
 /**
- * Most columns per tile: one workgroup per group of columns along x, at most the
- * workgroups per dimension every WebGPU device allows.
+ * The widest tile the tile kernels dispatch: one workgroup per group of columns along x,
+ * at most the workgroups per dimension every WebGPU device allows.
  */
-const MAX_COLS = MIN_WORKGROUPS_PER_DIMENSION * VOCAB_TILE_APPLY.workgroupSize[0];
+export const MAX_TILE_COLS: number = MIN_WORKGROUPS_PER_DIMENSION *
+  VOCAB_TILE_APPLY.workgroupSize[0];
 
-/**
- * The shape of one logits tile: `cols === vocab` is the row-tile fast path (all rows or
- * a multiple of 64, so row offsets stay 256-byte aligned); otherwise the vocabulary is
- * streamed in `cols`-wide tiles of `rows` (≤ 64) rows.
- */
-export interface LogitTiling {
-  /** Rows per tile. */
-  rows: number;
-  /** Vocabulary columns per tile (`vocab` for full-row tiles). */
-  cols: number;
-}
-
-/**
- * The tiling of a `[rows, vocab]` logits matrix for a tile budget of `bytes` (scratch
- * of `rows·cols` floats). Full-row tiles when 64 rows (or all of them) fit; else tiles
- * of up to 64 rows and `cols` a multiple of 64 (of 4 when the budget is tiny). With
- * `rangeLimit` (the binding limit, when a `[rows, vocab]` input such as one-hot labels
- * must be bound in ranges), the rows are also capped so that a tile's range fits it.
- *
- * @example
- * ```ts
- * import { logitTiling } from "./vocab_tiles.ts";
- * logitTiling(1000, 50, 2 ** 20); // { rows: 1000, cols: 50 }
- * logitTiling(1000, 97, 64 * 32 * 4); // { rows: 64, cols: 32 }
- * ```
- */
-export function logitTiling(
-  rows: number,
-  vocab: number,
-  bytes: number,
-  rangeLimit?: number,
-): LogitTiling {
-  const fit = Math.floor(bytes / (vocab * 4));
-  if (fit >= rows) return { rows, cols: vocab };
-  if (fit >= 64) return { rows: Math.floor(fit / 64) * 64, cols: vocab };
-  const spanRows = rangeLimit === undefined ? 64 : Math.floor((rangeLimit - ALIGN) / (vocab * 4));
-  const r = Math.max(1, Math.min(rows, 64, spanRows));
-  const raw = Math.min(Math.floor(bytes / (r * 4)), MAX_COLS);
-  const cols = raw >= 64 ? Math.floor(raw / 64) * 64 : Math.max(1, Math.floor(raw / 4) * 4);
-  return { rows: r, cols: Math.min(cols, vocab) };
-}
-
-/**
- * A binding of the `[·, width]` row-major matrix in `buffer` that covers `rows` rows of
- * columns `v0 .. v0+cols` starting at row `r0`: the whole buffer when `wholeFits`, else
- * the smallest 256-byte-aligned byte range. `base` is the element offset of `(r0, v0)`
- * in the binding (the row stride stays `width`).
- */
-export function matrixSpan(
-  buffer: GPUBuffer,
-  wholeFits: boolean,
-  r0: number,
-  rows: number,
-  v0: number,
-  cols: number,
-  width: number,
-  maxBinding: number,
-): { binding: Binding; base: number } {
-  const start = r0 * width + v0;
-  if (wholeFits) return { binding: buffer, base: start };
-  const offset = Math.floor((start * 4) / ALIGN) * ALIGN;
-  const end = ((r0 + rows - 1) * width + v0 + cols) * 4;
-  const size = end - offset;
-  if (size > maxBinding) {
-    throw new FWLError(
-      `a ${rows}×${cols} tile of a [*, ${width}] matrix spans ${size} bytes, over the ` +
-        `device's ${maxBinding}-byte binding limit`,
-    );
-  }
-  return { binding: { buffer, offset, size }, base: start - offset / 4 };
-}
-
-/** The labels of one tile (ids `[allRows]`, or a one-hot span from {@linkcode matrixSpan}). */
+/** The labels of one tile (ids `[allRows]`, or the one-hot rows of the tile's span). */
 export interface VocabTileLabels {
   /** Ids (bound whole) or a binding holding this tile's one-hot rows. */
   labels: Binding;
@@ -150,6 +77,20 @@ export interface VocabTile {
   vocab: number;
   /** Global index of the tile's first row. */
   rowOffset: number;
+}
+
+/** The uniforms of {@linkcode TILE_FIELDS} for a tile and its labels. */
+function tileFields(
+  o: VocabTile & VocabTileLabels,
+): Record<typeof TILE_FIELDS[number], number> {
+  return {
+    rows: o.rows,
+    cols: o.cols,
+    col0: o.v0,
+    row_offset: o.rowOffset,
+    label_base: o.labelBase,
+    label_stride: o.vocab,
+  };
 }
 
 /**
@@ -186,15 +127,7 @@ export function vocabTileStats(
       o.stats,
       o.finish?.out ?? ctx.dummy(1),
     ],
-    VOCAB_TILE_STATS.uniforms({
-      rows: o.rows,
-      cols: o.cols,
-      col0: o.v0,
-      row_offset: o.rowOffset,
-      label_base: o.labelBase,
-      label_stride: o.vocab,
-      flags,
-    }),
+    VOCAB_TILE_STATS.uniforms({ ...tileFields(o), flags }),
     [o.rows, 1, 1],
   );
 }
@@ -220,12 +153,7 @@ export function vocabTileApply(
     VOCAB_TILE_APPLY,
     [o.z, o.dg ?? rec.ctx.dummy(1), o.labels, o.weights, o.norm, o.stats],
     VOCAB_TILE_APPLY.uniforms({
-      rows: o.rows,
-      cols: o.cols,
-      col0: o.v0,
-      row_offset: o.rowOffset,
-      label_base: o.labelBase,
-      label_stride: o.vocab,
+      ...tileFields(o),
       mode: VOCAB_TILE_APPLY
         .constants[o.mode === "inner" ? "INNER" : o.mode === "outer" ? "OUTER" : "VJP"],
       one_hot: o.labelsAreIds ? 0 : 1,
@@ -264,6 +192,20 @@ export function vocabTileColsum(
   );
 }
 
+/** Where a tile lies in `Ku` `[size, vocab]`: columns `v0 .. v0+cols`, for `rows` rows. */
+export interface KuTile {
+  /** Rows of the tile (positions). */
+  rows: number;
+  /** Columns of the tile. */
+  cols: number;
+  /** Width of the unembedding input (rows of `Ku`). */
+  size: number;
+  /** The vocabulary size (columns of `Ku`). */
+  vocab: number;
+  /** The first vocabulary column. */
+  v0: number;
+}
+
 /**
  * `out[rows, cols] = x[xBase.., size] · Ku[:, v0..v0+cols] (+ bu[v0..])`: one tile of
  * logits (`out` at element `outBase`, row stride `outRow`, default compact).
@@ -278,12 +220,7 @@ export function logitsTile(
     out: Binding;
     outBase?: number;
     outRow?: number;
-    rows: number;
-    cols: number;
-    size: number;
-    vocab: number;
-    v0: number;
-  },
+  } & KuTile,
 ): void {
   matmul(rec, {
     m: o.rows,
@@ -309,13 +246,8 @@ export function backpropTile(
     ku: Binding;
     out: Binding;
     outBase: number;
-    rows: number;
-    cols: number;
-    size: number;
-    vocab: number;
-    v0: number;
     accumulate: boolean;
-  },
+  } & KuTile,
 ): void {
   matmul(rec, {
     m: o.rows,
@@ -341,12 +273,7 @@ export function kernelGradTile(
     gBase?: number;
     gRow?: number;
     gku: Binding;
-    rows: number;
-    cols: number;
-    size: number;
-    vocab: number;
-    v0: number;
-  },
+  } & KuTile,
 ): void {
   matmulTN(rec, {
     x: o.x,

@@ -101,6 +101,27 @@ function at(t: Tensor, i: number, j: number): number {
 }
 
 /**
+ * Row `i` of the `[·, n]` matrix `v`, shifted by its max for a stable softmax: the max
+ * and `Σ_j exp(v[i, j] − max)`; with `out`, each `exp(v[i, j] − max)` is written there.
+ */
+function shiftedExps(
+  v: Float64Array,
+  i: number,
+  n: number,
+  out?: Float64Array,
+): { max: number; sum: number } {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) max = Math.max(max, v[i * n + j]);
+  let sum = 0;
+  for (let j = 0; j < n; j++) {
+    const e = Math.exp(v[i * n + j] - max);
+    if (out) out[i * n + j] = e;
+    sum += e;
+  }
+  return { max, sum };
+}
+
+/**
  * `op(A)·op(B)` → `[m, n]` with the inner size `k`: `op(A)` is `[m, k]`, stored as `A` or,
  * with `transA`, as `Aᵀ` (`[k, m]` row-major); likewise `op(B)` is `[k, n]`.
  */
@@ -131,12 +152,14 @@ function product(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { Tape } from "./autodiff.ts";
  * const tape = new Tape();
  * const x = tape.leaf(new Float64Array([1, 2, 3, 4]), [2, 2]);
  * const loss = tape.sum(tape.square(x));
  * tape.backward(loss);
- * console.log(loss.value[0], x.grad); // 30 Float64Array [2, 4, 6, 8]
+ * assertEquals(loss.value[0], 30);
+ * assertEquals([...x.grad!], [2, 4, 6, 8]);
  * ```
  */
 export class Tape {
@@ -313,14 +336,8 @@ export class Tape {
     const [m, n] = a.shape;
     const out = new Float64Array(m * n);
     for (let i = 0; i < m; i++) {
-      let mx = -Infinity;
-      for (let j = 0; j < n; j++) mx = Math.max(mx, a.value[i * n + j]);
-      let s = 0;
-      for (let j = 0; j < n; j++) {
-        out[i * n + j] = Math.exp(a.value[i * n + j] - mx);
-        s += out[i * n + j];
-      }
-      for (let j = 0; j < n; j++) out[i * n + j] /= s;
+      const { sum } = shiftedExps(a.value, i, n, out);
+      for (let j = 0; j < n; j++) out[i * n + j] /= sum;
     }
     const t = this.#push(out, [m, n], [a]);
     t.backwardFn = () => { // ga = p ⊙ (g − Σ g⊙p)
@@ -343,11 +360,8 @@ export class Tape {
     const [m, n] = a.shape;
     const out = new Float64Array(m * n);
     for (let i = 0; i < m; i++) {
-      let mx = -Infinity;
-      for (let j = 0; j < n; j++) mx = Math.max(mx, a.value[i * n + j]);
-      let s = 0;
-      for (let j = 0; j < n; j++) s += Math.exp(a.value[i * n + j] - mx);
-      const lse = mx + Math.log(s);
+      const { max, sum } = shiftedExps(a.value, i, n);
+      const lse = max + Math.log(sum);
       for (let j = 0; j < n; j++) out[i * n + j] = a.value[i * n + j] - lse;
     }
     const t = this.#push(out, [m, n], [a]);
@@ -583,33 +597,4 @@ export class Tape {
       if (node.grad !== null && node.backwardFn !== null) node.backwardFn();
     }
   }
-}
-
-/**
- * Layer-norm pieces built from differentiable ops: `n̂ = (h − μ)/σ` and
- * `σ = sqrt(var(h) + ε)` (biased variance) per row.
- */
-export function layerNormParts(
-  tape: Tape,
-  h: Tensor,
-  epsilon: number,
-): { nhat: Tensor; sigma: Tensor } {
-  const centered = tape.sub(h, tape.rowMean(h));
-  const variance = tape.rowMean(tape.square(centered));
-  const sigma = tape.sqrt(tape.add(variance, tape.scalar(epsilon)));
-  return { nhat: tape.div(centered, sigma), sigma };
-}
-
-/**
- * Weighted cross-entropy `Σ_r w_r · (−Σ_v y_rv · log softmax(z)_rv)` → `[1,1]`, with
- * constant targets `y` `[m,V]` and row weights `w` `[m,1]` (gradient flows into `z`).
- */
-export function weightedCrossEntropy(
-  tape: Tape,
-  z: Tensor,
-  y: Tensor,
-  w: Tensor,
-): Tensor {
-  const perEntry = tape.mul(tape.mul(tape.logSoftmax(z), y), w);
-  return tape.mul(tape.sum(perEntry), tape.scalar(-1));
 }

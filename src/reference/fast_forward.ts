@@ -116,6 +116,9 @@ function queryFactors(P: number, queryN: Float64Array | undefined): Float64Array
   return queryN ? queryN.map((n) => 1 / n) : new Float64Array(P).fill(1);
 }
 
+/** A float64 or float32 vector. */
+type Vec = ArrayLike<number>;
+
 /** `carried[key]` scaled by `factor`, or undefined. */
 function scaled(
   st: ReferenceFastState | undefined,
@@ -147,21 +150,17 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
   const inv = queryFactors(P, g.queryN);
   // A carried state's sums are raw: a fixed N (folded into g_z) divides them too.
   const carry = 1 / g.N;
+  // The two terms of a fast layer's update, each starting from the carried state's sum:
+  // the kernel's A(q, k, u) (mixed chunk attention) and a bias's excl_cumsum(u).
+  type Key = keyof ReferenceFastState;
+  const attention = (q: Vec, k: Vec, u: Vec, dk: number, du: number, key: Key) =>
+    referenceChunkAttention(q, k, u, B, T, dk, du, C, lambda, scaled(st, key, carry));
+  const cumsum = (u: Vec, width: number, key: Key) =>
+    referenceExclusiveCumsum(u, B, T, width, lambda, scaled(st, key, carry));
 
   // f1 = x·K0 + b0 − (step(K0)·A(x, x, g_h1) + step(b0)·excl_cumsum(g_h1)) / N[t]
-  const attn0 = referenceChunkAttention(
-    c.x,
-    c.x,
-    g.gh1,
-    B,
-    T,
-    D,
-    H,
-    C,
-    lambda,
-    scaled(st, "s0", carry),
-  );
-  const cum0 = referenceExclusiveCumsum(g.gh1, B, T, H, lambda, scaled(st, "sumH1", carry));
+  const attn0 = attention(c.x, c.x, g.gh1, D, H, "s0");
+  const cum0 = cumsum(g.gh1, H, "sumH1");
   const sK0 = step("dense_0/kernel_step"), sb0 = step("dense_0/bias_step");
   const fa = new Float64Array(P * H);
   for (let i = 0; i < P * H; i++) {
@@ -172,19 +171,8 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
 
   // f2 = fa·K1 + b1 − (step(K1)·A(fa, a, g_h2) + step(b1)·excl_cumsum(g_h2)) / N[t]
   // (the query is the fast activation fa, the keys are the slow activation a)
-  const attn1 = referenceChunkAttention(
-    fa,
-    slow.a,
-    g.gh2,
-    B,
-    T,
-    H,
-    S,
-    C,
-    lambda,
-    scaled(st, "s1", carry),
-  );
-  const cum1 = referenceExclusiveCumsum(g.gh2, B, T, S, lambda, scaled(st, "sumH2", carry));
+  const attn1 = attention(fa, slow.a, g.gh2, H, S, "s1");
+  const cum1 = cumsum(g.gh2, S, "sumH2");
   const sK1 = step("dense_1/kernel_step"), sb1 = step("dense_1/bias_step");
   const f2 = new Float64Array(P * S);
   for (let p = 0; p < P; p++) {
@@ -196,15 +184,8 @@ export function referenceFastForward(c: ReferenceCase): Float64Array {
   }
 
   // scale_t = scale − step(scale)·excl_cumsum(g_n ⊙ n̂) / N[t] ; bias_t likewise with g_n
-  const cumScale = referenceExclusiveCumsum(
-    g.gnNhat,
-    B,
-    T,
-    S,
-    lambda,
-    scaled(st, "sumGnNhat", carry),
-  );
-  const cumBias = referenceExclusiveCumsum(g.gn, B, T, S, lambda, scaled(st, "sumGn", carry));
+  const cumScale = cumsum(g.gnNhat, S, "sumGnNhat");
+  const cumBias = cumsum(g.gn, S, "sumGn");
   const sScale = step("layer_norm/scale_step");
   const sBias = step("layer_norm/bias_step");
 

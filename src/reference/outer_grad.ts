@@ -21,7 +21,8 @@ import { DECAY_NAME } from "../fwl/normalizer.ts";
 import { referenceMean } from "./inner_backward.ts";
 import { referenceCheckNormalizer } from "./slow_forward.ts";
 import type { ReferenceCase, ReferenceFastState, ReferenceMean } from "./types.ts";
-import { layerNormParts, Tape, type Tensor, weightedCrossEntropy } from "./autodiff.ts";
+import { Tape, type Tensor } from "./autodiff.ts";
+import { layerNormParts, weightedCrossEntropy } from "./tape_layers.ts";
 
 /** The outer loss and its gradient for every parameter name and for `"x"`. */
 export interface ReferenceLossAndGrads {

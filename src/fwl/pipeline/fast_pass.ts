@@ -13,7 +13,7 @@ import { matmulNN } from "../../kernels/matmul.ts";
 import { cumsumUpdate } from "../../kernels/cumsum.ts";
 import { layerNorm } from "../../kernels/layer_norm.ts";
 import type { ParamBuffers } from "../head.ts";
-import { type CarriedReading, type FastState, subtractCarried } from "./fast_step.ts";
+import { type CarriedReading, type FastStateBuffers, subtractCarried } from "./fast_step.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowForward } from "./slow_forward.ts";
 
@@ -36,7 +36,7 @@ export interface FastPassArgs extends Pick<SlowForward, "h1" | "a">, InnerGrads,
   nhat?: GPUBuffer;
   rstd?: GPUBuffer;
   /** The state the earlier windows left (docs/definition.md §3), read here, not advanced. */
-  carried?: FastState;
+  carried?: FastStateBuffers;
 }
 
 /** The fast activations (scratch of the recorder). */

@@ -29,8 +29,11 @@ import type { ParamBuffers } from "../head.ts";
 import type { InnerGrads } from "./inner_backward.ts";
 import type { SlowForward } from "./slow_forward.ts";
 
-/** The recurrent state of `B` sequences (see the module doc). */
-export interface FastState {
+/**
+ * The GPU buffers of the carried fast-weight state of `B` sequences (see the module
+ * doc); an `FWLState` holds one set.
+ */
+export interface FastStateBuffers {
   /** `Σ x_s ⊗ g_h1_s`, `[B, D, H]`. */
   s0: GPUBuffer;
   /** `Σ a_s ⊗ g_h2_s`, `[B, H, size]`. */
@@ -47,6 +50,12 @@ export interface FastState {
   count?: GPUBuffer;
 }
 
+/**
+ * The name `@x/fwl/gpu` exports {@linkcode FastStateBuffers} under (public names stay;
+ * inside the package the buffers go by what they are).
+ */
+export type FastState = FastStateBuffers;
+
 /** A window of `batch` sequences of `time` positions, and the head's widths. */
 export interface WindowDims {
   batch: number;
@@ -56,14 +65,14 @@ export interface WindowDims {
 }
 
 /**
- * Floats of each state buffer for `B` sequences (the layout of {@linkcode FastState}).
+ * Floats of each state buffer for `B` sequences (the layout of {@linkcode FastStateBuffers}).
  */
 export function fastStateLengths(
   B: number,
   D: number,
   size: number,
   withCount: boolean,
-): Partial<Record<keyof FastState, number>> {
+): Partial<Record<keyof FastStateBuffers, number>> {
   const S = size, H = 4 * S;
   return {
     s0: B * D * H,
@@ -103,7 +112,7 @@ export function subtractCarried(
   rec: Recorder,
   p: ParamBuffers,
   d: WindowDims,
-  st: FastState,
+  st: FastStateBuffers,
   i: 0 | 2,
   out: Binding,
   q: Binding,
@@ -146,7 +155,7 @@ export function carriedRows(
 export function advanceFastState(
   rec: Recorder,
   d: WindowDims,
-  st: FastState,
+  st: FastStateBuffers,
   slow: { x: GPUBuffer } & Pick<SlowForward, "a">,
   g: InnerGrads,
   o: { weights: Binding; decay?: DecayRef },

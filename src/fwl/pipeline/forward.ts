@@ -14,20 +14,14 @@ import { Recorder } from "../../gpu/recorder.ts";
 import { normalizer } from "../../kernels/softmax_xent.ts";
 import { trainAttentionBytes } from "../../kernels/chunk_attention_backward.ts";
 import { type DecayRef, queryScale } from "../../kernels/running_count.ts";
-import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
+import { type LogitTiling, planLogitTiles } from "./logit_tile_plan.ts";
 import { type Head, headDecay, type ParamBuffers } from "../head.ts";
 import type { HeadInputs } from "../inputs.ts";
 import { isMean, type Normalizer } from "../normalizer.ts";
 import { type FastPass, recordFastPass } from "./fast_pass.ts";
-import { advanceFastState, type FastState } from "./fast_step.ts";
+import { advanceFastState, type FastStateBuffers } from "./fast_step.ts";
 import { type InnerGrads, recordInnerBackward } from "./inner_backward.ts";
-import {
-  crossEntropyRows,
-  type Logits,
-  planLogitTiles,
-  type Targets,
-  writeLogits,
-} from "./logits_tiles.ts";
+import { crossEntropyRows, type Logits, type Targets, writeLogits } from "./logits_tiles.ts";
 import { recordSlowForward, type SlowForward } from "./slow_forward.ts";
 
 /** Everything the forward of a batch reads. */
@@ -53,7 +47,7 @@ export interface HeadForwardArgs {
    * the fast pass; the forward advances it by this window's terms, the training forward
    * leaves that to its caller (after the backward, which reads it).
    */
-  state?: FastState;
+  state?: FastStateBuffers;
 }
 
 /**
@@ -168,6 +162,8 @@ export function recordInnerNormalization(
  * `keep` (training) every activation stays live for the outer backward, the outer
  * (batch) normalizer is formed too and attention runs within `trainAttentionBytes`;
  * without, the fast layer norm writes over the slow one's dead `nhat` and `rstd`.
+ *
+ * @throws {FWLError} If the activations of the call exceed the device's binding limit.
  */
 export function recordHeadForward(
   rec: Recorder,
@@ -230,6 +226,8 @@ export interface ForwardArgs extends HeadForwardArgs {
 /**
  * Records and submits the whole forward: the composition above, then the fast logits
  * (or the slow ones, for the plain head) written out or scored.
+ *
+ * @throws {FWLError} If the activations or the logits exceed the device's binding limit.
  */
 export async function runForward(ctx: GPUContext, f: ForwardArgs): Promise<void> {
   const M = f.batch * f.time, V = f.vocabSize;

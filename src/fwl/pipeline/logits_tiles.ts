@@ -5,7 +5,7 @@
  * step through the inner softmax, an upstream `dL/dlogits`). No `[rows, V]` tensor is
  * formed unless it is the output.
  *
- * A tiling (`LogitTiling`) is either full rows of the vocabulary (`cols === vocab`: one
+ * A tiling (`LogitTiling`, planned by `logit_tile_plan.ts`) is either full rows of the vocabulary (`cols === vocab`: one
  * tile when everything fits, else row tiles of a multiple of 64 rows) or vocabulary
  * tiles of up to 64 rows. Full rows take the single-pass row kernel of the consumer.
  * Vocabulary tiles are swept twice per row tile: once to fold every tile into running
@@ -16,8 +16,6 @@
  * @module
  */
 
-import { FWLError } from "../../errors.ts";
-import type { GPUContext } from "../../gpu/context.ts";
 import type { Binding, Recorder } from "../../gpu/recorder.ts";
 import {
   innerSoftmaxVJP,
@@ -30,15 +28,13 @@ import {
   backpropTile,
   kernelGradTile,
   logitsTile,
-  type LogitTiling,
-  logitTiling,
-  matrixSpan,
   type VocabTile,
   vocabTileApply,
   vocabTileColsum,
   type VocabTileLabels,
   vocabTileStats,
 } from "../../kernels/vocab_tiles.ts";
+import { type LogitTiling, matrixSpan, outputTiling } from "./logit_tile_plan.ts";
 
 /** The logits `x·Ku + bu` of `rows` positions and how they are tiled. */
 export interface Logits {
@@ -71,24 +67,6 @@ export interface UnembedGrads {
   gku: Binding;
   /** `dbu` `[vocab]`. */
   gbu: Binding;
-}
-
-/**
- * The tiling of `[rows, vocab]` logits with tiles of at most `bytes` (capped by the
- * binding limit). With `rangeBound` (one-hot labels or an upstream gradient that may
- * exceed one binding), tiles are also kept small enough for their range of such an
- * input to fit one binding.
- */
-export function planLogitTiles(
-  ctx: GPUContext,
-  rows: number,
-  vocab: number,
-  bytes: number,
-  rangeBound: boolean,
-): LogitTiling {
-  const max = ctx.maxBindingBytes;
-  const bound = rangeBound && rows * vocab * 4 > max;
-  return logitTiling(rows, vocab, Math.min(bytes, max), bound ? max : undefined);
 }
 
 /** Calls `each` for the column tiles of rows `r0 .. r0+rows`, in order (`t.v0 === 0` first). */
@@ -347,24 +325,6 @@ export function upstreamGrad(
     const span = matrixSpan(upstream, whole, t.rowOffset, t.rows, t.v0, t.cols, s.vocab, max);
     sinkTile(rec, s, t, { ...span, row: s.vocab }, nf, dnf);
   });
-}
-
-/**
- * The tiling of a returned `[rows, vocab]` logits buffer for `budget` bytes per binding:
- * full rows (all, or a multiple of 64) when 64 rows fit; else as many whole rows as fit
- * one binding (less the alignment slack), or column tiles of one row.
- */
-function outputTiling(rows: number, vocab: number, budget: number): LogitTiling {
-  const fit = Math.floor(budget / (vocab * 4));
-  if (fit >= rows) return { rows, cols: vocab };
-  if (fit >= 64) return { rows: Math.floor(fit / 64) * 64, cols: vocab };
-  const usable = budget - 256;
-  const tileRows = Math.min(rows, Math.floor(usable / (vocab * 4)));
-  const cols = tileRows >= 1 ? vocab : Math.floor(usable / 4);
-  if (cols < 1) {
-    throw new FWLError(`a logits tile budget of ${budget} bytes is too small`);
-  }
-  return { rows: Math.max(1, tileRows), cols };
 }
 
 /**

@@ -57,7 +57,7 @@ import { dot, rowDot } from "../../kernels/reductions.ts";
 import { cumsumUpdate, reverseCumsum } from "../../kernels/cumsum.ts";
 import { decayGrad } from "../../kernels/running_count.ts";
 import { layerNormBackwardInput, layerNormInnerVJP } from "../../kernels/layer_norm.ts";
-import type { LogitTiling } from "../../kernels/vocab_tiles.ts";
+import type { LogitTiling } from "./logit_tile_plan.ts";
 import type { GradBuffers } from "../grad_buffers.ts";
 import { isMean } from "../normalizer.ts";
 import { DECAY_INDEX } from "../params.ts";
