@@ -83,7 +83,8 @@ export { DECAY_NAME } from "./src/fwl/normalizer.ts";
 export { lossAndGrads, type LossAndGradsOptions } from "./src/fwl/loss_and_grads.ts";
 export type { GradSource, OptimizerKind, OptimizerState } from "./src/optim/mod.ts";
 export type { RandomSource } from "./src/util/random.ts";
-export type { FastState } from "./src/fwl/pipeline/fast_step.ts";
+export type { FastStateBuffers as FastState } from "./src/fwl/pipeline/fast_step.ts";
+export type { DecayRef } from "./src/kernels/running_count.ts";
 export {
   type FieldName,
   Program,

@@ -39,7 +39,7 @@ export {
 
 // Long documents and generation: the carried fast-weight state, the recurrent form, sampling.
 export { FWLStream, type FWLStreamOptions } from "./src/fwl/stream.ts";
-export { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./src/fwl/fast_state.ts";
+export { type CarriedNormalizer, FWLState, type FWLStateOptions } from "./src/fwl/state.ts";
 export type {
   MeanNormalizer,
   MeanNormalizerOptions,

@@ -10,7 +10,7 @@
 import type { BodyState, ModelBody } from "../bodies/model_body.ts";
 import { FWLStateError } from "../errors.ts";
 import type { FWLBlock } from "../fwl/block.ts";
-import type { FWLState } from "../fwl/fast_state.ts";
+import type { FWLState } from "../fwl/state.ts";
 import { checkSequences } from "../util/validate.ts";
 
 /**

@@ -13,7 +13,7 @@
 
 import type { BodyState, ModelBody } from "../bodies/model_body.ts";
 import type { FWLBlock } from "../fwl/block.ts";
-import type { FWLState } from "../fwl/fast_state.ts";
+import type { FWLState } from "../fwl/state.ts";
 import { sampleToken } from "../fwl/sampling.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import type { GPUContext } from "../gpu/context.ts";

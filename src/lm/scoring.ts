@@ -10,7 +10,7 @@
 
 import type { BodyState } from "../bodies/model_body.ts";
 import { FWLError } from "../errors.ts";
-import type { FWLState } from "../fwl/fast_state.ts";
+import type { FWLState } from "../fwl/state.ts";
 import { Recorder } from "../gpu/recorder.ts";
 import { ownedGPUTensor, Tensor, tensor } from "../tensor.ts";
 import { carriesBody } from "./document_state.ts";

@@ -50,12 +50,6 @@ export interface FastStateBuffers {
   count?: GPUBuffer;
 }
 
-/**
- * The name `@x/fwl/gpu` exports {@linkcode FastStateBuffers} under (public names stay;
- * inside the package the buffers go by what they are).
- */
-export type FastState = FastStateBuffers;
-
 /** A window of `batch` sequences of `time` positions, and the head's widths. */
 export interface WindowDims {
   batch: number;
