@@ -11,14 +11,14 @@
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { type ParamHolder, ParamLifecycle } from "../params/holder.ts";
+import { layoutOf, type ParamHolder, ParamLifecycle } from "../params/holder.ts";
 import type { BodyParameter } from "../params/parameter.ts";
 import { checkInteger, checkObject, checkPositiveInteger } from "../util/validate.ts";
 import { checkFiniteTensor } from "../kernels/validate.ts";
 import { checkDType, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../util/describe.ts";
 import { checkTokens, readTokenIds } from "./tokens.ts";
-import { initLSTMParams, lstmParamNames, lstmParamShapes } from "./lstm_params.ts";
+import { initLSTMParams, lstmParamShapes } from "./lstm_params.ts";
 import type { BodyState, ModelBody } from "./model_body.ts";
 import { LSTMState } from "./lstm_state.ts";
 import {
@@ -105,17 +105,15 @@ export class LSTMBody implements ModelBody, ParamHolder {
     this.hiddenSize = checkPositiveInteger(WHERE, "options.hiddenSize", options.hiddenSize);
     this.layers = checkPositiveInteger(WHERE, "options.layers", layers);
     this.seed = checkInteger(WHERE, "options.seed", seed);
-    const shapes = lstmParamShapes(this);
     this.#params = new ParamLifecycle({
       where: WHERE,
       noun: "body",
       buildHint: "call build() first",
       grads: true,
       device,
-      layout: () => ({
-        specs: lstmParamNames(this.layers).map((name) => ({ name, shape: shapes[name] })),
-        init: () => initLSTMParams(this, this.seed),
-      }),
+      // Object.entries keeps lstmParamNames' order.
+      layout: () =>
+        layoutOf(Object.entries(lstmParamShapes(this)), () => initLSTMParams(this, this.seed)),
       release: (ctx) => this.#releaseSaved(ctx),
     });
   }

@@ -1,10 +1,12 @@
 /**
- * The token-id checks the bodies share.
+ * The input checks the bodies share: token ids, and batches that must fit the device's
+ * binding limit.
  *
  * @module
  */
 
 import { FWLInputError } from "../errors.ts";
+import type { GPUContext } from "../gpu/context.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkDType, checkTensor } from "../tensor.ts";
 
@@ -38,4 +40,27 @@ export async function readTokenIds(
     }
   }
   return ids;
+}
+
+/**
+ * Throws unless every buffer of a batch (`[what, floats]`) fits the device's binding limit.
+ *
+ * @throws {FWLInputError} Naming `tokens`, for the first buffer over the limit.
+ */
+export function checkBindingSizes(
+  ctx: GPUContext,
+  where: string,
+  sizes: [string, number][],
+): void {
+  const max = ctx.maxBindingBytes;
+  for (const [what, floats] of sizes) {
+    if (floats * 4 > max) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        `a batch whose ${what} fits the device's ${max}-byte binding limit`,
+        `${floats * 4} bytes (use a smaller batch or shorter sequences)`,
+      );
+    }
+  }
 }

@@ -13,13 +13,13 @@
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
-import { type ParamHolder, ParamLifecycle } from "../params/holder.ts";
+import { layoutOf, type ParamHolder, ParamLifecycle } from "../params/holder.ts";
 import type { BodyParameter } from "../params/parameter.ts";
 import { checkFiniteTensor } from "../kernels/validate.ts";
 import { checkInteger, checkObject, checkPositiveInteger } from "../util/validate.ts";
 import { checkDType, checkShape, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../util/describe.ts";
-import { checkTokens, readTokenIds } from "./tokens.ts";
+import { checkBindingSizes, checkTokens, readTokenIds } from "./tokens.ts";
 import type { BodyState, ModelBody } from "./model_body.ts";
 import {
   initTransformerParams,
@@ -29,7 +29,7 @@ import {
 import { recordTransformerForward, type TransformerSaved } from "./transformer_forward.ts";
 import { runTransformerBackward } from "./transformer_backward.ts";
 import { recordTransformerStep } from "./transformer_step.ts";
-import { type StateInternals, stateInternals, TransformerState } from "./transformer_state.ts";
+import { checkRoom, liveState, TransformerState } from "./transformer_state.ts";
 
 export { TransformerState };
 
@@ -144,10 +144,8 @@ export class TransformerBody implements ModelBody, ParamHolder {
       buildHint: "call await body.build() first (or use TransformerBody.create)",
       grads: true,
       device: o.device,
-      layout: () => ({
-        specs: [...transformerParamShapes(dims)].map(([name, shape]) => ({ name, shape })),
-        init: () => initTransformerParams(dims, this.seed),
-      }),
+      layout: () =>
+        layoutOf(transformerParamShapes(dims), () => initTransformerParams(dims, this.seed)),
       release: (ctx) => this.#releaseSaved(ctx),
     });
   }
@@ -273,7 +271,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
     }
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     const D = this.hiddenSize, M = this.mlpSize, N = B * T;
-    this.#checkBindings(ctx, where, [
+    checkBindingSizes(ctx, where, [
       ["MLP activations [B, T, mlpSize]", N * M],
       ["qkv [B, T, 3·hiddenSize]", N * 3 * D],
     ]);
@@ -344,7 +342,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
     const { ctx } = this.#params.live("initState");
     checkPositiveInteger(where, "batchSize", batchSize);
     const floats = batchSize * this.maxLength * this.hiddenSize;
-    this.#checkBindings(ctx, where, [["key/value cache [B, maxLength, hiddenSize]", floats]]);
+    checkBindingSizes(ctx, where, [["key/value cache [B, maxLength, hiddenSize]", floats]]);
     const alloc = () => Array.from({ length: this.layers }, () => ctx.pool.acquire(floats * 4));
     const state: TransformerState = new TransformerState(batchSize, {
       body: this,
@@ -372,12 +370,12 @@ export class TransformerBody implements ModelBody, ParamHolder {
   async step(tokens: Tensor<"int32">, state: BodyState): Promise<Tensor<"float32">> {
     const where = `${WHERE}.step`;
     const { ctx, store } = this.#params.live("step");
-    const st = this.#stepState(where, state);
+    const st = liveState(where, this, state);
     const B = (state as TransformerState).batchSize;
     checkTensor(where, "tokens", tokens);
     checkDType(where, "tokens", tokens, "int32");
     checkShape(where, "tokens", tokens, [B], "one token id per sequence of the state");
-    this.#checkRoom(where, st);
+    checkRoom(where, st, this.maxLength);
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     const out = ctx.pool.acquire(B * this.hiddenSize * 4);
     try {
@@ -423,8 +421,8 @@ export class TransformerBody implements ModelBody, ParamHolder {
   recordStep(rec: Recorder, tokens: GPUBuffer, state: BodyState, out: GPUBuffer): void {
     const where = `${WHERE}.recordStep`;
     const { store } = this.#params.live("recordStep");
-    const st = this.#stepState(where, state);
-    this.#checkRoom(where, st);
+    const st = liveState(where, this, state);
+    checkRoom(where, st, this.maxLength);
     const B = (state as TransformerState).batchSize;
     recordTransformerStep(rec, this, store, st, B, tokens, out);
   }
@@ -440,44 +438,6 @@ export class TransformerBody implements ModelBody, ParamHolder {
   /** `using body = …` disposes at the end of the scope. */
   [Symbol.dispose](): void {
     this.dispose();
-  }
-
-  /** `state`'s internals, when it is a live state of this body. */
-  #stepState(where: string, state: BodyState): StateInternals {
-    const st = stateInternals(state);
-    if (!st || st.body !== this) {
-      throw new FWLInputError(
-        where,
-        "state",
-        "a state made by this body's initState",
-        describeValue(state),
-      );
-    }
-    if (st.disposed) throw new FWLStateError(`${where}: the state was disposed`);
-    return st;
-  }
-
-  #checkRoom(where: string, st: StateInternals): void {
-    if (st.length >= this.maxLength) {
-      throw new FWLStateError(
-        `${where}: the state already holds maxLength = ${this.maxLength} positions, the ` +
-          `most the body was built for; start a new state or build a body with a larger maxLength`,
-      );
-    }
-  }
-
-  #checkBindings(ctx: GPUContext, where: string, sizes: [string, number][]): void {
-    const max = ctx.maxBindingBytes;
-    for (const [what, floats] of sizes) {
-      if (floats * 4 > max) {
-        throw new FWLInputError(
-          where,
-          "tokens",
-          `a batch whose ${what} fits the device's ${max}-byte binding limit`,
-          `${floats * 4} bytes (use a smaller batch or shorter sequences)`,
-        );
-      }
-    }
   }
 
   #releaseSaved(ctx: GPUContext): void {

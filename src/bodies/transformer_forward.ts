@@ -55,6 +55,25 @@ export function blockBuffers(
   return (name) => params.buffer(blockParamName(l, name));
 }
 
+/**
+ * `x = E_tok[id] + E_pos[posBase + t]` for `rows` rows (sequence-major, `time` positions
+ * per sequence).
+ */
+export function recordEmbedding(
+  rec: Recorder,
+  dims: TransformerDims,
+  params: ParamStore,
+  o: { ids: GPUBuffer; out: GPUBuffer; rows: number; time: number; posBase: number },
+): void {
+  embed(rec, {
+    ...o,
+    tokens: params.buffer("embedding/tokens"),
+    positions: params.buffer("embedding/positions"),
+    width: dims.hiddenSize,
+    vocab: dims.vocabSize,
+  });
+}
+
 /** The buffers and sizes of one parallel forward. */
 export interface TransformerForwardArgs {
   /** Token ids `[B, T]` (int32, valid) on the host (uploaded, and kept for the backward). */
@@ -99,17 +118,7 @@ export function recordTransformerForward(
   const idsBuffer = rec.upload(args.ids);
   const x = rec.scratch(N * D * 4);
   const p = (name: string) => params.buffer(name);
-  embed(rec, {
-    ids: idsBuffer,
-    tokens: p("embedding/tokens"),
-    positions: p("embedding/positions"),
-    out: x,
-    rows: N,
-    width: D,
-    time: T,
-    posBase: 0,
-    vocab: dims.vocabSize,
-  });
+  recordEmbedding(rec, dims, params, { ids: idsBuffer, out: x, rows: N, time: T, posBase: 0 });
   blocks.forEach((s, l) => recordBlock(rec, dims, params, l, x, s, B, T));
   normRows(rec, x, p("final_layer_norm/scale"), p("final_layer_norm/bias"), {
     out,

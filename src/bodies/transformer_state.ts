@@ -113,3 +113,33 @@ export class TransformerState implements BodyState {
     this.dispose();
   }
 }
+
+/**
+ * `state`'s internals, when it is a live state of `body`.
+ *
+ * @throws {FWLInputError} If `state` is not a state made by `body`.
+ * @throws {FWLStateError} If it was disposed.
+ */
+export function liveState(where: string, body: TransformerBody, state: unknown): StateInternals {
+  const st = stateInternals(state);
+  if (!st || st.body !== body) {
+    const want = "a state made by this body's initState";
+    throw new FWLInputError(where, "state", want, describeValue(state));
+  }
+  if (st.disposed) throw new FWLStateError(`${where}: the state was disposed`);
+  return st;
+}
+
+/**
+ * Throws unless the state has room for one more position.
+ *
+ * @throws {FWLStateError} If it already holds `maxLength` positions.
+ */
+export function checkRoom(where: string, st: StateInternals, maxLength: number): void {
+  if (st.length >= maxLength) {
+    throw new FWLStateError(
+      `${where}: the state already holds maxLength = ${maxLength} positions, the ` +
+        `most the body was built for; start a new state or build a body with a larger maxLength`,
+    );
+  }
+}

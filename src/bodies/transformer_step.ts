@@ -7,9 +7,9 @@
 
 import type { Recorder } from "../gpu/recorder.ts";
 import { matmul, matmulNN } from "../kernels/matmul.ts";
-import { causalAttention, embed, gelu } from "../kernels/transformer.ts";
+import { causalAttention, gelu } from "../kernels/transformer.ts";
 import type { ParamStore } from "../params/store.ts";
-import { blockBuffers, normRows } from "./transformer_forward.ts";
+import { blockBuffers, normRows, recordEmbedding } from "./transformer_forward.ts";
 import type { TransformerDims } from "./transformer_params.ts";
 import type { StateInternals } from "./transformer_state.ts";
 
@@ -40,17 +40,7 @@ export function recordTransformerStep(
   const pre = rec.scratch(B * M * 4);
   const act = rec.scratch(B * M * 4);
   const param = (name: string) => params.buffer(name);
-  embed(rec, {
-    ids: idsBuffer,
-    tokens: param("embedding/tokens"),
-    positions: param("embedding/positions"),
-    out: x,
-    rows: B,
-    width: D,
-    time: 1,
-    posBase: pos,
-    vocab: dims.vocabSize,
-  });
+  recordEmbedding(rec, dims, params, { ids: idsBuffer, out: x, rows: B, time: 1, posBase: pos });
   const norm = (scale: GPUBuffer, bias: GPUBuffer, out: GPUBuffer) =>
     normRows(rec, x, scale, bias, { out, nhat, rstd, rows: B, width: D });
   for (let l = 0; l < dims.layers; l++) {

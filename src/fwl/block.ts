@@ -98,6 +98,7 @@ function checkHeadCallOptions(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, tensor } from "@x/fwl";
  * using block = new FWLBlock(4, 10, 2);
  * await block.build(8);
@@ -105,10 +106,10 @@ function checkHeadCallOptions(
  * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
  * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
  * using logits = await block.forward(x, ids, w);
- * console.log(logits.shape); // [2, 6, 10]
- * const params = await block.getParams(); // by docs/definition.md §1 name
- * params["dense_0/kernel_step"][0] = 0.1;
- * await block.setParams(params);
+ * assertEquals(logits.shape, [2, 6, 10]);
+ * // Parameters by docs/definition.md §1 name; any subset can be set.
+ * await block.setParams({ "dense_0/kernel_step": new Float32Array([0.1]) });
+ * assertEquals((await block.getParams())["dense_0/kernel_step"], new Float32Array([0.1]));
  * ```
  */
 export class FWLBlock implements ParamHolder {
@@ -267,6 +268,7 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assertAlmostEquals, assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2);
    * await block.build(8);
@@ -274,7 +276,8 @@ export class FWLBlock implements ParamHolder {
    * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
    * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
    * const { loss, nll } = await block.score(x, ids, w);
-   * console.log(nll.length, Math.exp(loss)); // 12, the perplexity
+   * assertEquals(nll.length, 12);
+   * assertAlmostEquals(loss, nll.reduce((a, b) => a + b) / 12, 1e-5); // exp(loss): the perplexity
    * ```
    */
   async score(
@@ -353,6 +356,7 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assert, assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2);
    * await block.build(8);
@@ -360,7 +364,8 @@ export class FWLBlock implements ParamHolder {
    * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
    * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
    * const { loss, grads } = await block.lossAndGrads(x, ids, w);
-   * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length); // … … 96
+   * assert(loss > 0);
+   * assertEquals([grads["dense_0/kernel_step"].length, grads["x"].length], [1, 96]);
    * ```
    */
   lossAndGrads(
@@ -381,13 +386,14 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2);
    * await block.build(8);
    * using stream = block.stream(1, { normalizer: 64 });
    * using logits = await stream.predict(tensor(new Float32Array(8).fill(0.5), [1, 8]));
    * await stream.observe(tensor(new Int32Array([3]), [1]), tensor(new Float32Array([1]), [1]));
-   * console.log(logits.shape, stream.position); // [1, 10] 1
+   * assertEquals([logits.shape, stream.position], [[1, 10], 1]);
    * ```
    */
   stream(batchSize: number, options?: FWLStreamOptions): FWLStream {
@@ -406,6 +412,7 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2, { normalizer: 16 });
    * await block.build(8);
@@ -420,7 +427,7 @@ export class FWLBlock implements ParamHolder {
    *   nll.push(...part.nll);
    * }
    * // as one block.score over all 12 positions with { normalizer: 16 }
-   * console.log(nll.length, state.position); // 12 12
+   * assertEquals([nll.length, state.position], [12, 12]);
    * ```
    */
   state(batchSize: number, options?: FWLStateOptions): FWLState {

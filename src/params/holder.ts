@@ -62,6 +62,24 @@ export interface ParamLayout {
   init(): Record<string, Float32Array>;
 }
 
+/**
+ * A layout of plain (unpacked) buffers: one per `[name, shape]`, in order.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { layoutOf } from "./holder.ts";
+ * const layout = layoutOf([["w", [2, 3]]], () => ({ w: new Float32Array(6) }));
+ * assertEquals(layout.specs, [{ name: "w", shape: [2, 3] }]);
+ * ```
+ */
+export function layoutOf(
+  shapes: Iterable<readonly [string, readonly number[]]>,
+  init: () => Record<string, Float32Array>,
+): ParamLayout {
+  return { specs: [...shapes].map(([name, shape]) => ({ name, shape })), init };
+}
+
 /** How a {@linkcode ParamLifecycle} names its holder and what it keeps. */
 export interface ParamLifecycleOptions {
   /** The holder's name, the start of every message (e.g. `"LSTMBody"`). */
