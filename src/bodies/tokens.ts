@@ -10,7 +10,11 @@ import type { GPUContext } from "../gpu/context.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkDType, checkTensor } from "../tensor.ts";
 
-/** Checks an int32 tensor of `rank` positive dimensions (`[B, T]` or `[B]`); returns its shape. */
+/**
+ * Checks an int32 tensor of `rank` positive dimensions (`[B, T]` or `[B]`); returns its shape.
+ *
+ * @throws {FWLInputError} Naming `tokens`, if it is not such a tensor.
+ */
 export function checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[] {
   checkTensor(where, "tokens", tokens);
   checkDType(where, "tokens", tokens, "int32");
@@ -26,7 +30,11 @@ export function checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[
   return [...s];
 }
 
-/** A host copy of the ids (read back when GPU-resident), each checked to lie in [0, vocab). */
+/**
+ * A host copy of the ids (read back when GPU-resident), each checked to lie in [0, vocab).
+ *
+ * @throws {FWLInputError} Naming `tokens`, for the first id out of range.
+ */
 export async function readTokenIds(
   where: string,
   tokens: Tensor<"int32">,

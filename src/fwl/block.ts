@@ -136,6 +136,7 @@ export class FWLBlock implements ParamHolder {
    * @param vocabSize number of tokens in the vocabulary
    * @param attnChunks chunks of the mixed chunk attention (e.g. 16 for 4096 tokens)
    * @param options normalizer, epsilon, seed, device
+   * @throws {FWLInputError} If a size is not a positive integer or an option is invalid.
    */
   constructor(
     size: number,
@@ -250,6 +251,10 @@ export class FWLBlock implements ParamHolder {
    * @param labels one-hot (or any distribution) `[B, T, V]` float32, or ids `[B, T]` int32
    * @param weights loss weights `[B, T]` (float32, ≥ 0)
    * @returns a GPU-resident tensor; `await logits.read()` gives the values
+   * @throws {FWLStateError} If the block is not built or was disposed, or `options.state`
+   * does not fit it.
+   * @throws {FWLInputError} If an input or option is invalid.
+   * @throws {FWLError} If the logits would not fit one buffer (use `score`).
    */
   async forward(
     x: Tensor,
@@ -279,6 +284,10 @@ export class FWLBlock implements ParamHolder {
    * assertEquals(nll.length, 12);
    * assertAlmostEquals(loss, nll.reduce((a, b) => a + b) / 12, 1e-5); // exp(loss): the perplexity
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed, or `options.state`
+   * does not fit it.
+   * @throws {FWLInputError} If an input or option is invalid.
    */
   async score(
     x: Tensor,
@@ -367,6 +376,9 @@ export class FWLBlock implements ParamHolder {
    * assert(loss > 0);
    * assertEquals([grads["dense_0/kernel_step"].length, grads["x"].length], [1, 96]);
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} If an input or option is invalid.
    */
   lossAndGrads(
     x: Tensor,
@@ -395,6 +407,10 @@ export class FWLBlock implements ParamHolder {
    * await stream.observe(tensor(new Int32Array([3]), [1]), tensor(new Float32Array([1]), [1]));
    * assertEquals([logits.shape, stream.position], [[1, 10], 1]);
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} If `batchSize` or an option is invalid, or the normalizer
+   * can't be carried.
    */
   stream(batchSize: number, options?: FWLStreamOptions): FWLStream {
     return new FWLStream(this, batchSize, options);
@@ -429,6 +445,10 @@ export class FWLBlock implements ParamHolder {
    * // as one block.score over all 12 positions with { normalizer: 16 }
    * assertEquals([nll.length, state.position], [12, 12]);
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} If `batchSize` or an option is invalid, or the normalizer
+   * can't be carried.
    */
   state(batchSize: number, options?: FWLStateOptions): FWLState {
     return new FWLState(this, batchSize, options);
