@@ -287,7 +287,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
    * (e.g. with another upstream gradient) until the next `forward`.
    *
    * @throws {FWLStateError} If the body is not built or was disposed, no forward ran
-   * since the last build, or a forward ran while the inputs were being checked.
+   * since the last build, or a forward (or a rebuild) ran while the inputs were being checked.
    * @throws {FWLInputError} If `dHidden` is not a finite float32 `[B, T, H]` tensor.
    */
   async backward(dHidden: Tensor<"float32">): Promise<void> {

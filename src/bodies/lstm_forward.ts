@@ -62,10 +62,9 @@ export function recordLSTMForward(
   const { batch: B, time: T, out, state, acquire } = args;
   const H = dims.hiddenSize, E = dims.embedSize, G = 4 * H;
   const R = B * (T + 1);
-  const tokenBuffer = args.tokens;
   const x0 = acquire(R * E * 4);
   lstmGather(rec, {
-    tokens: tokenBuffer,
+    tokens: args.tokens,
     embedding: params.buffer("embedding"),
     x: x0,
     rows: R,

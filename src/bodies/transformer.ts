@@ -29,7 +29,7 @@ import {
 import { recordTransformerForward, type TransformerSaved } from "./transformer_forward.ts";
 import { runTransformerBackward } from "./transformer_backward.ts";
 import { recordTransformerStep } from "./transformer_step.ts";
-import { checkRoom, liveState, TransformerState } from "./transformer_state.ts";
+import { checkRoom, emptyState, liveState, TransformerState } from "./transformer_state.ts";
 
 export { TransformerState };
 
@@ -305,8 +305,8 @@ export class TransformerBody implements ModelBody, ParamHolder {
    * the gradient of every parameter into its `grad` buffer (see {@linkcode parameters},
    * {@linkcode getGrads}).
    *
-   * @throws {FWLStateError} If the body is not built or was disposed, or no forward ran
-   * since the last build.
+   * @throws {FWLStateError} If the body is not built or was disposed, no forward ran
+   * since the last build, or a forward (or a rebuild) ran while the inputs were being checked.
    * @throws {FWLInputError} If `dHidden` is not a finite float32 `[B, T, hiddenSize]` tensor.
    */
   async backward(dHidden: Tensor<"float32">): Promise<void> {
@@ -325,6 +325,9 @@ export class TransformerBody implements ModelBody, ParamHolder {
       "dLoss/dHidden of the last forward",
     );
     await checkFiniteTensor(where, "dHidden", ctx, dHidden);
+    if (this.#saved !== saved) {
+      throw new FWLStateError(`${where}: a forward ran while the backward was checking its inputs`);
+    }
     await runTransformerBackward(where, ctx, this, store, saved, dHidden);
   }
 
@@ -343,16 +346,7 @@ export class TransformerBody implements ModelBody, ParamHolder {
     checkPositiveInteger(where, "batchSize", batchSize);
     const floats = batchSize * this.maxLength * this.hiddenSize;
     checkBindingSizes(ctx, where, [["key/value cache [B, maxLength, hiddenSize]", floats]]);
-    const alloc = () => Array.from({ length: this.layers }, () => ctx.pool.acquire(floats * 4));
-    const state: TransformerState = new TransformerState(batchSize, {
-      body: this,
-      ctx,
-      keys: alloc(),
-      values: alloc(),
-      length: 0,
-      disposed: false,
-      onDispose: () => this.#params.forget(state),
-    });
+    const state = emptyState(this, ctx, batchSize, (s) => this.#params.forget(s));
     this.#params.track(state);
     return state;
   }

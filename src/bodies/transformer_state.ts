@@ -143,3 +143,27 @@ export function checkRoom(where: string, st: StateInternals, maxLength: number):
     );
   }
 }
+
+/**
+ * A state of `batchSize` sequences with an empty key/value cache of `maxLength`
+ * positions per block; its `dispose()` calls `onDispose` once.
+ */
+export function emptyState(
+  body: TransformerBody,
+  ctx: GPUContext,
+  batchSize: number,
+  onDispose: (state: TransformerState) => void,
+): TransformerState {
+  const floats = batchSize * body.maxLength * body.hiddenSize;
+  const alloc = () => Array.from({ length: body.layers }, () => ctx.pool.acquire(floats * 4));
+  const state: TransformerState = new TransformerState(batchSize, {
+    body,
+    ctx,
+    keys: alloc(),
+    values: alloc(),
+    length: 0,
+    disposed: false,
+    onDispose: () => onDispose(state),
+  });
+  return state;
+}
