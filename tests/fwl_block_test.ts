@@ -193,6 +193,12 @@ Deno.test("getParams returns exactly what setParams set; init is deterministic",
   c.params["unembed/bias"][0] = Math.fround(Math.PI);
   await block.setParams(c.params);
   assertEquals(await block.getParams(), c.params);
+  // A partial set: one step size (an element of the packed buffer), the rest unchanged.
+  const half = new Float32Array([0.5]);
+  await block.setParams({ "layer_norm/bias_step": half });
+  assertEquals(await block.getParams(), { ...c.params, "layer_norm/bias_step": half });
+  await block.build(6); // building again starts afresh
+  assertEquals(await block.getParams(), init);
 });
 
 Deno.test("repeated forwards do not grow GPU memory", async () => {
@@ -329,7 +335,8 @@ Deno.test("bad input throws typed errors that name the argument", async () => {
     "weights",
   );
 
-  // setParams: unknown, missing, wrong length, wrong type; nothing written on failure.
+  // setParams: unknown, wrong length, wrong type, even beside good values (a set may name
+  // any subset); nothing written on failure.
   const before = await block.getParams();
   const good = initParams({ inputSize: 4, size: 3, vocabSize: 5 }, 9);
   await assertRejects(
@@ -337,11 +344,14 @@ Deno.test("bad input throws typed errors that name the argument", async () => {
     FWLInputError,
     "dense_2/kernel",
   );
-  const { ["unembed/bias"]: _, ...missing } = good;
   await assertRejects(
-    () => block.setParams(missing),
+    () =>
+      block.setParams({
+        "unembed/bias": good["unembed/bias"],
+        "unembed/kernel": new Float32Array(2),
+      }),
     FWLInputError,
-    "unembed/bias",
+    "unembed/kernel",
   );
   await assertRejects(
     () => block.setParams({ ...good, "dense_0/kernel": new Float32Array(5) }),

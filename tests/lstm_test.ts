@@ -238,8 +238,21 @@ Deno.test("LSTMBody: deterministic init, parameters(), validation and typed erro
   state.dispose();
   await assertRejects(() => a.step(tensor(new Int32Array([1, 1]), [2]), state), FWLStateError);
 
+  // Any subset of the parameters; building again starts afresh (new buffers, the saved
+  // activations dropped, live states disposed).
+  const bias = new Float32Array(20).fill(0.5);
+  await a.setParams({ "lstm_1/bias": bias });
+  assertEquals(await a.getParams(), { ...pa, "lstm_1/bias": bias });
+  const live = a.initState(1);
+  const kernel = a.parameters()[1].buffer;
+  await a.build();
+  assertEquals(await a.getParams(), pa);
+  assert(live.disposed && a.parameters()[1].buffer !== kernel);
+  await assertRejects(() => a.backward(h), FWLStateError, "forward");
+
   const c = await LSTMBody.create(shape);
   c.dispose();
+  c.dispose(); // idempotent
   await assertRejects(() => c.forward(tensor(new Int32Array([1]), [1, 1])), FWLStateError);
   assertThrows(() => c.parameters(), FWLStateError);
 });

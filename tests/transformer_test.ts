@@ -326,6 +326,18 @@ Deno.test("inputs and states are checked", async () => {
       () => body.setParams({ "embedding/tokens": new Float32Array(1) }),
       FWLInputError,
     );
+    // Any subset of the parameters; building again starts afresh (new buffers, the
+    // saved activations dropped, live states disposed).
+    const init = await body.getParams();
+    const bias = new Float32Array(dims.hiddenSize).fill(0.25);
+    await body.setParams({ "final_layer_norm/bias": bias });
+    assertEquals(await body.getParams(), { ...init, "final_layer_norm/bias": bias });
+    const live = body.initState(1);
+    const kernel = body.parameters()[0].buffer;
+    await body.build();
+    assertEquals(await body.getParams(), initTransformerParams(dims, 5));
+    assert(live.disposed && body.parameters()[0].buffer !== kernel);
+    await assertRejects(() => body.backward(h), FWLStateError, "forward");
     const names = body.parameters().map((p) => p.name);
     assertEquals(names, [...transformerParamShapes(dims).keys()]);
     assertEquals(new Set(names).size, names.length);

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { SeededRandom } from "../util/random.ts";
-import { shapeSize } from "../util/shape.ts";
+import { initByRule } from "../params/init.ts";
 
 /** The sizes that fix every parameter shape of an LSTM body. */
 export interface LSTMDims {
@@ -55,30 +54,23 @@ export function lstmParamShapes(dims: LSTMDims): Record<string, number[]> {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { initLSTMParams } from "./lstm_params.ts";
  * const p = initLSTMParams({ vocabSize: 10, embedSize: 3, hiddenSize: 2, layers: 1 }, 7);
- * console.log(Array.from(p["lstm_0/bias"])); // [0, 0, 1, 1, 0, 0, 0, 0]
+ * assertEquals(Array.from(p["lstm_0/bias"]), [0, 0, 1, 1, 0, 0, 0, 0]);
+ * assertEquals(p["lstm_0/kernel"].every((v) => Math.abs(v) <= 1 / Math.sqrt(2)), true);
  * ```
  */
 export function initLSTMParams(
   dims: LSTMDims,
   seed = 0,
 ): Record<string, Float32Array> {
-  const rng = new SeededRandom(seed);
   const shapes = lstmParamShapes(dims);
   const H = dims.hiddenSize;
-  const bound = 1 / Math.sqrt(H);
-  const out: Record<string, Float32Array> = {};
-  for (const name of lstmParamNames(dims.layers)) {
-    const data = new Float32Array(shapeSize(shapes[name]));
-    if (name === "embedding") {
-      for (let i = 0; i < data.length; i++) data[i] = 0.1 * rng.normal();
-    } else if (name.endsWith("/bias")) {
-      data.fill(1, H, 2 * H);
-    } else {
-      for (let i = 0; i < data.length; i++) data[i] = bound * (2 * rng.uniform() - 1);
-    }
-    out[name] = data;
-  }
-  return out;
+  const names = lstmParamNames(dims.layers);
+  return initByRule(names.map((n) => [n, shapes[n]]), seed, (name) => {
+    if (name === "embedding") return { normal: 0.1 };
+    if (name.endsWith("/bias")) return { fill: 1, from: H, to: 2 * H };
+    return { uniform: 1 / Math.sqrt(H) };
+  });
 }

@@ -2,6 +2,71 @@
  * The plug between a model body and the FWL head: any body that turns token ids into
  * hidden states can drive an FWL head through this interface.
  *
+ * ## Writing a body with parameters
+ *
+ * A body that owns GPU parameters composes the shared lifecycle
+ * (`ParamLifecycle` in `src/params/holder.ts`) and forwards to it, as
+ * `LSTMBody` and `TransformerBody` do, so that it follows the same rules as they and the
+ * FWL head: `build()` checks every size against the device before allocating and, called
+ * again, starts afresh from the seed (releasing the old buffers once the new exist);
+ * `setParams` takes any subset of the names and checks everything before writing;
+ * `getParams`, `getGrads` and `parameters()` (the list optimizers and checkpoints use)
+ * read the current build; `dispose()` is idempotent and every later call throws an
+ * `FWLStateError`. Give the lifecycle:
+ *
+ * - the **layout** (`layoutOf([[name, shape], …], init)`): the parameters in order and
+ *   their deterministic initial values (`initByRule` of `src/params/init.ts` draws them
+ *   from one seeded generator);
+ * - a **release** hook for what the body makes from its parameters (a forward's saved
+ *   activations), called on rebuild and dispose;
+ * - and `track(state)` each generation state, so that a rebuild or dispose disposes it.
+ *
+ * @example A body whose hidden state is its token's row of a learned table
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { FWLStateError, type ModelBody, tensor, type Tensor } from "@x/fwl";
+ * import { layoutOf, ParamLifecycle } from "../params/holder.ts";
+ * import { initByRule } from "../params/init.ts";
+ *
+ * class TableBody implements ModelBody {
+ *   readonly hiddenSize = 2;
+ *   readonly #params = new ParamLifecycle({
+ *     where: "TableBody",
+ *     noun: "body",
+ *     buildHint: "call build() first",
+ *     grads: true,
+ *     layout: () => {
+ *       const shapes: [string, number[]][] = [["table", [4, 2]]];
+ *       return layoutOf(shapes, () => initByRule(shapes, 7, () => ({ normal: 0.1 })));
+ *     },
+ *   });
+ *   build = () => this.#params.build().then(() => {});
+ *   getParams = () => this.#params.getParams();
+ *   setParams = (v: Record<string, Float32Array>) => this.#params.setParams(v);
+ *   parameters = () => this.#params.parameters();
+ *   dispose = () => this.#params.dispose();
+ *   [Symbol.dispose] = this.dispose;
+ *   async forward(tokens: Tensor<"int32">): Promise<Tensor<"float32">> {
+ *     const { table } = await this.getParams(); // a real body computes on the GPU
+ *     const ids = tokens.hostData!, hidden = new Float32Array(ids.length * 2);
+ *     ids.forEach((id, i) => hidden.set(table.subarray(2 * id, 2 * id + 2), 2 * i));
+ *     return tensor(hidden, [...tokens.shape, 2]);
+ *   }
+ * }
+ *
+ * using body = new TableBody();
+ * await body.build();
+ * const init = await body.getParams();
+ * await body.setParams({ table: new Float32Array(8).fill(1) });
+ * const hidden = await body.forward(tensor(new Int32Array([3, 0]), [1, 2]));
+ * assertEquals([hidden.shape, Array.from(await hidden.read())], [[1, 2, 2], [1, 1, 1, 1]]);
+ * await body.build(); // afresh: the initial values again
+ * assertEquals(await body.getParams(), init);
+ * assertEquals(body.parameters().map((p) => [p.name, p.shape]), [["table", [4, 2]]]);
+ * body.dispose();
+ * await assertRejects(() => body.getParams(), FWLStateError, "TableBody.getParams: the body was disposed");
+ * ```
+ *
  * @module
  */
 
@@ -39,6 +104,7 @@ export interface BodyState {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { LanguageModel, type ModelBody, tensor } from "@x/fwl";
  * // Wrap any model that gives hidden states as host data; here a fixed table per token.
  * const D = 4;
@@ -53,7 +119,7 @@ export interface BodyState {
  * };
  * using lm = await LanguageModel.create(external, { vocabSize: 8, headSize: 2, attnChunks: 1 });
  * const scores = await lm.score(tensor(new Int32Array([1, 2, 3, 1, 2, 3]), [1, 6]));
- * console.log(scores.count, scores.loss > 0); // 5 true
+ * assertEquals([scores.count, scores.loss > 0], [5, true]);
  * ```
  */
 export interface ModelBody {

@@ -1,14 +1,20 @@
 /**
- * The token-id checks the bodies share.
+ * The input checks the bodies share: token ids, and batches that must fit the device's
+ * binding limit.
  *
  * @module
  */
 
 import { FWLInputError } from "../errors.ts";
+import type { GPUContext } from "../gpu/context.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkDType, checkTensor } from "../tensor.ts";
 
-/** Checks an int32 tensor of `rank` positive dimensions (`[B, T]` or `[B]`); returns its shape. */
+/**
+ * Checks an int32 tensor of `rank` positive dimensions (`[B, T]` or `[B]`); returns its shape.
+ *
+ * @throws {FWLInputError} Naming `tokens`, if it is not such a tensor.
+ */
 export function checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[] {
   checkTensor(where, "tokens", tokens);
   checkDType(where, "tokens", tokens, "int32");
@@ -24,7 +30,11 @@ export function checkTokens(where: string, tokens: Tensor, rank: 1 | 2): number[
   return [...s];
 }
 
-/** A host copy of the ids (read back when GPU-resident), each checked to lie in [0, vocab). */
+/**
+ * A host copy of the ids (read back when GPU-resident), each checked to lie in [0, vocab).
+ *
+ * @throws {FWLInputError} Naming `tokens`, for the first id out of range.
+ */
 export async function readTokenIds(
   where: string,
   tokens: Tensor<"int32">,
@@ -38,4 +48,27 @@ export async function readTokenIds(
     }
   }
   return ids;
+}
+
+/**
+ * Throws unless every buffer of a batch (`[what, floats]`) fits the device's binding limit.
+ *
+ * @throws {FWLInputError} Naming `tokens`, for the first buffer over the limit.
+ */
+export function checkBindingSizes(
+  ctx: GPUContext,
+  where: string,
+  sizes: [string, number][],
+): void {
+  const max = ctx.maxBindingBytes;
+  for (const [what, floats] of sizes) {
+    if (floats * 4 > max) {
+      throw new FWLInputError(
+        where,
+        "tokens",
+        `a batch whose ${what} fits the device's ${max}-byte binding limit`,
+        `${floats * 4} bytes (use a smaller batch or shorter sequences)`,
+      );
+    }
+  }
 }

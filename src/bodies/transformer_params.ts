@@ -5,8 +5,7 @@
  * @module
  */
 
-import { SeededRandom } from "../util/random.ts";
-import { shapeSize } from "../util/shape.ts";
+import { initByRule } from "../params/init.ts";
 
 /** The sizes that fix every parameter shape of a transformer body. */
 export interface TransformerDims {
@@ -93,34 +92,29 @@ export function transformerParamShapes(dims: TransformerDims): Map<string, numbe
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { initTransformerParams } from "./transformer_params.ts";
- * const p = initTransformerParams({
- *   vocabSize: 11, hiddenSize: 8, layers: 1, heads: 2, mlpSize: 32, maxLength: 16,
- * }, 0);
- * console.log(p["final_layer_norm/scale"][0]); // 1
+ * const dims = { vocabSize: 11, hiddenSize: 8, layers: 1, heads: 2, mlpSize: 32, maxLength: 16 };
+ * const p = initTransformerParams(dims, 0);
+ * assertEquals(p["final_layer_norm/scale"], new Float32Array(8).fill(1));
+ * assertEquals(p["layer_0/mlp/dense_0/bias"], new Float32Array(32));
+ * assertEquals(initTransformerParams(dims, 0), p); // deterministic
  * ```
  */
 export function initTransformerParams(
   dims: TransformerDims,
   seed = 0,
 ): Record<string, Float32Array> {
-  const rng = new SeededRandom(seed);
-  const out: Record<string, Float32Array> = {};
   const residualScale = 1 / Math.sqrt(2 * dims.layers);
-  for (const [name, shape] of transformerParamShapes(dims)) {
-    const data = new Float32Array(shapeSize(shape));
-    if (name.startsWith("embedding/")) {
-      for (let i = 0; i < data.length; i++) data[i] = 0.1 * rng.normal();
-    } else if (name.endsWith("/kernel")) {
+  return initByRule(transformerParamShapes(dims), seed, (name, shape) => {
+    if (name.startsWith("embedding/")) return { normal: 0.1 };
+    if (name.endsWith("/kernel")) {
       let sd = 1 / Math.sqrt(shape[0]);
       if (name.endsWith("attention/out/kernel") || name.endsWith("mlp/dense_1/kernel")) {
         sd *= residualScale;
       }
-      for (let i = 0; i < data.length; i++) data[i] = sd * rng.normal();
-    } else if (name.endsWith("/scale")) {
-      data.fill(1);
+      return { normal: sd };
     }
-    out[name] = data;
-  }
-  return out;
+    if (name.endsWith("/scale")) return { fill: 1 };
+  });
 }

@@ -4,9 +4,10 @@
  * @module
  */
 
-import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
-import { GPUContext } from "../gpu/context.ts";
-import { type ParamHolder, ParamStore } from "../params/store.ts";
+import { FWLError, FWLInputError } from "../errors.ts";
+import type { GPUContext } from "../gpu/context.ts";
+import { type ParamHolder, ParamLifecycle } from "../params/holder.ts";
+import type { ParamStore } from "../params/store.ts";
 import { ownedGPUTensor, type Tensor } from "../tensor.ts";
 import type { ParamBuffers } from "./head.ts";
 import { headForwardArgs, runForward } from "./pipeline/forward.ts";
@@ -14,7 +15,7 @@ import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
 import { FWLState, type FWLStateOptions } from "./fast_state.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
-import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName, paramShapes } from "./params.ts";
+import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName } from "./params.ts";
 import { checkBoolean, checkNumber, checkPositiveInteger, checkSignal } from "../util/validate.ts";
 import {
   hasDecay,
@@ -97,6 +98,7 @@ function checkHeadCallOptions(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock, tensor } from "@x/fwl";
  * using block = new FWLBlock(4, 10, 2);
  * await block.build(8);
@@ -104,10 +106,10 @@ function checkHeadCallOptions(
  * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
  * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
  * using logits = await block.forward(x, ids, w);
- * console.log(logits.shape); // [2, 6, 10]
- * const params = await block.getParams(); // by docs/definition.md §1 name
- * params["dense_0/kernel_step"][0] = 0.1;
- * await block.setParams(params);
+ * assertEquals(logits.shape, [2, 6, 10]);
+ * // Parameters by docs/definition.md §1 name; any subset can be set.
+ * await block.setParams({ "dense_0/kernel_step": new Float32Array([0.1]) });
+ * assertEquals((await block.getParams())["dense_0/kernel_step"], new Float32Array([0.1]));
  * ```
  */
 export class FWLBlock implements ParamHolder {
@@ -123,12 +125,9 @@ export class FWLBlock implements ParamHolder {
   readonly epsilon: number;
   /** Initialization seed. */
   readonly seed: number;
-  readonly #device: GPUDevice | undefined;
-  #ctx: GPUContext | undefined;
-  #inputSize: number | undefined;
-  #store: ParamStore | undefined;
-  #buffers: ParamBuffers | undefined;
-  #disposed = false;
+  readonly #params: ParamLifecycle;
+  /** The compute code's view of the current build (made on first use after each build). */
+  #view: { store: ParamStore; inputSize: number; buffers: ParamBuffers } | undefined;
 
   /**
    * Creates an unbuilt block; `build(inputSize)` allocates its parameters.
@@ -137,6 +136,7 @@ export class FWLBlock implements ParamHolder {
    * @param vocabSize number of tokens in the vocabulary
    * @param attnChunks chunks of the mixed chunk attention (e.g. 16 for 4096 tokens)
    * @param options normalizer, epsilon, seed, device
+   * @throws {FWLInputError} If a size is not a positive integer or an option is invalid.
    */
   constructor(
     size: number,
@@ -154,28 +154,41 @@ export class FWLBlock implements ParamHolder {
     checkNumber(WHERE, "options.seed", seed, Number.isInteger, "an integer");
     this.epsilon = epsilon;
     this.seed = seed;
-    this.#device = device;
+    this.#params = new ParamLifecycle({
+      where: WHERE,
+      noun: "block",
+      buildHint: "call build(inputSize) first",
+      grads: false,
+      device,
+    });
   }
 
-  /** The input width `D`, once built. */
+  /** The input width `D`, once built (the first dimension of `dense_0/kernel`). */
   get inputSize(): number | undefined {
-    return this.#inputSize;
+    return this.#params.built ? this.#current("inputSize").inputSize : undefined;
   }
 
-  /** Whether `build` has run. */
+  /** Whether `build` has run (and `dispose` has not). */
   get built(): boolean {
-    return this.#buffers !== undefined;
+    return this.#params.built;
   }
 
-  /** The GPU context, once built. */
+  /**
+   * The GPU context, once built.
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   */
   get context(): GPUContext {
-    return this.#state("context").ctx;
+    return this.#params.context;
   }
 
-  /** Every parameter's shape (needs `build`); `normalizer/decay` too when the normalizer decays. */
+  /**
+   * Every parameter's shape (needs `build`); `normalizer/decay` too when the normalizer decays.
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   */
   get paramShapes(): Record<ParamName, number[]> & Record<string, number[]> {
-    this.#state("paramShapes");
-    return paramShapes(this.#dims(this.#inputSize!));
+    return this.#params.paramShapes as Record<ParamName, number[]> & Record<string, number[]>;
   }
 
   /** The sizes of the parameters for input width `inputSize` (λ's start, if the block has λ). */
@@ -191,46 +204,43 @@ export class FWLBlock implements ParamHolder {
 
   /**
    * Allocates the parameters on the GPU and initializes them deterministically from
-   * `options.seed` (docs/definition.md §1). Building again with another width starts afresh. A
-   * parameter larger than the device's buffer or binding limit throws an `FWLSizeError`
-   * before anything is initialized or allocated.
+   * `options.seed` (docs/definition.md §1). Building again starts afresh (with this or
+   * another width); the old buffers are released once the new ones exist, and a build
+   * that throws leaves the block as it was. A parameter larger than the device's buffer
+   * or binding limit throws before anything is initialized or allocated.
+   *
+   * @throws {FWLStateError} If the block was disposed.
+   * @throws {FWLInputError} If `inputSize` is not a positive integer.
+   * @throws {FWLSizeError} If a parameter is larger than the device's buffer or binding limit.
    */
   async build(inputSize: number): Promise<void> {
-    if (this.#disposed) throw new FWLStateError(`${WHERE}.build: the block was disposed`);
-    checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
-    const ctx = this.#device ? GPUContext.forDevice(this.#device) : await GPUContext.default();
-    const dims = this.#dims(inputSize);
-    const store = ParamStore.create(
-      ctx,
-      `${WHERE}.build`,
-      blockParamSpecs(dims),
-      () => initParams(dims, this.seed),
-      { grads: false },
-    );
-    this.#release();
-    this.#ctx = ctx;
-    this.#inputSize = inputSize;
-    this.#store = store;
-    // The compute code's view: each tensor under its short key, the step sizes as `steps`.
-    const buffers = { steps: store.buffer("steps") } as ParamBuffers;
-    for (const [name, key] of Object.entries(BUFFER_KEYS)) buffers[key] = store.buffer(name);
-    this.#buffers = buffers;
+    await this.#params.build(() => {
+      checkPositiveInteger(`${WHERE}.build`, "inputSize", inputSize);
+      const dims = this.#dims(inputSize);
+      return { specs: blockParamSpecs(dims), init: () => initParams(dims, this.seed) };
+    });
   }
 
   /**
-   * Replaces parameters. `params` must name every parameter of docs/definition.md §1 (and
-   * `normalizer/decay` when the block has it) with a `Float32Array` of the right length
+   * Replaces any subset of the parameters of docs/definition.md §1 (and
+   * `normalizer/decay` when the block has it), each a `Float32Array` of the right length
    * (a step size is a length-1 array). Everything is checked before anything is written.
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} For an unknown name, a value that is not a `Float32Array` of
+   * the parameter's length, or a non-finite value.
    */
-  async setParams(params: Record<string, Float32Array>): Promise<void> {
-    this.#state("setParams");
-    await this.#store!.set(`${WHERE}.setParams`, params, { partial: false });
+  setParams(params: Record<string, Float32Array>): Promise<void> {
+    return this.#params.setParams(params);
   }
 
-  /** Reads every parameter back from the GPU, by docs/definition.md §1 name. */
-  async getParams(): Promise<Record<string, Float32Array>> {
-    this.#state("getParams");
-    return await this.#store!.read(`${WHERE}.getParams`);
+  /**
+   * Reads every parameter back from the GPU, by docs/definition.md §1 name.
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   */
+  getParams(): Promise<Record<string, Float32Array>> {
+    return this.#params.getParams();
   }
 
   /**
@@ -241,6 +251,10 @@ export class FWLBlock implements ParamHolder {
    * @param labels one-hot (or any distribution) `[B, T, V]` float32, or ids `[B, T]` int32
    * @param weights loss weights `[B, T]` (float32, ≥ 0)
    * @returns a GPU-resident tensor; `await logits.read()` gives the values
+   * @throws {FWLStateError} If the block is not built or was disposed, or `options.state`
+   * does not fit it.
+   * @throws {FWLInputError} If an input or option is invalid.
+   * @throws {FWLError} If the logits would not fit one buffer (use `score`).
    */
   async forward(
     x: Tensor,
@@ -259,6 +273,7 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assertAlmostEquals, assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2);
    * await block.build(8);
@@ -266,8 +281,13 @@ export class FWLBlock implements ParamHolder {
    * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
    * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
    * const { loss, nll } = await block.score(x, ids, w);
-   * console.log(nll.length, Math.exp(loss)); // 12, the perplexity
+   * assertEquals(nll.length, 12);
+   * assertAlmostEquals(loss, nll.reduce((a, b) => a + b) / 12, 1e-5); // exp(loss): the perplexity
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed, or `options.state`
+   * does not fit it.
+   * @throws {FWLInputError} If an input or option is invalid.
    */
   async score(
     x: Tensor,
@@ -301,10 +321,10 @@ export class FWLBlock implements ParamHolder {
     kind: "logits" | "nll",
     options: HeadCallOptions,
   ): Promise<Tensor> {
-    const { ctx } = this.#state(method);
+    const { ctx } = this.#params.live(method);
     const where = `${WHERE}.${method}`;
     const { fastWeights, state } = checkHeadCallOptions(where, options);
-    const V = this.vocabSize, D = this.#inputSize!;
+    const V = this.vocabSize, D = this.#current(method).inputSize;
     const inp = await prepareHeadInputs(where, ctx, D, V, x, labels, weights, undefined, true);
     const { batch: B, time: T } = inp;
     const shape = kind === "logits" ? [B, T, V] : [B, T];
@@ -345,6 +365,7 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assert, assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2);
    * await block.build(8);
@@ -352,8 +373,12 @@ export class FWLBlock implements ParamHolder {
    * const ids = tensor(new Int32Array(12).map((_, i) => i % 10), [2, 6]);
    * const w = tensor(new Float32Array(12).fill(1), [2, 6]);
    * const { loss, grads } = await block.lossAndGrads(x, ids, w);
-   * console.log(loss, grads["dense_0/kernel_step"][0], grads["x"].length); // … … 96
+   * assert(loss > 0);
+   * assertEquals([grads["dense_0/kernel_step"].length, grads["x"].length], [1, 96]);
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} If an input or option is invalid.
    */
   lossAndGrads(
     x: Tensor,
@@ -373,14 +398,19 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2);
    * await block.build(8);
    * using stream = block.stream(1, { normalizer: 64 });
    * using logits = await stream.predict(tensor(new Float32Array(8).fill(0.5), [1, 8]));
    * await stream.observe(tensor(new Int32Array([3]), [1]), tensor(new Float32Array([1]), [1]));
-   * console.log(logits.shape, stream.position); // [1, 10] 1
+   * assertEquals([logits.shape, stream.position], [[1, 10], 1]);
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} If `batchSize` or an option is invalid, or the normalizer
+   * can't be carried.
    */
   stream(batchSize: number, options?: FWLStreamOptions): FWLStream {
     return new FWLStream(this, batchSize, options);
@@ -398,6 +428,7 @@ export class FWLBlock implements ParamHolder {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { FWLBlock, tensor } from "@x/fwl";
    * using block = new FWLBlock(4, 10, 2, { normalizer: 16 });
    * await block.build(8);
@@ -412,17 +443,21 @@ export class FWLBlock implements ParamHolder {
    *   nll.push(...part.nll);
    * }
    * // as one block.score over all 12 positions with { normalizer: 16 }
-   * console.log(nll.length, state.position); // 12 12
+   * assertEquals([nll.length, state.position], [12, 12]);
    * ```
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   * @throws {FWLInputError} If `batchSize` or an option is invalid, or the normalizer
+   * can't be carried.
    */
   state(batchSize: number, options?: FWLStateOptions): FWLState {
     return new FWLState(this, batchSize, options);
   }
 
-  /** Releases the parameters' GPU memory. The block can't be used afterwards. */
+  /** Releases the parameters' GPU memory. Idempotent; the block can't be used afterwards. */
   dispose(): void {
-    this.#release();
-    this.#disposed = true;
+    this.#params.dispose();
+    this.#view = undefined;
   }
 
   /** `using block = new FWLBlock(...)` disposes at the end of the scope. */
@@ -430,22 +465,25 @@ export class FWLBlock implements ParamHolder {
     this.dispose();
   }
 
-  /** The parameter buffers, for the library's own modules (training, streaming). */
+  /**
+   * The parameter buffers, for the library's own modules (training, streaming).
+   *
+   * @throws {FWLStateError} If the block is not built or was disposed.
+   */
   get buffers(): ParamBuffers {
-    return this.#state("buffers").buffers;
+    return this.#current("buffers").buffers;
   }
 
-  #state(what: string): { ctx: GPUContext; buffers: ParamBuffers } {
-    if (this.#disposed) throw new FWLStateError(`${WHERE}.${what}: the block was disposed`);
-    if (!this.#buffers || !this.#ctx) {
-      throw new FWLStateError(`${WHERE}.${what}: call build(inputSize) first`);
+  /** The view of the current build (see `#view`). */
+  #current(what: string): { inputSize: number; buffers: ParamBuffers } {
+    const { store } = this.#params.live(what);
+    if (this.#view?.store !== store) {
+      // Each tensor under its short key, the step sizes (and λ) as `steps`.
+      const buffers = { steps: store.buffer("steps") } as ParamBuffers;
+      for (const [name, key] of Object.entries(BUFFER_KEYS)) buffers[key] = store.buffer(name);
+      const inputSize = store.specs[0].shape[0]; // dense_0/kernel [D, H]
+      this.#view = { store, inputSize, buffers };
     }
-    return { ctx: this.#ctx, buffers: this.#buffers };
-  }
-
-  #release(): void {
-    this.#store?.dispose();
-    this.#store = undefined;
-    this.#buffers = undefined;
+    return this.#view;
   }
 }

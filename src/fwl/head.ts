@@ -37,12 +37,13 @@ export interface ParamBuffers {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FWLBlock } from "@x/fwl";
  * import type { Head } from "@x/fwl/gpu";
  * using block = new FWLBlock(2, 5, 1);
  * await block.build(3);
  * const head: Head = block;
- * console.log(head.inputSize, head.buffers.steps.size >= 6 * 4); // 3 true
+ * assertEquals([head.inputSize, head.buffers.steps.size >= 6 * 4], [3, true]);
  * ```
  */
 export interface Head {

@@ -6,8 +6,7 @@
  */
 
 import type { ParamSpec } from "../params/store.ts";
-import { SeededRandom } from "../util/random.ts";
-import { shapeSize } from "../util/shape.ts";
+import { initByRule } from "../params/init.ts";
 import { DECAY_NAME } from "./normalizer.ts";
 
 /** The names of the parameters that are fast (take one inner SGD step), in a fixed order. */
@@ -83,9 +82,11 @@ export interface BlockDims {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { paramShapes } from "./params.ts";
  * const shapes = paramShapes({ inputSize: 8, size: 4, vocabSize: 11 });
- * console.log(shapes["dense_0/kernel"]); // [8, 16]
+ * assertEquals(shapes["dense_0/kernel"], [8, 16]);
+ * assertEquals(shapes["dense_0/kernel_step"], []);
  * ```
  */
 export function paramShapes(
@@ -134,34 +135,25 @@ export function blockParamSpecs(dims: BlockDims): ParamSpec[] {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { initParams } from "./params.ts";
  * const p = initParams({ inputSize: 8, size: 4, vocabSize: 11 }, 0);
- * console.log(p["layer_norm/scale"][0]); // 1
+ * assertEquals(p["layer_norm/scale"][0], 1);
+ * assertEquals(p["dense_0/kernel_step"], new Float32Array([0.01]));
+ * assertEquals(p["dense_0/kernel"], initParams({ inputSize: 8, size: 4, vocabSize: 11 }, 0)["dense_0/kernel"]);
  * ```
  */
 export function initParams(
   dims: BlockDims,
   seed = 0,
 ): Record<ParamName, Float32Array> & Record<string, Float32Array> {
-  const rng = new SeededRandom(seed);
   const shapes = paramShapes(dims);
-  const out = {} as Record<ParamName, Float32Array>;
-  for (const name of PARAM_NAMES) {
-    const data = new Float32Array(shapeSize(shapes[name]));
-    if (name === "dense_0/kernel" || name === "dense_1/kernel") {
-      for (let i = 0; i < data.length; i++) data[i] = 0.05 * rng.normal();
-    } else if (name === "unembed/kernel") {
-      const sd = 1 / Math.sqrt(dims.size);
-      for (let i = 0; i < data.length; i++) data[i] = sd * rng.normal();
-    } else if (name === "layer_norm/scale") {
-      data.fill(1);
-    } else if (name.endsWith("_step")) {
-      data.fill(0.01);
-    }
-    out[name] = data;
-  }
-  if (dims.decay !== undefined) {
-    (out as Record<string, Float32Array>)[DECAY_NAME] = new Float32Array([dims.decay]);
-  }
+  const out = initByRule(PARAM_NAMES.map((n) => [n, shapes[n]]), seed, (name) => {
+    if (name === "dense_0/kernel" || name === "dense_1/kernel") return { normal: 0.05 };
+    if (name === "unembed/kernel") return { normal: 1 / Math.sqrt(dims.size) };
+    if (name === "layer_norm/scale") return { fill: 1 };
+    if (name.endsWith("_step")) return { fill: 0.01 };
+  }) as Record<ParamName, Float32Array> & Record<string, Float32Array>;
+  if (dims.decay !== undefined) out[DECAY_NAME] = new Float32Array([dims.decay]);
   return out;
 }

@@ -30,6 +30,18 @@ export const BODY_PREFIX = "body/";
 /**
  * The body's parameters (none without `parameters()`), checked: unique names, positive
  * shapes, and buffers and gradients large enough.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { LSTMBody } from "@x/fwl";
+ * import { bodyParameters } from "./parameter.ts";
+ * assertEquals(bodyParameters("demo", {}), []); // a body without parameters
+ * using body = await LSTMBody.create({ vocabSize: 4, embedSize: 2, hiddenSize: 2 });
+ * assertEquals(bodyParameters("demo", body).length, 4);
+ * ```
+ *
+ * @throws {FWLInputError} If `parameters()` gives anything else than such a list.
  */
 export function bodyParameters(
   where: string,

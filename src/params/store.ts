@@ -43,35 +43,25 @@ export interface StoredParam {
 /** A buffer as the store keeps it (no gradient in a store made with `grads: false`). */
 type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
 
-/**
- * What the FWL head and the built-in bodies offer around their parameters (each holds
- * them in a {@linkcode ParamStore}): every shape by name, reading them back, and
- * replacing them after checking everything. Checkpoints read and write through it.
- *
- * @example
- * ```ts
- * import type { ParamHolder } from "@x/fwl/gpu";
- * import { LSTMBody } from "@x/fwl";
- * using body = await LSTMBody.create({ vocabSize: 5, embedSize: 2, hiddenSize: 3 });
- * const holder: ParamHolder = body; // or an FWLBlock, a TransformerBody
- * const params = await holder.getParams();
- * params.embedding.fill(0.5);
- * await holder.setParams(params);
- * console.log(holder.paramShapes.embedding, (await holder.getParams()).embedding[0]); // [5, 2] 0.5
- * ```
- */
-export interface ParamHolder {
-  /** Every parameter's shape, by name. */
-  readonly paramShapes: Record<string, number[]>;
-  /** Reads every parameter back from the GPU, by name. */
-  getParams(): Promise<Record<string, Float32Array>>;
-  /** Replaces parameters by name; everything is checked before anything is written. */
-  setParams(params: Record<string, Float32Array>): Promise<void>;
-}
+// The interface the holders implement lives with their shared lifecycle; kept here too
+// for the entry points that export it from this file.
+export type { ParamHolder } from "./holder.ts";
 
 /**
  * Throws an {@linkcode FWLSizeError} for the first parameter whose float32 values (and
  * so its gradient) would not fit one storage binding and one buffer of the device.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { FWLSizeError } from "@x/fwl";
+ * import { checkParamSizes } from "./store.ts";
+ * const limits = { maxStorageBufferBindingSize: 64, maxBufferSize: 128 };
+ * checkParamSizes("demo", limits, [{ name: "w", shape: [4, 4] }]); // 64 bytes: fits
+ * assertThrows(() => checkParamSizes("demo", limits, [{ name: "w", shape: [5, 4] }]), FWLSizeError);
+ * ```
+ *
+ * @throws {FWLSizeError} For the first parameter over the limits.
  */
 export function checkParamSizes(
   where: string,
@@ -87,20 +77,41 @@ export function checkParamSizes(
 }
 
 /**
+ * Every parameter's shape by name (`[]` for each element of a packed buffer), in order.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { specShapes } from "./store.ts";
+ * const specs = [{ name: "w", shape: [2, 3] }, { name: "s", shape: [2], elementNames: ["a", "b"] }];
+ * assertEquals(specShapes(specs), { w: [2, 3], a: [], b: [] });
+ * ```
+ */
+export function specShapes(specs: readonly ParamSpec[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of specs) {
+    if (!s.elementNames) out[s.name] = [...s.shape];
+    for (const n of s.elementNames ?? []) out[n] = [];
+  }
+  return out;
+}
+
+/**
  * Named GPU parameters (see the module notes). Made by {@linkcode ParamStore.create};
  * host-side records are keyed by parameter name (a packed buffer's elements by their own
  * names, as length-1 arrays).
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ParamStore } from "./store.ts";
  * import { GPUContext } from "../gpu/context.ts";
  * const ctx = await GPUContext.default();
  * const store = ParamStore.create(ctx, "demo", [{ name: "w", shape: [2, 3] }], () => ({
  *   w: new Float32Array([1, 2, 3, 4, 5, 6]),
  * }), { grads: true });
- * console.log((await store.read("demo")).w); // Float32Array [1, 2, 3, 4, 5, 6]
- * console.log((await store.read("demo", "grad")).w); // zeros
+ * assertEquals((await store.read("demo")).w, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * assertEquals((await store.read("demo", "grad")).w, new Float32Array(6)); // zeroed
  * store.dispose();
  * ```
  */
@@ -129,6 +140,8 @@ export class ParamStore {
    * Checks every size against the device's limits (before `init` runs), allocates the
    * buffers (and zeroed gradients with `options.grads`) and uploads `init()`'s values,
    * which must name every parameter.
+   *
+   * @throws {FWLSizeError} If a parameter is larger than the device's buffer or binding limit.
    */
   static create(
     ctx: GPUContext,
@@ -162,27 +175,34 @@ export class ParamStore {
 
   /** Every parameter's shape by name (`[]` for each element of a packed buffer). */
   get shapes(): Record<string, number[]> {
-    const out: Record<string, number[]> = {};
-    for (const s of this.specs) {
-      if (!s.elementNames) out[s.name] = [...s.shape];
-      for (const n of s.elementNames ?? []) out[n] = [];
-    }
-    return out;
+    return specShapes(this.specs);
   }
 
-  /** The values' buffer named `name`. */
+  /**
+   * The values' buffer named `name`.
+   *
+   * @throws {FWLError} If there is no such buffer (or the store was disposed).
+   */
   buffer(name: string): GPUBuffer {
     return this.#entry(name).buffer;
   }
 
-  /** The buffer named `name` with its gradient (a store made with `grads: true`). */
+  /**
+   * The buffer named `name` with its gradient (a store made with `grads: true`).
+   *
+   * @throws {FWLError} If there is no such buffer, or the store keeps no gradients.
+   */
   get(name: string): StoredParam {
     const { shape, buffer, grad } = this.#entry(name);
     if (!grad) throw new FWLError(`ParamStore: ${name}: this store keeps no gradients`);
     return { shape, buffer, grad };
   }
 
-  /** The buffers as {@linkcode BodyParameter}s (a store with gradients), in order. */
+  /**
+   * The buffers as {@linkcode BodyParameter}s (a store with gradients), in order.
+   *
+   * @throws {FWLError} If the store keeps no gradients.
+   */
   bodyParameters(): BodyParameter[] {
     return this.specs.map((s) => {
       const p = this.get(s.name);
@@ -193,8 +213,11 @@ export class ParamStore {
   /**
    * Checks `values` (every parameter named, unless `partial`; no unknown names; a
    * `Float32Array` of the right length with finite values each), then writes them and
-   * waits for the queue. Nothing is written unless everything checks out. The elements
-   * of a packed buffer are given all together or not at all.
+   * waits for the queue. Nothing is written unless everything checks out. Each element
+   * of a packed buffer is written on its own, so any of them may be given.
+   *
+   * @throws {FWLInputError} For an unknown name, a missing one (unless `partial`), a value
+   * that is not a `Float32Array` of the parameter's length, or a non-finite value.
    */
   async set(
     where: string,
@@ -232,23 +255,16 @@ export class ParamStore {
       }
       checkFinite(where, name, value);
     }
-    for (const { name, elementNames = [] } of this.specs) {
-      const given = elementNames.filter((e) => values[e] !== undefined).length;
-      if (given > 0 && given < elementNames.length) {
-        throw new FWLInputError(
-          where,
-          elementNames.join(", "),
-          `all of the values held together in ${name}, or none`,
-          `${given} of ${elementNames.length}`,
-        );
-      }
-    }
     this.#write(values);
     await this.ctx.device.queue.onSubmittedWorkDone();
     this.ctx.check(where);
   }
 
-  /** Reads every parameter (or, with `"grad"`, its gradient) back by name. */
+  /**
+   * Reads every parameter (or, with `"grad"`, its gradient) back by name.
+   *
+   * @throws {FWLError} For `"grad"` when the store keeps no gradients.
+   */
   async read(
     where: string,
     which: "value" | "grad" = "value",
@@ -282,14 +298,17 @@ export class ParamStore {
     return p;
   }
 
-  /** Uploads the values present in `values` (a packed buffer when all of its elements are). */
+  /** Uploads the values present in `values` (a packed buffer's elements each at its offset). */
   #write(values: Record<string, Float32Array>): void {
     const queue = this.ctx.device.queue;
     for (const spec of this.specs) {
       const buffer = this.buffer(spec.name);
       if (spec.elementNames) {
-        if (spec.elementNames.some((e) => values[e] === undefined)) continue;
-        queue.writeBuffer(buffer, 0, new Float32Array(spec.elementNames.map((e) => values[e][0])));
+        spec.elementNames.forEach((e, i) => {
+          if (values[e] !== undefined) {
+            queue.writeBuffer(buffer, i * 4, values[e] as Float32Array<ArrayBuffer>, 0, 1);
+          }
+        });
       } else if (values[spec.name] !== undefined) {
         queue.writeBuffer(buffer, 0, values[spec.name] as Float32Array<ArrayBuffer>);
       }
