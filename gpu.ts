@@ -49,7 +49,16 @@ export {
   tuneMatmulTile,
 } from "./src/kernels/matmul.ts";
 export type { Head, ParamBuffers } from "./src/fwl/head.ts";
-export type { ParamHolder } from "./src/params/store.ts";
+export {
+  type Dependent,
+  layoutOf,
+  type ParamHolder,
+  type ParamLayout,
+  ParamLifecycle,
+  type ParamLifecycleOptions,
+} from "./src/params/holder.ts";
+export { initByRule, type InitRule } from "./src/params/init.ts";
+export { ParamStore, type ParamSpec, type StoredParam } from "./src/params/store.ts";
 export { type SegmentUpdate } from "./src/optim/mod.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";
 export { LSTMState } from "./src/bodies/lstm.ts";

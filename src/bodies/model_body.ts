@@ -5,7 +5,7 @@
  * ## Writing a body with parameters
  *
  * A body that owns GPU parameters composes the shared lifecycle
- * (`ParamLifecycle` in `src/params/holder.ts`) and forwards to it, as
+ * (`ParamLifecycle` from `@x/fwl/gpu`) and forwards to it, as
  * `LSTMBody` and `TransformerBody` do, so that it follows the same rules as they and the
  * FWL head: `build()` checks every size against the device before allocating and, called
  * again, starts afresh from the seed (releasing the old buffers once the new exist);
@@ -15,7 +15,7 @@
  * `FWLStateError`. Give the lifecycle:
  *
  * - the **layout** (`layoutOf([[name, shape], …], init)`): the parameters in order and
- *   their deterministic initial values (`initByRule` of `src/params/init.ts` draws them
+ *   their deterministic initial values (`initByRule` draws them
  *   from one seeded generator);
  * - a **release** hook for what the body makes from its parameters (a forward's saved
  *   activations), called on rebuild and dispose;
@@ -25,8 +25,7 @@
  * ```ts
  * import { assertEquals, assertRejects } from "@std/assert";
  * import { FWLStateError, type ModelBody, tensor, type Tensor } from "@x/fwl";
- * import { layoutOf, ParamLifecycle } from "../params/holder.ts";
- * import { initByRule } from "../params/init.ts";
+ * import { initByRule, layoutOf, ParamLifecycle } from "@x/fwl/gpu";
  *
  * class TableBody implements ModelBody {
  *   readonly hiddenSize = 2;

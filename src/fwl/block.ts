@@ -13,7 +13,7 @@ import type { ParamBuffers } from "./head.ts";
 import { headForwardArgs, runForward } from "./pipeline/forward.ts";
 import { checkOptions, prepareHeadInputs } from "./inputs.ts";
 import { FWLStream, type FWLStreamOptions } from "./stream.ts";
-import { FWLState, type FWLStateOptions } from "./fast_state.ts";
+import { FWLState, type FWLStateOptions } from "./state.ts";
 import { lossAndGrads, type LossAndGradsOptions } from "./loss_and_grads.ts";
 import { blockParamSpecs, BUFFER_KEYS, initParams, type ParamName } from "./params.ts";
 import { checkBoolean, checkNumber, checkPositiveInteger, checkSignal } from "../util/validate.ts";
