@@ -58,10 +58,10 @@ export {
   type ParamLifecycleOptions,
 } from "./src/params/holder.ts";
 export { initByRule, type InitRule } from "./src/params/init.ts";
-export { ParamStore, type ParamSpec, type StoredParam } from "./src/params/store.ts";
+export { type ParamSpec, ParamStore, type StoredParam } from "./src/params/store.ts";
 export { type SegmentUpdate } from "./src/optim/mod.ts";
 export type { UpdateScalars } from "./src/kernels/optimizer.ts";
-export { LSTMState } from "./src/bodies/lstm.ts";
+export { LSTMState, type LSTMStateOwner } from "./src/bodies/lstm_state.ts";
 export { TransformerState } from "./src/bodies/transformer.ts";
 export type { TransformerDims } from "./src/bodies/transformer_params.ts";
 export { gpuTensor } from "./src/tensor.ts";

@@ -10,7 +10,12 @@ import type { GPUContext } from "../gpu/context.ts";
 import { checkSequences } from "../util/validate.ts";
 import { describeValue } from "../util/describe.ts";
 import type { BodyState } from "./model_body.ts";
-import type { LSTMBody } from "./lstm.ts";
+
+/** What a state needs of the body that made it (an `LSTMBody`): its width. */
+export interface LSTMStateOwner {
+  /** Width `H` of every layer's `h` and `c`. */
+  readonly hiddenSize: number;
+}
 
 /**
  * The generation state of an {@linkcode LSTMBody}: each layer's `h` and `c` for
@@ -32,7 +37,7 @@ import type { LSTMBody } from "./lstm.ts";
 export class LSTMState implements BodyState {
   /** Number of sequences. */
   readonly batchSize: number;
-  #owner: LSTMBody | undefined;
+  #owner: LSTMStateOwner | undefined;
   #ctx: GPUContext;
   #h: GPUBuffer[];
   #c: GPUBuffer[];
@@ -40,7 +45,7 @@ export class LSTMState implements BodyState {
 
   /** Use `body.initState(batchSize)`. */
   constructor(
-    owner: LSTMBody,
+    owner: LSTMStateOwner,
     ctx: GPUContext,
     batchSize: number,
     h: GPUBuffer[],
@@ -61,7 +66,7 @@ export class LSTMState implements BodyState {
   }
 
   /** The body that made this state, while live. */
-  get owner(): LSTMBody | undefined {
+  get owner(): LSTMStateOwner | undefined {
     return this.#owner;
   }
 

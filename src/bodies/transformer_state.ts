@@ -9,12 +9,21 @@ import { FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { describeValue } from "../util/describe.ts";
 import type { BodyState } from "./model_body.ts";
-import type { TransformerBody } from "./transformer.ts";
+
+/** What a state needs of the body that made it (a `TransformerBody`): its sizes. */
+export interface TransformerStateOwner {
+  /** Width of the keys and values. */
+  readonly hiddenSize: number;
+  /** Positions the body was built for. */
+  readonly maxLength: number;
+  /** Number of blocks. */
+  readonly layers: number;
+}
 
 /** The key/value cache of a state, per block `[B, maxLength, D]`. */
 export interface StateInternals {
   /** The body that made the state. */
-  body: TransformerBody;
+  body: TransformerStateOwner;
   ctx: GPUContext;
   keys: GPUBuffer[];
   values: GPUBuffer[];
@@ -120,7 +129,11 @@ export class TransformerState implements BodyState {
  * @throws {FWLInputError} If `state` is not a state made by `body`.
  * @throws {FWLStateError} If it was disposed.
  */
-export function liveState(where: string, body: TransformerBody, state: unknown): StateInternals {
+export function liveState(
+  where: string,
+  body: TransformerStateOwner,
+  state: unknown,
+): StateInternals {
   const st = stateInternals(state);
   if (!st || st.body !== body) {
     const want = "a state made by this body's initState";
@@ -149,7 +162,7 @@ export function checkRoom(where: string, st: StateInternals, maxLength: number):
  * positions per block; its `dispose()` calls `onDispose` once.
  */
 export function emptyState(
-  body: TransformerBody,
+  body: TransformerStateOwner,
   ctx: GPUContext,
   batchSize: number,
   onDispose: (state: TransformerState) => void,

@@ -15,7 +15,7 @@ import type { MeanNormalizer, Normalizer } from "../fwl/normalizer.ts";
 import type { FWLBlock } from "../fwl/block.ts";
 import { checkObject, checkStringRecord, firstNonFinite } from "../util/validate.ts";
 import { readBuffers } from "../gpu/readback.ts";
-import type { ParamHolder } from "../params/store.ts";
+import type { ParamHolder } from "../params/holder.ts";
 import type { Optimizer, OptimizerKind, OptimizerState } from "../optim/mod.ts";
 import { listSome } from "../util/names.ts";
 import { readFileBytes, writeFileAtomic } from "./files.ts";

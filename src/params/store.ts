@@ -45,7 +45,6 @@ type Entry = { shape: readonly number[]; buffer: GPUBuffer; grad?: GPUBuffer };
 
 // The interface the holders implement lives with their shared lifecycle; kept here too
 // for the entry points that export it from this file.
-export type { ParamHolder } from "./holder.ts";
 
 /**
  * Throws an {@linkcode FWLSizeError} for the first parameter whose float32 values (and
