@@ -92,7 +92,7 @@ const CASES: { shape: CaseShape; windows: number[][] }[] = [
 
 Deno.test("windows with a carried state equal the reference and one long call", async () => {
   for (const [i, { shape: s, windows }] of CASES.entries()) {
-    const c = randomCase(s, 40 + i, N);
+    const c = randomCase(s, 40 + i, { normalizer: N });
     const block = await makeBlock(c, s, "batch"); // the state's normalizer is used
     const want = crossEntropy(referenceFastForward(c.ref), c, s.V);
     const long = await makeBlock(c, s, N);
@@ -116,7 +116,7 @@ Deno.test("windows with a carried state equal the reference and one long call", 
 
 Deno.test("forward with a carried state gives the reference logits (one-hot labels)", async () => {
   const s = CASES[1].shape;
-  const c = randomCase(s, 50, N);
+  const c = randomCase(s, 50, { normalizer: N });
   const block = await makeBlock(c, s, N);
   const want = referenceFastForward(c.ref);
   using state = block.state(s.B);
@@ -134,7 +134,7 @@ Deno.test("forward with a carried state gives the reference logits (one-hot labe
 
 Deno.test("a stream continues from windows, and windows from a stream", async () => {
   const s = { B: 2, T: 12, D: 4, size: 3, V: 9, C: 2 };
-  const c = randomCase(s, 60, N);
+  const c = randomCase(s, 60, { normalizer: N });
   const block = await makeBlock(c, s, N);
   const want = referenceFastForward(c.ref);
   const { B, T, D, V } = s;
@@ -173,7 +173,7 @@ Deno.test("a stream continues from windows, and windows from a stream", async ()
 
 Deno.test("windows with a carried state equal the token-by-token stream", async () => {
   const s = { B: 2, T: 14, D: 5, size: 3, V: 8, C: 3 };
-  const c = randomCase(s, 65, N);
+  const c = randomCase(s, 65, { normalizer: N });
   const block = await makeBlock(c, s, N);
   const { B, T, D, V } = s;
   const logits = new Float32Array(B * T * V);
@@ -195,7 +195,7 @@ Deno.test("windows with a carried state equal the token-by-token stream", async 
 
 Deno.test("memory is flat over carried windows; clone and reset", async () => {
   const s = { B: 1, T: 16, D: 8, size: 4, V: 13, C: 2 };
-  const c = randomCase(s, 70, N);
+  const c = randomCase(s, 70, { normalizer: N });
   const block = await makeBlock(c, s, N);
   const pool = block.context.pool;
   const state = block.state(1);
@@ -221,7 +221,7 @@ Deno.test("memory is flat over carried windows; clone and reset", async () => {
 
 Deno.test("misuse of a state raises typed errors", async () => {
   const s = { B: 2, T: 4, D: 3, size: 2, V: 5, C: 1 };
-  const c = randomCase(s, 80, N);
+  const c = randomCase(s, 80, { normalizer: N });
   const block = await makeBlock(c, s, "batch");
   const args = window(c, s, 0, 4);
   // The "batch" normalizer can't be carried; bad normalizers and sizes.

@@ -85,7 +85,7 @@ Deno.test("all weights 0: fast logits equal slow logits", async () => {
 Deno.test("a fixed normalizer scales the update as the reference does", async () => {
   const shape = { B: 2, T: 8, D: 5, size: 3, V: 9, C: 3 };
   for (const N of [0.5, 3, 40]) {
-    const c = randomCase(shape, 11, N);
+    const c = randomCase(shape, 11, { normalizer: N });
     const got = await gpuLogits(shape, c, "ids", N);
     assertClose(got, referenceDefinition(c.ref), TOL, `normalizer ${N}`);
   }
@@ -102,8 +102,8 @@ Deno.test("a fixed normalizer scales the update as the reference does", async ()
 
 Deno.test("sequences of a batch interact only through N", async () => {
   const shape = { B: 3, T: 7, D: 4, size: 3, V: 8, C: 2 };
-  const a = randomCase(shape, 21, 5);
-  const b = randomCase(shape, 22, 5);
+  const a = randomCase(shape, 21, { normalizer: 5 });
+  const b = randomCase(shape, 22, { normalizer: 5 });
   // Sequence 0 the same, sequences 1 and 2 different.
   const T = 7, D = 4, V = 8;
   a.x.set(b.x.subarray(T * D), T * D);
