@@ -2,10 +2,12 @@
 
 import type { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
+import { chunkLayout } from "../src/kernels/chunk_attention.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { initParams, type ParamName } from "../src/fwl/params.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
+import { type ForwardArgs, runForward } from "../src/fwl/pipeline/forward.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 
 /** Throws unless |actual − expected| ≤ tol·(1 + |expected|) everywhere; returns the worst ratio. */
@@ -197,6 +199,26 @@ export async function readFloats(
   return new Float32Array(await readBytes(ctx, buffer, n * 4));
 }
 
+/**
+ * A scratch limit that makes chunk attention take each of its schedules, by chunk count:
+ * odd counts get one sequence's worth (one group per sequence), 2 and 4 so little that
+ * the chunks are scanned with a running state, other counts room for all at once.
+ */
+export function scratchLimit(time: number, chunks: number, dq: number, dv: number): number {
+  const { length, count } = chunkLayout(time, chunks);
+  const perSeq = Math.max(count * dq * dv * 4, count * length * length * 4, 4);
+  return chunks % 2 ? perSeq : chunks <= 4 ? Math.max(dq * dv * 4, length * length * 4) : 1 << 26;
+}
+
+/** The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix. */
+export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
+  }
+  return t;
+}
+
 /** A random array of normals. */
 export function randomNormal(
   rng: SeededRandom,
@@ -338,6 +360,33 @@ export async function caseBlock(
   }
   await block.setParams(params);
   return block;
+}
+
+/**
+ * `block`'s forward over inputs already in buffers of its device, into `output`, with the
+ * tile budgets shrunk to `tileBytes` (normalizer and ε the block's defaults: batch, 1e-6).
+ */
+export async function tiledForward(
+  block: FWLBlock,
+  s: CaseShape,
+  input: { x: GPUBuffer; labels: GPUBuffer; labelsAreIds: boolean; weights: GPUBuffer },
+  output: ForwardArgs["output"],
+  tileBytes: { slow: number; output: number },
+): Promise<void> {
+  await runForward(block.context, {
+    batch: s.B,
+    time: s.T,
+    inputSize: s.D,
+    size: s.size,
+    vocabSize: s.V,
+    attnChunks: s.C,
+    epsilon: 1e-6,
+    normalizer: "batch",
+    ...input,
+    params: block.buffers,
+    output,
+    tileBytes,
+  });
 }
 
 /** The reference's normalizer for a block's option (λ and n0; learning λ is the block's). */
