@@ -5,30 +5,20 @@ import { PARAM_NAMES } from "../src/fwl/params.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { referenceLossAndGrads, referenceOuterLoss } from "../src/reference/outer_grad.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
-import { randomCase } from "./helpers.ts";
+import { type CaseShape, l2Norm, randomCase } from "./helpers.ts";
 
 function assert(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
 }
 
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const d = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) d[i] = a[i] - b[i];
-  return norm(d) / Math.max(norm(a), norm(b), 1e-300);
+  return l2Norm(d) / Math.max(l2Norm(a), l2Norm(b), 1e-300);
 }
 
-interface Shape {
-  B: number;
-  T: number;
-  D: number;
-  size: number;
-  V: number;
+/** A case's shape (one attention chunk) and how it varies. */
+interface Shape extends Omit<CaseShape, "C"> {
   oneHot: boolean;
   normalizer?: "batch" | number;
   epsilon?: number;
@@ -95,7 +85,7 @@ function checkCase(s: Shape, seed: number, maxCoords = 64): void {
     const fd = coords.map((i) => fdAt(c, target, i, h));
     const an = coords.map((i) => g[i]);
     const err = relDiff(an, fd);
-    const scale = Math.max(norm(an), norm(fd));
+    const scale = Math.max(l2Norm(an), l2Norm(fd));
     // Relative error ≤ 1e-6, or (for a gradient that is ~0, e.g. the step sizes at T = 1)
     // an absolute difference under the finite-difference rounding floor.
     const ok = err <= 1e-6 || err * scale <= 1e-9;

@@ -13,6 +13,7 @@ import { createGradBuffers, readGradBuffers, releaseGradBuffers } from "../src/f
 import { lossAndGrads, lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
 import {
   caseBlock,
+  type CaseShape,
   l2Norm,
   lossGradient,
   type RandomCase,
@@ -23,13 +24,7 @@ import {
 const GRAD_NAMES = [...PARAM_NAMES, "x"];
 const TOLERANCE = 1e-3;
 
-interface Shape {
-  B: number;
-  T: number;
-  D: number;
-  size: number;
-  V: number;
-  chunks: number;
+interface Shape extends CaseShape {
   oneHot?: boolean;
   normalizer?: number;
   epsilon?: number;
@@ -40,7 +35,7 @@ interface Shape {
  * sequence weighted, junk labels (-1, out of range) at weight 0, one-hot labels when asked.
  */
 function makeCase(s: Shape, seed: number): RandomCase {
-  return randomCase({ ...s, C: s.chunks }, seed, {
+  return randomCase(s, seed, {
     normalizer: s.normalizer,
     epsilon: s.epsilon,
     labels: s.oneHot ? "oneHot" : "ids",
@@ -50,8 +45,7 @@ function makeCase(s: Shape, seed: number): RandomCase {
 }
 
 /** A block of the shape holding the case's parameters (pipelines are cached per device). */
-const blockFor = (s: Shape, c: RandomCase) =>
-  caseBlock(c, { ...s, C: s.chunks }, s.normalizer ?? "batch", s.epsilon);
+const blockFor = (s: Shape, c: RandomCase) => caseBlock(c, s, s.normalizer ?? "batch", s.epsilon);
 
 function inputs(s: Shape, c: RandomCase) {
   return {
@@ -84,14 +78,14 @@ function compare(
 }
 
 const SHAPES: Shape[] = [
-  { B: 1, T: 1, D: 3, size: 3, V: 5, chunks: 1 },
-  { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3, oneHot: true },
-  { B: 3, T: 13, D: 5, size: 3, V: 11, chunks: 4 },
-  { B: 1, T: 13, D: 3, size: 5, V: 9, chunks: 20, normalizer: 3.5 },
-  { B: 3, T: 5, D: 7, size: 1, V: 3, chunks: 1, oneHot: true },
-  { B: 2, T: 13, D: 3, size: 2, V: 5, chunks: 4, epsilon: 0.1 },
+  { B: 1, T: 1, D: 3, size: 3, V: 5, C: 1 },
+  { B: 2, T: 5, D: 4, size: 3, V: 7, C: 3, oneHot: true },
+  { B: 3, T: 13, D: 5, size: 3, V: 11, C: 4 },
+  { B: 1, T: 13, D: 3, size: 5, V: 9, C: 20, normalizer: 3.5 },
+  { B: 3, T: 5, D: 7, size: 1, V: 3, C: 1, oneHot: true },
+  { B: 2, T: 13, D: 3, size: 2, V: 5, C: 4, epsilon: 0.1 },
   // Widths that are multiples of 4 take the vectorized matmul variants.
-  { B: 2, T: 5, D: 8, size: 4, V: 12, chunks: 3, oneHot: true },
+  { B: 2, T: 5, D: 8, size: 4, V: 12, C: 3, oneHot: true },
 ];
 
 Deno.test("loss and all 15 gradients match the float64 reference (full and first order)", async () => {
@@ -130,7 +124,7 @@ Deno.test("loss and all 15 gradients match the float64 reference (full and first
 });
 
 Deno.test("logits streamed in several row tiles give the same loss and gradients", async () => {
-  const s: Shape = { B: 2, T: 41, D: 3, size: 3, V: 7, chunks: 3, oneHot: true };
+  const s: Shape = { B: 2, T: 41, D: 3, size: 3, V: 7, C: 3, oneHot: true };
   const c = makeCase(s, 7);
   using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
@@ -163,8 +157,8 @@ async function upstreamOf(
 
 Deno.test("an upstream dL/dlogits replaces the built-in loss", async () => {
   const cases: [Shape, number | undefined][] = [
-    [{ B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3, oneHot: true }, undefined],
-    [{ B: 2, T: 41, D: 3, size: 3, V: 7, chunks: 3 }, 64 * 7 * 4],
+    [{ B: 2, T: 5, D: 4, size: 3, V: 7, C: 3, oneHot: true }, undefined],
+    [{ B: 2, T: 41, D: 3, size: 3, V: 7, C: 3 }, 64 * 7 * 4],
   ];
   for (const [s, tileBytes] of cases) {
     const c = makeCase(s, 11);
@@ -196,7 +190,7 @@ Deno.test("an upstream dL/dlogits replaces the built-in loss", async () => {
 });
 
 Deno.test("gradients accumulate into caller buffers; without accumulate they are overwritten", async () => {
-  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3 };
+  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, C: 3 };
   const c = makeCase(s, 21);
   const other = makeCase(s, 22);
   using block = await blockFor(s, c);
@@ -235,7 +229,7 @@ Deno.test("gradients accumulate into caller buffers; without accumulate they are
 });
 
 Deno.test("repeated calls do not grow the buffer pool", async () => {
-  const s: Shape = { B: 3, T: 13, D: 5, size: 3, V: 11, chunks: 4 };
+  const s: Shape = { B: 3, T: 13, D: 5, size: 3, V: 11, C: 4 };
   const c = makeCase(s, 31);
   using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
@@ -250,7 +244,7 @@ Deno.test("repeated calls do not grow the buffer pool", async () => {
 });
 
 Deno.test("bad inputs throw typed errors", async () => {
-  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3 };
+  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, C: 3 };
   const c = makeCase(s, 41);
   using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
@@ -273,7 +267,7 @@ Deno.test("bad inputs throw typed errors", async () => {
     "upstream",
   );
   const badIds = c.ids.slice();
-  badIds[0] = s.V; // weight 1 at position 0
+  badIds[0] = s.V; // position 0 is weighted (firstWeighted)
   await assertRejects(
     () => lossAndGrads(block, x, tensor(badIds, [s.B, s.T]), weights),
     FWLInputError,
