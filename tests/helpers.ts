@@ -9,6 +9,8 @@ import type { ReferenceCase } from "../src/reference/types.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
 import { type ForwardArgs, runForward } from "../src/fwl/pipeline/forward.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
+import type { ModelBody } from "../src/bodies/model_body.ts";
+import { type Tensor, tensor } from "../src/tensor.ts";
 
 /** Throws unless |actual − expected| ≤ tol·(1 + |expected|) everywhere; returns the worst ratio. */
 export function assertClose(
@@ -217,6 +219,30 @@ export function transpose(a: Float32Array, rows: number, cols: number): Float32A
     for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
   }
   return t;
+}
+
+/**
+ * A body without context, `h_t = E[x_t]` over host data: windows can't change it and it
+ * carries no state. `E` is a `[vocabSize, width]` table of normals; `rows` looks ids up.
+ */
+export function embeddingBody(
+  seed: number,
+  vocabSize: number,
+  width: number,
+): ModelBody & { rows(ids: Int32Array): Float32Array } {
+  const rng = new SeededRandom(seed);
+  const table = new Float32Array(vocabSize * width).map(() => rng.normal());
+  const rows = (ids: Int32Array) => {
+    const out = new Float32Array(ids.length * width);
+    ids.forEach((id, i) => out.set(table.subarray(id * width, (id + 1) * width), i * width));
+    return out;
+  };
+  return {
+    hiddenSize: width,
+    rows,
+    forward: (tokens: Tensor<"int32">) =>
+      Promise.resolve(tensor(rows(tokens.hostData as Int32Array), [...tokens.shape, width])),
+  };
 }
 
 /** A random array of normals. */
