@@ -1,4 +1,10 @@
-// Shared helpers of the GPU tests: random cases and comparisons against the reference.
+/**
+ * The helpers that test files share, kept once here: random FWL cases (one builder with
+ * options) and their slices, comparisons, GPU uploads and reads, the reference's per-position
+ * cross-entropy and loss gradient, chunk-attention scratch limits, and a context-free body.
+ *
+ * @module
+ */
 
 import type { GPUContext } from "../src/gpu/context.ts";
 import { readBytes } from "../src/gpu/readback.ts";
@@ -172,6 +178,15 @@ export function sliceCase(
   };
 }
 
+/** A reference case with id labels as the block's inputs: x, ids and weights tensors (float32). */
+export function caseInputs(r: ReferenceCase) {
+  return [
+    tensor(Float32Array.from(r.x), [r.B, r.T, r.D]),
+    tensor((r.labels as { ids: Int32Array }).ids, [r.B, r.T]),
+    tensor(Float32Array.from(r.weights), [r.B, r.T]),
+  ] as const;
+}
+
 /** `data` in a buffer from `ctx`'s pool (give it back with `ctx.pool.release`). */
 export function uploadTo(ctx: GPUContext, data: Float32Array | Int32Array): GPUBuffer {
   const b = ctx.pool.acquire(Math.max(16, data.byteLength)); // vec4 kernels read 16 bytes
@@ -334,7 +349,7 @@ export function randomCase(
     }
   }
   const x = randomNormal(rng, B * T * D);
-  // Without options every draw is as it always was: the cases of older tests stay put.
+  // Without `firstWeighted` and `junk` the draws are the ones the older tests were tuned on.
   const weights = new Float32Array(B * T).map((_, p) =>
     !(options.firstWeighted && p % T === 0) && rng.uniform() < 0.25 ? 0 : 0.5 + rng.uniform()
   );
