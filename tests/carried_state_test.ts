@@ -9,46 +9,27 @@ import { FWLBlock } from "../src/fwl/block.ts";
 import { FWLState } from "../src/fwl/state.ts";
 import { referenceFastForward } from "../src/reference/mod.ts";
 import { tensor } from "../src/tensor.ts";
-import { assertClose, type CaseShape, maxAbsDiff, randomCase } from "./helpers.ts";
+import {
+  assertClose,
+  caseBlock,
+  type CaseShape,
+  maxAbsDiff,
+  positionNll,
+  positions,
+  randomCase,
+} from "./helpers.ts";
 
 type Case = ReturnType<typeof randomCase>;
-
-/** Cross-entropy of each position's logits `[B·T, V]` (0 where the weight is 0). */
-function crossEntropy(logits: ArrayLike<number>, c: Case, V: number): Float64Array {
-  return Float64Array.from(c.ids, (id, p) => {
-    if (c.weights[p] === 0) return 0;
-    let m = -Infinity, z = 0;
-    for (let v = 0; v < V; v++) m = Math.max(m, logits[p * V + v]);
-    for (let v = 0; v < V; v++) z += Math.exp(logits[p * V + v] - m);
-    return m + Math.log(z) - logits[p * V + id];
-  });
-}
-
-/** Positions `[t0, t0 + len)` of every sequence of a `[B, T, width]` array. */
-function slice<A extends Float32Array | Int32Array>(
-  a: A,
-  B: number,
-  T: number,
-  width: number,
-  t0: number,
-  len: number,
-): A {
-  const out = new (a.constructor as new (n: number) => A)(B * len * width);
-  for (let b = 0; b < B; b++) {
-    out.set(a.subarray((b * T + t0) * width, (b * T + t0 + len) * width), b * len * width);
-  }
-  return out;
-}
 
 /** Window `[t0, t0 + len)` of a case as the block's inputs (ids or one-hot labels). */
 function window(c: Case, s: CaseShape, t0: number, len: number, oneHot = false) {
   const { B, T, D, V } = s;
   return [
-    tensor(slice(c.x, B, T, D, t0, len), [B, len, D]),
+    tensor(positions(c.x, T, D, t0, t0 + len), [B, len, D]),
     oneHot
-      ? tensor(slice(c.oneHot, B, T, V, t0, len), [B, len, V])
-      : tensor(slice(c.ids, B, T, 1, t0, len), [B, len]),
-    tensor(slice(c.weights, B, T, 1, t0, len), [B, len]),
+      ? tensor(positions(c.oneHot, T, V, t0, t0 + len), [B, len, V])
+      : tensor(positions(c.ids, T, 1, t0, t0 + len), [B, len]),
+    tensor(positions(c.weights, T, 1, t0, t0 + len), [B, len]),
   ] as const;
 }
 
@@ -72,13 +53,6 @@ async function scoreWindows(
   return nll;
 }
 
-async function makeBlock(c: Case, s: CaseShape, normalizer: "batch" | number) {
-  const block = new FWLBlock(s.size, s.V, s.C, { normalizer });
-  await block.build(s.D);
-  await block.setParams(c.params);
-  return block;
-}
-
 const N = 6;
 const CASES: { shape: CaseShape; windows: number[][] }[] = [
   // One sequence: windows of 1, of a prime length, ragged; T not a multiple of C.
@@ -92,10 +66,10 @@ const CASES: { shape: CaseShape; windows: number[][] }[] = [
 
 Deno.test("windows with a carried state equal the reference and one long call", async () => {
   for (const [i, { shape: s, windows }] of CASES.entries()) {
-    const c = randomCase(s, 40 + i, N);
-    const block = await makeBlock(c, s, "batch"); // the state's normalizer is used
-    const want = crossEntropy(referenceFastForward(c.ref), c, s.V);
-    const long = await makeBlock(c, s, N);
+    const c = randomCase(s, 40 + i, { normalizer: N });
+    const block = await caseBlock(c, s, "batch"); // the state's normalizer is used
+    const want = positionNll(referenceFastForward(c.ref), c.ids, c.weights, s.V);
+    const long = await caseBlock(c, s, N);
     const whole = (await long.score(...window(c, s, 0, s.T))).nll;
     assertClose(whole, want, 2e-4, `case ${i}: one call`);
     for (const lengths of windows) {
@@ -116,15 +90,15 @@ Deno.test("windows with a carried state equal the reference and one long call", 
 
 Deno.test("forward with a carried state gives the reference logits (one-hot labels)", async () => {
   const s = CASES[1].shape;
-  const c = randomCase(s, 50, N);
-  const block = await makeBlock(c, s, N);
+  const c = randomCase(s, 50, { normalizer: N });
+  const block = await caseBlock(c, s, N);
   const want = referenceFastForward(c.ref);
   using state = block.state(s.B);
   for (const [t0, len] of [[0, 6], [6, 11]]) {
     using logits = await block.forward(...window(c, s, t0, len, true), { state });
     assertClose(
       await logits.read(),
-      slice(Float32Array.from(want), s.B, s.T, s.V, t0, len),
+      positions(Float32Array.from(want), s.T, s.V, t0, t0 + len),
       2e-4,
       `window at ${t0}`,
     );
@@ -134,12 +108,12 @@ Deno.test("forward with a carried state gives the reference logits (one-hot labe
 
 Deno.test("a stream continues from windows, and windows from a stream", async () => {
   const s = { B: 2, T: 12, D: 4, size: 3, V: 9, C: 2 };
-  const c = randomCase(s, 60, N);
-  const block = await makeBlock(c, s, N);
+  const c = randomCase(s, 60, { normalizer: N });
+  const block = await caseBlock(c, s, N);
   const want = referenceFastForward(c.ref);
   const { B, T, D, V } = s;
   const row = (t: number, a: Float32Array | Float64Array | Int32Array, width: number) =>
-    slice(a instanceof Float64Array ? Float32Array.from(a) : a, B, T, width, t, 1);
+    positions(a instanceof Float64Array ? Float32Array.from(a) : a, T, width, t, t + 1);
   // Windows for positions 0…4, the stream for 5…8, a window again for 9…11.
   using state = block.state(B);
   await block.score(...window(c, s, 0, 5), { state });
@@ -154,7 +128,7 @@ Deno.test("a stream continues from windows, and windows from a stream", async ()
   assert(!state.disposed, "the stream leaves a state it did not make");
   assertEquals(state.position, 9);
   using logits = await block.forward(...window(c, s, 9, 3), { state });
-  assertClose(await logits.read(), slice(Float32Array.from(want), B, T, V, 9, 3), 2e-4, "window");
+  assertClose(await logits.read(), positions(Float32Array.from(want), T, V, 9, 12), 2e-4, "window");
   // A stream's own state, carried into a window.
   const own = block.stream(B);
   for (let t = 0; t < 4; t++) {
@@ -162,7 +136,7 @@ Deno.test("a stream continues from windows, and windows from a stream", async ()
     await own.observe(tensor(row(t, c.ids, 1), [B]), tensor(row(t, c.weights, 1), [B]));
   }
   const nll = (await block.score(...window(c, s, 4, 8), { state: own.state })).nll;
-  const ce = crossEntropy(want, c, V);
+  const ce = positionNll(want, c.ids, c.weights, V);
   for (let b = 0; b < B; b++) {
     assertClose(nll.subarray(b * 8, b * 8 + 8), ce.subarray(b * T + 4, b * T + 12), 2e-4, "own");
   }
@@ -173,8 +147,8 @@ Deno.test("a stream continues from windows, and windows from a stream", async ()
 
 Deno.test("windows with a carried state equal the token-by-token stream", async () => {
   const s = { B: 2, T: 14, D: 5, size: 3, V: 8, C: 3 };
-  const c = randomCase(s, 65, N);
-  const block = await makeBlock(c, s, N);
+  const c = randomCase(s, 65, { normalizer: N });
+  const block = await caseBlock(c, s, N);
   const { B, T, D, V } = s;
   const logits = new Float32Array(B * T * V);
   const stream = block.stream(B);
@@ -189,14 +163,14 @@ Deno.test("windows with a carried state equal the token-by-token stream", async 
   stream.dispose();
   using state = block.state(B);
   const windows = await scoreWindows(block, c, s, [3, 2, 9], state);
-  assertClose(windows, crossEntropy(logits, c, V), 2e-4, "windows vs stream");
+  assertClose(windows, positionNll(logits, c.ids, c.weights, V), 2e-4, "windows vs stream");
   block.dispose();
 });
 
 Deno.test("memory is flat over carried windows; clone and reset", async () => {
   const s = { B: 1, T: 16, D: 8, size: 4, V: 13, C: 2 };
-  const c = randomCase(s, 70, N);
-  const block = await makeBlock(c, s, N);
+  const c = randomCase(s, 70, { normalizer: N });
+  const block = await caseBlock(c, s, N);
   const pool = block.context.pool;
   const state = block.state(1);
   const { D, size } = s, H = 4 * size;
@@ -221,8 +195,8 @@ Deno.test("memory is flat over carried windows; clone and reset", async () => {
 
 Deno.test("misuse of a state raises typed errors", async () => {
   const s = { B: 2, T: 4, D: 3, size: 2, V: 5, C: 1 };
-  const c = randomCase(s, 80, N);
-  const block = await makeBlock(c, s, "batch");
+  const c = randomCase(s, 80, { normalizer: N });
+  const block = await caseBlock(c, s, "batch");
   const args = window(c, s, 0, 4);
   // The "batch" normalizer can't be carried; bad normalizers and sizes.
   assertThrows(() => block.state(2), FWLInputError, "normalizer");
@@ -241,7 +215,7 @@ Deno.test("misuse of a state raises typed errors", async () => {
   );
   const one = block.state(1, { normalizer: N });
   await assertRejects(() => block.score(...args, { state: one }), FWLInputError, "2 sequences");
-  const other = await makeBlock(c, s, N);
+  const other = await caseBlock(c, s, N);
   await assertRejects(() => other.score(...args, { state }), FWLInputError, "another block");
   assertThrows(() => other.stream(2, { state }), FWLInputError, "another block");
   await assertRejects(

@@ -5,14 +5,14 @@
 
 import { GPUContext } from "../src/gpu/context.ts";
 import { Recorder } from "../src/gpu/recorder.ts";
-import { chunkAttention, chunkLayout } from "../src/kernels/chunk_attention.ts";
+import { chunkAttention } from "../src/kernels/chunk_attention.ts";
 import { seqAttention } from "../src/kernels/chunk_attention_backward.ts";
 import { cumsumUpdate, reverseCumsum } from "../src/kernels/cumsum.ts";
 import { decayRows } from "../src/kernels/decay_rows.ts";
 import { advanceCount, queryScale } from "../src/kernels/running_count.ts";
 import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
 import { SeededRandom } from "../src/util/random.ts";
-import { assertClose, randomNormal, readFloats, uploadTo } from "./helpers.ts";
+import { assertClose, randomNormal, readFloats, scratchLimit, uploadTo } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const rng = new SeededRandom(606);
@@ -83,8 +83,6 @@ Deno.test("decayed chunk attention with a row scale equals the reference in ever
       for (const chunks of [1, 2, 3, 4, 7, 20]) {
         const [Q, K, Vb, O, R] = [q, k, v, out0, r].map(upload);
         const St = scalars(lambda);
-        const { length, count } = chunkLayout(time, chunks);
-        const perSeq = Math.max(count * dq * dv * 4, count * length * length * 4, 4);
         const rec = new Recorder(ctx);
         chunkAttention(rec, {
           q: Q,
@@ -100,12 +98,8 @@ Deno.test("decayed chunk attention with a row scale equals the reference in ever
           decay: { buffer: St, index: 1 },
           rowScale: R,
           scale: -1,
-          // as in kernels_test: one group per sequence, a running state, or all at once
-          maxScratchBytes: chunks % 2
-            ? perSeq
-            : chunks <= 4
-            ? Math.max(dq * dv * 4, length * length * 4)
-            : 1 << 26,
+          // one group per sequence, a running state, or all at once
+          maxScratchBytes: scratchLimit(time, chunks, dq, dv),
         });
         await rec.submit("test");
         const got = await read(O, batch * time * dv);

@@ -16,23 +16,9 @@ import { SyntheticLanguage } from "../src/data/synthetic.ts";
 import { ByteText } from "../src/data/text.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
+import { embeddingBody } from "./helpers.ts";
 
 const V = 13, D = 6;
-
-/** A body without context, `h_t = E[x_t]` over host data (it can't carry a state). */
-function embeddingBody(seed: number, vocabSize = V): ModelBody {
-  const rng = new SeededRandom(seed);
-  const table = new Float32Array(vocabSize * D).map(() => rng.normal());
-  return {
-    hiddenSize: D,
-    forward: (tokens: Tensor<"int32">) => {
-      const ids = tokens.hostData as Int32Array;
-      const out = new Float32Array(ids.length * D);
-      ids.forEach((id, i) => out.set(table.subarray(id * D, (id + 1) * D), i * D));
-      return Promise.resolve(tensor(out, [...tokens.shape, D]));
-    },
-  };
-}
 
 async function model(body: ModelBody, learnDecay = false) {
   return await LanguageModel.create(body, {
@@ -67,7 +53,7 @@ Deno.test("trainStep with a document state: window losses equal scoreDocument's"
       "LSTM (carries its state)",
       () => LSTMBody.create({ vocabSize: V, embedSize: 4, hiddenSize: D, seed: 2 }),
     ],
-    ["embedding (no body state)", () => Promise.resolve(embeddingBody(2))],
+    ["embedding (no body state)", () => Promise.resolve(embeddingBody(2, V, D))],
   ];
   for (const [what, make] of bodies) {
     using lm = await model(await make());
@@ -113,7 +99,7 @@ Deno.test("a document state restarts some rows on their own", async () => {
 Deno.test("training on carried windows learns the decay λ", async () => {
   const T = 8, B = 2;
   const docs = documents(B, 6 * T + 1, 7);
-  using lm = await model(embeddingBody(5), true);
+  using lm = await model(embeddingBody(5, V, D), true);
   assert(
     lm.parameters().find((p) => p.name === "head/steps")?.elementNames?.includes(
       `head/${DECAY_NAME}`,
@@ -127,8 +113,8 @@ Deno.test("training on carried windows learns the decay λ", async () => {
 });
 
 Deno.test("trainStep and documentState check their inputs", async () => {
-  using lm = await model(embeddingBody(1));
-  using plain = await LanguageModel.create(embeddingBody(1), {
+  using lm = await model(embeddingBody(1, V, D));
+  using plain = await LanguageModel.create(embeddingBody(1, V, D), {
     vocabSize: V,
     headSize: 3,
     fastWeights: false,
@@ -155,7 +141,7 @@ Deno.test("trainStep and documentState check their inputs", async () => {
   three.dispose();
   assertThrows(() => three.reset(), FWLStateError, "disposed");
   assertThrows(() => lm.documentState(0), FWLInputError, "batchSize");
-  using batchHead = await LanguageModel.create(embeddingBody(1), {
+  using batchHead = await LanguageModel.create(embeddingBody(1, V, D), {
     vocabSize: V,
     normalizer: "batch",
   });
@@ -212,7 +198,7 @@ Deno.test("one carried state reads a 500 kB document in flat memory", async () =
   // Whole windows (a shorter last one would take scratch of other sizes, once).
   const text = all.subarray(0, Math.floor((all.length - 1) / window) * window + 1);
   assert(text.length >= 500_000, `${text.length} bytes`);
-  const body = embeddingBody(3, 256);
+  const body = embeddingBody(3, 256, D);
   using lm = await LanguageModel.create(body, { vocabSize: 256, headSize: 4, stepSize: 0.05 });
   const pool = lm.context.pool;
   const held: number[] = [];

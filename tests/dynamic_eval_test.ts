@@ -11,26 +11,9 @@ import { STEP_NAMES } from "../src/fwl/params.ts";
 import { LanguageModel } from "../src/lm/language_model.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
-import { assertClose, maxAbsDiff } from "./helpers.ts";
+import { assertClose, embeddingBody, maxAbsDiff } from "./helpers.ts";
 
 const V = 17, D = 6, N = 8;
-
-/** A body without context, `h_t = E[x_t]` over host data: windows can't change it. */
-function embeddingBody(seed: number): ModelBody & { rows(ids: Int32Array): Float32Array } {
-  const rng = new SeededRandom(seed);
-  const table = new Float32Array(V * D).map(() => rng.normal());
-  const rows = (ids: Int32Array) => {
-    const out = new Float32Array(ids.length * D);
-    ids.forEach((id, i) => out.set(table.subarray(id * D, (id + 1) * D), i * D));
-    return out;
-  };
-  return {
-    hiddenSize: D,
-    rows,
-    forward: (tokens: Tensor<"int32">) =>
-      Promise.resolve(tensor(rows(tokens.hostData as Int32Array), [...tokens.shape, D])),
-  };
-}
 
 async function model(body: ModelBody, fastWeights = true, stepSize = 0.5, headSize = 4) {
   return await LanguageModel.create(body, {
@@ -52,7 +35,7 @@ function randomIds(n: number, seed: number): Int32Array {
 Deno.test("scoreDocument: windows with the carried state equal one long call", async () => {
   const ids = randomIds(41, 1);
   for (const fastWeights of [true, false]) {
-    const lm = await model(embeddingBody(2), fastWeights);
+    const lm = await model(embeddingBody(2, V, D), fastWeights);
     const whole = await lm.score(tensor(ids, [1, ids.length]));
     for (const [window, context] of [[40, 0], [1, 0], [7, 0], [11, 3], [64, 0]]) {
       const doc = await lm.scoreDocument(ids, { window, context });
@@ -67,7 +50,7 @@ Deno.test("scoreDocument: windows with the carried state equal one long call", a
 
 Deno.test("scoreDocument without carried fast weights: each window on its own; progress", async () => {
   const ids = randomIds(41, 3);
-  const lm = await model(embeddingBody(2));
+  const lm = await model(embeddingBody(2, V, D));
   const calls: [number, number][] = [];
   const doc = await lm.scoreDocument(ids, {
     window: 7,
@@ -154,7 +137,7 @@ Deno.test("scoreDocument: an LSTM carries its state too; other bodies re-read co
 });
 
 Deno.test("dynamicEvaluate: one SGD step equals lossAndGrads and a hand update; weights restored", async () => {
-  const body = embeddingBody(6);
+  const body = embeddingBody(6, V, D);
   const lm = await model(body, true, 0.3);
   const head = lm.head;
   const trained = await head.getParams();
@@ -225,7 +208,7 @@ Deno.test("dynamicEvaluate lowers the loss on repetitive text, plain and FWL, SG
 });
 
 Deno.test("scoreDocument and dynamicEvaluate check their inputs", async () => {
-  const lm = await model(embeddingBody(1));
+  const lm = await model(embeddingBody(1, V, D));
   const ids = randomIds(10, 2);
   const bad: [string, () => Promise<unknown>][] = [
     ["tokens", () => lm.scoreDocument([3])],
@@ -244,7 +227,10 @@ Deno.test("scoreDocument and dynamicEvaluate check their inputs", async () => {
     ["beta2", () => lm.dynamicEvaluate(ids, { lr: 1, method: "rms", beta2: 1 })],
   ];
   for (const [what, call] of bad) await assertRejects(call, FWLInputError, what);
-  const batch = await LanguageModel.create(embeddingBody(1), { vocabSize: V, normalizer: "batch" });
+  const batch = await LanguageModel.create(embeddingBody(1, V, D), {
+    vocabSize: V,
+    normalizer: "batch",
+  });
   await assertRejects(() => batch.scoreDocument(ids), FWLInputError, "normalizer");
   assert((await batch.scoreDocument(ids, { normalizer: 4 })).nll.every(Number.isFinite));
   batch.dispose();

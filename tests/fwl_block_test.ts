@@ -3,19 +3,28 @@
 import { assert, assertEquals, assertGreater, assertRejects, assertThrows } from "@std/assert";
 import { FWLBlock, FWLInputError, FWLStateError, makeLabels, tensor } from "../mod.ts";
 import { gpuTensor, initParams, PARAM_NAMES } from "../gpu.ts";
-import { runForward } from "../src/fwl/pipeline/forward.ts";
 import {
   referenceDefinition,
   referenceFastForward,
   referenceSlowForward,
 } from "../src/reference/mod.ts";
-import { assertClose, type CaseShape, maxAbsDiff, randomCase } from "./helpers.ts";
+import {
+  assertClose,
+  type CaseShape,
+  maxAbsDiff,
+  positionNll,
+  type RandomCase,
+  randomCase,
+  readFloats,
+  tiledForward,
+  uploadTo,
+} from "./helpers.ts";
 
 const TOL = 2e-4;
 
 async function gpuLogits(
   shape: CaseShape,
-  c: ReturnType<typeof randomCase>,
+  c: RandomCase,
   form: "ids" | "one-hot" = "ids",
   normalizer: "batch" | number = "batch",
 ): Promise<Float32Array> {
@@ -85,7 +94,7 @@ Deno.test("all weights 0: fast logits equal slow logits", async () => {
 Deno.test("a fixed normalizer scales the update as the reference does", async () => {
   const shape = { B: 2, T: 8, D: 5, size: 3, V: 9, C: 3 };
   for (const N of [0.5, 3, 40]) {
-    const c = randomCase(shape, 11, N);
+    const c = randomCase(shape, 11, { normalizer: N });
     const got = await gpuLogits(shape, c, "ids", N);
     assertClose(got, referenceDefinition(c.ref), TOL, `normalizer ${N}`);
   }
@@ -102,8 +111,8 @@ Deno.test("a fixed normalizer scales the update as the reference does", async ()
 
 Deno.test("sequences of a batch interact only through N", async () => {
   const shape = { B: 3, T: 7, D: 4, size: 3, V: 8, C: 2 };
-  const a = randomCase(shape, 21, 5);
-  const b = randomCase(shape, 22, 5);
+  const a = randomCase(shape, 21, { normalizer: 5 });
+  const b = randomCase(shape, 22, { normalizer: 5 });
   // Sequence 0 the same, sequences 1 and 2 different.
   const T = 7, D = 4, V = 8;
   a.x.set(b.x.subarray(T * D), T * D);
@@ -147,32 +156,16 @@ Deno.test("tiled logits (slow and output) match the untiled result", async () =>
   const ctx = block.context;
   for (const oneHot of [false, true]) {
     const labels = oneHot ? c.oneHot : c.ids;
-    const up = (data: Float32Array | Int32Array) => {
-      const b = ctx.pool.acquire(data.byteLength);
-      ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-      return b;
-    };
-    const x = up(c.x), l = up(labels), w = up(c.weights);
+    const [x, l, w] = [c.x, labels, c.weights].map((d) => uploadTo(ctx, d));
     const logits = ctx.pool.acquire(B * T * V * 4);
-    await runForward(ctx, {
-      batch: B,
-      time: T,
-      inputSize: D,
-      size,
-      vocabSize: V,
-      attnChunks: C,
-      epsilon: 1e-6,
-      normalizer: "batch",
-      x,
-      labels: l,
-      labelsAreIds: !oneHot,
-      weights: w,
-      params: block.buffers,
-      output: { kind: "logits", buffer: logits },
-      tileBytes: { slow: 64 * V * 4, output: 64 * V * 4 },
-    });
-    const { readBytes } = await import("../src/gpu/readback.ts");
-    const got = new Float32Array(await readBytes(ctx, logits, B * T * V * 4));
+    await tiledForward(
+      block,
+      shape,
+      { x, labels: l, labelsAreIds: !oneHot, weights: w },
+      { kind: "logits", buffer: logits },
+      { slow: 64 * V * 4, output: 64 * V * 4 },
+    );
+    const got = await readFloats(ctx, logits, B * T * V);
     assertClose(
       got,
       referenceFastForward(c.ref),
@@ -424,15 +417,10 @@ Deno.test("score: per-position cross-entropy of the fast logits, no [B, T, V] bu
   const shape = { B: 2, T: 45, D: 6, size: 3, V: 29, C: 4 };
   const { B, T, D, size, V, C } = shape;
   const c = randomCase(shape, 71);
-  const ref = referenceFastForward(c.ref);
-  const want = new Float64Array(B * T);
+  const want = positionNll(referenceFastForward(c.ref), c.ids, c.weights, V);
   let total = 0, weight = 0;
   for (let i = 0; i < B * T; i++) {
     if (c.weights[i] === 0) continue;
-    const row = ref.subarray(i * V, (i + 1) * V);
-    const max = Math.max(...row);
-    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-    want[i] = lse - row[c.ids[i]];
     total += c.weights[i] * want[i];
     weight += c.weights[i];
   }
@@ -447,32 +435,16 @@ Deno.test("score: per-position cross-entropy of the fast logits, no [B, T, V] bu
   assertClose(byOneHot.nll, want, TOL, "nll (one-hot)");
   // Tiled: 64-row tiles over 90 rows.
   const ctx = block.context;
-  const up = (data: Float32Array | Int32Array) => {
-    const b = ctx.pool.acquire(data.byteLength);
-    ctx.device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
-    return b;
-  };
-  const [xb, lb, wb] = [up(c.x), up(c.ids), up(c.weights)];
+  const [xb, lb, wb] = [c.x, c.ids, c.weights].map((d) => uploadTo(ctx, d));
   const nll = ctx.pool.acquire(B * T * 4);
-  await runForward(ctx, {
-    batch: B,
-    time: T,
-    inputSize: D,
-    size,
-    vocabSize: V,
-    attnChunks: C,
-    epsilon: 1e-6,
-    normalizer: "batch",
-    x: xb,
-    labels: lb,
-    labelsAreIds: true,
-    weights: wb,
-    params: block.buffers,
-    output: { kind: "nll", buffer: nll },
-    tileBytes: { slow: 64 * V * 4, output: 64 * V * 4 },
-  });
-  const { readBytes } = await import("../src/gpu/readback.ts");
-  assertClose(new Float32Array(await readBytes(ctx, nll, B * T * 4)), want, TOL, "nll tiled");
+  await tiledForward(
+    block,
+    shape,
+    { x: xb, labels: lb, labelsAreIds: true, weights: wb },
+    { kind: "nll", buffer: nll },
+    { slow: 64 * V * 4, output: 64 * V * 4 },
+  );
+  assertClose(await readFloats(ctx, nll, B * T), want, TOL, "nll tiled");
   for (const b of [xb, lb, wb, nll]) ctx.pool.release(b);
 });
 
@@ -488,12 +460,10 @@ Deno.test("fastWeights: false runs the plain head (the slow logits)", async () =
   const plain = await (await block.forward(x, ids, w, { fastWeights: false })).read();
   assertClose(plain, slow, TOL, "plain head");
   const { nll } = await block.score(x, ids, w, { fastWeights: false });
+  const want = positionNll(slow, c.ids, c.weights, V);
   for (let i = 0; i < B * T; i++) {
     if (c.weights[i] === 0) continue;
-    const row = slow.subarray(i * V, (i + 1) * V);
-    const max = Math.max(...row);
-    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-    assertClose([nll[i]], [lse - row[c.ids[i]]], TOL, `plain nll ${i}`);
+    assertClose([nll[i]], [want[i]], TOL, `plain nll ${i}`);
   }
   await assertRejects(
     () => block.forward(x, ids, w, { fastWeights: 1 as unknown as boolean }),

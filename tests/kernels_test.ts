@@ -13,7 +13,14 @@ import { normalizer } from "../src/kernels/softmax_xent.ts";
 import { softmaxXentGrad } from "../src/kernels/softmax_xent.ts";
 import { SeededRandom } from "../src/util/random.ts";
 import { referenceChunkAttention, referenceExclusiveCumsum } from "../src/reference/mod.ts";
-import { assertClose, randomNormal, readFloats, uploadTo } from "./helpers.ts";
+import {
+  assertClose,
+  randomNormal,
+  readFloats,
+  scratchLimit,
+  transpose,
+  uploadTo,
+} from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const rng = new SeededRandom(2024);
@@ -34,14 +41,6 @@ function cpuMatmul(
     }
   }
   return c;
-}
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(a.length);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-  }
-  return t;
 }
 
 Deno.test("matmul: A·B, A·Bᵀ, Aᵀ·B with bias, alpha, accumulate and step at odd shapes", async () => {
@@ -340,13 +339,6 @@ Deno.test("chunk attention equals the direct causal sum for every chunking", asy
         (d) => uploadTo(ctx, d),
       );
       const rec = new Recorder(ctx);
-      // A scratch limit of one sequence forces one group per sequence.
-      const { length, count } = chunkLayout(time, chunks);
-      const perSeq = Math.max(
-        count * dq * dv * 4,
-        count * length * length * 4,
-        4,
-      );
       chunkAttention(rec, {
         q: Q,
         k: K,
@@ -361,11 +353,7 @@ Deno.test("chunk attention equals the direct causal sum for every chunking", asy
         scale: -1,
         // Odd chunk counts: one group per sequence; 2 and 4: so little scratch that
         // the chunks are scanned with a running state; others: everything at once.
-        maxScratchBytes: chunks % 2
-          ? perSeq
-          : chunks <= 4
-          ? Math.max(dq * dv * 4, length * length * 4)
-          : 1 << 26,
+        maxScratchBytes: scratchLimit(time, chunks, dq, dv),
       });
       await rec.submit("test");
       const got = await readFloats(ctx, O, batch * time * dv);

@@ -18,7 +18,7 @@ import {
   tuneMatmulTile,
 } from "../src/kernels/matmul.ts";
 import { SeededRandom } from "../src/util/random.ts";
-import { assertClose, randomNormal, readFloats, uploadTo } from "./helpers.ts";
+import { assertClose, randomNormal, readFloats, transpose, uploadTo } from "./helpers.ts";
 
 const ctx = await GPUContext.default();
 const rng = new SeededRandom(13);
@@ -52,14 +52,6 @@ type Layout = "A·B" | "A·Bᵀ" | "Aᵀ·B" | "Aᵀ·Bᵀ";
 const LAYOUTS: Layout[] = ["A·B", "A·Bᵀ", "Aᵀ·B", "Aᵀ·Bᵀ"];
 const transposedA = (l: Layout) => l.startsWith("Aᵀ");
 const transposedB = (l: Layout) => l.endsWith("Bᵀ");
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(a.length);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-  }
-  return t;
-}
 
 /** `A·B` in float64 for row-major `a [m, k]` and `b [k, n]`. */
 function product(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float64Array {

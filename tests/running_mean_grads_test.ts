@@ -8,10 +8,11 @@ import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import { referenceAdvanceState } from "../src/reference/fast_forward.ts";
 import type { ReferenceCase } from "../src/reference/types.ts";
-import { tensor } from "../src/tensor.ts";
 import {
   caseBlock,
+  caseInputs,
   type CaseShape,
+  type RandomCase,
   randomCase,
   referenceNormalizerOf,
   relativeNormError,
@@ -20,19 +21,9 @@ import {
 
 const TOLERANCE = 1e-3;
 
-type Case = ReturnType<typeof randomCase>;
+type Case = RandomCase;
 
-const meanBlock = (s: CaseShape, c: Case, n: MeanNormalizerOptions | number) => caseBlock(c, s, n);
 const refNormalizer = referenceNormalizerOf;
-
-/** The block's inputs for a reference case. */
-function inputs(r: ReferenceCase) {
-  return [
-    tensor(Float32Array.from(r.x), [r.B, r.T, r.D]),
-    tensor((r.labels as { ids: Int32Array }).ids, [r.B, r.T]),
-    tensor(Float32Array.from(r.weights), [r.B, r.T]),
-  ] as const;
-}
 
 function compare(
   what: string,
@@ -67,15 +58,15 @@ Deno.test("running mean: the GPU's gradients (λ's too) equal the reference's at
   for (const [k, s] of SHAPES.entries()) {
     for (const [m, mean] of MEANS.entries()) {
       const c = randomCase(s, 700 + 10 * k + m);
-      using block = await meanBlock(s, c, mean);
+      using block = await caseBlock(c, s, mean);
       const ref = { ...c.ref, normalizer: refNormalizer(mean) };
       const names = Object.keys(await block.getParams()).concat("x");
-      const got = await block.lossAndGrads(...inputs(ref));
+      const got = await block.lossAndGrads(...caseInputs(ref));
       compare(`shape ${k}, ${JSON.stringify(mean)}`, got, referenceLossAndGrads(ref), names);
       if (DECAY_NAME in got.grads && s.T > 2) {
         assert(Math.abs(got.grads[DECAY_NAME][0]) > 1e-4, "λ's gradient is not trivially 0");
       }
-      const first = await block.lossAndGrads(...inputs(ref), { firstOrderOnly: true });
+      const first = await block.lossAndGrads(...caseInputs(ref), { firstOrderOnly: true });
       const wantFirst = referenceLossAndGrads(ref, { firstOrderOnly: true });
       compare(`first order, shape ${k}, ${JSON.stringify(mean)}`, first, wantFirst, names);
     }
@@ -86,14 +77,14 @@ Deno.test("running mean: training windows read a carried state as a constant and
   const s = { B: 2, T: 16, D: 4, size: 3, V: 7, C: 2 };
   for (const [m, mean] of [{ decay: 0.8, prior: 1, learnDecay: true }, {}, 5].entries()) {
     const c = randomCase(s, 800 + m);
-    using block = await meanBlock(s, c, mean as MeanNormalizerOptions | number);
+    using block = await caseBlock(c, s, mean as MeanNormalizerOptions | number);
     const whole = { ...c.ref, normalizer: refNormalizer(mean as MeanNormalizerOptions) };
     const names = Object.keys(await block.getParams()).concat("x");
     using state = block.state(s.B);
     let carried: ReferenceCase["carried"];
     for (const [t0, t1] of [[0, 5], [5, 6], [6, 16]]) {
       const window = { ...sliceCase(whole, t0, t1), carried };
-      const got = await block.lossAndGrads(...inputs(window), { state });
+      const got = await block.lossAndGrads(...caseInputs(window), { state });
       compare(
         `${JSON.stringify(mean)}: window ${t0}…${t1}`,
         got,

@@ -28,14 +28,10 @@ const SHAPES: CaseShape[] = [
   { B: 1, T: 11, D: 5, size: 3, V: 3, C: 20 },
 ];
 
-function meanCase(shape: CaseShape, seed: number, normalizer: ReferenceMean): ReferenceCase {
-  return { ...randomCase(shape, seed).ref, normalizer };
-}
-
 Deno.test("running mean: the efficient form equals the definition (λ, n0, chunks)", () => {
   for (const [k, shape] of SHAPES.entries()) {
     for (const [m, mean] of MEANS.entries()) {
-      const c = meanCase(shape, 10 * k + m, mean);
+      const c = randomCase(shape, 10 * k + m, { normalizer: mean }).ref;
       const fast = referenceFastForward(c);
       const err = relativeError(fast, referenceDefinition(c));
       assert(err <= 1e-10, `shape ${k}, mean ${JSON.stringify(mean)}: ${err}`);
@@ -49,7 +45,7 @@ Deno.test("running mean: the efficient form equals the definition (λ, n0, chunk
 Deno.test("running mean: windows carried through the state equal one long case", () => {
   const shape = { B: 2, T: 17, D: 4, size: 3, V: 5, C: 3 };
   for (const normalizer of [...MEANS, 16] as (ReferenceMean | number)[]) {
-    const c = { ...randomCase(shape, 3).ref, normalizer };
+    const c = randomCase(shape, 3, { normalizer }).ref;
     const whole = referenceFastForward(c);
     const V = c.vocabSize;
     for (const cuts of [[5], [1, 2, 9, 16], [8, 12]]) {
@@ -74,7 +70,8 @@ Deno.test("running mean: windows carried through the state equal one long case",
 });
 
 Deno.test("running mean: a sequence's logits do not depend on the rest of the batch", () => {
-  const c = meanCase({ B: 3, T: 9, D: 4, size: 2, V: 5, C: 2 }, 8, { decay: 0.8, prior: 1 });
+  const normalizer = { decay: 0.8, prior: 1 };
+  const c = randomCase({ B: 3, T: 9, D: 4, size: 2, V: 5, C: 2 }, 8, { normalizer }).ref;
   const all = referenceFastForward(c);
   const one = referenceFastForward(sliceCase(c, 0, c.T, 1, 2));
   const V = c.vocabSize;
@@ -139,18 +136,10 @@ function checkGradients(c: ReferenceCase, what: string, firstOrderOnly = false):
   }
 }
 
-/** A case with float64 params and x (so finite differences see every digit). */
-function float64Case(c: ReferenceCase): ReferenceCase {
-  const params = Object.fromEntries(
-    Object.entries(c.params).map(([k, v]) => [k, Float64Array.from(v)]),
-  );
-  return { ...c, x: Float64Array.from(c.x), params };
-}
-
 Deno.test("running mean: outer gradients, λ included, equal central differences", () => {
   const shape = { B: 2, T: 6, D: 3, size: 2, V: 4, C: 1 };
   for (const [m, mean] of [{ decay: 0.8 }, { decay: 0.95, prior: 2 }, {}].entries()) {
-    const c = float64Case(meanCase(shape, 30 + m, { ...mean }));
+    const c = randomCase(shape, 30 + m, { normalizer: { ...mean }, float64: true }).ref;
     checkGradients(c, `mean ${JSON.stringify(mean)}`);
     checkGradients(c, `first order ${JSON.stringify(mean)}`, true);
   }
@@ -159,7 +148,7 @@ Deno.test("running mean: outer gradients, λ included, equal central differences
 Deno.test("running mean: outer gradients with a carried state (a constant) equal central differences", () => {
   const shape = { B: 2, T: 9, D: 3, size: 2, V: 4, C: 1 };
   for (const normalizer of [{ decay: 0.85, prior: 1 }, 6] as (ReferenceMean | number)[]) {
-    const c = float64Case({ ...randomCase(shape, 41).ref, normalizer });
+    const c = randomCase(shape, 41, { normalizer, float64: true }).ref;
     const carried = referenceAdvanceState(sliceCase(c, 0, 4));
     const window = { ...sliceCase(c, 4, 9), carried };
     checkGradients(window, `carried, ${JSON.stringify(normalizer)}`);

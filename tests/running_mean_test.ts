@@ -13,7 +13,9 @@ import { tensor } from "../src/tensor.ts";
 import {
   assertClose,
   caseBlock,
+  caseInputs,
   type CaseShape,
+  type RandomCase,
   randomCase,
   referenceNormalizerOf,
   relativeError,
@@ -37,10 +39,7 @@ const SHAPES: CaseShape[] = [
   { B: 1, T: 23, D: 6, size: 3, V: 5, C: 20 },
 ];
 
-type Case = ReturnType<typeof randomCase>;
-
-/** A block with the case's parameters (`caseBlock`). */
-const meanBlock = (c: Case, s: CaseShape, n: MeanNormalizerOptions | number) => caseBlock(c, s, n);
+type Case = RandomCase;
 
 /** The reference case of `c` under a normalizer. */
 function refCase(c: Case, normalizer: MeanNormalizerOptions | number) {
@@ -48,22 +47,12 @@ function refCase(c: Case, normalizer: MeanNormalizerOptions | number) {
 }
 
 /** The block's inputs for positions `[t0, t1)` of every sequence. */
-function inputs(c: Case, s: CaseShape, t0: number, t1: number) {
-  const part = sliceCase(c.ref, t0, t1);
-  const T = t1 - t0;
-  return [
-    tensor(Float32Array.from(part.x), [s.B, T, s.D]),
-    tensor((part.labels as { ids: Int32Array }).ids, [s.B, T]),
-    tensor(Float32Array.from(part.weights), [s.B, T]),
-  ] as const;
-}
-
 Deno.test("running mean: the forward equals the reference at odd shapes and chunk counts", async () => {
   for (const [k, s] of SHAPES.entries()) {
     for (const [m, mean] of MEANS.entries()) {
       const c = randomCase(s, 100 + 10 * k + m);
-      using block = await meanBlock(c, s, mean);
-      using logits = await block.forward(...inputs(c, s, 0, s.T));
+      using block = await caseBlock(c, s, mean);
+      using logits = await block.forward(...caseInputs(c.ref));
       const got = await logits.read();
       const want = referenceFastForward(refCase(c, mean));
       assertClose(got, want, TOL, `shape ${k}, ${JSON.stringify(mean)}`);
@@ -88,7 +77,7 @@ async function carriedLogits(
   const out = new Float32Array(s.B * s.T * s.V);
   for (let i = 0; i + 1 < bounds.length; i++) {
     const [t0, t1] = [bounds[i], bounds[i + 1]];
-    using logits = await block.forward(...inputs(c, s, t0, t1), { state });
+    using logits = await block.forward(...caseInputs(sliceCase(c.ref, t0, t1)), { state });
     const got = await logits.read();
     const n = (t1 - t0) * s.V;
     for (let b = 0; b < s.B; b++) {
@@ -102,7 +91,7 @@ Deno.test("running mean: windows carried through a state equal the reference ove
   const s = { B: 2, T: 19, D: 4, size: 3, V: 7, C: 3 };
   for (const [m, mean] of [...MEANS, 8].entries()) {
     const c = randomCase(s, 200 + m);
-    using block = await meanBlock(c, s, mean);
+    using block = await caseBlock(c, s, mean);
     const want = referenceFastForward(refCase(c, mean));
     for (const cuts of [[0, 19], [0, 1, 2, 9, 18, 19], [0, 7, 14, 19]]) {
       using state = block.state(s.B);
@@ -117,14 +106,14 @@ Deno.test("running mean: the stream equals the reference and continues from wind
   const s = { B: 2, T: 11, D: 4, size: 2, V: 7, C: 2 };
   for (const [m, mean] of [{ decay: 0.75, prior: 2 }, {}].entries()) {
     const c = randomCase(s, 300 + m);
-    using block = await meanBlock(c, s, mean);
+    using block = await caseBlock(c, s, mean);
     const want = referenceFastForward(refCase(c, mean));
     using state = block.state(s.B);
     const first = await carriedLogits(block, c, s, [0, 4], state);
     const V = s.V;
     using stream = block.stream(s.B, { state });
     for (let t = 4; t < s.T; t++) {
-      const [x, ids, w] = inputs(c, s, t, t + 1);
+      const [x, ids, w] = caseInputs(sliceCase(c.ref, t, t + 1));
       using logits = await stream.predict(tensor(x.hostData!, [s.B, s.D]));
       const got = await logits.read();
       for (let b = 0; b < s.B; b++) {
@@ -144,14 +133,10 @@ Deno.test("running mean: a sequence's logits do not change when others join the 
   const s = { B: 3, T: 9, D: 4, size: 2, V: 5, C: 2 };
   const c = randomCase(s, 400);
   const mean = { decay: 0.9, prior: 1 };
-  using block = await meanBlock(c, s, mean);
-  using all = await block.forward(...inputs(c, s, 0, s.T));
+  using block = await caseBlock(c, s, mean);
+  using all = await block.forward(...caseInputs(c.ref));
   const one = sliceCase(c.ref, 0, s.T, 1, 2);
-  using alone = await block.forward(
-    tensor(Float32Array.from(one.x), [1, s.T, s.D]),
-    tensor((one.labels as { ids: Int32Array }).ids, [1, s.T]),
-    tensor(Float32Array.from(one.weights), [1, s.T]),
-  );
+  using alone = await block.forward(...caseInputs(one));
   const n = s.T * s.V;
   const together = (await all.read()).subarray(n, 2 * n);
   assertClose(await alone.read(), together, 1e-5, "sequence 1 alone and in the batch");
@@ -160,17 +145,17 @@ Deno.test("running mean: a sequence's logits do not change when others join the 
 Deno.test("running mean: the decay is a parameter; bad normalizers and states throw typed errors", async () => {
   const s = { B: 1, T: 6, D: 3, size: 2, V: 5, C: 1 };
   const c = randomCase(s, 500);
-  using block = await meanBlock(c, s, { decay: 0.9 });
+  using block = await caseBlock(c, s, { decay: 0.9 });
   const params = await block.getParams();
   assert(Math.abs(params[DECAY_NAME][0] - 0.9) < 1e-7, "λ is read back");
   assertEquals(block.paramShapes[DECAY_NAME], []);
   // A new λ, and the logits follow it.
   params[DECAY_NAME] = new Float32Array([0.6]);
   await block.setParams(params);
-  using logits = await block.forward(...inputs(c, s, 0, s.T));
+  using logits = await block.forward(...caseInputs(c.ref));
   assertClose(await logits.read(), referenceFastForward(refCase(c, { decay: 0.6 })), TOL, "λ 0.6");
   // A plain running mean has no λ to set.
-  using plain = await meanBlock(c, s, {});
+  using plain = await caseBlock(c, s, {});
   assertEquals(DECAY_NAME in (await plain.getParams()), false);
   for (
     const normalizer of [
@@ -198,7 +183,7 @@ Deno.test("running mean: the decay is a parameter; bad normalizers and states th
   assertThrows(() => batch.stream(1), FWLInputError, "carried");
   await assertRejects(
     // deno-lint-ignore no-explicit-any
-    () => block.forward(...inputs(c, s, 0, s.T), { state: {} as any }),
+    () => block.forward(...caseInputs(c.ref), { state: {} as any }),
     FWLInputError,
   );
 });

@@ -11,9 +11,6 @@ import {
 } from "@std/assert";
 import { FWLError, FWLInputError, FWLStateError } from "../src/errors.ts";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";
-import { SeededRandom } from "../src/util/random.ts";
-import { shapeSize } from "../src/util/shape.ts";
 import { FWLStream } from "../src/fwl/stream.ts";
 import {
   type ReferenceCase,
@@ -22,126 +19,61 @@ import {
   referenceSlowForward,
 } from "../src/reference/mod.ts";
 import { gpuTensor, type Tensor, tensor } from "../src/tensor.ts";
-import { assertClose, maxAbsDiff } from "./helpers.ts";
+import {
+  assertClose,
+  caseBlock,
+  type CaseShape,
+  maxAbsDiff,
+  positions,
+  type RandomCase,
+  randomCase,
+  uploadExact,
+} from "./helpers.ts";
 
-interface Spec {
-  B: number;
-  T: number;
-  D: number;
-  size: number;
-  V: number;
-  C: number;
+interface Spec extends CaseShape {
   N: number;
   labels: "ids" | "oneHot";
 }
 
-interface Case {
-  spec: Spec;
-  params: Record<string, Float32Array>;
-  x: Float32Array; // [B, T, D]
-  ids: Int32Array; // [B, T], junk (-1 or ≥ V) where the weight is 0
-  oneHot: Float32Array; // [B, T, V], junk where the weight is 0
-  weights: Float32Array; // [B, T]
-}
+/** A random case (`randomCase`) with the spec it was made for. */
+type Case = RandomCase & { spec: Spec };
 
 /**
- * Random parameters with step sizes about 0.5 (so that a stream that ignored its state
- * would fail by far), inputs, and weights with about a quarter exactly 0 at which the
- * labels are junk.
+ * The spec's case: step sizes about 0.5 (so that a stream that ignored its state would
+ * fail by far), position 0 of each sequence weighted, junk labels where the weight is 0.
  */
 function makeCase(seed: number, spec: Spec): Case {
-  const rng = new SeededRandom(seed);
-  const { B, T, D, size, V } = spec;
-  const H = 4 * size;
-  const shapes = paramShapes({ inputSize: D, size, vocabSize: V });
-  const sd: Record<string, number> = {
-    "dense_0/kernel": 1 / Math.sqrt(D),
-    "dense_0/bias": 0.3,
-    "dense_1/kernel": 1 / Math.sqrt(H),
-    "dense_1/bias": 0.3,
-    "layer_norm/scale": 0.3,
-    "layer_norm/bias": 0.3,
-    "unembed/kernel": 1,
-    "unembed/bias": 0.3,
-  };
-  const params: Record<string, Float32Array> = {};
-  for (const name of PARAM_NAMES) {
-    const p = new Float32Array(shapeSize(shapes[name]));
-    for (let i = 0; i < p.length; i++) {
-      if (name.endsWith("_step")) p[i] = 0.4 + 0.2 * rng.uniform();
-      else if (name === "layer_norm/scale") p[i] = 1 + 0.3 * rng.normal();
-      else p[i] = sd[name] * rng.normal();
-    }
-    params[name] = p;
-  }
-  const x = new Float32Array(B * T * D).map(() => rng.normal());
-  const weights = new Float32Array(B * T);
-  const ids = new Int32Array(B * T);
-  const oneHot = new Float32Array(B * T * V);
-  for (let p = 0; p < B * T; p++) {
-    const t = p % T;
-    weights[p] = t > 0 && rng.uniform() < 0.25 ? 0 : 0.2 + rng.uniform();
-    const token = Math.floor(rng.uniform() * V);
-    if (weights[p] === 0) {
-      ids[p] = p % 2 === 0 ? -1 : V + 5;
-      for (let v = 0; v < V; v++) oneHot[p * V + v] = rng.normal(); // junk
-    } else {
-      ids[p] = token;
-      oneHot[p * V + token] = 1;
-    }
-  }
-  return { spec, params, x, ids, oneHot, weights };
+  const options = { normalizer: spec.N, labels: spec.labels, ignored: "junk" } as const;
+  return { spec, ...randomCase(spec, seed, { ...options, firstWeighted: true }) };
 }
 
+/** The case for the reference, from the case's own arrays (which tests edit). */
 function referenceCase(c: Case): ReferenceCase {
-  const { B, T, D, size, V, C, N } = c.spec;
-  return {
-    B,
-    T,
-    D,
-    size,
-    vocabSize: V,
-    attnChunks: C,
-    x: c.x,
-    labels: c.spec.labels === "ids" ? { ids: c.ids } : { oneHot: c.oneHot },
-    weights: c.weights,
-    params: c.params,
-    normalizer: N,
-  };
+  const labels = c.spec.labels === "ids" ? { ids: c.ids } : { oneHot: c.oneHot };
+  return { ...c.ref, x: c.x, labels, weights: c.weights, params: c.params };
 }
 
 /** The `[B, width]` slice of position t of a `[B, T, width]` array. */
 function at<A extends Float32Array | Int32Array | Float64Array>(
   a: A,
-  B: number,
   T: number,
   width: number,
   t: number,
 ): A {
-  const out = new (a.constructor as new (n: number) => A)(B * width);
-  for (let b = 0; b < B; b++) {
-    out.set(a.subarray((b * T + t) * width, (b * T + t + 1) * width), b * width);
-  }
-  return out;
+  return positions(a, T, width, t, t + 1);
 }
 
-/** Throws unless |got − want| ≤ tol·(1 + |want|) everywhere. */
-
-async function makeBlock(c: Case, normalizer: "batch" | number = c.spec.N) {
-  const { D, size, V, C } = c.spec;
-  const block = new FWLBlock(size, V, C, { normalizer });
-  await block.build(D);
-  await block.setParams(c.params);
-  return block;
-}
+/** A block with the case's parameters under `normalizer` (default: the spec's). */
+const makeBlock = (c: Case, normalizer: "batch" | number = c.spec.N) =>
+  caseBlock(c, c.spec, normalizer);
 
 /** Labels and weights of position t, as tensors. */
 function labelsAt(c: Case, t: number): [Tensor, Tensor] {
   const { B, T, V } = c.spec;
   const labels = c.spec.labels === "ids"
-    ? tensor(at(c.ids, B, T, 1, t), [B])
-    : tensor(at(c.oneHot, B, T, V, t), [B, V]);
-  return [labels, tensor(at(c.weights, B, T, 1, t), [B])];
+    ? tensor(at(c.ids, T, 1, t), [B])
+    : tensor(at(c.oneHot, T, V, t), [B, V]);
+  return [labels, tensor(at(c.weights, T, 1, t), [B])];
 }
 
 /** Streams positions [from, to) of the case; returns the logits `[B, to−from, V]` row by row. */
@@ -154,7 +86,7 @@ async function streamRange(
   const { B, T, D } = c.spec;
   const out: Float32Array[] = [];
   for (let t = from; t < to; t++) {
-    const logits = await stream.predict(tensor(at(c.x, B, T, D, t), [B, D]));
+    const logits = await stream.predict(tensor(at(c.x, T, D, t), [B, D]));
     assertEquals(logits.shape, [B, c.spec.V]);
     assert(logits.isGPUResident);
     out.push(await logits.read());
@@ -199,8 +131,8 @@ Deno.test("streamed logits equal the float64 reference and block.forward", async
     const par = await forward.read();
     forward.dispose();
     for (let t = 0; t < T; t++) {
-      assertClose(rows[t], at(want, B, T, V, t), 2e-4, `spec ${k}: t=${t} vs reference`);
-      assertClose(rows[t], at(par, B, T, V, t), 2e-4, `spec ${k}: t=${t} vs block.forward`);
+      assertClose(rows[t], at(want, T, V, t), 2e-4, `spec ${k}: t=${t} vs reference`);
+      assertClose(rows[t], at(par, T, V, t), 2e-4, `spec ${k}: t=${t} vs block.forward`);
     }
     stream.dispose();
     block.dispose();
@@ -216,7 +148,7 @@ Deno.test("the stream's normalizer defaults to the block's numeric one", async (
   const rows = await streamRange(stream, c, 0, spec.T);
   const want = referenceFastForward(referenceCase(c));
   for (let t = 0; t < spec.T; t++) {
-    assertClose(rows[t], at(want, spec.B, spec.T, spec.V, t), 2e-4, `t=${t}`);
+    assertClose(rows[t], at(want, spec.T, spec.V, t), 2e-4, `t=${t}`);
   }
   stream.dispose();
   block.dispose();
@@ -244,7 +176,7 @@ Deno.test("a stream's own normalizer overrides the block's (and 'batch' blocks n
   const rows = await streamRange(stream, c, 0, spec.T);
   const want = referenceFastForward(referenceCase(c));
   for (let t = 0; t < spec.T; t++) {
-    assertClose(rows[t], at(want, spec.B, spec.T, spec.V, t), 2e-4, `t=${t}`);
+    assertClose(rows[t], at(want, spec.T, spec.V, t), 2e-4, `t=${t}`);
   }
   stream.dispose();
   block.dispose();
@@ -288,8 +220,8 @@ Deno.test("clone() branches without disturbing the original", async () => {
   for (let t = split; t < T; t++) {
     const [rb] = await streamRange(branch, b, t, t + 1);
     const [ra] = await streamRange(original, a, t, t + 1);
-    assertClose(ra, at(wantA, B, T, V, t), 2e-4, `original t=${t}`);
-    assertClose(rb, at(wantB, B, T, V, t), 2e-4, `branch t=${t}`);
+    assertClose(ra, at(wantA, T, V, t), 2e-4, `original t=${t}`);
+    assertClose(rb, at(wantB, T, V, t), 2e-4, `branch t=${t}`);
   }
   branch.dispose();
 
@@ -297,12 +229,12 @@ Deno.test("clone() branches without disturbing the original", async () => {
   original.reset();
   assertEquals(original.position, 0);
   await streamRange(original, a, 0, split);
-  const logits = await original.predict(tensor(at(a.x, B, T, D, split), [B, D]));
+  const logits = await original.predict(tensor(at(a.x, T, D, split), [B, D]));
   logits.dispose();
   const pending = original.clone();
   assert(pending.predicted);
   const other = makeCase(42, spec);
-  const otherIds = at(other.ids, B, T, 1, split).map((v) => Math.abs(v) % V);
+  const otherIds = at(other.ids, T, 1, split).map((v) => Math.abs(v) % V);
   await pending.observe(
     tensor(otherIds, [B]),
     tensor(new Float32Array(B).fill(1), [B]),
@@ -311,7 +243,7 @@ Deno.test("clone() branches without disturbing the original", async () => {
   pending.dispose();
   const rows = await streamRange(original, a, split + 1, T);
   for (let t = split + 1; t < T; t++) {
-    assertClose(rows[t - split - 1], at(wantA, B, T, V, t), 2e-4, `after t=${t}`);
+    assertClose(rows[t - split - 1], at(wantA, T, V, t), 2e-4, `after t=${t}`);
   }
   original.dispose();
   block.dispose();
@@ -324,7 +256,7 @@ Deno.test("reset() returns to position 0", async () => {
   const stream = new FWLStream(block, spec.B);
   await streamRange(stream, c, 0, 4);
   const logits = await stream.predict(
-    tensor(at(c.x, spec.B, spec.T, spec.D, 4), [spec.B, spec.D]),
+    tensor(at(c.x, spec.T, spec.D, 4), [spec.B, spec.D]),
   );
   logits.dispose();
   stream.reset();
@@ -333,7 +265,7 @@ Deno.test("reset() returns to position 0", async () => {
   const rows = await streamRange(stream, c, 0, spec.T);
   const want = referenceFastForward(referenceCase(c));
   for (let t = 0; t < spec.T; t++) {
-    assertClose(rows[t], at(want, spec.B, spec.T, spec.V, t), 2e-4, `t=${t}`);
+    assertClose(rows[t], at(want, spec.T, spec.V, t), 2e-4, `t=${t}`);
   }
   stream.dispose();
   block.dispose();
@@ -345,25 +277,17 @@ Deno.test("GPU-resident inputs give the same logits as host inputs", async () =>
   const { B, T, D } = spec;
   const block = await makeBlock(c);
   const ctx = block.context;
-  const upload = (data: Float32Array | Int32Array): GPUBuffer => {
-    const buffer = ctx.device.createBuffer({
-      size: Math.max(16, data.byteLength),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
-        GPUBufferUsage.COPY_DST,
-    });
-    ctx.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
-    return buffer;
-  };
+  const upload = (data: Float32Array | Int32Array) => uploadExact(ctx, data);
   const stream = new FWLStream(block, B);
   const want = referenceFastForward(referenceCase(c));
   const made: GPUBuffer[] = [];
   for (let t = 0; t < T; t++) {
-    const x = upload(at(c.x, B, T, D, t));
-    const ids = upload(at(c.ids, B, T, 1, t));
-    const w = upload(at(c.weights, B, T, 1, t));
+    const x = upload(at(c.x, T, D, t));
+    const ids = upload(at(c.ids, T, 1, t));
+    const w = upload(at(c.weights, T, 1, t));
     made.push(x, ids, w);
     const logits = await stream.predict(gpuTensor(ctx, x, [B, D]));
-    assertClose(await logits.read(), at(want, B, T, spec.V, t), 2e-4, `t=${t}`);
+    assertClose(await logits.read(), at(want, T, spec.V, t), 2e-4, `t=${t}`);
     logits.dispose();
     await stream.observe(
       gpuTensor(ctx, ids, [B], "int32"),
@@ -381,7 +305,7 @@ Deno.test("misuse raises typed errors and leaves the stream usable", async () =>
   const { B, T, D, V } = spec;
   const block = await makeBlock(c);
   const stream = new FWLStream(block, B);
-  const x0 = tensor(at(c.x, B, T, D, 0), [B, D]);
+  const x0 = tensor(at(c.x, T, D, 0), [B, D]);
   const ones = tensor(new Float32Array(B).fill(1), [B]);
   const ids = tensor(new Int32Array([0, 1, 2]), [B]);
 
@@ -447,7 +371,7 @@ Deno.test("misuse raises typed errors and leaves the stream usable", async () =>
   await assertRejects(() => stream.predict(disposedX), FWLInputError);
 
   // Two calls at once.
-  const first = stream.predict(tensor(at(c.x, B, T, D, 1), [B, D]));
+  const first = stream.predict(tensor(at(c.x, T, D, 1), [B, D]));
   await assertRejects(
     () => stream.observe(ids, ones),
     FWLStateError,
@@ -463,8 +387,8 @@ Deno.test("misuse raises typed errors and leaves the stream usable", async () =>
   for (const s of [1, 2]) c2.weights[s * T] = 0;
   const want = referenceFastForward(referenceCase(c2));
   const rows = await streamRange(stream, c, 2, 4);
-  assertClose(rows[0], at(want, B, T, V, 2), 2e-4, "t=2");
-  assertClose(rows[1], at(want, B, T, V, 3), 2e-4, "t=3");
+  assertClose(rows[0], at(want, T, V, 2), 2e-4, "t=2");
+  assertClose(rows[1], at(want, T, V, 3), 2e-4, "t=3");
 
   // Constructor arguments.
   assertThrows(() => new FWLStream(block, 0), FWLInputError, "batchSize");

@@ -5,120 +5,52 @@
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { PARAM_NAMES, paramShapes } from "../src/fwl/params.ts";
-import { SeededRandom } from "../src/util/random.ts";
-import { shapeSize } from "../src/util/shape.ts";
+import { PARAM_NAMES } from "../src/fwl/params.ts";
 import { FWLInputError, FWLStateError } from "../src/errors.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
-import type { ReferenceCase } from "../src/reference/types.ts";
 import { gpuTensor, tensor } from "../src/tensor.ts";
 import { createGradBuffers, readGradBuffers, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
 import { lossAndGrads, lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
-import { relativeNormError } from "./helpers.ts";
+import {
+  caseBlock,
+  type CaseShape,
+  l2Norm,
+  lossGradient,
+  type RandomCase,
+  randomCase,
+  relativeNormError,
+} from "./helpers.ts";
 
 const GRAD_NAMES = [...PARAM_NAMES, "x"];
 const TOLERANCE = 1e-3;
 
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
-interface Shape {
-  B: number;
-  T: number;
-  D: number;
-  size: number;
-  V: number;
-  chunks: number;
+interface Shape extends CaseShape {
   oneHot?: boolean;
   normalizer?: number;
   epsilon?: number;
 }
 
-interface Case {
-  ref: ReferenceCase;
-  params: Record<string, Float32Array>;
-  x: Float32Array;
-  weights: Float32Array;
-  ids: Int32Array;
-  oneHot: Float32Array | undefined;
-}
-
 /**
- * Parameters with step sizes ~0.5 (a large fast-weight effect), weights with zeros, junk
- * ids (-1 or ≥ V) at weight 0, and one-hot labels when asked.
+ * The shape's case: step sizes about 0.5 (a large fast-weight effect), position 0 of each
+ * sequence weighted, junk labels (-1, out of range) at weight 0, one-hot labels when asked.
  */
-function makeCase(s: Shape, seed: number): Case {
-  const rng = new SeededRandom(seed);
-  const { B, T, D, size, V } = s;
-  const shapes = paramShapes({ inputSize: D, size, vocabSize: V });
-  const params: Record<string, Float32Array> = {};
-  for (const name of PARAM_NAMES) {
-    const p = new Float32Array(shapeSize(shapes[name]));
-    for (let i = 0; i < p.length; i++) {
-      if (name.endsWith("_step")) p[i] = 0.3 + 0.4 * rng.uniform();
-      else if (name === "layer_norm/scale") p[i] = 1 + 0.3 * rng.normal();
-      else if (name.endsWith("kernel")) {
-        p[i] = (name.startsWith("unembed") ? 0.7 : 0.35) * rng.normal();
-      } else p[i] = 0.2 * rng.normal();
-    }
-    params[name] = p;
-  }
-  const x = new Float32Array(B * T * D).map(() => rng.normal());
-  const weights = new Float32Array(B * T).map(
-    () => (rng.uniform() < 0.25 ? 0 : 0.5 + rng.uniform()),
-  );
-  weights[0] = 1;
-  const ids = new Int32Array(B * T).map((_, r) =>
-    weights[r] === 0 ? (r % 2 ? -1 : V + 3) : Math.floor(rng.uniform() * V)
-  );
-  let oneHot: Float32Array | undefined;
-  if (s.oneHot) {
-    oneHot = new Float32Array(B * T * V);
-    for (let r = 0; r < B * T; r++) {
-      if (weights[r] !== 0) oneHot[r * V + ids[r]] = 1;
-    }
-  }
-  return {
-    ref: {
-      B,
-      T,
-      D,
-      size,
-      vocabSize: V,
-      attnChunks: s.chunks,
-      x,
-      labels: oneHot ? { oneHot } : { ids },
-      weights,
-      params,
-      normalizer: s.normalizer,
-      epsilon: s.epsilon,
-    },
-    params,
-    x,
-    weights,
-    ids,
-    oneHot,
-  };
+function makeCase(s: Shape, seed: number): RandomCase {
+  return randomCase(s, seed, {
+    normalizer: s.normalizer,
+    epsilon: s.epsilon,
+    labels: s.oneHot ? "oneHot" : "ids",
+    ignored: "junk",
+    firstWeighted: true,
+  });
 }
 
 /** A block of the shape holding the case's parameters (pipelines are cached per device). */
-async function blockFor(s: Shape, c: Case): Promise<FWLBlock> {
-  const block = new FWLBlock(s.size, s.V, s.chunks, {
-    normalizer: s.normalizer ?? "batch",
-    epsilon: s.epsilon ?? 1e-6,
-  });
-  await block.build(s.D);
-  await block.setParams(c.params);
-  return block;
-}
+const blockFor = (s: Shape, c: RandomCase) => caseBlock(c, s, s.normalizer ?? "batch", s.epsilon);
 
-function inputs(s: Shape, c: Case) {
+function inputs(s: Shape, c: RandomCase) {
   return {
     x: tensor(c.x, [s.B, s.T, s.D]),
-    labels: c.oneHot ? tensor(c.oneHot, [s.B, s.T, s.V]) : tensor(c.ids, [s.B, s.T]),
+    labels: s.oneHot ? tensor(c.oneHot, [s.B, s.T, s.V]) : tensor(c.ids, [s.B, s.T]),
     weights: tensor(c.weights, [s.B, s.T]),
   };
 }
@@ -139,26 +71,29 @@ function compare(
     assert(
       e <= TOLERANCE,
       `${what}: ${name} relative error ${e.toExponential(2)} (‖ref‖ ${
-        norm(ref.grads[name]).toExponential(2)
+        l2Norm(ref.grads[name]).toExponential(2)
       })`,
     );
   }
 }
 
 const SHAPES: Shape[] = [
-  { B: 1, T: 1, D: 3, size: 3, V: 5, chunks: 1 },
-  { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3, oneHot: true },
-  { B: 3, T: 13, D: 5, size: 3, V: 11, chunks: 4 },
-  { B: 1, T: 13, D: 3, size: 5, V: 9, chunks: 20, normalizer: 3.5 },
-  { B: 3, T: 5, D: 7, size: 1, V: 3, chunks: 1, oneHot: true },
-  { B: 2, T: 13, D: 3, size: 2, V: 5, chunks: 4, epsilon: 0.1 },
+  { B: 1, T: 1, D: 3, size: 3, V: 5, C: 1 },
+  { B: 2, T: 5, D: 4, size: 3, V: 7, C: 3, oneHot: true },
+  { B: 3, T: 13, D: 5, size: 3, V: 11, C: 4 },
+  { B: 1, T: 13, D: 3, size: 5, V: 9, C: 20, normalizer: 3.5 },
+  { B: 3, T: 5, D: 7, size: 1, V: 3, C: 1, oneHot: true },
+  { B: 2, T: 13, D: 3, size: 2, V: 5, C: 4, epsilon: 0.1 },
   // Widths that are multiples of 4 take the vectorized matmul variants.
-  { B: 2, T: 5, D: 8, size: 4, V: 12, chunks: 3, oneHot: true },
+  { B: 2, T: 5, D: 8, size: 4, V: 12, C: 3, oneHot: true },
 ];
 
 Deno.test("loss and all 15 gradients match the float64 reference (full and first order)", async () => {
   for (const [i, s] of SHAPES.entries()) {
-    const c = makeCase(s, 100 + i);
+    // Seeds 300 + i: at 100 + i, shape 5 (size 2, ε 0.1) draws a dense_1/bias whose first-
+    // and second-order gradients differ by only 4e-3 (the reference agrees), under the
+    // 20 × TOLERANCE that the check below asks of every case.
+    const c = makeCase(s, 300 + i);
     using block = await blockFor(s, c);
     const { x, labels, weights } = inputs(s, c);
     const full = await lossAndGrads(block, x, labels, weights);
@@ -189,7 +124,7 @@ Deno.test("loss and all 15 gradients match the float64 reference (full and first
 });
 
 Deno.test("logits streamed in several row tiles give the same loss and gradients", async () => {
-  const s: Shape = { B: 2, T: 41, D: 3, size: 3, V: 7, chunks: 3, oneHot: true };
+  const s: Shape = { B: 2, T: 41, D: 3, size: 3, V: 7, C: 3, oneHot: true };
   const c = makeCase(s, 7);
   using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
@@ -211,36 +146,19 @@ Deno.test("logits streamed in several row tiles give the same loss and gradients
 async function upstreamOf(
   block: FWLBlock,
   s: Shape,
-  c: Case,
+  c: RandomCase,
 ): Promise<Float32Array> {
   const { x, labels, weights } = inputs(s, c);
   const logits = await block.forward(x, labels, weights);
   const z = await logits.read();
   logits.dispose();
-  const V = s.V;
-  let sumW = 0;
-  for (const w of c.weights) sumW += w;
-  const N = Math.max(sumW, 1e-8);
-  const u = new Float32Array(z.length);
-  for (let r = 0; r < s.B * s.T; r++) {
-    const w = c.weights[r];
-    if (w === 0) continue;
-    const row = z.subarray(r * V, (r + 1) * V);
-    const mx = Math.max(...row);
-    let e = 0;
-    for (const v of row) e += Math.exp(v - mx);
-    for (let j = 0; j < V; j++) {
-      const y = c.oneHot ? c.oneHot[r * V + j] : (j === c.ids[r] ? 1 : 0);
-      u[r * V + j] = w / N * (Math.exp(row[j] - mx) / e - y);
-    }
-  }
-  return u;
+  return lossGradient(z, c, s.V, s.oneHot);
 }
 
 Deno.test("an upstream dL/dlogits replaces the built-in loss", async () => {
   const cases: [Shape, number | undefined][] = [
-    [{ B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3, oneHot: true }, undefined],
-    [{ B: 2, T: 41, D: 3, size: 3, V: 7, chunks: 3 }, 64 * 7 * 4],
+    [{ B: 2, T: 5, D: 4, size: 3, V: 7, C: 3, oneHot: true }, undefined],
+    [{ B: 2, T: 41, D: 3, size: 3, V: 7, C: 3 }, 64 * 7 * 4],
   ];
   for (const [s, tileBytes] of cases) {
     const c = makeCase(s, 11);
@@ -272,7 +190,7 @@ Deno.test("an upstream dL/dlogits replaces the built-in loss", async () => {
 });
 
 Deno.test("gradients accumulate into caller buffers; without accumulate they are overwritten", async () => {
-  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3 };
+  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, C: 3 };
   const c = makeCase(s, 21);
   const other = makeCase(s, 22);
   using block = await blockFor(s, c);
@@ -311,7 +229,7 @@ Deno.test("gradients accumulate into caller buffers; without accumulate they are
 });
 
 Deno.test("repeated calls do not grow the buffer pool", async () => {
-  const s: Shape = { B: 3, T: 13, D: 5, size: 3, V: 11, chunks: 4 };
+  const s: Shape = { B: 3, T: 13, D: 5, size: 3, V: 11, C: 4 };
   const c = makeCase(s, 31);
   using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
@@ -326,7 +244,7 @@ Deno.test("repeated calls do not grow the buffer pool", async () => {
 });
 
 Deno.test("bad inputs throw typed errors", async () => {
-  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, chunks: 3 };
+  const s: Shape = { B: 2, T: 5, D: 4, size: 3, V: 7, C: 3 };
   const c = makeCase(s, 41);
   using block = await blockFor(s, c);
   const { x, labels, weights } = inputs(s, c);
@@ -349,7 +267,7 @@ Deno.test("bad inputs throw typed errors", async () => {
     "upstream",
   );
   const badIds = c.ids.slice();
-  badIds[0] = s.V; // weight 1 at position 0
+  badIds[0] = s.V; // position 0 is weighted (firstWeighted)
   await assertRejects(
     () => lossAndGrads(block, x, tensor(badIds, [s.B, s.T]), weights),
     FWLInputError,

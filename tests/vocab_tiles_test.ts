@@ -6,16 +6,24 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { FWLBlock } from "../src/fwl/block.ts";
-import { runForward } from "../src/fwl/pipeline/forward.ts";
 import { PARAM_NAMES } from "../src/fwl/params.ts";
-import { readBytes } from "../src/gpu/readback.ts";
 import { logitTiling } from "../src/fwl/pipeline/logit_tile_plan.ts";
 import { referenceFastForward } from "../src/reference/mod.ts";
 import { referenceLossAndGrads } from "../src/reference/outer_grad.ts";
 import { tensor } from "../src/tensor.ts";
 import { readGradBuffers, releaseGradBuffers } from "../src/fwl/grad_buffers.ts";
 import { lossAndGradsGPU } from "../src/fwl/loss_and_grads.ts";
-import { assertClose, type CaseShape, randomCase, relativeNormError, uploadTo } from "./helpers.ts";
+import {
+  assertClose,
+  type CaseShape,
+  lossGradient,
+  positionNll,
+  randomCase,
+  readFloats,
+  relativeNormError,
+  tiledForward,
+  uploadTo,
+} from "./helpers.ts";
 
 const TOL = 2e-4;
 /** 64 rows × 32 columns: V = 97 streams in column tiles of 32, 32, 32 and 1. */
@@ -33,24 +41,6 @@ Deno.test("logitTiling keeps full-row tiles when 64 rows fit, else tiles the voc
   assertEquals(logitTiling(4096, 2 ** 20, 2 ** 25, 2 ** 27), { rows: 31, cols: 270592 });
 });
 
-/** Per-position cross-entropy of reference logits (0 where the weight is 0). */
-function referenceNll(
-  logits: Float64Array,
-  ids: Int32Array,
-  weights: Float32Array,
-  V: number,
-): Float64Array {
-  const out = new Float64Array(ids.length);
-  for (let i = 0; i < ids.length; i++) {
-    if (weights[i] === 0) continue;
-    const row = logits.subarray(i * V, (i + 1) * V);
-    const max = Math.max(...row);
-    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-    out[i] = lse - row[ids[i]];
-  }
-  return out;
-}
-
 Deno.test("forward and score streamed over vocabulary tiles match the reference", async () => {
   const shapes: CaseShape[] = [
     { B: 2, T: 37, D: 5, size: 3, V: 97, C: 4 }, // 74 rows: row tiles of 64 and 10
@@ -63,7 +53,7 @@ Deno.test("forward and score streamed over vocabulary tiles match the reference"
     const c = randomCase(shape, 300 + i);
     c.ref.epsilon = 1e-6;
     const fast = referenceFastForward(c.ref);
-    const nllWant = referenceNll(fast, c.ids, c.weights, V);
+    const nllWant = positionNll(fast, c.ids, c.weights, V);
     using block = new FWLBlock(size, V, C);
     await block.build(D);
     await block.setParams(c.params);
@@ -84,24 +74,14 @@ Deno.test("forward and score streamed over vocabulary tiles match the reference"
         const n = output === "logits" ? M * V : M;
         const out = ctx.pool.acquire(n * 4);
         try {
-          await runForward(ctx, {
-            batch: B,
-            time: T,
-            inputSize: D,
-            size,
-            vocabSize: V,
-            attnChunks: C,
-            epsilon: 1e-6,
-            normalizer: "batch",
-            x,
-            labels: l,
-            labelsAreIds: !oneHot,
-            weights: w,
-            params: block.buffers,
-            output: { kind: output, buffer: out },
-            tileBytes: { slow: TILE, output: outputBytes },
-          });
-          return new Float32Array(await readBytes(ctx, out, n * 4));
+          await tiledForward(
+            block,
+            shape,
+            { x, labels: l, labelsAreIds: !oneHot, weights: w },
+            { kind: output, buffer: out },
+            { slow: TILE, output: outputBytes },
+          );
+          return await readFloats(ctx, out, n);
         } finally {
           ctx.pool.release(out);
         }
@@ -119,29 +99,6 @@ Deno.test("forward and score streamed over vocabulary tiles match the reference"
     assertEquals(ctx.pool.allocatedBytes, before, "no pool growth");
   }
 });
-
-/** `dL/dlogits` of the built-in loss, from the reference fast logits. */
-function referenceUpstream(
-  logits: Float64Array,
-  c: ReturnType<typeof randomCase>,
-  V: number,
-): Float32Array {
-  let sumW = 0;
-  for (const w of c.weights) sumW += w;
-  const N = Math.max(sumW, 1e-8);
-  const u = new Float32Array(logits.length);
-  for (let r = 0; r < c.weights.length; r++) {
-    const w = c.weights[r];
-    if (w === 0) continue;
-    const row = logits.subarray(r * V, (r + 1) * V);
-    const max = Math.max(...row);
-    const e = row.reduce((s, v) => s + Math.exp(v - max), 0);
-    for (let j = 0; j < V; j++) {
-      u[r * V + j] = w / N * (Math.exp(row[j] - max) / e - (j === c.ids[r] ? 1 : 0));
-    }
-  }
-  return u;
-}
 
 Deno.test("loss and all 15 gradients streamed over vocabulary tiles match the reference", async () => {
   const cases: [CaseShape, "ids" | "one-hot" | "upstream"][] = [
@@ -170,7 +127,7 @@ Deno.test("loss and all 15 gradients streamed over vocabulary tiles match the re
       const labels = form === "one-hot" ? tensor(c.oneHot, [B, T, V]) : tensor(c.ids, [B, T]);
       const weights = tensor(c.weights, [B, T]);
       const upstream = form === "upstream"
-        ? tensor(referenceUpstream(referenceFastForward(c.ref), c, V), [B, T, V])
+        ? tensor(lossGradient(referenceFastForward(c.ref), c, V), [B, T, V])
         : undefined;
       for (const firstOrderOnly of [false, true]) {
         const want = referenceLossAndGrads(c.ref, { firstOrderOnly });
