@@ -9,14 +9,9 @@
 //   deno bench -A --import-map=tests/offline_import_map.json bench/generate_bench.ts
 //   deno run -A --import-map=tests/offline_import_map.json bench/generate_bench.ts --rounds 5
 
-import {
-  LanguageModel,
-  LSTMBody,
-  type ModelBody,
-  TOKENS_PER_SUBMISSION,
-  TransformerBody,
-} from "../mod.ts";
+import { LanguageModel, LSTMBody, TOKENS_PER_SUBMISSION, TransformerBody } from "../mod.ts";
 import { median } from "./bench_utils.ts";
+import { hostLoop } from "../tests/helpers.ts";
 import { generationModels } from "./generation_models.ts";
 
 const TOKENS = 200;
@@ -26,18 +21,6 @@ const ROUNDS = at >= 0 ? Number(args[at + 1]) : 3;
 const SAMPLING = { temperature: 0.8, topP: 0.95, seed: 1 };
 
 const CONFIGS = generationModels<LanguageModel>({ LanguageModel, LSTMBody, TransformerBody });
-
-/** The same model through a body without `recordStep`: the host loop. */
-function hostLoop(lm: LanguageModel): LanguageModel {
-  const b = lm.body;
-  const body: ModelBody = {
-    hiddenSize: b.hiddenSize,
-    forward: (tokens) => b.forward(tokens),
-    initState: (batch) => b.initState!(batch),
-    step: (tokens, state) => b.step!(tokens, state),
-  };
-  return new LanguageModel(body, lm.head);
-}
 
 /** Tokens per second of one generate call of `TOKENS` tokens after a 16-token prompt. */
 async function rate(lm: LanguageModel, tokensPerSubmission?: number): Promise<number> {

@@ -12,7 +12,7 @@ import { LanguageModel } from "../src/lm/language_model.ts";
 import { referenceAdvanceState } from "../src/reference/fast_forward.ts";
 import type { ReferenceFastState } from "../src/reference/types.ts";
 import { tensor } from "../src/tensor.ts";
-import { readFloats, relativeError } from "./helpers.ts";
+import { hostLoop, readFloats, relativeError } from "./helpers.ts";
 import type { GenerateOptions } from "../src/lm/generate.ts";
 import type { DocumentState } from "../src/lm/document_state.ts";
 
@@ -33,18 +33,6 @@ async function transformerModel(): Promise<LanguageModel> {
     seed: 3,
   });
   return await LanguageModel.create(body, { vocabSize: V, headSize: 5, stepSize: 0.5, seed: 4 });
-}
-
-/** The same model through a body without `recordStep`: the host loop. */
-function hostLoop(lm: LanguageModel): LanguageModel {
-  const b = lm.body;
-  const body: ModelBody = {
-    hiddenSize: b.hiddenSize,
-    forward: (tokens) => b.forward(tokens),
-    initState: (batch) => b.initState!(batch),
-    step: (tokens, state) => b.step!(tokens, state),
-  };
-  return new LanguageModel(body, lm.head);
 }
 
 async function run(lm: LanguageModel, prompt: number[], options: GenerateOptions) {

@@ -16,6 +16,7 @@ import { FWLBlock } from "../src/fwl/block.ts";
 import { type ForwardArgs, runForward } from "../src/fwl/pipeline/forward.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 import type { ModelBody } from "../src/bodies/model_body.ts";
+import { LanguageModel } from "../src/lm/language_model.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
 
 /** Throws unless |actual − expected| ≤ tol·(1 + |expected|) everywhere; returns the worst ratio. */
@@ -471,4 +472,19 @@ export function chiSquare(
   }
   const stat = bins.reduce((s, [o, e]) => s + (o - e) ** 2 / e, 0);
   return { stat, df: bins.length - 1 };
+}
+
+/**
+ * The same model (its body and head, shared) through a body without `recordStep`, so that
+ * `generate` runs its host loop: the reference the GPU loop is tested and timed against.
+ */
+export function hostLoop(lm: LanguageModel): LanguageModel {
+  const b = lm.body;
+  const body: ModelBody = {
+    hiddenSize: b.hiddenSize,
+    forward: (tokens) => b.forward(tokens),
+    initState: (batch) => b.initState!(batch),
+    step: (tokens, state) => b.step!(tokens, state),
+  };
+  return new LanguageModel(body, lm.head);
 }
