@@ -232,6 +232,14 @@ Deno.test("misuse of a state raises typed errors", async () => {
   assertThrows(() => one.clone(), FWLStateError, "disposed");
   assertThrows(() => one.reset(), FWLStateError, "disposed");
   assertThrows(() => block.stream(1, { state: one }), FWLStateError, "disposed");
+  // Rebuilt at the same width (fresh parameters): old states and streams belong to the
+  // old weights and are refused, as after a rebuild at another width.
+  const stream = block.stream(2, { normalizer: N });
+  await block.build(s.D);
+  await assertRejects(() => block.score(...args, { state }), FWLStateError, "rebuilt");
+  const x1 = tensor(new Float32Array(2 * s.D), [2, s.D]);
+  await assertRejects(() => stream.predict(x1), FWLStateError, "rebuilt");
+  stream.dispose();
   // A rebuilt block: its old states no longer fit.
   await block.build(s.D + 1);
   const wider = tensor(new Float32Array(2 * 4 * (s.D + 1)), [2, 4, s.D + 1]);

@@ -11,7 +11,7 @@ import { FWLError, FWLInputError, FWLStateError } from "../errors.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import type { DecayRef } from "../kernels/running_count.ts";
 import { checkNumber, checkPositiveInteger, checkSequences } from "../util/validate.ts";
-import { type Head, headDecay, isHead } from "./head.ts";
+import { type Head, headDecay, isHead, type ParamBuffers } from "./head.ts";
 import { checkOptions } from "./inputs.ts";
 import { isMean, type MeanNormalizer } from "./normalizer.ts";
 import { type FastStateBuffers, fastStateLengths } from "./pipeline/fast_step.ts";
@@ -68,6 +68,8 @@ export class FWLState {
   readonly #head: Head;
   readonly #ctx: GPUContext;
   readonly #inputSize: number;
+  /** The block's parameter buffers when the state was made: a rebuild makes new ones. */
+  readonly #build: ParamBuffers;
   #buffers: FastStateBuffers | undefined;
   #position = 0;
 
@@ -109,6 +111,7 @@ export class FWLState {
     this.#head = block;
     this.#ctx = ctx;
     this.#inputSize = D;
+    this.#build = block.buffers;
     const buffers = {} as FastStateBuffers;
     for (const [k, n] of Object.entries(lengths)) {
       buffers[k as keyof FastStateBuffers] = ctx.pool.acquire(n * 4);
@@ -246,7 +249,7 @@ export class FWLState {
       const made = "a state made by this block (block.state(…))";
       throw new FWLInputError(where, "state", made, "a state of another block");
     }
-    if (!block.built || block.inputSize !== this.#inputSize || block.context !== this.#ctx) {
+    if (!block.built || block.buffers !== this.#build || block.context !== this.#ctx) {
       throw new FWLStateError(`${where}: the block was rebuilt since the state was made`);
     }
     if (batchSize !== this.batchSize) {

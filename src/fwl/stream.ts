@@ -95,6 +95,8 @@ export class FWLStream {
   readonly #V: number;
   /** One position of every sequence, as the slow forward reads it. */
   readonly #dims: SlowDims;
+  /** The block's parameter buffers when the stream was made: a rebuild makes new ones. */
+  readonly #build: ParamBuffers;
   readonly #state: FWLState;
   /** Whether the stream made its state (and so disposes it). */
   #ownsState: boolean;
@@ -155,6 +157,7 @@ export class FWLStream {
     this.normalizer = st.normalizer;
     this.batchSize = B;
     this.#block = block;
+    this.#build = block.buffers;
     this.#ctx = ctx;
     this.#V = block.vocabSize;
     this.#dims = { rows: B, inputSize: D, size: S, epsilon: block.epsilon };
@@ -478,7 +481,7 @@ export class FWLStream {
       );
     }
     const block = this.#block;
-    if (!block.built || block.inputSize !== this.#dims.inputSize) {
+    if (!block.built || block.buffers !== this.#build) {
       throw new FWLStateError(
         `${where}: the block was disposed or rebuilt since the stream was made`,
       );
