@@ -8,7 +8,8 @@
 
 import { FWLInputError } from "../errors.ts";
 import type { RandomSource } from "../util/random.ts";
-import { checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import { checkSampling } from "../kernels/sample.ts";
+import { checkPositiveInteger } from "../util/validate.ts";
 import { describeValue } from "../util/describe.ts";
 
 /** How {@linkcode sampleToken} chooses. */
@@ -94,16 +95,8 @@ function checkOptions(where: string, options: unknown, needRng = true): Checked 
     const what = "an object such as { temperature: 0.8, topP: 0.95, rng: new SeededRandom(0) }";
     throw new FWLInputError(where, "options", what, describeValue(options));
   }
-  const { temperature = 1, topK, topP = 1, rng } = options as SampleOptions;
-  checkNumber(
-    where,
-    "options.temperature",
-    temperature,
-    (v) => v >= 0,
-    "a finite number ≥ 0 (0 = greedy)",
-  );
-  if (topK !== undefined) checkPositiveInteger(where, "options.topK", topK);
-  checkNumber(where, "options.topP", topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
+  const { rng } = options as SampleOptions;
+  const { temperature, topK, topP } = checkSampling(where, "options.", options as SampleOptions);
   if (rng !== undefined && (rng === null || typeof (rng as RandomSource).uniform !== "function")) {
     const what = "an object with uniform(): number, such as new SeededRandom(seed)";
     throw new FWLInputError(where, "options.rng", what, describeValue(rng));

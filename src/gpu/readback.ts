@@ -6,7 +6,8 @@
 
 import type { GPUContext } from "./context.ts";
 
-const MAP_READ_COPY_DST = 0x01 | 0x08;
+/** Usage of a staging buffer the host maps to read (MAP_READ | COPY_DST). */
+export const MAP_READ_COPY_DST = 0x01 | 0x08;
 
 /**
  * Copies the first `bytes` bytes of `buffer` to the host (through a pooled staging buffer).

@@ -11,7 +11,7 @@ import { FWLInputError } from "../errors.ts";
 import { spreadGroups } from "../gpu/grid.ts";
 import { program } from "../gpu/program.ts";
 import type { Binding, Recorder } from "../gpu/recorder.ts";
-import { checkCount, checkNumber, checkPositiveInteger } from "../util/validate.ts";
+import { checkCount, checkNumber, checkPositiveInteger, checkU32 } from "../util/validate.ts";
 import * as shaders from "../../shaders/shaders.generated.ts";
 import { COUNTER_RANDOM, ROW_KERNEL, WORKGROUP_MAX_U32 } from "./snippets.ts";
 
@@ -66,16 +66,48 @@ export interface SampleArgs {
   next?: Binding;
 }
 
-const U32 = 4294967296;
+/** The sampling parameters, as the host sampler and this kernel take them. */
+export interface SamplingParams {
+  /** 0 is greedy (default 1). */
+  temperature?: number;
+  /** Keep only the `topK` most likely tokens (default: all). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose mass reaches `topP` (default 1). */
+  topP?: number;
+}
 
-function checkU32(where: string, name: string, value: unknown): number {
-  return checkNumber(
+/**
+ * Checks temperature (≥ 0), `topK` (a positive integer, or nothing) and `topP` (in
+ * (0, 1]) and fills in the defaults: the one check of the host sampler, the sampling
+ * kernel and `generate`. `prefix` goes before each name in an error (e.g. `"options."`).
+ *
+ * @throws {FWLInputError} If one of them is out of range.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { FWLInputError } from "@x/fwl";
+ * import { checkSampling } from "./sample.ts";
+ * assertEquals(checkSampling("f", "", { topP: 0.9 }), { temperature: 1, topK: undefined, topP: 0.9 });
+ * assertThrows(() => checkSampling("f", "options.", { topK: 0 }), FWLInputError, "options.topK");
+ * ```
+ */
+export function checkSampling(
+  where: string,
+  prefix: string,
+  params: SamplingParams,
+): { temperature: number; topK: number | undefined; topP: number } {
+  const { temperature = 1, topK, topP = 1 } = params;
+  checkNumber(
     where,
-    name,
-    value,
-    (v) => Number.isInteger(v) && v >= 0 && v < U32,
-    "an integer in [0, 2^32)",
+    `${prefix}temperature`,
+    temperature,
+    (v) => v >= 0,
+    "a finite number ≥ 0 (0 = greedy)",
   );
+  if (topK !== undefined) checkPositiveInteger(where, `${prefix}topK`, topK);
+  checkNumber(where, `${prefix}topP`, topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
+  return { temperature, topK, topP };
 }
 
 /**
@@ -108,21 +140,8 @@ export function recordSample(rec: Recorder, args: SampleArgs): void {
   const where = "recordSample";
   const rows = checkPositiveInteger(where, "rows", args.rows);
   const vocab = checkPositiveInteger(where, "vocab", args.vocab);
-  const temperature = checkNumber(
-    where,
-    "temperature",
-    args.temperature,
-    (v) => v >= 0,
-    "a finite number ≥ 0 (0 = greedy)",
-  );
-  const topK = args.topK === undefined ? vocab : checkPositiveInteger(where, "topK", args.topK);
-  const topP = checkNumber(
-    where,
-    "topP",
-    args.topP ?? 1,
-    (v) => v > 0 && v <= 1,
-    "a number in (0, 1]",
-  );
+  const checked = checkSampling(where, "", args);
+  const { temperature, topP } = checked, topK = checked.topK ?? vocab;
   const key = args.seedKey;
   if (!Array.isArray(key) || key.length !== 2) {
     throw new FWLInputError(where, "seedKey", "two u32 words from counterKey(seed)", String(key));
@@ -130,7 +149,7 @@ export function recordSample(rec: Recorder, args: SampleArgs): void {
   key.forEach((k, i) => checkU32(where, `seedKey[${i}]`, k));
   const position = checkU32(where, "position", args.position);
   const sequenceBase = checkU32(where, "sequenceBase", args.sequenceBase ?? 0);
-  if (sequenceBase + rows > U32) {
+  if (sequenceBase + rows > 2 ** 32) {
     throw new FWLInputError(
       where,
       "sequenceBase",

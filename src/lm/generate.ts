@@ -18,6 +18,7 @@ import { sampleToken } from "../fwl/sampling.ts";
 import type { FWLStream } from "../fwl/stream.ts";
 import type { GPUContext } from "../gpu/context.ts";
 import { Recorder } from "../gpu/recorder.ts";
+import { MAP_READ_COPY_DST } from "../gpu/readback.ts";
 import { recordSample } from "../kernels/sample.ts";
 import { type Tensor, tensor } from "../tensor.ts";
 import { counterKey, counterUniform } from "../util/random.ts";
@@ -247,7 +248,7 @@ class TokenLoop {
             snapshot = { head: this.#stream.state.clone(), body: body.initState!(1), done: 0 };
             made.push(() => snapshot!.head.dispose(), () => snapshot!.body.dispose());
           }
-          return { ids: acquire(K * 4), staging: acquire(K * 4, MAP_READ_USAGE), snapshot };
+          return { ids: acquire(K * 4), staging: acquire(K * 4, MAP_READ_COPY_DST), snapshot };
         };
         this.#gpu = {
           current: acquire(4),
@@ -435,8 +436,6 @@ class TokenLoop {
     for (const release of this.#made.reverse()) release();
   }
 }
-
-const MAP_READ_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
 
 /** The GPU loop's buffers. */
 interface GPUResources {

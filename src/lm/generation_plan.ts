@@ -9,12 +9,16 @@
 
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import { checkOptions } from "../fwl/inputs.ts";
-import { sampleToken } from "../fwl/sampling.ts";
-import { SeededRandom } from "../util/random.ts";
-import { checkCount, checkNumber, checkPositiveInteger, checkSignal } from "../util/validate.ts";
+import { checkSampling } from "../kernels/sample.ts";
+import {
+  checkCount,
+  checkPositiveInteger,
+  checkSafeInteger,
+  checkSignal,
+} from "../util/validate.ts";
 import { describeValue } from "../util/describe.ts";
 import { type GenerateOptions, type GenerationPlan, TOKENS_PER_SUBMISSION } from "./generate.ts";
-import { checkDocumentState, rethrowAt, tokenIds } from "./inputs.ts";
+import { checkDocumentState, tokenIds } from "./inputs.ts";
 import type { ModelParts } from "./model_parts.ts";
 
 /** Marks the model busy (throws if it is) and free again. */
@@ -60,14 +64,9 @@ export function planGeneration(
     signal,
   } = options;
   checkCount(where, "options.maxTokens", maxTokens);
-  checkNumber(where, "options.seed", seed, Number.isSafeInteger, "a safe integer");
+  checkSafeInteger(where, "options.seed", seed);
   checkPositiveInteger(where, "options.tokensPerSubmission", tokensPerSubmission);
-  // Checks temperature, topK and topP now (sampleToken validates its options first).
-  try {
-    sampleToken(new Float32Array([0]), { temperature, topK, topP, rng: new SeededRandom(0) });
-  } catch (e) {
-    rethrowAt(where, e);
-  }
+  checkSampling(where, "options.", { temperature, topK, topP });
   const stopIds = tokenIds(
     where,
     "options.stop",

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { FWLInputError } from "../errors.ts";
-import { describeValue } from "./describe.ts";
+import { checkSafeInteger, checkU32 } from "./validate.ts";
 
 /**
  * A source of uniform random numbers, e.g. a {@linkcode SeededRandom} or
@@ -87,20 +86,6 @@ function counterMix(v: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-function checkSeed(where: string, seed: unknown): number {
-  if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
-    throw new FWLInputError(where, "seed", "a safe integer", describeValue(seed));
-  }
-  return seed;
-}
-
-function checkCounter(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value >= TWO_32) {
-    throw new FWLInputError(where, name, "an integer in [0, 2^32)", describeValue(value));
-  }
-  return value;
-}
-
 /**
  * The key of the counter generator ({@linkcode counterUniform}) for `seed`, any safe
  * integer (negative too): two u32 words, what a GPU kernel drawing the same numbers gets
@@ -121,7 +106,7 @@ function checkCounter(where: string, name: string, value: unknown): number {
  * @throws {FWLInputError} If `seed` is not a safe integer.
  */
 export function counterKey(seed: number): [number, number] {
-  checkSeed("counterKey", seed);
+  checkSafeInteger("counterKey", "seed", seed);
   return keyOf(seed);
 }
 
@@ -187,8 +172,8 @@ export function counterUniformKeyed(
  */
 export function counterUniform(seed: number, position: number, sequence: number): number {
   const where = "counterUniform";
-  checkSeed(where, seed);
-  checkCounter(where, "position", position);
-  checkCounter(where, "sequence", sequence);
+  checkSafeInteger(where, "seed", seed);
+  checkU32(where, "position", position);
+  checkU32(where, "sequence", sequence);
   return counterUniformKeyed(keyOf(seed), position, sequence);
 }

@@ -28,6 +28,30 @@ export function checkNumber(
 }
 
 /**
+ * Throws unless `value` is a safe integer (a seed, for instance).
+ *
+ * @throws {FWLInputError} If `value` is not a safe integer.
+ */
+export function checkSafeInteger(where: string, name: string, value: unknown): number {
+  return checkNumber(where, name, value, Number.isSafeInteger, "a safe integer");
+}
+
+/**
+ * Throws unless `value` is an integer in [0, 2^32): a u32 word (a counter, a key word).
+ *
+ * @throws {FWLInputError} If `value` is not an integer in [0, 2^32).
+ */
+export function checkU32(where: string, name: string, value: unknown): number {
+  return checkNumber(
+    where,
+    name,
+    value,
+    (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32,
+    "an integer in [0, 2^32)",
+  );
+}
+
+/**
  * Throws unless `value` is a finite number ≥ 0.
  *
  * @throws {FWLInputError} If `value` is not a finite number ≥ 0.
