@@ -144,47 +144,63 @@ async function referenceState(lm: LanguageModel, tokens: number[]): Promise<Refe
   });
 }
 
-Deno.test("generate: a document state is left at the last token yielded (float64 reference)", async () => {
-  using lm = await lstmModel();
-  const options = { maxTokens: 50, temperature: 1, seed: 6, tokensPerSubmission: 16 };
-  const all = await run(lm, PROMPT, options);
-  const stop = all[20], first = all.indexOf(stop);
-  using state = lm.documentState(1);
-  const got = await run(lm, PROMPT, { ...options, stop, state });
-  assertEquals(got, all.slice(0, first + 1));
-  const read = [...PROMPT, ...got];
-  assertEquals(state.position, read.length - 1);
-  const ref = await referenceState(lm, read);
-  const gpu = await headState(lm, state);
-  for (const [k, v] of Object.entries(ref)) {
-    const err = relativeError(gpu[k].subarray(0, v.length), v as Float64Array);
-    assert(err < 1e-4, `${k}: relative error ${err}`);
-  }
-  // several submissions in flight, no rewind: every input the GPU chose for itself is read
-  using whole = lm.documentState(1);
-  const long = await run(lm, PROMPT, { ...options, tokensPerSubmission: 7, state: whole });
-  assertEquals(long, all);
-  const longRef = await referenceState(lm, [...PROMPT, ...long]);
-  const longGPU = await headState(lm, whole);
-  for (const [k, v] of Object.entries(longRef)) {
-    const err = relativeError(longGPU[k].subarray(0, v.length), v as Float64Array);
-    assert(err < 1e-4, `${k} after ${long.length} tokens: relative error ${err}`);
-  }
-  // a step size large enough that skipping the update would show
-  const zero = await referenceState(lm, read.slice(0, 2));
-  assert(relativeError(zero.s0, ref.s0) > 0.1);
-  // breaking out of the loop mid-submission leaves the state at the last token yielded too
-  using broken = lm.documentState(1);
-  let n = 0;
-  for await (const _ of lm.generate(PROMPT, { ...options, state: broken })) if (++n === 5) break;
-  const after = await headState(lm, broken);
-  const five = await referenceState(lm, [...PROMPT, ...all.slice(0, 5)]);
-  assert(relativeError(after.s0.subarray(0, five.s0.length), five.s0) < 1e-4);
-  assertEquals(broken.position, PROMPT.length + 4);
-  // the next call continues the document: its prompt starts with the last token yielded
-  const more = await run(lm, [all[4]], { ...options, maxTokens: 6, state: broken });
-  assertEquals(more, all.slice(5, 11), "the same tokens as one uninterrupted call");
-});
+for (const [name, make] of [["LSTM", lstmModel], ["transformer", transformerModel]] as const) {
+  Deno.test(`generate (${name}): a document state is left at the last token yielded (float64 reference)`, async () => {
+    using lm = await make();
+    const options = { maxTokens: 50, temperature: 1, seed: 6, tokensPerSubmission: 16 };
+    const all = await run(lm, PROMPT, options);
+    const stop = all[20], first = all.indexOf(stop);
+    using state = lm.documentState(1);
+    const got = await run(lm, PROMPT, { ...options, stop, state });
+    assertEquals(got, all.slice(0, first + 1));
+    const read = [...PROMPT, ...got];
+    assertEquals(state.position, read.length - 1);
+    const ref = await referenceState(lm, read);
+    const gpu = await headState(lm, state);
+    for (const [k, v] of Object.entries(ref)) {
+      const err = relativeError(gpu[k].subarray(0, v.length), v as Float64Array);
+      assert(err < 1e-4, `${k}: relative error ${err}`);
+    }
+    // several submissions in flight, no rewind: every input the GPU chose for itself is read
+    using whole = lm.documentState(1);
+    const long = await run(lm, PROMPT, { ...options, tokensPerSubmission: 7, state: whole });
+    assertEquals(long, all);
+    const longRef = await referenceState(lm, [...PROMPT, ...long]);
+    const longGPU = await headState(lm, whole);
+    for (const [k, v] of Object.entries(longRef)) {
+      const err = relativeError(longGPU[k].subarray(0, v.length), v as Float64Array);
+      assert(err < 1e-4, `${k} after ${long.length} tokens: relative error ${err}`);
+    }
+    // a step size large enough that skipping the update would show
+    const zero = await referenceState(lm, read.slice(0, 2));
+    assert(relativeError(zero.s0, ref.s0) > 0.1);
+    // breaking out of the loop mid-submission leaves the state at the last token yielded too
+    using broken = lm.documentState(1);
+    let n = 0;
+    for await (const _ of lm.generate(PROMPT, { ...options, state: broken })) if (++n === 5) break;
+    const after = await headState(lm, broken);
+    const five = await referenceState(lm, [...PROMPT, ...all.slice(0, 5)]);
+    assert(relativeError(after.s0.subarray(0, five.s0.length), five.s0) < 1e-4);
+    assertEquals(broken.position, PROMPT.length + 4);
+    // the next call continues the document: its prompt starts with the last token yielded.
+    // Only a body whose state the document carries (forwardFrom: the LSTM) continues exactly;
+    // a transformer's body re-reads just the new prompt, so its tokens may differ.
+    if (broken.carriesBody) {
+      const more = await run(lm, [all[4]], { ...options, maxTokens: 6, state: broken });
+      assertEquals(more, all.slice(5, 11), "the same tokens as one uninterrupted call");
+    }
+    // the host loop advances a document state the same way
+    const host = hostLoop(lm);
+    using hostState = host.documentState(1);
+    assertEquals(await run(host, PROMPT, { ...options, stop, state: hostState }), got);
+    assertEquals(hostState.position, read.length - 1);
+    const hostGPU = await headState(lm, hostState);
+    for (const [k, v] of Object.entries(ref)) {
+      const err = relativeError(hostGPU[k].subarray(0, v.length), v as Float64Array);
+      assert(err < 1e-4, `host loop ${k}: relative error ${err}`);
+    }
+  });
+}
 
 Deno.test("generate: an AbortSignal rejects with its reason and leaves the model as it was", async () => {
   using lm = await lstmModel();

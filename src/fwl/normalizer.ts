@@ -152,27 +152,3 @@ export function isMean(n: Normalizer): n is MeanNormalizer {
 export function hasDecay(n: Normalizer): n is MeanNormalizer {
   return isMean(n) && (n.learnDecay || n.decay < 1);
 }
-
-/**
- * A normalizer for reports and errors, e.g. `"batch"`, `"512"`,
- * `"mean (λ 0.99, n0 8, learned λ)"`.
- *
- * @example
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { describeNormalizer } from "./normalizer.ts";
- * assertEquals(
- *   describeNormalizer({ decay: 0.99, prior: 0, learnDecay: true }),
- *   "running mean (λ 0.99, learned)",
- * );
- * ```
- */
-export function describeNormalizer(n: Normalizer): string {
-  if (!isMean(n)) return String(n);
-  const parts = [
-    ...(n.decay < 1 || n.learnDecay ? [`λ ${n.decay}`] : []),
-    ...(n.prior > 0 ? [`n0 ${n.prior}`] : []),
-    ...(n.learnDecay ? ["learned"] : []),
-  ];
-  return `running mean${parts.length ? ` (${parts.join(", ")})` : ""}`;
-}

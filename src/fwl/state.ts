@@ -271,8 +271,11 @@ export class FWLState {
  * The normalizer a state uses: `requested`, else the block's when it can be carried (a
  * number or a running mean). Throws an {@linkcode FWLInputError} that says why and what
  * to pass otherwise.
+ *
+ * @throws {FWLInputError} If `requested` is not a positive number, or is missing and the
+ * block's normalizer is `"batch"`.
  */
-function carriedNormalizer(block: Head, requested: unknown): CarriedNormalizer {
+export function carriedNormalizer(block: Head, requested: unknown): CarriedNormalizer {
   const where = "FWLBlock.state";
   if (requested === undefined) {
     if (block.normalizer !== "batch") return block.normalizer;

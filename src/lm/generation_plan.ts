@@ -10,6 +10,7 @@
 import { FWLInputError, FWLStateError } from "../errors.ts";
 import { checkOptions } from "../fwl/inputs.ts";
 import { checkSampling } from "../kernels/sample.ts";
+import { carriedNormalizer } from "../fwl/state.ts";
 import {
   checkCount,
   checkPositiveInteger,
@@ -82,8 +83,7 @@ export function planGeneration(
       throw new FWLInputError(where, "options.normalizer", what, describeValue(normalizer));
     }
   } else {
-    // Checks the normalizer now: a stream of the head's is made and dropped.
-    head.stream(1, normalizer === undefined ? {} : { normalizer }).dispose();
+    carriedNormalizer(head, normalizer); // what the generation's stream will check
   }
   return {
     where,

@@ -62,14 +62,13 @@ export async function buildHead(
     stepSize = 0.001,
   } = options;
   const { seed = 0, device, fastWeights = true } = options;
-  if (stepSize !== undefined) checkNonNegative(where, "options.stepSize", stepSize);
+  checkNonNegative(where, "options.stepSize", stepSize);
   const head = new FWLBlock(headSize, vocabSize, attnChunks, { normalizer, seed, device });
   try {
     await head.build(body.hiddenSize);
-    if (stepSize !== undefined && fastWeights) {
-      const params = await head.getParams();
-      for (const name of STEP_NAMES) params[name] = new Float32Array([stepSize]);
-      await head.setParams(params);
+    if (fastWeights) {
+      const steps = STEP_NAMES.map((name) => [name, new Float32Array([stepSize])]);
+      await head.setParams(Object.fromEntries(steps)); // a partial set: the step sizes only
     }
     return { head, fastWeights };
   } catch (e) {

@@ -270,7 +270,7 @@ export class ParamLifecycle implements ParamHolder, Disposable {
    */
   async setParams(values: Record<string, Float32Array>): Promise<void> {
     const { store } = this.live("setParams");
-    await store.set(`${this.#options.where}.setParams`, values, { partial: true });
+    await store.set(`${this.#options.where}.setParams`, values);
   }
 
   /**

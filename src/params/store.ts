@@ -210,18 +210,17 @@ export class ParamStore {
   }
 
   /**
-   * Checks `values` (every parameter named, unless `partial`; no unknown names; a
-   * `Float32Array` of the right length with finite values each), then writes them and
+   * Checks `values` (any of the parameter names, no unknown one; a `Float32Array` of the
+   * right length with finite values each), then writes them and
    * waits for the queue. Nothing is written unless everything checks out. Each element
    * of a packed buffer is written on its own, so any of them may be given.
    *
-   * @throws {FWLInputError} For an unknown name, a missing one (unless `partial`), a value
+   * @throws {FWLInputError} For an unknown name, a value
    * that is not a `Float32Array` of the parameter's length, or a non-finite value.
    */
   async set(
     where: string,
     values: Record<string, Float32Array>,
-    options: { partial: boolean },
   ): Promise<void> {
     checkObject(where, "params", values, "a record of Float32Array");
     const shapes = this.shapes;
@@ -238,10 +237,9 @@ export class ParamStore {
     }
     for (const name of names) {
       const value = values[name];
-      if (value === undefined && options.partial) continue;
+      if (value === undefined) continue;
       if (!(value instanceof Float32Array)) {
-        const got = value === undefined ? "nothing (missing)" : describeValue(value);
-        throw new FWLInputError(where, name, "a Float32Array", got);
+        throw new FWLInputError(where, name, "a Float32Array", describeValue(value));
       }
       const length = shapeSize(shapes[name]);
       if (value.length !== length) {
