@@ -26,9 +26,9 @@ import type { DocumentState } from "./document_state.ts";
 import { checkHidden } from "./plug.ts";
 
 /**
- * Tokens sampled per GPU submission by default: on llvmpipe 64 gave 1.4× the tokens/s
- * of 16 (README, figures), in submissions of about a third of a second there, far less
- * on a GPU.
+ * Tokens sampled per GPU submission by default: on llvmpipe 64 gave 2.5× the tokens/s
+ * of 16 (515 against 203 for the examples' LSTM; docs/benchmarks.md, "Generation"), in
+ * submissions of about a third of a second there, far less on a GPU.
  */
 export const TOKENS_PER_SUBMISSION = 64;
 
@@ -79,7 +79,7 @@ export interface GenerateOptions {
   /**
    * Cancels the run: the pending `next()` rejects with `signal.reason` (an `AbortError`
    * by default) within one submission; GPU memory is released and a `state` is left at
-   * the last token yielded. Already aborted, `generate` throws its reason.
+   * the last token yielded. Already aborted, the first `next()` rejects with its reason.
    */
   signal?: AbortSignal;
 }

@@ -18,7 +18,7 @@ import type { CreateLanguageModelOptions } from "./options.ts";
 /**
  * The inner-loss normalizer `LanguageModel.create` gives a head by default: the running
  * mean of docs/definition.md §6, its decay λ learned from 0.99 (a memory of about 100 tokens; on the
- * Node.js docs an LSTM's head learned 0.995) and a prior count of 16, so a document's
+ * Node.js docs an LSTM's head learned 0.996–0.997, docs/benchmarks.md) and a prior count of 16, so a document's
  * first tokens move the fast weights less. Measured on real text (`examples/real_text.ts`,
  * README): the best of the settings tried for heads trained on long documents.
  */
