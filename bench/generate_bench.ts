@@ -11,27 +11,18 @@
 
 import { LanguageModel, LSTMBody, TOKENS_PER_SUBMISSION, TransformerBody } from "../mod.ts";
 import { median } from "./bench_utils.ts";
-import { hostLoop } from "../tests/helpers.ts";
-import { generationModels } from "./generation_models.ts";
+import {
+  GENERATION_TOKENS as TOKENS,
+  generationModels,
+  generationRate as rate,
+  hostLoop,
+} from "./generation_models.ts";
 
-const TOKENS = 200;
 const args = Deno.args;
 const at = args.indexOf("--rounds");
 const ROUNDS = at >= 0 ? Number(args[at + 1]) : 3;
-const SAMPLING = { temperature: 0.8, topP: 0.95, seed: 1 };
 
 const CONFIGS = generationModels<LanguageModel>({ LanguageModel, LSTMBody, TransformerBody });
-
-/** Tokens per second of one generate call of `TOKENS` tokens after a 16-token prompt. */
-async function rate(lm: LanguageModel, tokensPerSubmission?: number): Promise<number> {
-  const prompt = Array.from({ length: 16 }, (_, i) => (i * 37) % lm.vocabSize);
-  const options = { ...SAMPLING, maxTokens: TOKENS, tokensPerSubmission };
-  let n = 0, t0 = 0;
-  for await (const _ of lm.generate(prompt, options)) {
-    if (n++ === 0) t0 = performance.now(); // from the first token: the prompt is not timed
-  }
-  return (n - 1) / ((performance.now() - t0) / 1000);
-}
 
 const models = new Map<string, LanguageModel>();
 const lines: string[] = [];

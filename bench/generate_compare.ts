@@ -8,7 +8,7 @@
 //   deno run -A --import-map=tests/offline_import_map.json bench/generate_compare.ts /path/to/checkout
 
 import type { LanguageModel } from "../mod.ts";
-import { generationModels } from "./generation_models.ts";
+import { generationModels, generationRate } from "./generation_models.ts";
 
 const checkout = Deno.args[0] ?? new URL("..", import.meta.url).pathname;
 const fwl = await import(new URL("mod.ts", `file://${checkout.replace(/\/?$/, "/")}`).href);
@@ -16,15 +16,8 @@ const fwl = await import(new URL("mod.ts", `file://${checkout.replace(/\/?$/, "/
 const rates: Record<string, number> = {};
 for (const { key, make } of generationModels<LanguageModel>(fwl)) {
   const lm = await make();
-  const prompt = Array.from({ length: 16 }, (_, i) => (i * 37) % lm.vocabSize);
-  const rate = async () => {
-    let n = 0, t0 = 0;
-    const options = { maxTokens: 200, temperature: 0.8, topP: 0.95, seed: 1 };
-    for await (const _ of lm.generate(prompt, options)) if (n++ === 0) t0 = performance.now();
-    return (n - 1) / ((performance.now() - t0) / 1000);
-  };
-  await rate(); // compiles the kernels
-  rates[key] = await rate();
+  await generationRate(lm); // compiles the kernels
+  rates[key] = await generationRate(lm);
   lm.dispose();
 }
 console.log(JSON.stringify(rates));

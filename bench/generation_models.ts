@@ -1,3 +1,5 @@
+import { LanguageModel, type ModelBody } from "../mod.ts";
+
 // The models the generation benchmarks time (bench/generate_bench.ts,
 // bench/generate_compare.ts, `deno task profile --generate`), built from a library module
 // passed in, so that one list serves any checkout's copy of the library.
@@ -57,4 +59,44 @@ export function generationModels<M>(
       make: () => lstm(4096, 256, 128),
     },
   ];
+}
+
+/** The sampling every generation benchmark uses. */
+export const GENERATION_SAMPLING = { temperature: 0.8, topP: 0.95, seed: 1 };
+
+/** Tokens each timed `generate` call yields. */
+export const GENERATION_TOKENS = 200;
+
+/** What a rate needs of a model (any version's `LanguageModel`). */
+export interface Generator {
+  readonly vocabSize: number;
+  generate(prompt: number[], options: object): AsyncIterable<number>;
+}
+
+/**
+ * Tokens per second of one `generate` call of {@linkcode GENERATION_TOKENS} tokens after a
+ * 16-token prompt, timed from the first token (the prompt is not timed).
+ */
+export async function generationRate(lm: Generator, tokensPerSubmission?: number): Promise<number> {
+  const prompt = Array.from({ length: 16 }, (_, i) => (i * 37) % lm.vocabSize);
+  const options = { ...GENERATION_SAMPLING, maxTokens: GENERATION_TOKENS, tokensPerSubmission };
+  let n = 0, t0 = 0;
+  for await (const _ of lm.generate(prompt, options)) if (n++ === 0) t0 = performance.now();
+  return (n - 1) / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * The same model (its body and head, shared) through a body without `recordStep`, so that
+ * `generate` runs its host loop: what the GPU loop is timed (bench/generate_bench.ts) and
+ * tested (tests/generate_test.ts) against.
+ */
+export function hostLoop(lm: LanguageModel): LanguageModel {
+  const b = lm.body;
+  const body: ModelBody = {
+    hiddenSize: b.hiddenSize,
+    forward: (tokens) => b.forward(tokens),
+    initState: (batch) => b.initState!(batch),
+    step: (tokens, state) => b.step!(tokens, state),
+  };
+  return new LanguageModel(body, lm.head);
 }

@@ -14,7 +14,7 @@
 // the examples' sizes: an LSTM of width 64 + head 32 and a transformer of width 32 × 2
 // blocks + head 16, vocabulary 256.
 
-import { KernelProfiler, Recorder } from "../gpu.ts";
+import { type GPUContext, KernelProfiler, Recorder } from "../gpu.ts";
 import { LanguageModel, LSTMBody, TransformerBody } from "../mod.ts";
 import { benchBatch, gpuTrainStep, PAPER_SHAPE, SMALL_SHAPE } from "./bench_utils.ts";
 import { generationModels } from "./generation_models.ts";
@@ -35,11 +35,6 @@ function kernelFamily(name: string): string {
   return name.replace(/_\d+$/, "");
 }
 
-const batch = await benchBatch({}, paper ? PAPER_SHAPE : SMALL_SHAPE);
-const { block, x, ids, weights } = batch;
-const ctx = block.context;
-const training = gpuTrainStep(batch);
-
 /** What is profiled, and what its figures are divided by (a call, or a generated token). */
 interface Profiled {
   what: string;
@@ -52,20 +47,40 @@ const generation = (lm: LanguageModel) => async () => {
   const options = { maxTokens: TOKENS, temperature: 0.8, topP: 0.95, seed: 1 };
   for await (const _ of lm.generate([1], options));
 };
-const profiled: Profiled[] = Deno.args.includes("--generate")
-  ? await Promise.all(
-    generationModels<LanguageModel>({ LanguageModel, LSTMBody, TransformerBody }, 128)
-      .filter((m) => m.key !== "small")
-      .map(async (m) => ({
-        what: `generate, ${m.name}, per token`,
-        run: generation(await m.make()),
+/** The calls to profile, their context, and what releases them afterwards. */
+async function toProfile(): Promise<{ ctx: GPUContext; profiled: Profiled[]; dispose(): void }> {
+  if (Deno.args.includes("--generate")) {
+    const models = await Promise.all(
+      generationModels<LanguageModel>({ LanguageModel, LSTMBody, TransformerBody }, 128)
+        .filter((m) => m.key !== "small")
+        .map(async (m) => ({ name: m.name, lm: await m.make() })),
+    );
+    return {
+      ctx: models[0].lm.context,
+      profiled: models.map(({ name, lm }) => ({
+        what: `generate, ${name}, per token`,
+        run: generation(lm),
         per: TOKENS,
       })),
-  )
-  : [
-    { what: "forward (score)", run: () => block.score(x, ids, weights), per: 1 },
-    { what: "training step", run: training.step, per: 1 },
-  ];
+      dispose: () => models.forEach(({ lm }) => lm.dispose()),
+    };
+  }
+  const batch = await benchBatch({}, paper ? PAPER_SHAPE : SMALL_SHAPE);
+  const { block, x, ids, weights } = batch;
+  const training = gpuTrainStep(batch);
+  return {
+    ctx: block.context,
+    profiled: [
+      { what: "forward (score)", run: () => block.score(x, ids, weights), per: 1 },
+      { what: "training step", run: training.step, per: 1 },
+    ],
+    dispose: () => {
+      training.dispose();
+      block.dispose();
+    },
+  };
+}
+const { ctx, profiled, dispose } = await toProfile();
 const grids = Deno.args.includes("--grids");
 const perKernel = grids || Deno.args.includes("--kernels");
 /** The profiler's own cost of one op: a 4-byte copy, submitted and waited for. */
@@ -114,5 +129,4 @@ for (const { what, run, per } of profiled) {
     );
   }
 }
-training.dispose();
-block.dispose();
+dispose();

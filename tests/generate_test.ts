@@ -12,7 +12,8 @@ import { LanguageModel } from "../src/lm/language_model.ts";
 import { referenceAdvanceState } from "../src/reference/fast_forward.ts";
 import type { ReferenceFastState } from "../src/reference/types.ts";
 import { tensor } from "../src/tensor.ts";
-import { hostLoop, readFloats, relativeError } from "./helpers.ts";
+import { readFloats, relativeError } from "./helpers.ts";
+import { hostLoop } from "../bench/generation_models.ts";
 import type { GenerateOptions } from "../src/lm/generate.ts";
 import type { DocumentState } from "../src/lm/document_state.ts";
 

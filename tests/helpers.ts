@@ -16,7 +16,6 @@ import { FWLBlock } from "../src/fwl/block.ts";
 import { type ForwardArgs, runForward } from "../src/fwl/pipeline/forward.ts";
 import { DECAY_NAME, type MeanNormalizerOptions } from "../src/fwl/normalizer.ts";
 import type { ModelBody } from "../src/bodies/model_body.ts";
-import { LanguageModel } from "../src/lm/language_model.ts";
 import { type Tensor, tensor } from "../src/tensor.ts";
 
 /** Throws unless |actual − expected| ≤ tol·(1 + |expected|) everywhere; returns the worst ratio. */
@@ -313,18 +312,13 @@ export interface RandomCase {
 /**
  * A random case: params with step sizes in [0.4, 0.6] (so that skipping the fast update
  * fails by far), slow kernels 6× the default init, weights about a quarter exactly 0 and
- * otherwise in [0.5, 1.5), and labels at weight 0 as `options.ignored` says. A number or
- * `"batch"` in place of the options is the normalizer alone.
+ * otherwise in [0.5, 1.5), and labels at weight 0 as `options.ignored` says.
  */
 export function randomCase(
   shape: CaseShape,
   seed: number,
-  optionsOrNormalizer: CaseOptions | number | "batch" = {},
+  options: CaseOptions = {},
 ): RandomCase {
-  // A bare normalizer is the older form, still used by tests/browser/suite.ts.
-  const options = typeof optionsOrNormalizer === "object"
-    ? optionsOrNormalizer
-    : { normalizer: optionsOrNormalizer };
   const { B, T, D, size, V, C } = shape;
   const junk = options.ignored === "junk";
   const rng = new SeededRandom(seed);
@@ -472,19 +466,4 @@ export function chiSquare(
   }
   const stat = bins.reduce((s, [o, e]) => s + (o - e) ** 2 / e, 0);
   return { stat, df: bins.length - 1 };
-}
-
-/**
- * The same model (its body and head, shared) through a body without `recordStep`, so that
- * `generate` runs its host loop: the reference the GPU loop is tested and timed against.
- */
-export function hostLoop(lm: LanguageModel): LanguageModel {
-  const b = lm.body;
-  const body: ModelBody = {
-    hiddenSize: b.hiddenSize,
-    forward: (tokens) => b.forward(tokens),
-    initState: (batch) => b.initState!(batch),
-    step: (tokens, state) => b.step!(tokens, state),
-  };
-  return new LanguageModel(body, lm.head);
 }

@@ -12,7 +12,6 @@ import {
   caseBlock,
   caseInputs,
   type CaseShape,
-  type RandomCase,
   randomCase,
   referenceNormalizerOf,
   relativeNormError,
@@ -20,10 +19,6 @@ import {
 } from "./helpers.ts";
 
 const TOLERANCE = 1e-3;
-
-type Case = RandomCase;
-
-const refNormalizer = referenceNormalizerOf;
 
 function compare(
   what: string,
@@ -59,7 +54,7 @@ Deno.test("running mean: the GPU's gradients (λ's too) equal the reference's at
     for (const [m, mean] of MEANS.entries()) {
       const c = randomCase(s, 700 + 10 * k + m);
       using block = await caseBlock(c, s, mean);
-      const ref = { ...c.ref, normalizer: refNormalizer(mean) };
+      const ref = { ...c.ref, normalizer: referenceNormalizerOf(mean) };
       const names = Object.keys(await block.getParams()).concat("x");
       const got = await block.lossAndGrads(...caseInputs(ref));
       compare(`shape ${k}, ${JSON.stringify(mean)}`, got, referenceLossAndGrads(ref), names);
@@ -78,7 +73,7 @@ Deno.test("running mean: training windows read a carried state as a constant and
   for (const [m, mean] of [{ decay: 0.8, prior: 1, learnDecay: true }, {}, 5].entries()) {
     const c = randomCase(s, 800 + m);
     using block = await caseBlock(c, s, mean as MeanNormalizerOptions | number);
-    const whole = { ...c.ref, normalizer: refNormalizer(mean as MeanNormalizerOptions) };
+    const whole = { ...c.ref, normalizer: referenceNormalizerOf(mean as MeanNormalizerOptions) };
     const names = Object.keys(await block.getParams()).concat("x");
     using state = block.state(s.B);
     let carried: ReferenceCase["carried"];

@@ -39,14 +39,11 @@ const SHAPES: CaseShape[] = [
   { B: 1, T: 23, D: 6, size: 3, V: 5, C: 20 },
 ];
 
-type Case = RandomCase;
-
 /** The reference case of `c` under a normalizer. */
-function refCase(c: Case, normalizer: MeanNormalizerOptions | number) {
+function refCase(c: RandomCase, normalizer: MeanNormalizerOptions | number) {
   return { ...c.ref, normalizer: referenceNormalizerOf(normalizer) };
 }
 
-/** The block's inputs for positions `[t0, t1)` of every sequence. */
 Deno.test("running mean: the forward equals the reference at odd shapes and chunk counts", async () => {
   for (const [k, s] of SHAPES.entries()) {
     for (const [m, mean] of MEANS.entries()) {
@@ -69,7 +66,7 @@ Deno.test("running mean: the forward equals the reference at odd shapes and chun
 /** The logits of `c` in windows `[bounds[i], bounds[i+1])` through `state`, as one array. */
 async function carriedLogits(
   block: FWLBlock,
-  c: Case,
+  c: RandomCase,
   s: CaseShape,
   bounds: number[],
   state: FWLState,

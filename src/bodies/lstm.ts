@@ -15,9 +15,9 @@ import { layoutOf, type ParamHolder, ParamLifecycle } from "../params/holder.ts"
 import type { BodyParameter } from "../params/parameter.ts";
 import { checkInteger, checkObject, checkPositiveInteger } from "../util/validate.ts";
 import { checkFiniteTensor } from "../kernels/validate.ts";
-import { checkDType, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
+import { checkDType, checkShape, checkTensor, ownedGPUTensor, type Tensor } from "../tensor.ts";
 import { describeValue } from "../util/describe.ts";
-import { checkTokens, readTokenIds } from "./tokens.ts";
+import { checkBindingSizes, checkTokens, readTokenIds } from "./tokens.ts";
 import { initLSTMParams, lstmParamShapes } from "./lstm_params.ts";
 import type { BodyState, ModelBody } from "./model_body.ts";
 import { LSTMState } from "./lstm_state.ts";
@@ -242,16 +242,10 @@ export class LSTMBody implements ModelBody, ParamHolder {
     const state = from === undefined ? undefined : this.#checkState(where, from, B);
     const ids = await readTokenIds(where, tokens, this.vocabSize);
     const H = this.hiddenSize, E = this.embedSize, G = 4 * H;
-    const widest = B * (T + 1) * Math.max(G, E) * 4;
-    if (widest > ctx.maxBindingBytes) {
-      throw new FWLInputError(
-        where,
-        "tokens",
-        `B·(T+1)·max(4·hiddenSize, embedSize)·4 ≤ ${ctx.maxBindingBytes} bytes ` +
-          "(the device's binding limit)",
-        `[${B}, ${T}] (${widest} bytes)`,
-      );
-    }
+    checkBindingSizes(ctx, where, [
+      ["gates [B, T+1, 4·hiddenSize]", B * (T + 1) * G],
+      ["embeddings [B, T+1, embedSize]", B * (T + 1) * E],
+    ]);
     this.#releaseSaved(ctx);
     const acquired: GPUBuffer[] = [];
     const acquire = (bytes: number) => {
@@ -301,15 +295,7 @@ export class LSTMBody implements ModelBody, ParamHolder {
     const H = this.hiddenSize;
     checkTensor(where, "dHidden", dHidden);
     checkDType(where, "dHidden", dHidden, "float32");
-    const s = dHidden.shape;
-    if (s.length !== 3 || s[0] !== B || s[1] !== T || s[2] !== H) {
-      throw new FWLInputError(
-        where,
-        "dHidden",
-        `shape [${B}, ${T}, ${H}] (the last forward's [B, T, hiddenSize])`,
-        `[${s.join(", ")}]`,
-      );
-    }
+    checkShape(where, "dHidden", dHidden, [B, T, H], "the last forward's [B, T, hiddenSize]");
     await checkFiniteTensor(where, "dHidden", ctx, dHidden);
     if (this.#saved !== saved) {
       throw new FWLStateError(`${where}: a forward ran while the backward was checking its inputs`);

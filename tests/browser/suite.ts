@@ -178,7 +178,7 @@ test("the stream equals the forward and the reference", async () => {
   ];
   let worst = 0;
   for (const [k, s] of specs.entries()) {
-    const c = randomCase(s, 10 + k, s.N);
+    const c = randomCase(s, 10 + k, { normalizer: s.N });
     const want = referenceFastForward(c.ref);
     check(maxAbsDiff(referenceSlowForward(c.ref).logits, want) > 0.05, "fast effect too small");
     const block = await newBlock(s, c, s.N);
@@ -379,7 +379,7 @@ test("bad inputs throw typed errors that name the argument", async () => {
 
 test("memory is flat over repeated forward, score, lossAndGrads and stream calls", async () => {
   const s = { B: 2, T: 9, D: 5, size: 3, V: 11, C: 3 };
-  const c = randomCase(s, 501, 4);
+  const c = randomCase(s, 501, { normalizer: 4 });
   const block = await newBlock(s, c, 4);
   const stream = block.stream(s.B);
   try {
